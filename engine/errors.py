@@ -1,0 +1,57 @@
+"""Domain errors. Each carries the data the web layer needs to answer in pt-BR."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class. ``message`` is user-facing Portuguese text."""
+
+    status = 400
+    title = "Requisição inválida"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Não encontrado"
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Acesso negado"
+
+
+class Conflict(DomainError):
+    """A stale or concurrent action: nothing was changed."""
+
+    status = 409
+    title = "Conflito"
+
+
+class TaskNotReady(Conflict):
+    title = "Tarefa indisponível"
+
+
+class ValidationFailed(DomainError):
+    """Field errors keyed by field path (``protocolos`` or ``protocolos.0.numero``)."""
+
+    status = 422
+    title = "Dados inválidos"
+
+    def __init__(self, errors: dict[str, str], message: str | None = None) -> None:
+        super().__init__(message or "Corrija os campos indicados.")
+        self.errors = errors
+
+
+class ProcessDefinitionError(DomainError):
+    """A BPMN model or form that cannot be deployed; names the element."""
+
+    status = 422
+    title = "Modelo de processo inválido"
+
+    def __init__(self, message: str, element_id: str | None = None) -> None:
+        super().__init__(message)
+        self.element_id = element_id

@@ -1,0 +1,246 @@
+"""SQLAlchemy 2 typed models.
+
+Workflow state lives in ``Chamado.workflow_state`` (serialized without the
+process spec); everything the queue, the tracking page or the audit needs is a
+row of its own so those pages never load a workflow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class AwareDateTime(TypeDecorator[datetime]):
+    """Timezone-aware timestamps on SQLite too (it stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+intpk = Annotated[int, mapped_column(primary_key=True)]
+timestamp = Annotated[datetime, mapped_column(AwareDateTime(), default=utcnow)]
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[intpk]
+    cpf: Mapped[str] = mapped_column(String(11), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    social_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    reliability: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[timestamp]
+    last_login_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+
+    @property
+    def display_name(self) -> str:
+        return self.social_name or self.name
+
+
+class RoleGrant(Base):
+    """Roles are granted by CPF so they can be given before the first login."""
+
+    __tablename__ = "role_grants"
+    __table_args__ = (UniqueConstraint("cpf", "role"),)
+
+    id: Mapped[intpk]
+    cpf: Mapped[str] = mapped_column(String(11), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    granted_by: Mapped[str | None] = mapped_column(String(11))
+    granted_at: Mapped[timestamp]
+
+
+class Orgao(Base):
+    __tablename__ = "orgaos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # SIORG code
+    sigla: Mapped[str] = mapped_column(String(40), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    # Lower-case, accent-free "sigla name" for portable LIKE searches.
+    search_text: Mapped[str] = mapped_column(String(400))
+    classification: Mapped[str | None] = mapped_column(String(100))
+
+
+class CatalogItem(Base):
+    """An editable list (tipo de problema, motivo de devolução, ...)."""
+
+    __tablename__ = "catalog_items"
+    __table_args__ = (UniqueConstraint("catalog", "code"),)
+
+    id: Mapped[intpk]
+    catalog: Mapped[str] = mapped_column(String(50), index=True)
+    code: Mapped[str] = mapped_column(String(80))
+    label: Mapped[str] = mapped_column(String(300))
+    help: Mapped[str | None] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class ProcessVersion(Base):
+    __tablename__ = "process_versions"
+    __table_args__ = (UniqueConstraint("process_id", "content_hash"),)
+
+    id: Mapped[intpk]
+    process_id: Mapped[str] = mapped_column(String(100), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    bpmn_xml: Mapped[str] = deferred(mapped_column(Text))
+    # Forms referenced by the model, frozen with it: {filename: json text}.
+    forms: Mapped[dict[str, Any]] = deferred(mapped_column(JSON))
+    created_at: Mapped[timestamp]
+    created_by: Mapped[str | None] = mapped_column(String(11))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class ProtocolSequence(Base):
+    __tablename__ = "protocol_sequences"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Chamado(Base):
+    __tablename__ = "chamados"
+    __table_args__ = (
+        Index("ix_chamados_requester_created", "requester_id", "created_at"),
+    )
+
+    id: Mapped[intpk]
+    protocolo: Mapped[str] = mapped_column(String(20), unique=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    # Optimistic lock: every change bumps it; a stale form carries the old one.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    workflow_state: Mapped[str] = deferred(mapped_column(Text))
+    # Denormalised from the submitted form for the queue's filters and lists.
+    orgao_id: Mapped[int | None] = mapped_column(ForeignKey("orgaos.id"), index=True)
+    tipo_problema: Mapped[str | None] = mapped_column(String(80), index=True)
+    servico: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(254))
+    adjustment_rounds: Mapped[int] = mapped_column(Integer, default=0)
+    outcome_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[timestamp]
+    submitted_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    updated_at: Mapped[timestamp]
+    closed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+
+    requester: Mapped[User] = relationship(lazy="joined")
+    orgao: Mapped[Orgao | None] = relationship(lazy="joined")
+    process_version: Mapped[ProcessVersion] = relationship()
+
+
+class HumanTask(Base):
+    """A user task of a workflow, mirrored as a row for the queue."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        Index("ix_human_tasks_queue", "group", "state", "assignee_id", "created_at"),
+        Index("ix_human_tasks_chamado", "chamado_id", "state"),
+    )
+
+    id: Mapped[intpk]
+    chamado_id: Mapped[int] = mapped_column(ForeignKey("chamados.id"))
+    task_guid: Mapped[str] = mapped_column(String(36), unique=True)
+    task_name: Mapped[str] = mapped_column(String(100))  # BPMN element id
+    title: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str | None] = mapped_column(String(100))
+    group: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(20), default="ready")  # ready|completed|cancelled
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    form_schema: Mapped[str | None] = mapped_column(String(200))
+    form_ui_schema: Mapped[str | None] = mapped_column(String(200))
+    # Server-side draft of a form in progress; never part of the workflow state.
+    draft_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    draft_step: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[timestamp]
+    claimed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    chamado: Mapped[Chamado] = relationship(lazy="joined")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+
+
+class Submission(Base):
+    """What the requester sent in each round, to show analysts what changed."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("chamado_id", "round"),)
+
+    id: Mapped[intpk]
+    chamado_id: Mapped[int] = mapped_column(ForeignKey("chamados.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    submitted_at: Mapped[timestamp]
+
+
+class AuditEvent(Base):
+    """Every action on a ticket. ``public`` rows form the requester's timeline."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_chamado_at", "chamado_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    chamado_id: Mapped[int | None] = mapped_column(ForeignKey("chamados.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[timestamp]
+    action: Mapped[str] = mapped_column(String(50))
+    summary: Mapped[str] = mapped_column(String(300))
+    public: Mapped[bool] = mapped_column(default=True)
+    message: Mapped[str | None] = mapped_column(Text)  # text shown to the requester
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[intpk]
+    chamado_id: Mapped[int] = mapped_column(ForeignKey("chamados.id"), index=True)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    # In the database so every app host sees it; deferred so lists stay light.
+    content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    created_at: Mapped[timestamp]
+    # Detached when the requester removes it from a draft; kept for the audit trail.
+    removed: Mapped[bool] = mapped_column(default=False)

@@ -1,0 +1,53 @@
+"""Typed configuration read from the environment, with embedded defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(env: dict[str, str], key: str, default: int) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{key} deve ser um número inteiro, recebido {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    processes_dir: Path = PROJECT_ROOT / "processes"
+    forms_dir: Path = PROJECT_ROOT / "forms"
+    data_dir: Path = PROJECT_ROOT / "data"
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachments_per_chamado_max_bytes: int = 25 * 1024 * 1024
+    bootstrap_admin_cpf: str | None = None
+    queue_page_size: int = 20
+    # Lane name in the BPMN -> group that works the lane's tasks. "requester" is
+    # special: the task belongs to the ticket's own requester, never a queue.
+    lane_groups: dict[str, str] = field(
+        default_factory=lambda: {
+            "Solicitante": "requester",
+            "Analista (CGATE/SGD)": "analyst",
+        }
+    )
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, instance_dir: Path | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        instance = instance_dir or PROJECT_ROOT / "instance"
+        default_db = f"sqlite:///{instance / 'chamados.sqlite3'}"
+        return cls(
+            database_url=env.get("DATABASE_URL") or default_db,
+            attachment_max_bytes=_int(env, "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
+            attachments_per_chamado_max_bytes=_int(
+                env, "ATTACHMENTS_PER_CHAMADO_MAX_BYTES", 25 * 1024 * 1024
+            ),
+            bootstrap_admin_cpf=env.get("BOOTSTRAP_ADMIN_CPF") or None,
+        )

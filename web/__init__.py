@@ -1,0 +1,77 @@
+"""Flask layer: turns HTTP requests into engine use cases and results into pages."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from engine.service import Chamados
+from engine.settings import PROJECT_ROOT, Settings
+
+csrf = CSRFProtect()
+
+
+def _secret_key(instance: Path) -> str:
+    """SECRET_KEY from the environment; on a laptop, one generated and kept in instance/.
+
+    Several app processes must share it (sessions are signed cookies), so it is
+    never generated per process.
+    """
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    instance = Path(os.environ.get("INSTANCE_DIR", PROJECT_ROOT / "instance"))
+    app = Flask(__name__, instance_path=str(instance.resolve()))
+    env = os.environ
+    app.config.update(
+        DATABASE_URL=env.get("DATABASE_URL") or "",
+        APP_BASE_URL=env.get("APP_BASE_URL", "http://127.0.0.1:5000"),
+        OIDC_ISSUER=env.get("OIDC_ISSUER", ""),
+        OIDC_CLIENT_ID=env.get("OIDC_CLIENT_ID", ""),
+        OIDC_CLIENT_SECRET=env.get("OIDC_CLIENT_SECRET", ""),
+        OIDC_SCOPES=env.get("OIDC_SCOPES", "openid email profile phone"),
+        OIDC_LOGOUT_URL=env.get("OIDC_LOGOUT_URL", ""),
+        BOOTSTRAP_ADMIN_CPF=env.get("BOOTSTRAP_ADMIN_CPF", ""),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=env.get("APP_BASE_URL", "").startswith("https://"),
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=40 * 1024 * 1024,
+    )
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(instance)
+
+    settings = Settings.from_env(instance_dir=instance)
+    overrides: dict[str, Any] = {}
+    if app.config["DATABASE_URL"]:
+        overrides["database_url"] = app.config["DATABASE_URL"]
+    if app.config["BOOTSTRAP_ADMIN_CPF"]:
+        overrides["bootstrap_admin_cpf"] = app.config["BOOTSTRAP_ADMIN_CPF"]
+    if overrides:
+        settings = Settings(**{**settings.__dict__, **overrides})
+    app.extensions["chamados"] = Chamados.from_settings(settings)
+
+    csrf.init_app(app)
+
+    from web import auth, errors, filters, views
+
+    auth.init_auth(app)
+    errors.init_errors(app)
+    filters.init_filters(app)
+    views.init_views(app)
+    return app
