@@ -1,9 +1,67 @@
-"""Maps engine errors to pages (and, under /api, to RFC 9457 problem details)."""
+"""Maps engine errors to pages and, under /api, to RFC 9457 problem details."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from engine.errors import DomainError, ValidationFailed
+
+HTTP_TITLES = {
+    400: "Requisição inválida",
+    401: "Entre com sua conta gov.br",
+    403: "Acesso negado",
+    404: "Página não encontrada",
+    405: "Método não permitido",
+    413: "Arquivo grande demais",
+    500: "Erro interno",
+}
+HTTP_MESSAGES = {
+    404: "O endereço não existe ou você não tem acesso a ele.",
+    413: "O envio ultrapassa o tamanho máximo permitido.",
+    500: "Ocorreu um erro inesperado. Nada foi perdido do que já estava salvo; tente novamente.",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def problem(status: int, title: str, detail: str, **extra: object) -> tuple[Response, int]:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    response = jsonify(body)
+    response.mimetype = "application/problem+json"
+    return response, status
+
+
+def page(status: int, title: str, message: str) -> tuple[str, int]:
+    return render_template("error.html", status=status, title=title, message=message), status
 
 
 def init_errors(app: Flask) -> None:
-    pass
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
+        if _wants_json():
+            extra = {"errors": exc.errors} if isinstance(exc, ValidationFailed) else {}
+            return problem(exc.status, exc.title, exc.message, **extra)
+        return page(exc.status, exc.title, exc.message)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
+        message = (
+            "O formulário expirou ou não veio desta página (proteção CSRF). "
+            "Nada foi alterado: volte, recarregue a página e tente novamente."
+        )
+        if _wants_json():
+            return problem(400, "Token CSRF inválido", message)
+        return page(400, "Formulário inválido", message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+        status = exc.code or 500
+        title = HTTP_TITLES.get(status, exc.name)
+        message = HTTP_MESSAGES.get(status, exc.description or title)
+        if _wants_json():
+            return problem(status, title, message)
+        return page(status, title, message)

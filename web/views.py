@@ -6,4 +6,8 @@ from flask import Flask
 
 
 def init_views(app: Flask) -> None:
-    pass
+    from web import admin, analyst, requester
+
+    app.register_blueprint(requester.bp)
+    app.register_blueprint(analyst.bp)
+    admin.init_admin(app)

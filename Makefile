@@ -1,0 +1,43 @@
+# Quick start: `make run` (product on embedded defaults) and `make test` (whole suite).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: run test install install-test assets lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PIP) install --quiet -e '.[dev,test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+web/static/vendor/.installed: node_modules/.installed scripts/vendor_assets.py
+	$(PY) scripts/vendor_assets.py
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+assets: $(VENV)/.installed web/static/vendor/.installed
+
+run: install assets
+	$(VENV)/bin/chamados dev
+
+test: install-test assets
+	$(PY) -m ruff check engine web tests
+	$(PY) -m pytest -q
+
+lint: install-test
+	$(PY) -m ruff check engine web tests
+	$(PY) -m ruff format --check engine web tests
+
+clean:
+	rm -rf $(VENV) node_modules web/static/vendor instance

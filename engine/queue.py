@@ -1,0 +1,88 @@
+"""The analysts' work queue: an indexed query over task rows, never a workflow load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from engine.models import Chamado, HumanTask
+
+VIEWS = ("disponiveis", "minhas", "todas")
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    view: str = "disponiveis"  # disponiveis: unclaimed; minhas: mine; todas: every open task
+    orgao_id: int | None = None
+    tipo_problema: str | None = None
+    situacao: str | None = None  # "novo" (first analysis) or "reenviado" (after adjustment)
+    min_age_days: int | None = None
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[HumanTask]
+    total: int
+    page: int
+    pages: int
+    counts: dict[str, int]
+
+
+def _base(groups: list[str]) -> Select[tuple[HumanTask]]:
+    return (
+        select(HumanTask)
+        .join(Chamado, Chamado.id == HumanTask.chamado_id)
+        .where(HumanTask.state == "ready", HumanTask.group.in_(groups))
+    )
+
+
+def _apply(
+    query: Select[tuple[HumanTask]], f: QueueFilters, user_id: int, now: datetime
+) -> Select[tuple[HumanTask]]:
+    if f.view == "disponiveis":
+        query = query.where(HumanTask.assignee_id.is_(None))
+    elif f.view == "minhas":
+        query = query.where(HumanTask.assignee_id == user_id)
+    if f.orgao_id:
+        query = query.where(Chamado.orgao_id == f.orgao_id)
+    if f.tipo_problema:
+        query = query.where(Chamado.tipo_problema == f.tipo_problema)
+    if f.situacao == "novo":
+        query = query.where(Chamado.adjustment_rounds == 0)
+    elif f.situacao == "reenviado":
+        query = query.where(Chamado.adjustment_rounds > 0)
+    if f.min_age_days:
+        query = query.where(HumanTask.created_at <= now - timedelta(days=f.min_age_days))
+    return query
+
+
+def list_queue(
+    session: Session,
+    groups: list[str],
+    user_id: int,
+    filters: QueueFilters,
+    now: datetime,
+    page_size: int = 20,
+) -> QueuePage:
+    if not groups:
+        return QueuePage([], 0, 1, 1, {v: 0 for v in VIEWS})
+    query = _apply(_base(groups), filters, user_id, now)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, filters.page), pages)
+    items = list(
+        session.scalars(
+            query.order_by(HumanTask.created_at, HumanTask.id)
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        ).unique()
+    )
+    counts = {}
+    for view in VIEWS:
+        q = _apply(_base(groups), QueueFilters(view=view), user_id, now)
+        counts[view] = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    return QueuePage(items=items, total=total, page=page, pages=pages, counts=counts)

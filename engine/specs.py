@@ -1,0 +1,217 @@
+"""Process versions: safe XML parsing, validation, and a per-version spec cache.
+
+A BPMN file is parsed with entity resolution and network off, refused if it
+has a DOCTYPE, then handed to SpiffBpmnParser. Each version is parsed once per
+process (parsing costs milliseconds) and kept with its bound serializer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, InclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from engine.errors import ProcessDefinitionError
+from engine.scripting import ExpressionRejected, compile_expression, compile_script
+from engine.serializer import bound_serializer
+
+MAX_BPMN_BYTES = 2 * 1024 * 1024
+FORM_SCHEMA_KEY = "formJsonSchemaFilename"
+FORM_UI_KEY = "formUiSchemaFilename"
+
+
+def safe_parse_xml(data: bytes) -> etree._Element:
+    if len(data) > MAX_BPMN_BYTES:
+        raise ProcessDefinitionError(
+            f"O arquivo BPMN tem {len(data)} bytes; o limite é {MAX_BPMN_BYTES} bytes."
+        )
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        tree = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise ProcessDefinitionError(f"XML malformado: {exc}") from exc
+    docinfo = tree.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise ProcessDefinitionError("Arquivos BPMN com DOCTYPE ou entidades não são aceitos.")
+    return tree
+
+
+@dataclass(frozen=True)
+class UserTaskInfo:
+    name: str
+    title: str
+    lane: str | None
+    form_schema: str | None
+    form_ui_schema: str | None
+    properties: dict[str, str]
+
+
+@dataclass
+class ProcessBundle:
+    """One parsed process version: what every request on its tickets needs."""
+
+    version_id: int
+    process_id: str
+    content_hash: str
+    spec: BpmnProcessSpec
+    subprocess_specs: dict[str, BpmnProcessSpec]
+    serializer: BpmnWorkflowSerializer
+    forms: dict[str, Any]
+    user_tasks: dict[str, UserTaskInfo] = field(default_factory=dict)
+    end_events: dict[str, str] = field(default_factory=dict)  # id -> name
+
+
+def content_hash(bpmn: bytes, forms: dict[str, str]) -> str:
+    h = hashlib.sha256(bpmn)
+    for name in sorted(forms):
+        h.update(b"\0" + name.encode() + b"\0" + forms[name].encode())
+    return h.hexdigest()
+
+
+def referenced_forms(bpmn: bytes) -> set[str]:
+    """Form files named by the model's user tasks (SpiffArena's properties)."""
+    tree = safe_parse_xml(bpmn)
+    names = set()
+    for prop in tree.iter("{http://spiffworkflow.org/bpmn/schema/1.0/core}property"):
+        if prop.get("name") in (FORM_SCHEMA_KEY, FORM_UI_KEY) and prop.get("value"):
+            names.add(prop.get("value"))
+    return names
+
+
+def parse_process(
+    bpmn: bytes,
+    forms: dict[str, str],
+    lane_groups: dict[str, str],
+    version_id: int = 0,
+) -> ProcessBundle:
+    """Parse and validate a model; refuses with the offending element's id."""
+    tree = safe_parse_xml(bpmn)
+    parser = SpiffBpmnParser()
+    try:
+        parser.add_bpmn_xml(tree, filename="model.bpmn")
+        ids = parser.get_process_ids()
+        if not ids:
+            raise ProcessDefinitionError("O modelo não tem processo executável.")
+        process_id = ids[0]
+        spec = parser.get_spec(process_id)
+        subprocess_specs = parser.get_subprocess_specs(process_id)
+    except ProcessDefinitionError:
+        raise
+    except Exception as exc:  # the parser raises several unrelated types
+        element = getattr(exc, "id", None) or getattr(exc, "node_id", None)
+        raise ProcessDefinitionError(f"Modelo inválido: {exc}", element) from exc
+
+    parsed_forms = _parse_forms(forms)
+    bundle = ProcessBundle(
+        version_id=version_id,
+        process_id=process_id,
+        content_hash=content_hash(bpmn, forms),
+        spec=spec,
+        subprocess_specs=subprocess_specs,
+        serializer=bound_serializer(spec, subprocess_specs),
+        forms=parsed_forms,
+    )
+    for task_spec in [*spec.task_specs.values()]:
+        _validate_task_spec(task_spec, bundle, lane_groups)
+    return bundle
+
+
+def _parse_forms(forms: dict[str, str]) -> dict[str, Any]:
+    parsed = {}
+    for name, text in forms.items():
+        try:
+            parsed[name] = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProcessDefinitionError(f"Formulário {name} não é JSON válido: {exc}") from exc
+        if not isinstance(parsed[name], dict):
+            raise ProcessDefinitionError(f"Formulário {name} deve ser um objeto JSON.")
+    return parsed
+
+
+def _validate_task_spec(task_spec: Any, bundle: ProcessBundle, lane_groups: dict[str, str]) -> None:
+    element = task_spec.bpmn_id
+    try:
+        if isinstance(task_spec, ScriptEngineTask):
+            compile_script(task_spec.script or "")
+        for script in (getattr(task_spec, "prescript", None), getattr(task_spec, "postscript", None)):
+            if script:
+                compile_script(script)
+        if isinstance(task_spec, (ExclusiveGateway, InclusiveGateway)):
+            for condition, _target in task_spec.cond_task_specs:
+                if condition is not None:
+                    compile_expression(condition.args[0])
+    except ExpressionRejected as exc:
+        raise ProcessDefinitionError(f"Elemento {element}: {exc}", element) from exc
+
+    if getattr(task_spec, "manual", False):
+        lane = task_spec.lane
+        if lane not in lane_groups:
+            known = ", ".join(sorted(lane_groups))
+            raise ProcessDefinitionError(
+                f"A tarefa {element} está na raia {lane!r}, que não corresponde a nenhum grupo "
+                f"conhecido ({known}).",
+                element,
+            )
+        props = dict(getattr(task_spec, "extensions", {}).get("properties", {}))
+        schema, ui = props.get(FORM_SCHEMA_KEY), props.get(FORM_UI_KEY)
+        for name in (schema, ui):
+            if name and name not in bundle.forms:
+                raise ProcessDefinitionError(
+                    f"A tarefa {element} usa o formulário {name}, que não existe.", element
+                )
+        if not schema:
+            raise ProcessDefinitionError(
+                f"A tarefa {element} não indica o formulário ({FORM_SCHEMA_KEY}).", element
+            )
+        bundle.user_tasks[element] = UserTaskInfo(
+            name=element,
+            title=task_spec.bpmn_name or element,
+            lane=lane,
+            form_schema=schema,
+            form_ui_schema=ui,
+            properties=props,
+        )
+    if type(task_spec).__name__ == "EndEvent":
+        bundle.end_events[element] = task_spec.bpmn_name or element
+
+
+def read_process_dir(processes_dir: Path, forms_dir: Path) -> dict[str, tuple[bytes, dict[str, str]]]:
+    """Every ``*.bpmn`` with the form files it references, keyed by file stem."""
+    found = {}
+    for path in sorted(processes_dir.glob("*.bpmn")):
+        bpmn = path.read_bytes()
+        forms = {}
+        for name in sorted(referenced_forms(bpmn)):
+            form_path = forms_dir / name
+            if form_path.parent != forms_dir or not form_path.exists():
+                raise ProcessDefinitionError(f"{path.name}: formulário {name} não encontrado.")
+            forms[name] = form_path.read_text(encoding="utf-8")
+        found[path.stem] = (bpmn, forms)
+    return found
+
+
+class SpecCache:
+    """Parsed versions by id. Safe to lose: rebuilt from the database on demand."""
+
+    def __init__(self) -> None:
+        self._bundles: dict[int, ProcessBundle] = {}
+        self._lock = threading.Lock()
+
+    def get(self, version_id: int) -> ProcessBundle | None:
+        return self._bundles.get(version_id)
+
+    def put(self, bundle: ProcessBundle) -> ProcessBundle:
+        with self._lock:
+            return self._bundles.setdefault(bundle.version_id, bundle)

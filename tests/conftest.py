@@ -1,0 +1,82 @@
+"""Shared fixtures: a service on a fresh database, people with roles."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine import users
+from engine.identity import Identity
+from engine.service import ActorRef, Chamados
+from engine.settings import Settings
+
+# Tests run on SQLite by default; TEST_DATABASE_URL points the suite at PostgreSQL.
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+MARIA = "39053344705"
+ANA = "11144477735"
+BRUNO = "52998224725"
+SOFIA = "86288366757"
+
+
+def make_identity(cpf: str, name: str, email: str) -> Identity:
+    return Identity(
+        cpf=cpf,
+        name=name,
+        social_name=None,
+        email=email,
+        email_verified=True,
+        phone=None,
+        phone_verified=None,
+        reliability="bronze",
+        amr=("passwd",),
+    )
+
+
+def database_url(tmp_path: Path) -> str:
+    if TEST_DATABASE_URL:
+        from tests.pg import fresh_database
+
+        return fresh_database(TEST_DATABASE_URL)
+    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> Iterator[Chamados]:
+    settings = Settings.from_env(env={}, instance_dir=tmp_path)
+    settings = Settings(**{**settings.__dict__, "database_url": database_url(tmp_path)})
+    service = Chamados.from_settings(settings)
+    service.init_database()
+    yield service
+    service.db.dispose()
+
+
+def add_person(svc: Chamados, cpf: str, name: str, *roles: str) -> ActorRef:
+    with svc.transaction() as session:
+        user = users.upsert_user(session, make_identity(cpf, name, f"{cpf}@example.gov.br"))
+        for role in roles:
+            users.grant_role(session, cpf, role, None)
+        return ActorRef(user.id, frozenset(roles))
+
+
+@pytest.fixture
+def maria(svc: Chamados) -> ActorRef:
+    return add_person(svc, MARIA, "Maria da Silva")
+
+
+@pytest.fixture
+def ana(svc: Chamados) -> ActorRef:
+    return add_person(svc, ANA, "Ana Souza", "analyst")
+
+
+@pytest.fixture
+def bruno(svc: Chamados) -> ActorRef:
+    return add_person(svc, BRUNO, "Bruno Lima", "analyst")
+
+
+@pytest.fixture
+def sofia(svc: Chamados) -> ActorRef:
+    return add_person(svc, SOFIA, "Sofia Supervisora", "supervisor")

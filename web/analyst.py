@@ -1,0 +1,125 @@
+"""Analysts: the work queue, claiming, and the analysis page with its decision form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from engine import status
+from engine.errors import ValidationFailed
+from engine.queue import QueueFilters
+from engine.service import Chamados
+from web import present
+from web.auth import current_user, role_required
+from web.formview import build_form_view
+
+bp = Blueprint("analyst", __name__)
+
+
+def svc() -> Chamados:
+    return current_app.extensions["chamados"]
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name, "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
+@bp.get("/fila")
+@role_required("analyst", "supervisor")
+def queue() -> Any:
+    view = request.args.get("visao", "disponiveis")
+    filters = QueueFilters(
+        view=view if view in ("disponiveis", "minhas", "todas") else "disponiveis",
+        orgao_id=_int_arg("orgao"),
+        tipo_problema=request.args.get("tipo_problema") or None,
+        situacao=request.args.get("situacao") or None,
+        min_age_days=_int_arg("idade"),
+        page=_int_arg("pagina") or 1,
+    )
+    result = svc().queue(current_user(), filters)
+    return render_template(
+        "analyst/queue.html",
+        result=result,
+        filters=filters,
+        tipos=svc().catalog("tipo_problema"),
+        orgao_label=svc().orgao_label(filters.orgao_id) if filters.orgao_id else None,
+        analysts=svc().analysts() if "supervisor" in current_user().roles else [],
+        status_label=status.label,
+    )
+
+
+def _back_to_queue() -> Any:
+    target = request.form.get("next") or ""
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("analyst.queue")
+    return redirect(target)
+
+
+@bp.post("/fila/tarefas/<int:task_id>/assumir")
+@role_required("analyst", "supervisor")
+def claim(task_id: int) -> Any:
+    svc().claim(current_user(), task_id)
+    flash("Tarefa assumida. Ela está agora em “Minhas tarefas”.", "success")
+    chamado_id = request.form.get("chamado_id", "")
+    if chamado_id.isdigit():
+        return redirect(url_for("analyst.analysis", chamado_id=int(chamado_id)))
+    return _back_to_queue()
+
+
+@bp.post("/fila/tarefas/<int:task_id>/liberar")
+@role_required("analyst", "supervisor")
+def release(task_id: int) -> Any:
+    svc().release(current_user(), task_id)
+    flash("Tarefa liberada: voltou para a fila.", "info")
+    return _back_to_queue()
+
+
+@bp.post("/fila/tarefas/<int:task_id>/reatribuir")
+@role_required("supervisor")
+def reassign(task_id: int) -> Any:
+    svc().reassign(current_user(), task_id, request.form.get("cpf", ""))
+    flash("Tarefa reatribuída.", "success")
+    return _back_to_queue()
+
+
+@bp.route("/analise/<int:chamado_id>", methods=["GET", "POST"])
+@role_required("analyst", "supervisor", "admin")
+def analysis(chamado_id: int) -> Any:
+    user = current_user()
+    view = svc().analysis(user, chamado_id)
+    task = view.analysis_task
+    form = None
+    errors: dict[str, str] = {}
+    if task is not None and task.assignee_id == user.id:
+        form = svc().task_form(user, task.id)
+        if request.method == "POST":
+            data = {k: v for k, v in request.form.items() if k in form.schema["properties"]}
+            data = {k: v.strip() for k, v in data.items() if v.strip()}
+            try:
+                svc().complete_task(user, task.id, data, int(request.form.get("version", "0")))
+            except ValidationFailed as exc:
+                errors = exc.errors
+                form.data = data
+                flash(exc.message, "danger")
+            else:
+                flash("Análise registrada.", "success")
+                return redirect(url_for("analyst.queue", visao="minhas"))
+        if form.adjustments_left == 0:
+            _drop_adjust_option(form.schema)
+    return render_template(
+        "analyst/analysis.html",
+        view=view,
+        task=task,
+        form=form,
+        form_view=build_form_view(form.schema, form.ui, form.data, errors) if form else None,
+        errors=errors,
+        sections=present.sections(view.schema, view.ui, view.data),
+        status_label=status.label,
+    ), (422 if errors else 200)
+
+
+def _drop_adjust_option(schema: dict[str, Any]) -> None:
+    prop = schema["properties"]["decisao"]
+    prop["oneOf"] = [o for o in prop["oneOf"] if o["const"] != "ajuste"]

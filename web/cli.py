@@ -1,0 +1,94 @@
+"""The ``chamados`` command: development server, database set-up, roles."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import click
+
+DEV_OIDC_PORT = 5001
+DEV_CLIENT_ID = "chamados-dev"
+DEV_CLIENT_SECRET = "chamados-dev-secret"
+
+
+@click.group()
+def main() -> None:
+    """Chamados da Plataforma de Automação de serviços."""
+
+
+@main.command("init-db")
+def init_db() -> None:
+    """Cria as tabelas, implanta os processos e carrega órgãos e catálogos."""
+    from web import create_app
+
+    app = create_app()
+    app.extensions["chamados"].init_database()
+    click.echo("Banco de dados pronto.")
+
+
+def _wait_for(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"O provedor de identidade não respondeu em {url}.")
+            time.sleep(0.2)
+
+
+@main.command("dev")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def dev(host: str, port: int) -> None:
+    """Inicia o produto nos padrões embutidos (SQLite, provedor OpenID local, dados de demonstração)."""
+    provider = None
+    os.environ.setdefault("APP_BASE_URL", f"http://{host}:{port}")
+    if not os.environ.get("OIDC_ISSUER"):
+        issuer = f"http://127.0.0.1:{DEV_OIDC_PORT}"
+        provider = subprocess.Popen(
+            [sys.executable, "-m", "web.dev_oidc", "--port", str(DEV_OIDC_PORT)]
+        )
+        os.environ.update(
+            OIDC_ISSUER=issuer,
+            OIDC_CLIENT_ID=DEV_CLIENT_ID,
+            OIDC_CLIENT_SECRET=DEV_CLIENT_SECRET,
+        )
+        _wait_for(issuer + "/.well-known/openid-configuration")
+    try:
+        from web import create_app
+        from web.demo import seed_demo
+
+        app = create_app()
+        svc = app.extensions["chamados"]
+        svc.init_database()
+        people = seed_demo(svc) if provider else []
+        click.echo("")
+        click.echo(f"Chamados em {os.environ['APP_BASE_URL']}")
+        if provider:
+            click.echo(f"Provedor OpenID de desenvolvimento em {os.environ['OIDC_ISSUER']}")
+            click.echo("Clique em 'Entrar com gov.br' e escolha uma pessoa de demonstração:")
+            for person in people:
+                click.echo(f"  - {person['name']} (CPF {person['cpf']}): {person['role_label']}")
+        click.echo("")
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        if provider:
+            provider.terminate()
+            provider.wait(timeout=10)
+
+
+def _mount_roles() -> None:
+    try:
+        from web.cli_roles import role
+    except ImportError:  # pragma: no cover - module written alongside
+        return
+    main.add_command(role)
+
+
+_mount_roles()

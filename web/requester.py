@@ -1,0 +1,229 @@
+"""Requesters: open a chamado, fill the wizard (saved as a draft at every step), follow it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from engine import forms, status
+from engine.attachments import content_disposition
+from engine.errors import ValidationFailed
+from engine.service import Chamados, TaskForm
+from web import present
+from web.auth import current_user, login_required
+from web.formview import build_form_view
+
+bp = Blueprint("requester", __name__)
+
+
+def svc() -> Chamados:
+    return current_app.extensions["chamados"]
+
+
+@bp.app_context_processor
+def _status_helpers() -> dict[str, Any]:
+    return {"status_label": status.label, "tone": lambda s: status.TONES.get(s, "bg-gray-20")}
+
+
+@bp.get("/")
+def home() -> Any:
+    return render_template("requester/home.html")
+
+
+@bp.route("/chamados/novo", methods=["GET", "POST"])
+@login_required
+def new_chamado() -> Any:
+    if request.method == "GET":
+        return render_template("requester/new.html")
+    chamado = svc().start_chamado(current_user())
+    task = next(t for c, t in svc().my_chamados(current_user()) if c.id == chamado.id)
+    flash(f"Chamado {chamado.protocolo} criado. Preencha os dados e envie para análise.", "success")
+    return redirect(url_for("requester.task", task_id=task.id))
+
+
+@bp.get("/minhas-solicitacoes")
+@login_required
+def my_chamados() -> Any:
+    return render_template("requester/list.html", rows=svc().my_chamados(current_user()))
+
+
+@bp.get("/chamados/<int:chamado_id>")
+@login_required
+def tracking(chamado_id: int) -> Any:
+    view = svc().tracking(current_user(), chamado_id)
+    return render_template(
+        "requester/tracking.html",
+        view=view,
+        adjustment_request=view.adjustment_request,
+        sections=present.sections(view.schema, view.ui, view.data),
+    )
+
+
+@bp.get("/orgaos/busca")
+@login_required
+def orgao_search() -> Any:
+    field = request.args.get("campo", "orgao")
+    query = request.args.get(forms.query_input(field), request.args.get("q", ""))
+    results = svc().search_orgaos(query) if len(query.strip()) >= 2 else []
+    return render_template("requester/_lookup_results.html", field=field, results=results, q=query)
+
+
+@bp.get("/anexos/<int:attachment_id>")
+@login_required
+def attachment(attachment_id: int) -> Response:
+    row, content = svc().attachment(current_user(), attachment_id)
+    response = Response(content, mimetype=row.content_type)
+    response.headers["Content-Disposition"] = content_disposition(row.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+# ------------------------------------------------------------------ the wizard
+
+
+def _step_ids(form: TaskForm) -> list[forms.Step]:
+    return forms.steps(form.ui, form.schema)
+
+
+def _render(form: TaskForm, step: forms.Step, errors: dict[str, str],
+            sub: forms.Submission | None = None, status_code: int = 200) -> Any:
+    all_steps = _step_ids(form)
+    fields = forms.all_fields(all_steps) if step.review else list(step.fields)
+    view = build_form_view(
+        form.schema,
+        form.ui,
+        form.data,
+        errors,
+        fields,
+        lookups=present.lookups(form.schema),
+        pending=sub.pending if sub else {},
+        queries=sub.queries if sub else {},
+        search_url=url_for("requester.orgao_search"),
+        attachments={a.id: a for a in form.attachments},
+    )
+    return render_template(
+        "requester/wizard.html",
+        form=form,
+        steps=all_steps,
+        step=step,
+        view=view,
+        errors=errors,
+        error_steps=forms.steps_with_errors(all_steps, errors),
+        sections=present.sections(form.schema, form.ui, form.data) if step.review else [],
+    ), status_code
+
+
+@bp.route("/tarefas/<int:task_id>", methods=["GET", "POST"])
+@login_required
+def task(task_id: int) -> Any:
+    user = current_user()
+    form = svc().task_form(user, task_id)
+    if form.task.group != "requester":
+        return redirect(url_for("analyst.analysis", chamado_id=form.chamado.id))
+    all_steps = _step_ids(form)
+    by_id = {s.id: s for s in all_steps}
+    if request.method == "GET":
+        wanted = request.args.get("passo") or form.step or all_steps[0].id
+        return _render(form, by_id.get(wanted, all_steps[0]), {})
+
+    step = by_id.get(request.form.get("_step", ""), all_steps[0])
+    fields = [] if step.review else list(step.fields)
+    sub = forms.parse_submission(
+        form.schema, form.ui, fields, request.form.to_dict(flat=False), form.data
+    )
+    form.data = sub.data
+    errors = dict(sub.errors)
+    errors.update(_store_uploads(form, fields))
+    action = sub.action
+    if action.kind == "remove_file" and action.index is not None:
+        svc().remove_attachment(user, task_id, action.index)
+        form.attachments = [a for a in form.attachments if a.id != action.index]
+
+    target = _target_step(action, step, all_steps)
+    if action.kind in ("next", "submit"):
+        checked = forms.all_fields(all_steps) if action.kind == "submit" else fields
+        errors.update(forms.validate(form.schema, form.data, checked))
+    # Whatever happens next, what was typed is kept on the server.
+    svc().save_draft(user, task_id, form.data, target.id if not errors else step.id)
+
+    if errors:
+        if action.kind == "submit":
+            first = forms.steps_with_errors(all_steps, errors)
+            step = by_id.get(first[0], step) if first else step
+        flash("Corrija os campos indicados. Nada do que você digitou foi perdido.", "danger")
+        return _render(form, step, errors, sub, 422)
+    if action.kind == "submit":
+        return _submit(form)
+    if action.kind in ("lookup", "add_row", "remove_row", "remove_file", "upload", "save"):
+        if action.kind == "save":
+            flash("Rascunho salvo.", "success")
+        return _render(form, step, {}, sub)
+    return redirect(url_for("requester.task", task_id=task_id, passo=target.id))
+
+
+def _target_step(action: forms.Action, step: forms.Step, all_steps: list[forms.Step]) -> forms.Step:
+    ids = [s.id for s in all_steps]
+    here = ids.index(step.id)
+    if action.kind == "next":
+        return all_steps[min(here + 1, len(ids) - 1)]
+    if action.kind == "back":
+        return all_steps[max(here - 1, 0)]
+    if action.kind == "goto" and action.target in ids:
+        return all_steps[ids.index(action.target)]
+    return step
+
+
+def _store_uploads(form: TaskForm, fields: list[str]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    props = form.schema.get("properties", {})
+    for name in fields:
+        if not props.get(name, {}).get("x-attachments"):
+            continue
+        refs = list(form.data.get(name, []))
+        for upload in request.files.getlist(forms.upload_input(name)):
+            if not upload or not upload.filename:
+                continue
+            try:
+                ref = svc().add_attachment(
+                    current_user(), form.task.id, upload.filename, upload.read()
+                )
+            except ValidationFailed as exc:
+                errors[name] = exc.errors.get("anexos", exc.message)
+                continue
+            refs.append(ref)
+        if refs:
+            form.data[name] = refs
+    if any(form.data.get(n) for n in fields if props.get(n, {}).get("x-attachments")):
+        form.attachments = svc().task_form(current_user(), form.task.id).attachments
+    return errors
+
+
+def _submit(form: TaskForm) -> Any:
+    try:
+        chamado = svc().complete_task(
+            current_user(), form.task.id, form.data, int(request.form.get("version", "0"))
+        )
+    except ValidationFailed as exc:
+        all_steps = _step_ids(form)
+        first = forms.steps_with_errors(all_steps, exc.errors)
+        step = next((s for s in all_steps if first and s.id == first[0]), all_steps[-1])
+        flash(exc.message, "danger")
+        return _render(form, step, exc.errors, None, 422)
+    flash(
+        f"Chamado {chamado.protocolo} enviado para análise. "
+        "Você receberá o resultado no seu e-mail e pode acompanhá-lo aqui.",
+        "success",
+    )
+    return redirect(url_for("requester.tracking", chamado_id=chamado.id))
