@@ -34,6 +34,9 @@ run: install assets
 test: install-test assets
 	$(PY) -m ruff check engine web tests
 	$(PY) -m pytest -q
+	@# With TEST_DATABASE_URL set (.ci/run sets it), the suite runs again on PostgreSQL.
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+	  echo "== PostgreSQL: $$TEST_DATABASE_URL"; $(PY) -m pytest -q -m "not browser"; fi
 
 lint: install-test
 	$(PY) -m ruff check engine web tests

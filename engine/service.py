@@ -415,7 +415,7 @@ class Chamados:
             target = session.scalar(select(User).where(User.cpf == to_cpf))
             if target is None or not (users.roles_for(session, target.cpf) & ANALYST_ROLES):
                 raise ValidationFailed({"analista": "Escolha um(a) analista cadastrado(a)."})
-            task = session.get(HumanTask, task_id, with_for_update=True)
+            task = session.get(HumanTask, task_id, with_for_update={"of": HumanTask})
             if task is None or task.group == tasks.REQUESTER_GROUP:
                 raise NotFound("Tarefa não encontrada.")
             if task.state != "ready":
@@ -498,7 +498,10 @@ class Chamados:
     def _owned_ready_task(
         self, session: Session, actor: Actor, task_id: int, for_update: bool = False
     ) -> HumanTask:
-        task = session.get(HumanTask, task_id, with_for_update=for_update or None)
+        # FOR UPDATE OF the task row only: PostgreSQL refuses to lock the nullable
+        # side of the eager outer joins.
+        lock = {"of": HumanTask} if for_update else None
+        task = session.get(HumanTask, task_id, with_for_update=lock)
         if task is None:
             raise NotFound("Tarefa não encontrada.")
         if task.group == tasks.REQUESTER_GROUP:

@@ -1,0 +1,227 @@
+"""Users and role grants. Every function takes an open Session; the caller owns
+the transaction (``Chamados.transaction()``), so a failure rolls everything back."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.errors import Conflict, ValidationFailed
+from engine.identity import Identity
+from engine.models import AuditEvent, RoleGrant, User, utcnow
+from engine.validators import format_cpf, normalize_cpf
+
+ROLES: tuple[str, ...] = ("analyst", "supervisor", "designer", "admin")
+ROLE_LABELS: dict[str, str] = {
+    "analyst": "Analista",
+    "supervisor": "Supervisor(a)",
+    "designer": "Designer de processos",
+    "admin": "Administrador(a)",
+}
+
+# Separators people type inside a CPF ("390 533 447 05", "390.533.447/05").
+_CPF_SEPARATORS_RE = re.compile(r"[\s.\-/]")
+
+
+def parse_cpf(raw: str | None) -> str | None:
+    """A CPF typed by a person, in any common spelling → 11 digits, or None if invalid."""
+    if not isinstance(raw, str):
+        return None
+    compact = _CPF_SEPARATORS_RE.sub("", raw)
+    return normalize_cpf(compact)
+
+
+def _require_cpf(raw: str | None, field: str = "cpf") -> str:
+    cpf = parse_cpf(raw)
+    if cpf is None:
+        raise ValidationFailed(
+            {field: "CPF inválido. Confira os 11 dígitos (ex.: 000.000.000-00)."},
+            "CPF inválido.",
+        )
+    return cpf
+
+
+def _require_role(role: str | None) -> str:
+    key = (role or "").strip().lower()
+    if key not in ROLES:
+        labels = ", ".join(f"{r} ({ROLE_LABELS[r]})" for r in ROLES)
+        raise ValidationFailed(
+            {"role": f"Papel inválido. Use um destes: {labels}."}, "Papel inválido."
+        )
+    return key
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+def get_user_by_cpf(session: Session, cpf: str) -> User | None:
+    return session.scalar(select(User).where(User.cpf == cpf))
+
+
+def upsert_user(session: Session, identity: Identity) -> User:
+    """Create the user on first login, refresh what gov.br says on every later one."""
+    user = get_user_by_cpf(session, identity.cpf)
+    if user is None:
+        user = User(cpf=identity.cpf, name=identity.name or format_cpf(identity.cpf))
+        try:
+            # Savepoint: a concurrent first login of the same CPF may win the insert.
+            with session.begin_nested():
+                session.add(user)
+        except IntegrityError:
+            user = get_user_by_cpf(session, identity.cpf)
+            if user is None:  # pragma: no cover - the unique row must exist now
+                raise
+    if identity.name:
+        user.name = identity.name
+    # A removed social name must disappear at once: showing a stale one would be wrong.
+    user.social_name = identity.social_name
+    # gov.br omits e-mail/phone while unverified; keep the last verified ones meanwhile.
+    if identity.email:
+        user.email = identity.email
+    if identity.phone:
+        user.phone = identity.phone
+    if identity.reliability:
+        user.reliability = identity.reliability
+    user.last_login_at = utcnow()
+    session.flush()
+    return user
+
+
+# --- roles -----------------------------------------------------------------------------------
+
+
+def roles_for(session: Session, cpf: str) -> set[str]:
+    normalized = parse_cpf(cpf)
+    if normalized is None:
+        return set()
+    return set(session.scalars(select(RoleGrant.role).where(RoleGrant.cpf == normalized)))
+
+
+def _audit(
+    session: Session, action: str, summary: str, cpf: str, role: str, by_cpf: str | None
+) -> None:
+    actor = get_user_by_cpf(session, by_cpf) if by_cpf else None
+    details: dict[str, str] = {"cpf": cpf, "role": role}
+    if by_cpf:
+        # Kept even when the actor has no user row yet (e.g. an admin granted by CPF).
+        details["by_cpf"] = by_cpf
+    session.add(
+        AuditEvent(
+            chamado_id=None,
+            actor_id=actor.id if actor else None,
+            action=action,
+            summary=summary,
+            public=False,
+            details=details,
+        )
+    )
+
+
+def grant_role(session: Session, cpf: str, role: str, by_cpf: str | None) -> bool:
+    """Grant ``role`` to ``cpf`` (any spelling). Returns False when it was already granted."""
+    cpf = _require_cpf(cpf)
+    role = _require_role(role)
+    by = parse_cpf(by_cpf) if by_cpf else None
+    exists = session.scalar(
+        select(RoleGrant.id).where(RoleGrant.cpf == cpf, RoleGrant.role == role)
+    )
+    if exists is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(RoleGrant(cpf=cpf, role=role, granted_by=by))
+    except IntegrityError:
+        return False  # granted concurrently: the outcome is the same
+    _audit(
+        session,
+        "role.grant",
+        f"Papel {ROLE_LABELS[role]} concedido ao CPF {format_cpf(cpf)}",
+        cpf,
+        role,
+        by,
+    )
+    session.flush()
+    return True
+
+
+def revoke_role(session: Session, cpf: str, role: str, by_cpf: str | None) -> bool:
+    """Revoke ``role`` from ``cpf``. Returns False when it was not granted.
+
+    Refuses to remove the last administrator: nobody could grant roles afterwards
+    (short of the CLI or BOOTSTRAP_ADMIN_CPF).
+    """
+    cpf = _require_cpf(cpf)
+    role = _require_role(role)
+    by = parse_cpf(by_cpf) if by_cpf else None
+    grant = session.scalar(select(RoleGrant).where(RoleGrant.cpf == cpf, RoleGrant.role == role))
+    if grant is None:
+        return False
+    if role == "admin":
+        admins = session.scalar(
+            select(func.count()).select_from(RoleGrant).where(RoleGrant.role == "admin")
+        )
+        if (admins or 0) <= 1:
+            raise Conflict(
+                "Não é possível revogar o último administrador. "
+                "Conceda o papel a outra pessoa antes."
+            )
+    session.delete(grant)
+    _audit(
+        session,
+        "role.revoke",
+        f"Papel {ROLE_LABELS[role]} revogado do CPF {format_cpf(cpf)}",
+        cpf,
+        role,
+        by,
+    )
+    session.flush()
+    return True
+
+
+def ensure_bootstrap_admin(session: Session, cpf: str | None) -> bool:
+    """Make sure the configured bootstrap CPF is an admin. No-op without one."""
+    if not cpf or not cpf.strip():
+        return False
+    return grant_role(session, cpf, "admin", None)
+
+
+@dataclass(frozen=True)
+class GrantView:
+    cpf: str
+    role: str
+    role_label: str
+    name: str | None  # display name of the user, when they have logged in already
+    granted_by: str | None
+    granted_at: datetime
+
+    @property
+    def cpf_formatted(self) -> str:
+        return format_cpf(self.cpf)
+
+
+def list_grants(session: Session, roles: Iterable[str] | None = None) -> list[GrantView]:
+    """Every grant with the holder's name when known, ordered by CPF then role order."""
+    stmt = select(RoleGrant, User).outerjoin(User, User.cpf == RoleGrant.cpf)
+    if roles is not None:
+        stmt = stmt.where(RoleGrant.role.in_(list(roles)))
+    rows = session.execute(stmt).all()
+    order = {r: i for i, r in enumerate(ROLES)}
+    views = [
+        GrantView(
+            cpf=grant.cpf,
+            role=grant.role,
+            role_label=ROLE_LABELS.get(grant.role, grant.role),
+            name=user.display_name if user else None,
+            granted_by=grant.granted_by,
+            granted_at=grant.granted_at,
+        )
+        for grant, user in rows
+    ]
+    views.sort(key=lambda v: (v.cpf, order.get(v.role, len(order))))
+    return views

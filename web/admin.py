@@ -1,0 +1,87 @@
+"""Administration pages. For now: who holds which role (/admin/papeis)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+
+from engine.errors import DomainError, ValidationFailed
+from engine.service import Chamados
+from engine.users import ROLE_LABELS, ROLES, grant_role, list_grants, parse_cpf, revoke_role
+from engine.validators import format_cpf
+from web.auth import current_user, role_required
+
+bp = Blueprint("admin", __name__)
+
+
+def init_admin(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+def _service() -> Chamados:
+    return cast(Chamados, current_app.extensions["chamados"])
+
+
+@bp.route("/admin/papeis", methods=["GET", "POST"], endpoint="roles")
+@role_required("admin")
+def roles() -> Any:
+    form = {"cpf": "", "role": ""}
+    errors: dict[str, str] = {}
+    message: str | None = None
+    status = 200
+
+    if request.method == "POST":
+        action = request.form.get("action", "")
+        cpf = request.form.get("cpf", "").strip()
+        role = request.form.get("role", "").strip()
+        actor = current_user()
+        by_cpf = actor.cpf if actor else None
+        try:
+            with _service().transaction() as db:
+                if action == "grant":
+                    changed = grant_role(db, cpf, role, by_cpf)
+                elif action == "revoke":
+                    changed = revoke_role(db, cpf, role, by_cpf)
+                else:
+                    raise ValidationFailed({}, "Ação desconhecida.")
+        except ValidationFailed as exc:
+            errors = exc.errors
+            message = exc.message
+            status = exc.status
+            if action == "grant":
+                form = {"cpf": cpf, "role": role}  # nothing typed is lost
+        except DomainError as exc:
+            message = exc.message
+            status = exc.status
+        else:
+            flash(_outcome(action, cpf, role, changed), "success" if changed else "info")
+            # Post/redirect/get: reloading the page does not repeat the action.
+            return redirect(url_for("admin.roles"))
+
+    with _service().transaction() as db:
+        grants = list_grants(db)
+    return (
+        render_template(
+            "admin/roles.html",
+            grants=grants,
+            form=form,
+            errors=errors,
+            message=message,
+            role_choices=ROLES,
+            role_labels=ROLE_LABELS,
+        ),
+        status,
+    )
+
+
+def _outcome(action: str, cpf: str, role: str, changed: bool) -> str:
+    shown = format_cpf(parse_cpf(cpf) or "")
+    label = ROLE_LABELS[role.strip().lower()]
+    if action == "grant":
+        if changed:
+            return f"Papel {label} concedido ao CPF {shown}."
+        return f"O CPF {shown} já tinha o papel {label}."
+    if changed:
+        return f"Papel {label} revogado do CPF {shown}."
+    return f"O CPF {shown} não tinha o papel {label}."
