@@ -127,3 +127,20 @@ def search_orgaos(session: Session, q: str, limit: int = 20) -> list[Orgao]:
 def get_orgao(session: Session, id: int) -> Orgao | None:
     """The órgão with this SIORG code, or None."""
     return session.get(Orgao, id)
+
+
+class Labels:
+    """The forms' lookup protocol over one session (labels in diffs and reviews)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def label_for(self, value: object) -> str | None:
+        try:
+            orgao = get_orgao(self._session, int(str(value)))
+        except ValueError:
+            return None
+        return f"{orgao.sigla} — {orgao.name}" if orgao else None
+
+    def search(self, q: str) -> list[tuple[int, str]]:
+        return [(o.id, f"{o.sigla} — {o.name}") for o in search_orgaos(self._session, q)]

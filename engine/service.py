@@ -226,7 +226,7 @@ class Chamados:
             task = self._owned_ready_task(session, actor, task_id)
             chamado = task.chamado
             bundle = self.bundle(session, chamado.process_version_id)
-            schema, ui = self._form(session, bundle, task, task.draft_data or {})
+            schema, ui = self._form(session, bundle, task)
             data = copy.deepcopy(task.draft_data or {})
             form = TaskForm(
                 task=task,
@@ -261,7 +261,7 @@ class Chamados:
             chamado = task.chamado
             self._bump_version(session, chamado, expected_version)
             bundle = self.bundle(session, chamado.process_version_id)
-            schema, _ui = self._form(session, bundle, task, data)
+            schema, _ui = self._form(session, bundle, task)
             clean = self._keep_schema_fields(schema, data)
             wf = runtime.load(bundle, chamado.workflow_state)
             spiff_task = runtime.ready_task(wf, task.task_guid)
@@ -453,7 +453,8 @@ class Chamados:
                 .limit(2)
             ).all()
             if len(subs) == 2:
-                view.changes = forms.diff(subs[1].data, subs[0].data, view.schema)
+                labels = {"orgaos": orgaos.Labels(session)}
+                view.changes = forms.diff(subs[1].data, subs[0].data, view.schema, labels)
             view.analysis_task = next(
                 (t for t in view.open_tasks if t.group != tasks.REQUESTER_GROUP), None
             )
@@ -531,10 +532,13 @@ class Chamados:
         session.refresh(chamado, ["version"])
 
     def _form(
-        self, session: Session, bundle: specs.ProcessBundle, task: HumanTask, keep: dict[str, Any]
+        self, session: Session, bundle: specs.ProcessBundle, task: HumanTask
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         schema = bundle.forms.get(task.form_schema or "", {})
         ui = bundle.forms.get(task.form_ui_schema or "", {})
+        # A retired catalog value stays valid only where the ticket already had it:
+        # the last submitted data, never what a post claims.
+        keep = self._last_submission_data(session, task.chamado_id) or {}
         resolved = forms.resolve_catalogs(schema, catalogs.all_catalogs(session), keep)
         return resolved, ui
 

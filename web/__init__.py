@@ -49,6 +49,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=env.get("APP_BASE_URL", "").startswith("https://"),
         WTF_CSRF_TIME_LIMIT=None,
+        # A working day; gov.br issues no refresh token, so a new login follows.
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
         MAX_CONTENT_LENGTH=40 * 1024 * 1024,
     )
     if test_config:

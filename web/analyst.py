@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from engine import status
+from engine import forms, status
 from engine.errors import ValidationFailed
 from engine.queue import QueueFilters
 from engine.service import Chamados
@@ -95,8 +95,10 @@ def analysis(chamado_id: int) -> Any:
     if task is not None and task.assignee_id == user.id:
         form = svc().task_form(user, task.id)
         if request.method == "POST":
-            data = {k: v for k, v in request.form.items() if k in form.schema["properties"]}
-            data = {k: v.strip() for k, v in data.items() if v.strip()}
+            fields = forms.field_order(form.ui, form.schema)
+            data = forms.parse_submission(
+                form.schema, form.ui, fields, request.form.to_dict(flat=False), {}
+            ).data
             try:
                 svc().complete_task(user, task.id, data, int(request.form.get("version", "0")))
             except ValidationFailed as exc:

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Copy the front-end files the app serves from node_modules into web/static/vendor/.
+
+No CDN is reachable from users' browsers, so every stylesheet, script, font and image
+is served by the app. Only the files below are copied (plus whatever their CSS points
+at with ``url(...)``, keeping relative paths so fonts keep loading). Any missing file
+stops the script with a non-zero exit: a half-vendored page must never ship.
+
+Run after ``npm ci``:  python3 scripts/vendor_assets.py
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_MODULES = ROOT / "node_modules"
+DEST = ROOT / "web" / "static" / "vendor"
+
+# (source under node_modules, destination under web/static/vendor)
+FILES: list[tuple[str, str]] = [
+    ("@govbr-ds/core/dist/core.min.css", "govbr-ds/core.min.css"),
+    ("@govbr-ds/core/dist/core.min.js", "govbr-ds/core.min.js"),
+    ("@govbr-ds/core/dist/favicon.ico", "govbr-ds/favicon.ico"),
+    ("@govbr-ds/core/LICENSE", "govbr-ds/LICENSE"),
+    ("@fortawesome/fontawesome-free/css/all.min.css", "fontawesome/css/all.min.css"),
+    ("@fortawesome/fontawesome-free/LICENSE.txt", "fontawesome/LICENSE.txt"),
+    ("@fontsource/raleway/latin.css", "raleway/latin.css"),
+    ("@fontsource/raleway/LICENSE", "raleway/LICENSE"),
+    ("htmx.org/dist/htmx.min.js", "htmx/htmx.min.js"),
+    ("htmx.org/LICENSE", "htmx/LICENSE"),
+]
+
+CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)""")
+
+
+class VendorError(Exception):
+    pass
+
+
+def _source(relative: str) -> Path:
+    path = NODE_MODULES / relative
+    if not path.is_file():
+        raise VendorError(f"missing {path} (run `npm ci` first?)")
+    return path
+
+
+def _css_references(css: Path) -> list[str]:
+    """Relative files a stylesheet loads (fonts), without query strings or fragments."""
+    found = []
+    for ref in CSS_URL.findall(css.read_text(encoding="utf-8")):
+        if ref.startswith(("data:", "http:", "https:", "//", "/", "#")):
+            if ref.startswith(("http:", "https:", "//")):
+                raise VendorError(f"{css} loads a remote file: {ref}")
+            continue
+        found.append(re.split(r"[?#]", ref, maxsplit=1)[0])
+    return sorted(set(found))
+
+
+def _copy(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dest)
+
+
+def vendor(build: Path) -> list[Path]:
+    copied = []
+    for relative, dest in FILES:
+        src = _source(relative)
+        _copy(src, build / dest)
+        copied.append(build / dest)
+        if src.suffix == ".css":
+            for ref in _css_references(src):
+                ref_src = (src.parent / ref).resolve()
+                if not ref_src.is_file():
+                    raise VendorError(f"{src} references {ref}, which does not exist")
+                ref_dest = (build / dest).parent / ref
+                _copy(ref_src, ref_dest)
+                copied.append(ref_dest)
+    return copied
+
+
+def main() -> int:
+    try:
+        # Build aside and swap, so a failure never leaves a half-filled vendor dir.
+        with tempfile.TemporaryDirectory(dir=DEST.parent if DEST.parent.exists() else None) as tmp:
+            build = Path(tmp) / "vendor"
+            copied = vendor(build)
+            if DEST.exists():
+                shutil.rmtree(DEST)
+            shutil.move(str(build), DEST)
+    except VendorError as exc:
+        print(f"vendor_assets: ERROR: {exc}", file=sys.stderr)
+        return 1
+    print(f"vendor_assets: {len(copied)} files in {DEST.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
