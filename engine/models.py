@@ -7,7 +7,7 @@ row of its own so those pages never load a workflow.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from sqlalchemy import (
@@ -22,12 +22,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class AwareDateTime(TypeDecorator[datetime]):
@@ -43,7 +43,7 @@ class AwareDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         return value
 
 
@@ -136,9 +136,7 @@ class ProtocolSequence(Base):
 
 class Chamado(Base):
     __tablename__ = "chamados"
-    __table_args__ = (
-        Index("ix_chamados_requester_created", "requester_id", "created_at"),
-    )
+    __table_args__ = (Index("ix_chamados_requester_created", "requester_id", "created_at"),)
 
     id: Mapped[intpk]
     protocolo: Mapped[str] = mapped_column(String(20), unique=True)

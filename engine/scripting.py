@@ -19,15 +19,37 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
     ast.Expression,
-    ast.BoolOp, ast.And, ast.Or,
-    ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
-    ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod,
-    ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
-    ast.In, ast.NotIn, ast.Is, ast.IsNot,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.BinOp,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.FloorDiv,
+    ast.Mod,
+    ast.Compare,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.In,
+    ast.NotIn,
+    ast.Is,
+    ast.IsNot,
     ast.IfExp,
-    ast.Name, ast.Load,
+    ast.Name,
+    ast.Load,
     ast.Constant,
-    ast.Tuple, ast.List,
+    ast.Tuple,
+    ast.List,
 )
 _ALLOWED_CONSTANTS = (str, int, float, bool, type(None))
 _MAX_SOURCE = 2000
@@ -100,7 +122,9 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     def __init__(self) -> None:
         super().__init__({})
 
-    def evaluate(self, expression: str, context: dict[str, Any], external_context: Any = None) -> Any:
+    def evaluate(
+        self, expression: str, context: dict[str, Any], external_context: Any = None
+    ) -> Any:
         code = compile_expression(expression)
         return eval(code, _NO_BUILTINS, dict(context))  # noqa: S307 - whitelisted AST, no builtins
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, select, update
@@ -56,7 +56,7 @@ class ActorRef:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -99,7 +99,9 @@ class Chamados:
     _bootstrapped: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
-    def from_settings(cls, settings: Settings, clock: Callable[[], datetime] | None = None) -> Chamados:
+    def from_settings(
+        cls, settings: Settings, clock: Callable[[], datetime] | None = None
+    ) -> Chamados:
         db = make_engine(settings.database_url)
         return cls(
             settings=settings,
@@ -196,8 +198,12 @@ class Chamados:
             for row in created:
                 row.draft_data = self._prefill(bundle, row, user)
             self._audit(
-                session, chamado, actor.id, "chamado.criado",
-                f"Chamado {chamado.protocolo} criado", now=now,
+                session,
+                chamado,
+                actor.id,
+                "chamado.criado",
+                f"Chamado {chamado.protocolo} criado",
+                now=now,
             )
             return chamado
 
@@ -245,7 +251,9 @@ class Chamados:
                 form.adjustments_left = self._adjustments_left(wf_data)
             return form
 
-    def save_draft(self, actor: Actor, task_id: int, data: dict[str, Any], step: str | None) -> None:
+    def save_draft(
+        self, actor: Actor, task_id: int, data: dict[str, Any], step: str | None
+    ) -> None:
         with self.transaction() as session:
             task = self._owned_ready_task(session, actor, task_id)
             task.draft_data = copy.deepcopy(data)
@@ -387,8 +395,14 @@ class Chamados:
                 raise Conflict("Esta tarefa já foi assumida por outra pessoa.")
             task = session.get(HumanTask, task_id)
             assert task is not None
-            self._audit(session, task.chamado, actor.id, "tarefa.assumida",
-                        f"{task.title}: assumida", public=False)
+            self._audit(
+                session,
+                task.chamado,
+                actor.id,
+                "tarefa.assumida",
+                f"{task.title}: assumida",
+                public=False,
+            )
 
     def release(self, actor: Actor, task_id: int) -> None:
         with self.transaction() as session:
@@ -406,8 +420,14 @@ class Chamados:
                 raise Conflict("Você não é responsável por esta tarefa; nada foi alterado.")
             task = session.get(HumanTask, task_id)
             assert task is not None
-            self._audit(session, task.chamado, actor.id, "tarefa.liberada",
-                        f"{task.title}: liberada", public=False)
+            self._audit(
+                session,
+                task.chamado,
+                actor.id,
+                "tarefa.liberada",
+                f"{task.title}: liberada",
+                public=False,
+            )
 
     def reassign(self, actor: Actor, task_id: int, to_cpf: str) -> None:
         self._require_roles(actor, frozenset({"supervisor"}))
@@ -422,15 +442,25 @@ class Chamados:
                 raise TaskNotReady("Esta tarefa não está mais disponível.")
             task.assignee_id = target.id
             task.claimed_at = self.clock()
-            self._audit(session, task.chamado, actor.id, "tarefa.reatribuida",
-                        f"{task.title}: atribuída a {target.display_name}", public=False,
-                        details={"para": target.cpf})
+            self._audit(
+                session,
+                task.chamado,
+                actor.id,
+                "tarefa.reatribuida",
+                f"{task.title}: atribuída a {target.display_name}",
+                public=False,
+                details={"para": target.cpf},
+            )
 
     def queue(self, actor: Actor, filters: QueueFilters) -> QueuePage:
         self._require_roles(actor, ANALYST_ROLES)
         with self.session_factory() as session:
             return list_queue(
-                session, self._groups(actor), actor.id, filters, self.clock(),
+                session,
+                self._groups(actor),
+                actor.id,
+                filters,
+                self.clock(),
                 self.settings.queue_page_size,
             )
 
@@ -464,7 +494,9 @@ class Chamados:
 
     def search_orgaos(self, q: str, limit: int = 15) -> list[tuple[int, str]]:
         with self.session_factory() as session:
-            return [(o.id, f"{o.sigla} — {o.name}") for o in orgaos.search_orgaos(session, q, limit)]
+            return [
+                (o.id, f"{o.sigla} — {o.name}") for o in orgaos.search_orgaos(session, q, limit)
+            ]
 
     def orgao_label(self, orgao_id: Any) -> str | None:
         try:
@@ -600,9 +632,14 @@ class Chamados:
         now: datetime,
     ) -> None:
         previous = self._last_submission_data(session, chamado.id)
-        round_no = session.scalar(
-            select(func.count()).select_from(Submission).where(Submission.chamado_id == chamado.id)
-        ) or 0
+        round_no = (
+            session.scalar(
+                select(func.count())
+                .select_from(Submission)
+                .where(Submission.chamado_id == chamado.id)
+            )
+            or 0
+        )
         session.add(Submission(chamado_id=chamado.id, round=round_no, data=data, submitted_at=now))
         chamado.orgao_id = data.get("orgao")
         chamado.tipo_problema = data.get("tipo_problema")
@@ -611,16 +648,29 @@ class Chamados:
         if chamado.submitted_at is None:
             chamado.submitted_at = now
         if previous is None:
-            self._audit(session, chamado, actor.id, "chamado.enviado", "Enviado para análise",
-                        now=now, details={"dados": data})
+            self._audit(
+                session,
+                chamado,
+                actor.id,
+                "chamado.enviado",
+                "Enviado para análise",
+                now=now,
+                details={"dados": data},
+            )
         else:
             changes = [
                 {"campo": c.field, "titulo": c.title, "antes": c.old, "depois": c.new}
                 for c in forms.diff(previous, data, schema)
             ]
-            self._audit(session, chamado, actor.id, "chamado.ajustado",
-                        "Solicitação ajustada e reenviada para análise", now=now,
-                        details={"alteracoes": changes})
+            self._audit(
+                session,
+                chamado,
+                actor.id,
+                "chamado.ajustado",
+                "Solicitação ajustada e reenviada para análise",
+                now=now,
+                details={"alteracoes": changes},
+            )
 
     def _record_decision(
         self,
@@ -634,8 +684,16 @@ class Chamados:
         decision = data.get("decisao")
         if decision == "ajuste":
             chamado.adjustment_rounds += 1
-            self._audit(session, chamado, actor.id, "ajuste", "Ajuste solicitado pelo analista",
-                        now=now, message=data.get("ajuste_solicitado"), details={"decisao": decision})
+            self._audit(
+                session,
+                chamado,
+                actor.id,
+                "ajuste",
+                "Ajuste solicitado pelo analista",
+                now=now,
+                message=data.get("ajuste_solicitado"),
+                details={"decisao": decision},
+            )
         elif decision == "resolver":
             chamado.outcome_message = data.get("resposta")
         elif decision == "devolver":
@@ -643,8 +701,16 @@ class Chamados:
             parts = [p for p in (reason, data.get("justificativa_devolucao")) if p]
             chamado.outcome_message = "\n\n".join(parts)
         if data.get("nota_interna"):
-            self._audit(session, chamado, actor.id, "nota_interna", "Nota interna",
-                        now=now, public=False, message=data["nota_interna"])
+            self._audit(
+                session,
+                chamado,
+                actor.id,
+                "nota_interna",
+                "Nota interna",
+                now=now,
+                public=False,
+                message=data["nota_interna"],
+            )
 
     def _audit_outcome(
         self,
@@ -659,8 +725,16 @@ class Chamados:
         if end is None:
             return
         name = bundle.end_events[end]
-        self._audit(session, chamado, actor.id, f"chamado.{chamado.status}", f"Chamado {name.lower()}",
-                    now=now, message=chamado.outcome_message, details={"fim": end})
+        self._audit(
+            session,
+            chamado,
+            actor.id,
+            f"chamado.{chamado.status}",
+            f"Chamado {name.lower()}",
+            now=now,
+            message=chamado.outcome_message,
+            details={"fim": end},
+        )
 
     def _last_submission_data(self, session: Session, chamado_id: int) -> dict[str, Any] | None:
         data = session.scalar(
@@ -745,4 +819,3 @@ class Chamados:
                 details=details,
             )
         )
-

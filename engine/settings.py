@@ -39,7 +39,9 @@ class Settings:
     )
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, instance_dir: Path | None = None) -> Settings:
+    def from_env(
+        cls, env: dict[str, str] | None = None, instance_dir: Path | None = None
+    ) -> Settings:
         env = dict(os.environ if env is None else env)
         instance = instance_dir or PROJECT_ROOT / "instance"
         default_db = f"sqlite:///{instance / 'chamados.sqlite3'}"

@@ -145,7 +145,10 @@ def _validate_task_spec(task_spec: Any, bundle: ProcessBundle, lane_groups: dict
     try:
         if isinstance(task_spec, ScriptEngineTask):
             compile_script(task_spec.script or "")
-        for script in (getattr(task_spec, "prescript", None), getattr(task_spec, "postscript", None)):
+        for script in (
+            getattr(task_spec, "prescript", None),
+            getattr(task_spec, "postscript", None),
+        ):
             if script:
                 compile_script(script)
         if isinstance(task_spec, (ExclusiveGateway, InclusiveGateway)):
@@ -187,7 +190,9 @@ def _validate_task_spec(task_spec: Any, bundle: ProcessBundle, lane_groups: dict
         bundle.end_events[element] = task_spec.bpmn_name or element
 
 
-def read_process_dir(processes_dir: Path, forms_dir: Path) -> dict[str, tuple[bytes, dict[str, str]]]:
+def read_process_dir(
+    processes_dir: Path, forms_dir: Path
+) -> dict[str, tuple[bytes, dict[str, str]]]:
     """Every ``*.bpmn`` with the form files it references, keyed by file stem."""
     found = {}
     for path in sorted(processes_dir.glob("*.bpmn")):

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import runtime
-from engine.errors import Conflict, NotFound, TaskNotReady, ValidationFailed
+from engine.errors import Conflict, Forbidden, NotFound, TaskNotReady, ValidationFailed
 from engine.models import AuditEvent, Chamado, HumanTask, Submission
 from engine.service import ActorRef, Chamados
 from tests.conftest import add_person
@@ -101,8 +101,16 @@ def test_resolve_path(svc: Chamados, maria: ActorRef, ana: ActorRef) -> None:
     assert chamado(svc, cid).status == "em_analise"
     assert chamado(svc, cid).orgao_id == INSS
     assert_state_round_trips(svc, cid)
-    decide(svc, ana, cid, {"decisao": "resolver", "resposta": "Corrigimos a integração.",
-                           "nota_interna": "Bug no conector."})
+    decide(
+        svc,
+        ana,
+        cid,
+        {
+            "decisao": "resolver",
+            "resposta": "Corrigimos a integração.",
+            "nota_interna": "Bug no conector.",
+        },
+    )
     c = chamado(svc, cid)
     assert c.status == "resolvido"
     assert c.outcome_message == "Corrigimos a integração."
@@ -158,8 +166,9 @@ def test_adjustment_cap(svc: Chamados, maria: ActorRef, ana: ActorRef) -> None:
     assert svc.task_form(ana, task.id).adjustments_left == 0
     version = chamado(svc, cid).version
     with pytest.raises(ValidationFailed) as err:
-        svc.complete_task(ana, task.id, {"decisao": "ajuste", "ajuste_solicitado": "Mais um."},
-                          version)
+        svc.complete_task(
+            ana, task.id, {"decisao": "ajuste", "ajuste_solicitado": "Mais um."}, version
+        )
     assert "limite" in err.value.errors["decisao"]
     assert chamado(svc, cid).version == version  # nothing changed
     decide(svc, ana, cid, {"decisao": "devolver", "motivo_devolucao": "fora_escopo"})
@@ -189,7 +198,7 @@ def test_stale_version_and_completed_task(svc: Chamados, maria: ActorRef) -> Non
 
 
 def test_other_people_cannot_touch_a_ticket(svc: Chamados, maria: ActorRef, ana: ActorRef) -> None:
-    joao = add_person(svc, "11144477735"[:0] + "74682489070", "João")
+    joao = add_person(svc, "74682489070", "João")
     c = svc.start_chamado(maria)
     task = open_task(svc, c.id)
     with pytest.raises(NotFound):
@@ -201,8 +210,12 @@ def test_other_people_cannot_touch_a_ticket(svc: Chamados, maria: ActorRef, ana:
     cid = submit_registration(svc, maria)
     analysis = open_task(svc, cid, "analyst")
     with pytest.raises(Conflict):  # an analyst must claim before deciding
-        svc.complete_task(ana, analysis.id, {"decisao": "resolver", "resposta": "ok ok"},
-                          chamado(svc, cid).version)
+        svc.complete_task(
+            ana,
+            analysis.id,
+            {"decisao": "resolver", "resposta": "ok ok"},
+            chamado(svc, cid).version,
+        )
 
 
 def test_claim_race_exactly_one_wins(
@@ -221,7 +234,9 @@ def test_claim_race_exactly_one_wins(
         except Conflict as exc:
             outcomes[name] = exc.message
 
-    threads = [threading.Thread(target=attempt, args=(n, a)) for n, a in (("ana", ana), ("bruno", bruno))]
+    threads = [
+        threading.Thread(target=attempt, args=(n, a)) for n, a in (("ana", ana), ("bruno", bruno))
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -242,7 +257,7 @@ def test_release_and_supervisor_reassign(
     assert open_task(svc, cid, "analyst").assignee_id is None
     svc.reassign(sofia, task.id, "52998224725")
     assert open_task(svc, cid, "analyst").assignee_id == bruno.id
-    with pytest.raises(Exception):
+    with pytest.raises(Forbidden):
         svc.reassign(ana, task.id, "11144477735")
 
 
@@ -273,7 +288,9 @@ def test_queue_filters_and_order(svc: Chamados, maria: ActorRef, ana: ActorRef) 
     second = submit_registration(svc, maria, tipo_problema="lentidao", orgao=244)
     page = svc.queue(ana, QueueFilters())
     assert [t.chamado_id for t in page.items] == [first, second]
-    assert [t.chamado_id for t in svc.queue(ana, QueueFilters(tipo_problema="lentidao")).items] == [second]
+    assert [t.chamado_id for t in svc.queue(ana, QueueFilters(tipo_problema="lentidao")).items] == [
+        second
+    ]
     assert [t.chamado_id for t in svc.queue(ana, QueueFilters(orgao_id=INSS)).items] == [first]
     svc.claim(ana, page.items[0].id)
     mine = svc.queue(ana, QueueFilters(view="minhas"))

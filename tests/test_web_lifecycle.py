@@ -62,8 +62,9 @@ def post_step(client: FlaskClient, url: str, values: dict[str, Any], **files: An
 
 def registration_steps(client: FlaskClient, task_url: str) -> None:
     # Step 1: missing fields are refused in Portuguese, and what was typed stays.
-    resp = post_step(client, task_url, {"_action": "next", "nome_servico": "Aposentadoria",
-                                        "telefone": "123"})
+    resp = post_step(
+        client, task_url, {"_action": "next", "nome_servico": "Aposentadoria", "telefone": "123"}
+    )
     body = text(resp)
     assert resp.status_code == 422
     assert "Campo obrigatório." in body and "Telefone inválido" in body
@@ -72,48 +73,95 @@ def registration_steps(client: FlaskClient, task_url: str) -> None:
     # The órgão lookup without JavaScript: search, then pick.
     resp = client.post(task_url, data=fill(body, {"_action": "lookup:orgao", "orgao__q": "inss"}))
     assert "Instituto Nacional do Seguro Social" in text(resp)
-    resp = client.post(task_url, data=fill(text(resp), {
-        "_action": "next", "orgao": "1934", "telefone": "61999998888",
-        "email_institucional": "maria@inss.gov.br", "objetivo": "erro", "confirmo_dados": "on",
-    }))
+    resp = client.post(
+        task_url,
+        data=fill(
+            text(resp),
+            {
+                "_action": "next",
+                "orgao": "1934",
+                "telefone": "61999998888",
+                "email_institucional": "maria@inss.gov.br",
+                "objetivo": "erro",
+                "confirmo_dados": "on",
+            },
+        ),
+    )
     assert resp.status_code == 302 and resp.headers["Location"].endswith("passo=solicitante")
     # Step 2 and 3.
-    resp = post_step(client, task_url + "?passo=solicitante",
-                     {"_action": "next", "tipo_solicitante": "analista_servico"})
+    resp = post_step(
+        client,
+        task_url + "?passo=solicitante",
+        {"_action": "next", "tipo_solicitante": "analista_servico"},
+    )
     assert resp.status_code == 302
-    resp = post_step(client, task_url + "?passo=informacoes", {
-        "_action": "next", "tipo_problema": "erro_api", "alcance_defeito": "alguns_protocolos",
-        "detalhamento": "A API de consulta devolve erro 500 para protocolos antigos.",
-    })
+    resp = post_step(
+        client,
+        task_url + "?passo=informacoes",
+        {
+            "_action": "next",
+            "tipo_problema": "erro_api",
+            "alcance_defeito": "alguns_protocolos",
+            "detalhamento": "A API de consulta devolve erro 500 para protocolos antigos.",
+        },
+    )
     assert resp.status_code == 302
     # Step 4: the protocol table, one row at a time.
     url4 = task_url + "?passo=protocolos"
-    resp = post_step(client, url4, {"_action": "add_row:protocolos",
-                                    "protocolos__new__numero": "23037.001462/2021-66"})
+    resp = post_step(
+        client,
+        url4,
+        {"_action": "add_row:protocolos", "protocolos__new__numero": "23037.001462/2021-66"},
+    )
     assert "Protocolo inválido" in text(resp)
     assert "23037.001462/2021-66" in text(resp)  # kept to be corrected
-    resp = post_step(client, url4, {"_action": "add_row:protocolos",
-                                    "protocolos__new__numero": "23037001462202165"})
+    resp = post_step(
+        client,
+        url4,
+        {"_action": "add_row:protocolos", "protocolos__new__numero": "23037001462202165"},
+    )
     assert "23037.001462/2021-65" in text(resp)
-    resp = client.post(task_url, data=fill(text(resp), {
-        "_action": "add_row:protocolos", "protocolos__new__numero": "23037.001462/2021-65"}))
+    resp = client.post(
+        task_url,
+        data=fill(
+            text(resp),
+            {"_action": "add_row:protocolos", "protocolos__new__numero": "23037.001462/2021-65"},
+        ),
+    )
     assert "já está na tabela" in text(resp)
-    resp = client.post(task_url, data=fill(text(resp), {
-        "_action": "add_row:protocolos", "protocolos__new__numero": "987654"}))
+    resp = client.post(
+        task_url,
+        data=fill(
+            text(resp), {"_action": "add_row:protocolos", "protocolos__new__numero": "987654"}
+        ),
+    )
     assert "987654" in text(resp)
-    resp = client.post(task_url, data=fill(text(resp), {"_action": "next",
-                                                        "protocolos__new__numero": ""}))
+    resp = client.post(
+        task_url, data=fill(text(resp), {"_action": "next", "protocolos__new__numero": ""})
+    )
     assert resp.status_code == 302
     # Step 5: attachments are checked by content.
     url5 = task_url + "?passo=anexos"
-    resp = post_step(client, url5, {"_action": "upload:anexos"},
-                     anexos__upload=(io.BytesIO(b"<html><script>x</script></html>"), "erro.txt"))
+    resp = post_step(
+        client,
+        url5,
+        {"_action": "upload:anexos"},
+        anexos__upload=(io.BytesIO(b"<html><script>x</script></html>"), "erro.txt"),
+    )
     assert resp.status_code == 422 and "erro.txt" in text(resp)
-    resp = post_step(client, url5, {"_action": "upload:anexos"},
-                     anexos__upload=(io.BytesIO(PDF), "tela-do-erro.pdf"))
+    resp = post_step(
+        client,
+        url5,
+        {"_action": "upload:anexos"},
+        anexos__upload=(io.BytesIO(PDF), "tela-do-erro.pdf"),
+    )
     assert "tela-do-erro.pdf" in text(resp)
-    resp = client.post(task_url, data=fill(text(resp), {
-        "_action": "next", "observacoes": "Ocorre desde a última atualização."}))
+    resp = client.post(
+        task_url,
+        data=fill(
+            text(resp), {"_action": "next", "observacoes": "Ocorre desde a última atualização."}
+        ),
+    )
     assert resp.status_code == 302 and resp.headers["Location"].endswith("passo=revisao")
 
 
@@ -150,10 +198,18 @@ def test_the_whole_story(app: Flask) -> None:
     assert "Aposentadoria" in page and "23037.001462/2021-65" in page
     resp = ana.post(analysis_url, data=fill(page, {"decisao": "ajuste"}, containing="decisao"))
     assert resp.status_code == 422 and "Campo obrigatório." in text(resp)
-    resp = ana.post(analysis_url, data=fill(text(resp), {
-        "decisao": "ajuste", "ajuste_solicitado": "Informe a mensagem de erro completa.",
-        "nota_interna": "Parece o conector antigo.",
-    }, containing="decisao"))
+    resp = ana.post(
+        analysis_url,
+        data=fill(
+            text(resp),
+            {
+                "decisao": "ajuste",
+                "ajuste_solicitado": "Informe a mensagem de erro completa.",
+                "nota_interna": "Parece o conector antigo.",
+            },
+            containing="decisao",
+        ),
+    )
     assert resp.status_code == 302
 
     # Maria sees the request above a prefilled form, adjusts and re-sends.
@@ -164,10 +220,16 @@ def test_the_whole_story(app: Flask) -> None:
     form_page = text(maria.get(adjust_url + "?passo=informacoes"))
     assert "Informe a mensagem de erro completa." in form_page
     assert "A API de consulta devolve erro 500" in form_page
-    resp = maria.post(adjust_url, data=fill(form_page, {
-        "_action": "goto:revisao",
-        "detalhamento": "Erro 500: NullPointerException em ConsultaProtocolo.",
-    }))
+    resp = maria.post(
+        adjust_url,
+        data=fill(
+            form_page,
+            {
+                "_action": "goto:revisao",
+                "detalhamento": "Erro 500: NullPointerException em ConsultaProtocolo.",
+            },
+        ),
+    )
     review = text(maria.get(resp.headers["Location"]))
     resp = maria.post(adjust_url, data=fill(review, {"_action": "submit"}))
     assert resp.status_code == 302
@@ -178,9 +240,17 @@ def test_the_whole_story(app: Flask) -> None:
     ana.post(claim, data=fill(queue, {}, containing="next"))
     page = text(ana.get(analysis_url))
     assert "O que o solicitante alterou" in page and "NullPointerException" in page
-    resp = ana.post(analysis_url, data=fill(page, {
-        "decisao": "resolver", "resposta": "Corrigimos o conector; reprocesse os protocolos.",
-    }, containing="decisao"))
+    resp = ana.post(
+        analysis_url,
+        data=fill(
+            page,
+            {
+                "decisao": "resolver",
+                "resposta": "Corrigimos o conector; reprocesse os protocolos.",
+            },
+            containing="decisao",
+        ),
+    )
     assert resp.status_code == 302
 
     page = text(maria.get(tracking_url))
@@ -208,7 +278,9 @@ def test_post_without_csrf_is_refused_and_changes_nothing(app: Flask) -> None:
 def test_draft_survives_a_new_browser(app: Flask) -> None:
     maria = person(app, MARIA)
     page = text(maria.get("/chamados/novo"))
-    task_url = maria.post("/chamados/novo", data=fill(page, {}, containing="/chamados/novo")).headers["Location"]
+    task_url = maria.post(
+        "/chamados/novo", data=fill(page, {}, containing="/chamados/novo")
+    ).headers["Location"]
     post_step(maria, task_url, {"_action": "next", "nome_servico": "Carteira de pesca"})
     other_browser = person(app, MARIA)
     resumed = text(other_browser.get(task_url))
@@ -218,7 +290,9 @@ def test_draft_survives_a_new_browser(app: Flask) -> None:
 def test_stale_submit_changes_nothing(app: Flask) -> None:
     maria = person(app, MARIA)
     page = text(maria.get("/chamados/novo"))
-    task_url = maria.post("/chamados/novo", data=fill(page, {}, containing="/chamados/novo")).headers["Location"]
+    task_url = maria.post(
+        "/chamados/novo", data=fill(page, {}, containing="/chamados/novo")
+    ).headers["Location"]
     registration_steps(maria, task_url)
     review = text(maria.get(task_url + "?passo=revisao"))
     first = maria.post(task_url, data=fill(review, {"_action": "submit"}))

@@ -73,7 +73,9 @@ def form_fields(html: str, containing: str = "_step") -> list[tuple[str, str]]:
     raise AssertionError(f"no post form with an input named {containing!r}")
 
 
-def fill(html: str, values: dict[str, str | list[str]], containing: str = "_step") -> dict[str, list[str]]:
+def fill(
+    html: str, values: dict[str, str | list[str]], containing: str = "_step"
+) -> dict[str, list[str]]:
     """The page's form with ``values`` replacing what the page holds for those names."""
     posted: dict[str, list[str]] = {}
     for name, value in form_fields(html, containing):

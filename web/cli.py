@@ -36,9 +36,11 @@ def _wait_for(url: str, timeout: float = 20.0) -> None:
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
-        except OSError:
+        except OSError as exc:
             if time.monotonic() > deadline:
-                raise click.ClickException(f"O provedor de identidade não respondeu em {url}.")
+                raise click.ClickException(
+                    f"O provedor de identidade não respondeu em {url}."
+                ) from exc
             time.sleep(0.2)
 
 
@@ -46,7 +48,10 @@ def _wait_for(url: str, timeout: float = 20.0) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 def dev(host: str, port: int) -> None:
-    """Inicia o produto nos padrões embutidos (SQLite, provedor OpenID local, dados de demonstração)."""
+    """Inicia o produto nos padrões embutidos.
+
+    SQLite, provedor OpenID local e pessoas de demonstração.
+    """
     provider = None
     os.environ.setdefault("APP_BASE_URL", f"http://{host}:{port}")
     if not os.environ.get("OIDC_ISSUER"):

@@ -29,6 +29,8 @@ def lookups(schema: dict[str, Any]) -> dict[str, OrgaoLookup]:
     }
 
 
-def sections(schema: dict[str, Any], ui: dict[str, Any], data: dict[str, Any]) -> list[ReviewSection]:
+def sections(
+    schema: dict[str, Any], ui: dict[str, Any], data: dict[str, Any]
+) -> list[ReviewSection]:
     """Submitted data by wizard step, read-only (tracking and analysis pages)."""
     return build_review(schema, ui, data, lookups(schema)) if ui else []

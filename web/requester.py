@@ -97,8 +97,13 @@ def _step_ids(form: TaskForm) -> list[forms.Step]:
     return forms.steps(form.ui, form.schema)
 
 
-def _render(form: TaskForm, step: forms.Step, errors: dict[str, str],
-            sub: forms.Submission | None = None, status_code: int = 200) -> Any:
+def _render(
+    form: TaskForm,
+    step: forms.Step,
+    errors: dict[str, str],
+    sub: forms.Submission | None = None,
+    status_code: int = 200,
+) -> Any:
     all_steps = _step_ids(form)
     fields = forms.all_fields(all_steps) if step.review else list(step.fields)
     view = build_form_view(
