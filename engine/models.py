@@ -59,7 +59,9 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[intpk]
-    cpf: Mapped[str] = mapped_column(String(11), unique=True)
+    # 11 digits for people; "svc:<slug>" for service accounts (API only, never OIDC).
+    cpf: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(10), default="pessoa")  # pessoa | servico
     name: Mapped[str] = mapped_column(String(200))
     social_name: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
@@ -80,9 +82,9 @@ class RoleGrant(Base):
     __table_args__ = (UniqueConstraint("cpf", "role"),)
 
     id: Mapped[intpk]
-    cpf: Mapped[str] = mapped_column(String(11), index=True)
+    cpf: Mapped[str] = mapped_column(String(40), index=True)
     role: Mapped[str] = mapped_column(String(20))
-    granted_by: Mapped[str | None] = mapped_column(String(11))
+    granted_by: Mapped[str | None] = mapped_column(String(40))
     granted_at: Mapped[timestamp]
 
 
@@ -123,8 +125,40 @@ class ProcessVersion(Base):
     # Forms referenced by the model, frozen with it: {filename: json text}.
     forms: Mapped[dict[str, Any]] = deferred(mapped_column(JSON))
     created_at: Mapped[timestamp]
-    created_by: Mapped[str | None] = mapped_column(String(11))
+    created_by: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
+    # New tickets start on the latest published version of their process.
+    published_at: Mapped[datetime | None] = mapped_column(AwareDateTime(), index=True)
+    published_by: Mapped[str | None] = mapped_column(String(40))
+
+
+class ProcessDraft(Base):
+    """A designer's work in progress on a process model (one per process id)."""
+
+    __tablename__ = "process_drafts"
+
+    id: Mapped[intpk]
+    process_id: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    bpmn_xml: Mapped[str] = deferred(mapped_column(Text))
+    forms: Mapped[dict[str, Any]] = deferred(mapped_column(JSON))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[timestamp]
+    updated_by: Mapped[str | None] = mapped_column(String(40))
+
+
+class Scenario(Base):
+    """A designer's scenario: form input for each user task in order, expected end event."""
+
+    __tablename__ = "scenarios"
+    __table_args__ = (UniqueConstraint("process_id", "name"),)
+
+    id: Mapped[intpk]
+    process_id: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    steps: Mapped[list[Any]] = mapped_column(JSON)
+    expected_end: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[timestamp]
 
 
 class ProtocolSequence(Base):
@@ -153,6 +187,12 @@ class Chamado(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     adjustment_rounds: Mapped[int] = mapped_column(Integer, default=0)
     outcome_message: Mapped[str | None] = mapped_column(Text)
+    # SLA clock of the analysis: time with the analysts only, never while the
+    # requester is adjusting. ``analysis_started_at`` is set while the clock runs.
+    analysis_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    analysis_started_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    analysis_due_at: Mapped[datetime | None] = mapped_column(AwareDateTime(), index=True)
+    overdue: Mapped[bool] = mapped_column(default=False, index=True)
     created_at: Mapped[timestamp]
     submitted_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     updated_at: Mapped[timestamp]
@@ -223,6 +263,7 @@ class AuditEvent(Base):
     public: Mapped[bool] = mapped_column(default=True)
     message: Mapped[str | None] = mapped_column(Text)  # text shown to the requester
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship(lazy="joined")
 
@@ -242,3 +283,64 @@ class Attachment(Base):
     created_at: Mapped[timestamp]
     # Detached when the requester removes it from a draft; kept for the audit trail.
     removed: Mapped[bool] = mapped_column(default=False)
+
+
+class WorkflowTimer(Base):
+    """A timer a workflow is waiting on, as an indexed row the scheduler polls."""
+
+    __tablename__ = "workflow_timers"
+    __table_args__ = (Index("ix_workflow_timers_due", "state", "due_at"),)
+
+    id: Mapped[intpk]
+    chamado_id: Mapped[int] = mapped_column(ForeignKey("chamados.id"), index=True)
+    task_guid: Mapped[str] = mapped_column(String(36), unique=True)
+    element_id: Mapped[str] = mapped_column(String(100))
+    due_at: Mapped[datetime] = mapped_column(AwareDateTime())
+    state: Mapped[str] = mapped_column(String(20), default="waiting")  # waiting|fired|cancelled
+    # Lease for SQLite (no SKIP LOCKED): a scheduler owns the row until lease_until.
+    lease_until: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    leased_by: Mapped[str | None] = mapped_column(String(100))
+    fired_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    created_at: Mapped[timestamp]
+
+
+class OutboxMessage(Base):
+    """An e-mail written in the same transaction as the change that causes it."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[intpk]
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)  # stable Message-ID
+    kind: Mapped[str] = mapped_column(String(50))
+    chamado_id: Mapped[int | None] = mapped_column(ForeignKey("chamados.id"), index=True)
+    to_addr: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(AwareDateTime(), default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    leased_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[timestamp]
+    sent_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API, stored hashed; revocable."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in lists to tell tokens apart
+    created_at: Mapped[timestamp]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    last_used_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import catalogs, forms, orgaos, runtime, specs, tasks, users
+from engine import catalogs, context, forms, orgaos, runtime, specs, tasks, users
 from engine.attachments import check_upload
 from engine.db import make_engine, make_session_factory
 from engine.errors import Conflict, Forbidden, NotFound, TaskNotReady, ValidationFailed
@@ -148,6 +148,7 @@ class Chamados:
                     forms=form_texts,
                     note="Implantado a partir de processes/",
                     created_at=self.clock(),
+                    published_at=self.clock(),
                 )
                 session.add(row)
                 session.flush()
@@ -168,7 +169,9 @@ class Chamados:
 
     def _current_version_id(self, session: Session, process_id: str) -> int:
         version_id = session.scalar(
-            select(func.max(ProcessVersion.id)).where(ProcessVersion.process_id == process_id)
+            select(func.max(ProcessVersion.id)).where(
+                ProcessVersion.process_id == process_id, ProcessVersion.published_at.is_not(None)
+            )
         )
         if version_id is None:
             raise NotFound(f"O processo {process_id!r} não está implantado.")
@@ -176,11 +179,12 @@ class Chamados:
 
     # ------------------------------------------------------------ requester
 
-    def start_chamado(self, actor: Actor) -> Chamado:
+    def start_chamado(self, actor: Actor, process_id: str = MAIN_PROCESS) -> Chamado:
+        """Start an instance of a deployed process on its latest published version."""
         now = self.clock()
         with self.transaction() as session:
             user = self._user(session, actor.id)
-            bundle = self.bundle(session, self._current_version_id(session, MAIN_PROCESS))
+            bundle = self.bundle(session, self._current_version_id(session, process_id))
             wf = runtime.start(bundle)
             chamado = Chamado(
                 protocolo=next_protocolo(session, now.year),
@@ -817,5 +821,6 @@ class Chamados:
                 public=public,
                 message=message,
                 details=details,
+                request_id=context.request_id.get(),
             )
         )
