@@ -303,6 +303,8 @@ class WorkflowTimer(Base):
     fired_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     created_at: Mapped[timestamp]
 
+    chamado: Mapped[Chamado] = relationship(lazy="joined")
+
 
 class OutboxMessage(Base):
     """An e-mail written in the same transaction as the change that causes it."""

@@ -65,13 +65,27 @@ def complete(wf: BpmnWorkflow, task: Task, data: dict[str, Any]) -> None:
 
 
 def end_event(wf: BpmnWorkflow, bundle: ProcessBundle) -> str | None:
-    """The id of the end event the workflow finished on, if it has finished."""
+    """The id of the end event the workflow finished on, if it has finished.
+
+    A branch started by a non-interrupting event may reach an end event of its
+    own earlier; the workflow finished on the last one reached.
+    """
     if not wf.is_completed():
         return None
-    for task in wf.get_tasks(state=TaskState.COMPLETED):
-        if task.task_spec.bpmn_id in bundle.end_events:
-            return task.task_spec.bpmn_id
-    return None
+    ends = [
+        t
+        for t in wf.get_tasks(state=TaskState.COMPLETED)
+        if t.task_spec.bpmn_id in bundle.end_events
+    ]
+    if not ends:
+        return None
+    return max(ends, key=lambda t: t.last_state_change).task_spec.bpmn_id
+
+
+def fire_timers(wf: BpmnWorkflow) -> None:
+    """Run whatever timers are due: refresh makes them READY, the steps run them."""
+    wf.refresh_timers()
+    wf.do_engine_steps()
 
 
 def current_data(wf: BpmnWorkflow) -> dict[str, Any]:

@@ -15,12 +15,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from uuid import UUID
 
+from SpiffWorkflow import TaskState
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import catalogs, context, forms, orgaos, runtime, specs, tasks, users
+from engine import (
+    business_days,
+    catalogs,
+    context,
+    forms,
+    orgaos,
+    runtime,
+    specs,
+    status,
+    tasks,
+    timers,
+    users,
+)
 from engine.attachments import check_upload
+from engine.clock import workflow_time
 from engine.db import make_engine, make_session_factory
 from engine.errors import Conflict, Forbidden, NotFound, TaskNotReady, ValidationFailed
 from engine.models import (
@@ -32,6 +47,7 @@ from engine.models import (
     ProcessVersion,
     Submission,
     User,
+    WorkflowTimer,
 )
 from engine.protocol import next_protocolo
 from engine.queue import QueueFilters, QueuePage, list_queue
@@ -185,7 +201,8 @@ class Chamados:
         with self.transaction() as session:
             user = self._user(session, actor.id)
             bundle = self.bundle(session, self._current_version_id(session, process_id))
-            wf = runtime.start(bundle)
+            with workflow_time(self.clock):
+                wf = runtime.start(bundle)
             chamado = Chamado(
                 protocolo=next_protocolo(session, now.year),
                 requester_id=user.id,
@@ -198,7 +215,7 @@ class Chamados:
             )
             session.add(chamado)
             session.flush()
-            created = tasks.sync(session, chamado, wf, bundle, self.settings.lane_groups, now)
+            created = self._after_step(session, chamado, wf, bundle, now)
             for row in created:
                 row.draft_data = self._prefill(bundle, row, user)
             self._audit(
@@ -281,7 +298,10 @@ class Chamados:
             errors.update(self._domain_checks(session, clean, spiff_task.data))
             if errors:
                 raise ValidationFailed(errors)
-            runtime.complete(wf, spiff_task, clean)
+            if task.group == tasks.REQUESTER_GROUP:
+                clean.update(self._analysis_deadline(chamado, spiff_task.data, now))
+            with workflow_time(self.clock):
+                runtime.complete(wf, spiff_task, clean)
             chamado.workflow_state = runtime.dump(bundle, wf)
             chamado.updated_at = now
             task.state = "completed"
@@ -292,7 +312,7 @@ class Chamados:
                 self._record_submission(session, chamado, clean, schema, actor, now)
             else:
                 self._record_decision(session, chamado, task, clean, actor, now)
-            created = tasks.sync(session, chamado, wf, bundle, self.settings.lane_groups, now)
+            created = self._after_step(session, chamado, wf, bundle, now)
             for row in created:
                 if row.group == tasks.REQUESTER_GROUP:
                     row.draft_data = self._last_submission_data(session, chamado.id)
@@ -515,6 +535,129 @@ class Chamados:
         with self.session_factory() as session:
             return catalogs.options(session, name)
 
+    # ------------------------------------------------------------------ timers
+
+    def fire_due_timers(self, worker: str, limit: int = 20) -> list[int]:
+        """Fire the timers that are due; returns the ids of those that fired."""
+        now = self.clock()
+        with self.transaction() as session:
+            claimed = timers.claim_due(session, now, worker, limit)
+        return [timer_id for timer_id in claimed if self.fire_timer(timer_id)]
+
+    def fire_timer(self, timer_id: int) -> bool:
+        """Advance one ticket past a due timer, in the same transactional way as a user action."""
+        now = self.clock()
+        with self.transaction() as session:
+            row = session.get(WorkflowTimer, timer_id, with_for_update={"of": WorkflowTimer})
+            if row is None or row.state != "waiting":
+                return False  # fired or cancelled meanwhile by someone else
+            chamado = row.chamado
+            session.execute(
+                update(Chamado).where(Chamado.id == chamado.id).values(version=Chamado.version + 1)
+            )
+            bundle = self.bundle(session, chamado.process_version_id)
+            wf = runtime.load(bundle, chamado.workflow_state)
+            with workflow_time(self.clock):
+                runtime.fire_timers(wf)
+            task = wf.get_task_from_id(UUID(row.task_guid))
+            if task is None or task.state == TaskState.WAITING:
+                row.lease_until = None  # not due by the workflow's own reckoning
+                return False
+            if task.state != TaskState.COMPLETED:
+                row.state = "cancelled"
+                return False
+            row.state = "fired"
+            row.fired_at = now
+            chamado.workflow_state = runtime.dump(bundle, wf)
+            chamado.updated_at = now
+            self._after_step(session, chamado, wf, bundle, now)
+            self._timer_effects(session, chamado, row.element_id, now)
+            self._audit_outcome(session, chamado, wf, bundle, None, now)
+            return True
+
+    def _timer_effects(
+        self, session: Session, chamado: Chamado, element: str, now: datetime
+    ) -> None:
+        name = self.bundle(session, chamado.process_version_id).timer_names.get(element, element)
+        if status.TIMER_EFFECTS.get(element) == "sla":
+            first = not chamado.overdue
+            chamado.overdue = True
+            self._audit(
+                session,
+                chamado,
+                None,
+                "prazo.vencido",
+                f"{name}: prazo vencido",
+                now=now,
+                public=False,
+                details={"temporizador": element},
+            )
+            if first:
+                self._notify_sla(session, chamado, now)
+        else:
+            self._audit(
+                session,
+                chamado,
+                None,
+                "temporizador",
+                name,
+                now=now,
+                public=False,
+                details={"temporizador": element},
+            )
+
+    def _notify_sla(self, session: Session, chamado: Chamado, now: datetime) -> None:
+        """Hook for the supervisors' e-mail (see engine.outbox)."""
+
+    def _analysis_deadline(
+        self, chamado: Chamado, wf_data: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        """Due time of the coming analysis: the model's budget in business days, less
+        the analysis time already spent (time waiting for the requester never counts)."""
+        days = wf_data.get("prazo_analise_dias_uteis")
+        if days is None:
+            return {}
+        remaining = int(float(days) * business_days.DAY) - chamado.analysis_seconds
+        due = business_days.add_business_seconds(now, remaining) if remaining > 0 else now
+        chamado.analysis_due_at = due
+        return {"prazo_analise": due.isoformat()}
+
+    def _after_step(
+        self,
+        session: Session,
+        chamado: Chamado,
+        wf: Any,
+        bundle: specs.ProcessBundle,
+        now: datetime,
+    ) -> list[HumanTask]:
+        """Bring task rows, timer rows and the SLA clock in line with the workflow."""
+        created = tasks.sync(session, chamado, wf, bundle, self.settings.lane_groups, now)
+        timers.sync(session, chamado, wf, now)
+        session.flush()
+        analysing = session.scalar(
+            select(func.count())
+            .select_from(HumanTask)
+            .where(
+                HumanTask.chamado_id == chamado.id,
+                HumanTask.state == "ready",
+                HumanTask.group != tasks.REQUESTER_GROUP,
+            )
+        )
+        if analysing and chamado.analysis_started_at is None:
+            chamado.analysis_started_at = now
+        elif not analysing and chamado.analysis_started_at is not None:
+            chamado.analysis_seconds += business_days.business_seconds(
+                chamado.analysis_started_at, now
+            )
+            chamado.analysis_started_at = None
+        return created
+
+    def analysis_clock(self, chamado: Chamado) -> int:
+        """Business seconds the analysis has taken so far, waiting for the requester excluded."""
+        running = chamado.analysis_started_at
+        extra = business_days.business_seconds(running, self.clock()) if running else 0
+        return chamado.analysis_seconds + extra
+
     # ---------------------------------------------------------------- helpers
 
     def _user(self, session: Session, user_id: int) -> User:
@@ -722,7 +865,7 @@ class Chamados:
         chamado: Chamado,
         wf: Any,
         bundle: specs.ProcessBundle,
-        actor: Actor,
+        actor: Actor | None,
         now: datetime,
     ) -> None:
         end = runtime.end_event(wf, bundle)
@@ -732,7 +875,7 @@ class Chamados:
         self._audit(
             session,
             chamado,
-            actor.id,
+            actor.id if actor else None,
             f"chamado.{chamado.status}",
             f"Chamado {name.lower()}",
             now=now,

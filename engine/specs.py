@@ -18,9 +18,11 @@ from lxml import etree
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, InclusiveGateway
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
+from engine import timers
 from engine.errors import ProcessDefinitionError
 from engine.scripting import ExpressionRejected, compile_expression, compile_script
 from engine.serializer import bound_serializer
@@ -71,6 +73,7 @@ class ProcessBundle:
     forms: dict[str, Any]
     user_tasks: dict[str, UserTaskInfo] = field(default_factory=dict)
     end_events: dict[str, str] = field(default_factory=dict)  # id -> name
+    timer_names: dict[str, str] = field(default_factory=dict)  # id -> name
 
 
 def content_hash(bpmn: bytes, forms: dict[str, str]) -> str:
@@ -155,6 +158,13 @@ def _validate_task_spec(task_spec: Any, bundle: ProcessBundle, lane_groups: dict
             for condition, _target in task_spec.cond_task_specs:
                 if condition is not None:
                     compile_expression(condition.args[0])
+        definition = getattr(task_spec, "event_definition", None)
+        if isinstance(definition, TimerEventDefinition):
+            bundle.timer_names[element] = task_spec.bpmn_name or element
+            compile_expression(definition.expression)
+            problem = timers.check_expression(definition, definition.expression)
+            if problem:
+                raise ProcessDefinitionError(f"Temporizador {element}: {problem}.", element)
     except ExpressionRejected as exc:
         raise ProcessDefinitionError(f"Elemento {element}: {exc}", element) from exc
 

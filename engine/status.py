@@ -12,6 +12,10 @@ STATUS_BY_ELEMENT: dict[str, str] = {
     "fim_sem_resposta": "encerrado_sem_resposta",
 }
 
+# Timers with an effect beyond moving the workflow: "sla" marks the ticket overdue
+# and notifies the supervisors.
+TIMER_EFFECTS: dict[str, str] = {"timer_prazo_analise": "sla"}
+
 LABELS: dict[str, str] = {
     "rascunho": "Rascunho",
     "em_analise": "Em análise",

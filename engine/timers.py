@@ -1,0 +1,138 @@
+"""BPMN timers as indexed rows, and claiming due ones exactly once.
+
+After every step the workflow's waiting timer events are mirrored into
+``workflow_timers``; the scheduler polls that index, never the workflows. Several
+schedulers may poll one database: on PostgreSQL due rows are claimed with
+``FOR UPDATE SKIP LOCKED``, on SQLite with a conditional lease UPDATE. Firing
+itself (engine.service.Chamados.fire_timer) re-checks the row in the ticket's own
+transaction, so a timer fires once even if a lease expires mid-way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from SpiffWorkflow import TaskState
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from engine.models import Chamado, WorkflowTimer
+
+LEASE = timedelta(seconds=60)
+
+
+def _due(value: Any) -> datetime | None:
+    if isinstance(value, dict):  # cycle timers keep {"next": iso, ...}
+        value = value.get("next")
+    if not isinstance(value, str):
+        return None
+    moment = TimerEventDefinition.parse_time_or_duration(value)
+    if not isinstance(moment, datetime):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def waiting(wf: BpmnWorkflow) -> dict[str, tuple[str, datetime]]:
+    """guid -> (element id, due time) of every timer the workflow waits on."""
+    found = {}
+    for task in wf.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(definition, TimerEventDefinition):
+            continue
+        due = _due(task.internal_data.get("event_value"))
+        if due is not None:
+            found[str(task.id)] = (task.task_spec.bpmn_id, due)
+    return found
+
+
+def sync(session: Session, chamado: Chamado, wf: BpmnWorkflow, now: datetime) -> None:
+    current = waiting(wf)
+    rows = session.scalars(
+        select(WorkflowTimer).where(
+            WorkflowTimer.chamado_id == chamado.id, WorkflowTimer.state == "waiting"
+        )
+    ).all()
+    for row in rows:
+        if row.task_guid not in current:
+            # The task it was attached to finished in time: it will never fire.
+            row.state = "cancelled"
+        else:
+            row.due_at = current[row.task_guid][1]
+    known = {row.task_guid for row in rows}
+    for guid, (element, due) in current.items():
+        if guid not in known:
+            session.add(
+                WorkflowTimer(
+                    chamado_id=chamado.id,
+                    task_guid=guid,
+                    element_id=element,
+                    due_at=due,
+                    created_at=now,
+                )
+            )
+
+
+def claim_due(session: Session, now: datetime, worker: str, limit: int = 20) -> list[int]:
+    """Lease up to ``limit`` due timers for ``worker``; the caller commits."""
+    due = (
+        select(WorkflowTimer.id)
+        .where(
+            WorkflowTimer.state == "waiting",
+            WorkflowTimer.due_at <= now,
+            or_(WorkflowTimer.lease_until.is_(None), WorkflowTimer.lease_until < now),
+        )
+        .order_by(WorkflowTimer.due_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        ids = list(session.scalars(due.with_for_update(skip_locked=True)))
+        if ids:
+            session.execute(
+                update(WorkflowTimer)
+                .where(WorkflowTimer.id.in_(ids))
+                .values(lease_until=now + LEASE, leased_by=worker)
+            )
+        return ids
+    claimed = []
+    for timer_id in session.scalars(due):
+        result = session.execute(
+            update(WorkflowTimer)
+            .where(
+                WorkflowTimer.id == timer_id,
+                or_(WorkflowTimer.lease_until.is_(None), WorkflowTimer.lease_until < now),
+            )
+            .values(lease_until=now + LEASE, leased_by=worker)
+        )
+        if result.rowcount == 1:
+            claimed.append(timer_id)
+    return claimed
+
+
+def check_expression(definition: TimerEventDefinition, expression: str) -> str | None:
+    """A constant timer expression that cannot be parsed, as a pt-BR message."""
+    import ast
+
+    try:
+        value = ast.literal_eval(expression.strip())
+    except (ValueError, SyntaxError):
+        return None  # a data name (e.g. prazo_analise): checked when it runs
+    if not isinstance(value, str):
+        return f"a expressão {expression!r} deve ser um texto ISO 8601 entre aspas"
+    try:
+        if isinstance(definition, CycleTimerEventDefinition):
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        elif type(definition).__name__ == "DurationTimerEventDefinition":
+            TimerEventDefinition.parse_iso_duration(value)
+        else:
+            TimerEventDefinition.parse_time_or_duration(value)
+    except Exception:
+        return f'{value!r} não é uma data, duração ou repetição ISO 8601 válida (ex.: "P10D")'
+    return None
