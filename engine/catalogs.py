@@ -2,6 +2,11 @@
 
 ``data/catalogs.json`` only seeds them: once a row exists, administrators own it,
 so seeding again adds new codes and never touches labels, help, order or status.
+
+Administrators edit the catalogs in :data:`EDITABLE` with :func:`add_item`,
+:func:`update_item`, :func:`set_active` and :func:`move`. A code never changes once
+created (saved tickets refer to it), and items are retired rather than deleted, so an
+old ticket always finds its label. Each change writes a private audit row.
 """
 
 from __future__ import annotations
@@ -12,10 +17,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.models import CatalogItem
+from engine import context
+from engine.errors import Conflict, NotFound, ValidationFailed
+from engine.models import AuditEvent, CatalogItem
+from engine.orgaos import fold
+from engine.users import get_user_by_cpf, parse_cpf
+
+# Catalogs administrators edit in the browser, with the name shown to them.
+EDITABLE: dict[str, str] = {
+    "tipo_problema": "Tipo de problema",
+    "motivo_devolucao": "Motivo de devolução",
+    "objetivo": "Objetivo da solicitação",
+}
+
+LABEL_MAX = 200
+HELP_MAX = 2000
+_CODE_MAX = 80  # CatalogItem.code
+_SUMMARY_MAX = 300  # AuditEvent.summary
 
 
 @dataclass(frozen=True)
@@ -105,4 +127,283 @@ def label(session: Session, catalog: str, code: str) -> str | None:
     """Label of a code (active or not), or None when the code is unknown."""
     return session.scalar(
         select(CatalogItem.label).where(CatalogItem.catalog == catalog, CatalogItem.code == code)
+    )
+
+
+# --------------------------------------------------------------- administration
+
+
+def slugify(text: str) -> str:
+    """Lower-case, accent-free ``a_b_c`` code for a label; ``"item"`` when nothing is left.
+
+    ``"Lentidão no acesso"`` → ``"lentidao_no_acesso"``.
+    """
+    slug = fold(text).replace(" ", "_")[: _CODE_MAX - 6].strip("_")
+    return slug or "item"
+
+
+def add_item(
+    session: Session, catalog: str, label: str, help: str | None, by_cpf: str | None
+) -> CatalogOption:
+    """Append a new active item; its code is derived from the label, unique in the catalog.
+
+    Flushes; the caller commits. Raises ValidationFailed (``label``, ``help``) in pt-BR.
+    """
+    _require_editable(catalog)
+    clean_label, clean_help = _validate(session, catalog, label, help, exclude_code=None)
+    base = slugify(clean_label)
+    for _attempt in range(5):
+        taken = set(session.scalars(select(CatalogItem.code).where(CatalogItem.catalog == catalog)))
+        code = _unique_code(base, taken)
+        position = session.scalar(
+            select(func.max(CatalogItem.position)).where(CatalogItem.catalog == catalog)
+        )
+        item = CatalogItem(
+            catalog=catalog,
+            code=code,
+            label=clean_label,
+            help=clean_help,
+            position=(position if position is not None else -1) + 1,
+            active=True,
+        )
+        try:
+            # Savepoint: another admin may take the same code between the read and the insert.
+            with session.begin_nested():
+                session.add(item)
+        except IntegrityError:
+            continue
+        _audit(
+            session,
+            "catalogo.adicionar",
+            f'Item "{clean_label}" adicionado ao catálogo {EDITABLE[catalog]}',
+            catalog,
+            code,
+            by_cpf,
+            {"label": clean_label, "help": clean_help},
+        )
+        session.flush()
+        return _to_option(item)
+    raise Conflict("Outro item foi criado ao mesmo tempo com o mesmo código. Tente novamente.")
+
+
+def update_item(
+    session: Session,
+    catalog: str,
+    code: str,
+    label: str,
+    help: str | None,
+    by_cpf: str | None,
+) -> CatalogOption:
+    """Change an item's label and help. The code stays, so saved tickets keep pointing at it.
+
+    Nothing is written (no audit row) when nothing changed. Flushes; the caller commits.
+    """
+    _require_editable(catalog)
+    item = _get_item(session, catalog, code)
+    clean_label, clean_help = _validate(session, catalog, label, help, exclude_code=code)
+    if (item.label, item.help) == (clean_label, clean_help):
+        return _to_option(item)
+    before = {"label": item.label, "help": item.help}
+    item.label = clean_label
+    item.help = clean_help
+    _audit(
+        session,
+        "catalogo.editar",
+        f'Item "{clean_label}" do catálogo {EDITABLE[catalog]} editado',
+        catalog,
+        code,
+        by_cpf,
+        {"antes": before, "depois": {"label": clean_label, "help": clean_help}},
+    )
+    session.flush()
+    return _to_option(item)
+
+
+def set_active(
+    session: Session, catalog: str, code: str, active: bool, by_cpf: str | None
+) -> CatalogOption:
+    """Retire (``active=False``) or restore an item. A retired item leaves new forms but
+    keeps its label for the tickets that used it.
+
+    Refuses to retire the catalog's last active item: its forms would offer no choice.
+    A no-op (no audit row) when the item already is in that state.
+    """
+    _require_editable(catalog)
+    # Lock the catalog's active rows: two admins retiring the last two items at once
+    # must not both succeed (PostgreSQL re-checks ``active`` after the lock wait).
+    active_items = list(
+        session.scalars(
+            select(CatalogItem)
+            .where(CatalogItem.catalog == catalog, CatalogItem.active.is_(True))
+            .with_for_update()
+        )
+    )
+    item = _get_item(session, catalog, code)
+    if item.active == active:
+        return _to_option(item)
+    if not active and [i.code for i in active_items] == [item.code]:
+        message = (
+            f'"{item.label}" é o último item ativo do catálogo {EDITABLE[catalog]} e não pode '
+            "ser aposentado: os formulários ficariam sem opções. Adicione ou reative outro "
+            "item antes."
+        )
+        raise ValidationFailed({"active": message}, message)
+    item.active = active
+    if active:
+        action, summary = "catalogo.reativar", "reativado"
+    else:
+        action, summary = "catalogo.aposentar", "aposentado"
+    _audit(
+        session,
+        action,
+        f'Item "{item.label}" do catálogo {EDITABLE[catalog]} {summary}',
+        catalog,
+        code,
+        by_cpf,
+        {"label": item.label, "active": active},
+    )
+    session.flush()
+    return _to_option(item)
+
+
+_DIRECTIONS = {"up": -1, "down": 1}
+
+
+def move(
+    session: Session, catalog: str, code: str, direction: str, by_cpf: str | None = None
+) -> bool:
+    """Swap an item with its neighbour (``direction`` "up" or "down") in display order,
+    retired items included. Returns False when it already is first/last."""
+    _require_editable(catalog)
+    step = _DIRECTIONS.get(direction)
+    if step is None:
+        raise ValidationFailed(
+            {"direction": "Direção inválida: use para cima ou para baixo."}, "Direção inválida."
+        )
+    items = list(
+        session.scalars(
+            select(CatalogItem)
+            .where(CatalogItem.catalog == catalog)
+            .order_by(CatalogItem.position, CatalogItem.id)
+            .with_for_update()
+        )
+    )
+    index = next((n for n, i in enumerate(items) if i.code == code), None)
+    if index is None:
+        raise NotFound("Item de catálogo não encontrado.")
+    target = index + step
+    if not 0 <= target < len(items):
+        return False
+    items[index], items[target] = items[target], items[index]
+    # Renumber the whole catalog: positions become 0..n-1 whatever they were before.
+    for position, entry in enumerate(items):
+        entry.position = position
+    moved = items[target]
+    _audit(
+        session,
+        "catalogo.mover",
+        f'Item "{moved.label}" do catálogo {EDITABLE[catalog]} movido para '
+        f"{'cima' if step < 0 else 'baixo'}",
+        catalog,
+        code,
+        by_cpf,
+        {"direction": direction, "de": index + 1, "para": target + 1},
+    )
+    session.flush()
+    return True
+
+
+def _require_editable(catalog: str) -> None:
+    if catalog not in EDITABLE:
+        raise NotFound("Catálogo não encontrado.")
+
+
+def _get_item(session: Session, catalog: str, code: str) -> CatalogItem:
+    item = session.scalar(
+        select(CatalogItem).where(CatalogItem.catalog == catalog, CatalogItem.code == code)
+    )
+    if item is None:
+        raise NotFound("Item de catálogo não encontrado.")
+    return item
+
+
+def _validate(
+    session: Session,
+    catalog: str,
+    label: str | None,
+    help: str | None,
+    *,
+    exclude_code: str | None,
+) -> tuple[str, str | None]:
+    """Trimmed label (inner blanks collapsed) and help (None when empty), or ValidationFailed."""
+    errors: dict[str, str] = {}
+    clean_label = " ".join((label or "").split())
+    clean_help = (help or "").strip() or None
+    if not clean_label:
+        errors["label"] = "Informe o nome do item."
+    elif len(clean_label) > LABEL_MAX:
+        errors["label"] = f"O nome pode ter no máximo {LABEL_MAX} caracteres."
+    else:
+        twin = _same_label(session, catalog, clean_label, exclude_code)
+        if twin is not None:
+            if twin.active:
+                errors["label"] = "Já existe um item com este nome neste catálogo."
+            else:
+                errors["label"] = (
+                    "Já existe um item aposentado com este nome neste catálogo: "
+                    "reative-o em vez de criar outro."
+                )
+    if clean_help is not None and len(clean_help) > HELP_MAX:
+        errors["help"] = f"A ajuda pode ter no máximo {HELP_MAX} caracteres."
+    if errors:
+        raise ValidationFailed(errors)
+    return clean_label, clean_help
+
+
+def _same_label(
+    session: Session, catalog: str, label: str, exclude_code: str | None
+) -> CatalogItem | None:
+    """The item whose label reads the same (case and accents aside), if any."""
+    wanted = fold(label)
+    for item in session.scalars(select(CatalogItem).where(CatalogItem.catalog == catalog)):
+        if item.code != exclude_code and fold(item.label) == wanted:
+            return item
+    return None
+
+
+def _unique_code(base: str, taken: set[str]) -> str:
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}_{n}" in taken:
+        n += 1
+    return f"{base}_{n}"
+
+
+def _audit(
+    session: Session,
+    action: str,
+    summary: str,
+    catalog: str,
+    code: str,
+    by_cpf: str | None,
+    extra: dict[str, Any],
+) -> None:
+    by = parse_cpf(by_cpf) if by_cpf else None
+    actor = get_user_by_cpf(session, by) if by else None
+    details: dict[str, Any] = {"catalogo": catalog, "codigo": code, **extra}
+    if by:
+        details["by_cpf"] = by
+    if len(summary) > _SUMMARY_MAX:
+        summary = summary[: _SUMMARY_MAX - 1] + "…"
+    session.add(
+        AuditEvent(
+            chamado_id=None,
+            actor_id=actor.id if actor else None,
+            action=action,
+            summary=summary,
+            public=False,
+            details=details,
+            request_id=context.request_id.get(),
+        )
     )
