@@ -8,6 +8,8 @@ import sys
 import time
 import urllib.request
 
+from typing import Any
+
 import click
 
 DEV_OIDC_PORT = 5001
@@ -73,6 +75,8 @@ def dev(host: str, port: int) -> None:
         svc = app.extensions["chamados"]
         svc.init_database()
         people = seed_demo(svc) if provider else []
+        scheduler = build_scheduler(app)
+        scheduler.start()
         click.echo("")
         click.echo(f"Chamados em {os.environ['APP_BASE_URL']}")
         if provider:
@@ -82,10 +86,27 @@ def dev(host: str, port: int) -> None:
                 click.echo(f"  - {person['name']} (CPF {person['cpf']}): {person['role_label']}")
         click.echo("")
         app.run(host=host, port=port, threaded=True, use_reloader=False)
+        scheduler.shutdown(wait=False)
     finally:
         if provider:
             provider.terminate()
             provider.wait(timeout=10)
+
+
+def build_scheduler(app: Any, blocking: bool = False) -> Any:
+    from engine.scheduler import make_scheduler
+
+    return make_scheduler(app.extensions["chamados"], blocking=blocking)
+
+
+@main.command("scheduler")
+def scheduler_command() -> None:
+    """Roda os temporizadores e a entrega de e-mails como um processo próprio."""
+    from web import create_app
+
+    app = create_app()
+    click.echo("Agendador iniciado (temporizadores BPMN e e-mails). Ctrl+C para parar.")
+    build_scheduler(app, blocking=True).start()
 
 
 def _mount_roles() -> None:

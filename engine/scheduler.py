@@ -1,0 +1,55 @@
+"""APScheduler jobs: fire due BPMN timers, deliver the e-mail outbox.
+
+Runs inside the app (``make run``) or as its own process (``chamados scheduler``);
+any number of either on one database stays correct, because each job claims
+its rows (SKIP LOCKED on PostgreSQL, leases on SQLite) and fires or sends each
+one once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from engine.service import Chamados
+
+log = logging.getLogger(__name__)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def fire_timers(svc: Chamados, worker: str) -> int:
+    fired = svc.fire_due_timers(worker)
+    if fired:
+        log.info("temporizadores disparados: %s", fired)
+    return len(fired)
+
+
+def make_scheduler(
+    svc: Chamados,
+    *,
+    blocking: bool = False,
+    interval_seconds: float = 5.0,
+    extra_jobs: dict[str, Callable[[], Any]] | None = None,
+) -> BaseScheduler:
+    scheduler: BaseScheduler = (
+        BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
+    )
+    worker = worker_id()
+    jobs: dict[str, Callable[[], Any]] = {"timers": lambda: fire_timers(svc, worker)}
+    jobs.update(extra_jobs or {})
+    for name, job in jobs.items():
+        # One run at a time per process; a late run is merged, not queued up.
+        scheduler.add_job(
+            job, "interval", seconds=interval_seconds, id=name, max_instances=1, coalesce=True
+        )
+    return scheduler
