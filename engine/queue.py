@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.models import Chamado, HumanTask
@@ -18,7 +18,7 @@ class QueueFilters:
     view: str = "disponiveis"  # disponiveis: unclaimed; minhas: mine; todas: every open task
     orgao_id: int | None = None
     tipo_problema: str | None = None
-    situacao: str | None = None  # "novo" (first analysis) or "reenviado" (after adjustment)
+    situacao: str | None = None  # "novo", "reenviado" (after adjustment) or "atrasado"
     min_age_days: int | None = None
     page: int = 1
 
@@ -55,6 +55,9 @@ def _apply(
         query = query.where(Chamado.adjustment_rounds == 0)
     elif f.situacao == "reenviado":
         query = query.where(Chamado.adjustment_rounds > 0)
+    elif f.situacao == "atrasado":
+        # The SLA timer sets the flag; the due date also covers a scheduler running late.
+        query = query.where(or_(Chamado.overdue.is_(True), Chamado.analysis_due_at < now))
     if f.min_age_days:
         query = query.where(HumanTask.created_at <= now - timedelta(days=f.min_age_days))
     return query

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from engine import business_days
 from engine.errors import Conflict, ProcessDefinitionError, TaskNotReady
 from engine.models import AuditEvent, Chamado, WorkflowTimer
+from engine.queue import QueueFilters
 from engine.service import ActorRef, Chamados
 from engine.settings import Settings
 from engine.specs import parse_process, read_process_dir
@@ -141,6 +142,8 @@ def test_sla_counts_business_days_and_does_not_stop_the_analysis(
     assert len(tsvc.fire_due_timers("w1")) == 1
     c = chamado(tsvc, cid)
     assert c.overdue and c.status == "em_analise"
+    late = tsvc.queue(ana, QueueFilters(view="todas", situacao="atrasado"))
+    assert [t.chamado_id for t in late.items] == [cid]
     with tsvc.session_factory() as s:
         actions = s.scalars(select(AuditEvent.action).where(AuditEvent.chamado_id == cid)).all()
     assert "prazo.vencido" in actions

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from engine import forms, status
+from engine import business_days, forms, status
 from engine.errors import ValidationFailed
 from engine.queue import QueueFilters
 from engine.service import Chamados
@@ -47,6 +47,7 @@ def queue() -> Any:
         orgao_label=svc().orgao_label(filters.orgao_id) if filters.orgao_id else None,
         analysts=svc().analysts() if "supervisor" in current_user().roles else [],
         status_label=status.label,
+        now=svc().clock(),
     )
 
 
@@ -119,6 +120,8 @@ def analysis(chamado_id: int) -> Any:
         errors=errors,
         sections=present.sections(view.schema, view.ui, view.data),
         status_label=status.label,
+        analysis_time=business_days.describe(svc().analysis_clock(view.chamado)),
+        now=svc().clock(),
     ), (422 if errors else 200)
 
 
