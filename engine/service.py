@@ -28,6 +28,7 @@ from engine import (
     forms,
     orgaos,
     runtime,
+    schema,
     specs,
     status,
     tasks,
@@ -41,7 +42,6 @@ from engine.errors import Conflict, Forbidden, NotFound, TaskNotReady, Validatio
 from engine.models import (
     Attachment,
     AuditEvent,
-    Base,
     Chamado,
     HumanTask,
     ProcessVersion,
@@ -134,8 +134,8 @@ class Chamados:
     # ----------------------------------------------------------------- set-up
 
     def init_database(self, load_reference_data: bool = True) -> None:
-        """Create tables, deploy processes/ and seed catalogs and órgãos (idempotent)."""
-        Base.metadata.create_all(self.db)
+        """Migrate the schema, deploy processes/ and seed catalogs and órgãos (idempotent)."""
+        self.migrate()
         with self.transaction() as session:
             self.deploy_processes(session)
             if load_reference_data:
@@ -143,6 +143,9 @@ class Chamados:
                 orgaos.load_orgaos(session, self.settings.data_dir / "orgaos_federais_siorg.csv")
             if self.settings.bootstrap_admin_cpf:
                 users.ensure_bootstrap_admin(session, self.settings.bootstrap_admin_cpf)
+
+    def migrate(self) -> None:
+        schema.upgrade(self.db)
 
     def deploy_processes(self, session: Session) -> dict[str, int]:
         """Store a new version for every model in processes/ whose content changed."""

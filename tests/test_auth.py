@@ -25,7 +25,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from engine.identity import Identity
-from engine.models import AuditEvent, Base, RoleGrant, User
+from engine.models import AuditEvent, RoleGrant, User
 from engine.users import grant_role, roles_for, upsert_user
 from tests.conftest import database_url
 from web import auth as auth_module
@@ -73,7 +73,7 @@ def build_app(tmp_path: Path, issuer: str, **config: Any) -> Flask:
             **config,
         }
     )
-    Base.metadata.create_all(app.extensions["chamados"].db)
+    app.extensions["chamados"].migrate()
 
     # Probes for what other pages will do with the auth API.
     @app.get("/_whoami")
@@ -708,7 +708,7 @@ def test_cli_without_app_context_builds_the_app(
     monkeypatch.setenv("DATABASE_URL", database_url(tmp_path))
     monkeypatch.setenv("INSTANCE_DIR", str(tmp_path / "instance"))
     app = create_app({"TESTING": True})
-    Base.metadata.create_all(app.extensions["chamados"].db)
+    app.extensions["chamados"].migrate()
     result = CliRunner().invoke(role_cli, ["grant", CARLOS, "admin"])
     assert result.exit_code == 0, result.output
     with app.extensions["chamados"].transaction() as s:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from engine.errors import Conflict, ValidationFailed
 from engine.identity import Identity
-from engine.models import AuditEvent, Base, RoleGrant, User
+from engine.models import AuditEvent, RoleGrant, User
 from engine.service import Chamados
 from engine.settings import Settings
 from engine.users import (
@@ -35,7 +35,7 @@ CARLOS = "52998224725"
 def db(tmp_path: Path) -> Iterator[Chamados]:
     settings = Settings(database_url=database_url(tmp_path))
     service = Chamados.from_settings(settings)
-    Base.metadata.create_all(service.db)
+    service.migrate()
     yield service
     service.db.dispose()
 

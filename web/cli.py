@@ -31,6 +31,30 @@ def init_db() -> None:
     click.echo("Banco de dados pronto.")
 
 
+@main.group("db")
+def db() -> None:
+    """Versões do esquema do banco (Alembic)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Aplica as migrações pendentes."""
+    from web import create_app
+
+    create_app().extensions["chamados"].migrate()
+    click.echo("Banco de dados atualizado.")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Mostra a versão do banco e a esperada pelo código."""
+    from engine import schema
+    from web import create_app
+
+    engine = create_app().extensions["chamados"].db
+    click.echo(f"banco: {schema.current_revision(engine)}; código: {schema.head_revision()}")
+
+
 def _wait_for(url: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while True:

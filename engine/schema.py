@@ -1,0 +1,49 @@
+"""Database schema versions (Alembic): upgrade, and check the database is current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(db: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option(
+        "sqlalchemy.url", db.url.render_as_string(hide_password=False).replace("%", "%%")
+    )
+    return config
+
+
+def upgrade(db: Engine) -> None:
+    config = alembic_config(db)
+    with db.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def current_revision(db: Engine) -> str | None:
+    with db.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def pending_message(db: Engine) -> str | None:
+    """A pt-BR explanation when the database is behind the code, else None."""
+    current, head = current_revision(db), head_revision()
+    if current == head:
+        return None
+    return (
+        f"O banco de dados está na versão {current or 'vazia'} e o código espera {head}: "
+        "rode `chamados db upgrade` antes de iniciar a aplicação."
+    )

@@ -1,0 +1,167 @@
+"""Catalog administration (/admin/catalogos): admins edit the lists forms offer.
+
+Add an item, edit its label and help, retire or restore it, move it up or down. Every
+change is one POST (CSRF-protected by the app-wide CSRFProtect) followed by a redirect;
+a refused change re-renders the page with what was typed and the messages next to the
+fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from engine import catalogs
+from engine.errors import DomainError, ValidationFailed
+from engine.service import Chamados
+from web.auth import current_user, role_required
+
+bp = Blueprint("catalogs_admin", __name__)
+
+ACTIONS = ("add", "update", "retire", "restore", "up", "down")
+
+
+def init_catalogs_admin(app: Flask) -> None:
+    if bp.name not in app.blueprints:  # idempotent: safe to call from tests and the factory
+        app.register_blueprint(bp)
+
+
+def _service() -> Chamados:
+    return cast(Chamados, current_app.extensions["chamados"])
+
+
+@dataclass
+class Failure:
+    """A refused POST: which form, what was typed, the messages per field."""
+
+    action: str = ""
+    code: str = ""
+    values: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    status: int = 200
+
+
+@bp.route("/admin/catalogos", methods=["GET", "POST"], endpoint="index")
+@role_required("admin")
+def index() -> Any:
+    if request.method == "POST":
+        # The overview has no form of its own; a catalog picked from a form goes to its page.
+        catalog = request.form.get("catalog", "")
+        if catalog not in catalogs.EDITABLE:
+            abort(404)
+        return redirect(url_for("catalogs_admin.catalog", catalog=catalog))
+    with _service().transaction() as db:
+        summary = []
+        for name, title in catalogs.EDITABLE.items():
+            items = catalogs.options(db, name)
+            active = sum(1 for i in items if i.active)
+            summary.append(
+                {"name": name, "title": title, "active": active, "retired": len(items) - active}
+            )
+    return render_template("catalogs_admin/index.html", summary=summary)
+
+
+@bp.route("/admin/catalogos/<catalog>", methods=["GET", "POST"], endpoint="catalog")
+@role_required("admin")
+def catalog_page(catalog: str) -> Any:
+    if catalog not in catalogs.EDITABLE:
+        abort(404)
+    failure: Failure | None = None
+    status = 200
+    if request.method == "POST":
+        failure, done = _apply(catalog)
+        if failure is None:
+            flash(*done)
+            anchor = request.form.get("code", "") if request.form.get("action") != "add" else ""
+            target = url_for("catalogs_admin.catalog", catalog=catalog)
+            return redirect(target + (f"#item-{anchor}" if anchor else ""))
+        status = failure.status
+
+    with _service().transaction() as db:
+        items = catalogs.options(db, catalog)
+    active_count = sum(1 for i in items if i.active)
+    add_values = {"label": "", "help": ""}
+    if failure is not None and failure.action == "add":
+        add_values = failure.values
+    return (
+        render_template(
+            "catalogs_admin/catalog.html",
+            catalog=catalog,
+            title=catalogs.EDITABLE[catalog],
+            items=items,
+            active_count=active_count,
+            add_values=add_values,
+            failure=failure or Failure(),
+            label_max=catalogs.LABEL_MAX,
+            help_max=catalogs.HELP_MAX,
+        ),
+        status,
+    )
+
+
+def _apply(catalog: str) -> tuple[Failure | None, tuple[str, str]]:
+    """Run the posted action. Returns (None, flash message) or (the failure, unused)."""
+    action = request.form.get("action", "")
+    code = request.form.get("code", "").strip()
+    label = request.form.get("label", "")
+    help_text = request.form.get("help", "")
+    user = current_user()
+    by_cpf = user.cpf if user else None
+    outcome: tuple[str, str] = ("", "info")
+    try:
+        with _service().transaction() as db:
+            if action == "add":
+                option = catalogs.add_item(db, catalog, label, help_text, by_cpf)
+                outcome = (f'Item "{option.label}" adicionado.', "success")
+            elif action == "update":
+                before = next((o for o in catalogs.options(db, catalog) if o.code == code), None)
+                option = catalogs.update_item(db, catalog, code, label, help_text, by_cpf)
+                if before is not None and (before.label, before.help) == (
+                    option.label,
+                    option.help,
+                ):
+                    outcome = (f'Nada mudou em "{option.label}".', "info")
+                else:
+                    outcome = (f'Item "{option.label}" atualizado.', "success")
+            elif action in ("retire", "restore"):
+                option = catalogs.set_active(db, catalog, code, action == "restore", by_cpf)
+                if action == "retire":
+                    outcome = (
+                        f'Item "{option.label}" aposentado: não aparece mais em novos '
+                        "chamados; os chamados que já o usam continuam mostrando-o.",
+                        "success",
+                    )
+                else:
+                    outcome = (f'Item "{option.label}" reativado.', "success")
+            elif action in ("up", "down"):
+                moved = catalogs.move(db, catalog, code, action, by_cpf)
+                outcome = ("Ordem alterada.", "success") if moved else ("Nada mudou.", "info")
+            else:
+                raise ValidationFailed({}, "Ação desconhecida.")
+    except DomainError as exc:
+        # Nothing typed is lost: the page comes back with the values and the messages.
+        return (
+            Failure(
+                action=action,
+                code=code,
+                values={"label": label, "help": help_text},
+                errors=exc.errors if isinstance(exc, ValidationFailed) else {},
+                message=exc.message,
+                status=exc.status,
+            ),
+            outcome,
+        )
+    return None, outcome
