@@ -116,6 +116,19 @@ def dev(host: str, port: int) -> None:
             provider.wait(timeout=10)
 
 
+@main.command("serve", context_settings={"ignore_unknown_options": True})
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--workers", default=2, show_default=True)
+@click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
+def serve(bind: str, workers: int, gunicorn_args: tuple[str, ...]) -> None:
+    """Serve em produção com gunicorn (configuração só pelo ambiente)."""
+    args = [
+        sys.executable, "-m", "gunicorn", "web.wsgi:app", "--bind", bind,
+        "--workers", str(workers), "--access-logfile", "-", *gunicorn_args,
+    ]
+    os.execv(sys.executable, args)
+
+
 def build_scheduler(app: Any, blocking: bool = False) -> Any:
     from engine.scheduler import make_scheduler
 

@@ -1,0 +1,26 @@
+"""WSGI entry point for production servers: ``gunicorn web.wsgi:app``.
+
+Refuses to start on a database behind the code, and runs the scheduler inside
+the worker only when asked (CHAMADOS_SCHEDULER=embedded); in production run
+``chamados scheduler`` as its own process instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from engine import schema
+from web import create_app
+
+app = create_app()
+
+_problem = schema.pending_message(app.extensions["chamados"].db)
+if _problem:
+    sys.stderr.write(_problem + "\n")
+    raise SystemExit(3)
+
+if os.environ.get("CHAMADOS_SCHEDULER") == "embedded":
+    from engine.scheduler import make_scheduler
+
+    make_scheduler(app.extensions["chamados"]).start()
