@@ -18,6 +18,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from engine import outbox
+from engine.mail import MailSettings
+from engine.outbox import Transport
 from engine.service import Chamados
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,13 @@ def fire_timers(svc: Chamados, worker: str) -> int:
     return len(fired)
 
 
+def deliver_mail(svc: Chamados, transport: Transport, settings: MailSettings, worker: str) -> int:
+    report = outbox.deliver_due(
+        svc.session_factory, transport, svc.clock(), worker, max_attempts=settings.max_attempts
+    )
+    return report.claimed
+
+
 def make_scheduler(
     svc: Chamados,
     *,
@@ -45,7 +55,12 @@ def make_scheduler(
         BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
     )
     worker = worker_id()
-    jobs: dict[str, Callable[[], Any]] = {"timers": lambda: fire_timers(svc, worker)}
+    mail_settings = MailSettings.from_env(instance_dir=svc.settings.instance_dir)
+    transport = outbox.make_transport(mail_settings)
+    jobs: dict[str, Callable[[], Any]] = {
+        "timers": lambda: fire_timers(svc, worker),
+        "outbox": lambda: deliver_mail(svc, transport, mail_settings, worker),
+    }
     jobs.update(extra_jobs or {})
     for name, job in jobs.items():
         # One run at a time per process; a late run is merged, not queued up.

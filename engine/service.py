@@ -26,6 +26,7 @@ from engine import (
     catalogs,
     context,
     forms,
+    notifications,
     orgaos,
     runtime,
     schema,
@@ -320,7 +321,36 @@ class Chamados:
                 if row.group == tasks.REQUESTER_GROUP:
                     row.draft_data = self._last_submission_data(session, chamado.id)
             self._audit_outcome(session, chamado, wf, bundle, actor, now)
+            self._mail_after_task(session, chamado, task, clean, created, now)
             return chamado
+
+    def _mail_after_task(
+        self,
+        session: Session,
+        chamado: Chamado,
+        task: HumanTask,
+        data: dict[str, Any],
+        created: list[HumanTask],
+        now: datetime,
+    ) -> None:
+        base = self.settings.app_base_url
+        if task.group == tasks.REQUESTER_GROUP:
+            if chamado.adjustment_rounds == 0:  # the first submission: the receipt
+                notifications.registered(session, chamado, data, base, now)
+            return
+        decision = data.get("decisao")
+        if decision == "ajuste":
+            adjust = next((t for t in created if t.group == tasks.REQUESTER_GROUP), None)
+            notifications.adjustment_requested(
+                session, chamado, data.get("ajuste_solicitado"), adjust, base, now
+            )
+        elif decision == "resolver":
+            notifications.resolved(session, chamado, data.get("resposta"), base, now)
+        elif decision == "devolver":
+            notifications.returned(
+                session, chamado, data.get("motivo_devolucao"),
+                data.get("justificativa_devolucao"), base, now,
+            )
 
     def tracking(self, actor: Actor, chamado_id: int) -> ChamadoView:
         with self.session_factory() as session:
@@ -576,6 +606,10 @@ class Chamados:
             self._after_step(session, chamado, wf, bundle, now)
             self._timer_effects(session, chamado, row.element_id, now)
             self._audit_outcome(session, chamado, wf, bundle, None, now)
+            if chamado.status == "encerrado_sem_resposta":
+                notifications.closed_without_answer(
+                    session, chamado, self.settings.app_base_url, now
+                )
             return True
 
     def _timer_effects(
@@ -610,7 +644,7 @@ class Chamados:
             )
 
     def _notify_sla(self, session: Session, chamado: Chamado, now: datetime) -> None:
-        """Hook for the supervisors' e-mail (see engine.outbox)."""
+        notifications.sla_passed(session, chamado, self.settings.app_base_url, now)
 
     def _analysis_deadline(
         self, chamado: Chamado, wf_data: dict[str, Any], now: datetime

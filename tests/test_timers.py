@@ -225,3 +225,25 @@ def test_invalid_timer_expression_refused_at_deploy() -> None:
     with pytest.raises(ProcessDefinitionError) as err:
         parse_process(unquoted, forms, settings.lane_groups)
     assert err.value.element_id == "timer_sem_resposta"
+
+
+def test_the_scheduler_job_fires_due_timers(
+    tsvc: Chamados, clock: FakeClock, people: tuple[ActorRef, ActorRef]
+) -> None:
+    import time
+
+    from engine.scheduler import make_scheduler
+
+    maria, ana = people
+    cid = submit(tsvc, maria)
+    ask_adjustment(tsvc, ana, cid)
+    clock.advance(days=11)
+    scheduler = make_scheduler(tsvc, interval_seconds=0.1)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while chamado(tsvc, cid).status != "encerrado_sem_resposta":
+            assert time.monotonic() < deadline, "o agendador não disparou o temporizador"
+            time.sleep(0.05)
+    finally:
+        scheduler.shutdown(wait=True)

@@ -62,6 +62,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     overrides: dict[str, Any] = {}
     if app.config["DATABASE_URL"]:
         overrides["database_url"] = app.config["DATABASE_URL"]
+    if app.config["APP_BASE_URL"]:
+        overrides["app_base_url"] = app.config["APP_BASE_URL"]
     if app.config["BOOTSTRAP_ADMIN_CPF"]:
         overrides["bootstrap_admin_cpf"] = app.config["BOOTSTRAP_ADMIN_CPF"]
     if overrides:
