@@ -44,32 +44,39 @@ _FALSE = {"0", "false", "no", "nao", "não", "off"}
 
 @dataclass(frozen=True)
 class MailKind:
+    label: str  # for the admin page
     subject: str  # a str.format pattern over the context
     required: tuple[str, ...]
 
 
 KINDS: dict[str, MailKind] = {
     "chamado_registrado": MailKind(
+        "Chamado registrado",
         "Chamado {protocolo} registrado",
         ("protocolo", "nome", "tracking_url", "servico", "orgao"),
     ),
     "ajuste_solicitado": MailKind(
+        "Ajuste solicitado",
         "Chamado {protocolo}: ajuste solicitado",
         ("protocolo", "nome", "ajuste_solicitado", "prazo", "ajuste_url"),
     ),
     "chamado_resolvido": MailKind(
+        "Chamado resolvido",
         "Chamado {protocolo} resolvido",
         ("protocolo", "nome", "resposta", "tracking_url"),
     ),
     "chamado_devolvido": MailKind(
+        "Chamado devolvido",
         "Chamado {protocolo} devolvido",
         ("protocolo", "nome", "motivo", "motivo_help", "explicacao", "tracking_url"),
     ),
     "encerrado_sem_resposta": MailKind(
+        "Encerrado sem resposta",
         "Chamado {protocolo} encerrado por falta de resposta",
         ("protocolo", "nome", "tracking_url"),
     ),
     "sla_vencido": MailKind(
+        "Prazo de análise vencido",
         "Prazo de análise vencido: chamado {protocolo}",
         ("protocolo", "analista", "prazo", "analysis_url"),
     ),
@@ -228,6 +235,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        # A missing optional value (no órgão, no answer typed) prints nothing, never "None".
+        finalize=lambda value: "" if value is None else value,
     )
     env.filters["datahora"] = datahora
     env.filters["rich_text"] = rich_text

@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -61,6 +62,12 @@ BACKOFF: tuple[timedelta, ...] = (
 LEASE = timedelta(minutes=5)
 MESSAGE_ID_DOMAIN = "chamados.gov.br"
 STATUSES = ("pending", "sent", "failed")
+# 7-bit transfer encodings (quoted-printable/base64 for accented text) go through any relay,
+# 8BITMIME or not; headers are folded only at SMTP's hard limit so the Message-ID reaches
+# the receiver on one line, byte for byte the one stored.
+MAIL_POLICY = policy.SMTP.clone(cte_type="7bit", max_line_length=998)
+# Real elapsed time for the batch deadline (``now`` is the caller's and may be fixed in tests).
+_monotonic = time.monotonic
 
 
 # --- enqueue ---------------------------------------------------------------------------------
@@ -151,9 +158,9 @@ def deliver_due(
     report = DeliveryReport()
     claimed = _claim(session_factory, now, worker_id, batch)
     report.claimed = len(claimed)
-    started = time.monotonic()
+    started = _monotonic()
     for index, mail in enumerate(claimed):
-        if time.monotonic() - started > LEASE.total_seconds() / 2:
+        if _monotonic() - started > LEASE.total_seconds() / 2:
             _release(session_factory, [m.pk for m in claimed[index:]], worker_id)
             break
         try:
@@ -198,7 +205,7 @@ def _claim(
                 .values(lease_until=now + LEASE, leased_by=worker_id)
                 .execution_options(synchronize_session=False)
             )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
+            if result.rowcount == 1:
                 claimed.append(pk)
         rows = session.scalars(
             select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)
@@ -363,7 +370,7 @@ def count_by_status(session: Session) -> dict[str, int]:
 
 def build_email(mail: OutgoingMail, mail_from: str = DEFAULT_FROM) -> EmailMessage:
     """Plain text with an HTML alternative; Message-ID and Date are the row's, on every try."""
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = mail.subject
     message["From"] = mail_from
     message["To"] = mail.to_addr
