@@ -27,6 +27,9 @@ ROLE_LABELS: dict[str, str] = {
 
 # Separators people type inside a CPF ("390 533 447 05", "390.533.447/05").
 _CPF_SEPARATORS_RE = re.compile(r"[\s.\-/]")
+# Service accounts (engine.tokens) hold roles under "svc:<slug>"; users.cpf is 40 chars.
+SERVICE_PREFIX = "svc:"
+_SERVICE_ID_RE = re.compile(r"svc:[a-z0-9](?:[a-z0-9-]{0,34}[a-z0-9])?")
 
 
 def parse_cpf(raw: str | None) -> str | None:
@@ -37,8 +40,20 @@ def parse_cpf(raw: str | None) -> str | None:
     return normalize_cpf(compact)
 
 
+def parse_principal(raw: str | None) -> str | None:
+    """A CPF (any spelling) → 11 digits; a service account's "svc:<slug>" as it is."""
+    if isinstance(raw, str) and _SERVICE_ID_RE.fullmatch(raw.strip().lower()):
+        return raw.strip().lower()
+    return parse_cpf(raw)
+
+
+def format_principal(principal: str) -> str:
+    """``390.533.447-05`` for a CPF, ``svc:<slug>`` unchanged."""
+    return principal if principal.startswith(SERVICE_PREFIX) else format_cpf(principal)
+
+
 def _require_cpf(raw: str | None, field: str = "cpf") -> str:
-    cpf = parse_cpf(raw)
+    cpf = parse_principal(raw)
     if cpf is None:
         raise ValidationFailed(
             {field: "CPF inválido. Confira os 11 dígitos (ex.: 000.000.000-00)."},
@@ -97,7 +112,7 @@ def upsert_user(session: Session, identity: Identity) -> User:
 
 
 def roles_for(session: Session, cpf: str) -> set[str]:
-    normalized = parse_cpf(cpf)
+    normalized = parse_principal(cpf)
     if normalized is None:
         return set()
     return set(session.scalars(select(RoleGrant.role).where(RoleGrant.cpf == normalized)))
@@ -141,7 +156,7 @@ def grant_role(session: Session, cpf: str, role: str, by_cpf: str | None) -> boo
     _audit(
         session,
         "role.grant",
-        f"Papel {ROLE_LABELS[role]} concedido ao CPF {format_cpf(cpf)}",
+        f"Papel {ROLE_LABELS[role]} concedido a {format_principal(cpf)}",
         cpf,
         role,
         by,
@@ -175,7 +190,7 @@ def revoke_role(session: Session, cpf: str, role: str, by_cpf: str | None) -> bo
     _audit(
         session,
         "role.revoke",
-        f"Papel {ROLE_LABELS[role]} revogado do CPF {format_cpf(cpf)}",
+        f"Papel {ROLE_LABELS[role]} revogado de {format_principal(cpf)}",
         cpf,
         role,
         by,
@@ -202,7 +217,7 @@ class GrantView:
 
     @property
     def cpf_formatted(self) -> str:
-        return format_cpf(self.cpf)
+        return format_principal(self.cpf)
 
 
 def list_grants(session: Session, roles: Iterable[str] | None = None) -> list[GrantView]:

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from engine.mail import MailSettings
 from engine.service import Chamados
 from engine.settings import PROJECT_ROOT, Settings
 
@@ -72,10 +73,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)
 
-    from web import auth, errors, filters, views
+    from web import api, auth, errors, filters, observability, tokens, views
+    from web.mail_admin import init_mail_admin
 
     auth.init_auth(app)
     errors.init_errors(app)
     filters.init_filters(app)
     views.init_views(app)
+    init_mail_admin(app, MailSettings.from_env(instance_dir=settings.instance_dir))
+    observability.init_observability(app)
+    api.init_api(app)
+    tokens.init_tokens(app)
     return app

@@ -8,8 +8,15 @@ from flask import Blueprint, Flask, current_app, flash, redirect, render_templat
 
 from engine.errors import DomainError, ValidationFailed
 from engine.service import Chamados
-from engine.users import ROLE_LABELS, ROLES, grant_role, list_grants, parse_cpf, revoke_role
-from engine.validators import format_cpf
+from engine.users import (
+    ROLE_LABELS,
+    ROLES,
+    format_principal,
+    grant_role,
+    list_grants,
+    parse_principal,
+    revoke_role,
+)
 from web.auth import current_user, role_required
 
 bp = Blueprint("admin", __name__)
@@ -76,7 +83,7 @@ def roles() -> Any:
 
 
 def _outcome(action: str, cpf: str, role: str, changed: bool) -> str:
-    shown = format_cpf(parse_cpf(cpf) or "")
+    shown = format_principal(parse_principal(cpf) or cpf)
     label = ROLE_LABELS[role.strip().lower()]
     if action == "grant":
         if changed:

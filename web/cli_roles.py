@@ -9,8 +9,15 @@ from flask import Flask, current_app, has_app_context
 
 from engine.errors import DomainError
 from engine.service import Chamados
-from engine.users import ROLE_LABELS, ROLES, grant_role, list_grants, parse_cpf, revoke_role
-from engine.validators import format_cpf
+from engine.users import (
+    ROLE_LABELS,
+    ROLES,
+    format_principal,
+    grant_role,
+    list_grants,
+    parse_principal,
+    revoke_role,
+)
 
 
 def _service() -> Chamados:
@@ -34,7 +41,7 @@ def _change(action: str, cpf: str, role: str) -> None:
     except DomainError as exc:
         details = "; ".join(getattr(exc, "errors", {}).values()) or exc.message
         raise click.ClickException(details) from exc
-    shown = format_cpf(parse_cpf(cpf) or "")
+    shown = format_principal(parse_principal(cpf) or cpf)
     label = ROLE_LABELS[role.strip().lower()]
     if action == "grant":
         click.echo(

@@ -1,0 +1,404 @@
+"""REST API under /api/v1, described by web/openapi.json (served at /api/v1/openapi.json).
+
+Authentication, in this order:
+
+* ``Authorization: Bearer chm_...`` — an API token (engine.tokens); the session cookie
+  is then ignored, so such requests need no CSRF token.
+* the browser session (loaded by web.auth); mutating requests must then carry the
+  page's CSRF token in ``X-CSRFToken``: the blueprint is exempt from Flask-WTF's
+  global check and enforces it itself for cookie-authenticated requests only.
+
+Every action goes through the engine's use cases; errors are RFC 9457 problem details
+(engine errors are mapped by web.errors).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, url_for
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import inspect as sa_inspect
+
+from engine import status, tokens, users
+from engine.errors import DomainError, ValidationFailed
+from engine.models import Attachment, AuditEvent, Chamado, HumanTask
+from engine.queue import VIEWS, QueueFilters
+from engine.service import ANALYST_ROLES, STAFF_ROLES, Chamados, ChamadoView, TaskForm
+from web import csrf
+from web.auth import CurrentUser, current_user
+from web.errors import problem
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+_OPENAPI_KEY = "chamados.openapi"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_MAX_JSON_BYTES = 1024 * 1024  # form data is small; attachments do not travel here
+_PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
+
+
+def init_api(app: Flask) -> None:
+    # Loaded and checked once: a broken document fails at start-up, not on a request.
+    app.extensions[_OPENAPI_KEY] = json.dumps(json.loads(OPENAPI_PATH.read_text("utf-8")))
+    csrf.exempt(bp)
+    app.register_blueprint(bp)
+
+
+def _service() -> Chamados:
+    return cast(Chamados, current_app.extensions["chamados"])
+
+
+def _user() -> CurrentUser:
+    return cast(CurrentUser, g.user)
+
+
+# --- authentication --------------------------------------------------------------------------
+
+
+def bearer_user(plaintext: str) -> CurrentUser | None:
+    """The user behind an API token, with their roles; None if unknown or revoked."""
+    svc = _service()
+    with svc.transaction() as db:
+        user = tokens.verify(db, plaintext, svc.clock())
+        if user is None:
+            return None
+        return CurrentUser(
+            id=user.id,
+            cpf=user.cpf,
+            name=user.name,
+            display_name=user.display_name,
+            email=user.email,
+            roles=frozenset(users.roles_for(db, user.cpf)),
+        )
+
+
+def _unauthorized(detail: str, error: str | None = None) -> tuple[Response, int]:
+    response, code = problem(401, "Não autenticado", detail)
+    challenge = 'Bearer realm="chamados"' + (f', error="{error}"' if error else "")
+    response.headers["WWW-Authenticate"] = challenge
+    return response, code
+
+
+@bp.before_request
+def _authenticate() -> Any:
+    if request.endpoint in _PUBLIC_ENDPOINTS:
+        return None
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, credentials = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            return _unauthorized("Use o cabeçalho Authorization: Bearer <token>.")
+        user = bearer_user(credentials.strip())
+        if user is None:
+            return _unauthorized("Token de API inválido ou revogado.", "invalid_token")
+        g.user = user  # the token decides, whatever cookie came along
+        g.auth_method = "token"
+        return None
+    if current_user() is None:
+        return _unauthorized("Entre com a sua conta gov.br ou envie um token de API.")
+    g.auth_method = "session"
+    if request.method not in _SAFE_METHODS and current_app.config.get("WTF_CSRF_ENABLED", True):
+        try:
+            csrf.protect()
+        except CSRFError:
+            return problem(
+                400,
+                "Token CSRF inválido",
+                "Requisições feitas com a sessão do navegador precisam do cabeçalho "
+                "X-CSRFToken com o token da página. Integrações devem usar um token de API.",
+            )
+    return None
+
+
+# --- serialisation ---------------------------------------------------------------------------
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a "Z"; naive values are UTC already (SQLite drops the zone)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _orgao_label(c: Chamado) -> str | None:
+    if c.orgao_id is None:
+        return None
+    # The joined órgão may be stale right after a submission changed orgao_id.
+    if "orgao" not in sa_inspect(c).unloaded and c.orgao is not None and c.orgao.id == c.orgao_id:
+        return f"{c.orgao.sigla} — {c.orgao.name}"
+    return _service().orgao_label(c.orgao_id)
+
+
+def chamado_json(c: Chamado) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "protocolo": c.protocolo,
+        "status": c.status,
+        "status_label": status.label(c.status),
+        "version": c.version,
+        "process_version_id": c.process_version_id,
+        "requester_id": c.requester_id,
+        "servico": c.servico,
+        "orgao_id": c.orgao_id,
+        "orgao": _orgao_label(c),
+        "tipo_problema": c.tipo_problema,
+        "adjustment_rounds": c.adjustment_rounds,
+        "outcome_message": c.outcome_message,
+        "created_at": iso(c.created_at),
+        "submitted_at": iso(c.submitted_at),
+        "updated_at": iso(c.updated_at),
+        "closed_at": iso(c.closed_at),
+    }
+
+
+def task_json(t: HumanTask) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "chamado_id": t.chamado_id,
+        "name": t.task_name,
+        "title": t.title,
+        "lane": t.lane,
+        "group": t.group,
+        "state": t.state,
+        "assignee_id": t.assignee_id,
+        "created_at": iso(t.created_at),
+        "claimed_at": iso(t.claimed_at),
+        "completed_at": iso(t.completed_at),
+    }
+
+
+def _task_with_chamado(t: HumanTask) -> dict[str, Any]:
+    return {"task": task_json(t), "chamado": chamado_json(t.chamado)}
+
+
+def attachment_json(a: Attachment) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "filename": a.filename,
+        "content_type": a.content_type,
+        "size": a.size,
+        "created_at": iso(a.created_at),
+    }
+
+
+def event_json(e: AuditEvent, staff: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": e.id,
+        "at": iso(e.at),
+        "action": e.action,
+        "summary": e.summary,
+        "message": e.message,
+        "public": e.public,
+    }
+    if staff:  # who did what, and the raw details, are for staff only (as on the pages)
+        body["actor"] = {"id": e.actor.id, "name": e.actor.display_name} if e.actor else None
+        body["details"] = e.details
+    return body
+
+
+def task_form_json(form: TaskForm) -> dict[str, Any]:
+    return {
+        "task": task_json(form.task),
+        "chamado": chamado_json(form.chamado),
+        "schema": form.schema,
+        "ui_schema": form.ui,
+        "data": form.data,
+        "step": form.step,
+        "version": form.chamado.version,
+        "attachments": [attachment_json(a) for a in form.attachments],
+        "adjustment_request": form.adjustment_request,
+        "adjustments_left": form.adjustments_left,
+    }
+
+
+def chamado_view_json(view: ChamadoView, staff: bool) -> dict[str, Any]:
+    open_tasks = view.open_tasks if staff else [t for t in [view.requester_task] if t]
+    body: dict[str, Any] = {
+        "chamado": chamado_json(view.chamado),
+        "data": view.data,
+        "schema": view.schema,
+        "ui_schema": view.ui,
+        "events": [event_json(e, staff) for e in view.events],
+        "attachments": [attachment_json(a) for a in view.attachments],
+        "open_tasks": [task_json(t) for t in open_tasks],
+        "adjustment_request": view.adjustment_request,
+    }
+    if staff:
+        body["changes"] = [
+            {
+                "field": c.field,
+                "title": c.title,
+                "old": c.old,
+                "new": c.new,
+                "old_display": c.old_display,
+                "new_display": c.new_display,
+            }
+            for c in view.changes
+        ]
+    return body
+
+
+# --- request parsing -------------------------------------------------------------------------
+
+
+def _json_body() -> dict[str, Any]:
+    if (request.content_length or 0) > _MAX_JSON_BYTES:
+        raise DomainError(f"O corpo da requisição passa de {_MAX_JSON_BYTES // 1024} KB.")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise DomainError("Envie um objeto JSON com Content-Type: application/json.")
+    return body
+
+
+def _data_field(body: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    data = body.get("data")
+    if not isinstance(data, dict):
+        errors["data"] = "Informe os dados do formulário como um objeto JSON."
+        return {}
+    return data
+
+
+def _int_param(name: str, errors: dict[str, str], minimum: int = 0) -> int | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < minimum:
+        errors[name] = f"Informe um número inteiro maior ou igual a {minimum}."
+        return None
+    return int(raw)
+
+
+def _queue_filters() -> QueueFilters:
+    errors: dict[str, str] = {}
+    view = request.args.get("view") or "disponiveis"
+    if view not in VIEWS:
+        errors["view"] = f"Use um destes valores: {', '.join(VIEWS)}."
+    situacao = request.args.get("situacao") or None
+    if situacao not in (None, "novo", "reenviado"):
+        errors["situacao"] = "Use novo ou reenviado."
+    filters = QueueFilters(
+        view=view,
+        orgao_id=_int_param("orgao", errors, 1),
+        tipo_problema=request.args.get("tipo_problema") or None,
+        situacao=situacao,
+        min_age_days=_int_param("idade", errors),
+        page=_int_param("page", errors, 1) or 1,
+    )
+    if errors:
+        raise ValidationFailed(errors, "Parâmetros de consulta inválidos.")
+    return filters
+
+
+# --- endpoints -------------------------------------------------------------------------------
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return Response(current_app.extensions[_OPENAPI_KEY], mimetype="application/json")
+
+
+@bp.post("/processes/<process_id>/instances")
+def start_instance(process_id: str) -> Any:
+    svc, user = _service(), _user()
+    chamado = svc.start_chamado(user, process_id)
+    first = svc.tracking(user, chamado.id).requester_task
+    body = {"chamado": chamado_json(chamado), "task": task_json(first) if first else None}
+    location = url_for("api.get_chamado", chamado_id=chamado.id)
+    return jsonify(body), 201, {"Location": location}
+
+
+@bp.get("/tasks")
+def list_tasks() -> Any:
+    """The caller's ready tasks: requester tasks of their tickets, analyses they hold."""
+    svc, user = _service(), _user()
+    items = [
+        {"task": task_json(t), "chamado": chamado_json(c)} for c, t in svc.my_chamados(user) if t
+    ]
+    if user.roles & ANALYST_ROLES:
+        page, pages = 1, 1
+        while page <= pages:
+            result = svc.queue(user, QueueFilters(view="minhas", page=page))
+            items.extend(_task_with_chamado(t) for t in result.items)
+            page, pages = page + 1, result.pages
+    return jsonify(items=items)
+
+
+@bp.get("/queue")
+def queue() -> Any:
+    result = _service().queue(_user(), _queue_filters())
+    return jsonify(
+        items=[_task_with_chamado(t) for t in result.items],
+        total=result.total,
+        page=result.page,
+        pages=result.pages,
+        counts=result.counts,
+    )
+
+
+@bp.get("/tasks/<int:task_id>")
+def get_task(task_id: int) -> Any:
+    return jsonify(task_form_json(_service().task_form(_user(), task_id)))
+
+
+@bp.put("/tasks/<int:task_id>/draft")
+def save_draft(task_id: int) -> Any:
+    body = _json_body()
+    errors: dict[str, str] = {}
+    data = _data_field(body, errors)
+    step = body.get("step")
+    if step is not None and not isinstance(step, str):
+        errors["step"] = "Informe o passo como texto."
+    if errors:
+        raise ValidationFailed(errors)
+    _service().save_draft(_user(), task_id, data, step)
+    return "", 204
+
+
+@bp.post("/tasks/<int:task_id>/submit")
+def submit_task(task_id: int) -> Any:
+    body = _json_body()
+    errors: dict[str, str] = {}
+    data = _data_field(body, errors)
+    version = body.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        errors["version"] = "Informe a versão do chamado lida com a tarefa (número inteiro)."
+    if errors:
+        raise ValidationFailed(errors)
+    chamado = _service().complete_task(_user(), task_id, data, cast(int, version))
+    return jsonify(chamado=chamado_json(chamado))
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+def claim_task(task_id: int) -> Any:
+    _service().claim(_user(), task_id)
+    return "", 204
+
+
+@bp.post("/tasks/<int:task_id>/release")
+def release_task(task_id: int) -> Any:
+    _service().release(_user(), task_id)
+    return "", 204
+
+
+@bp.get("/chamados")
+def list_chamados() -> Any:
+    rows = _service().my_chamados(_user())
+    return jsonify(
+        items=[
+            {"chamado": chamado_json(c), "open_task": task_json(t) if t else None} for c, t in rows
+        ]
+    )
+
+
+@bp.get("/chamados/<int:chamado_id>")
+def get_chamado(chamado_id: int) -> Any:
+    svc, user = _service(), _user()
+    staff = bool(user.roles & STAFF_ROLES)
+    view = svc.analysis(user, chamado_id) if staff else svc.tracking(user, chamado_id)
+    return jsonify(chamado_view_json(view, staff))

@@ -1,0 +1,357 @@
+"""Request ids, JSON logs, health probes and Prometheus metrics.
+
+* Every request gets an id: the incoming ``X-Request-ID`` when it is sane (1–64
+  characters of ``A-Z a-z 0-9 . _ : -``), else a new one. It is echoed in the
+  response, stamped on every log record and set in ``engine.context.request_id`` so
+  audit rows written during the request carry it.
+* One JSON line per request on the ``chamados.request`` logger (ts, level, msg,
+  request_id, method, path, status, duration_ms, user_id); every other log record
+  goes through the same JSON handler on the root logger.
+* ``/healthz``: the process answers. ``/readyz``: the database answers and the schema
+  is current (for now: every table exists). ``/metrics``: Prometheus text format.
+
+Several worker processes (gunicorn): each process counts its own requests, so set
+``PROMETHEUS_MULTIPROC_DIR`` to an empty, writable directory (wiped at every start)
+before the workers start; prometheus-client then keeps the counters in files there
+and ``/metrics`` sums them. Add to ``gunicorn.conf.py``::
+
+    from prometheus_client import multiprocess
+
+    def child_exit(server, worker):
+        multiprocess.mark_process_dead(worker.pid)
+
+The database gauges (tickets by status, queue, timers, outbox) are computed with
+COUNT queries at scrape time by whichever worker answers, so they need no sharing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import IO, Any, cast
+
+from alembic.runtime.migration import MigrationContext
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from engine import context, schema, status, tasks
+from engine.models import Chamado, HumanTask, OutboxMessage, WorkflowTimer
+from engine.service import Chamados
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("chamados.request")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_METRICS_KEY = "chamados.metrics"
+# Probes and scrapes arrive every few seconds: logged at DEBUG, not INFO.
+_QUIET_ENDPOINTS = frozenset(
+    {"observability.healthz", "observability.readyz", "observability.metrics"}
+)
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+# --- JSON logging ----------------------------------------------------------------------------
+
+_LOG_FIELDS = ("request_id", "method", "path", "status", "duration_ms", "user_id")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; request fields only when the record has them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for name in _LOG_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps every record (engine and library ones too) with the current request id."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = context.request_id.get()
+        return True
+
+
+def install_json_logging(stream: IO[str] | None = None) -> logging.Handler:
+    """A JSON handler on the root logger, installed once per process."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if getattr(handler, "_chamados_json", False):
+            return handler
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    handler._chamados_json = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    return handler
+
+
+# --- request id and per-request accounting ---------------------------------------------------
+
+
+def _incoming_request_id() -> str | None:
+    raw = request.headers.get(REQUEST_ID_HEADER, "")
+    return raw if _SANE_REQUEST_ID.fullmatch(raw) else None
+
+
+def _begin_request() -> None:
+    g.request_started = time.perf_counter()
+    g.request_id = _incoming_request_id() or uuid.uuid4().hex
+    g.request_id_token = context.request_id.set(g.request_id)
+
+
+def _finish_request(response: Response) -> Response:
+    request_id = g.get("request_id") or uuid.uuid4().hex
+    response.headers[REQUEST_ID_HEADER] = request_id
+    elapsed = time.perf_counter() - g.get("request_started", time.perf_counter())
+    endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
+    method = request.method if request.method in _METHODS else "OTHER"
+    metrics: _Metrics = current_app.extensions[_METRICS_KEY]
+    metrics.requests.labels(method, endpoint, str(response.status_code)).inc()
+    metrics.latency.labels(method, endpoint).observe(elapsed)
+    user = g.get("user")
+    access_log.log(
+        logging.DEBUG if endpoint in _QUIET_ENDPOINTS else logging.INFO,
+        "%s %s %s",
+        request.method,
+        request.path,
+        response.status_code,
+        extra={
+            "request_id": request_id,
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round(elapsed * 1000, 2),
+            "user_id": getattr(user, "id", None),
+        },
+    )
+    return response
+
+
+def _end_request(_exc: BaseException | None) -> None:
+    token = g.pop("request_id_token", None)
+    if token is None:
+        return
+    try:
+        context.request_id.reset(token)
+    except ValueError:  # set in another context: just clear it
+        context.request_id.set(None)
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Metrics:
+    registry: CollectorRegistry
+    requests: Counter
+    latency: Histogram
+    database: DatabaseCollector
+
+
+class DatabaseCollector:
+    """Gauges read from the database at scrape time with a few COUNT queries."""
+
+    def __init__(self, service: Chamados) -> None:
+        self._service = service
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "chamados_metrics_database_up", "1 when the database gauges below could be read."
+        )
+        try:
+            gauges = list(self._read())
+        except SQLAlchemyError:
+            log.warning("Métricas do banco indisponíveis", exc_info=True)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from gauges
+
+    def _read(self) -> Iterator[Metric]:
+        now = self._service.clock()
+        with self._service.session_factory() as session:
+            by_status = dict.fromkeys(status.LABELS, 0)
+            for code, count in session.execute(
+                select(Chamado.status, func.count()).group_by(Chamado.status)
+            ):
+                by_status[code] = count
+            queue_total, queue_claimed = session.execute(
+                select(func.count(), func.count(HumanTask.assignee_id)).where(
+                    HumanTask.state == "ready", HumanTask.group != tasks.REQUESTER_GROUP
+                )
+            ).one()
+            timers_waiting, earliest_due = session.execute(
+                select(func.count(), func.min(WorkflowTimer.due_at)).where(
+                    WorkflowTimer.state == "waiting"
+                )
+            ).one()
+            outbox_pending, oldest_pending = session.execute(
+                select(func.count(), func.min(OutboxMessage.created_at)).where(
+                    OutboxMessage.status == "pending"
+                )
+            ).one()
+        tickets = GaugeMetricFamily("chamados_tickets", "Chamados by status.", labels=["status"])
+        for code, count in sorted(by_status.items()):
+            tickets.add_metric([code], count)
+        yield tickets
+        yield _gauge(
+            "chamados_queue_size",
+            "Analysis tasks waiting to be claimed.",
+            queue_total - queue_claimed,
+        )
+        yield _gauge(
+            "chamados_queue_claimed", "Analysis tasks claimed, not yet done.", queue_claimed
+        )
+        yield _gauge("chamados_timers_waiting", "Workflow timers waiting to fire.", timers_waiting)
+        yield _gauge(
+            "chamados_timer_lag_seconds",
+            "How long the most overdue waiting timer is past its due time (0 if none).",
+            _age(now, earliest_due),
+        )
+        yield _gauge("chamados_outbox_backlog", "E-mails waiting in the outbox.", outbox_pending)
+        yield _gauge(
+            "chamados_outbox_oldest_age_seconds",
+            "Age of the oldest e-mail waiting in the outbox (0 if none).",
+            _age(now, oldest_pending),
+        )
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, value=value)
+
+
+def _age(now: datetime, since: datetime | None) -> float:
+    if since is None:
+        return 0.0
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return max(0.0, (now - since).total_seconds())
+
+
+def _make_metrics(service: Chamados) -> _Metrics:
+    # A registry per app (not the global one): tests build many apps in one process.
+    registry = CollectorRegistry()
+    requests = Counter(
+        "chamados_http_requests",
+        "HTTP requests by method, endpoint (not raw path) and status.",
+        ["method", "endpoint", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "chamados_http_request_duration_seconds",
+        "HTTP request latency by method and endpoint.",
+        ["method", "endpoint"],
+        registry=registry,
+        buckets=_LATENCY_BUCKETS,
+    )
+    database = DatabaseCollector(service)
+    registry.register(database)
+    return _Metrics(registry, requests, latency, database)
+
+
+def _scrape_registry(metrics: _Metrics) -> CollectorRegistry:
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return metrics.registry
+    # Every worker's counters, summed from the shared directory.
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    registry.register(metrics.database)
+    return registry
+
+
+# --- readiness -------------------------------------------------------------------------------
+
+
+def _migrations_current(conn: Connection) -> str | None:
+    current = MigrationContext.configure(conn).get_current_revision()
+    head = schema.head_revision()
+    if current != head:
+        return f"banco na versão {current or 'vazia'}, código espera {head}"
+    return None
+
+
+# name -> check(connection) returning None when fine, else a pt-BR description.
+READINESS_CHECKS: dict[str, Callable[[Connection], str | None]] = {
+    "migrations": _migrations_current
+}
+
+
+def _readiness(service: Chamados) -> tuple[bool, dict[str, str]]:
+    checks: dict[str, str] = {}
+    try:
+        with service.db.connect() as conn:
+            checks["database"] = "ok"
+            for name, check in READINESS_CHECKS.items():
+                checks[name] = check(conn) or "ok"
+    except SQLAlchemyError:
+        log.warning("Banco de dados indisponível para /readyz", exc_info=True)
+        checks["database"] = "banco de dados inacessível"
+    return all(v == "ok" for v in checks.values()), checks
+
+
+# --- wiring ----------------------------------------------------------------------------------
+
+bp = Blueprint("observability", __name__)
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> Any:
+    ready, checks = _readiness(cast(Chamados, current_app.extensions["chamados"]))
+    body = jsonify(status="ok" if ready else "indisponivel", checks=checks)
+    return body, (200 if ready else 503)
+
+
+@bp.get("/metrics")
+def metrics() -> Any:
+    registry = _scrape_registry(current_app.extensions[_METRICS_KEY])
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return Response(encoder(registry), content_type=content_type)
+
+
+def init_observability(app: Flask) -> None:
+    app.extensions[_METRICS_KEY] = _make_metrics(cast(Chamados, app.extensions["chamados"]))
+    if app.config.get("LOG_JSON", True):
+        install_json_logging()
+    access_log.setLevel(logging.DEBUG if app.debug else logging.INFO)
+    # First of all before_request functions: the id must exist before anything logs.
+    app.before_request_funcs.setdefault(None, []).insert(0, _begin_request)
+    app.after_request(_finish_request)
+    app.teardown_request(_end_request)
+    app.register_blueprint(bp)

@@ -1,0 +1,156 @@
+"""API tokens pages: a person's own tokens (/conta/tokens) and, for admins, service
+accounts and their tokens (/admin/contas-de-servico).
+
+A new token's plaintext is rendered once in the answer to the POST that created it,
+never flashed: flashed messages travel in the (signed, not encrypted) session cookie.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from engine import tokens, users
+from engine.errors import ValidationFailed
+from engine.models import ApiToken
+from engine.service import Chamados
+from web.auth import CurrentUser, current_user, login_required, role_required
+
+bp = Blueprint("tokens", __name__)
+
+
+def init_tokens(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+def _service() -> Chamados:
+    return cast(Chamados, current_app.extensions["chamados"])
+
+
+def _user() -> CurrentUser:
+    return cast(CurrentUser, current_user())
+
+
+def _form_int(name: str) -> int:
+    raw = request.form.get(name, "")
+    if not raw.isdigit():
+        abort(400)
+    return int(raw)
+
+
+def _render(template: str, status: int, created: dict[str, str] | None, **context: Any) -> Any:
+    response = make_response(render_template(template, created=created, **context), status)
+    if created:
+        response.headers["Cache-Control"] = "no-store"  # the plaintext must not be cached
+    return response
+
+
+@bp.route("/conta/tokens", methods=["GET", "POST"])
+@login_required
+def my_tokens() -> Any:
+    svc, user = _service(), _user()
+    created: dict[str, str] | None = None
+    errors: dict[str, str] = {}
+    message: str | None = None
+    name = ""
+    status = 200
+    if request.method == "POST":
+        action = request.form.get("action")
+        if action == "revoke":
+            with svc.transaction() as db:
+                row = tokens.revoke(db, _form_int("token_id"), user.id, is_admin=False)
+            flash(f"Token “{row.name}” revogado: ele não funciona mais.", "success")
+            return redirect(url_for("tokens.my_tokens"))
+        if action != "create":
+            abort(400)
+        name = request.form.get("name", "")
+        try:
+            with svc.transaction() as db:
+                plaintext, row = tokens.create_token(db, user.id, name, user.id, svc.clock())
+            created = {"name": row.name, "token": plaintext}
+            name = ""
+        except ValidationFailed as exc:
+            errors, status, message = exc.errors, exc.status, exc.message
+    with svc.session_factory() as db:
+        rows = tokens.list_tokens(db, user.id)
+    return _render(
+        "tokens/my_tokens.html",
+        status,
+        created,
+        rows=rows,
+        errors=errors,
+        message=message,
+        name=name,
+    )
+
+
+@bp.route("/admin/contas-de-servico", methods=["GET", "POST"])
+@role_required("admin")
+def service_accounts() -> Any:
+    svc, user = _service(), _user()
+    created: dict[str, str] | None = None
+    errors: dict[str, str] = {}
+    message: str | None = None
+    form = {"slug": "", "name": "", "role": "", "token_name": "", "account_id": ""}
+    status = 200
+    if request.method == "POST":
+        action = request.form.get("action")
+        if action == "revoke":
+            with svc.transaction() as db:
+                row = tokens.revoke(db, _form_int("token_id"), user.id, is_admin=True)
+            flash(f"Token “{row.name}” revogado: ele não funciona mais.", "success")
+            return redirect(url_for("tokens.service_accounts"))
+        try:
+            if action == "create_account":
+                form.update({k: request.form.get(k, "") for k in ("slug", "name", "role")})
+                with svc.transaction() as db:
+                    account = tokens.create_service_account(
+                        db, form["slug"], form["name"], form["role"] or None, user.cpf
+                    )
+                flash(f"Conta de serviço {account.cpf} criada. Crie um token para ela.", "success")
+                return redirect(url_for("tokens.service_accounts"))
+            if action != "create_token":
+                abort(400)
+            form.update(
+                token_name=request.form.get("name", ""),
+                account_id=request.form.get("account_id", ""),
+            )
+            with svc.transaction() as db:
+                plaintext, row = tokens.create_token(
+                    db, _form_int("account_id"), form["token_name"], user.id, svc.clock()
+                )
+                created = {"name": row.name, "token": plaintext, "account": row.user.cpf}
+            form.update(token_name="", account_id="")
+        except ValidationFailed as exc:
+            errors, status, message = exc.errors, exc.status, exc.message
+    with svc.session_factory() as db:
+        accounts = tokens.list_service_accounts(db)
+        roles = {a.id: sorted(users.roles_for(db, a.cpf)) for a in accounts}
+        by_account: dict[int, list[ApiToken]] = {a.id: [] for a in accounts}
+        for row in tokens.list_tokens(db, kind="servico"):
+            by_account.setdefault(row.user_id, []).append(row)
+    return _render(
+        "tokens/service_accounts.html",
+        status,
+        created,
+        accounts=accounts,
+        roles=roles,
+        by_account=by_account,
+        errors=errors,
+        message=message,
+        form=form,
+        role_choices=users.ROLES,
+        role_labels=users.ROLE_LABELS,
+    )
