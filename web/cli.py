@@ -132,7 +132,8 @@ def serve(bind: str, workers: int, gunicorn_args: tuple[str, ...]) -> None:
 def build_scheduler(app: Any, blocking: bool = False) -> Any:
     from engine.scheduler import make_scheduler
 
-    return make_scheduler(app.extensions["chamados"], blocking=blocking)
+    interval = float(os.environ.get("CHAMADOS_SCHEDULER_INTERVAL", "5"))
+    return make_scheduler(app.extensions["chamados"], blocking=blocking, interval_seconds=interval)
 
 
 @main.command("scheduler")

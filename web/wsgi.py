@@ -23,4 +23,5 @@ if _problem:
 if os.environ.get("CHAMADOS_SCHEDULER") == "embedded":
     from engine.scheduler import make_scheduler
 
-    make_scheduler(app.extensions["chamados"]).start()
+    interval = float(os.environ.get("CHAMADOS_SCHEDULER_INTERVAL", "5"))
+    make_scheduler(app.extensions["chamados"], interval_seconds=interval).start()
