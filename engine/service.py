@@ -29,7 +29,9 @@ from engine import (
     notifications,
     orgaos,
     runtime,
+    scenarios,
     schema,
+    sla,
     specs,
     status,
     tasks,
@@ -139,6 +141,7 @@ class Chamados:
         self.migrate()
         with self.transaction() as session:
             self.deploy_processes(session)
+            scenarios.seed(session, self.settings.processes_dir, self.clock())
             if load_reference_data:
                 catalogs.seed_catalogs(session, self.settings.data_dir / "catalogs.json")
                 orgaos.load_orgaos(session, self.settings.data_dir / "orgaos_federais_siorg.csv")
@@ -649,13 +652,10 @@ class Chamados:
     def _analysis_deadline(
         self, chamado: Chamado, wf_data: dict[str, Any], now: datetime
     ) -> dict[str, Any]:
-        """Due time of the coming analysis: the model's budget in business days, less
-        the analysis time already spent (time waiting for the requester never counts)."""
-        days = wf_data.get("prazo_analise_dias_uteis")
-        if days is None:
+        """Time waiting for the requester never counts: the budget less the time spent."""
+        due = sla.analysis_deadline(wf_data, chamado.analysis_seconds, now)
+        if due is None:
             return {}
-        remaining = int(float(days) * business_days.DAY) - chamado.analysis_seconds
-        due = business_days.add_business_seconds(now, remaining) if remaining > 0 else now
         chamado.analysis_due_at = due
         return {"prazo_analise": due.isoformat()}
 

@@ -33,6 +33,20 @@ FILES: list[tuple[str, str]] = [
     ("@fontsource/raleway/LICENSE", "raleway/LICENSE"),
     ("htmx.org/dist/htmx.min.js", "htmx/htmx.min.js"),
     ("htmx.org/LICENSE", "htmx/LICENSE"),
+    # bpmn-js prebuilt distros (no bundler): the modeler for designers, the navigated
+    # viewer for a ticket's diagram. Its license asks that the bpmn.io mark stay visible.
+    ("bpmn-js/dist/bpmn-modeler.production.min.js", "bpmn-js/bpmn-modeler.production.min.js"),
+    (
+        "bpmn-js/dist/bpmn-navigated-viewer.production.min.js",
+        "bpmn-js/bpmn-navigated-viewer.production.min.js",
+    ),
+    ("bpmn-js/dist/assets/diagram-js.css", "bpmn-js/assets/diagram-js.css"),
+    ("bpmn-js/dist/assets/bpmn-js.css", "bpmn-js/assets/bpmn-js.css"),
+    (
+        "bpmn-js/dist/assets/bpmn-font/css/bpmn-embedded.css",
+        "bpmn-js/assets/bpmn-font/css/bpmn-embedded.css",
+    ),
+    ("bpmn-js/LICENSE", "bpmn-js/LICENSE"),
 ]
 
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)""")

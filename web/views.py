@@ -6,9 +6,10 @@ from flask import Flask
 
 
 def init_views(app: Flask) -> None:
-    from web import admin, analyst, catalogs_admin, requester
+    from web import admin, analyst, catalogs_admin, designer, requester
 
     app.register_blueprint(requester.bp)
     app.register_blueprint(analyst.bp)
     admin.init_admin(app)
     catalogs_admin.init_catalogs_admin(app)
+    designer.init_designer(app)

@@ -1,0 +1,339 @@
+"""Use cases of the "Processos" area on drafts and versions; one transaction each.
+
+Designers edit a draft (model + form files), validate it, attach scenarios and
+publish immutable versions. Running tickets are ``engine.designer.tickets``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine import catalogs, scenarios, specs
+from engine.designer import drafts, publishing, template, xmledit
+from engine.designer.access import cpf_of, require_designer
+from engine.designer.drafts import Draft
+from engine.designer.publishing import VersionInfo
+from engine.designer.validation import (
+    ModelRejected,
+    Problem,
+    Validation,
+    check_form_pair,
+    user_task_forms,
+    validate_model,
+)
+from engine.designer.views import (
+    FormEdit,
+    Imported,
+    ModelSummary,
+    ModelView,
+    NewForm,
+    check_form_file,
+    end_events,
+    is_pending,
+    template_files,
+    user_task,
+)
+from engine.errors import Conflict, NotFound, ProcessDefinitionError
+from engine.models import Chamado, ProcessDraft, ProcessVersion, Scenario
+from engine.service import Actor, Chamados
+
+
+class Designer:
+    def __init__(self, svc: Chamados) -> None:
+        self.svc = svc
+
+    # ------------------------------------------------------------ helpers
+
+    def _catalog_names(self, session: Session) -> set[str]:
+        return set(catalogs.all_catalogs(session))
+
+    def _validate(self, session: Session, pid: str, xml: str, forms: dict[str, str]) -> Validation:
+        return validate_model(
+            xml.encode("utf-8"),
+            forms,
+            self.svc.settings.lane_groups,
+            process_id=pid,
+            catalogs=self._catalog_names(session),
+        )
+
+    def _require_valid(
+        self, session: Session, pid: str, xml: str, forms: dict[str, str]
+    ) -> specs.ProcessBundle:
+        result = self._validate(session, pid, xml, forms)
+        if result.bundle is None:
+            raise ModelRejected(result.problems)
+        return result.bundle
+
+    def _requester_lane(self) -> str:
+        lanes = self.svc.settings.lane_groups
+        return next((lane for lane, group in lanes.items() if group == "requester"), "Solicitante")
+
+    # ------------------------------------------------------------ models
+
+    def models(self, actor: Actor) -> list[ModelSummary]:
+        require_designer(actor)
+        with self.svc.session_factory() as session:
+            ids = set(session.scalars(select(ProcessVersion.process_id).distinct()))
+            ids |= set(session.scalars(select(ProcessDraft.process_id)))
+            return [self._summary(session, pid) for pid in sorted(ids)]
+
+    def _summary(self, session: Session, pid: str) -> ModelSummary:
+        draft = drafts.load(session, pid)
+        current = drafts.current_version(session, pid)
+        numbers = publishing.version_numbers(session, pid)
+        running = session.scalar(
+            select(func.count())
+            .select_from(Chamado)
+            .join(ProcessVersion, ProcessVersion.id == Chamado.process_version_id)
+            .where(ProcessVersion.process_id == pid, Chamado.closed_at.is_(None))
+        )
+        return ModelSummary(
+            process_id=pid,
+            name=draft.name,
+            current_number=numbers.get(current.id) if current else None,
+            current_published_at=current.published_at if current else None,
+            pending=is_pending(draft, current),
+            running=running or 0,
+        )
+
+    def model(self, actor: Actor, pid: str) -> ModelView:
+        require_designer(actor)
+        with self.svc.session_factory() as session:
+            draft = drafts.load(session, pid)
+            result = self._validate(session, pid, draft.bpmn_xml, draft.forms)
+            return ModelView(
+                draft=draft,
+                pending=is_pending(draft, drafts.current_version(session, pid)),
+                versions=publishing.list_versions(session, pid),
+                scenarios=scenarios.list_for(session, pid),
+                end_events=end_events(draft.bpmn_xml),
+                user_tasks=user_task_forms(specs.safe_parse_xml(draft.bpmn_xml.encode("utf-8"))),
+                problems=result.problems,
+            )
+
+    def create_model(self, actor: Actor, pid: str, name: str) -> Draft:
+        require_designer(actor)
+        try:
+            with self.svc.transaction() as session:
+                return drafts.create(
+                    session,
+                    pid,
+                    name,
+                    self._requester_lane(),
+                    cpf_of(session, actor),
+                    self.svc.clock(),
+                )
+        except IntegrityError as exc:  # created concurrently under the same id
+            raise Conflict("Já existe um modelo com este identificador.") from exc
+
+    def draft(self, actor: Actor, pid: str) -> Draft:
+        require_designer(actor)
+        with self.svc.session_factory() as session:
+            return drafts.load(session, pid)
+
+    # ------------------------------------------------------------ the model
+
+    def validate(self, actor: Actor, pid: str, xml: str) -> list[Problem]:
+        require_designer(actor)
+        with self.svc.session_factory() as session:
+            draft = drafts.load(session, pid)
+            return list(self._validate(session, pid, xml, draft.forms).problems)
+
+    def save_model(
+        self,
+        actor: Actor,
+        pid: str,
+        xml: str,
+        expected_version: int,
+        new_forms: list[NewForm] | None = None,
+    ) -> Draft:
+        """Refuses an invalid model with every problem found (ModelRejected).
+
+        ``new_forms`` are form files to create from the starting template for tasks
+        the designer just added, so a new user task can be saved linked to its form.
+        """
+        require_designer(actor)
+        try:
+            with self.svc.transaction() as session:
+                draft = drafts.load(session, pid)
+                forms = dict(draft.forms)
+                for form in new_forms or []:
+                    forms.update(template_files(form, forms))
+                self._require_valid(session, pid, xml, forms)
+                return drafts.save(
+                    session,
+                    draft,
+                    expected_version,
+                    cpf_of(session, actor),
+                    self.svc.clock(),
+                    bpmn_xml=xml,
+                    form_texts=forms,
+                )
+        except IntegrityError as exc:
+            raise Conflict(drafts.STALE) from exc
+
+    def import_model(self, actor: Actor, pid: str, data: bytes) -> Imported:
+        """An uploaded .bpmn checked safely; not saved (the modeler shows it first)."""
+        require_designer(actor)
+        try:
+            specs.safe_parse_xml(data)
+            xml = data.decode("utf-8")
+        except ProcessDefinitionError as exc:
+            raise ModelRejected([Problem(exc.element_id, exc.message)]) from exc
+        except UnicodeDecodeError as exc:
+            raise ModelRejected([Problem(None, "O arquivo não está em UTF-8.")]) from exc
+        return Imported(xml=xml, problems=self.validate(actor, pid, xml))
+
+    def export(self, actor: Actor, pid: str, version_id: int | None = None) -> tuple[str, bytes]:
+        require_designer(actor)
+        with self.svc.session_factory() as session:
+            if version_id is None:
+                return f"{pid}.bpmn", drafts.load(session, pid).bpmn_xml.encode("utf-8")
+            row = session.get(ProcessVersion, version_id)
+            if row is None or row.process_id != pid:
+                raise NotFound("Versão não encontrada.")
+            number = publishing.version_numbers(session, pid)[row.id]
+            return f"{pid}-v{number}.bpmn", row.bpmn_xml.encode("utf-8")
+
+    # ------------------------------------------------------------ forms
+
+    def task_form(self, actor: Actor, pid: str, task_id: str) -> FormEdit:
+        require_designer(actor)
+        with self.svc.session_factory() as session:
+            draft = drafts.load(session, pid)
+        task = user_task(draft, task_id)
+        schema_file = task.schema_file or f"{task_id}-schema.json"
+        ui_file = task.ui_file or f"{task_id}-uischema.json"
+        schema_text, ui_text = template.new_form_texts(task.name)
+        new = schema_file not in draft.forms
+        return FormEdit(
+            process_id=pid,
+            draft_version=draft.version,
+            task=task,
+            schema_file=schema_file,
+            ui_file=ui_file,
+            schema_text=draft.forms.get(schema_file, schema_text),
+            ui_text=draft.forms.get(ui_file, ui_text if new else "{}"),
+            new=new,
+        )
+
+    def save_form(
+        self,
+        actor: Actor,
+        pid: str,
+        task_id: str,
+        files: tuple[str, str],
+        texts: tuple[str, str],
+        expected_version: int,
+    ) -> Draft:
+        """Writes a task's schema and UI files and links the task to them."""
+        require_designer(actor)
+        schema_file, ui_file = (f.strip() for f in files)
+        for name in (schema_file, ui_file):
+            check_form_file(name, task_id)
+        if schema_file == ui_file:
+            message = "O esquema e o UI precisam de arquivos distintos."
+            raise ModelRejected([Problem(task_id, message)])
+        with self.svc.transaction() as session:
+            draft = drafts.load(session, pid)
+            user_task(draft, task_id)
+            try:
+                check_form_pair(schema_file, texts[0], texts[1], self._catalog_names(session))
+            except ProcessDefinitionError as exc:
+                raise ModelRejected([Problem(exc.element_id or task_id, exc.message)]) from exc
+            forms = {**draft.forms, schema_file: texts[0], ui_file: texts[1]}
+            xml = xmledit.link_task_forms(
+                draft.bpmn_xml.encode("utf-8"), task_id, schema_file, ui_file
+            ).decode("utf-8")
+            self._require_valid(session, pid, xml, forms)
+            return drafts.save(
+                session,
+                draft,
+                expected_version,
+                cpf_of(session, actor),
+                self.svc.clock(),
+                bpmn_xml=xml,
+                form_texts=forms,
+            )
+
+    def form_options(self, actor: Actor) -> dict[str, list[catalogs.CatalogOption]]:
+        """Catalogs for the live preview of ``x-catalog`` fields."""
+        require_designer(actor)
+        with self.svc.session_factory() as session:
+            return catalogs.all_catalogs(session)
+
+    # ------------------------------------------------------------ scenarios
+
+    def save_scenario(
+        self,
+        actor: Actor,
+        pid: str,
+        name: str,
+        steps: str,
+        expected_end: str,
+        scenario_id: int | None = None,
+    ) -> Scenario:
+        require_designer(actor)
+        with self.svc.transaction() as session:
+            drafts.load(session, pid)  # the model must exist
+            return scenarios.save(
+                session, pid, name, steps, expected_end, self.svc.clock(), scenario_id
+            )
+
+    def delete_scenario(self, actor: Actor, pid: str, scenario_id: int) -> None:
+        require_designer(actor)
+        with self.svc.transaction() as session:
+            scenarios.delete(session, pid, scenario_id)
+
+    def run_scenarios(self, actor: Actor, pid: str) -> list[scenarios.ScenarioReport]:
+        """The scenarios run on the draft, without publishing."""
+        require_designer(actor)
+        with self.svc.session_factory() as session:
+            draft = drafts.load(session, pid)
+            bundle = self._require_valid(session, pid, draft.bpmn_xml, draft.forms)
+            return publishing.run_scenarios(
+                session,
+                bundle,
+                self.svc.settings.lane_groups,
+                catalogs.all_catalogs(session),
+                self.svc.clock(),
+            )
+
+    # ------------------------------------------------------------ publishing
+
+    def publish(self, actor: Actor, pid: str, expected_version: int, note: str) -> VersionInfo:
+        """Validate, run the scenarios, then store an immutable published version."""
+        require_designer(actor)
+        try:
+            with self.svc.transaction() as session:
+                draft = drafts.load(session, pid)
+                if draft.version != expected_version:
+                    raise Conflict(drafts.STALE)
+                bpmn, forms = publishing.publishable_content(draft)
+                bundle = self._require_valid(session, pid, bpmn.decode("utf-8"), forms)
+                reports = publishing.run_scenarios(
+                    session,
+                    bundle,
+                    self.svc.settings.lane_groups,
+                    catalogs.all_catalogs(session),
+                    self.svc.clock(),
+                )
+                row = publishing.publish(
+                    session,
+                    draft,
+                    bundle,
+                    reports,
+                    note,
+                    cpf_of(session, actor),
+                    self.svc.clock(),
+                )
+                return next(v for v in publishing.list_versions(session, pid) if v.id == row.id)
+        except IntegrityError as exc:  # the same content published concurrently
+            raise Conflict("Esta versão acabou de ser publicada por outra pessoa.") from exc
+
+    def versions(self, actor: Actor, pid: str) -> list[VersionInfo]:
+        require_designer(actor)
+        with self.svc.session_factory() as session:
+            return publishing.list_versions(session, pid)

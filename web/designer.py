@@ -1,0 +1,437 @@
+"""The "Processos" area for process designers, and a ticket's diagram.
+
+Pages under ``/processos`` (role designer): models, the bpmn-js modeler, form
+editing with a live preview drawn by the requesters' own form macros, scenarios,
+publishing and migration. The modeler talks JSON to the endpoints marked
+"JSON" (CSRF token in the ``X-CSRFToken`` header). ``/chamados/<id>/diagrama``
+serves a ticket's diagram to its requester and staff; ``_diagram.html`` shows it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from engine import forms
+from engine.designer import Designer, ModelRejected, Problem
+from engine.designer.diagram import TicketDiagram
+from engine.designer.publishing import ScenariosFailed
+from engine.designer.tickets import Tickets
+from engine.designer.views import NewForm
+from engine.errors import Conflict, DomainError, NotFound, ProcessDefinitionError, ValidationFailed
+from engine.service import Actor, Chamados
+from engine.specs import MAX_BPMN_BYTES
+from web.auth import current_user, login_required, role_required
+from web.formview import build_form_view
+
+bp = Blueprint("designer", __name__)
+ROLE = "designer"
+
+
+def init_designer(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.jinja_env.globals["chamado_diagram"] = chamado_diagram
+
+
+def _user() -> Actor:
+    # The views are behind role_required/login_required: there is always a user.
+    return cast(Actor, current_user())
+
+
+def _svc() -> Chamados:
+    return cast(Chamados, current_app.extensions["chamados"])
+
+
+def _designer() -> Designer:
+    return Designer(_svc())
+
+
+def _tickets() -> Tickets:
+    return Tickets(_svc())
+
+
+def _json_error(exc: DomainError) -> tuple[Response, int]:
+    body: dict[str, Any] = {"title": exc.title, "detail": exc.message}
+    if isinstance(exc, ModelRejected):
+        body["errors"] = [p.as_dict() for p in exc.problems]
+    if isinstance(exc, ValidationFailed):
+        body["errors"] = [{"element_id": k, "message": v} for k, v in exc.errors.items()]
+    return jsonify(body), exc.status
+
+
+def _version_arg(raw: Any) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return -1  # never matches: the save is refused as stale
+
+
+# ------------------------------------------------------------------ models
+
+
+@bp.get("/processos")
+@role_required(ROLE)
+def index() -> Any:
+    return render_template(
+        "designer/index.html", models=_designer().models(_user()), errors={}, form={}
+    )
+
+
+@bp.post("/processos")
+@role_required(ROLE)
+def create() -> Any:
+    pid, name = request.form.get("process_id", ""), request.form.get("name", "")
+    try:
+        _designer().create_model(_user(), pid, name)
+    except ValidationFailed as exc:
+        page = render_template(
+            "designer/index.html",
+            models=_designer().models(_user()),
+            errors=exc.errors,
+            form={"process_id": pid, "name": name},
+        )
+        return page, 422
+    flash("Modelo criado. Edite o diagrama e os formulários, depois publique.", "success")
+    return redirect(url_for("designer.model", pid=pid.strip()))
+
+
+@bp.get("/processos/<pid>")
+@role_required(ROLE)
+def model(pid: str) -> Any:
+    return _model_page(pid)
+
+
+def _model_page(pid: str, status: int = 200, **extra: Any) -> Any:
+    view = _designer().model(_user(), pid)
+    context = {"view": view, "pid": pid, "reports": None, "publish_error": None, **extra}
+    return render_template("designer/model.html", **context), status
+
+
+# ------------------------------------------------------------------ modeler
+
+
+@bp.get("/processos/<pid>/modelador")
+@role_required(ROLE)
+def modeler(pid: str) -> Any:
+    draft = _designer().draft(_user(), pid)
+    return render_template("designer/modeler.html", draft=draft, pid=pid)
+
+
+@bp.get("/processos/<pid>/rascunho")
+@role_required(ROLE)
+def draft_json(pid: str) -> Any:
+    """JSON: the draft's model, its version (for the save check) and its form files."""
+    draft = _designer().draft(_user(), pid)
+    return jsonify(
+        process_id=pid,
+        name=draft.name,
+        xml=draft.bpmn_xml,
+        version=draft.version,
+        forms=sorted(draft.forms),
+    )
+
+
+@bp.post("/processos/<pid>/rascunho")
+@role_required(ROLE)
+def save_draft(pid: str) -> Any:
+    """JSON: ``{xml, version, new_forms?: [{schema, ui, title}]}`` → ``{version}``."""
+    body = request.get_json(silent=True) or {}
+    xml = body.get("xml")
+    if not isinstance(xml, str):
+        return jsonify(title="Requisição inválida", detail="Envie o XML do modelo."), 400
+    new_forms = [
+        NewForm(str(f.get("schema", "")), str(f.get("ui", "")), str(f.get("title", "")))
+        for f in body.get("new_forms") or []
+        if isinstance(f, dict)
+    ]
+    try:
+        draft = _designer().save_model(
+            _user(), pid, xml, _version_arg(body.get("version")), new_forms
+        )
+    except DomainError as exc:
+        return _json_error(exc)
+    return jsonify(version=draft.version, forms=sorted(draft.forms), errors=[])
+
+
+@bp.post("/processos/<pid>/validar")
+@role_required(ROLE)
+def validate(pid: str) -> Any:
+    """JSON: ``{xml}`` → ``{errors: [{element_id, message}]}`` (nothing is saved)."""
+    body = request.get_json(silent=True) or {}
+    xml = body.get("xml")
+    if not isinstance(xml, str):
+        return jsonify(title="Requisição inválida", detail="Envie o XML do modelo."), 400
+    problems = _designer().validate(_user(), pid, xml)
+    return jsonify(errors=[p.as_dict() for p in problems])
+
+
+def _read_upload() -> bytes:
+    upload = request.files.get("arquivo")
+    if upload is None or not upload.filename:
+        raise ModelRejected([Problem(None, "Escolha um arquivo .bpmn.")])
+    if not upload.filename.lower().endswith((".bpmn", ".xml")):
+        raise ModelRejected([Problem(None, "O arquivo deve ter a extensão .bpmn.")])
+    # Read one byte past the limit: enough to refuse without holding a huge upload.
+    data = upload.stream.read(MAX_BPMN_BYTES + 1)
+    if len(data) > MAX_BPMN_BYTES:
+        raise ModelRejected(
+            [Problem(None, f"O arquivo passa do limite de {MAX_BPMN_BYTES // 1024 // 1024} MB.")]
+        )
+    return data
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+@bp.post("/processos/<pid>/importar")
+@role_required(ROLE)
+def import_bpmn(pid: str) -> Any:
+    """An uploaded .bpmn: JSON ``{xml, errors}`` for the modeler; without JS it is saved."""
+    designer = _designer()
+    try:
+        imported = designer.import_model(_user(), pid, _read_upload())
+        if _wants_json():
+            return jsonify(xml=imported.xml, errors=[p.as_dict() for p in imported.problems])
+        version = _version_arg(request.form.get("version"))
+        designer.save_model(_user(), pid, imported.xml, version)
+    except DomainError as exc:
+        if _wants_json():
+            return _json_error(exc)
+        problems = exc.problems if isinstance(exc, ModelRejected) else [Problem(None, exc.message)]
+        return _model_page(pid, exc.status, import_problems=problems)
+    flash("Arquivo importado e salvo no rascunho.", "success")
+    return redirect(url_for("designer.model", pid=pid))
+
+
+def _download(filename: str, data: bytes) -> Response:
+    response = Response(data, mimetype="application/xml")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/processos/<pid>/exportar")
+@role_required(ROLE)
+def export_draft(pid: str) -> Any:
+    return _download(*_designer().export(_user(), pid))
+
+
+@bp.get("/processos/<pid>/versoes/<int:version_id>/exportar")
+@role_required(ROLE)
+def export_version(pid: str, version_id: int) -> Any:
+    return _download(*_designer().export(_user(), pid, version_id))
+
+
+# ------------------------------------------------------------------ forms
+
+
+def _preview(schema_text: str, ui_text: str) -> tuple[list[Any], str | None]:
+    """(steps with their FormViews, error) drawn exactly as requesters will see them."""
+    try:
+        definition = forms.load_form_from_texts(schema_text, ui_text or "{}", "formulário")
+        schema = forms.resolve_catalogs(definition.schema, _designer().form_options(_user()))
+    except ProcessDefinitionError as exc:
+        return [], exc.message
+    steps = [
+        (step, build_form_view(schema, definition.ui, {}, {}, list(step.fields)))
+        for step in definition.steps
+        if not step.review
+    ]
+    return steps, None
+
+
+@bp.route("/processos/<pid>/formularios/<task_id>", methods=["GET", "POST"])
+@role_required(ROLE)
+def form_editor(pid: str, task_id: str) -> Any:
+    designer = _designer()
+    edit = designer.task_form(_user(), pid, task_id)
+    values = {
+        "schema_file": edit.schema_file,
+        "ui_file": edit.ui_file,
+        "schema_text": edit.schema_text,
+        "ui_text": edit.ui_text,
+        "version": str(edit.draft_version),
+    }
+    problems: list[Problem] = []
+    status = 200
+    if request.method == "POST":
+        values.update({k: request.form.get(k, "") for k in values})
+        if request.form.get("_action") == "save":
+            try:
+                designer.save_form(
+                    _user(),
+                    pid,
+                    task_id,
+                    (values["schema_file"], values["ui_file"]),
+                    (values["schema_text"], values["ui_text"]),
+                    _version_arg(values["version"]),
+                )
+            except ModelRejected as exc:
+                problems, status = exc.problems, exc.status
+            except Conflict as exc:
+                problems, status = [Problem(None, exc.message)], exc.status
+            else:
+                flash(f"Formulário de “{edit.task.name}” salvo no rascunho.", "success")
+                return redirect(url_for("designer.model", pid=pid))
+    steps, preview_error = _preview(values["schema_text"], values["ui_text"])
+    page = render_template(
+        "designer/form_editor.html",
+        pid=pid,
+        edit=edit,
+        values=values,
+        problems=problems,
+        steps=steps,
+        preview_error=preview_error,
+    )
+    return page, status
+
+
+@bp.post("/processos/<pid>/formularios/<task_id>/previa")
+@role_required(ROLE)
+def form_preview(pid: str, task_id: str) -> Any:
+    """HTML fragment for htmx: the live preview of the texts being edited."""
+    steps, error = _preview(request.form.get("schema_text", ""), request.form.get("ui_text", ""))
+    return render_template("designer/_form_preview.html", steps=steps, preview_error=error)
+
+
+# ------------------------------------------------------------------ scenarios
+
+
+@bp.post("/processos/<pid>/cenarios")
+@role_required(ROLE)
+def save_scenario(pid: str) -> Any:
+    raw_id = request.form.get("scenario_id", "")
+    try:
+        _designer().save_scenario(
+            _user(),
+            pid,
+            request.form.get("name", ""),
+            request.form.get("steps", ""),
+            request.form.get("expected_end", ""),
+            int(raw_id) if raw_id.isdigit() else None,
+        )
+    except ValidationFailed as exc:
+        return _model_page(
+            pid, 422, scenario_errors=exc.errors, scenario_form=request.form.to_dict()
+        )
+    flash("Cenário salvo.", "success")
+    return redirect(url_for("designer.model", pid=pid) + "#cenarios")
+
+
+@bp.post("/processos/<pid>/cenarios/<int:scenario_id>/excluir")
+@role_required(ROLE)
+def delete_scenario(pid: str, scenario_id: int) -> Any:
+    _designer().delete_scenario(_user(), pid, scenario_id)
+    flash("Cenário excluído.", "info")
+    return redirect(url_for("designer.model", pid=pid) + "#cenarios")
+
+
+@bp.post("/processos/<pid>/cenarios/executar")
+@role_required(ROLE)
+def run_scenarios(pid: str) -> Any:
+    try:
+        reports = _designer().run_scenarios(_user(), pid)
+    except ModelRejected as exc:
+        return _model_page(pid, exc.status, publish_error=exc.message)
+    return _model_page(pid, reports=reports)
+
+
+# ------------------------------------------------------------------ publishing
+
+
+@bp.post("/processos/<pid>/publicar")
+@role_required(ROLE)
+def publish(pid: str) -> Any:
+    try:
+        version = _designer().publish(
+            _user(),
+            pid,
+            _version_arg(request.form.get("version")),
+            request.form.get("note", ""),
+        )
+    except ScenariosFailed as exc:
+        return _model_page(pid, exc.status, reports=exc.reports, publish_error=exc.message)
+    except (ModelRejected, Conflict) as exc:
+        return _model_page(pid, exc.status, publish_error=exc.message)
+    flash(
+        f"Versão {version.number} publicada: novos chamados já seguem esta versão; "
+        "os em andamento continuam na versão em que começaram.",
+        "success",
+    )
+    return redirect(url_for("designer.model", pid=pid))
+
+
+# ------------------------------------------------------------------ migration
+
+
+@bp.get("/processos/<pid>/migracao")
+@role_required(ROLE)
+def migration_plan(pid: str) -> Any:
+    raw = request.args.get("para", "")
+    if not raw.isdigit():
+        raise NotFound("Escolha a versão de destino.")
+    checks = _tickets().migration_plan(_user(), pid, int(raw))
+    return render_template(
+        "designer/migration.html", pid=pid, target=int(raw), checks=checks, results=None
+    )
+
+
+@bp.post("/processos/<pid>/migracao")
+@role_required(ROLE)
+def migrate(pid: str) -> Any:
+    raw = request.form.get("para", "")
+    if not raw.isdigit():
+        raise NotFound("Escolha a versão de destino.")
+    ids = [int(v) for v in request.form.getlist("chamado") if v.isdigit()]
+    results = _tickets().migrate(_user(), pid, int(raw), ids) if ids else []
+    if not ids:
+        flash("Marque ao menos um chamado para migrar.", "warning")
+    moved = sum(r.moved for r in results)
+    if results:
+        tone = "success" if moved else "warning"
+        flash(f"{moved} de {len(results)} chamado(s) migrado(s).", tone)
+    checks = _tickets().migration_plan(_user(), pid, int(raw))
+    page = render_template(
+        "designer/migration.html", pid=pid, target=int(raw), checks=checks, results=results
+    )
+    return page
+
+
+# ------------------------------------------------------------------ a ticket's diagram
+
+
+@bp.get("/chamados/<int:chamado_id>/diagrama")
+@login_required
+def ticket_diagram(chamado_id: int) -> Any:
+    """JSON for the diagram viewer; "not found" for anyone but the requester and staff."""
+    try:
+        diagram = _tickets().diagram(_user(), chamado_id)
+    except NotFound as exc:
+        return jsonify(title=exc.title, detail=exc.message), 404
+    response = jsonify(diagram.as_dict())
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def chamado_diagram(chamado_id: int) -> TicketDiagram | None:
+    """For ``_diagram.html``: the steps as text (works without JavaScript), or None."""
+    user = current_user()
+    if user is None:
+        return None
+    try:
+        return _tickets().diagram(cast(Actor, user), chamado_id)
+    except DomainError:
+        return None
