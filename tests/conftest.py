@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from engine import users
 from engine.identity import Identity
 from engine.service import ActorRef, Chamados
 from engine.settings import Settings
+from tests.smtp_server import SmtpServer
 
 # Tests run on SQLite by default; TEST_DATABASE_URL points the suite at PostgreSQL.
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -80,3 +82,47 @@ def bruno(svc: Chamados) -> ActorRef:
 @pytest.fixture
 def sofia(svc: Chamados) -> ActorRef:
     return add_person(svc, SOFIA, "Sofia Supervisora", "supervisor")
+
+
+class FakeClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+# Friday 27 Nov 2026, 18:00 in Brasília.
+FRIDAY_EVENING = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(FRIDAY_EVENING)
+
+
+@pytest.fixture
+def tsvc(tmp_path: Path, clock: FakeClock) -> Iterator[Chamados]:
+    settings = Settings.from_env(env={}, instance_dir=tmp_path)
+    settings = Settings(**{**settings.__dict__, "database_url": database_url(tmp_path)})
+    service = Chamados.from_settings(settings, clock=clock)
+    service.init_database()
+    yield service
+    service.db.dispose()
+
+
+@pytest.fixture
+def people(tsvc: Chamados) -> tuple[ActorRef, ActorRef]:
+    return add_person(tsvc, MARIA, "Maria da Silva"), add_person(tsvc, ANA, "Ana", "analyst")
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1 that keeps every message it accepts."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

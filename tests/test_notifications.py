@@ -9,17 +9,10 @@ from sqlalchemy import select
 from engine import outbox
 from engine.models import OutboxMessage
 from engine.service import ActorRef, Chamados
-from tests.conftest import SOFIA, add_person
+from tests.conftest import SOFIA, FakeClock, add_person
+from tests.smtp_server import SmtpServer
 from tests.test_engine_lifecycle import chamado, open_task
-from tests.test_outbox import SmtpServer, smtp  # noqa: F401 - the fixture
-from tests.test_timers import (  # noqa: F401 - fixtures
-    FakeClock,
-    ask_adjustment,
-    clock,
-    people,
-    submit,
-    tsvc,
-)
+from tests.test_timers import ask_adjustment, submit
 
 
 def bodies(message: EmailMessage) -> tuple[str, str]:

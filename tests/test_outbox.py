@@ -7,10 +7,7 @@ With TEST_DATABASE_URL set, the ``svc`` fixture runs all of this on PostgreSQL t
 from __future__ import annotations
 
 import re
-import socket
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -18,8 +15,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
 from sqlalchemy import func, select
 
 from engine import outbox
@@ -30,13 +25,13 @@ from engine.outbox import (
     LEASE,
     CaptureTransport,
     OutgoingMail,
-    SmtpTransport,
     deliver_due,
     enqueue,
     make_transport,
     resend,
 )
 from engine.service import ActorRef, Chamados
+from tests.smtp_server import SmtpServer
 from tests.test_mail import CASES
 
 BASE = "https://chamados.example.gov.br"
@@ -44,90 +39,6 @@ T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 MESSAGE_ID = re.compile(r"^<chamado-\d+-[a-z_]+-[0-9a-f]{32}@chamados\.gov\.br>$")
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-
-
-# --- a real SMTP server ----------------------------------------------------------------------
-
-
-@dataclass
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    message: EmailMessage
-
-
-class Collector:
-    """aiosmtpd handler: keeps every accepted message; can refuse or defer on demand."""
-
-    def __init__(self) -> None:
-        self.received: list[Received] = []
-        self.refuse: set[str] = set()
-        self.defer_data = 0  # answer DATA with 451 this many times
-        self.logins: list[tuple[bytes, bytes]] = []
-
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
-        if address in self.refuse:
-            return "550 5.1.1 Caixa postal inexistente"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        if self.defer_data > 0:
-            self.defer_data -= 1
-            return "451 4.3.0 Tente mais tarde"
-        message = cast(EmailMessage, message_from_bytes(envelope.content, policy=policy.default))
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
-        return "250 Message accepted for delivery"
-
-    def authenticate(
-        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
-    ) -> AuthResult:
-        self.logins.append((data.login, data.password))
-        return AuthResult(success=data.password == b"segredo", handled=False)
-
-    def message_ids(self) -> list[str]:
-        return [str(r.message["Message-ID"]) for r in self.received]
-
-
-class SmtpServer:
-    """A stoppable, restartable server on one fixed port (so 'down, then back' is real)."""
-
-    def __init__(self, **smtp_options: Any) -> None:
-        self.handler = Collector()
-        self.port = _free_port()
-        self.options = smtp_options
-        self.controller: Controller | None = None
-
-    def start(self) -> None:
-        self.controller = Controller(
-            self.handler, hostname="127.0.0.1", port=self.port, **self.options
-        )
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    def transport(self, **overrides: Any) -> SmtpTransport:
-        settings = MailSettings(smtp_host="127.0.0.1", smtp_port=self.port, **overrides)
-        return SmtpTransport(settings)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -17,43 +15,8 @@ from engine.queue import QueueFilters
 from engine.service import ActorRef, Chamados
 from engine.settings import Settings
 from engine.specs import parse_process, read_process_dir
-from tests.conftest import ANA, MARIA, add_person, database_url
+from tests.conftest import FakeClock
 from tests.test_engine_lifecycle import chamado, open_task, registration
-
-
-class FakeClock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
-# Friday 27 Nov 2026, 18:00 in Brasília.
-FRIDAY_EVENING = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(FRIDAY_EVENING)
-
-
-@pytest.fixture
-def tsvc(tmp_path: Path, clock: FakeClock) -> Iterator[Chamados]:
-    settings = Settings.from_env(env={}, instance_dir=tmp_path)
-    settings = Settings(**{**settings.__dict__, "database_url": database_url(tmp_path)})
-    service = Chamados.from_settings(settings, clock=clock)
-    service.init_database()
-    yield service
-    service.db.dispose()
-
-
-@pytest.fixture
-def people(tsvc: Chamados) -> tuple[ActorRef, ActorRef]:
-    return add_person(tsvc, MARIA, "Maria da Silva"), add_person(tsvc, ANA, "Ana", "analyst")
 
 
 def submit(svc: Chamados, maria: ActorRef) -> int:
