@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.models import Chamado, HumanTask
+from engine.models import Chamado, HumanTask, Orgao
 
 VIEWS = ("disponiveis", "minhas", "todas")
 
@@ -61,6 +61,21 @@ def _apply(
     if f.min_age_days:
         query = query.where(HumanTask.created_at <= now - timedelta(days=f.min_age_days))
     return query
+
+
+def orgaos_in_queue(session: Session, groups: list[str]) -> list[tuple[int, str]]:
+    """The órgãos that have open tasks, for the queue's filter."""
+    if not groups:
+        return []
+    rows = session.execute(
+        select(Orgao.id, Orgao.sigla, Orgao.name)
+        .join(Chamado, Chamado.orgao_id == Orgao.id)
+        .join(HumanTask, HumanTask.chamado_id == Chamado.id)
+        .where(HumanTask.state == "ready", HumanTask.group.in_(groups))
+        .distinct()
+        .order_by(Orgao.sigla)
+    ).all()
+    return [(row.id, f"{row.sigla} — {row.name}") for row in rows]
 
 
 def list_queue(

@@ -53,7 +53,7 @@ from engine.models import (
     WorkflowTimer,
 )
 from engine.protocol import next_protocolo
-from engine.queue import QueueFilters, QueuePage, list_queue
+from engine.queue import QueueFilters, QueuePage, list_queue, orgaos_in_queue
 from engine.settings import Settings
 
 MAIN_PROCESS = "chamado"
@@ -523,6 +523,11 @@ class Chamados:
                 self.clock(),
                 self.settings.queue_page_size,
             )
+
+    def queue_orgaos(self, actor: Actor) -> list[tuple[int, str]]:
+        self._require_roles(actor, ANALYST_ROLES)
+        with self.session_factory() as session:
+            return orgaos_in_queue(session, self._groups(actor))
 
     def analysts(self) -> list[User]:
         with self.session_factory() as session:
