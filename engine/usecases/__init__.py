@@ -1,0 +1,1 @@
+"""The use cases of engine.service.Chamados, one concern per module."""

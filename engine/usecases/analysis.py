@@ -1,0 +1,173 @@
+"""Analyst use cases: the queue, claiming and releasing, the analysis page, lookups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from engine import (
+    catalogs,
+    forms,
+    orgaos,
+    tasks,
+    users,
+)
+from engine.errors import Conflict, NotFound, TaskNotReady, ValidationFailed
+from engine.models import (
+    Chamado,
+    HumanTask,
+    Submission,
+    User,
+)
+from engine.queue import QueueFilters, QueuePage, list_queue, orgaos_in_queue
+from engine.usecases.base import (
+    ANALYST_ROLES,
+    STAFF_ROLES,
+    Actor,
+    ChamadoView,
+    UseCaseBase,
+)
+
+
+class Analysis(UseCaseBase):
+    def claim(self, actor: Actor, task_id: int) -> None:
+        self._require_roles(actor, ANALYST_ROLES)
+        with self.transaction() as session:
+            result = session.execute(
+                update(HumanTask)
+                .where(
+                    HumanTask.id == task_id,
+                    HumanTask.state == "ready",
+                    HumanTask.assignee_id.is_(None),
+                    HumanTask.group.in_(self._groups(actor)),
+                )
+                .values(assignee_id=actor.id, claimed_at=self.clock())
+            )
+            if result.rowcount != 1:
+                task = session.get(HumanTask, task_id)
+                if task is None or task.group not in self._groups(actor):
+                    raise NotFound("Tarefa não encontrada.")
+                if task.state != "ready":
+                    raise TaskNotReady("Esta tarefa não está mais disponível.")
+                raise Conflict("Esta tarefa já foi assumida por outra pessoa.")
+            task = session.get(HumanTask, task_id)
+            assert task is not None
+            self._audit(
+                session,
+                task.chamado,
+                actor.id,
+                "tarefa.assumida",
+                f"{task.title}: assumida",
+                public=False,
+            )
+
+    def release(self, actor: Actor, task_id: int) -> None:
+        with self.transaction() as session:
+            result = session.execute(
+                update(HumanTask)
+                .where(
+                    HumanTask.id == task_id,
+                    HumanTask.state == "ready",
+                    HumanTask.assignee_id == actor.id,
+                    HumanTask.group != tasks.REQUESTER_GROUP,
+                )
+                .values(assignee_id=None, claimed_at=None)
+            )
+            if result.rowcount != 1:
+                raise Conflict("Você não é responsável por esta tarefa; nada foi alterado.")
+            task = session.get(HumanTask, task_id)
+            assert task is not None
+            self._audit(
+                session,
+                task.chamado,
+                actor.id,
+                "tarefa.liberada",
+                f"{task.title}: liberada",
+                public=False,
+            )
+
+    def reassign(self, actor: Actor, task_id: int, to_cpf: str) -> None:
+        self._require_roles(actor, frozenset({"supervisor"}))
+        with self.transaction() as session:
+            target = session.scalar(select(User).where(User.cpf == to_cpf))
+            if target is None or not (users.roles_for(session, target.cpf) & ANALYST_ROLES):
+                raise ValidationFailed({"analista": "Escolha um(a) analista cadastrado(a)."})
+            task = session.get(HumanTask, task_id, with_for_update={"of": HumanTask})
+            if task is None or task.group == tasks.REQUESTER_GROUP:
+                raise NotFound("Tarefa não encontrada.")
+            if task.state != "ready":
+                raise TaskNotReady("Esta tarefa não está mais disponível.")
+            task.assignee_id = target.id
+            task.claimed_at = self.clock()
+            self._audit(
+                session,
+                task.chamado,
+                actor.id,
+                "tarefa.reatribuida",
+                f"{task.title}: atribuída a {target.display_name}",
+                public=False,
+                details={"para": target.cpf},
+            )
+
+    def queue(self, actor: Actor, filters: QueueFilters) -> QueuePage:
+        self._require_roles(actor, ANALYST_ROLES)
+        with self.session_factory() as session:
+            return list_queue(
+                session,
+                self._groups(actor),
+                actor.id,
+                filters,
+                self.clock(),
+                self.settings.queue_page_size,
+            )
+
+    def queue_orgaos(self, actor: Actor) -> list[tuple[int, str]]:
+        self._require_roles(actor, ANALYST_ROLES)
+        with self.session_factory() as session:
+            return orgaos_in_queue(session, self._groups(actor))
+
+    def analysts(self) -> list[User]:
+        with self.session_factory() as session:
+            cpfs = {g.cpf for g in users.list_grants(session, ANALYST_ROLES)}
+            return list(session.scalars(select(User).where(User.cpf.in_(cpfs)).order_by(User.name)))
+
+    def analysis(self, actor: Actor, chamado_id: int) -> ChamadoView:
+        self._require_roles(actor, STAFF_ROLES)
+        with self.session_factory() as session:
+            chamado = session.get(Chamado, chamado_id)
+            if chamado is None:
+                raise NotFound("Chamado não encontrado.")
+            view = self._view(session, chamado, public_only=False)
+            subs = session.scalars(
+                select(Submission)
+                .where(Submission.chamado_id == chamado.id)
+                .order_by(Submission.round.desc())
+                .limit(2)
+            ).all()
+            if len(subs) == 2:
+                labels = {"orgaos": orgaos.Labels(session)}
+                view.changes = forms.diff(subs[1].data, subs[0].data, view.schema, labels)
+            view.analysis_task = next(
+                (t for t in view.open_tasks if t.group != tasks.REQUESTER_GROUP), None
+            )
+            return view
+
+    def search_orgaos(self, q: str, limit: int = 15) -> list[tuple[int, str]]:
+        with self.session_factory() as session:
+            return [
+                (o.id, f"{o.sigla} — {o.name}") for o in orgaos.search_orgaos(session, q, limit)
+            ]
+
+    def orgao_label(self, orgao_id: Any) -> str | None:
+        try:
+            key = int(orgao_id)
+        except (TypeError, ValueError):
+            return None
+        with self.session_factory() as session:
+            o = orgaos.get_orgao(session, key)
+            return f"{o.sigla} — {o.name}" if o else None
+
+    def catalog(self, name: str) -> list[catalogs.CatalogOption]:
+        with self.session_factory() as session:
+            return catalogs.options(session, name)

@@ -1,0 +1,331 @@
+"""What every use case shares: the transaction, the parsed process, guards, reads and audit."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine import (
+    business_days,
+    catalogs,
+    context,
+    forms,
+    runtime,
+    sla,
+    specs,
+    tasks,
+    timers,
+)
+from engine.errors import Conflict, Forbidden, NotFound, TaskNotReady
+from engine.models import (
+    Attachment,
+    AuditEvent,
+    Chamado,
+    HumanTask,
+    ProcessVersion,
+    Submission,
+    User,
+)
+from engine.settings import Settings
+
+MAIN_PROCESS = "chamado"
+ANALYST_ROLES = frozenset({"analyst", "supervisor"})
+STAFF_ROLES = frozenset({"analyst", "supervisor", "admin"})
+
+
+class Actor(Protocol):
+    id: int
+    roles: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ActorRef:
+    """An actor for callers without a web session (CLI, scheduler, tests, benchmarks)."""
+
+    id: int
+    roles: frozenset[str] = frozenset()
+
+
+@dataclass
+class TaskForm:
+    """Everything a page needs to render and post a task's form."""
+
+    task: HumanTask
+    chamado: Chamado
+    schema: dict[str, Any]
+    ui: dict[str, Any]
+    data: dict[str, Any]
+    step: str | None
+    attachments: list[Attachment]
+    adjustment_request: str | None = None
+    adjustments_left: int | None = None
+
+
+@dataclass
+class ChamadoView:
+    chamado: Chamado
+    data: dict[str, Any]
+    schema: dict[str, Any]
+    ui: dict[str, Any]
+    events: list[AuditEvent]
+    attachments: list[Attachment]
+    open_tasks: list[HumanTask]
+    changes: list[Any] = field(default_factory=list)
+    analysis_task: HumanTask | None = None
+    requester_task: HumanTask | None = None
+    adjustment_request: str | None = None
+
+
+class UseCaseBase:
+    """Attributes the use cases rely on; engine.service.Chamados provides them."""
+
+    settings: Settings
+    db: Engine
+    session_factory: sessionmaker[Session]
+    clock: Callable[[], datetime]
+    spec_cache: specs.SpecCache
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.session_factory() as session, session.begin():
+            yield session
+
+    def bundle(self, session: Session, version_id: int) -> specs.ProcessBundle:
+        cached = self.spec_cache.get(version_id)
+        if cached is not None:
+            return cached
+        row = session.get(ProcessVersion, version_id)
+        if row is None:
+            raise NotFound("Versão de processo não encontrada.")
+        bundle = specs.parse_process(
+            row.bpmn_xml.encode("utf-8"), dict(row.forms), self.settings.lane_groups, row.id
+        )
+        return self.spec_cache.put(bundle)
+
+    def _current_version_id(self, session: Session, process_id: str) -> int:
+        version_id = session.scalar(
+            select(func.max(ProcessVersion.id)).where(
+                ProcessVersion.process_id == process_id, ProcessVersion.published_at.is_not(None)
+            )
+        )
+        if version_id is None:
+            raise NotFound(f"O processo {process_id!r} não está implantado.")
+        return version_id
+
+    def _user(self, session: Session, user_id: int) -> User:
+        user = session.get(User, user_id)
+        if user is None:
+            raise Forbidden("Sessão inválida: entre novamente.")
+        return user
+
+    @staticmethod
+    def _groups(actor: Actor) -> list[str]:
+        return ["analyst"] if actor.roles & ANALYST_ROLES else []
+
+    @staticmethod
+    def _require_roles(actor: Actor, roles: frozenset[str]) -> None:
+        if not (actor.roles & roles):
+            raise Forbidden("Você não tem permissão para esta ação.")
+
+    def _owned_ready_task(
+        self, session: Session, actor: Actor, task_id: int, for_update: bool = False
+    ) -> HumanTask:
+        # FOR UPDATE OF the task row only: PostgreSQL refuses to lock the nullable
+        # side of the eager outer joins.
+        lock = {"of": HumanTask} if for_update else None
+        task = session.get(HumanTask, task_id, with_for_update=lock)
+        if task is None:
+            raise NotFound("Tarefa não encontrada.")
+        if task.group == tasks.REQUESTER_GROUP:
+            if task.assignee_id != actor.id:
+                raise NotFound("Tarefa não encontrada.")
+        elif task.group not in self._groups(actor):
+            raise NotFound("Tarefa não encontrada.")
+        if task.state != "ready":
+            raise TaskNotReady(
+                "Esta tarefa já foi concluída ou não está mais disponível; nada foi alterado."
+            )
+        if task.assignee_id != actor.id:
+            raise Conflict("Assuma a tarefa antes de trabalhar nela.")
+        return task
+
+    def _bump_version(self, session: Session, chamado: Chamado, expected: int) -> None:
+        result = session.execute(
+            update(Chamado)
+            .where(Chamado.id == chamado.id, Chamado.version == expected)
+            .values(version=Chamado.version + 1)
+        )
+        if result.rowcount != 1:
+            raise Conflict(
+                "Este chamado foi alterado por outra ação enquanto você o editava; "
+                "nada foi gravado. Recarregue a página para ver a situação atual."
+            )
+        session.refresh(chamado, ["version"])
+
+    def _form(
+        self, session: Session, bundle: specs.ProcessBundle, task: HumanTask
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        schema = bundle.forms.get(task.form_schema or "", {})
+        ui = bundle.forms.get(task.form_ui_schema or "", {})
+        # A retired catalog value stays valid only where the ticket already had it:
+        # the last submitted data, never what a post claims.
+        keep = self._last_submission_data(session, task.chamado_id) or {}
+        resolved = forms.resolve_catalogs(schema, catalogs.all_catalogs(session), keep)
+        return resolved, ui
+
+    @staticmethod
+    def _keep_schema_fields(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        # Only declared fields reach task data: a posted key could otherwise shadow
+        # process variables such as rodadas_ajuste.
+        props = schema.get("properties", {})
+        return {k: copy.deepcopy(v) for k, v in data.items() if k in props}
+
+    def _audit(
+        self,
+        session: Session,
+        chamado: Chamado | None,
+        actor_id: int | None,
+        action: str,
+        summary: str,
+        *,
+        now: datetime | None = None,
+        public: bool = True,
+        message: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        session.add(
+            AuditEvent(
+                chamado_id=chamado.id if chamado else None,
+                actor_id=actor_id,
+                at=now or self.clock(),
+                action=action,
+                summary=summary,
+                public=public,
+                message=message,
+                details=details,
+                request_id=context.request_id.get(),
+            )
+        )
+
+    def _last_submission_data(self, session: Session, chamado_id: int) -> dict[str, Any] | None:
+        data = session.scalar(
+            select(Submission.data)
+            .where(Submission.chamado_id == chamado_id)
+            .order_by(Submission.round.desc())
+            .limit(1)
+        )
+        return copy.deepcopy(data) if data is not None else None
+
+    def _last_public_message(self, session: Session, chamado_id: int, action: str) -> str | None:
+        return session.scalar(
+            select(AuditEvent.message)
+            .where(AuditEvent.chamado_id == chamado_id, AuditEvent.action == action)
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        )
+
+    def _attachments(self, session: Session, chamado_id: int) -> list[Attachment]:
+        return list(
+            session.scalars(
+                select(Attachment)
+                .where(Attachment.chamado_id == chamado_id, Attachment.removed.is_(False))
+                .order_by(Attachment.id)
+            )
+        )
+
+    def _view(self, session: Session, chamado: Chamado, public_only: bool) -> ChamadoView:
+        bundle = self.bundle(session, chamado.process_version_id)
+        data = self._last_submission_data(session, chamado.id) or {}
+        registrar = bundle.user_tasks.get("registrar_chamado")
+        schema_name = registrar.form_schema if registrar else None
+        ui_name = registrar.form_ui_schema if registrar else None
+        schema = forms.resolve_catalogs(
+            bundle.forms.get(schema_name or "", {}), catalogs.all_catalogs(session), data
+        )
+        events_q = select(AuditEvent).where(AuditEvent.chamado_id == chamado.id)
+        if public_only:
+            events_q = events_q.where(AuditEvent.public.is_(True))
+        events = list(session.scalars(events_q.order_by(AuditEvent.at, AuditEvent.id)))
+        referenced = {a.get("id") for a in data.get("anexos", [])}
+        attachments = [a for a in self._attachments(session, chamado.id) if a.id in referenced]
+        open_tasks = list(
+            session.scalars(
+                select(HumanTask).where(
+                    HumanTask.chamado_id == chamado.id, HumanTask.state == "ready"
+                )
+            )
+        )
+        return ChamadoView(
+            chamado=chamado,
+            data=data,
+            schema=schema,
+            ui=bundle.forms.get(ui_name or "", {}),
+            events=events,
+            attachments=attachments,
+            open_tasks=open_tasks,
+        )
+
+    def _workflow_data(
+        self, session: Session, chamado: Chamado, bundle: specs.ProcessBundle
+    ) -> dict[str, Any]:
+        state = session.scalar(select(Chamado.workflow_state).where(Chamado.id == chamado.id))
+        return runtime.current_data(runtime.load(bundle, state or ""))
+
+    @staticmethod
+    def _adjustments_left(wf_data: dict[str, Any]) -> int | None:
+        if "max_rodadas_ajuste" not in wf_data:
+            return None
+        return max(0, int(wf_data["max_rodadas_ajuste"]) - int(wf_data.get("rodadas_ajuste", 0)))
+
+    def _after_step(
+        self,
+        session: Session,
+        chamado: Chamado,
+        wf: Any,
+        bundle: specs.ProcessBundle,
+        now: datetime,
+    ) -> list[HumanTask]:
+        """Bring task rows, timer rows and the SLA clock in line with the workflow."""
+        created = tasks.sync(session, chamado, wf, bundle, self.settings.lane_groups, now)
+        timers.sync(session, chamado, wf, now)
+        session.flush()
+        analysing = session.scalar(
+            select(func.count())
+            .select_from(HumanTask)
+            .where(
+                HumanTask.chamado_id == chamado.id,
+                HumanTask.state == "ready",
+                HumanTask.group != tasks.REQUESTER_GROUP,
+            )
+        )
+        if analysing and chamado.analysis_started_at is None:
+            chamado.analysis_started_at = now
+        elif not analysing and chamado.analysis_started_at is not None:
+            chamado.analysis_seconds += business_days.business_seconds(
+                chamado.analysis_started_at, now
+            )
+            chamado.analysis_started_at = None
+        return created
+
+    def _analysis_deadline(
+        self, chamado: Chamado, wf_data: dict[str, Any], now: datetime
+    ) -> dict[str, Any]:
+        """Time waiting for the requester never counts: the budget less the time spent."""
+        due = sla.analysis_deadline(wf_data, chamado.analysis_seconds, now)
+        if due is None:
+            return {}
+        chamado.analysis_due_at = due
+        return {"prazo_analise": due.isoformat()}
+
+    def analysis_clock(self, chamado: Chamado) -> int:
+        """Business seconds the analysis has taken so far, waiting for the requester excluded."""
+        running = chamado.analysis_started_at
+        extra = business_days.business_seconds(running, self.clock()) if running else 0
+        return chamado.analysis_seconds + extra
