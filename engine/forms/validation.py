@@ -1,0 +1,172 @@
+"""Server-side validation with jsonschema, with a pt-BR message per field."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from engine import validators
+from engine.catalogs import CatalogOption as CatalogOption  # re-exported for callers
+from engine.forms.structure import options_of
+
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+
+
+def is_valid_email(value: str) -> bool:
+    return len(value) <= 254 and bool(_EMAIL.match(value))
+
+
+# Normalisers per format: canonical text, or None when the value is invalid.
+NORMALIZERS: dict[str, Callable[[str], str | None]] = {
+    "telefone": lambda s: validators.normalize_phone(s),
+    "protocolo": lambda s: validators.normalize_protocolo(s),
+    "cpf": lambda s: validators.normalize_cpf(s),
+    "email": lambda s: s if is_valid_email(s) else None,
+}
+
+FORMAT_MESSAGES = {
+    "email": "E-mail inválido. Use o formato nome@dominio.gov.br.",
+    "telefone": "Telefone inválido. Use DDD + número, ex.: (61) 99999-9999.",
+    "protocolo": (
+        "Protocolo inválido: informe o número da Plataforma (somente dígitos) ou um NUP "
+        "válido (00000.000000/0000-00)."
+    ),
+    "cpf": "CPF inválido. Confira os 11 dígitos, ex.: 000.000.000-00.",
+}
+
+
+def _format_checker() -> FormatChecker:
+    checker = FormatChecker()
+    for name, normalize in NORMALIZERS.items():
+        # Only strings are checked: a wrong type is reported by "type", not by "format".
+        checker.checks(name)(lambda v, _n=normalize: not isinstance(v, str) or _n(v) is not None)
+    return checker
+
+
+FORMAT_CHECKER = _format_checker()
+
+
+def validate(
+    schema: Mapping[str, Any], data: Mapping[str, Any], fields: Collection[str] | None = None
+) -> dict[str, str]:
+    """pt-BR messages keyed by field path (``telefone``, ``protocolos.1.numero``).
+
+    The whole document is validated (conditions may depend on other steps); with ``fields``
+    only errors whose top-level field is listed are reported.
+    """
+    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    order = {name: i for i, name in enumerate(schema.get("properties", {}))}
+    found: list[tuple[int, int, tuple[Any, ...], str]] = []
+    for error in validator.iter_errors(dict(data)):
+        # One message per field: the most basic problem first, whatever the schema's key order.
+        rank = _RANK.get(str(error.validator), len(_RANK))
+        for path, message in _describe(schema, error):
+            position = order.get(str(path[0]), len(order)) if path else -1
+            found.append((position, rank, path, message))
+    found.sort(key=lambda item: (item[0], item[1]))
+    errors: dict[str, str] = {}
+    for _position, _rank, path, message in found:
+        if fields is not None and (not path or path[0] not in fields):
+            continue
+        errors.setdefault(".".join(str(p) for p in path), message)
+    return errors
+
+
+_RANK = {
+    name: i
+    for i, name in enumerate(
+        ["required", "type", "const", "enum", "oneOf", "minLength", "maxLength", "format"]
+    )
+}
+
+
+def _describe(root: Mapping[str, Any], error: ValidationError) -> list[tuple[tuple[Any, ...], str]]:
+    path = tuple(error.absolute_path)
+    if error.validator == "required":
+        instance = error.instance if isinstance(error.instance, dict) else {}
+        missing = [p for p in error.validator_value if p not in instance]
+        return [(path + (p,), _required_message(_subschema(root, path + (p,)))) for p in missing]
+    if error.validator == "additionalProperties":
+        extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
+        return [(path + (k,), "Campo não reconhecido.") for k in extra]
+    return [(path, _message(error, _subschema(root, path)))]
+
+
+def _required_message(prop: Mapping[str, Any]) -> str:
+    if prop.get("const") is True:
+        return "Marque esta confirmação para continuar."
+    return "Campo obrigatório."
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _message(error: ValidationError, prop: Mapping[str, Any]) -> str:
+    kind, value = error.validator, error.validator_value
+    attachments = bool(prop.get("x-attachments"))
+    simple: dict[str, Callable[[], str]] = {
+        "minLength": lambda: f"Informe pelo menos {_plural(value, 'caractere', 'caracteres')}.",
+        "maxLength": lambda: f"Informe no máximo {_plural(value, 'caractere', 'caracteres')}.",
+        "minItems": lambda: (
+            f"Anexe pelo menos {_plural(value, 'arquivo', 'arquivos')}."
+            if attachments
+            else f"Adicione pelo menos {_plural(value, 'item', 'itens')}."
+        ),
+        "maxItems": lambda: (
+            f"Anexe no máximo {_plural(value, 'arquivo', 'arquivos')}."
+            if attachments
+            else f"A tabela aceita no máximo {_plural(value, 'item', 'itens')}."
+        ),
+        "uniqueItems": lambda: "Há itens repetidos na tabela.",
+        "enum": lambda: "Escolha uma das opções.",
+        "minimum": lambda: f"Informe um valor maior ou igual a {value}.",
+        "maximum": lambda: f"Informe um valor menor ou igual a {value}.",
+        "exclusiveMinimum": lambda: f"Informe um valor maior que {value}.",
+        "exclusiveMaximum": lambda: f"Informe um valor menor que {value}.",
+        "pattern": lambda: "Formato inválido.",
+        "format": lambda: FORMAT_MESSAGES.get(value, "Formato inválido."),
+        "type": lambda: _type_message(value, prop),
+        "const": lambda: (
+            "Marque esta confirmação para continuar." if value is True else "Valor inválido."
+        ),
+        "oneOf": lambda: (
+            "Escolha uma das opções." if options_of(error.schema) else "Valor inválido."
+        ),
+        "anyOf": lambda: "Valor inválido.",
+    }
+    make = simple.get(str(kind))
+    return make() if make else "Valor inválido."
+
+
+def _type_message(expected: Any, prop: Mapping[str, Any]) -> str:
+    if "x-lookup" in prop:
+        return "Escolha um item da lista de resultados da busca."
+    names = {expected} if isinstance(expected, str) else set(expected)
+    if "integer" in names:
+        return "Informe um número inteiro."
+    if "number" in names:
+        return "Informe um número."
+    if "string" in names:
+        return "Informe um texto."
+    if "boolean" in names:
+        return "Escolha Sim ou Não."
+    return "Valor inválido."
+
+
+def _subschema(root: Mapping[str, Any], path: Sequence[Any]) -> Mapping[str, Any]:
+    """The property schema at a data path, following properties/items only."""
+    node: Mapping[str, Any] = root
+    for part in path:
+        if isinstance(part, int):
+            node = node.get("items", {}) if isinstance(node.get("items"), dict) else {}
+        else:
+            node = node.get("properties", {}).get(part, {})
+    return node
