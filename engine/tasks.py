@@ -27,16 +27,21 @@ def sync(
     bundle: ProcessBundle,
     lane_groups: dict[str, str],
     now: datetime,
-) -> list[HumanTask]:
-    """Returns the rows created for newly ready tasks."""
+) -> tuple[list[HumanTask], list[HumanTask]]:
+    """Returns the rows created for newly ready tasks, and every row still open."""
     ready = {str(t.id): t for t in runtime.ready_human_tasks(wf)}
     open_rows = session.scalars(
         select(HumanTask).where(HumanTask.chamado_id == chamado.id, HumanTask.state == "ready")
     ).all()
+    still_open = []
     for row in open_rows:
+        if row.state != "ready":
+            continue  # completed in this very transaction, not yet flushed
         if row.task_guid not in ready:
             row.state = "cancelled"
             row.completed_at = now
+        else:
+            still_open.append(row)
     known = {row.task_guid for row in open_rows}
     created = []
     for guid, task in ready.items():
@@ -66,4 +71,4 @@ def sync(
     )
     if chamado.status in status.CLOSED and chamado.closed_at is None:
         chamado.closed_at = now
-    return created
+    return created, still_open + created

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import (
     business_days,
@@ -167,17 +168,23 @@ class UseCaseBase:
                 "Este chamado foi alterado por outra ação enquanto você o editava; "
                 "nada foi gravado. Recarregue a página para ver a situação atual."
             )
-        session.refresh(chamado, ["version"])
+        # The row now holds expected + 1; record that without reading it back.
+        set_committed_value(chamado, "version", expected + 1)
 
     def _form(
-        self, session: Session, bundle: specs.ProcessBundle, task: HumanTask
+        self,
+        session: Session,
+        bundle: specs.ProcessBundle,
+        task: HumanTask,
+        last_submission: dict[str, Any] | None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         schema = bundle.forms.get(task.form_schema or "", {})
         ui = bundle.forms.get(task.form_ui_schema or "", {})
         # A retired catalog value stays valid only where the ticket already had it:
         # the last submitted data, never what a post claims.
-        keep = self._last_submission_data(session, task.chamado_id) or {}
-        resolved = forms.resolve_catalogs(schema, catalogs.all_catalogs(session), keep)
+        resolved = forms.resolve_catalogs(
+            schema, catalogs.all_catalogs(session), last_submission or {}
+        )
         return resolved, ui
 
     @staticmethod
@@ -293,18 +300,11 @@ class UseCaseBase:
         now: datetime,
     ) -> list[HumanTask]:
         """Bring task rows, timer rows and the SLA clock in line with the workflow."""
-        created = tasks.sync(session, chamado, wf, bundle, self.settings.lane_groups, now)
-        timers.sync(session, chamado, wf, now)
-        session.flush()
-        analysing = session.scalar(
-            select(func.count())
-            .select_from(HumanTask)
-            .where(
-                HumanTask.chamado_id == chamado.id,
-                HumanTask.state == "ready",
-                HumanTask.group != tasks.REQUESTER_GROUP,
-            )
+        created, open_rows = tasks.sync(
+            session, chamado, wf, bundle, self.settings.lane_groups, now
         )
+        timers.sync(session, chamado, wf, now)
+        analysing = any(row.group != tasks.REQUESTER_GROUP for row in open_rows)
         if analysing and chamado.analysis_started_at is None:
             chamado.analysis_started_at = now
         elif not analysing and chamado.analysis_started_at is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import (
@@ -61,18 +60,11 @@ class Recording(UseCaseBase):
         chamado: Chamado,
         data: dict[str, Any],
         schema: dict[str, Any],
+        previous: dict[str, Any] | None,
         actor: Actor,
         now: datetime,
     ) -> None:
-        previous = self._last_submission_data(session, chamado.id)
-        round_no = (
-            session.scalar(
-                select(func.count())
-                .select_from(Submission)
-                .where(Submission.chamado_id == chamado.id)
-            )
-            or 0
-        )
+        round_no = chamado.adjustment_rounds  # round 0 is the registration itself
         session.add(Submission(chamado_id=chamado.id, round=round_no, data=data, submitted_at=now))
         chamado.orgao_id = data.get("orgao")
         chamado.tipo_problema = data.get("tipo_problema")

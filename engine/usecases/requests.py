@@ -91,7 +91,8 @@ class Requests(UseCaseBase):
             task = self._owned_ready_task(session, actor, task_id)
             chamado = task.chamado
             bundle = self.bundle(session, chamado.process_version_id)
-            schema, ui = self._form(session, bundle, task)
+            last = self._last_submission_data(session, chamado.id)
+            schema, ui = self._form(session, bundle, task, last)
             data = copy.deepcopy(task.draft_data or {})
             form = TaskForm(
                 task=task,
@@ -123,12 +124,15 @@ class Requests(UseCaseBase):
     ) -> Chamado:
         """Validate the form on the server, run the task and step the workflow."""
         now = self.clock()
-        with self.transaction() as session:
+        # Flushes happen where a query needs them, not before every query: one UPDATE
+        # per changed row instead of one per intervening SELECT.
+        with self.transaction() as session, session.no_autoflush:
             task = self._owned_ready_task(session, actor, task_id, for_update=True)
             chamado = task.chamado
             self._bump_version(session, chamado, expected_version)
             bundle = self.bundle(session, chamado.process_version_id)
-            schema, _ui = self._form(session, bundle, task)
+            last = self._last_submission_data(session, chamado.id)
+            schema, _ui = self._form(session, bundle, task, last)
             clean = self._keep_schema_fields(schema, data)
             wf = runtime.load(bundle, chamado.workflow_state)
             spiff_task = runtime.ready_task(wf, task.task_guid)
@@ -147,14 +151,15 @@ class Requests(UseCaseBase):
             task.completed_by_id = actor.id
             task.draft_data = None
             if task.group == tasks.REQUESTER_GROUP:
-                self._record_submission(session, chamado, clean, schema, actor, now)
+                self._record_submission(session, chamado, clean, schema, last, actor, now)
             else:
                 self._record_decision(session, chamado, task, clean, actor, now)
             created = self._after_step(session, chamado, wf, bundle, now)
             for row in created:
                 if row.group == tasks.REQUESTER_GROUP:
-                    row.draft_data = self._last_submission_data(session, chamado.id)
+                    row.draft_data = copy.deepcopy(last)
             self._audit_outcome(session, chamado, wf, bundle, actor, now)
+            session.flush()  # the e-mail reads the timers this step created
             self._mail_after_task(session, chamado, task, clean, created, now)
             return chamado
 
