@@ -198,8 +198,9 @@ class Chamado(Base):
     updated_at: Mapped[timestamp]
     closed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
 
-    requester: Mapped[User] = relationship(lazy="joined")
-    orgao: Mapped[Orgao | None] = relationship(lazy="joined")
+    # Loaded on demand; pages that show them ask for them (joinedload) in their query.
+    requester: Mapped[User] = relationship()
+    orgao: Mapped[Orgao | None] = relationship()
     process_version: Mapped[ProcessVersion] = relationship()
 
 
@@ -232,7 +233,7 @@ class HumanTask(Base):
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     chamado: Mapped[Chamado] = relationship(lazy="joined")
-    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
 
 
 class Submission(Base):

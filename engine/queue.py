@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine.models import Chamado, HumanTask, Orgao
 
@@ -94,7 +94,11 @@ def list_queue(
     page = min(max(1, filters.page), pages)
     items = list(
         session.scalars(
-            query.order_by(HumanTask.created_at, HumanTask.id)
+            query.options(
+                joinedload(HumanTask.chamado).joinedload(Chamado.orgao),
+                joinedload(HumanTask.assignee),
+            )
+            .order_by(HumanTask.created_at, HumanTask.id)
             .limit(page_size)
             .offset((page - 1) * page_size)
         ).unique()

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from engine import runtime, status
 from engine.models import Chamado, HumanTask
@@ -30,8 +30,11 @@ def sync(
 ) -> tuple[list[HumanTask], list[HumanTask]]:
     """Returns the rows created for newly ready tasks, and every row still open."""
     ready = {str(t.id): t for t in runtime.ready_human_tasks(wf)}
+    # Only the rows themselves: the eager joins to the ticket and people are not needed here.
     open_rows = session.scalars(
-        select(HumanTask).where(HumanTask.chamado_id == chamado.id, HumanTask.state == "ready")
+        select(HumanTask)
+        .options(lazyload("*"))
+        .where(HumanTask.chamado_id == chamado.id, HumanTask.state == "ready")
     ).all()
     still_open = []
     for row in open_rows:

@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from engine.models import Chamado, WorkflowTimer
 
@@ -56,9 +56,9 @@ def waiting(wf: BpmnWorkflow) -> dict[str, tuple[str, datetime]]:
 def sync(session: Session, chamado: Chamado, wf: BpmnWorkflow, now: datetime) -> None:
     current = waiting(wf)
     rows = session.scalars(
-        select(WorkflowTimer).where(
-            WorkflowTimer.chamado_id == chamado.id, WorkflowTimer.state == "waiting"
-        )
+        select(WorkflowTimer)
+        .options(lazyload("*"))
+        .where(WorkflowTimer.chamado_id == chamado.id, WorkflowTimer.state == "waiting")
     ).all()
     for row in rows:
         if row.task_guid not in current:

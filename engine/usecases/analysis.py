@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from engine import (
     catalogs,
@@ -135,7 +136,11 @@ class Analysis(UseCaseBase):
     def analysis(self, actor: Actor, chamado_id: int) -> ChamadoView:
         self._require_roles(actor, STAFF_ROLES)
         with self.session_factory() as session:
-            chamado = session.get(Chamado, chamado_id)
+            chamado = session.get(
+                Chamado,
+                chamado_id,
+                options=[joinedload(Chamado.requester), joinedload(Chamado.orgao)],
+            )
             if chamado is None:
                 raise NotFound("Chamado não encontrado.")
             view = self._view(session, chamado, public_only=False)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import (
@@ -141,7 +141,10 @@ class UseCaseBase:
         # FOR UPDATE OF the task row only: PostgreSQL refuses to lock the nullable
         # side of the eager outer joins.
         lock = {"of": HumanTask} if for_update else None
-        task = session.get(HumanTask, task_id, with_for_update=lock)
+        # The ticket comes in the same query, with its workflow state when it will run.
+        load = joinedload(HumanTask.chamado)
+        options = [load.undefer(Chamado.workflow_state)] if for_update else [load]
+        task = session.get(HumanTask, task_id, with_for_update=lock, options=options)
         if task is None:
             raise NotFound("Tarefa não encontrada.")
         if task.group == tasks.REQUESTER_GROUP:
@@ -264,9 +267,9 @@ class UseCaseBase:
         attachments = [a for a in self._attachments(session, chamado.id) if a.id in referenced]
         open_tasks = list(
             session.scalars(
-                select(HumanTask).where(
-                    HumanTask.chamado_id == chamado.id, HumanTask.state == "ready"
-                )
+                select(HumanTask)
+                .options(joinedload(HumanTask.assignee))
+                .where(HumanTask.chamado_id == chamado.id, HumanTask.state == "ready")
             )
         )
         return ChamadoView(
