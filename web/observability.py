@@ -112,6 +112,9 @@ def install_json_logging(stream: IO[str] | None = None) -> logging.Handler:
     root.addHandler(handler)
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
+    # SpiffWorkflow logs every task state change at INFO ("spiff.task"): the audit
+    # rows already record what matters, so keep only its warnings.
+    logging.getLogger("spiff").setLevel(logging.WARNING)
     return handler
 
 
