@@ -80,6 +80,14 @@ DEMO_PEOPLE: list[dict[str, Any]] = [
         "reliability": "gold",
     },
     {
+        "cpf": "12345678909",
+        "name": "Dora Projetista",
+        "email": "dora.projetista@example.gov.br",
+        "phone": "61987650006",
+        "role": "designer",
+        "reliability": "silver",
+    },
+    {
         # gov.br quirks in one person: a social name, and no verified e-mail/phone
         # (gov.br then leaves those claims out).
         "cpf": "85351346893",
