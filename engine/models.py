@@ -210,6 +210,8 @@ class HumanTask(Base):
     __tablename__ = "human_tasks"
     __table_args__ = (
         Index("ix_human_tasks_queue", "group", "state", "assignee_id", "created_at"),
+        # "Todas em aberto": every open task of a group, oldest first, without a sort.
+        Index("ix_human_tasks_open", "group", "state", "created_at"),
         Index("ix_human_tasks_chamado", "chamado_id", "state"),
     )
 

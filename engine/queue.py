@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session, joinedload
 from engine.models import Chamado, HumanTask, Orgao
 
 VIEWS = ("disponiveis", "minhas", "todas")
+# Counting every open task makes each page cost O(open tasks). Counts stop at this
+# cap ("1000+"): no analyst pages past it, they filter; the cost stays bounded.
+COUNT_CAP = 1000
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class QueuePage:
     page: int
     pages: int
     counts: dict[str, int]
+    count_cap: int = COUNT_CAP  # a total or count equal to it means "at least this many"
 
 
 def _base(groups: list[str]) -> Select[tuple[HumanTask]]:
@@ -63,19 +67,16 @@ def _apply(
     return query
 
 
-def orgaos_in_queue(session: Session, groups: list[str]) -> list[tuple[int, str]]:
-    """The órgãos that have open tasks, for the queue's filter."""
-    if not groups:
-        return []
-    rows = session.execute(
-        select(Orgao.id, Orgao.sigla, Orgao.name)
-        .join(Chamado, Chamado.orgao_id == Orgao.id)
-        .join(HumanTask, HumanTask.chamado_id == Chamado.id)
-        .where(HumanTask.state == "ready", HumanTask.group.in_(groups))
-        .distinct()
-        .order_by(Orgao.sigla)
-    ).all()
+def orgaos_for_filter(session: Session) -> list[tuple[int, str]]:
+    """Every órgão, for the queue's filter: a fixed few hundred rows, unlike a DISTINCT
+    over all open tasks, whose cost grows with the queue."""
+    rows = session.execute(select(Orgao.id, Orgao.sigla, Orgao.name).order_by(Orgao.sigla)).all()
     return [(row.id, f"{row.sigla} — {row.name}") for row in rows]
+
+
+def _capped_count(session: Session, query: Select[tuple[HumanTask]]) -> int:
+    capped = query.with_only_columns(HumanTask.id).order_by(None).limit(COUNT_CAP).subquery()
+    return session.scalar(select(func.count()).select_from(capped)) or 0
 
 
 def list_queue(
@@ -89,7 +90,7 @@ def list_queue(
     if not groups:
         return QueuePage([], 0, 1, 1, {v: 0 for v in VIEWS})
     query = _apply(_base(groups), filters, user_id, now)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    total = _capped_count(session, query)
     pages = max(1, -(-total // page_size))
     page = min(max(1, filters.page), pages)
     items = list(
@@ -103,8 +104,8 @@ def list_queue(
             .offset((page - 1) * page_size)
         ).unique()
     )
-    counts = {}
-    for view in VIEWS:
-        q = _apply(_base(groups), QueueFilters(view=view), user_id, now)
-        counts[view] = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    counts = {
+        view: _capped_count(session, _apply(_base(groups), QueueFilters(view=view), user_id, now))
+        for view in VIEWS
+    }
     return QueuePage(items=items, total=total, page=page, pages=pages, counts=counts)

@@ -338,6 +338,7 @@ def queue() -> Any:
         page=result.page,
         pages=result.pages,
         counts=result.counts,
+        count_cap=result.count_cap,
     )
 
 

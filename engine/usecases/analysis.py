@@ -21,7 +21,7 @@ from engine.models import (
     Submission,
     User,
 )
-from engine.queue import QueueFilters, QueuePage, list_queue, orgaos_in_queue
+from engine.queue import QueueFilters, QueuePage, list_queue, orgaos_for_filter
 from engine.usecases.base import (
     ANALYST_ROLES,
     STAFF_ROLES,
@@ -126,7 +126,7 @@ class Analysis(UseCaseBase):
     def queue_orgaos(self, actor: Actor) -> list[tuple[int, str]]:
         self._require_roles(actor, ANALYST_ROLES)
         with self.session_factory() as session:
-            return orgaos_in_queue(session, self._groups(actor))
+            return orgaos_for_filter(session)
 
     def analysts(self) -> list[User]:
         with self.session_factory() as session:
