@@ -307,7 +307,7 @@ def openapi() -> Response:
 def start_instance(process_id: str) -> Any:
     svc, user = _service(), _user()
     chamado = svc.start_chamado(user, process_id)
-    first = svc.tracking(user, chamado.id).requester_task
+    first = svc.requester_task(user, chamado.id)
     body = {"chamado": chamado_json(chamado), "task": task_json(first) if first else None}
     location = url_for("api.get_chamado", chamado_id=chamado.id)
     return jsonify(body), 201, {"Location": location}

@@ -46,7 +46,9 @@ def new_chamado() -> Any:
     if request.method == "GET":
         return render_template("requester/new.html")
     chamado = svc().start_chamado(current_user())
-    task = next(t for c, t in svc().my_chamados(current_user()) if c.id == chamado.id)
+    task = svc().requester_task(current_user(), chamado.id)
+    if task is None:  # the model starts with no requester task: nothing to fill in
+        return redirect(url_for("requester.tracking", chamado_id=chamado.id))
     flash(f"Chamado {chamado.protocolo} criado. Preencha os dados e envie para análise.", "success")
     return redirect(url_for("requester.task", task_id=task.id))
 

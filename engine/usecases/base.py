@@ -143,7 +143,9 @@ class UseCaseBase:
         lock = {"of": HumanTask} if for_update else None
         # The ticket comes in the same query, with its workflow state when it will run.
         load = joinedload(HumanTask.chamado)
-        options = [load.undefer(Chamado.workflow_state)] if for_update else [load]
+        options = [load]
+        if for_update:  # about to run: the state, and the órgão the response shows
+            options = [load.undefer(Chamado.workflow_state), load.joinedload(Chamado.orgao)]
         task = session.get(HumanTask, task_id, with_for_update=lock, options=options)
         if task is None:
             raise NotFound("Tarefa não encontrada.")

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import lazyload
 
 from engine import (
     forms,
@@ -65,6 +66,21 @@ class Requests(UseCaseBase):
                 now=now,
             )
             return chamado
+
+    def requester_task(self, actor: Actor, chamado_id: int) -> HumanTask | None:
+        """The caller's open task on one of their tickets, if any (one indexed query)."""
+        with self.session_factory() as session:
+            return session.scalar(
+                select(HumanTask)
+                .options(lazyload("*"))
+                .where(
+                    HumanTask.chamado_id == chamado_id,
+                    HumanTask.state == "ready",
+                    HumanTask.assignee_id == actor.id,
+                    HumanTask.group == tasks.REQUESTER_GROUP,
+                )
+                .limit(1)
+            )
 
     def my_chamados(self, actor: Actor) -> list[tuple[Chamado, HumanTask | None]]:
         with self.session_factory() as session:
