@@ -7,7 +7,6 @@ Screenshots of each page land in test-artifacts/ for people to look at.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 import werkzeug.serving
 
 from engine import users
+from tests.browser import ARGS, ARTIFACTS, CHROMIUM
 from tests.conftest import database_url
 from web import create_app
 from web.dev_oidc import run_in_thread
@@ -23,17 +23,6 @@ from web.dev_oidc import run_in_thread
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 

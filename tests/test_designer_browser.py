@@ -9,7 +9,6 @@ the login itself is tested elsewhere.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from flask import Flask, render_template_string
 from engine import scenarios
 from engine.designer.tickets import Tickets
 from engine.service import ActorRef, Chamados
+from tests.browser import ARGS, ARTIFACTS, CHROMIUM
 from tests.conftest import database_url
 from tests.test_auth import set_session_user
 from tests.test_engine_lifecycle import submit_registration
@@ -29,17 +29,6 @@ from tests.test_engine_lifecycle import submit_registration
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DORA = "12345678909"
 MARIA = "39053344705"
 
