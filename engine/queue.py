@@ -12,8 +12,8 @@ from engine.models import Chamado, HumanTask, Orgao
 
 VIEWS = ("disponiveis", "minhas", "todas")
 # Counting every open task makes each page cost O(open tasks). Counts stop at this
-# cap ("1000+"): no analyst pages past it, they filter; the cost stays bounded.
-COUNT_CAP = 1000
+# cap ("500+"): no analyst pages past it, they filter; the cost stays bounded.
+COUNT_CAP = 500
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,7 @@ class QueuePage:
 
 
 def _base(groups: list[str]) -> Select[tuple[HumanTask]]:
-    return (
-        select(HumanTask)
-        .join(Chamado, Chamado.id == HumanTask.chamado_id)
-        .where(HumanTask.state == "ready", HumanTask.group.in_(groups))
-    )
+    return select(HumanTask).where(HumanTask.state == "ready", HumanTask.group.in_(groups))
 
 
 def _apply(
@@ -51,6 +47,10 @@ def _apply(
         query = query.where(HumanTask.assignee_id.is_(None))
     elif f.view == "minhas":
         query = query.where(HumanTask.assignee_id == user_id)
+    if f.orgao_id or f.tipo_problema or f.situacao:
+        # The ticket's columns only when a filter reads them: the tab counts stay on
+        # the task index alone.
+        query = query.join(Chamado, Chamado.id == HumanTask.chamado_id)
     if f.orgao_id:
         query = query.where(Chamado.orgao_id == f.orgao_id)
     if f.tipo_problema:
