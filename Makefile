@@ -33,7 +33,7 @@ run: install assets
 
 test: install-test assets
 	$(PY) -m ruff check engine web tests
-	$(PY) -m pytest -q
+	env -u TEST_DATABASE_URL $(PY) -m pytest -q
 	@# With TEST_DATABASE_URL set (.ci/run sets it), the suite runs again on PostgreSQL.
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== PostgreSQL: $$TEST_DATABASE_URL"; $(PY) -m pytest -q -m "not browser"; fi
@@ -41,6 +41,10 @@ test: install-test assets
 lint: install-test
 	$(PY) -m ruff check engine web tests
 	$(PY) -m ruff format --check engine web tests
+
+# Benchmarks (bench/): ratios measured side by side; 10-20 min. BENCH_ARGS=--quick: ~5 min.
+bench: install
+	$(PY) -m bench.run_all $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules web/static/vendor instance

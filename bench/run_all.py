@@ -1,0 +1,143 @@
+"""All the benchmarks, in order (``make bench``). Each prints its table and a verdict line
+per target; the figures go to bench/results/latest.json.
+
+    python -m bench.run_all            # the full run: about 20 minutes on 2 cores
+    python -m bench.run_all --quick    # shortened counts: about 5 minutes
+    python -m bench.run_all --only engine,queue --profile
+
+The full run's counts, chosen to fit in ~20 minutes on this 2-core machine:
+  1. engine: 200 lifecycles of each kind, interleaved (~1 min);
+  2. HTTP: 240 measured lifecycles per database, 2 clients, 3 rounds (~3–4 min);
+  3. queue: 1,000 and 100,000 tickets per database, 20 requests per point (~5 min);
+  4. memory: 10,000 lifecycles against one worker, capped at 15 minutes — when the
+     machine is too busy to get there, the output says how many were done.
+Benchmarks print verdicts; they never fail on a missed target (exit 1 only on errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+import traceback
+from datetime import datetime
+from typing import Any
+
+from bench import common, engine_overhead, http_lifecycle, memory, queue_scale
+
+ORDER = ("engine", "http", "queue", "memory")
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=common.ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=common.ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return out.stdout.strip() + ("+alterações locais" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="contagens reduzidas (~5 min)")
+    parser.add_argument("--only", default=",".join(ORDER), help="engine,http,queue,memory")
+    parser.add_argument(
+        "--profile", action="store_true", help="perfil mesmo se a meta for atingida"
+    )
+    parser.add_argument(
+        "--memory-lifecycles", type=int, default=10_000, help="ciclos do teste de memória"
+    )
+    args = parser.parse_args(argv)
+    chosen = [name for name in ORDER if name in {s.strip() for s in args.only.split(",")}]
+
+    started = time.monotonic()
+    when = datetime.now().astimezone()
+    info = common.machine()
+    common.title("Chamados — benchmarks")
+    common.note(f"data: {when:%Y-%m-%d %H:%M %Z}; commit {_git_commit()}")
+    common.note(f"máquina: {info['cpus']} núcleos ({info['cpu_model']}), Python {info['python']}")
+    common.note(
+        "máquina ruidosa: compare as razões medidas lado a lado nesta execução, não os absolutos."
+    )
+    if common.RESULTS.exists():
+        common.RESULTS.unlink()  # this run's figures only
+    quick = ["--quick"] if args.quick else []
+    prof = ["--profile"] if args.profile else []
+    m = args.memory_lifecycles
+    runs: dict[str, Any] = {
+        "engine": lambda: engine_overhead.main([*quick, *prof]),
+        "http": lambda: http_lifecycle.main(
+            [*quick, *prof] if args.quick else ["--lifecycles", "240", *prof]
+        ),
+        "queue": lambda: queue_scale.main(
+            [*quick, *prof] if args.quick else ["--requests", "20", *prof]
+        ),
+        "memory": lambda: memory.main(
+            [*quick, *prof]
+            if args.quick
+            else [
+                "--checkpoints",
+                ",".join(str(c) for c in sorted({min(c, m) for c in (1000, 2500, 5000, m)})),
+                "--time-budget",
+                "900",
+                *prof,
+            ]
+        ),
+    }
+    failures: list[str] = []
+    results: dict[str, Any] = {}
+    for name in chosen:
+        t0 = time.monotonic()
+        try:
+            results[name] = runs[name]()
+        except Exception:  # noqa: BLE001 - one benchmark's crash must not hide the others
+            failures.append(name)
+            print(f"\n  ERRO em {name}:", flush=True)
+            traceback.print_exc()
+        common.note(f"({name}: {(time.monotonic() - t0) / 60:.1f} min)")
+
+    common.title("Resumo")
+    lines = []
+    for name in chosen:
+        r = results.get(name)
+        if r is None:
+            lines.append(f"{name}: ERRO (veja acima)")
+            continue
+        for v in [r["verdict"]] if "verdict" in r else r.get("verdicts", []):
+            lines.append(v["line"])
+        if r.get("shortened"):
+            lines.append(r["shortened"])
+    for line in lines:
+        print(f"  {line}")
+    total = (time.monotonic() - started) / 60
+    where = common.RESULTS.relative_to(common.ROOT)
+    common.note(f"duração total: {total:.1f} min; números em {where}")
+    common.save_results(
+        "run",
+        {
+            "started_at": when.isoformat(timespec="seconds"),
+            "commit": _git_commit(),
+            "args": sys.argv[1:] if argv is None else argv,
+            "minutes": total,
+            "summary": lines,
+            "errors": failures,
+        },
+    )
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
