@@ -75,7 +75,14 @@ def orgaos_for_filter(session: Session) -> list[tuple[int, str]]:
 
 
 def _capped_count(session: Session, query: Select[tuple[HumanTask]]) -> int:
-    capped = query.with_only_columns(HumanTask.id).order_by(None).limit(COUNT_CAP).subquery()
+    # Ordered like the index, so PostgreSQL walks it and stops at the cap instead of
+    # bitmap-scanning every matching entry first.
+    capped = (
+        query.with_only_columns(HumanTask.id)
+        .order_by(HumanTask.created_at)
+        .limit(COUNT_CAP)
+        .subquery()
+    )
     return session.scalar(select(func.count()).select_from(capped)) or 0
 
 
@@ -104,8 +111,11 @@ def list_queue(
             .offset((page - 1) * page_size)
         ).unique()
     )
+    unfiltered = filters == QueueFilters(view=filters.view, page=filters.page)
     counts = {
-        view: _capped_count(session, _apply(_base(groups), QueueFilters(view=view), user_id, now))
+        view: total
+        if unfiltered and view == filters.view  # the page's own total is that tab's count
+        else _capped_count(session, _apply(_base(groups), QueueFilters(view=view), user_id, now))
         for view in VIEWS
     }
     return QueuePage(items=items, total=total, page=page, pages=pages, counts=counts)
