@@ -1,6 +1,7 @@
 """WSGI entry point for production servers: ``gunicorn web.wsgi:app``.
 
-Refuses to start on a database behind the code, and runs the scheduler inside
+Refuses to start on a database behind the code or without an OpenID provider
+(the development provider is for `make run` only), and runs the scheduler inside
 the worker only when asked (CHAMADOS_SCHEDULER=embedded); in production run
 ``chamados scheduler`` as its own process instead.
 """
@@ -12,6 +13,13 @@ import sys
 
 from engine import schema
 from web import create_app
+
+if not os.environ.get("OIDC_ISSUER"):
+    sys.stderr.write(
+        "OIDC_ISSUER não configurado: em produção a aplicação usa o Login Único gov.br "
+        "(ex.: https://sso.acesso.gov.br/); o provedor de desenvolvimento é só para `make run`.\n"
+    )
+    raise SystemExit(3)
 
 app = create_app()
 
