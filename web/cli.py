@@ -91,6 +91,7 @@ def dev(host: str, port: int) -> None:
         )
         _wait_for(issuer + "/.well-known/openid-configuration")
     try:
+        from engine.validators import format_cpf
         from web import create_app
         from web.demo import seed_demo
 
@@ -106,7 +107,8 @@ def dev(host: str, port: int) -> None:
             click.echo(f"Provedor OpenID de desenvolvimento em {os.environ['OIDC_ISSUER']}")
             click.echo("Clique em 'Entrar com gov.br' e escolha uma pessoa de demonstração:")
             for person in people:
-                click.echo(f"  - {person['name']} (CPF {person['cpf']}): {person['role_label']}")
+                cpf = format_cpf(person["cpf"])
+                click.echo(f"  - {person['name']} (CPF {cpf}): {person['role_label']}")
         click.echo("")
         app.run(host=host, port=port, threaded=True, use_reloader=False)
         scheduler.shutdown(wait=False)

@@ -115,6 +115,8 @@ def install_json_logging(stream: IO[str] | None = None) -> logging.Handler:
     # SpiffWorkflow logs every task state change at INFO ("spiff.task"): the audit
     # rows already record what matters, so keep only its warnings.
     logging.getLogger("spiff").setLevel(logging.WARNING)
+    # APScheduler announces every run of every job (every few seconds): keep its warnings.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return handler
 
 
