@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import catalogs, outbox, users
+from engine import catalogs, orgaos, outbox, users
 from engine.models import Chamado, HumanTask, Orgao, User, WorkflowTimer
 
 
@@ -54,7 +54,7 @@ def registered(
         nome=_name(chamado),
         tracking_url=tracking_path(chamado),
         servico=data.get("nome_servico"),
-        orgao=f"{orgao.sigla} — {orgao.name}" if orgao else None,
+        orgao=orgaos.display(orgao.sigla, orgao.name) if orgao else None,
     )
 
 

@@ -129,8 +129,13 @@ def get_orgao(session: Session, id: int) -> Orgao | None:
     return session.get(Orgao, id)
 
 
+def display(sigla: str, name: str) -> str:
+    """How an órgão is shown everywhere: "INSS — Instituto Nacional do Seguro Social"."""
+    return f"{sigla} — {name}"
+
+
 class Labels:
-    """The forms' lookup protocol over one session (labels in diffs and reviews)."""
+    """The forms' lookup protocol over one session (labels in diffs, reviews, lookups)."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -138,9 +143,10 @@ class Labels:
     def label_for(self, value: object) -> str | None:
         try:
             orgao = get_orgao(self._session, int(str(value)))
-        except ValueError:
+        except (TypeError, ValueError):
             return None
-        return f"{orgao.sigla} — {orgao.name}" if orgao else None
+        return display(orgao.sigla, orgao.name) if orgao else None
 
-    def search(self, q: str) -> list[tuple[int, str]]:
-        return [(o.id, f"{o.sigla} — {o.name}") for o in search_orgaos(self._session, q)]
+    def search(self, q: str, limit: int = 20) -> list[tuple[int, str]]:
+        found = search_orgaos(self._session, q, limit)
+        return [(o.id, display(o.sigla, o.name)) for o in found]

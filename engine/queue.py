@@ -9,6 +9,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine.models import Chamado, HumanTask, Orgao
+from engine.orgaos import display
 
 VIEWS = ("disponiveis", "minhas", "todas")
 # Counting every open task makes each page cost O(open tasks). Counts stop at this
@@ -71,7 +72,7 @@ def orgaos_for_filter(session: Session) -> list[tuple[int, str]]:
     """Every órgão, for the queue's filter: a fixed few hundred rows, unlike a DISTINCT
     over all open tasks, whose cost grows with the queue."""
     rows = session.execute(select(Orgao.id, Orgao.sigla, Orgao.name).order_by(Orgao.sigla)).all()
-    return [(row.id, f"{row.sigla} — {row.name}") for row in rows]
+    return [(row.id, display(row.sigla, row.name)) for row in rows]
 
 
 def _capped_count(session: Session, query: Select[tuple[HumanTask]]) -> int:

@@ -23,7 +23,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, 
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect as sa_inspect
 
-from engine import status, tokens, users
+from engine import orgaos, status, tokens, users
 from engine.errors import DomainError, ValidationFailed
 from engine.models import Attachment, AuditEvent, Chamado, HumanTask
 from engine.queue import VIEWS, QueueFilters
@@ -131,7 +131,7 @@ def _orgao_label(c: Chamado) -> str | None:
         return None
     # The joined órgão may be stale right after a submission changed orgao_id.
     if "orgao" not in sa_inspect(c).unloaded and c.orgao is not None and c.orgao.id == c.orgao_id:
-        return f"{c.orgao.sigla} — {c.orgao.name}"
+        return orgaos.display(c.orgao.sigla, c.orgao.name)
     return _service().orgao_label(c.orgao_id)
 
 

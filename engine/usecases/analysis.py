@@ -160,18 +160,11 @@ class Analysis(UseCaseBase):
 
     def search_orgaos(self, q: str, limit: int = 15) -> list[tuple[int, str]]:
         with self.session_factory() as session:
-            return [
-                (o.id, f"{o.sigla} — {o.name}") for o in orgaos.search_orgaos(session, q, limit)
-            ]
+            return orgaos.Labels(session).search(q, limit)
 
     def orgao_label(self, orgao_id: Any) -> str | None:
-        try:
-            key = int(orgao_id)
-        except (TypeError, ValueError):
-            return None
         with self.session_factory() as session:
-            o = orgaos.get_orgao(session, key)
-            return f"{o.sigla} — {o.name}" if o else None
+            return orgaos.Labels(session).label_for(orgao_id)
 
     def catalog(self, name: str) -> list[catalogs.CatalogOption]:
         with self.session_factory() as session:
