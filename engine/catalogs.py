@@ -114,12 +114,20 @@ def options(session: Session, catalog: str, *, active_only: bool = False) -> lis
     return [_to_option(i) for i in session.scalars(query)]
 
 
+_ITEMS = CatalogItem.__table__
+# Read on every form a ticket step validates: plain rows, one statement built once.
+_ALL_ITEMS = select(
+    _ITEMS.c.catalog, _ITEMS.c.code, _ITEMS.c.label, _ITEMS.c.help, _ITEMS.c.active
+).order_by(_ITEMS.c.catalog, _ITEMS.c.position, _ITEMS.c.id)
+
+
 def all_catalogs(session: Session) -> dict[str, list[CatalogOption]]:
     """Every catalog (inactive items included), keyed by name, items in display order."""
-    query = select(CatalogItem).order_by(CatalogItem.catalog, CatalogItem.position, CatalogItem.id)
     result: dict[str, list[CatalogOption]] = {}
-    for item in session.scalars(query):
-        result.setdefault(item.catalog, []).append(_to_option(item))
+    for row in session.connection().execute(_ALL_ITEMS):
+        result.setdefault(row.catalog, []).append(
+            CatalogOption(code=row.code, label=row.label, help=row.help, active=row.active)
+        )
     return result
 
 

@@ -230,6 +230,8 @@ def _one_line(text: str) -> str:
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
+        # Templates ship with the code: no stat() of the file on every message.
+        auto_reload=False,
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
         trim_blocks=True,

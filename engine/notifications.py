@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import catalogs, orgaos, outbox, users
-from engine.models import Chamado, HumanTask, Orgao, User, WorkflowTimer
+from engine import catalogs, outbox, users
+from engine.models import Chamado, HumanTask, User
 
 
 def tracking_path(chamado: Chamado) -> str:
@@ -41,9 +41,14 @@ def _send(
 
 
 def registered(
-    session: Session, chamado: Chamado, data: dict[str, Any], base_url: str, now: datetime
+    session: Session,
+    chamado: Chamado,
+    data: dict[str, Any],
+    orgao: str | None,
+    base_url: str,
+    now: datetime,
 ) -> None:
-    orgao = session.get(Orgao, data["orgao"]) if data.get("orgao") else None
+    """The receipt of a first submission; ``orgao`` is the chosen órgão's label."""
     _send(
         session,
         "chamado_registrado",
@@ -54,7 +59,7 @@ def registered(
         nome=_name(chamado),
         tracking_url=tracking_path(chamado),
         servico=data.get("nome_servico"),
-        orgao=orgaos.display(orgao.sigla, orgao.name) if orgao else None,
+        orgao=orgao,
     )
 
 
@@ -63,21 +68,11 @@ def adjustment_requested(
     chamado: Chamado,
     request: str | None,
     task: HumanTask | None,
+    deadline: datetime | None,
     base_url: str,
     now: datetime,
 ) -> None:
-    deadline = None
-    if task is not None:
-        deadline = session.scalar(
-            select(WorkflowTimer.due_at)
-            .where(
-                WorkflowTimer.chamado_id == chamado.id,
-                WorkflowTimer.state == "waiting",
-                WorkflowTimer.element_id != "timer_prazo_analise",
-            )
-            .order_by(WorkflowTimer.due_at)
-            .limit(1)
-        )
+    """``deadline``: when the requester's adjustment task times out, if it does."""
     _send(
         session,
         "ajuste_solicitado",
@@ -87,7 +82,7 @@ def adjustment_requested(
         now,
         nome=_name(chamado),
         ajuste_solicitado=request,
-        prazo=deadline,
+        prazo=deadline if task is not None else None,
         ajuste_url=f"/tarefas/{task.id}" if task else tracking_path(chamado),
     )
 

@@ -134,6 +134,34 @@ def display(sigla: str, name: str) -> str:
     return f"{sigla} — {name}"
 
 
+class LabelCache:
+    """Labels of órgãos by SIORG code, kept per process (one per engine facade).
+
+    Órgãos are reference data: loading the SIORG file adds or renames rows and never
+    deletes one, so a label once read stays valid until the process restarts (a renamed
+    órgão shows its old label until then). Only found codes are kept: a miss always asks
+    the database, so an órgão loaded after this process started is found.
+    """
+
+    def __init__(self) -> None:
+        self._labels: dict[int, str] = {}
+
+    def label(self, session: Session, orgao_id: int) -> str | None:
+        found = self._labels.get(orgao_id)
+        if found is None:
+            row = session.execute(
+                select(Orgao.sigla, Orgao.name).where(Orgao.id == orgao_id)
+            ).first()
+            if row is None:
+                return None
+            found = self._labels[orgao_id] = display(row.sigla, row.name)
+        return found
+
+    def cached(self, orgao_id: int) -> str | None:
+        """The label if this process already read it; never touches the database."""
+        return self._labels.get(orgao_id)
+
+
 class Labels:
     """The forms' lookup protocol over one session (labels in diffs, reviews, lookups)."""
 

@@ -43,6 +43,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import context as request_context
+from engine import corewrite
 from engine.errors import Conflict, NotFound
 from engine.mail import DEFAULT_FROM, DEFAULT_MAX_ATTEMPTS, MailSettings, render
 from engine.models import AuditEvent, Chamado, OutboxMessage
@@ -106,8 +107,7 @@ def enqueue(
         next_attempt_at=_utc(now),
         created_at=_utc(now),
     )
-    session.add(row)
-    return row
+    return corewrite.insert(session, row)
 
 
 # --- delivery --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,6 +49,8 @@ class Chamados(Requests, Analysis, Timing, Recording, UseCaseBase):
     session_factory: sessionmaker[Session]
     clock: Callable[[], datetime] = _utcnow
     spec_cache: specs.SpecCache = field(default_factory=specs.SpecCache)
+    orgao_labels: orgaos.LabelCache = field(default_factory=orgaos.LabelCache)
+    form_cache: dict[Any, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_settings(

@@ -7,17 +7,29 @@ rows whose task is no longer ready are cancelled. The queue reads only rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
 
-from engine import runtime, status
+from engine import corewrite, runtime, status
 from engine.models import Chamado, HumanTask
 from engine.specs import ProcessBundle
 
 REQUESTER_GROUP = "requester"
+
+_TABLE = HumanTask.__table__
+_OPEN_ROWS = select(_TABLE.c.id, _TABLE.c.task_guid, _TABLE.c.group).where(
+    _TABLE.c.chamado_id == bindparam("chamado_id"), _TABLE.c.state == "ready"
+)
+_CANCEL = (
+    update(_TABLE)
+    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)), _TABLE.c.state == "ready")
+    .values(state="cancelled", completed_at=bindparam("now"))
+)
 
 
 def sync(
@@ -27,24 +39,24 @@ def sync(
     bundle: ProcessBundle,
     lane_groups: dict[str, str],
     now: datetime,
-) -> tuple[list[HumanTask], list[HumanTask]]:
-    """Returns the rows created for newly ready tasks, and every row still open."""
+    draft: Callable[[HumanTask], dict[str, Any] | None] | None = None,
+    new: bool = False,
+) -> tuple[list[HumanTask], set[str]]:
+    """Writes the rows; returns those created, and the groups of every task still open.
+
+    ``draft`` gives a new row its initial draft (a prefilled form); ``new`` says the
+    ticket was just created, so it has no rows to read yet. The rows are written
+    with Core statements (engine.corewrite): the caller must have written any change of
+    its own to this ticket's task rows before. The ticket's status is set on ``chamado``,
+    for the caller to write.
+    """
     ready = {str(t.id): t for t in runtime.ready_human_tasks(wf)}
-    # Only the rows themselves: the eager joins to the ticket and people are not needed here.
-    open_rows = session.scalars(
-        select(HumanTask)
-        .options(lazyload("*"))
-        .where(HumanTask.chamado_id == chamado.id, HumanTask.state == "ready")
-    ).all()
-    still_open = []
-    for row in open_rows:
-        if row.state != "ready":
-            continue  # completed in this very transaction, not yet flushed
-        if row.task_guid not in ready:
-            row.state = "cancelled"
-            row.completed_at = now
-        else:
-            still_open.append(row)
+    connection = session.connection()
+    open_rows = [] if new else connection.execute(_OPEN_ROWS, {"chamado_id": chamado.id}).all()
+    gone = [row.id for row in open_rows if row.task_guid not in ready]
+    if gone:
+        connection.execute(_CANCEL, {"ids": gone, "now": now})
+    groups = {row.group for row in open_rows if row.task_guid in ready}
     known = {row.task_guid for row in open_rows}
     created = []
     for guid, task in ready.items():
@@ -63,10 +75,14 @@ def sync(
             assignee_id=chamado.requester_id if group == REQUESTER_GROUP else None,
             form_schema=info.form_schema if info else None,
             form_ui_schema=info.form_ui_schema if info else None,
+            draft_data=None,
             created_at=now,
         )
-        session.add(row)
+        if draft is not None:
+            row.draft_data = draft(row)
+        corewrite.insert(session, row)
         created.append(row)
+        groups.add(group)
     chamado.status = status.derive(
         [t.task_spec.bpmn_id for t in ready.values()],
         runtime.end_event(wf, bundle),
@@ -74,4 +90,4 @@ def sync(
     )
     if chamado.status in status.CLOSED and chamado.closed_at is None:
         chamado.closed_at = now
-    return created, still_open + created
+    return created, groups

@@ -19,12 +19,28 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimerEventDefinition,
 )
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.orm import Session
 
+from engine import corewrite, runtime
 from engine.models import Chamado, WorkflowTimer
 
 LEASE = timedelta(seconds=60)
+
+_TABLE = WorkflowTimer.__table__
+_WAITING_ROWS = select(_TABLE.c.id, _TABLE.c.task_guid, _TABLE.c.due_at).where(
+    _TABLE.c.chamado_id == bindparam("chamado_id"), _TABLE.c.state == "waiting"
+)
+_CANCEL = (
+    update(_TABLE)
+    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)), _TABLE.c.state == "waiting")
+    .values(state="cancelled")
+)
+_MOVE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("timer_id"))
+    .values(due_at=bindparam("new_due_at"))
+)
 
 
 def _due(value: Any) -> datetime | None:
@@ -43,7 +59,9 @@ def _due(value: Any) -> datetime | None:
 def waiting(wf: BpmnWorkflow) -> dict[str, tuple[str, datetime]]:
     """guid -> (element id, due time) of every timer the workflow waits on."""
     found = {}
-    for task in wf.get_tasks(state=TaskState.WAITING):
+    for task in runtime.all_tasks(wf):
+        if task.state != TaskState.WAITING:
+            continue
         definition = getattr(task.task_spec, "event_definition", None)
         if not isinstance(definition, TimerEventDefinition):
             continue
@@ -53,31 +71,42 @@ def waiting(wf: BpmnWorkflow) -> dict[str, tuple[str, datetime]]:
     return found
 
 
-def sync(session: Session, chamado: Chamado, wf: BpmnWorkflow, now: datetime) -> None:
+def sync(
+    session: Session, chamado: Chamado, wf: BpmnWorkflow, now: datetime, new: bool = False
+) -> dict[str, tuple[str, datetime]]:
+    """Writes the ticket's timer rows (Core statements); returns what the workflow waits on.
+
+    A row the caller changed itself in this transaction must be written before; a ``new``
+    ticket has no rows to read yet.
+    """
     current = waiting(wf)
-    rows = session.scalars(
-        select(WorkflowTimer)
-        .options(lazyload("*"))
-        .where(WorkflowTimer.chamado_id == chamado.id, WorkflowTimer.state == "waiting")
-    ).all()
+    connection = session.connection()
+    rows = [] if new else connection.execute(_WAITING_ROWS, {"chamado_id": chamado.id}).all()
+    # The task it was attached to finished in time: it will never fire.
+    gone = [row.id for row in rows if row.task_guid not in current]
+    if gone:
+        connection.execute(_CANCEL, {"ids": gone})
     for row in rows:
-        if row.task_guid not in current:
-            # The task it was attached to finished in time: it will never fire.
-            row.state = "cancelled"
-        else:
-            row.due_at = current[row.task_guid][1]
+        if row.task_guid in current and current[row.task_guid][1] != row.due_at:
+            connection.execute(_MOVE, {"timer_id": row.id, "new_due_at": current[row.task_guid][1]})
     known = {row.task_guid for row in rows}
-    for guid, (element, due) in current.items():
-        if guid not in known:
-            session.add(
-                WorkflowTimer(
-                    chamado_id=chamado.id,
-                    task_guid=guid,
-                    element_id=element,
-                    due_at=due,
-                    created_at=now,
-                )
-            )
+    corewrite.insert_many(
+        session,
+        _TABLE,
+        [
+            {
+                "chamado_id": chamado.id,
+                "task_guid": guid,
+                "element_id": element,
+                "due_at": due,
+                "state": "waiting",
+                "created_at": now,
+            }
+            for guid, (element, due) in current.items()
+            if guid not in known
+        ],
+    )
+    return current
 
 
 def claim_due(session: Session, now: datetime, worker: str, limit: int = 20) -> list[int]:

@@ -84,6 +84,8 @@ def add_message(
             now=T0,
         )
         assert row is not None
+        row = s.get(OutboxMessage, row.id)  # enqueue writes the row; edit it through the ORM
+        assert row is not None
         row.status = status
         if status == "failed":
             row.attempts = 6

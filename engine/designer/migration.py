@@ -205,6 +205,7 @@ def move(
     chamado.workflow_state = runtime.dump(new, wf)
     chamado.updated_at = now
     _refresh_open_rows(session, chamado, new)
+    session.flush()  # the sync below reads and writes the rows directly
     tasks.sync(session, chamado, wf, new, dict(lane_groups), now)
     timers.sync(session, chamado, wf, now)
     session.add(

@@ -65,6 +65,9 @@ from engine.forms.structure import (
     all_fields as all_fields,
 )
 from engine.forms.structure import (
+    catalog_fields as catalog_fields,
+)
+from engine.forms.structure import (
     field_order as field_order,
 )
 from engine.forms.structure import (

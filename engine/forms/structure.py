@@ -104,6 +104,15 @@ def title_of(schema: Mapping[str, Any], name: str) -> str:
     return str(schema.get("properties", {}).get(name, {}).get("title") or name)
 
 
+def catalog_fields(schema: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(field, catalog)`` of each top-level property whose options come from a catalog."""
+    return [
+        (name, prop["x-catalog"])
+        for name, prop in schema.get("properties", {}).items()
+        if isinstance(prop, dict) and prop.get("x-catalog") is not None
+    ]
+
+
 def resolve_catalogs(
     schema: Mapping[str, Any],
     catalogs: Mapping[str, Sequence[CatalogOption]],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from engine import (
@@ -30,36 +30,51 @@ from engine.usecases.base import (
     UseCaseBase,
 )
 
+_TASKS = HumanTask.__table__
+# Claimed only while free: of two analysts claiming at once, exactly one matches.
+_CLAIM = (
+    update(_TASKS)
+    .where(
+        _TASKS.c.id == bindparam("task_id"),
+        _TASKS.c.state == "ready",
+        _TASKS.c.assignee_id.is_(None),
+        _TASKS.c.group.in_(bindparam("groups", expanding=True)),
+    )
+    .values(assignee_id=bindparam("assignee_id"), claimed_at=bindparam("claimed_at"))
+    .returning(_TASKS.c.chamado_id, _TASKS.c.title)
+)
+
 
 class Analysis(UseCaseBase):
     def claim(self, actor: Actor, task_id: int) -> None:
         self._require_roles(actor, ANALYST_ROLES)
         with self.transaction() as session:
-            result = session.execute(
-                update(HumanTask)
-                .where(
-                    HumanTask.id == task_id,
-                    HumanTask.state == "ready",
-                    HumanTask.assignee_id.is_(None),
-                    HumanTask.group.in_(self._groups(actor)),
+            claimed = (
+                session.connection()
+                .execute(
+                    _CLAIM,
+                    {
+                        "task_id": task_id,
+                        "groups": self._groups(actor),
+                        "assignee_id": actor.id,
+                        "claimed_at": self.clock(),
+                    },
                 )
-                .values(assignee_id=actor.id, claimed_at=self.clock())
+                .first()
             )
-            if result.rowcount != 1:
+            if claimed is None:
                 task = session.get(HumanTask, task_id)
                 if task is None or task.group not in self._groups(actor):
                     raise NotFound("Tarefa não encontrada.")
                 if task.state != "ready":
                     raise TaskNotReady("Esta tarefa não está mais disponível.")
                 raise Conflict("Esta tarefa já foi assumida por outra pessoa.")
-            task = session.get(HumanTask, task_id)
-            assert task is not None
-            self._audit(
+            self._audit_row(
                 session,
-                task.chamado,
+                claimed.chamado_id,
                 actor.id,
                 "tarefa.assumida",
-                f"{task.title}: assumida",
+                f"{claimed.title}: assumida",
                 public=False,
             )
 
@@ -163,8 +178,15 @@ class Analysis(UseCaseBase):
             return orgaos.Labels(session).search(q, limit)
 
     def orgao_label(self, orgao_id: Any) -> str | None:
+        try:
+            code = int(str(orgao_id))
+        except (TypeError, ValueError):
+            return None
+        cached = self.orgao_labels.cached(code)
+        if cached is not None:
+            return cached
         with self.session_factory() as session:
-            return orgaos.Labels(session).label_for(orgao_id)
+            return self.orgao_labels.label(session, code)
 
     def catalog(self, name: str) -> list[catalogs.CatalogOption]:
         with self.session_factory() as session:

@@ -9,15 +9,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, select, update
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy.orm import Session, contains_eager, joinedload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import (
     business_days,
     catalogs,
     context,
+    corewrite,
     forms,
+    orgaos,
     runtime,
     sla,
     specs,
@@ -37,8 +39,35 @@ from engine.models import (
 from engine.settings import Settings
 
 MAIN_PROCESS = "chamado"
+STALE_CHAMADO = (
+    "Este chamado foi alterado por outra ação enquanto você o editava; "
+    "nada foi gravado. Recarregue a página para ver a situação atual."
+)
 ANALYST_ROLES = frozenset({"analyst", "supervisor"})
 STAFF_ROLES = frozenset({"analyst", "supervisor", "admin"})
+
+
+FORM_CACHE_SIZE = 256
+
+# Statements of every step, built once (building one costs about as much as running it).
+_LOCK_TASK = (
+    select(HumanTask)
+    .join(HumanTask.chamado)
+    .options(
+        contains_eager(HumanTask.chamado)
+        .undefer(Chamado.workflow_state)
+        .joinedload(Chamado.requester, innerjoin=True)
+    )
+    .where(HumanTask.id == bindparam("task_id"))
+    .with_for_update(of=[HumanTask.__table__, Chamado.__table__])
+)
+_SUBMISSIONS = Submission.__table__
+_LAST_SUBMISSION = (
+    select(_SUBMISSIONS.c.data)
+    .where(_SUBMISSIONS.c.chamado_id == bindparam("chamado_id"))
+    .order_by(_SUBMISSIONS.c.round.desc())
+    .limit(1)
+)
 
 
 class Actor(Protocol):
@@ -70,6 +99,15 @@ class TaskForm:
 
 
 @dataclass
+class Step:
+    """What bringing the rows in line with the workflow did."""
+
+    created: list[HumanTask]
+    # guid -> (element id, due time) of every timer the workflow now waits on
+    timers: dict[str, tuple[str, datetime]]
+
+
+@dataclass
 class ChamadoView:
     chamado: Chamado
     data: dict[str, Any]
@@ -92,6 +130,8 @@ class UseCaseBase:
     session_factory: sessionmaker[Session]
     clock: Callable[[], datetime]
     spec_cache: specs.SpecCache
+    orgao_labels: orgaos.LabelCache
+    form_cache: dict[Any, dict[str, Any]]
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -147,6 +187,18 @@ class UseCaseBase:
         if for_update:  # about to run: the state, and the órgão the response shows
             options = [load.undefer(Chamado.workflow_state), load.joinedload(Chamado.orgao)]
         task = session.get(HumanTask, task_id, with_for_update=lock, options=options)
+        return self._check_owned_ready(actor, task)
+
+    def _lock_task(self, session: Session, actor: Actor, task_id: int) -> HumanTask:
+        """The actor's ready task about to run, with its ticket (state and requester).
+
+        Both rows are locked (PostgreSQL), task first as in every other path that takes
+        them; the ticket's version is then checked in Python and written at the end.
+        """
+        task = session.scalars(_LOCK_TASK, {"task_id": task_id}).first()
+        return self._check_owned_ready(actor, task)
+
+    def _check_owned_ready(self, actor: Actor, task: HumanTask | None) -> HumanTask:
         if task is None:
             raise NotFound("Tarefa não encontrada.")
         if task.group == tasks.REQUESTER_GROUP:
@@ -169,12 +221,15 @@ class UseCaseBase:
             .values(version=Chamado.version + 1)
         )
         if result.rowcount != 1:
-            raise Conflict(
-                "Este chamado foi alterado por outra ação enquanto você o editava; "
-                "nada foi gravado. Recarregue a página para ver a situação atual."
-            )
+            raise Conflict(STALE_CHAMADO)
         # The row now holds expected + 1; record that without reading it back.
         set_committed_value(chamado, "version", expected + 1)
+
+    def _write_chamado(self, session: Session, chamado: Chamado, expected: int) -> None:
+        """Writes the ticket's changed columns and its next version, if still ``expected``."""
+        chamado.version = expected + 1
+        if corewrite.update(session, chamado, version=expected) != 1:
+            raise Conflict(STALE_CHAMADO)
 
     def _form(
         self,
@@ -191,6 +246,37 @@ class UseCaseBase:
             schema, catalogs.all_catalogs(session), last_submission or {}
         )
         return resolved, ui
+
+    def _checked_schema(
+        self,
+        session: Session,
+        bundle: specs.ProcessBundle,
+        task: HumanTask,
+        last_submission: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """The task's schema with its catalogs, as the server validates a post against it.
+
+        Shared between requests and read-only: resolved once per form version, catalog
+        contents and kept values (resolving deep-copies the whole schema).
+        """
+        schema = bundle.forms.get(task.form_schema or "", {})
+        all_options = catalogs.all_catalogs(session)
+        keep = last_submission or {}
+        key = (
+            bundle.version_id,
+            task.form_schema,
+            tuple(
+                (name, tuple(all_options.get(catalog, ())), repr(keep.get(name)))
+                for name, catalog in forms.catalog_fields(schema)
+            ),
+        )
+        resolved = self.form_cache.get(key)
+        if resolved is None:
+            resolved = forms.resolve_catalogs(schema, all_options, keep)
+            if len(self.form_cache) >= FORM_CACHE_SIZE:
+                self.form_cache.clear()  # catalogs were edited many times: start over
+            self.form_cache[key] = resolved
+        return resolved
 
     @staticmethod
     def _keep_schema_fields(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
@@ -212,27 +298,51 @@ class UseCaseBase:
         message: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        session.add(
-            AuditEvent(
-                chamado_id=chamado.id if chamado else None,
-                actor_id=actor_id,
-                at=now or self.clock(),
-                action=action,
-                summary=summary,
-                public=public,
-                message=message,
-                details=details,
-                request_id=context.request_id.get(),
-            )
+        self._audit_row(
+            session,
+            chamado.id if chamado else None,
+            actor_id,
+            action,
+            summary,
+            now=now,
+            public=public,
+            message=message,
+            details=details,
+        )
+
+    def _audit_row(
+        self,
+        session: Session,
+        chamado_id: int | None,
+        actor_id: int | None,
+        action: str,
+        summary: str,
+        *,
+        now: datetime | None = None,
+        public: bool = True,
+        message: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        corewrite.insert_many(
+            session,
+            AuditEvent.__table__,
+            [
+                {
+                    "chamado_id": chamado_id,
+                    "actor_id": actor_id,
+                    "at": now or self.clock(),
+                    "action": action,
+                    "summary": summary,
+                    "public": public,
+                    "message": message,
+                    "details": details,
+                    "request_id": context.request_id.get(),
+                }
+            ],
         )
 
     def _last_submission_data(self, session: Session, chamado_id: int) -> dict[str, Any] | None:
-        data = session.scalar(
-            select(Submission.data)
-            .where(Submission.chamado_id == chamado_id)
-            .order_by(Submission.round.desc())
-            .limit(1)
-        )
+        data = session.connection().execute(_LAST_SUBMISSION, {"chamado_id": chamado_id}).scalar()
         return copy.deepcopy(data) if data is not None else None
 
     def _last_public_message(self, session: Session, chamado_id: int, action: str) -> str | None:
@@ -303,13 +413,18 @@ class UseCaseBase:
         wf: Any,
         bundle: specs.ProcessBundle,
         now: datetime,
-    ) -> list[HumanTask]:
-        """Bring task rows, timer rows and the SLA clock in line with the workflow."""
-        created, open_rows = tasks.sync(
-            session, chamado, wf, bundle, self.settings.lane_groups, now
+        draft: Callable[[HumanTask], dict[str, Any] | None] | None = None,
+        new: bool = False,
+    ) -> Step:
+        """Bring task rows, timer rows and the SLA clock in line with the workflow.
+
+        Writes task and timer rows; the ticket's own changes are left on ``chamado``.
+        """
+        created, open_groups = tasks.sync(
+            session, chamado, wf, bundle, self.settings.lane_groups, now, draft, new
         )
-        timers.sync(session, chamado, wf, now)
-        analysing = any(row.group != tasks.REQUESTER_GROUP for row in open_rows)
+        waiting = timers.sync(session, chamado, wf, now, new)
+        analysing = any(group != tasks.REQUESTER_GROUP for group in open_groups)
         if analysing and chamado.analysis_started_at is None:
             chamado.analysis_started_at = now
         elif not analysing and chamado.analysis_started_at is not None:
@@ -317,7 +432,7 @@ class UseCaseBase:
                 chamado.analysis_started_at, now
             )
             chamado.analysis_started_at = None
-        return created
+        return Step(created, waiting)
 
     def _analysis_deadline(
         self, chamado: Chamado, wf_data: dict[str, Any], now: datetime

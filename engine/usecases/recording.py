@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from engine import (
     catalogs,
+    corewrite,
     forms,
     notifications,
-    orgaos,
     runtime,
     specs,
     tasks,
@@ -24,8 +24,13 @@ from engine.models import (
 )
 from engine.usecases.base import (
     Actor,
+    Step,
     UseCaseBase,
 )
+
+# The analysis' own SLA timer; every other timer waiting after an "ajuste" is the
+# requester's deadline to answer.
+SLA_TIMER = "timer_prazo_analise"
 
 
 class Recording(UseCaseBase):
@@ -45,7 +50,7 @@ class Recording(UseCaseBase):
     ) -> dict[str, str]:
         errors = {}
         if "orgao" in data and data["orgao"] is not None:
-            if orgaos.get_orgao(session, int(data["orgao"])) is None:
+            if self.orgao_labels.label(session, int(data["orgao"])) is None:
                 errors["orgao"] = "Órgão não encontrado: escolha um órgão da lista."
         if data.get("decisao") == "ajuste" and self._adjustments_left(wf_data) == 0:
             errors["decisao"] = (
@@ -65,7 +70,11 @@ class Recording(UseCaseBase):
         now: datetime,
     ) -> None:
         round_no = chamado.adjustment_rounds  # round 0 is the registration itself
-        session.add(Submission(chamado_id=chamado.id, round=round_no, data=data, submitted_at=now))
+        corewrite.insert_many(
+            session,
+            Submission.__table__,
+            [{"chamado_id": chamado.id, "round": round_no, "data": data, "submitted_at": now}],
+        )
         chamado.orgao_id = data.get("orgao")
         chamado.tipo_problema = data.get("tipo_problema")
         chamado.servico = data.get("nome_servico")
@@ -167,19 +176,26 @@ class Recording(UseCaseBase):
         chamado: Chamado,
         task: HumanTask,
         data: dict[str, Any],
-        created: list[HumanTask],
+        step: Step,
         now: datetime,
     ) -> None:
         base = self.settings.app_base_url
         if task.group == tasks.REQUESTER_GROUP:
             if chamado.adjustment_rounds == 0:  # the first submission: the receipt
-                notifications.registered(session, chamado, data, base, now)
+                orgao = data.get("orgao")
+                label = self.orgao_labels.label(session, int(orgao)) if orgao else None
+                notifications.registered(session, chamado, data, label, base, now)
             return
         decision = data.get("decisao")
         if decision == "ajuste":
-            adjust = next((t for t in created if t.group == tasks.REQUESTER_GROUP), None)
+            adjust = next((t for t in step.created if t.group == tasks.REQUESTER_GROUP), None)
+            # The requester's deadline: the earliest timer but the analysis' own SLA.
+            deadline = min(
+                (due for element, due in step.timers.values() if element != SLA_TIMER),
+                default=None,
+            )
             notifications.adjustment_requested(
-                session, chamado, data.get("ajuste_solicitado"), adjust, base, now
+                session, chamado, data.get("ajuste_solicitado"), adjust, deadline, base, now
             )
         elif decision == "resolver":
             notifications.resolved(session, chamado, data.get("resposta"), base, now)

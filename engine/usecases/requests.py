@@ -9,13 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import lazyload
 
 from engine import (
+    corewrite,
     forms,
     runtime,
     tasks,
 )
 from engine.attachments import check_upload
 from engine.clock import workflow_time
-from engine.errors import Forbidden, NotFound, ValidationFailed
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import (
     Attachment,
     Chamado,
@@ -26,6 +27,7 @@ from engine.protocol import next_protocolo
 from engine.usecases.base import (
     MAIN_PROCESS,
     STAFF_ROLES,
+    STALE_CHAMADO,
     Actor,
     ChamadoView,
     TaskForm,
@@ -36,27 +38,41 @@ from engine.usecases.base import (
 class Requests(UseCaseBase):
     def start_chamado(self, actor: Actor, process_id: str = MAIN_PROCESS) -> Chamado:
         """Start an instance of a deployed process on its latest published version."""
+        return self.start_instance(actor, process_id)[0]
+
+    def start_instance(
+        self, actor: Actor, process_id: str = MAIN_PROCESS
+    ) -> tuple[Chamado, HumanTask | None]:
+        """Start an instance; returns it with the requester's first task, if it has one."""
         now = self.clock()
         with self.transaction() as session:
             user = self._user(session, actor.id)
             bundle = self.bundle(session, self._current_version_id(session, process_id))
             with workflow_time(self.clock):
                 wf = runtime.start(bundle)
-            chamado = Chamado(
-                protocolo=next_protocolo(session, now.year),
-                requester_id=user.id,
-                process_version_id=bundle.version_id,
-                status="rascunho",
-                workflow_state=runtime.dump(bundle, wf),
-                email=user.email,
-                created_at=now,
-                updated_at=now,
+            chamado = corewrite.insert(
+                session,
+                Chamado(
+                    protocolo=next_protocolo(session, now.year),
+                    requester_id=user.id,
+                    process_version_id=bundle.version_id,
+                    status="rascunho",
+                    workflow_state=runtime.dump(bundle, wf),
+                    email=user.email,
+                    created_at=now,
+                    updated_at=now,
+                ),
             )
-            session.add(chamado)
-            session.flush()
-            created = self._after_step(session, chamado, wf, bundle, now)
-            for row in created:
-                row.draft_data = self._prefill(bundle, row, user)
+            step = self._after_step(
+                session,
+                chamado,
+                wf,
+                bundle,
+                now,
+                draft=lambda row: self._prefill(bundle, row, user),
+                new=True,
+            )
+            corewrite.update(session, chamado)
             self._audit(
                 session,
                 chamado,
@@ -65,7 +81,8 @@ class Requests(UseCaseBase):
                 f"Chamado {chamado.protocolo} criado",
                 now=now,
             )
-            return chamado
+            first = next((t for t in step.created if t.group == tasks.REQUESTER_GROUP), None)
+            return chamado, first
 
     def requester_task(self, actor: Actor, chamado_id: int) -> HumanTask | None:
         """The caller's open task on one of their tickets, if any (one indexed query)."""
@@ -138,17 +155,21 @@ class Requests(UseCaseBase):
     def complete_task(
         self, actor: Actor, task_id: int, data: dict[str, Any], expected_version: int
     ) -> Chamado:
-        """Validate the form on the server, run the task and step the workflow."""
+        """Validate the form on the server, run the task and step the workflow.
+
+        Rows are written with Core statements (engine.corewrite), the ticket last and only
+        if its version is still the one the form was opened on.
+        """
         now = self.clock()
-        # Flushes happen where a query needs them, not before every query: one UPDATE
-        # per changed row instead of one per intervening SELECT.
         with self.transaction() as session, session.no_autoflush:
-            task = self._owned_ready_task(session, actor, task_id, for_update=True)
+            task = self._lock_task(session, actor, task_id)
             chamado = task.chamado
-            self._bump_version(session, chamado, expected_version)
+            if chamado.version != expected_version:
+                raise Conflict(STALE_CHAMADO)
             bundle = self.bundle(session, chamado.process_version_id)
-            last = self._last_submission_data(session, chamado.id)
-            schema, _ui = self._form(session, bundle, task, last)
+            requester_step = task.group == tasks.REQUESTER_GROUP
+            last = self._last_submission_data(session, chamado.id) if requester_step else None
+            schema = self._checked_schema(session, bundle, task, last)
             clean = self._keep_schema_fields(schema, data)
             wf = runtime.load(bundle, chamado.workflow_state)
             spiff_task = runtime.ready_task(wf, task.task_guid)
@@ -156,7 +177,7 @@ class Requests(UseCaseBase):
             errors.update(self._domain_checks(session, clean, spiff_task.data))
             if errors:
                 raise ValidationFailed(errors)
-            if task.group == tasks.REQUESTER_GROUP:
+            if requester_step:
                 clean.update(self._analysis_deadline(chamado, spiff_task.data, now))
             with workflow_time(self.clock):
                 runtime.complete(wf, spiff_task, clean)
@@ -166,17 +187,26 @@ class Requests(UseCaseBase):
             task.completed_at = now
             task.completed_by_id = actor.id
             task.draft_data = None
-            if task.group == tasks.REQUESTER_GROUP:
+            corewrite.update(session, task)
+            if requester_step:
                 self._record_submission(session, chamado, clean, schema, last, actor, now)
             else:
                 self._record_decision(session, chamado, task, clean, actor, now)
-            created = self._after_step(session, chamado, wf, bundle, now)
-            for row in created:
-                if row.group == tasks.REQUESTER_GROUP:
-                    row.draft_data = copy.deepcopy(last)
+
+            def draft(row: HumanTask) -> dict[str, Any] | None:
+                # A new adjustment round starts from what was last sent.
+                if row.group != tasks.REQUESTER_GROUP:
+                    return None
+                return (
+                    copy.deepcopy(last)
+                    if requester_step
+                    else self._last_submission_data(session, chamado.id)
+                )
+
+            step = self._after_step(session, chamado, wf, bundle, now, draft)
             self._audit_outcome(session, chamado, wf, bundle, actor, now)
-            session.flush()  # the e-mail reads the timers this step created
-            self._mail_after_task(session, chamado, task, clean, created, now)
+            self._mail_after_task(session, chamado, task, clean, step, now)
+            self._write_chamado(session, chamado, expected_version)
             return chamado
 
     def tracking(self, actor: Actor, chamado_id: int) -> ChamadoView:

@@ -59,6 +59,7 @@ class Timing(UseCaseBase):
             row.fired_at = now
             chamado.workflow_state = runtime.dump(bundle, wf)
             chamado.updated_at = now
+            session.flush()  # the timer row: the sync below reads and writes rows directly
             self._after_step(session, chamado, wf, bundle, now)
             self._timer_effects(session, chamado, row.element_id, now)
             self._audit_outcome(session, chamado, wf, bundle, None, now)

@@ -1,0 +1,100 @@
+"""Row writes of the hot path as single Core statements, outside the ORM's unit of work.
+
+A ticket step writes a handful of rows. Through the unit of work each costs about five
+times a Core statement (change tracking, dependency sort, per-row flush bookkeeping; see
+bench/engine_overhead.py). The ORM objects stay the model the code reads and builds:
+``insert`` writes a new object's row, ``update`` writes the attributes changed in Python,
+and afterwards both objects count as clean, so the session never flushes them again.
+
+Only for rows whose writer owns them completely within the step: nothing else in the
+session may hold pending changes to the same row.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, TypeVar
+
+from sqlalchemy import Insert, Table, Update, bindparam, inspect
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+T = TypeVar("T")
+
+
+@cache
+def _columns(cls: type) -> tuple[Table, tuple[tuple[str, Any], ...]]:
+    """(table, ((attribute key, column), ...)) of a mapped class."""
+    mapper = inspect(cls)
+    pairs = tuple((prop.key, prop.columns[0]) for prop in mapper.column_attrs)
+    return mapper.local_table, pairs
+
+
+@cache
+def _insert(table: Table) -> Insert:
+    return table.insert()
+
+
+@cache
+def _update(table: Table, conditions: tuple[str, ...]) -> Update:
+    """UPDATE by primary key (and ``column = :_w_column`` conditions); the SET clause is
+    the executed parameters' columns, so one statement serves every set of columns."""
+    (pk,) = table.primary_key.columns.values()
+    where = [pk == bindparam("_pk")]
+    where += [table.c[name] == bindparam(f"_w_{name}") for name in conditions]
+    return table.update().where(*where)
+
+
+def insert(session: Session, obj: T) -> T:
+    """INSERT ``obj`` (a new, never-added object); fills its defaults and primary key."""
+    table, pairs = _columns(type(obj))
+    state = obj.__dict__
+    values: dict[str, Any] = {}
+    for key, column in pairs:
+        if key not in state:
+            default = column.default
+            if default is None:
+                continue
+            # The object must read what the row holds, so defaults are applied here.
+            value = default.arg(None) if default.is_callable else default.arg
+            set_committed_value(obj, key, value)
+        values[column.name] = state[key]
+    result = session.connection().execute(_insert(table), values)
+    (pk,) = table.primary_key.columns.values()
+    if pk.name not in values:
+        set_committed_value(obj, pk.key, result.inserted_primary_key[0])
+    return obj
+
+
+def insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Plain rows nobody reads back in this step (audit, outbox): one executemany."""
+    if rows:
+        session.connection().execute(_insert(table), rows)
+
+
+def update(session: Session, obj: Any, **expect: Any) -> int:
+    """UPDATE the attributes of ``obj`` assigned since it was loaded; returns the rowcount.
+
+    ``expect`` adds ``column == value`` conditions (an expected version); when the row
+    no longer matches them nothing is written and the object keeps its pending changes
+    for the caller to discard. Once written, the object leaves the session: it holds
+    exactly its row, and the session's flush has nothing left to look at.
+    """
+    table, pairs = _columns(type(obj))
+    instance = inspect(obj)
+    keys = [key for key, _c in pairs]
+    changed = set(keys) - instance.unmodified_intersection(keys)
+    if not changed:
+        return 1
+    params = {column.name: instance.dict[key] for key, column in pairs if key in changed}
+    (pk,) = table.primary_key.columns.values()
+    params["_pk"] = instance.dict[pk.key]
+    params.update({f"_w_{name}": value for name, value in expect.items()})
+    statement = _update(table, tuple(sorted(expect)))
+    result = session.connection().execute(statement, params)
+    if result.rowcount == 1:
+        for key in changed:
+            set_committed_value(obj, key, instance.dict[key])
+        if instance.session is session:
+            session.expunge(obj)
+    return int(result.rowcount)

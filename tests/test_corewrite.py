@@ -1,0 +1,157 @@
+"""The hot path's Core writes and per-process caches behave like the ORM path they replace."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import catalogs, corewrite, runtime, timers
+from engine.errors import Conflict, ValidationFailed
+from engine.models import AuditEvent, Chamado, HumanTask, Orgao, WorkflowTimer
+from engine.service import ActorRef, Chamados
+from tests.test_engine_lifecycle import decide, open_task, registration, submit_registration
+
+T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def test_insert_fills_defaults_and_key_without_adding_to_the_session(
+    svc: Chamados, maria: ActorRef
+) -> None:
+    c = svc.start_chamado(maria)
+    with svc.transaction() as s:
+        timer = WorkflowTimer(chamado_id=c.id, task_guid="g-1", element_id="x", due_at=T0)
+        corewrite.insert(s, timer)
+        assert timer.id is not None
+        assert timer.state == "waiting"  # the column default, as the row holds it
+        assert timer.created_at is not None  # a callable default, evaluated once
+        assert timer not in s
+    with svc.session_factory() as s:
+        row = s.get(WorkflowTimer, timer.id)
+        assert row is not None
+        assert (row.state, row.due_at, row.created_at) == ("waiting", T0, timer.created_at)
+
+
+def test_update_writes_only_assigned_columns_and_honours_the_expected_value(
+    svc: Chamados, maria: ActorRef
+) -> None:
+    c = svc.start_chamado(maria)
+    with svc.transaction() as s:
+        # Someone else changes the service name behind our back.
+        s.execute(Chamado.__table__.update().values(servico="mudado por outro"))
+    with svc.transaction() as s:
+        mine = s.get(Chamado, c.id)
+        assert mine is not None
+        mine.tipo_problema = "lentidao"
+        assert corewrite.update(s, mine, version=c.version + 5) == 0  # stale: nothing written
+        assert mine.tipo_problema == "lentidao"
+        assert corewrite.update(s, mine, version=c.version) == 1
+        assert mine not in s  # written: the session has nothing left to flush for it
+    with svc.session_factory() as s:
+        row = s.get(Chamado, c.id)
+        assert row is not None
+        # Only the assigned column went out: the other writer's change survives.
+        assert (row.tipo_problema, row.servico) == ("lentidao", "mudado por outro")
+
+
+def test_a_failed_step_leaves_no_core_written_row(svc: Chamados, maria: ActorRef) -> None:
+    """Core writes share the use case's transaction: a late failure rolls them back."""
+    c = svc.start_chamado(maria)
+    task = open_task(svc, c.id, "requester")
+    with svc.session_factory() as s:
+        before = (
+            s.scalar(select(func.count()).select_from(AuditEvent)),
+            s.scalar(select(func.count()).select_from(HumanTask)),
+        )
+    with pytest.raises(Conflict):
+        svc.complete_task(maria, task.id, registration(), expected_version=c.version + 1)
+    with pytest.raises(ValidationFailed):
+        svc.complete_task(maria, task.id, registration(orgao=999_999_999), c.version)
+    with svc.session_factory() as s:
+        after = (
+            s.scalar(select(func.count()).select_from(AuditEvent)),
+            s.scalar(select(func.count()).select_from(HumanTask)),
+        )
+        assert after == before
+        assert s.get(HumanTask, task.id).state == "ready"  # type: ignore[union-attr]
+
+
+def test_ready_and_waiting_tasks_match_the_tree_walk(
+    svc: Chamados, maria: ActorRef, ana: ActorRef
+) -> None:
+    """runtime.all_tasks reads the task dictionaries; it must find what get_tasks finds."""
+    from SpiffWorkflow import TaskState
+
+    cid = submit_registration(svc, maria)
+    decide(svc, ana, cid, {"decisao": "ajuste", "ajuste_solicitado": "Informe o protocolo."})
+    with svc.session_factory() as s:
+        c = s.get(Chamado, cid)
+        assert c is not None
+        wf = runtime.load(svc.bundle(s, c.process_version_id), c.workflow_state)
+    by_walk = {t.id for t in wf.get_tasks(state=TaskState.READY, manual=True)}
+    assert {t.id for t in runtime.ready_human_tasks(wf)} == by_walk
+    assert by_walk
+    waiting = {t.id for t in wf.get_tasks(state=TaskState.WAITING)}
+    assert {t.id for t in runtime.all_tasks(wf) if t.state == TaskState.WAITING} == waiting
+    assert set(timers.waiting(wf)) == {str(t) for t in waiting}  # both are timers here
+
+
+def test_orgao_labels_are_cached_only_when_found(svc: Chamados) -> None:
+    with svc.session_factory() as s:
+        known = s.scalar(select(Orgao).limit(1))
+        assert known is not None
+        assert svc.orgao_labels.label(s, 424_242) is None
+        assert svc.orgao_labels.cached(424_242) is None
+        assert svc.orgao_labels.label(s, known.id) == f"{known.sigla} — {known.name}"
+    assert svc.orgao_label(known.id) == f"{known.sigla} — {known.name}"  # no session needed
+    # An órgão loaded after the miss is found: misses are never remembered.
+    with svc.transaction() as s:
+        s.add(Orgao(id=424_242, sigla="NOVO", name="Órgão Novo", search_text="novo orgao novo"))
+    assert svc.orgao_label(424_242) == "NOVO — Órgão Novo"
+
+
+def test_a_retired_catalog_item_is_refused_by_the_next_submission(
+    svc: Chamados, maria: ActorRef, ana: ActorRef
+) -> None:
+    """The validated schema is cached per catalog contents: an edit is seen at once."""
+    first = submit_registration(svc, maria)  # warms the cache with every option active
+    assert first
+    c = svc.start_chamado(maria)
+    task = open_task(svc, c.id, "requester")
+    tipo = registration()["tipo_problema"]
+    with svc.transaction() as s:
+        assert len(catalogs.options(s, "tipo_problema", active_only=True)) > 1
+        catalogs.set_active(s, "tipo_problema", tipo, False, None)
+    with pytest.raises(ValidationFailed) as refused:
+        svc.complete_task(maria, task.id, registration(), c.version)
+    assert "tipo_problema" in refused.value.errors
+    with svc.transaction() as s:
+        catalogs.set_active(s, "tipo_problema", tipo, True, None)
+    done = svc.complete_task(maria, task.id, registration(), c.version)
+    assert done.status == "em_analise"
+
+
+def test_timer_rows_follow_the_workflow(svc: Chamados, maria: ActorRef, ana: ActorRef) -> None:
+    """timers.sync moves a row whose due time differs and cancels one no longer waited on."""
+    cid = submit_registration(svc, maria)
+    decide(svc, ana, cid, {"decisao": "ajuste", "ajuste_solicitado": "Informe o protocolo."})
+    with svc.transaction() as s:
+        c = s.get(Chamado, cid)
+        assert c is not None
+        wf = runtime.load(svc.bundle(s, c.process_version_id), c.workflow_state)
+        expected = timers.waiting(wf)
+        assert expected
+        s.execute(
+            WorkflowTimer.__table__.update()
+            .where(WorkflowTimer.chamado_id == cid, WorkflowTimer.state == "waiting")
+            .values(due_at=T0)
+        )
+        stray = WorkflowTimer(chamado_id=cid, task_guid="gone", element_id="x", due_at=T0)
+        corewrite.insert(s, stray)
+        assert timers.sync(s, c, wf, T0) == expected
+    with svc.session_factory() as s:
+        rows = s.scalars(select(WorkflowTimer).where(WorkflowTimer.chamado_id == cid)).all()
+        waiting = {r.task_guid: r.due_at for r in rows if r.state == "waiting"}
+        assert waiting == {guid: due for guid, (_el, due) in expected.items()}
+        assert {r.task_guid: r.state for r in rows}["gone"] == "cancelled"
