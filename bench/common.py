@@ -860,6 +860,14 @@ class Attribution:
         self.wrap(Session, "flush", "ORM: flush (unit of work, INSERT/UPDATE)")
         self.wrap(Session, "commit", "ORM: commit")
 
+    def wrap_core(self) -> None:
+        """Core statements run outside the ORM, and the commits (class-wide)."""
+        from sqlalchemy.engine import Connection
+        from sqlalchemy.orm.session import SessionTransaction
+
+        self.wrap(Connection, "execute", "SQLAlchemy Core: execute (fora do ORM)")
+        self.wrap(SessionTransaction, "commit", "commit (sessão + banco)")
+
     def restore(self) -> None:
         from sqlalchemy import event
 

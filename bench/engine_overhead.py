@@ -173,14 +173,15 @@ REST = "casos de uso: código do produto e sessões (resto)"
 
 def attribute(svc: Any, engine: EngineLifecycle, n: int, reference_ms: float) -> dict[str, Any]:
     """Runs ``n`` lifecycles with the engine's main parts wrapped (common.Attribution)."""
-    from engine import catalogs, forms, outbox, runtime, tasks, timers
+    from engine import catalogs, corewrite, forms, outbox, runtime, tasks, timers
 
     attr = common.Attribution()
     for name in ("start_chamado", "complete_task", "claim"):
         attr.wrap(svc, name, REST)
-    for name in ("_owned_ready_task", "_bump_version", "_last_submission_data"):
-        attr.wrap(svc, name, f"{name} (ORM)")
-    attr.wrap(svc, "_audit", "_audit (ORM add)")
+    attr.wrap(svc, "_lock_task", "_lock_task (ORM: tarefa + chamado + solicitante)")
+    attr.wrap(svc, "_audit_row", "auditoria (INSERT Core)")
+    attr.wrap(corewrite, "insert", "engine.corewrite: INSERT/UPDATE de objetos")
+    attr.wrap(corewrite, "update", "engine.corewrite: INSERT/UPDATE de objetos")
     attr.wrap(runtime, "load", "SpiffWorkflow: runtime.load (desserializar)")
     attr.wrap(runtime, "dump", "SpiffWorkflow: runtime.dump (serializar)")
     attr.wrap(runtime, "complete", "SpiffWorkflow: runtime.complete/start (executar)")
@@ -188,10 +189,11 @@ def attribute(svc: Any, engine: EngineLifecycle, n: int, reference_ms: float) ->
     attr.wrap(tasks, "sync", "tasks.sync (espelhar tarefas; sem SQL)")
     attr.wrap(timers, "sync", "timers.sync (espelhar temporizadores; sem SQL)")
     attr.wrap(forms, "validate", "forms.validate (jsonschema)")
-    attr.wrap(catalogs, "all_catalogs", "catálogos: all_catalogs + resolve_catalogs")
-    attr.wrap(forms, "resolve_catalogs", "catálogos: all_catalogs + resolve_catalogs")
+    attr.wrap(catalogs, "all_catalogs", "catálogos: leitura + resolve_catalogs (sem cache)")
+    attr.wrap(forms, "resolve_catalogs", "catálogos: leitura + resolve_catalogs (sem cache)")
     attr.wrap(outbox, "enqueue", "e-mail: outbox.enqueue (Jinja2 + linha)")
     attr.wrap_orm()
+    attr.wrap_core()
     attr.watch_sql(svc.db, "SQL: sqlite3 execute (C)")
     try:
         for _ in range(n):

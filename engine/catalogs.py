@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import context
 from engine.errors import Conflict, NotFound, ValidationFailed
-from engine.models import AuditEvent, CatalogItem
+from engine.models import AuditEvent, CatalogItem, Revision
 from engine.orgaos import fold
 from engine.users import get_user_by_cpf, parse_cpf
 
@@ -75,6 +75,7 @@ def seed_catalogs(session: Session, path: str | Path) -> None:
     New items go after the catalog's current last position. Flushes; the caller commits.
     """
     seed = _read_seed(path)
+    added = False
     existing: dict[str, dict[str, CatalogItem]] = {}
     for item in session.scalars(select(CatalogItem)):
         existing.setdefault(item.catalog, {})[item.code] = item
@@ -97,7 +98,10 @@ def seed_catalogs(session: Session, path: str | Path) -> None:
             session.add(item)
             known[code] = item
             next_position += 1
+            added = True
     session.flush()
+    if added:
+        bump_revision(session)
 
 
 def options(session: Session, catalog: str, *, active_only: bool = False) -> list[CatalogOption]:
@@ -119,6 +123,41 @@ _ITEMS = CatalogItem.__table__
 _ALL_ITEMS = select(
     _ITEMS.c.catalog, _ITEMS.c.code, _ITEMS.c.label, _ITEMS.c.help, _ITEMS.c.active
 ).order_by(_ITEMS.c.catalog, _ITEMS.c.position, _ITEMS.c.id)
+
+
+REVISION = "catalogs"  # engine.models.Revision row every catalog change bumps
+_REVISIONS = Revision.__table__
+_BUMP = update(_REVISIONS).where(_REVISIONS.c.name == REVISION).values(value=_REVISIONS.c.value + 1)
+# For a caller's query to read along with its own row (see CatalogCache).
+REVISION_VALUE = select(_REVISIONS.c.value).where(_REVISIONS.c.name == REVISION).scalar_subquery()
+
+
+def bump_revision(session: Session) -> None:
+    """Tell every process its copy of the catalogs is out of date (at commit)."""
+    if session.connection().execute(_BUMP).rowcount == 0:
+        session.add(Revision(name=REVISION, value=1))  # a database made before 0003's row
+        session.flush()
+
+
+class CatalogCache:
+    """Every catalog, kept per process and re-read only when the catalogs' revision moved.
+
+    Each catalog change bumps the revision in its own transaction, so a reader that
+    compares the committed revision with the one its copy was read at never keeps a
+    stale copy; the revision comes along with a query the caller runs anyway. The
+    copy is shared: read-only.
+    """
+
+    def __init__(self) -> None:
+        self._entry: tuple[int | None, dict[str, list[CatalogOption]]] | None = None
+
+    def get(self, session: Session, revision: int | None) -> dict[str, list[CatalogOption]]:
+        entry = self._entry
+        if entry is None or entry[0] != revision or revision is None:
+            # Read after the revision: at worst newer than it, and then re-read next time.
+            entry = (revision, all_catalogs(session))
+            self._entry = entry
+        return entry[1]
 
 
 def all_catalogs(session: Session) -> dict[str, list[CatalogOption]]:
@@ -404,6 +443,7 @@ def _audit(
         details["by_cpf"] = by
     if len(summary) > _SUMMARY_MAX:
         summary = summary[: _SUMMARY_MAX - 1] + "…"
+    bump_revision(session)  # every change is audited: one place tells the caches
     session.add(
         AuditEvent(
             chamado_id=None,

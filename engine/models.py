@@ -161,6 +161,16 @@ class Scenario(Base):
     updated_at: Mapped[timestamp]
 
 
+class Revision(Base):
+    """A counter every change to shared reference data bumps (e.g. the catalogs), so each
+    process keeps a copy of that data and re-reads it only when the counter moved."""
+
+    __tablename__ = "revisions"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ProtocolSequence(Base):
     __tablename__ = "protocol_sequences"
 

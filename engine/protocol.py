@@ -7,28 +7,36 @@ read the same value.
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.models import ProtocolSequence
 
+_TABLE = ProtocolSequence.__table__
+_NEXT = (
+    update(_TABLE)
+    .where(_TABLE.c.year == bindparam("for_year"))
+    .values(last_value=_TABLE.c.last_value + 1)
+    .returning(_TABLE.c.last_value)
+)
+# The year's counter, created by the first ticket of the year; racing creators: one
+# inserts, the others do nothing (PostgreSQL makes them wait for it to commit).
+_CREATE = {
+    name: insert(_TABLE)
+    .values(year=bindparam("for_year"), last_value=0)
+    .on_conflict_do_nothing(index_elements=["year"])
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
 
 def next_protocolo(session: Session, year: int) -> str:
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert(ProtocolSequence)
-        .values(year=year, last_value=0)
-        .on_conflict_do_nothing(index_elements=["year"])
-    )
-    value = session.execute(
-        update(ProtocolSequence)
-        .where(ProtocolSequence.year == year)
-        .values(last_value=ProtocolSequence.last_value + 1)
-        .returning(ProtocolSequence.last_value)
-    ).scalar_one()
+    connection = session.connection()
+    value = connection.execute(_NEXT, {"for_year": year}).scalar()
+    if value is None:
+        connection.execute(_CREATE[connection.dialect.name], {"for_year": year})
+        value = connection.execute(_NEXT, {"for_year": year}).scalar_one()
     return format_protocolo(year, value)
 
 

@@ -51,6 +51,7 @@ class Chamados(Requests, Analysis, Timing, Recording, UseCaseBase):
     spec_cache: specs.SpecCache = field(default_factory=specs.SpecCache)
     orgao_labels: orgaos.LabelCache = field(default_factory=orgaos.LabelCache)
     form_cache: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    catalog_cache: catalogs.CatalogCache = field(default_factory=catalogs.CatalogCache)
 
     @classmethod
     def from_settings(

@@ -7,7 +7,7 @@ rows whose task is no longer ready are cancelled. The queue reads only rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -41,18 +41,25 @@ def sync(
     now: datetime,
     draft: Callable[[HumanTask], dict[str, Any] | None] | None = None,
     new: bool = False,
+    rows: Sequence[Any] | None = None,
 ) -> tuple[list[HumanTask], set[str]]:
     """Writes the rows; returns those created, and the groups of every task still open.
 
     ``draft`` gives a new row its initial draft (a prefilled form); ``new`` says the
-    ticket was just created, so it has no rows to read yet. The rows are written
+    ticket was just created, so it has no rows to read yet; ``rows`` are the open rows
+    (id, task_guid, group) when the caller read them already. The rows are written
     with Core statements (engine.corewrite): the caller must have written any change of
     its own to this ticket's task rows before. The ticket's status is set on ``chamado``,
     for the caller to write.
     """
     ready = {str(t.id): t for t in runtime.ready_human_tasks(wf)}
     connection = session.connection()
-    open_rows = [] if new else connection.execute(_OPEN_ROWS, {"chamado_id": chamado.id}).all()
+    if rows is not None:
+        open_rows = list(rows)
+    elif new:
+        open_rows = []
+    else:
+        open_rows = connection.execute(_OPEN_ROWS, {"chamado_id": chamado.id}).all()
     gone = [row.id for row in open_rows if row.task_guid not in ready]
     if gone:
         connection.execute(_CANCEL, {"ids": gone, "now": now})

@@ -10,6 +10,7 @@ transaction, so a timer fires once even if a lease expires mid-way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,16 +73,23 @@ def waiting(wf: BpmnWorkflow) -> dict[str, tuple[str, datetime]]:
 
 
 def sync(
-    session: Session, chamado: Chamado, wf: BpmnWorkflow, now: datetime, new: bool = False
+    session: Session,
+    chamado: Chamado,
+    wf: BpmnWorkflow,
+    now: datetime,
+    new: bool = False,
+    rows: Sequence[Any] | None = None,
 ) -> dict[str, tuple[str, datetime]]:
     """Writes the ticket's timer rows (Core statements); returns what the workflow waits on.
 
     A row the caller changed itself in this transaction must be written before; a ``new``
-    ticket has no rows to read yet.
+    ticket has no rows to read yet; ``rows`` are the waiting rows (id, task_guid, due_at)
+    when the caller read them already.
     """
     current = waiting(wf)
     connection = session.connection()
-    rows = [] if new else connection.execute(_WAITING_ROWS, {"chamado_id": chamado.id}).all()
+    if rows is None:
+        rows = [] if new else connection.execute(_WAITING_ROWS, {"chamado_id": chamado.id}).all()
     # The task it was attached to finished in time: it will never fire.
     gone = [row.id for row in rows if row.task_guid not in current]
     if gone:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from engine import catalogs, corewrite, runtime, timers
 from engine.errors import Conflict, ValidationFailed
-from engine.models import AuditEvent, Chamado, HumanTask, Orgao, WorkflowTimer
+from engine.models import AuditEvent, Chamado, HumanTask, Orgao, Revision, WorkflowTimer
 from engine.service import ActorRef, Chamados
 from tests.test_engine_lifecycle import decide, open_task, registration, submit_registration
 
@@ -111,25 +113,43 @@ def test_orgao_labels_are_cached_only_when_found(svc: Chamados) -> None:
     assert svc.orgao_label(424_242) == "NOVO — Órgão Novo"
 
 
-def test_a_retired_catalog_item_is_refused_by_the_next_submission(
+def test_a_catalog_edit_in_another_process_reaches_the_next_submission(
     svc: Chamados, maria: ActorRef, ana: ActorRef
 ) -> None:
-    """The validated schema is cached per catalog contents: an edit is seen at once."""
-    first = submit_registration(svc, maria)  # warms the cache with every option active
-    assert first
-    c = svc.start_chamado(maria)
-    task = open_task(svc, c.id, "requester")
-    tipo = registration()["tipo_problema"]
+    """Catalogs and validated schemas are cached per process, keyed by the catalogs'
+    revision: an edit made by another process is seen by the very next step."""
+    other = Chamados.from_settings(svc.settings)  # a second app process, same database
+    try:
+        assert submit_registration(svc, maria)  # warms svc's caches, every option active
+        c = svc.start_chamado(maria)
+        task = open_task(svc, c.id, "requester")
+        tipo = registration()["tipo_problema"]
+        with other.transaction() as s:
+            before = s.scalar(select(Revision.value).where(Revision.name == "catalogs"))
+            assert len(catalogs.options(s, "tipo_problema", active_only=True)) > 1
+            catalogs.set_active(s, "tipo_problema", tipo, False, None)
+        with other.session_factory() as s:
+            after = s.scalar(select(Revision.value).where(Revision.name == "catalogs"))
+        assert after == before + 1
+        with pytest.raises(ValidationFailed) as refused:
+            svc.complete_task(maria, task.id, registration(), c.version)
+        assert "tipo_problema" in refused.value.errors
+        with other.transaction() as s:
+            catalogs.set_active(s, "tipo_problema", tipo, True, None)
+        done = svc.complete_task(maria, task.id, registration(), c.version)
+        assert done.status == "em_analise"
+    finally:
+        other.db.dispose()
+
+
+def test_seeding_new_catalog_items_bumps_the_revision(svc: Chamados, tmp_path: Path) -> None:
+    seed = tmp_path / "catalogs.json"
+    seed.write_text(json.dumps({"tipo_problema": [{"code": "novo", "label": "Novo"}]}))
     with svc.transaction() as s:
-        assert len(catalogs.options(s, "tipo_problema", active_only=True)) > 1
-        catalogs.set_active(s, "tipo_problema", tipo, False, None)
-    with pytest.raises(ValidationFailed) as refused:
-        svc.complete_task(maria, task.id, registration(), c.version)
-    assert "tipo_problema" in refused.value.errors
-    with svc.transaction() as s:
-        catalogs.set_active(s, "tipo_problema", tipo, True, None)
-    done = svc.complete_task(maria, task.id, registration(), c.version)
-    assert done.status == "em_analise"
+        before = s.scalar(select(Revision.value).where(Revision.name == "catalogs"))
+        catalogs.seed_catalogs(s, seed)
+        catalogs.seed_catalogs(s, seed)  # nothing new the second time
+        assert s.scalar(select(Revision.value).where(Revision.name == "catalogs")) == before + 1
 
 
 def test_timer_rows_follow_the_workflow(svc: Chamados, maria: ActorRef, ana: ActorRef) -> None:

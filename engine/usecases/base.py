@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Engine, bindparam, func, literal, null, select, union_all, update
 from sqlalchemy.orm import Session, contains_eager, joinedload, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -35,6 +35,7 @@ from engine.models import (
     ProcessVersion,
     Submission,
     User,
+    WorkflowTimer,
 )
 from engine.settings import Settings
 
@@ -50,8 +51,26 @@ STAFF_ROLES = frozenset({"analyst", "supervisor", "admin"})
 FORM_CACHE_SIZE = 256
 
 # Statements of every step, built once (building one costs about as much as running it).
+_SUBMISSIONS = Submission.__table__
+_LAST_SUBMISSION = (
+    select(_SUBMISSIONS.c.data)
+    .where(_SUBMISSIONS.c.chamado_id == bindparam("chamado_id"))
+    .order_by(_SUBMISSIONS.c.round.desc())
+    .limit(1)
+)
+# The task about to run, its ticket (state, requester), and in the same round trip what
+# the step reads next: the catalogs' revision and the last submitted form.
 _LOCK_TASK = (
-    select(HumanTask)
+    select(
+        HumanTask,
+        catalogs.REVISION_VALUE.label("catalogs_revision"),
+        select(_SUBMISSIONS.c.data)
+        .where(_SUBMISSIONS.c.chamado_id == HumanTask.chamado_id)
+        .order_by(_SUBMISSIONS.c.round.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label("last_submission"),
+    )
     .join(HumanTask.chamado)
     .options(
         contains_eager(HumanTask.chamado)
@@ -61,13 +80,38 @@ _LOCK_TASK = (
     .where(HumanTask.id == bindparam("task_id"))
     .with_for_update(of=[HumanTask.__table__, Chamado.__table__])
 )
-_SUBMISSIONS = Submission.__table__
-_LAST_SUBMISSION = (
-    select(_SUBMISSIONS.c.data)
-    .where(_SUBMISSIONS.c.chamado_id == bindparam("chamado_id"))
-    .order_by(_SUBMISSIONS.c.round.desc())
-    .limit(1)
+
+
+_VERSIONS = ProcessVersion.__table__
+# The latest published version: what a new instance starts on.
+_CURRENT_VERSION = select(func.max(_VERSIONS.c.id)).where(
+    _VERSIONS.c.process_id == bindparam("process_id"), _VERSIONS.c.published_at.is_not(None)
 )
+_TASKS, _TIMERS = HumanTask.__table__, WorkflowTimer.__table__
+# The open task rows and waiting timer rows of a ticket, in one round trip (timers first:
+# a union's column types are its first select's, and due_at needs its own).
+_MIRRORED_ROWS = union_all(
+    select(
+        literal("timer").label("kind"),
+        _TIMERS.c.id,
+        _TIMERS.c.task_guid,
+        _TIMERS.c.due_at,
+        null().label("group"),
+    ).where(_TIMERS.c.chamado_id == bindparam("chamado_id"), _TIMERS.c.state == "waiting"),
+    select(literal("task"), _TASKS.c.id, _TASKS.c.task_guid, null(), _TASKS.c.group).where(
+        _TASKS.c.chamado_id == bindparam("chamado_id"), _TASKS.c.state == "ready"
+    ),
+)
+
+
+@dataclass
+class Locked:
+    """A task about to run, with what its step reads along with it."""
+
+    task: HumanTask
+    catalogs_revision: int | None
+    # The requester's last submitted form (None before the first), a private copy.
+    last_submission: dict[str, Any] | None
 
 
 class Actor(Protocol):
@@ -132,6 +176,7 @@ class UseCaseBase:
     spec_cache: specs.SpecCache
     orgao_labels: orgaos.LabelCache
     form_cache: dict[Any, dict[str, Any]]
+    catalog_cache: catalogs.CatalogCache
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -151,10 +196,8 @@ class UseCaseBase:
         return self.spec_cache.put(bundle)
 
     def _current_version_id(self, session: Session, process_id: str) -> int:
-        version_id = session.scalar(
-            select(func.max(ProcessVersion.id)).where(
-                ProcessVersion.process_id == process_id, ProcessVersion.published_at.is_not(None)
-            )
+        version_id = (
+            session.connection().execute(_CURRENT_VERSION, {"process_id": process_id}).scalar()
         )
         if version_id is None:
             raise NotFound(f"O processo {process_id!r} não está implantado.")
@@ -189,14 +232,17 @@ class UseCaseBase:
         task = session.get(HumanTask, task_id, with_for_update=lock, options=options)
         return self._check_owned_ready(actor, task)
 
-    def _lock_task(self, session: Session, actor: Actor, task_id: int) -> HumanTask:
+    def _lock_task(self, session: Session, actor: Actor, task_id: int) -> Locked:
         """The actor's ready task about to run, with its ticket (state and requester).
 
         Both rows are locked (PostgreSQL), task first as in every other path that takes
         them; the ticket's version is then checked in Python and written at the end.
         """
-        task = session.scalars(_LOCK_TASK, {"task_id": task_id}).first()
-        return self._check_owned_ready(actor, task)
+        row = session.execute(_LOCK_TASK, {"task_id": task_id}).first()
+        task = self._check_owned_ready(actor, row.HumanTask if row else None)
+        assert row is not None
+        last = row.last_submission
+        return Locked(task, row.catalogs_revision, copy.deepcopy(last) if last else None)
 
     def _check_owned_ready(self, actor: Actor, task: HumanTask | None) -> HumanTask:
         if task is None:
@@ -252,23 +298,29 @@ class UseCaseBase:
         session: Session,
         bundle: specs.ProcessBundle,
         task: HumanTask,
-        last_submission: dict[str, Any] | None,
+        catalogs_revision: int | None,
+        keep: dict[str, Any] | None,
     ) -> dict[str, Any]:
         """The task's schema with its catalogs, as the server validates a post against it.
 
-        Shared between requests and read-only: resolved once per form version, catalog
-        contents and kept values (resolving deep-copies the whole schema).
+        ``keep``: already accepted data whose retired catalog values stay valid. Shared
+        between requests and read-only: resolved once per form version, catalogs revision
+        and kept values (resolving deep-copies the whole schema).
         """
         schema = bundle.forms.get(task.form_schema or "", {})
-        all_options = catalogs.all_catalogs(session)
-        keep = last_submission or {}
+        fields = forms.catalog_fields(schema)
+        if not fields:
+            return schema
+        all_options = self.catalog_cache.get(session, catalogs_revision)
+        keep = keep or {}
         key = (
             bundle.version_id,
             task.form_schema,
-            tuple(
-                (name, tuple(all_options.get(catalog, ())), repr(keep.get(name)))
-                for name, catalog in forms.catalog_fields(schema)
-            ),
+            # Without a revision (never after migration 0003) the contents are the key.
+            catalogs_revision
+            if catalogs_revision is not None
+            else tuple((c, tuple(all_options.get(c, ()))) for _n, c in fields),
+            tuple(repr(keep.get(name)) for name, _c in fields),
         )
         resolved = self.form_cache.get(key)
         if resolved is None:
@@ -420,10 +472,15 @@ class UseCaseBase:
 
         Writes task and timer rows; the ticket's own changes are left on ``chamado``.
         """
+        task_rows: list[Any] = []
+        timer_rows: list[Any] = []
+        if not new:
+            for row in session.connection().execute(_MIRRORED_ROWS, {"chamado_id": chamado.id}):
+                (timer_rows if row.kind == "timer" else task_rows).append(row)
         created, open_groups = tasks.sync(
-            session, chamado, wf, bundle, self.settings.lane_groups, now, draft, new
+            session, chamado, wf, bundle, self.settings.lane_groups, now, draft, new, task_rows
         )
-        waiting = timers.sync(session, chamado, wf, now, new)
+        waiting = timers.sync(session, chamado, wf, now, new, timer_rows)
         analysing = any(group != tasks.REQUESTER_GROUP for group in open_groups)
         if analysing and chamado.analysis_started_at is None:
             chamado.analysis_started_at = now

@@ -162,14 +162,16 @@ class Requests(UseCaseBase):
         """
         now = self.clock()
         with self.transaction() as session, session.no_autoflush:
-            task = self._lock_task(session, actor, task_id)
+            locked = self._lock_task(session, actor, task_id)
+            task, last = locked.task, locked.last_submission
             chamado = task.chamado
             if chamado.version != expected_version:
                 raise Conflict(STALE_CHAMADO)
             bundle = self.bundle(session, chamado.process_version_id)
             requester_step = task.group == tasks.REQUESTER_GROUP
-            last = self._last_submission_data(session, chamado.id) if requester_step else None
-            schema = self._checked_schema(session, bundle, task, last)
+            # Only the requester's own form keeps retired catalog values it already had.
+            keep = last if requester_step else None
+            schema = self._checked_schema(session, bundle, task, locked.catalogs_revision, keep)
             clean = self._keep_schema_fields(schema, data)
             wf = runtime.load(bundle, chamado.workflow_state)
             spiff_task = runtime.ready_task(wf, task.task_guid)
@@ -189,7 +191,7 @@ class Requests(UseCaseBase):
             task.draft_data = None
             corewrite.update(session, task)
             if requester_step:
-                self._record_submission(session, chamado, clean, schema, last, actor, now)
+                self._record_submission(session, chamado, clean, schema, keep, actor, now)
             else:
                 self._record_decision(session, chamado, task, clean, actor, now)
 
@@ -197,11 +199,7 @@ class Requests(UseCaseBase):
                 # A new adjustment round starts from what was last sent.
                 if row.group != tasks.REQUESTER_GROUP:
                     return None
-                return (
-                    copy.deepcopy(last)
-                    if requester_step
-                    else self._last_submission_data(session, chamado.id)
-                )
+                return copy.deepcopy(last)
 
             step = self._after_step(session, chamado, wf, bundle, now, draft)
             self._audit_outcome(session, chamado, wf, bundle, actor, now)
