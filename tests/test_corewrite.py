@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -13,7 +14,13 @@ from engine import catalogs, corewrite, runtime, timers
 from engine.errors import Conflict, ValidationFailed
 from engine.models import AuditEvent, Chamado, HumanTask, Orgao, Revision, WorkflowTimer
 from engine.service import ActorRef, Chamados
-from tests.test_engine_lifecycle import decide, open_task, registration, submit_registration
+from tests.test_engine_lifecycle import (
+    chamado,
+    decide,
+    open_task,
+    registration,
+    submit_registration,
+)
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -175,3 +182,31 @@ def test_timer_rows_follow_the_workflow(svc: Chamados, maria: ActorRef, ana: Act
         waiting = {r.task_guid: r.due_at for r in rows if r.state == "waiting"}
         assert waiting == {guid: due for guid, (_el, due) in expected.items()}
         assert {r.task_guid: r.state for r in rows}["gone"] == "cancelled"
+
+
+def test_a_task_reassigned_while_it_runs_is_not_completed(
+    svc: Chamados, maria: ActorRef, ana: ActorRef, bruno: ActorRef, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the ticket row is locked: the task row is written only if still the actor's."""
+    cid = submit_registration(svc, maria)
+    task = open_task(svc, cid, "analyst")
+    svc.claim(ana, task.id)
+    version = chamado(svc, cid).version
+    lock = svc._lock_task
+
+    def lock_then_reassign(session: Any, actor: Any, task_id: int) -> Any:
+        locked = lock(session, actor, task_id)
+        # A supervisor's reassignment lands between the read and the write.
+        tasks_table = HumanTask.__table__
+        session.execute(
+            tasks_table.update().where(tasks_table.c.id == task_id).values(assignee_id=bruno.id)
+        )
+        return locked
+
+    monkeypatch.setattr(svc, "_lock_task", lock_then_reassign)
+    with pytest.raises(Conflict, match="mudou de responsável"):
+        svc.complete_task(ana, task.id, {"decisao": "resolver", "resposta": "Feito."}, version)
+    monkeypatch.undo()
+    after = open_task(svc, cid, "analyst")
+    assert (after.id, after.assignee_id) == (task.id, ana.id)  # the whole step rolled back
+    assert chamado(svc, cid).version == version

@@ -78,7 +78,10 @@ _LOCK_TASK = (
         .joinedload(Chamado.requester, innerjoin=True)
     )
     .where(HumanTask.id == bindparam("task_id"))
-    .with_for_update(of=[HumanTask.__table__, Chamado.__table__])
+    # Lock order, on every path that changes a ticket: the ticket row first (here in the
+    # first statement), then its task and timer rows. NO KEY UPDATE: rows that merely
+    # reference the ticket (an audit row of a concurrent claim) are not held up.
+    .with_for_update(of=Chamado.__table__, key_share=True)
 )
 
 
@@ -218,25 +221,17 @@ class UseCaseBase:
         if not (actor.roles & roles):
             raise Forbidden("Você não tem permissão para esta ação.")
 
-    def _owned_ready_task(
-        self, session: Session, actor: Actor, task_id: int, for_update: bool = False
-    ) -> HumanTask:
-        # FOR UPDATE OF the task row only: PostgreSQL refuses to lock the nullable
-        # side of the eager outer joins.
-        lock = {"of": HumanTask} if for_update else None
-        # The ticket comes in the same query, with its workflow state when it will run.
-        load = joinedload(HumanTask.chamado)
-        options = [load]
-        if for_update:  # about to run: the state, and the órgão the response shows
-            options = [load.undefer(Chamado.workflow_state), load.joinedload(Chamado.orgao)]
-        task = session.get(HumanTask, task_id, with_for_update=lock, options=options)
+    def _owned_ready_task(self, session: Session, actor: Actor, task_id: int) -> HumanTask:
+        """The actor's ready task, with its ticket, to read or to edit its draft."""
+        task = session.get(HumanTask, task_id)
         return self._check_owned_ready(actor, task)
 
     def _lock_task(self, session: Session, actor: Actor, task_id: int) -> Locked:
         """The actor's ready task about to run, with its ticket (state and requester).
 
-        Both rows are locked (PostgreSQL), task first as in every other path that takes
-        them; the ticket's version is then checked in Python and written at the end.
+        The ticket row is locked (PostgreSQL; SQLite's write lock covers it all); its version
+        is then checked in Python and written at the end, and the task row is written only
+        if it still is ready and the actor's (see complete_task).
         """
         row = session.execute(_LOCK_TASK, {"task_id": task_id}).first()
         task = self._check_owned_ready(actor, row.HumanTask if row else None)

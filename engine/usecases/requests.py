@@ -189,7 +189,13 @@ class Requests(UseCaseBase):
             task.completed_at = now
             task.completed_by_id = actor.id
             task.draft_data = None
-            corewrite.update(session, task)
+            # The task row is not locked: a release or reassignment since it was read
+            # makes this change nothing.
+            if corewrite.update(session, task, state="ready", assignee_id=actor.id) != 1:
+                raise Conflict(
+                    "Esta tarefa mudou de responsável enquanto você a preenchia; nada foi "
+                    "gravado. Recarregue a página."
+                )
             if requester_step:
                 self._record_submission(session, chamado, clean, schema, keep, actor, now)
             else:

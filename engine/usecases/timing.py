@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from SpiffWorkflow import TaskState
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine import (
@@ -37,13 +37,23 @@ class Timing(UseCaseBase):
         """Advance one ticket past a due timer, in the same transactional way as a user action."""
         now = self.clock()
         with self.transaction() as session:
+            chamado_id = session.scalar(
+                select(WorkflowTimer.chamado_id).where(WorkflowTimer.id == timer_id)
+            )
+            if chamado_id is None:
+                return False
+            # The ticket row first, as every step locks it (engine.usecases.base._LOCK_TASK),
+            # then the timer row, read under that lock.
+            session.execute(
+                select(Chamado.id).where(Chamado.id == chamado_id).with_for_update(key_share=True)
+            )
             row = session.get(WorkflowTimer, timer_id, with_for_update={"of": WorkflowTimer})
             if row is None or row.state != "waiting":
                 return False  # fired or cancelled meanwhile by someone else
-            chamado = row.chamado
             session.execute(
-                update(Chamado).where(Chamado.id == chamado.id).values(version=Chamado.version + 1)
+                update(Chamado).where(Chamado.id == chamado_id).values(version=Chamado.version + 1)
             )
+            chamado = row.chamado
             bundle = self.bundle(session, chamado.process_version_id)
             wf = runtime.load(bundle, chamado.workflow_state)
             with workflow_time(self.clock):
