@@ -134,8 +134,21 @@ def attribute_inprocess(app: Any, run_lifecycle: Any, n: int) -> common.Attribut
     attr = common.Attribution()
     attr.wrap(app, "wsgi_app", "Flask/Werkzeug, rotas, before/after_request (resto)")
     attr.wrap(web_api, "bearer_user", "autenticação: bearer_user (sem ORM/SQL)")
-    for name in ("start_chamado", "complete_task", "claim", "queue", "tracking", "analysis"):
-        attr.wrap(svc, name, "casos de uso: código do produto e sessões (resto)")
+    # Every use case the API calls (start_instance hands back the first task; the
+    # others are read by chamado_json and the views), where the service has it.
+    for name in (
+        "start_chamado",
+        "start_instance",
+        "requester_task",
+        "complete_task",
+        "claim",
+        "queue",
+        "tracking",
+        "analysis",
+        "orgao_label",
+    ):
+        if hasattr(svc, name):
+            attr.wrap(svc, name, "casos de uso: código do produto e sessões (resto)")
     attr.wrap(runtime, "load", "SpiffWorkflow: load + complete/start + dump")
     attr.wrap(runtime, "dump", "SpiffWorkflow: load + complete/start + dump")
     attr.wrap(runtime, "complete", "SpiffWorkflow: load + complete/start + dump")

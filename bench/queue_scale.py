@@ -517,8 +517,13 @@ def sql_breakdown(site: Site, path: str, kind: str, requests: int = 0) -> dict[s
         assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
         timings.append({"ms": total, "sql": "(pedido inteiro, em processo)"})
         # The plans of the slowest count and of the page's own query.
-        counts = [t for t in timings[:-1] if t["sql"].startswith("SELECT count(*)")]
-        items = [t for t in timings[:-1] if "ORDER BY human_tasks.created_at" in t["sql"]]
+        # The capped counts: one statement each, or several scalar subqueries in one.
+        counts = [t for t in timings[:-1] if "SELECT count(*)" in t["sql"]]
+        items = [
+            t
+            for t in timings[:-1]
+            if "ORDER BY human_tasks.created_at" in t["sql"] and "count(*)" not in t["sql"]
+        ]
         explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN ANALYZE "
         with engine.connect() as conn:
             for stmt in [max(counts, key=lambda t: t["ms"])] * bool(counts) + items[:1]:
@@ -550,11 +555,13 @@ def _summary(sql: str) -> str:
     """A statement in one short line: its verb, its tables and its WHERE clause."""
     if not sql.startswith("SELECT"):
         return sql[:110]
-    head = (
-        "SELECT count(*) FROM (subconsulta)"
-        if sql.startswith("SELECT count(*)")
-        else ("SELECT ...")
-    )
+    n_counts = sql.count("SELECT count(*)")
+    if sql.startswith("SELECT count(*)"):
+        head = "SELECT count(*) FROM (subconsulta)"
+    elif n_counts:
+        head = f"SELECT {n_counts} contagens (subconsultas)"
+    else:
+        head = "SELECT ..."
     tables = re.findall(r"(?:FROM|JOIN) (\w+)(?: AS (\w+))?", sql)
     names = ", ".join(dict.fromkeys(alias or name for name, alias in tables))
     where = sql.rsplit(" WHERE ", 1)[-1] if " WHERE " in sql else ""

@@ -1,11 +1,48 @@
-"""Engine and session factory. The session lifecycle is owned by engine.service."""
+"""Engine and session factory. The session lifecycle is owned by engine.service.
+
+Besides the transactions of the use cases, this module offers ``autocommit_read()``:
+one idempotent read outside any transaction, for what every request does first
+(authentication), retried once on a fresh connection when the pooled one turns out
+to be dead.
+
+Stale PostgreSQL connections (server restarted, idle connection dropped by a
+firewall, a proxy or ``idle_session_timeout``) are handled without a ``SELECT 1``
+on every checkout (``pool_pre_ping``, one extra round trip per transaction):
+
+* connections are recycled after ``POOL_RECYCLE_SECONDS`` and pinged at checkout
+  only after ``PING_IDLE_SECONDS`` unused: a connection returned moments ago is
+  almost surely alive, and a busy worker never pays for the ping;
+* when a statement still meets a dead connection, SQLAlchemy invalidates that
+  connection *and every older one in the pool* (its "optimistic" disconnect
+  handling), so the next checkouts reconnect. The first read of each authenticated
+  request goes through ``autocommit_read()``, which retries once: it absorbs that
+  failure, and the request's transaction that follows gets a fresh connection. What
+  else meets a dead connection fails once (the web layer answers 503, "try again").
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Below common server-side and proxy lifetimes (PgBouncer's server_lifetime is 3600 s).
+POOL_RECYCLE_SECONDS = 1800
+# A connection unused for longer is pinged before being handed out.
+PING_IDLE_SECONDS = 10.0
+# SQLite: a connection with this execution option issues no BEGIN (autocommit_connection).
+_NO_BEGIN = "chamados_no_begin"
+_IDLE_SINCE = "chamados_idle_since"
 
 
 def make_engine(url: str) -> Engine:
@@ -16,7 +53,11 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # LIFO: the connection just returned is reused, so a lightly loaded worker keeps
+    # one hot connection and the others go idle (then pinged, or recycled).
+    engine = create_engine(url, pool_recycle=POOL_RECYCLE_SECONDS, pool_use_lifo=True)
+    _ping_idle_connections(engine)
+    return engine
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -34,7 +75,78 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
+        if conn.get_execution_options().get(_NO_BEGIN):
+            return  # autocommit_connection(): each statement is its own transaction
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    dialect = engine.dialect
+
+    @event.listens_for(engine.pool, "connect")
+    def _on_connect(_dbapi_conn, record):  # type: ignore[no-untyped-def]
+        record.info[_IDLE_SINCE] = None  # brand new: nothing to check
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_conn, record):  # type: ignore[no-untyped-def]
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy):  # type: ignore[no-untyped-def]
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as error:
+            # The pool discards this connection and checks out (or opens) another.
+            raise exc.DisconnectionError(f"conexão ociosa morta: {error}") from error
+
+
+@contextmanager
+def autocommit_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection whose statements run outside any explicit transaction.
+
+    Only for single-statement reads (one statement is consistent on its own): no
+    BEGIN/COMMIT round trips on PostgreSQL and, on SQLite, no BEGIN IMMEDIATE, which
+    would queue a mere read behind every writer.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execution_options(**{_NO_BEGIN: True})
+        else:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
+def autocommit_read(engine: Engine, query: Callable[[Connection], T]) -> T:
+    """``query(connection)`` on an autocommit connection, retried once when the pooled
+    connection was dead. ``query`` must be an idempotent read of one statement."""
+
+    def attempt() -> T:
+        with autocommit_connection(engine) as conn:
+            return query(conn)
+
+    return retry_once_on_disconnect(attempt)
+
+
+def retry_once_on_disconnect(work: Callable[[], T]) -> T:
+    """``work()``, run once more if it met a dead pooled connection: the failure has
+    invalidated that connection and every older one, so the second run connects
+    afresh. Only for idempotent reads (a write may have reached the server)."""
+    try:
+        return work()
+    except exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        log.warning("Conexão com o banco perdida; repetindo a leitura em uma nova conexão")
+    return work()
+
+
+def is_disconnect(error: BaseException | None) -> bool:
+    """True for the error of a statement that met a dead database connection."""
+    return isinstance(error, exc.DBAPIError) and bool(error.connection_invalidated)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,10 +1,11 @@
 """Bearer tokens for the REST API and the service accounts that hold them.
 
 A token is shown once, when created; only its SHA-256 is stored. Tokens are long
-random strings, so a plain (unsalted) hash is enough, and it lets ``verify`` find
-the row with one indexed lookup: the secret is never compared byte by byte in
-Python, so there is no timing oracle on it. Every function takes an open Session;
-the caller owns the transaction.
+random strings, so a plain (unsalted) hash is enough, and it lets ``authenticate``
+find the row with one indexed lookup: the secret is never compared byte by byte in
+Python, so there is no timing oracle on it. Every function takes an open Session
+(or, for ``authenticate`` and ``touch``, a Connection); the caller owns the
+transaction.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import context, users
 from engine.errors import Forbidden, NotFound, ValidationFailed
-from engine.models import ApiToken, AuditEvent, User, utcnow
+from engine.models import ApiToken, AuditEvent, AwareDateTime, User, utcnow
 
 TOKEN_PREFIX = "chm_"
 SERVICE_PREFIX = "svc:"
@@ -109,28 +111,65 @@ def create_token(
     return plaintext, row
 
 
-def verify(session: Session, plaintext: str, now: datetime) -> User | None:
-    """The owner of a live token, or None (unknown, malformed or revoked)."""
+@dataclass(frozen=True)
+class Authenticated:
+    """The owner of a live token, with their roles, and when the token was last used."""
+
+    principal: users.Principal
+    token_id: int
+    last_used_at: datetime | None
+
+    def needs_touch(self, now: datetime) -> bool:
+        """Whether ``touch`` should record this use (at most once per resolution)."""
+        return self.last_used_at is None or now - self.last_used_at >= LAST_USED_RESOLUTION
+
+
+_TOKENS = ApiToken.__table__
+# One statement per API request: the token (by its unique hash, not revoked), its
+# owner and the owner's roles. Built once; Core, not ORM: this runs on every call.
+_LIVE_TOKEN = users.principal_select(
+    _TOKENS.c.id.label("token_id"),
+    _TOKENS.c.last_used_at,
+    via=_TOKENS,
+    on=_TOKENS.c.user_id == User.__table__.c.id,
+).where(_TOKENS.c.token_hash == bindparam("token_hash"), _TOKENS.c.revoked_at.is_(None))
+# Conditional: of concurrent requests (any process) in the same minute only one writes.
+_TOUCH = (
+    update(_TOKENS)
+    .where(
+        _TOKENS.c.id == bindparam("token_id"),
+        or_(
+            _TOKENS.c.last_used_at.is_(None),
+            _TOKENS.c.last_used_at <= bindparam("stale_before", type_=AwareDateTime()),
+        ),
+    )
+    .values(last_used_at=bindparam("now", type_=AwareDateTime()))
+)
+
+
+def authenticate(conn: Connection | Session, plaintext: str) -> Authenticated | None:
+    """The owner of a live token, or None (unknown, malformed or revoked).
+
+    A read only, of one statement: revocation takes effect on the very next request,
+    and the caller may run it outside any transaction (engine.db.autocommit_read).
+    """
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > _MAX_TOKEN_LENGTH:
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
-    if row is None or row.revoked_at is not None:
+    rows = conn.execute(_LIVE_TOKEN, {"token_hash": hash_token(plaintext)}).all()
+    owner = users.principal_from_rows(rows)
+    if owner is None:
         return None
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        # Conditional: of concurrent requests in the same minute only one writes.
-        session.execute(
-            update(ApiToken)
-            .where(
-                ApiToken.id == row.id,
-                or_(
-                    ApiToken.last_used_at.is_(None),
-                    ApiToken.last_used_at <= now - LAST_USED_RESOLUTION,
-                ),
-            )
-            .values(last_used_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    return row.user
+    return Authenticated(owner, rows[0].token_id, rows[0].last_used_at)
+
+
+def touch(conn: Connection | Session, token_id: int, now: datetime) -> bool:
+    """Record a use of the token at ``now`` unless one was recorded less than
+    LAST_USED_RESOLUTION before; True when this call wrote it."""
+    result = conn.execute(
+        _TOUCH,
+        {"token_id": token_id, "stale_before": now - LAST_USED_RESOLUTION, "now": now},
+    )
+    return bool(result.rowcount)
 
 
 def revoke(

@@ -1,14 +1,16 @@
-"""Users and role grants. Every function takes an open Session; the caller owns
-the transaction (``Chamados.transaction()``), so a failure rolls everything back."""
+"""Users and role grants. Every function takes an open Session (``principal`` also a
+Connection, for the per-request read outside any transaction); the caller owns the
+transaction (``Chamados.transaction()``), so a failure rolls everything back."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Connection, FromClause, Row, Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -109,6 +111,72 @@ def upsert_user(session: Session, identity: Identity) -> User:
 
 
 # --- roles -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A user as every request needs them: who, and which roles, read in one statement."""
+
+    id: int
+    cpf: str
+    name: str
+    social_name: str | None
+    email: str | None
+    roles: frozenset[str]
+
+    @property
+    def display_name(self) -> str:
+        return self.social_name or self.name
+
+
+# Core columns (not ORM attributes): per-request statements skip the ORM's compile
+# and object machinery. The user's columns and each granted role (NULL without
+# grants), to be narrowed by a WHERE. Grants and users.cpf are both stored normalised
+# (parse_principal), so the join on equal strings finds what roles_for() finds.
+_USERS = User.__table__.c
+_GRANTS = RoleGrant.__table__
+PRINCIPAL_COLUMNS = (_USERS.id, _USERS.cpf, _USERS.name, _USERS.social_name, _USERS.email)
+
+
+def principal_select(
+    *extra: ColumnElement[Any],
+    via: FromClause | None = None,
+    on: ColumnElement[bool] | None = None,
+) -> Select[Any]:
+    """users LEFT JOIN role_grants, selecting PRINCIPAL_COLUMNS, the role and ``extra``.
+
+    ``via`` (joined to users ``on``) comes first in the FROM, so the planner starts from
+    it: api_tokens, found by its hash, for a token's owner.
+    """
+    users_table = User.__table__
+    base = users_table if via is None else via.join(users_table, on)
+    return select(*PRINCIPAL_COLUMNS, _GRANTS.c.role, *extra).select_from(
+        base.outerjoin(_GRANTS, _GRANTS.c.cpf == _USERS.cpf)
+    )
+
+
+def principal_from_rows(rows: Sequence[Row[Any]]) -> Principal | None:
+    """The Principal of rows from principal_select() (one per role), or None."""
+    if not rows:
+        return None
+    first = rows[0]
+    return Principal(
+        id=first.id,
+        cpf=first.cpf,
+        name=first.name,
+        social_name=first.social_name,
+        email=first.email,
+        roles=frozenset(row.role for row in rows if row.role is not None),
+    )
+
+
+# Built once: per-request statements are not rebuilt on every call.
+_PRINCIPAL_BY_ID = principal_select().where(_USERS.id == bindparam("user_id"))
+
+
+def principal(conn: Connection | Session, user_id: int) -> Principal | None:
+    """The user ``user_id`` with their roles, in one statement; None if there is none."""
+    return principal_from_rows(conn.execute(_PRINCIPAL_BY_ID, {"user_id": user_id}).all())
 
 
 def roles_for(session: Session, cpf: str) -> set[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +18,11 @@ from flask_wtf.csrf import generate_csrf
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from openapi_spec_validator import validate as validate_spec
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 
 from engine import tokens, users
 from engine.identity import Identity
-from engine.models import Chamado
+from engine.models import ApiToken, Chamado
 from engine.service import Chamados
 from tests.conftest import database_url
 from tests.test_auth import set_session_user
@@ -322,6 +324,76 @@ def test_a_revoked_token_is_refused(app: Flask, people: dict[str, Api]) -> None:
         row = tokens.list_tokens(s, users.get_user_by_cpf(s, MARIA).id)[0]  # type: ignore[union-attr]
         tokens.revoke(s, row.id, row.user_id, is_admin=False)
     maria.get("/chamados", expect=401)
+
+
+@contextmanager
+def sql_seen(engine: Engine) -> Iterator[dict[str, Any]]:
+    """The statements (whitespace folded) and commits issued on ``engine`` meanwhile."""
+    seen: dict[str, Any] = {"statements": [], "commits": 0}
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen["statements"].append(" ".join(statement.split()))
+
+    def on_commit(_conn: Any) -> None:
+        seen["commits"] += 1
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engine, "commit", on_commit)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine, "commit", on_commit)
+
+
+def test_a_call_authenticates_with_one_read_and_records_the_use_once_a_minute(
+    app: Flask, people: dict[str, Api]
+) -> None:
+    svc: Chamados = app.extensions["chamados"]
+    now = [svc.clock()]
+    svc.clock = lambda: now[0]
+    maria = people["maria"]
+    with svc.session_factory() as s:
+        maria_id = users.get_user_by_cpf(s, MARIA).id  # type: ignore[union-attr]
+
+    def call() -> dict[str, Any]:
+        with sql_seen(svc.db) as seen:
+            maria.get("/chamados")
+        seen["tokens"] = [st.split()[0] for st in seen["statements"] if "api_tokens" in st]
+        return seen
+
+    def last_used() -> Any:
+        with svc.session_factory() as s:
+            return s.scalar(select(ApiToken.last_used_at).where(ApiToken.user_id == maria_id))
+
+    assert call()["tokens"] == ["SELECT", "UPDATE"]  # never used: recorded
+    first_use = now[0]
+    assert last_used() == first_use
+
+    now[0] += timedelta(seconds=30)
+    seen = call()
+    # The token, its owner and the roles in one SELECT, issued first (on SQLite no
+    # BEGIN IMMEDIATE before it) and committing nothing: a read request stays a read.
+    assert seen["tokens"] == ["SELECT"]
+    assert seen["statements"][0].startswith("SELECT") and "api_tokens" in seen["statements"][0]
+    assert seen["commits"] == 0
+    assert last_used() == first_use
+
+    now[0] += timedelta(seconds=31)
+    assert call()["tokens"] == ["SELECT", "UPDATE"]  # a minute later: recorded again
+    assert last_used() == now[0]
+
+
+def test_role_changes_apply_on_the_next_call(app: Flask, people: dict[str, Api]) -> None:
+    svc: Chamados = app.extensions["chamados"]
+    maria = people["maria"]
+    maria.get("/queue", expect=403)
+    with svc.transaction() as s:
+        users.grant_role(s, MARIA, "analyst", None)
+    assert maria.get("/queue")["items"] == []
+    with svc.transaction() as s:
+        users.revoke_role(s, MARIA, "analyst", None)
+    maria.get("/queue", expect=403)
 
 
 def test_cookie_sessions_need_the_csrf_header_to_change_anything(app: Flask) -> None:

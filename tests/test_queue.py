@@ -10,6 +10,7 @@ from sqlalchemy import insert
 from engine.models import HumanTask
 from engine.queue import COUNT_CAP, QueueFilters
 from engine.service import ActorRef, Chamados
+from tests.test_api import sql_seen
 from tests.test_engine_lifecycle import submit_registration
 
 
@@ -37,3 +38,46 @@ def test_counts_stop_at_the_cap(svc: Chamados, maria: ActorRef, ana: ActorRef) -
     assert page.items[0].created_at == start  # oldest first
     last = svc.queue(ana, QueueFilters(page=page.pages))
     assert len(last.items) == svc.settings.queue_page_size
+
+
+def test_every_tab_is_counted_in_one_statement(
+    svc: Chamados, maria: ActorRef, ana: ActorRef, bruno: ActorRef
+) -> None:
+    cid = submit_registration(svc, maria)  # its analysis: ready, unclaimed
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def task(
+        i: int, state: str = "ready", assignee: int | None = None, group: str = "analyst"
+    ) -> dict[str, object]:
+        return {
+            "chamado_id": cid,
+            "task_guid": str(uuid.uuid4()),
+            "task_name": "analisar_chamado",
+            "title": "Analisar chamado",
+            "group": group,
+            "state": state,
+            "assignee_id": assignee,
+            "created_at": start + timedelta(minutes=i),
+        }
+
+    rows = [task(i) for i in range(7)]  # 8 unclaimed with the real one
+    rows += [task(10 + i, assignee=ana.id) for i in range(3)]
+    rows += [task(20 + i, assignee=bruno.id) for i in range(2)]
+    rows += [task(30 + i, state="completed", assignee=ana.id) for i in range(4)]  # not open
+    rows += [task(40, group="requester", assignee=maria.id)]  # not the analysts' queue
+    with svc.transaction() as s:
+        s.execute(insert(HumanTask), rows)
+    every_tab = {"disponiveis": 8, "minhas": 3, "todas": 13}
+
+    for view, total in (("disponiveis", 8), ("minhas", 3), ("todas", 13)):
+        with sql_seen(svc.db) as seen:
+            page = svc.queue(ana, QueueFilters(view=view))
+        assert (page.total, page.counts) == (total, every_tab)
+        assert len(page.items) == total
+        assert sum("count(*)" in st for st in seen["statements"]) == 1, seen["statements"]
+
+    # Filtered, the page's total is its own; the tabs still count every open task.
+    filtered = svc.queue(ana, QueueFilters(view="disponiveis", tipo_problema="nao_existe"))
+    assert (filtered.total, filtered.items, filtered.counts) == (0, [], every_tab)
+    kept = svc.queue(ana, QueueFilters(view="minhas", tipo_problema="erro_api"))
+    assert (kept.total, kept.counts) == (3, every_tab)

@@ -76,38 +76,55 @@ def test_a_token_is_shown_once_and_stored_hashed(svc: Chamados) -> None:
         assert plaintext not in str(audit.details)
 
 
-def test_verify_finds_the_owner_and_refuses_the_rest(svc: Chamados) -> None:
-    maria = add_user(svc, MARIA, "Maria da Silva")
+def test_authenticate_finds_the_owner_with_roles_and_refuses_the_rest(svc: Chamados) -> None:
+    maria = add_user(svc, MARIA, "Maria da Silva", "analyst", "supervisor")
+    ana = add_user(svc, ANA, "Ana Souza")
     with svc.transaction() as s:
         plaintext, row = tokens.create_token(s, maria, "cli", maria, T0)
-    with svc.transaction() as s:
-        user = tokens.verify(s, plaintext, T0)
-        assert user is not None and user.cpf == MARIA
-        assert tokens.verify(s, plaintext + "x", T0) is None
-        assert tokens.verify(s, plaintext.removeprefix("chm_"), T0) is None
-        assert tokens.verify(s, "chm_" + "a" * 500, T0) is None
-        assert tokens.verify(s, "", T0) is None
+        ana_token, _ = tokens.create_token(s, ana, "cli", ana, T0)
+    with svc.db.connect() as conn:
+        found = tokens.authenticate(conn, plaintext)
+        assert found is not None and found.token_id == row.id and found.last_used_at is None
+        owner = found.principal
+        assert (owner.id, owner.cpf, owner.display_name) == (maria, MARIA, "Maria da Silva")
+        assert owner.roles == {"analyst", "supervisor"}  # one row per role, folded
+        assert owner.social_name is None and owner.email is None
+        ana_found = tokens.authenticate(conn, ana_token)
+        assert ana_found is not None and ana_found.principal.roles == frozenset()
+        for wrong in (plaintext + "x", plaintext.removeprefix("chm_"), "chm_" + "a" * 500, ""):
+            assert tokens.authenticate(conn, wrong) is None
     with svc.transaction() as s:
         tokens.revoke(s, row.id, maria, is_admin=False)
-    with svc.transaction() as s:
-        assert tokens.verify(s, plaintext, T0) is None
+    with svc.db.connect() as conn:
+        assert tokens.authenticate(conn, plaintext) is None  # at once: nothing is cached
 
 
 def test_last_used_is_written_at_most_once_a_minute(svc: Chamados) -> None:
     maria = add_user(svc, MARIA, "Maria da Silva")
     with svc.transaction() as s:
-        plaintext, row = tokens.create_token(s, maria, "cli", maria, T0)
+        _plaintext, row = tokens.create_token(s, maria, "cli", maria, T0)
 
-    def last_used_after(now: datetime) -> datetime | None:
-        with svc.transaction() as s:
-            assert tokens.verify(s, plaintext, now) is not None
+    def touch(now: datetime) -> bool:
+        with svc.db.begin() as conn:
+            return tokens.touch(conn, row.id, now)
+
+    def stored() -> datetime | None:
         with svc.session_factory() as s:
             return s.scalar(select(ApiToken.last_used_at).where(ApiToken.id == row.id))
 
-    assert last_used_after(T0) == T0
-    assert last_used_after(T0 + timedelta(seconds=30)) == T0
-    assert last_used_after(T0 + timedelta(seconds=59)) == T0
-    assert last_used_after(T0 + timedelta(seconds=61)) == T0 + timedelta(seconds=61)
+    assert touch(T0) and stored() == T0
+    # Conditional in the database: a second process in the same minute writes nothing.
+    assert not touch(T0 + timedelta(seconds=30)) and stored() == T0
+    assert not touch(T0 + timedelta(seconds=59)) and stored() == T0
+    assert touch(T0 + timedelta(seconds=61)) and stored() == T0 + timedelta(seconds=61)
+
+
+def test_needs_touch_follows_the_resolution() -> None:
+    owner = users.Principal(1, MARIA, "Maria", None, None, frozenset())
+    assert tokens.Authenticated(owner, 1, None).needs_touch(T0)
+    seen = tokens.Authenticated(owner, 1, T0)
+    assert not seen.needs_touch(T0 + tokens.LAST_USED_RESOLUTION - timedelta(seconds=1))
+    assert seen.needs_touch(T0 + tokens.LAST_USED_RESOLUTION)
 
 
 def test_revoking_is_for_the_owner_or_an_admin(svc: Chamados) -> None:

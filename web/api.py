@@ -23,7 +23,8 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, 
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect as sa_inspect
 
-from engine import orgaos, status, tokens, users
+from engine import orgaos, status, tokens
+from engine.db import autocommit_read
 from engine.errors import DomainError, ValidationFailed
 from engine.models import Attachment, AuditEvent, Chamado, HumanTask
 from engine.queue import VIEWS, QueueFilters
@@ -60,20 +61,22 @@ def _user() -> CurrentUser:
 
 
 def bearer_user(plaintext: str) -> CurrentUser | None:
-    """The user behind an API token, with their roles; None if unknown or revoked."""
+    """The user behind an API token, with their roles; None if unknown or revoked.
+
+    Checked against the database on every request, so a revocation takes effect at
+    once; but as one statement outside any transaction (no write lock, no commit).
+    The token's last_used_at is written, in a transaction of its own, only when older
+    than tokens.LAST_USED_RESOLUTION.
+    """
     svc = _service()
-    with svc.transaction() as db:
-        user = tokens.verify(db, plaintext, svc.clock())
-        if user is None:
-            return None
-        return CurrentUser(
-            id=user.id,
-            cpf=user.cpf,
-            name=user.name,
-            display_name=user.display_name,
-            email=user.email,
-            roles=frozenset(users.roles_for(db, user.cpf)),
-        )
+    found = autocommit_read(svc.db, lambda conn: tokens.authenticate(conn, plaintext))
+    if found is None:
+        return None
+    now = svc.clock()
+    if found.needs_touch(now):
+        with svc.db.begin() as conn:
+            tokens.touch(conn, found.token_id, now)
+    return CurrentUser.of(found.principal)
 
 
 def _unauthorized(detail: str, error: str | None = None) -> tuple[Response, int]:
@@ -306,8 +309,8 @@ def openapi() -> Response:
 @bp.post("/processes/<process_id>/instances")
 def start_instance(process_id: str) -> Any:
     svc, user = _service(), _user()
-    chamado = svc.start_chamado(user, process_id)
-    first = svc.requester_task(user, chamado.id)
+    # The use case hands back the requester's first task: no second read for it.
+    chamado, first = svc.start_instance(user, process_id)
     body = {"chamado": chamado_json(chamado), "task": task_json(first) if first else None}
     location = url_for("api.get_chamado", chamado_id=chamado.id)
     return jsonify(body), 201, {"Location": location}

@@ -44,11 +44,12 @@ from flask import (
 from joserfc.errors import BadSignatureError
 from sqlalchemy.exc import SQLAlchemyError
 
+from engine.db import autocommit_read
 from engine.errors import DomainError
 from engine.identity import identity_from_claims
 from engine.models import User
 from engine.service import Chamados
-from engine.users import ensure_bootstrap_admin, roles_for, upsert_user
+from engine.users import Principal, ensure_bootstrap_admin, principal, upsert_user
 from engine.validators import format_cpf, normalize_cpf
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,17 @@ class CurrentUser:
     display_name: str
     email: str | None
     roles: frozenset[str]
+
+    @classmethod
+    def of(cls, principal: Principal) -> CurrentUser:
+        return cls(
+            id=principal.id,
+            cpf=principal.cpf,
+            name=principal.name,
+            display_name=principal.display_name,
+            email=principal.email,
+            roles=principal.roles,
+        )
 
     @property
     def cpf_formatted(self) -> str:
@@ -194,21 +206,17 @@ def _load_current_user() -> None:
     user_id = session.get("user_id")
     if not user_id or request.endpoint == "static":
         return
-    with _service().transaction() as db:
-        user = db.get(User, user_id)
-        # A CPF mismatch means the database was reset under a live cookie: log out.
-        if user is None or user.cpf != session.get("cpf"):
-            session.clear()
-            return
-        roles = roles_for(db, user.cpf)
-        g.user = CurrentUser(
-            id=user.id,
-            cpf=user.cpf,
-            name=user.name,
-            display_name=user.display_name,
-            email=user.email,
-            roles=frozenset(roles),
-        )
+    if not isinstance(user_id, int):  # not a cookie we signed in this format
+        session.clear()
+        return
+    # Read on every request (a revoked role or a deleted user takes effect at once),
+    # but as one statement outside any transaction: no write lock, no commit.
+    found = autocommit_read(_service().db, lambda conn: principal(conn, user_id))
+    # A CPF mismatch means the database was reset under a live cookie: log out.
+    if found is None or found.cpf != session.get("cpf"):
+        session.clear()
+        return
+    g.user = CurrentUser.of(found)
 
 
 def _bootstrap_admin_once() -> None:

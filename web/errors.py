@@ -6,6 +6,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from engine.db import is_disconnect
 from engine.errors import DomainError, ValidationFailed
 
 HTTP_TITLES = {
@@ -16,11 +17,13 @@ HTTP_TITLES = {
     405: "Método não permitido",
     413: "Arquivo grande demais",
     500: "Erro interno",
+    503: "Serviço indisponível",
 }
 HTTP_MESSAGES = {
     404: "O endereço não existe ou você não tem acesso a ele.",
     413: "O envio ultrapassa o tamanho máximo permitido.",
     500: "Ocorreu um erro inesperado. Nada foi perdido do que já estava salvo; tente novamente.",
+    503: "A conexão com o banco de dados foi interrompida. Tente novamente em instantes.",
 }
 
 
@@ -37,6 +40,12 @@ def problem(status: int, title: str, detail: str, **extra: object) -> tuple[Resp
 
 def page(status: int, title: str, message: str) -> tuple[str, int]:
     return render_template("error.html", status=status, title=title, message=message), status
+
+
+def _database_lost() -> tuple[Response | str, int, dict[str, str]]:
+    title, message = HTTP_TITLES[503], HTTP_MESSAGES[503]
+    body, status = problem(503, title, message) if _wants_json() else page(503, title, message)
+    return body, status, {"Retry-After": "1"}
 
 
 def init_errors(app: Flask) -> None:
@@ -60,6 +69,10 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         status = exc.code or 500
+        if status == 500 and is_disconnect(getattr(exc, "original_exception", None)):
+            # The database connection died under this request (database restarted);
+            # the pool reconnects on the next one: say so instead of "internal error".
+            return _database_lost()
         title = HTTP_TITLES.get(status, exc.name)
         message = HTTP_MESSAGES.get(status, exc.description or title)
         if _wants_json():

@@ -34,7 +34,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any, cast
 
@@ -47,6 +47,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine import context, schema, status, tasks
+from engine.db import retry_once_on_disconnect
 from engine.models import Chamado, HumanTask, OutboxMessage, WorkflowTimer
 from engine.service import Chamados
 
@@ -135,30 +136,35 @@ def _begin_request() -> None:
 
 
 def _finish_request(response: Response) -> Response:
-    request_id = g.get("request_id") or uuid.uuid4().hex
+    # Runs on every request: each proxy (request, g) is read once into a local.
+    ctx_g = g._get_current_object()  # type: ignore[attr-defined]
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    request_id = ctx_g.get("request_id") or uuid.uuid4().hex
     response.headers[REQUEST_ID_HEADER] = request_id
-    elapsed = time.perf_counter() - g.get("request_started", time.perf_counter())
-    endpoint = request.url_rule.endpoint if request.url_rule else "unmatched"
-    method = request.method if request.method in _METHODS else "OTHER"
+    now = time.perf_counter()
+    elapsed = now - ctx_g.get("request_started", now)
+    rule = req.url_rule
+    endpoint = rule.endpoint if rule else "unmatched"
+    method, path, status = req.method, req.path, response.status_code
     metrics: _Metrics = current_app.extensions[_METRICS_KEY]
-    metrics.requests.labels(method, endpoint, str(response.status_code)).inc()
-    metrics.latency.labels(method, endpoint).observe(elapsed)
-    user = g.get("user")
-    access_log.log(
-        logging.DEBUG if endpoint in _QUIET_ENDPOINTS else logging.INFO,
-        "%s %s %s",
-        request.method,
-        request.path,
-        response.status_code,
-        extra={
-            "request_id": request_id,
-            "method": request.method,
-            "path": request.path,
-            "status": response.status_code,
-            "duration_ms": round(elapsed * 1000, 2),
-            "user_id": getattr(user, "id", None),
-        },
-    )
+    metrics.observe(method if method in _METHODS else "OTHER", endpoint, status, elapsed)
+    level = logging.DEBUG if endpoint in _QUIET_ENDPOINTS else logging.INFO
+    if access_log.isEnabledFor(level):
+        access_log.log(
+            level,
+            "%s %s %s",
+            method,
+            path,
+            status,
+            extra={
+                "request_id": request_id,
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 2),
+                "user_id": getattr(ctx_g.get("user"), "id", None),
+            },
+        )
     return response
 
 
@@ -181,6 +187,20 @@ class _Metrics:
     requests: Counter
     latency: Histogram
     database: DatabaseCollector
+    # (method, endpoint, status) -> its counter and histogram children: labels() takes
+    # a lock and builds its key on every call; the label sets are few and fixed.
+    _children: dict[tuple[str, str, int], tuple[Any, Any]] = field(default_factory=dict)
+
+    def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
+        key = (method, endpoint, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(method, endpoint, str(status)),
+                self.latency.labels(method, endpoint),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class DatabaseCollector:
@@ -194,7 +214,7 @@ class DatabaseCollector:
             "chamados_metrics_database_up", "1 when the database gauges below could be read."
         )
         try:
-            gauges = list(self._read())
+            gauges = retry_once_on_disconnect(lambda: list(self._read()))
         except SQLAlchemyError:
             log.warning("Métricas do banco indisponíveis", exc_info=True)
             up.add_metric([], 0)
@@ -314,15 +334,20 @@ READINESS_CHECKS: dict[str, Callable[[Connection], str | None]] = {
 
 
 def _readiness(service: Chamados) -> tuple[bool, dict[str, str]]:
-    checks: dict[str, str] = {}
-    try:
+    def run_checks() -> dict[str, str]:
+        checks = {"database": "ok"}
         with service.db.connect() as conn:
-            checks["database"] = "ok"
             for name, check in READINESS_CHECKS.items():
                 checks[name] = check(conn) or "ok"
+        return checks
+
+    try:
+        # A pooled connection that died (database restarted) says nothing about the
+        # database now: the answer comes from a fresh connection.
+        checks = retry_once_on_disconnect(run_checks)
     except SQLAlchemyError:
         log.warning("Banco de dados indisponível para /readyz", exc_info=True)
-        checks["database"] = "banco de dados inacessível"
+        checks = {"database": "banco de dados inacessível"}
     return all(v == "ok" for v in checks.values()), checks
 
 

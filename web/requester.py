@@ -45,8 +45,7 @@ def home() -> Any:
 def new_chamado() -> Any:
     if request.method == "GET":
         return render_template("requester/new.html")
-    chamado = svc().start_chamado(current_user())
-    task = svc().requester_task(current_user(), chamado.id)
+    chamado, task = svc().start_instance(current_user())
     if task is None:  # the model starts with no requester task: nothing to fill in
         return redirect(url_for("requester.tracking", chamado_id=chamado.id))
     flash(f"Chamado {chamado.protocolo} criado. Preencha os dados e envie para análise.", "success")

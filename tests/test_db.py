@@ -1,0 +1,216 @@
+"""engine.db: reads outside transactions, and dead PostgreSQL connections met without
+a ping on every checkout (the database is really restarted: its backends killed)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from engine import db
+from engine.models import User
+from engine.service import Chamados
+from tests.conftest import TEST_DATABASE_URL, database_url
+from tests.test_api import Api, build_app, person
+from web import create_app
+
+MARIA = "39053344705"
+
+needs_postgres = pytest.mark.skipif(
+    not TEST_DATABASE_URL, reason="dead connections are a PostgreSQL matter (TEST_DATABASE_URL)"
+)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    app = build_app(tmp_path)
+    yield app
+    app.extensions["chamados"].db.dispose()
+
+
+def kill_connections(svc: Chamados) -> int:
+    """Terminate every server process serving this app's database, as a restart would."""
+    name = svc.db.url.database
+    admin = create_engine(make_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            killed = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            ).scalar_one()
+            for _ in range(50):  # until they are gone
+                left = conn.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name"),
+                    {"name": name},
+                ).scalar_one()
+                if not left:
+                    break
+                time.sleep(0.05)
+    finally:
+        admin.dispose()
+    return int(killed)
+
+
+def count_users(svc: Chamados) -> int:
+    with svc.transaction() as s:
+        return int(s.scalar(select(func.count()).select_from(User)) or 0)
+
+
+# --- reads outside transactions --------------------------------------------------------------
+
+
+def test_an_autocommit_read_does_not_wait_for_a_writer(app: Flask) -> None:
+    """On SQLite every transaction takes the write lock up front (BEGIN IMMEDIATE), so
+    a read in one would queue behind any writer (up to the 30 s busy timeout)."""
+    svc: Chamados = app.extensions["chamados"]
+    person(app, MARIA, "Maria da Silva")
+    writing, done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with svc.transaction() as s:
+            s.execute(update(User).values(name="Maria Escrevendo"))
+            writing.set()
+            done.wait(20)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        started = time.monotonic()
+        name = db.autocommit_read(svc.db, lambda c: c.execute(select(User.name)).scalar_one())
+        assert time.monotonic() - started < 2
+        assert name == "Maria da Silva"  # the writer has not committed
+    finally:
+        done.set()
+        thread.join()
+
+
+def test_autocommit_connections_run_each_statement_on_its_own(app: Flask) -> None:
+    svc: Chamados = app.extensions["chamados"]
+    with db.autocommit_connection(svc.db) as conn:
+        if svc.db.dialect.name == "sqlite":
+            conn.execute(select(1))
+            assert not conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+        else:
+            first = conn.execute(text("SELECT transaction_timestamp()")).scalar_one()
+            time.sleep(0.01)
+            second = conn.execute(text("SELECT transaction_timestamp()")).scalar_one()
+            assert second > first  # a new transaction per statement
+    with svc.transaction() as s:  # and the usual transactions still are transactions
+        if svc.db.dialect.name == "sqlite":
+            s.execute(select(1))
+            assert s.connection().connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+        else:
+            first = s.execute(text("SELECT transaction_timestamp()")).scalar_one()
+            time.sleep(0.01)
+            assert s.execute(text("SELECT transaction_timestamp()")).scalar_one() == first
+
+
+# --- dead connections (PostgreSQL) -----------------------------------------------------------
+
+
+def test_no_ping_on_a_busy_connection(app: Flask) -> None:
+    """The cost this replaces: pool_pre_ping's SELECT 1 on every checkout."""
+    svc: Chamados = app.extensions["chamados"]
+    assert not svc.db.pool._pre_ping  # type: ignore[attr-defined]
+    pings: list[object] = []
+    original = svc.db.dialect.do_ping
+    svc.db.dialect.do_ping = lambda conn: pings.append(conn) or original(conn)  # type: ignore[method-assign]
+    try:
+        for _ in range(3):
+            count_users(svc)
+    finally:
+        svc.db.dialect.do_ping = original  # type: ignore[method-assign]
+    assert pings == []
+
+
+@needs_postgres
+def test_an_api_call_survives_a_database_restart(app: Flask) -> None:
+    svc: Chamados = app.extensions["chamados"]
+    maria = Api(app.test_client(), person(app, MARIA, "Maria da Silva"))
+    maria.get("/chamados")
+    assert kill_connections(svc) >= 1
+    # The authentication read meets the dead connection, invalidates the pool and
+    # retries; the use case that follows gets a fresh connection too.
+    started = maria.post("/processes/chamado/instances", expect=201)
+    assert started["chamado"]["status"] == "rascunho"
+    assert kill_connections(svc) >= 1
+    resp = app.test_client().get("/readyz")  # honest: the database is up
+    assert resp.status_code == 200, resp.get_json()
+
+
+@needs_postgres
+def test_idle_connections_are_pinged_before_use(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc: Chamados = app.extensions["chamados"]
+    count_users(svc)
+    kill_connections(svc)
+    monkeypatch.setattr(db, "PING_IDLE_SECONDS", 0.0)  # every connection counts as idle
+    assert count_users(svc) == 0  # the ping found it dead: a new connection served it
+
+
+@needs_postgres
+def test_without_a_ping_a_dead_connection_fails_once_then_the_pool_reconnects(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc: Chamados = app.extensions["chamados"]
+    monkeypatch.setattr(db, "PING_IDLE_SECONDS", 3600.0)
+    count_users(svc)
+    kill_connections(svc)
+    with pytest.raises(OperationalError) as failed:
+        count_users(svc)
+    assert db.is_disconnect(failed.value)
+    assert count_users(svc) == 0
+
+
+def test_a_connection_lost_mid_request_is_a_503_to_retry(tmp_path: Path) -> None:
+    app = create_app(
+        {
+            "DATABASE_URL": database_url(tmp_path),
+            "SECRET_KEY": "x",
+            "OIDC_ISSUER": "http://127.0.0.1:9",
+            "LOG_JSON": False,
+        }
+    )  # not TESTING: errors reach the handlers as in production
+
+    @app.get("/api/v1/_lost")
+    @app.get("/_lost")
+    def lost() -> str:
+        raise OperationalError(
+            "SELECT 1", {}, Exception("server closed the connection"), connection_invalidated=True
+        )
+
+    @app.get("/_broken")
+    def broken() -> str:
+        raise OperationalError("SELECT 1", {}, Exception("syntax error"))
+
+    client = app.test_client()
+    api = client.get("/api/v1/_lost")
+    assert api.status_code == 503 and api.headers["Retry-After"] == "1"
+    assert api.mimetype == "application/problem+json" and api.get_json()["status"] == 503
+    page = client.get("/_lost")
+    assert page.status_code == 503 and "Tente novamente" in page.get_data(as_text=True)
+    assert client.get("/_broken").status_code == 500  # other database errors stay 500
+    app.extensions["chamados"].db.dispose()
+
+
+@needs_postgres
+def test_the_queue_columns_have_extended_statistics(app: Flask) -> None:
+    """Migration 0004: without them PostgreSQL misjudges the unclaimed queue by ~20×."""
+    svc: Chamados = app.extensions["chamados"]
+    with svc.db.connect() as conn:
+        kinds = conn.execute(
+            text("SELECT stxkind FROM pg_statistic_ext WHERE stxname = 'st_human_tasks_queue'")
+        ).scalar_one()
+    assert {"m", "f"} <= set(kinds)  # MCV list and functional dependencies
