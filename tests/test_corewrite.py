@@ -210,3 +210,39 @@ def test_a_task_reassigned_while_it_runs_is_not_completed(
     after = open_task(svc, cid, "analyst")
     assert (after.id, after.assignee_id) == (task.id, ana.id)  # the whole step rolled back
     assert chamado(svc, cid).version == version
+
+
+def test_read_use_cases_do_not_wait_for_a_writer(
+    svc: Chamados, maria: ActorRef, ana: ActorRef
+) -> None:
+    """Reads run outside any transaction: on SQLite they would otherwise queue behind
+    the writer's BEGIN IMMEDIATE (up to the 30 s busy timeout)."""
+    import threading
+    import time
+
+    from engine.queue import QueueFilters
+
+    cid = submit_registration(svc, maria)
+    writing, done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with svc.transaction() as s:
+            s.execute(Chamado.__table__.update().values(servico="sendo alterado"))
+            writing.set()
+            done.wait(20)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        started = time.monotonic()
+        view = svc.tracking(maria, cid)
+        page = svc.queue(ana, QueueFilters(view="disponiveis"))
+        analysis = svc.analysis(ana, cid)
+        assert time.monotonic() - started < 5
+        assert view.chamado.servico != "sendo alterado"  # nothing uncommitted is seen
+        assert [item.chamado.id for item in page.items] == [cid]
+        assert analysis.analysis_task is not None
+    finally:
+        done.set()
+        thread.join()

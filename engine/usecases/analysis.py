@@ -128,7 +128,7 @@ class Analysis(UseCaseBase):
 
     def queue(self, actor: Actor, filters: QueueFilters) -> QueuePage:
         self._require_roles(actor, ANALYST_ROLES)
-        with self.session_factory() as session:
+        with self.reading() as session:
             return list_queue(
                 session,
                 self._groups(actor),
@@ -140,17 +140,17 @@ class Analysis(UseCaseBase):
 
     def queue_orgaos(self, actor: Actor) -> list[tuple[int, str]]:
         self._require_roles(actor, ANALYST_ROLES)
-        with self.session_factory() as session:
+        with self.reading() as session:
             return orgaos_for_filter(session)
 
     def analysts(self) -> list[User]:
-        with self.session_factory() as session:
+        with self.reading() as session:
             cpfs = {g.cpf for g in users.list_grants(session, ANALYST_ROLES)}
             return list(session.scalars(select(User).where(User.cpf.in_(cpfs)).order_by(User.name)))
 
     def analysis(self, actor: Actor, chamado_id: int) -> ChamadoView:
         self._require_roles(actor, STAFF_ROLES)
-        with self.session_factory() as session:
+        with self.reading() as session:
             chamado = session.get(
                 Chamado,
                 chamado_id,
@@ -174,7 +174,7 @@ class Analysis(UseCaseBase):
             return view
 
     def search_orgaos(self, q: str, limit: int = 15) -> list[tuple[int, str]]:
-        with self.session_factory() as session:
+        with self.reading() as session:
             return orgaos.Labels(session).search(q, limit)
 
     def orgao_label(self, orgao_id: Any) -> str | None:
@@ -185,9 +185,9 @@ class Analysis(UseCaseBase):
         cached = self.orgao_labels.cached(code)
         if cached is not None:
             return cached
-        with self.session_factory() as session:
+        with self.reading() as session:
             return self.orgao_labels.label(session, code)
 
     def catalog(self, name: str) -> list[catalogs.CatalogOption]:
-        with self.session_factory() as session:
+        with self.reading() as session:
             return catalogs.options(session, name)

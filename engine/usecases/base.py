@@ -26,6 +26,7 @@ from engine import (
     tasks,
     timers,
 )
+from engine.db import autocommit_connection
 from engine.errors import Conflict, Forbidden, NotFound, TaskNotReady
 from engine.models import (
     Attachment,
@@ -184,6 +185,21 @@ class UseCaseBase:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with self.session_factory() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for a use case that only reads: outside any transaction.
+
+        No write lock to wait for on SQLite (its transactions all BEGIN IMMEDIATE) and
+        no BEGIN/ROLLBACK round trips on PostgreSQL. Each statement sees what was
+        committed when it ran; the pages built from several statements tolerate that
+        (a ticket that moves between two of them shows up on the next load).
+        """
+        with (
+            autocommit_connection(self.db) as connection,
+            Session(bind=connection, expire_on_commit=False) as session,
+        ):
             yield session
 
     def bundle(self, session: Session, version_id: int) -> specs.ProcessBundle:

@@ -86,7 +86,7 @@ class Requests(UseCaseBase):
 
     def requester_task(self, actor: Actor, chamado_id: int) -> HumanTask | None:
         """The caller's open task on one of their tickets, if any (one indexed query)."""
-        with self.session_factory() as session:
+        with self.reading() as session:
             return session.scalar(
                 select(HumanTask)
                 .options(lazyload("*"))
@@ -100,7 +100,7 @@ class Requests(UseCaseBase):
             )
 
     def my_chamados(self, actor: Actor) -> list[tuple[Chamado, HumanTask | None]]:
-        with self.session_factory() as session:
+        with self.reading() as session:
             rows = session.scalars(
                 select(Chamado)
                 .where(Chamado.requester_id == actor.id)
@@ -120,7 +120,7 @@ class Requests(UseCaseBase):
             return [(c, open_tasks.get(c.id)) for c in rows]
 
     def task_form(self, actor: Actor, task_id: int) -> TaskForm:
-        with self.session_factory() as session:
+        with self.reading() as session:
             task = self._owned_ready_task(session, actor, task_id)
             chamado = task.chamado
             bundle = self.bundle(session, chamado.process_version_id)
@@ -214,7 +214,7 @@ class Requests(UseCaseBase):
             return chamado
 
     def tracking(self, actor: Actor, chamado_id: int) -> ChamadoView:
-        with self.session_factory() as session:
+        with self.reading() as session:
             chamado = session.get(Chamado, chamado_id)
             # Another person's ticket is "not found": its existence is not disclosed.
             if chamado is None or chamado.requester_id != actor.id:
@@ -277,7 +277,7 @@ class Requests(UseCaseBase):
                 row.removed = True
 
     def attachment(self, actor: Actor, attachment_id: int) -> tuple[Attachment, bytes]:
-        with self.session_factory() as session:
+        with self.reading() as session:
             row = session.get(Attachment, attachment_id)
             if row is None:
                 raise NotFound("Anexo não encontrado.")
