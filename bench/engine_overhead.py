@@ -179,7 +179,7 @@ def attribute(svc: Any, engine: EngineLifecycle, n: int, reference_ms: float) ->
     for name in ("start_chamado", "complete_task", "claim"):
         attr.wrap(svc, name, REST)
     attr.wrap(svc, "_lock_task", "_lock_task (ORM: tarefa + chamado + solicitante)")
-    attr.wrap(svc, "_audit_row", "auditoria (INSERT Core)")
+    attr.wrap(svc, "_audit", "auditoria (INSERT Core)")
     attr.wrap(corewrite, "insert", "engine.corewrite: INSERT/UPDATE de objetos")
     attr.wrap(corewrite, "update", "engine.corewrite: INSERT/UPDATE de objetos")
     attr.wrap(runtime, "load", "SpiffWorkflow: runtime.load (desserializar)")

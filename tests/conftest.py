@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Executable
 
 from engine import users
 from engine.identity import Identity
@@ -126,3 +129,25 @@ def smtp() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
+
+
+@contextmanager
+def writer_holding_the_lock(svc: Chamados, statement: Executable) -> Iterator[None]:
+    """Another thread runs ``statement`` in a transaction and keeps it open meanwhile:
+    on SQLite it holds the write lock (BEGIN IMMEDIATE) until the block ends."""
+    writing, done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with svc.transaction() as s:
+            s.execute(statement)
+            writing.set()
+            done.wait(20)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        yield
+    finally:
+        done.set()
+        thread.join()

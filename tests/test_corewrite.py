@@ -14,6 +14,7 @@ from engine import catalogs, corewrite, runtime, timers
 from engine.errors import Conflict, ValidationFailed
 from engine.models import AuditEvent, Chamado, HumanTask, Orgao, Revision, WorkflowTimer
 from engine.service import ActorRef, Chamados
+from tests.conftest import writer_holding_the_lock
 from tests.test_engine_lifecycle import (
     chamado,
     decide,
@@ -217,24 +218,13 @@ def test_read_use_cases_do_not_wait_for_a_writer(
 ) -> None:
     """Reads run outside any transaction: on SQLite they would otherwise queue behind
     the writer's BEGIN IMMEDIATE (up to the 30 s busy timeout)."""
-    import threading
     import time
 
     from engine.queue import QueueFilters
 
     cid = submit_registration(svc, maria)
-    writing, done = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with svc.transaction() as s:
-            s.execute(Chamado.__table__.update().values(servico="sendo alterado"))
-            writing.set()
-            done.wait(20)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        assert writing.wait(10)
+    busy = Chamado.__table__.update().values(servico="sendo alterado")
+    with writer_holding_the_lock(svc, busy):
         started = time.monotonic()
         view = svc.tracking(maria, cid)
         page = svc.queue(ana, QueueFilters(view="disponiveis"))
@@ -243,6 +233,3 @@ def test_read_use_cases_do_not_wait_for_a_writer(
         assert view.chamado.servico != "sendo alterado"  # nothing uncommitted is seen
         assert [item.chamado.id for item in page.items] == [cid]
         assert analysis.analysis_task is not None
-    finally:
-        done.set()
-        thread.join()

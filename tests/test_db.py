@@ -3,7 +3,6 @@ a ping on every checkout (the database is really restarted: its backends killed)
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from engine import db
 from engine.models import User
 from engine.service import Chamados
-from tests.conftest import TEST_DATABASE_URL, database_url
+from tests.conftest import TEST_DATABASE_URL, database_url, writer_holding_the_lock
 from tests.test_api import Api, build_app, person
 from web import create_app
 
@@ -74,25 +73,11 @@ def test_an_autocommit_read_does_not_wait_for_a_writer(app: Flask) -> None:
     a read in one would queue behind any writer (up to the 30 s busy timeout)."""
     svc: Chamados = app.extensions["chamados"]
     person(app, MARIA, "Maria da Silva")
-    writing, done = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        with svc.transaction() as s:
-            s.execute(update(User).values(name="Maria Escrevendo"))
-            writing.set()
-            done.wait(20)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        assert writing.wait(10)
+    with writer_holding_the_lock(svc, update(User).values(name="Maria Escrevendo")):
         started = time.monotonic()
         name = db.autocommit_read(svc.db, lambda c: c.execute(select(User.name)).scalar_one())
         assert time.monotonic() - started < 2
         assert name == "Maria da Silva"  # the writer has not committed
-    finally:
-        done.set()
-        thread.join()
 
 
 def test_autocommit_connections_run_each_statement_on_its_own(app: Flask) -> None:

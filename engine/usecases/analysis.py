@@ -69,7 +69,7 @@ class Analysis(UseCaseBase):
                 if task.state != "ready":
                     raise TaskNotReady("Esta tarefa não está mais disponível.")
                 raise Conflict("Esta tarefa já foi assumida por outra pessoa.")
-            self._audit_row(
+            self._audit(
                 session,
                 claimed.chamado_id,
                 actor.id,

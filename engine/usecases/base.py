@@ -351,7 +351,7 @@ class UseCaseBase:
     def _audit(
         self,
         session: Session,
-        chamado: Chamado | None,
+        chamado: Chamado | int | None,
         actor_id: int | None,
         action: str,
         summary: str,
@@ -361,31 +361,8 @@ class UseCaseBase:
         message: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        self._audit_row(
-            session,
-            chamado.id if chamado else None,
-            actor_id,
-            action,
-            summary,
-            now=now,
-            public=public,
-            message=message,
-            details=details,
-        )
-
-    def _audit_row(
-        self,
-        session: Session,
-        chamado_id: int | None,
-        actor_id: int | None,
-        action: str,
-        summary: str,
-        *,
-        now: datetime | None = None,
-        public: bool = True,
-        message: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
+        """One audit row (a Core INSERT); ``chamado`` is the ticket or its id, if any."""
+        chamado_id = chamado.id if isinstance(chamado, Chamado) else chamado
         corewrite.insert_many(
             session,
             AuditEvent.__table__,
