@@ -46,7 +46,11 @@ def _update(table: Table, conditions: tuple[str, ...]) -> Update:
 
 
 def insert(session: Session, obj: T) -> T:
-    """INSERT ``obj`` (a new, never-added object); fills its defaults and primary key."""
+    """INSERT ``obj`` (a new, never-added object); fills its defaults and primary key.
+
+    The object stays transient (outside any session: its relationships are not loaded)
+    and counts as holding its row: a later ``update`` writes only what changes after.
+    """
     table, pairs = _columns(type(obj))
     state = obj.__dict__
     values: dict[str, Any] = {}
@@ -60,6 +64,9 @@ def insert(session: Session, obj: T) -> T:
             set_committed_value(obj, key, value)
         values[column.name] = state[key]
     result = session.connection().execute(_insert(table), values)
+    for key, column in pairs:
+        if column.name in values:
+            set_committed_value(obj, key, values[column.name])
     (pk,) = table.primary_key.columns.values()
     if pk.name not in values:
         set_committed_value(obj, pk.key, result.inserted_primary_key[0])
@@ -85,6 +92,8 @@ def update(session: Session, obj: Any, **expect: Any) -> int:
     keys = [key for key, _c in pairs]
     changed = set(keys) - instance.unmodified_intersection(keys)
     if not changed:
+        if expect:  # the conditions would go unchecked: a caller's mistake
+            raise ValueError("corewrite.update: nothing to write, so nothing checks `expect`")
         return 1
     params = {column.name: instance.dict[key] for key, column in pairs if key in changed}
     (pk,) = table.primary_key.columns.values()

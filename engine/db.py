@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# How long a SQLite transaction waits for the write lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Below common server-side and proxy lifetimes (PgBouncer's server_lifetime is 3600 s).
 POOL_RECYCLE_SECONDS = 1800
 # A connection unused for longer is pinged before being handed out.
@@ -50,7 +52,7 @@ def make_engine(url: str) -> Engine:
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _tune_sqlite(engine)
         return engine
     # LIFO: the connection just returned is reused, so a lightly loaded worker keeps
@@ -142,6 +144,32 @@ def retry_once_on_disconnect(work: Callable[[], T]) -> T:
             raise
         log.warning("Conexão com o banco perdida; repetindo a leitura em uma nova conexão")
     return work()
+
+
+def write_if_free(
+    engine: Engine, work: Callable[[Connection], T], wait_seconds: float = 0.1
+) -> T | None:
+    """``work(connection)`` in a transaction of its own, or None when SQLite's write lock
+    is not free within ``wait_seconds``: for bookkeeping a read request may skip (a
+    token's last use) rather than queue behind a writer. On PostgreSQL it just runs."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            return work(conn)
+    with engine.connect() as conn:
+        # Set on the driver's connection: through SQLAlchemy it would BEGIN first.
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute(f"PRAGMA busy_timeout = {int(wait_seconds * 1000)}")
+        try:
+            with conn.begin():
+                return work(conn)
+        except exc.OperationalError as error:
+            if "locked" not in str(error.orig):
+                raise
+            log.info("Banco ocupado: anotação adiada (%s)", error.orig)
+            return None
+        finally:
+            driver.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def is_disconnect(error: BaseException | None) -> bool:

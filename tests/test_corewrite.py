@@ -233,3 +233,55 @@ def test_read_use_cases_do_not_wait_for_a_writer(
         assert view.chamado.servico != "sendo alterado"  # nothing uncommitted is seen
         assert [item.chamado.id for item in page.items] == [cid]
         assert analysis.analysis_task is not None
+
+
+def test_a_written_object_is_clean_and_update_checks_what_it_is_told(
+    svc: Chamados, maria: ActorRef
+) -> None:
+    from sqlalchemy import event
+
+    c = svc.start_chamado(maria)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split()[0])
+
+    event.listen(svc.db, "before_cursor_execute", seen)
+    try:
+        with svc.transaction() as s:
+            timer = corewrite.insert(
+                s, WorkflowTimer(chamado_id=c.id, task_guid="g-2", element_id="x", due_at=T0)
+            )
+            statements.clear()
+            assert corewrite.update(s, timer) == 1  # nothing assigned since: no statement
+            assert statements == []
+            timer.element_id = "y"
+            assert corewrite.update(s, timer) == 1
+            assert statements == ["UPDATE"]
+            with pytest.raises(ValueError):
+                corewrite.update(s, timer, state="waiting")  # nothing left to write
+    finally:
+        event.remove(svc.db, "before_cursor_execute", seen)
+
+
+def test_an_empty_last_submission_is_still_a_submission(svc: Chamados, maria: ActorRef) -> None:
+    from engine.models import Submission
+
+    c = svc.start_chamado(maria)
+    task = open_task(svc, c.id, "requester")
+    with svc.transaction() as s:
+        s.add(Submission(chamado_id=c.id, round=0, data={}, submitted_at=T0))
+    with svc.transaction() as s:
+        locked = svc._lock_task(s, maria, task.id)
+        assert locked.last_submission == {}
+        assert svc._kept_values(locked.task, locked.last_submission) == {}
+
+
+def test_a_malformed_orgao_is_a_field_error_not_a_crash(svc: Chamados, maria: ActorRef) -> None:
+    c = svc.start_chamado(maria)
+    task = open_task(svc, c.id, "requester")
+    for bad in ("abc", 10**30, -1, True):
+        with pytest.raises(ValidationFailed) as refused:
+            svc.complete_task(maria, task.id, registration(orgao=bad), c.version)
+        assert "orgao" in refused.value.errors
+    assert open_task(svc, c.id, "requester").state == "ready"

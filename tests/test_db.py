@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -199,3 +200,27 @@ def test_the_queue_columns_have_extended_statistics(app: Flask) -> None:
             text("SELECT stxkind FROM pg_statistic_ext WHERE stxname = 'st_human_tasks_queue'")
         ).scalar_one()
     assert {"m", "f"} <= set(kinds)  # MCV list and functional dependencies
+
+
+def test_a_token_use_is_not_recorded_while_sqlite_is_busy(app: Flask) -> None:
+    """Recording a token's last use is bookkeeping: a read request skips it rather than
+    queue behind a writer (a later request records it)."""
+    svc: Chamados = app.extensions["chamados"]
+    if svc.db.dialect.name != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    ran: list[int] = []
+    with writer_holding_the_lock(svc, update(User).values(name="Escrevendo")):
+        started = time.monotonic()
+        assert db.write_if_free(svc.db, lambda conn: ran.append(1)) is None
+        assert time.monotonic() - started < 2
+    assert ran == []
+    drivers: list[Any] = []
+
+    def work(conn: Any) -> str:
+        drivers.append(conn.connection.driver_connection)
+        return "feito"
+
+    assert db.write_if_free(svc.db, work) == "feito"
+    # That connection went back to the pool with the normal busy timeout.
+    (timeout,) = drivers[0].execute("PRAGMA busy_timeout").fetchone()
+    assert timeout == db.SQLITE_BUSY_TIMEOUT_MS

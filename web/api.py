@@ -24,7 +24,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect as sa_inspect
 
 from engine import orgaos, status, tokens
-from engine.db import autocommit_read
+from engine.db import autocommit_read, write_if_free
 from engine.errors import DomainError, ValidationFailed
 from engine.models import Attachment, AuditEvent, Chamado, HumanTask
 from engine.queue import VIEWS, QueueFilters
@@ -66,7 +66,7 @@ def bearer_user(plaintext: str) -> CurrentUser | None:
     Checked against the database on every request, so a revocation takes effect at
     once; but as one statement outside any transaction (no write lock, no commit).
     The token's last_used_at is written, in a transaction of its own, only when older
-    than tokens.LAST_USED_RESOLUTION.
+    than tokens.LAST_USED_RESOLUTION, and skipped when SQLite's write lock is busy.
     """
     svc = _service()
     found = autocommit_read(svc.db, lambda conn: tokens.authenticate(conn, plaintext))
@@ -74,8 +74,8 @@ def bearer_user(plaintext: str) -> CurrentUser | None:
         return None
     now = svc.clock()
     if found.needs_touch(now):
-        with svc.db.begin() as conn:
-            tokens.touch(conn, found.token_id, now)
+        # Bookkeeping: skipped (done by a later request) rather than wait for a writer.
+        write_if_free(svc.db, lambda conn: tokens.touch(conn, found.token_id, now))
     return CurrentUser.of(found.principal)
 
 

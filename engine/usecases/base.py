@@ -108,6 +108,18 @@ _MIRRORED_ROWS = union_all(
 )
 
 
+_LOCK_TICKET_OF_TASK = (
+    select(Chamado.id)
+    .where(
+        Chamado.id
+        == select(HumanTask.chamado_id)
+        .where(HumanTask.id == bindparam("task_id"))
+        .scalar_subquery()
+    )
+    .with_for_update(key_share=True)
+)
+
+
 @dataclass
 class Locked:
     """A task about to run, with what its step reads along with it."""
@@ -237,8 +249,16 @@ class UseCaseBase:
         if not (actor.roles & roles):
             raise Forbidden("Você não tem permissão para esta ação.")
 
-    def _owned_ready_task(self, session: Session, actor: Actor, task_id: int) -> HumanTask:
-        """The actor's ready task, with its ticket, to read or to edit its draft."""
+    def _owned_ready_task(
+        self, session: Session, actor: Actor, task_id: int, lock_ticket: bool = False
+    ) -> HumanTask:
+        """The actor's ready task, with its ticket, to read or to edit its draft.
+
+        ``lock_ticket``: the ticket row is locked first (the lock order of every change),
+        so the task is read after any step that was running on it has committed.
+        """
+        if lock_ticket:
+            session.execute(_LOCK_TICKET_OF_TASK, {"task_id": task_id})
         task = session.get(HumanTask, task_id)
         return self._check_owned_ready(actor, task)
 
@@ -253,7 +273,9 @@ class UseCaseBase:
         task = self._check_owned_ready(actor, row.HumanTask if row else None)
         assert row is not None
         last = row.last_submission
-        return Locked(task, row.catalogs_revision, copy.deepcopy(last) if last else None)
+        return Locked(
+            task, row.catalogs_revision, copy.deepcopy(last) if last is not None else None
+        )
 
     def _check_owned_ready(self, actor: Actor, task: HumanTask | None) -> HumanTask:
         if task is None:
@@ -297,12 +319,21 @@ class UseCaseBase:
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         schema = bundle.forms.get(task.form_schema or "", {})
         ui = bundle.forms.get(task.form_ui_schema or "", {})
-        # A retired catalog value stays valid only where the ticket already had it:
-        # the last submitted data, never what a post claims.
-        resolved = forms.resolve_catalogs(
-            schema, catalogs.all_catalogs(session), last_submission or {}
-        )
+        keep = self._kept_values(task, last_submission)
+        resolved = forms.resolve_catalogs(schema, catalogs.all_catalogs(session), keep or {})
         return resolved, ui
+
+    @staticmethod
+    def _kept_values(
+        task: HumanTask, last_submission: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """Data whose retired catalog values stay valid in ``task``'s form.
+
+        Only what the ticket already had, never what a post claims: the requester's last
+        submitted form, for the requester's own form (the form shown and the form checked
+        follow this same rule).
+        """
+        return last_submission if task.group == tasks.REQUESTER_GROUP else None
 
     def _checked_schema(
         self,

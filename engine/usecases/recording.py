@@ -28,6 +28,8 @@ from engine.usecases.base import (
     UseCaseBase,
 )
 
+_MAX_ORGAO = 2**31  # SIORG codes are database integers
+
 # The analysis' own SLA timer; every other timer waiting after an "ajuste" is the
 # requester's deadline to answer.
 SLA_TIMER = "timer_prazo_analise"
@@ -49,8 +51,16 @@ class Recording(UseCaseBase):
         self, session: Session, data: dict[str, Any], wf_data: dict[str, Any]
     ) -> dict[str, str]:
         errors = {}
-        if "orgao" in data and data["orgao"] is not None:
-            if self.orgao_labels.label(session, int(data["orgao"])) is None:
+        orgao = data.get("orgao")
+        if orgao is not None:
+            # The schema's own check reports a wrong type; this one must not crash on it
+            # (nor on a number no database integer holds).
+            code = orgao if isinstance(orgao, int) and not isinstance(orgao, bool) else None
+            if (
+                code is None
+                or not 0 < code < _MAX_ORGAO
+                or not self.orgao_labels.label(session, code)
+            ):
                 errors["orgao"] = "Órgão não encontrado: escolha um órgão da lista."
         if data.get("decisao") == "ajuste" and self._adjustments_left(wf_data) == 0:
             errors["decisao"] = (

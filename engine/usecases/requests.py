@@ -148,7 +148,7 @@ class Requests(UseCaseBase):
         self, actor: Actor, task_id: int, data: dict[str, Any], step: str | None
     ) -> None:
         with self.transaction() as session:
-            task = self._owned_ready_task(session, actor, task_id)
+            task = self._owned_ready_task(session, actor, task_id, lock_ticket=True)
             task.draft_data = copy.deepcopy(data)
             task.draft_step = step
 
@@ -169,14 +169,14 @@ class Requests(UseCaseBase):
                 raise Conflict(STALE_CHAMADO)
             bundle = self.bundle(session, chamado.process_version_id)
             requester_step = task.group == tasks.REQUESTER_GROUP
-            # Only the requester's own form keeps retired catalog values it already had.
-            keep = last if requester_step else None
+            keep = self._kept_values(task, last)
             schema = self._checked_schema(session, bundle, task, locked.catalogs_revision, keep)
             clean = self._keep_schema_fields(schema, data)
             wf = runtime.load(bundle, chamado.workflow_state)
             spiff_task = runtime.ready_task(wf, task.task_guid)
             errors = forms.validate(schema, clean)
-            errors.update(self._domain_checks(session, clean, spiff_task.data))
+            for field, message in self._domain_checks(session, clean, spiff_task.data).items():
+                errors.setdefault(field, message)  # the schema's message, if any, comes first
             if errors:
                 raise ValidationFailed(errors)
             if requester_step:
@@ -231,7 +231,7 @@ class Requests(UseCaseBase):
         self, actor: Actor, task_id: int, filename: str, content: bytes
     ) -> dict[str, Any]:
         with self.transaction() as session:
-            task = self._owned_ready_task(session, actor, task_id)
+            task = self._owned_ready_task(session, actor, task_id, lock_ticket=True)
             if task.group != tasks.REQUESTER_GROUP:
                 raise Forbidden("Anexos são enviados pelo(a) solicitante.")
             used = session.scalar(
@@ -262,7 +262,7 @@ class Requests(UseCaseBase):
 
     def remove_attachment(self, actor: Actor, task_id: int, attachment_id: int) -> None:
         with self.transaction() as session:
-            task = self._owned_ready_task(session, actor, task_id)
+            task = self._owned_ready_task(session, actor, task_id, lock_ticket=True)
             row = session.get(Attachment, attachment_id)
             if row is None or row.chamado_id != task.chamado_id:
                 raise NotFound("Anexo não encontrado.")
