@@ -90,7 +90,9 @@ def update(session: Session, obj: Any, **expect: Any) -> int:
     table, pairs = _columns(type(obj))
     instance = inspect(obj)
     keys = [key for key, _c in pairs]
-    changed = set(keys) - instance.unmodified_intersection(keys)
+    assigned = set(keys) - instance.unmodified_intersection(keys)
+    # Assigned the value it already had (a status derived again): nothing to write.
+    changed = {key for key in assigned if instance.attrs[key].history.has_changes()}
     if not changed:
         if expect:  # the conditions would go unchecked: a caller's mistake
             raise ValueError("corewrite.update: nothing to write, so nothing checks `expect`")

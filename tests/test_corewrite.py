@@ -285,3 +285,13 @@ def test_a_malformed_orgao_is_a_field_error_not_a_crash(svc: Chamados, maria: Ac
             svc.complete_task(maria, task.id, registration(orgao=bad), c.version)
         assert "orgao" in refused.value.errors
     assert open_task(svc, c.id, "requester").state == "ready"
+
+
+def test_assigning_the_same_value_writes_nothing(svc: Chamados, maria: ActorRef) -> None:
+    c = svc.start_chamado(maria)
+    with svc.transaction() as s:
+        mine = s.get(Chamado, c.id)
+        assert mine is not None
+        mine.status = mine.status  # derived again, unchanged
+        assert corewrite.update(s, mine) == 1
+        assert mine in s  # nothing was written, so nothing was marked as written
