@@ -3,7 +3,8 @@
 Engine: create, submit, claim, analyse → ajuste, adjust, claim, analyse → resolver, each
 a use case of engine.service.Chamados (one transaction each) on SQLite. The task ids
 between steps are looked up with one indexed SELECT, outside the timed calls (a client
-gets them from the previous answer).
+gets them from the previous answer): both the wall and the CPU time count the use-case
+calls only.
 
 Bare: the same model (processes/chamado.bpmn, SpiffBpmnParser, parsed once) on plain
 SpiffWorkflow: create, then load JSON → run the ready task → do_engine_steps → save JSON
@@ -20,8 +21,9 @@ from __future__ import annotations
 import argparse
 import cProfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bench import common
 from bench.common import (
@@ -36,6 +38,8 @@ from bench.common import (
     title,
     verdict,
 )
+
+T = TypeVar("T")
 
 TARGET_RATIO = 2.0
 ENGINE_STEPS = (
@@ -74,43 +78,46 @@ class EngineLifecycle:
             )
 
     def run(self, sql: dict[str, int] | None = None) -> list[float]:
-        """One lifecycle; returns the duration of each use-case call. With ``sql`` (a live
-        common.count_sql counter), returns instead the statements each call issued."""
+        """One lifecycle; returns the duration of each use-case call and leaves their CPU
+        time in ``self.cpu`` (the task lookups between calls are in neither). With ``sql``
+        (a live common.count_sql counter), returns instead the statements of each call."""
         svc, maria, ana = self.svc, self.maria, self.ana
-        times: list[float] = []
-        if sql is not None:
-            times = []
-
-            def clock() -> float:
-                return float(sql["statements"])
-        else:
-            clock = time.perf_counter
-
-        t = clock()
-        c = svc.start_chamado(maria)
-        times.append(clock() - t)
+        watch = Stopwatch(sql)
+        c = watch.time(svc.start_chamado, maria)
         task = self._task(c.id, "requester")
-        t = clock()
-        c = svc.complete_task(maria, task, registration(), c.version)
-        times.append(clock() - t)
+        c = watch.time(svc.complete_task, maria, task, registration(), c.version)
         for decision, after in ((ADJUST_REQUEST, "aguardando_ajuste"), (RESOLVE, "resolvido")):
             task = self._task(c.id, "analyst")
-            t = clock()
-            svc.claim(ana, task)
-            times.append(clock() - t)
-            t = clock()
-            c = svc.complete_task(ana, task, decision, c.version)
-            times.append(clock() - t)
+            watch.time(svc.claim, ana, task)
+            c = watch.time(svc.complete_task, ana, task, decision, c.version)
             if c.status != after:
                 raise RuntimeError(f"status {c.status}, esperado {after}")
             if after == "aguardando_ajuste":
                 task = self._task(c.id, "requester")
-                t = clock()
-                c = svc.complete_task(
-                    maria, task, registration(detalhamento=ADJUSTED_TEXT), c.version
-                )
-                times.append(clock() - t)
-        return times
+                adjusted = registration(detalhamento=ADJUSTED_TEXT)
+                c = watch.time(svc.complete_task, maria, task, adjusted, c.version)
+        self.cpu = watch.cpu
+        return watch.laps
+
+
+class Stopwatch:
+    """Wall and CPU time of the calls it runs (or SQL statements, given a counter)."""
+
+    def __init__(self, sql: dict[str, int] | None = None) -> None:
+        self.sql, self.laps, self.cpu = sql, [], 0.0
+        self.laps: list[float]
+
+    def time(self, call: Callable[..., T], *args: Any) -> T:
+        if self.sql is not None:
+            before = self.sql["statements"]
+            result = call(*args)
+            self.laps.append(float(self.sql["statements"] - before))
+            return result
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = call(*args)
+        self.cpu += time.process_time() - cpu
+        self.laps.append(time.perf_counter() - wall)
+        return result
 
 
 # --- bare SpiffWorkflow ----------------------------------------------------------------------
@@ -142,28 +149,28 @@ class BareLifecycle:
     def run(self) -> list[float]:
         from SpiffWorkflow.bpmn import BpmnWorkflow
 
-        clock = time.perf_counter
-        times: list[float] = []
+        watch = Stopwatch()
         # The timer expression of the analysis reads prazo_analise (the engine computes it).
         due = (datetime.now(UTC) + timedelta(days=2)).isoformat()
-        t = clock()
-        wf = BpmnWorkflow(self.spec, self.subprocess_specs)
-        wf.do_engine_steps()
-        state = self.serializer.serialize_json(wf)
-        times.append(clock() - t)
+
+        def create() -> tuple[str, Any]:
+            wf = BpmnWorkflow(self.spec, self.subprocess_specs)
+            wf.do_engine_steps()
+            return self.serializer.serialize_json(wf), wf
+
+        state, wf = watch.time(create)
         for data in (
             {**registration(), "prazo_analise": due},
             ADJUST_REQUEST,
             {**registration(detalhamento=ADJUSTED_TEXT), "prazo_analise": due},
             RESOLVE,
         ):
-            t = clock()
-            state, wf = self._step(state, dict(data))
-            times.append(clock() - t)
+            state, wf = watch.time(self._step, state, dict(data))
         if not wf.is_completed():
             raise RuntimeError("o fluxo puro não terminou")
         self.state_bytes = len(state)
-        return times
+        self.cpu = watch.cpu
+        return watch.laps
 
 
 # --- where the engine's time goes ------------------------------------------------------------
@@ -232,9 +239,8 @@ def run(lifecycles: int, warmup: int, profile: bool, time_budget: float) -> dict
                 else (("bare", bare), ("engine", engine))
             )
             for name, runner in order:
-                cpu0 = time.process_time()
                 steps = runner.run()
-                cpu = time.process_time() - cpu0
+                cpu = runner.cpu  # of the timed calls only, like the wall time
                 if name == "engine":
                     eng_wall.append(sum(steps))
                     eng_cpu.append(cpu)
