@@ -21,9 +21,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import context
+from engine import audit
 from engine.errors import Conflict, NotFound, ValidationFailed
-from engine.models import AuditEvent, CatalogItem, Revision
+from engine.models import CatalogItem, Revision
 from engine.orgaos import fold
 from engine.users import get_user_by_cpf, parse_cpf
 
@@ -444,14 +444,4 @@ def _audit(
     if len(summary) > _SUMMARY_MAX:
         summary = summary[: _SUMMARY_MAX - 1] + "…"
     bump_revision(session)  # every change is audited: one place tells the caches
-    session.add(
-        AuditEvent(
-            chamado_id=None,
-            actor_id=actor.id if actor else None,
-            action=action,
-            summary=summary,
-            public=False,
-            details=details,
-            request_id=context.request_id.get(),
-        )
-    )
+    audit.record(session, action, summary, actor_id=actor.id if actor else None, details=details)

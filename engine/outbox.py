@@ -42,11 +42,10 @@ from typing import Any, Protocol
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import context as request_context
-from engine import corewrite
+from engine import audit, corewrite
 from engine.errors import Conflict, NotFound
 from engine.mail import DEFAULT_FROM, DEFAULT_MAX_ATTEMPTS, MailSettings, render
-from engine.models import AuditEvent, Chamado, OutboxMessage
+from engine.models import Chamado, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -309,17 +308,14 @@ def resend(
     row.next_attempt_at = _utc(now)
     row.lease_until = None
     row.leased_by = None
-    session.add(
-        AuditEvent(
-            chamado_id=row.chamado_id,
-            actor_id=actor_id,
-            at=_utc(now),
-            action="email.reenviado",
-            summary=f"E-mail reenviado pela administração para {row.to_addr}",
-            public=False,
-            details={"message_id": row.message_id, "tipo": row.kind},
-            request_id=request_context.request_id.get(),
-        )
+    audit.record(
+        session,
+        "email.reenviado",
+        f"E-mail reenviado pela administração para {row.to_addr}",
+        chamado_id=row.chamado_id,
+        actor_id=actor_id,
+        at=_utc(now),
+        details={"message_id": row.message_id, "tipo": row.kind},
     )
     return row
 

@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine import context, users
+from engine import audit, users
 from engine.errors import Forbidden, NotFound, ValidationFailed
-from engine.models import ApiToken, AuditEvent, AwareDateTime, User, utcnow
+from engine.models import ApiToken, AwareDateTime, User, utcnow
 
 TOKEN_PREFIX = "chm_"
 SERVICE_PREFIX = "svc:"
@@ -56,17 +56,7 @@ def _clean_name(name: str | None) -> str:
 def _audit(
     session: Session, actor_id: int | None, action: str, summary: str, **details: object
 ) -> None:
-    session.add(
-        AuditEvent(
-            chamado_id=None,
-            actor_id=actor_id,
-            action=action,
-            summary=summary,
-            public=False,
-            details=dict(details),
-            request_id=context.request_id.get(),
-        )
-    )
+    audit.record(session, action, summary, actor_id=actor_id, details=dict(details))
 
 
 # --- tokens ----------------------------------------------------------------------------------

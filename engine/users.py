@@ -14,9 +14,10 @@ from sqlalchemy import ColumnElement, Connection, FromClause, Row, Select, bindp
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.errors import Conflict, ValidationFailed
 from engine.identity import Identity
-from engine.models import AuditEvent, RoleGrant, User, utcnow
+from engine.models import RoleGrant, User, utcnow
 from engine.validators import format_cpf, normalize_cpf
 
 ROLES: tuple[str, ...] = ("analyst", "supervisor", "designer", "admin")
@@ -194,16 +195,7 @@ def _audit(
     if by_cpf:
         # Kept even when the actor has no user row yet (e.g. an admin granted by CPF).
         details["by_cpf"] = by_cpf
-    session.add(
-        AuditEvent(
-            chamado_id=None,
-            actor_id=actor.id if actor else None,
-            action=action,
-            summary=summary,
-            public=False,
-            details=details,
-        )
-    )
+    audit.record(session, action, summary, actor_id=actor.id if actor else None, details=details)
 
 
 def grant_role(session: Session, cpf: str, role: str, by_cpf: str | None) -> bool:

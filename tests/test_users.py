@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from engine import context
 from engine.errors import Conflict, ValidationFailed
 from engine.identity import Identity
 from engine.models import AuditEvent, RoleGrant, User
@@ -114,6 +115,23 @@ def test_audit_actor_is_the_granting_user(db: Chamados) -> None:
     with db.transaction() as s:
         event = s.scalar(select(AuditEvent))
         assert event is not None and event.actor_id == carlos.id
+
+
+def test_role_audit_rows_carry_the_request_id(db: Chamados) -> None:
+    """Like every audit row (engine.audit.record): the request or job that caused it."""
+    token = context.request_id.set("req-roles-1")
+    try:
+        with db.transaction() as s:
+            grant_role(s, ANA, "analyst", None)
+            revoke_role(s, ANA, "analyst", None)
+    finally:
+        context.request_id.reset(token)
+    with db.transaction() as s:
+        events = s.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        assert [(e.action, e.request_id) for e in events] == [
+            ("role.grant", "req-roles-1"),
+            ("role.revoke", "req-roles-1"),
+        ]
 
 
 @pytest.mark.parametrize("cpf", ["", "123", "111.111.111-11", "390.533.447-04", "abc"])

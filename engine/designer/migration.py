@@ -25,10 +25,10 @@ from SpiffWorkflow.task import Task
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from engine import context, runtime, tasks, timers
+from engine import audit, runtime, tasks, timers
 from engine.clock import workflow_time
 from engine.errors import Conflict, NotFound
-from engine.models import AuditEvent, Chamado, HumanTask, ProcessVersion
+from engine.models import Chamado, HumanTask, ProcessVersion
 from engine.specs import ProcessBundle
 
 BundleFor = Callable[[Session, int], ProcessBundle]
@@ -208,21 +208,18 @@ def move(
     session.flush()  # the sync below reads and writes the rows directly
     tasks.sync(session, chamado, wf, new, dict(lane_groups), now)
     timers.sync(session, chamado, wf, now)
-    session.add(
-        AuditEvent(
-            chamado_id=chamado.id,
-            actor_id=actor_id,
-            at=now,
-            action="chamado.migrado",
-            summary="Chamado migrado para uma nova versão do processo",
-            public=False,
-            details={
-                "de": from_version,
-                "para": target_id,
-                "etapas_alteradas": list(verdict.changed),
-            },
-            request_id=context.request_id.get(),
-        )
+    audit.record(
+        session,
+        "chamado.migrado",
+        "Chamado migrado para uma nova versão do processo",
+        chamado_id=chamado.id,
+        actor_id=actor_id,
+        at=now,
+        details={
+            "de": from_version,
+            "para": target_id,
+            "etapas_alteradas": list(verdict.changed),
+        },
     )
     return _check(chamado, verdict)
 

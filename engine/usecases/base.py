@@ -9,14 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, bindparam, func, literal, null, select, union_all, update
+from sqlalchemy import Engine, bindparam, func, literal, null, select, union_all
 from sqlalchemy.orm import Session, contains_eager, joinedload, sessionmaker
-from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import (
+    audit,
     business_days,
     catalogs,
-    context,
     corewrite,
     forms,
     orgaos,
@@ -293,17 +292,6 @@ class UseCaseBase:
             raise Conflict("Assuma a tarefa antes de trabalhar nela.")
         return task
 
-    def _bump_version(self, session: Session, chamado: Chamado, expected: int) -> None:
-        result = session.execute(
-            update(Chamado)
-            .where(Chamado.id == chamado.id, Chamado.version == expected)
-            .values(version=Chamado.version + 1)
-        )
-        if result.rowcount != 1:
-            raise Conflict(STALE_CHAMADO)
-        # The row now holds expected + 1; record that without reading it back.
-        set_committed_value(chamado, "version", expected + 1)
-
     def _write_chamado(self, session: Session, chamado: Chamado, expected: int) -> None:
         """Writes the ticket's changed columns and its next version, if still ``expected``."""
         chamado.version = expected + 1
@@ -393,23 +381,16 @@ class UseCaseBase:
         details: dict[str, Any] | None = None,
     ) -> None:
         """One audit row (a Core INSERT); ``chamado`` is the ticket or its id, if any."""
-        chamado_id = chamado.id if isinstance(chamado, Chamado) else chamado
-        corewrite.insert_many(
+        audit.record(
             session,
-            AuditEvent.__table__,
-            [
-                {
-                    "chamado_id": chamado_id,
-                    "actor_id": actor_id,
-                    "at": now or self.clock(),
-                    "action": action,
-                    "summary": summary,
-                    "public": public,
-                    "message": message,
-                    "details": details,
-                    "request_id": context.request_id.get(),
-                }
-            ],
+            action,
+            summary,
+            chamado_id=chamado.id if isinstance(chamado, Chamado) else chamado,
+            actor_id=actor_id,
+            at=now or self.clock(),
+            public=public,
+            message=message,
+            details=details,
         )
 
     def _last_submission_data(self, session: Session, chamado_id: int) -> dict[str, Any] | None:
