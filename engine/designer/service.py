@@ -58,6 +58,28 @@ class Designer:
             catalogs=self._catalog_names(session),
         )
 
+    def _save_valid(
+        self,
+        session: Session,
+        actor: Actor,
+        pid: str,
+        draft: Draft,
+        expected_version: int,
+        xml: str,
+        forms: dict[str, str],
+    ) -> Draft:
+        """Saves the draft's model and forms, once they pass every deploy-time check."""
+        self._require_valid(session, pid, xml, forms)
+        return drafts.save(
+            session,
+            draft,
+            expected_version,
+            cpf_of(session, actor),
+            self.svc.clock(),
+            bpmn_xml=xml,
+            form_texts=forms,
+        )
+
     def _require_valid(
         self, session: Session, pid: str, xml: str, forms: dict[str, str]
     ) -> specs.ProcessBundle:
@@ -161,16 +183,7 @@ class Designer:
                 forms = dict(draft.forms)
                 for form in new_forms or []:
                     forms.update(template_files(form, forms))
-                self._require_valid(session, pid, xml, forms)
-                return drafts.save(
-                    session,
-                    draft,
-                    expected_version,
-                    cpf_of(session, actor),
-                    self.svc.clock(),
-                    bpmn_xml=xml,
-                    form_texts=forms,
-                )
+                return self._save_valid(session, actor, pid, draft, expected_version, xml, forms)
         except IntegrityError as exc:
             raise Conflict(drafts.STALE) from exc
 
@@ -247,16 +260,7 @@ class Designer:
             xml = xmledit.link_task_forms(
                 draft.bpmn_xml.encode("utf-8"), task_id, schema_file, ui_file
             ).decode("utf-8")
-            self._require_valid(session, pid, xml, forms)
-            return drafts.save(
-                session,
-                draft,
-                expected_version,
-                cpf_of(session, actor),
-                self.svc.clock(),
-                bpmn_xml=xml,
-                form_texts=forms,
-            )
+            return self._save_valid(session, actor, pid, draft, expected_version, xml, forms)
 
     def form_options(self, actor: Actor) -> dict[str, list[catalogs.CatalogOption]]:
         """Catalogs for the live preview of ``x-catalog`` fields."""
