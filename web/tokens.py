@@ -57,6 +57,15 @@ def _render(template: str, status: int, created: dict[str, str] | None, **contex
     return response
 
 
+def _revoke_posted_token(is_admin: bool, back: str) -> Any:
+    """Revokes the form's ``token_id`` (the caller's own, or any if ``is_admin``)."""
+    svc, user = _service(), _user()
+    with svc.transaction() as db:
+        row = tokens.revoke(db, _form_int("token_id"), user.id, is_admin=is_admin)
+    flash(f"Token “{row.name}” revogado: ele não funciona mais.", "success")
+    return redirect(url_for(back))
+
+
 @bp.route("/conta/tokens", methods=["GET", "POST"])
 @login_required
 def my_tokens() -> Any:
@@ -69,10 +78,7 @@ def my_tokens() -> Any:
     if request.method == "POST":
         action = request.form.get("action")
         if action == "revoke":
-            with svc.transaction() as db:
-                row = tokens.revoke(db, _form_int("token_id"), user.id, is_admin=False)
-            flash(f"Token “{row.name}” revogado: ele não funciona mais.", "success")
-            return redirect(url_for("tokens.my_tokens"))
+            return _revoke_posted_token(is_admin=False, back="tokens.my_tokens")
         if action != "create":
             abort(400)
         name = request.form.get("name", "")
@@ -108,10 +114,7 @@ def service_accounts() -> Any:
     if request.method == "POST":
         action = request.form.get("action")
         if action == "revoke":
-            with svc.transaction() as db:
-                row = tokens.revoke(db, _form_int("token_id"), user.id, is_admin=True)
-            flash(f"Token “{row.name}” revogado: ele não funciona mais.", "success")
-            return redirect(url_for("tokens.service_accounts"))
+            return _revoke_posted_token(is_admin=True, back="tokens.service_accounts")
         try:
             if action == "create_account":
                 form.update({k: request.form.get(k, "") for k in ("slug", "name", "role")})
