@@ -106,12 +106,25 @@ def create(
     if errors:
         raise ValidationFailed(errors)
     xml, form_texts = template.new_model(process_id, name, lane)
+    return _insert_first(session, process_id, name, xml, form_texts, who, now)
+
+
+def _insert_first(
+    session: Session,
+    process_id: str,
+    name: str,
+    xml: str,
+    texts: dict[str, Any],
+    who: str | None,
+    now: datetime,
+) -> Draft:
+    """The draft's first row (version 1)."""
     session.add(
         ProcessDraft(
             process_id=process_id,
             name=name,
             bpmn_xml=xml,
-            forms=form_texts,
+            forms=texts,
             version=1,
             updated_at=now,
             updated_by=who,
@@ -138,19 +151,7 @@ def save(
     if expected_version == 0:
         if _row(session, draft.process_id) is not None:
             raise Conflict(STALE)
-        session.add(
-            ProcessDraft(
-                process_id=draft.process_id,
-                name=name,
-                bpmn_xml=xml,
-                forms=texts,
-                version=1,
-                updated_at=now,
-                updated_by=who,
-            )
-        )
-        session.flush()
-        return load(session, draft.process_id)
+        return _insert_first(session, draft.process_id, name, xml, texts, who, now)
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(ProcessDraft)
         .where(
