@@ -215,6 +215,19 @@ def bulk_load(svc: Any, total: int, analysts: list[int], seed: int = 7) -> dict[
         )
         next_task += 1
 
+    def analysed(cid: int, opened: datetime, done: datetime, analyst: int) -> None:
+        """An analysis the analyst claimed a quarter of the way in and completed."""
+        task(
+            cid,
+            "analisar_chamado",
+            opened,
+            "completed",
+            assignee_id=analyst,
+            claimed_at=opened + (done - opened) / 4,
+            completed_at=done,
+            completed_by_id=analyst,
+        )
+
     for k in range(n):
         cid = next_chamado + k
         st = rng.choices(statuses, weights)[0]
@@ -277,16 +290,7 @@ def bulk_load(svc: Any, total: int, analysts: list[int], seed: int = 7) -> dict[
                 last_round = r == rounds - 1
                 opened = t
                 t += step
-                task(
-                    cid,
-                    "analisar_chamado",
-                    opened,
-                    "completed",
-                    assignee_id=analyst,
-                    claimed_at=opened + step / 4,
-                    completed_at=t,
-                    completed_by_id=analyst,
-                )
+                analysed(cid, opened, t, analyst)
                 row["analysis_seconds"] += int(step.total_seconds())
                 if last_round and st in ("aguardando_ajuste", "encerrado_sem_resposta"):
                     state = "ready" if st == "aguardando_ajuste" else "cancelled"
@@ -328,16 +332,7 @@ def bulk_load(svc: Any, total: int, analysts: list[int], seed: int = 7) -> dict[
             elif st in ("resolvido", "devolvido"):
                 opened = t
                 t += step
-                task(
-                    cid,
-                    "analisar_chamado",
-                    opened,
-                    "completed",
-                    assignee_id=analyst,
-                    claimed_at=opened + step / 4,
-                    completed_at=t,
-                    completed_by_id=analyst,
-                )
+                analysed(cid, opened, t, analyst)
                 row["outcome_message"] = (
                     "Corrigimos a integração." if st == "resolvido" else "Fora do escopo."
                 )
