@@ -281,6 +281,18 @@ def add_person(svc: Any, cpf: str, name: str, *roles: str) -> Person:
         return Person(user.id, cpf, frozenset(roles), plaintext)
 
 
+def client_pairs(svc: Any, clients: int, first: int) -> list[tuple[Person, Person]]:
+    """One requester and one analyst per simulated client; CPFs from ``first`` and
+    ``first + 100_000`` on, so each benchmark's people stay apart."""
+    return [
+        (
+            add_person(svc, cpf_from(first + i), f"Solicitante {i}"),
+            add_person(svc, cpf_from(first + 100_000 + i), f"Analista {i}", "analyst"),
+        )
+        for i in range(clients)
+    ]
+
+
 def cpf_from(n: int) -> str:
     """A valid CPF (check digits computed) from a 9-digit base."""
     base = [int(d) for d in f"{n % 10**9:09d}"]

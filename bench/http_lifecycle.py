@@ -87,13 +87,7 @@ def run_block(backend: Backend, per_client: int, deadline: float) -> None:
 def open_backend(kind: str, wd: Path, clients: int, workers: int) -> Iterator[Backend]:
     with common.TempDatabase(kind, wd) as db:
         svc = common.make_service(db.url, wd)
-        people = [
-            (
-                common.add_person(svc, common.cpf_from(100_000 + i), f"Solicitante {i}"),
-                common.add_person(svc, common.cpf_from(200_000 + i), f"Analista {i}", "analyst"),
-            )
-            for i in range(clients)
-        ]
+        people = common.client_pairs(svc, clients, 100_000)
         svc.db.dispose()
         instance = wd / kind
         instance.mkdir(exist_ok=True)

@@ -80,13 +80,7 @@ def run(
     result: dict[str, Any] = {"backend": kind, "clients": clients, "requested": target}
     with common.workdir("memory") as wd, common.TempDatabase(kind, wd) as db:
         svc = common.make_service(db.url, wd)
-        people = [
-            (
-                common.add_person(svc, common.cpf_from(500_000 + i), f"Solicitante {i}"),
-                common.add_person(svc, common.cpf_from(600_000 + i), f"Analista {i}", "analyst"),
-            )
-            for i in range(clients)
-        ]
+        people = common.client_pairs(svc, clients, 500_000)
         svc.db.dispose()
         with common.Server(db.url, wd, workers=1) as server:
             (pid,) = server.worker_pids()
