@@ -11,7 +11,7 @@ from engine.models import OutboxMessage
 from engine.service import ActorRef, Chamados
 from tests.conftest import SOFIA, FakeClock, add_person
 from tests.smtp_server import SmtpServer
-from tests.test_engine_lifecycle import chamado, open_task
+from tests.test_engine_lifecycle import chamado, decide, open_task
 from tests.test_timers import ask_adjustment, submit
 
 
@@ -46,26 +46,12 @@ def test_every_event_mails_the_right_person(
         maria, task.id, tsvc.task_form(maria, task.id).data, chamado(tsvc, adjusted).version
     )
     returned = submit(tsvc, maria)
-    t = open_task(tsvc, returned, "analyst")
-    tsvc.claim(ana, t.id)
-    tsvc.complete_task(
-        ana,
-        t.id,
-        {"decisao": "devolver", "motivo_devolucao": "conta_govbr"},
-        chamado(tsvc, returned).version,
-    )
+    decide(tsvc, ana, returned, {"decisao": "devolver", "motivo_devolucao": "conta_govbr"})
     abandoned = submit(tsvc, maria)
     ask_adjustment(tsvc, ana, abandoned)
     clock.advance(days=11)
     assert tsvc.fire_due_timers("w")  # the SLA of `adjusted` and the closing of `abandoned`
-    t = open_task(tsvc, adjusted, "analyst")
-    tsvc.claim(ana, t.id)
-    tsvc.complete_task(
-        ana,
-        t.id,
-        {"decisao": "resolver", "resposta": "Corrigido <b>hoje</b>."},
-        chamado(tsvc, adjusted).version,
-    )
+    decide(tsvc, ana, adjusted, {"decisao": "resolver", "resposta": "Corrigido <b>hoje</b>."})
 
     mail = deliver(tsvc, smtp)
     maria_addr = "39053344705@example.gov.br"

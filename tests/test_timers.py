@@ -16,25 +16,21 @@ from engine.service import ActorRef, Chamados
 from engine.settings import Settings
 from engine.specs import parse_process, read_process_dir
 from tests.conftest import FakeClock
-from tests.test_engine_lifecycle import chamado, open_task, registration
+from tests.test_engine_lifecycle import (
+    chamado,
+    decide,
+    open_task,
+    registration,
+    submit_registration,
+)
 
 
 def submit(svc: Chamados, maria: ActorRef) -> int:
-    c = svc.start_chamado(maria)
-    svc.complete_task(maria, open_task(svc, c.id).id, registration(), chamado(svc, c.id).version)
-    return c.id
+    return submit_registration(svc, maria)
 
 
 def ask_adjustment(svc: Chamados, ana: ActorRef, cid: int) -> None:
-    task = open_task(svc, cid, "analyst")
-    if task.assignee_id is None:
-        svc.claim(ana, task.id)
-    svc.complete_task(
-        ana,
-        task.id,
-        {"decisao": "ajuste", "ajuste_solicitado": "Detalhe melhor."},
-        chamado(svc, cid).version,
-    )
+    decide(svc, ana, cid, {"decisao": "ajuste", "ajuste_solicitado": "Detalhe melhor."})
 
 
 def timers_of(svc: Chamados, cid: int) -> dict[str, str]:
@@ -110,14 +106,7 @@ def test_sla_counts_business_days_and_does_not_stop_the_analysis(
     with tsvc.session_factory() as s:
         actions = s.scalars(select(AuditEvent.action).where(AuditEvent.chamado_id == cid)).all()
     assert "prazo.vencido" in actions
-    task = open_task(tsvc, cid, "analyst")
-    tsvc.claim(ana, task.id)
-    tsvc.complete_task(
-        ana,
-        task.id,
-        {"decisao": "resolver", "resposta": "Feito agora."},
-        chamado(tsvc, cid).version,
-    )
+    decide(tsvc, ana, cid, {"decisao": "resolver", "resposta": "Feito agora."})
     assert chamado(tsvc, cid).status == "resolvido"
 
 
