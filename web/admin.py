@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 
 from engine.errors import DomainError, ValidationFailed
-from engine.service import Chamados
 from engine.users import (
     ROLE_LABELS,
     ROLES,
@@ -18,16 +17,13 @@ from engine.users import (
     revoke_role,
 )
 from web.auth import current_user, role_required
+from web.context import service as _service
 
 bp = Blueprint("admin", __name__)
 
 
 def init_admin(app: Flask) -> None:
     app.register_blueprint(bp)
-
-
-def _service() -> Chamados:
-    return cast(Chamados, current_app.extensions["chamados"])
 
 
 @bp.route("/admin/papeis", methods=["GET", "POST"], endpoint="roles")

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from engine import business_days, forms, status
 from engine.errors import ValidationFailed
 from engine.queue import QueueFilters
-from engine.service import Chamados
 from web import present
 from web.auth import current_user, role_required
+from web.context import service as svc
 from web.formview import build_form_view
 
 bp = Blueprint("analyst", __name__)
-
-
-def svc() -> Chamados:
-    return current_app.extensions["chamados"]
 
 
 def _int_arg(name: str) -> int | None:

@@ -28,9 +28,10 @@ from engine.db import autocommit_read, write_if_free
 from engine.errors import DomainError, ValidationFailed
 from engine.models import Attachment, AuditEvent, Chamado, HumanTask
 from engine.queue import VIEWS, QueueFilters
-from engine.service import ANALYST_ROLES, STAFF_ROLES, Chamados, ChamadoView, TaskForm
+from engine.service import ANALYST_ROLES, STAFF_ROLES, ChamadoView, TaskForm
 from web import csrf
 from web.auth import CurrentUser, current_user
+from web.context import service as _service
 from web.errors import problem
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -47,10 +48,6 @@ def init_api(app: Flask) -> None:
     app.extensions[_OPENAPI_KEY] = json.dumps(json.loads(OPENAPI_PATH.read_text("utf-8")))
     csrf.exempt(bp)
     app.register_blueprint(bp)
-
-
-def _service() -> Chamados:
-    return cast(Chamados, current_app.extensions["chamados"])
 
 
 def _user() -> CurrentUser:

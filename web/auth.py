@@ -48,9 +48,9 @@ from engine.db import autocommit_read
 from engine.errors import DomainError
 from engine.identity import identity_from_claims
 from engine.models import User
-from engine.service import Chamados
 from engine.users import Principal, ensure_bootstrap_admin, principal, upsert_user
 from engine.validators import format_cpf, normalize_cpf
+from web.context import service as _service
 
 log = logging.getLogger(__name__)
 
@@ -187,10 +187,6 @@ def _discovery_url(issuer: str) -> str:
 
 def _client() -> Any:
     return current_app.extensions[_CLIENT_KEY]
-
-
-def _service() -> Chamados:
-    return cast(Chamados, current_app.extensions["chamados"])
 
 
 # --- per-request user ------------------------------------------------------------------------

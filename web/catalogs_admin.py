@@ -9,13 +9,12 @@ fields.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from flask import (
     Blueprint,
     Flask,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -25,8 +24,8 @@ from flask import (
 
 from engine import catalogs
 from engine.errors import DomainError, ValidationFailed
-from engine.service import Chamados
 from web.auth import current_user, role_required
+from web.context import service as _service
 
 bp = Blueprint("catalogs_admin", __name__)
 
@@ -36,10 +35,6 @@ ACTIONS = ("add", "update", "retire", "restore", "up", "down")
 def init_catalogs_admin(app: Flask) -> None:
     if bp.name not in app.blueprints:  # idempotent: safe to call from tests and the factory
         app.register_blueprint(bp)
-
-
-def _service() -> Chamados:
-    return cast(Chamados, current_app.extensions["chamados"])
 
 
 @dataclass

@@ -15,7 +15,6 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -31,9 +30,10 @@ from engine.designer.publishing import ScenariosFailed
 from engine.designer.tickets import Tickets
 from engine.designer.views import NewForm
 from engine.errors import Conflict, DomainError, NotFound, ProcessDefinitionError, ValidationFailed
-from engine.service import Actor, Chamados
+from engine.service import Actor
 from engine.specs import MAX_BPMN_BYTES
 from web.auth import current_user, login_required, role_required
+from web.context import service as _svc
 from web.formview import build_form_view
 
 bp = Blueprint("designer", __name__)
@@ -48,10 +48,6 @@ def init_designer(app: Flask) -> None:
 def _user() -> Actor:
     # The views are behind role_required/login_required: there is always a user.
     return cast(Actor, current_user())
-
-
-def _svc() -> Chamados:
-    return cast(Chamados, current_app.extensions["chamados"])
 
 
 def _designer() -> Designer:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -25,8 +25,8 @@ from flask import (
 from engine import outbox
 from engine.errors import DomainError
 from engine.mail import KINDS, MailSettings
-from engine.service import Chamados
 from web.auth import current_user, role_required
+from web.context import service as _service
 
 bp = Blueprint("mail_admin", __name__)
 
@@ -45,10 +45,6 @@ def init_mail_admin(app: Flask, settings: MailSettings | None = None) -> None:
     app.extensions[_SETTINGS_KEY] = settings
     if bp.name not in app.blueprints:  # a second call only replaces the settings
         app.register_blueprint(bp)
-
-
-def _service() -> Chamados:
-    return cast(Chamados, current_app.extensions["chamados"])
 
 
 def _page_context() -> dict[str, Any]:

@@ -50,6 +50,7 @@ from engine import context, schema, status, tasks
 from engine.db import retry_once_on_disconnect
 from engine.models import Chamado, HumanTask, OutboxMessage, WorkflowTimer
 from engine.service import Chamados
+from web.context import service
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("chamados.request")
@@ -363,7 +364,7 @@ def healthz() -> Any:
 
 @bp.get("/readyz")
 def readyz() -> Any:
-    ready, checks = _readiness(cast(Chamados, current_app.extensions["chamados"]))
+    ready, checks = _readiness(service())
     body = jsonify(status="ok" if ready else "indisponivel", checks=checks)
     return body, (200 if ready else 503)
 

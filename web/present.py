@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
-
+from web.context import service
 from web.formview import ReviewSection, build_review
 
 
@@ -15,10 +14,10 @@ class OrgaoLookup:
     """The órgão search, as the forms' lookup protocol."""
 
     def label_for(self, value: Any) -> str | None:
-        return current_app.extensions["chamados"].orgao_label(value)
+        return service().orgao_label(value)
 
     def search(self, q: str) -> list[tuple[int, str]]:
-        return current_app.extensions["chamados"].search_orgaos(q) if q.strip() else []
+        return service().search_orgaos(q) if q.strip() else []
 
 
 def lookups(schema: dict[str, Any]) -> dict[str, OrgaoLookup]:

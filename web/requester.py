@@ -7,7 +7,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -18,16 +17,13 @@ from flask import (
 from engine import forms, status
 from engine.attachments import content_disposition
 from engine.errors import ValidationFailed
-from engine.service import Chamados, TaskForm
+from engine.service import TaskForm
 from web import present
 from web.auth import current_user, login_required
+from web.context import service as svc
 from web.formview import build_form_view
 
 bp = Blueprint("requester", __name__)
-
-
-def svc() -> Chamados:
-    return current_app.extensions["chamados"]
 
 
 @bp.app_context_processor

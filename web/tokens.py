@@ -13,7 +13,6 @@ from flask import (
     Blueprint,
     Flask,
     abort,
-    current_app,
     flash,
     make_response,
     redirect,
@@ -25,18 +24,14 @@ from flask import (
 from engine import tokens, users
 from engine.errors import ValidationFailed
 from engine.models import ApiToken
-from engine.service import Chamados
 from web.auth import CurrentUser, current_user, login_required, role_required
+from web.context import service as _service
 
 bp = Blueprint("tokens", __name__)
 
 
 def init_tokens(app: Flask) -> None:
     app.register_blueprint(bp)
-
-
-def _service() -> Chamados:
-    return cast(Chamados, current_app.extensions["chamados"])
 
 
 def _user() -> CurrentUser:
