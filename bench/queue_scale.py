@@ -95,7 +95,7 @@ def _real_tickets(svc: Any, maria: common.Person, ana: common.Person) -> dict[st
     m, a = maria.actor, ana.actor
 
     def submitted() -> Any:
-        c = svc.start_chamado(m)
+        c = svc.start_chamado(m, "chamado")
         return svc.complete_task(m, task_id(c.id, "requester"), common.registration(), c.version)
 
     def decide(c: Any, data: dict[str, Any]) -> Any:
@@ -103,7 +103,7 @@ def _real_tickets(svc: Any, maria: common.Person, ana: common.Person) -> dict[st
         svc.claim(a, t)
         return svc.complete_task(a, t, data, c.version)
 
-    ids = {"rascunho": svc.start_chamado(m).id}
+    ids = {"rascunho": svc.start_chamado(m, "chamado").id}
     c = submitted()
     ids["em_analise"] = c.id
     c = decide(submitted(), common.ADJUST_REQUEST)

@@ -22,7 +22,8 @@ import filetype
 
 from engine.errors import ValidationFailed
 
-FIELD = "anexos"
+# The error key of a refused upload; the page shows it on the files field it came from.
+FIELD = "arquivo"
 MAX_FILENAME_CHARS = 150
 
 ACCEPTED_TYPES_TEXT = "PDF, PNG, JPEG, GIF, texto (TXT, CSV, LOG), DOCX, XLSX, ODT ou ODS"
@@ -322,7 +323,7 @@ def check_upload(
     """Validate one upload against the limits and the allowed types.
 
     ``existing_total`` is the size of the chamado's attachments already kept.
-    Raises ``ValidationFailed({"anexos": message})`` with a pt-BR message naming the
+    Raises ``ValidationFailed({FIELD: message})`` with a pt-BR message naming the
     file; checks run cheapest first (empty, per-file size, total, then content).
     """
     name = safe_filename(filename)

@@ -22,13 +22,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    DictLoader,
+    Environment,
+    FileSystemLoader,
+    TemplateError,
+    Undefined,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from engine.settings import PROJECT_ROOT
@@ -40,47 +49,6 @@ DEFAULT_MAX_ATTEMPTS = 6
 
 _TRUE = {"1", "true", "yes", "sim", "on"}
 _FALSE = {"0", "false", "no", "nao", "não", "off"}
-
-
-@dataclass(frozen=True)
-class MailKind:
-    label: str  # for the admin page
-    subject: str  # a str.format pattern over the context
-    required: tuple[str, ...]
-
-
-KINDS: dict[str, MailKind] = {
-    "chamado_registrado": MailKind(
-        "Chamado registrado",
-        "Chamado {protocolo} registrado",
-        ("protocolo", "nome", "tracking_url", "servico", "orgao"),
-    ),
-    "ajuste_solicitado": MailKind(
-        "Ajuste solicitado",
-        "Chamado {protocolo}: ajuste solicitado",
-        ("protocolo", "nome", "ajuste_solicitado", "prazo", "ajuste_url"),
-    ),
-    "chamado_resolvido": MailKind(
-        "Chamado resolvido",
-        "Chamado {protocolo} resolvido",
-        ("protocolo", "nome", "resposta", "tracking_url"),
-    ),
-    "chamado_devolvido": MailKind(
-        "Chamado devolvido",
-        "Chamado {protocolo} devolvido",
-        ("protocolo", "nome", "motivo", "motivo_help", "explicacao", "tracking_url"),
-    ),
-    "encerrado_sem_resposta": MailKind(
-        "Encerrado sem resposta",
-        "Chamado {protocolo} encerrado por falta de resposta",
-        ("protocolo", "nome", "tracking_url"),
-    ),
-    "sla_vencido": MailKind(
-        "Prazo de análise vencido",
-        "Prazo de análise vencido: chamado {protocolo}",
-        ("protocolo", "analista", "prazo", "analysis_url"),
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -152,29 +120,47 @@ class RenderedMail:
     html: str
 
 
-def render(kind: str, context: Mapping[str, Any], base_url: str) -> RenderedMail:
-    """Subject, plain text and HTML of one message.
+def render(
+    templates: Mapping[str, str],
+    name: str,
+    context: Mapping[str, Any],
+    base_url: str,
+    catalogs: Mapping[str, Mapping[str, tuple[str, str | None]]] | None = None,
+) -> RenderedMail:
+    """Subject, plain text and HTML of the model's e-mail ``name``.
 
-    Values of ``*_url`` keys may be paths (``/chamados/12``), joined to ``base_url``
-    (APP_BASE_URL), or absolute http(s) URLs kept as they are.
+    ``templates`` are the files that ship with the process model ("mail/<name>.txt" and
+    ".html"); they extend the platform's layout. The subject is the text template's
+    ``subject`` block. Values of ``*_url`` keys may be paths (``/chamados/12``), joined to
+    ``base_url`` (APP_BASE_URL), or absolute http(s) URLs kept as they are.
     """
-    spec = KINDS.get(kind)
-    if spec is None:
-        raise ValueError(f"Tipo de e-mail desconhecido: {kind!r}")
-    missing = [key for key in spec.required if key not in context]
-    if missing:
-        raise ValueError(f"Faltam dados para o e-mail {kind!r}: {', '.join(missing)}")
     data = {
-        key: absolute_url(base_url, value) if key.endswith("_url") else value
+        key: absolute_url(base_url, value) if key.endswith("_url") and value else value
         for key, value in context.items()
     }
     data["base_url"] = base_url.rstrip("/") + "/"
-    env = _environment()
-    return RenderedMail(
-        subject=_one_line(spec.subject.format(**data)),
-        text=_tidy(env.get_template(f"{kind}.txt").render(data)),
-        html=env.get_template(f"{kind}.html").render(data),
+    data[_CATALOGS] = catalogs or {}
+    env = _model_environment(templates)
+    text_name, html_name = f"mail/{name}.txt", f"mail/{name}.html"
+    text_template = env.get_template(text_name)
+    subject_block = text_template.blocks.get("subject")
+    subject = (
+        "".join(subject_block(text_template.new_context(data))) if subject_block else name
     )
+    return RenderedMail(
+        subject=_one_line(subject),
+        text=_tidy(text_template.render(data)),
+        html=env.get_template(html_name).render(data),
+    )
+
+
+def check_template(name: str, templates: Mapping[str, str]) -> str | None:
+    """A problem with one of a model's e-mail files (syntax, unknown parent), or None."""
+    try:
+        _model_environment(templates).get_template(name)
+    except TemplateError as exc:
+        return str(exc)
+    return None
 
 
 def absolute_url(base_url: str, value: Any) -> str:
@@ -226,20 +212,51 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
-        # Templates ship with the code: no stat() of the file on every message.
+_CATALOGS = "catalogos"
+_ENVIRONMENTS: dict[int, tuple[Mapping[str, str], Environment]] = {}
+
+
+@pass_context
+def _catalog_label(context: Any, code: Any, catalog: str) -> str | None:
+    """``{{ motivo | catalogo('motivo_devolucao') }}``: a catalog code's label."""
+    found = context.get(_CATALOGS, {}).get(catalog, {}).get(code)
+    return found[0] if found else code
+
+
+@pass_context
+def _catalog_help(context: Any, code: Any, catalog: str) -> str | None:
+    found = context.get(_CATALOGS, {}).get(catalog, {}).get(code)
+    return found[1] if found else None
+
+
+def _model_environment(templates: Mapping[str, str]) -> Environment:
+    """One environment per set of model templates (a process version's), built once."""
+    cached = _ENVIRONMENTS.get(id(templates))
+    if cached is not None and cached[0] is templates:
+        return cached[1]
+    # Sandboxed: templates are written by process designers, not shipped with the code.
+    env = SandboxedEnvironment(
+        loader=ChoiceLoader(
+            [
+                DictLoader({k: v for k, v in templates.items() if k.startswith("mail/")}),
+                # The platform's layout and button, for the model's templates to extend.
+                FileSystemLoader(TEMPLATES_DIR),
+            ]
+        ),
         auto_reload=False,
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=StrictUndefined,
+        # Instance data varies: a value the step did not set prints nothing.
+        undefined=Undefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
-        # A missing optional value (no órgão, no answer typed) prints nothing, never "None".
         finalize=lambda value: "" if value is None else value,
     )
     env.filters["datahora"] = datahora
     env.filters["rich_text"] = rich_text
+    env.filters["catalogo"] = _catalog_label
+    env.filters["catalogo_ajuda"] = _catalog_help
+    if len(_ENVIRONMENTS) > 64:
+        _ENVIRONMENTS.clear()
+    _ENVIRONMENTS[id(templates)] = (templates, env)
     return env

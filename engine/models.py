@@ -171,6 +171,31 @@ class Revision(Base):
     value: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Group(Base):
+    """A group of people who work the tasks of a lane (engine.groups)."""
+
+    __tablename__ = "groups"
+
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Everyone holding one of these platform roles is a member, besides those listed.
+    member_roles: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[timestamp]
+
+
+class GroupMember(Base):
+    """A member by CPF, so a person can be added before their first login."""
+
+    __tablename__ = "group_members"
+
+    group_key: Mapped[str] = mapped_column(
+        ForeignKey("groups.key", ondelete="CASCADE"), primary_key=True
+    )
+    cpf: Mapped[str] = mapped_column(String(11), primary_key=True, index=True)
+    added_at: Mapped[timestamp]
+
+
 class ProtocolSequence(Base):
     __tablename__ = "protocol_sequences"
 
@@ -191,10 +216,14 @@ class Chamado(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     workflow_state: Mapped[str] = deferred(mapped_column(Text))
     # Denormalised from the submitted form for the queue's filters and lists.
+    # Which form field fills each one is the form's own ``x-instance`` annotation.
     orgao_id: Mapped[int | None] = mapped_column(ForeignKey("orgaos.id"), index=True)
-    tipo_problema: Mapped[str | None] = mapped_column(String(80), index=True)
+    categoria: Mapped[str | None] = mapped_column(String(80), index=True)
     servico: Mapped[str | None] = mapped_column(String(300))
     email: Mapped[str | None] = mapped_column(String(254))
+    # The status as its model labels it (engine.policy), copied so lists need no model.
+    status_label: Mapped[str | None] = mapped_column(String(80))
+    status_tone: Mapped[str | None] = mapped_column(String(20))
     adjustment_rounds: Mapped[int] = mapped_column(Integer, default=0)
     outcome_message: Mapped[str | None] = mapped_column(Text)
     # SLA clock of the analysis: time with the analysts only, never while the
@@ -249,14 +278,17 @@ class HumanTask(Base):
 
 
 class Submission(Base):
-    """What the requester sent in each round, to show analysts what changed."""
+    """What a completed task's form sent: shown on the ticket, diffed on a new round."""
 
     __tablename__ = "submissions"
-    __table_args__ = (UniqueConstraint("chamado_id", "round"),)
 
     id: Mapped[intpk]
     chamado_id: Mapped[int] = mapped_column(ForeignKey("chamados.id"), index=True)
+    # The instance's rounds back to the requester when it was sent (0: the first).
     round: Mapped[int] = mapped_column(Integer)
+    task_name: Mapped[str | None] = mapped_column(String(100))  # BPMN element id
+    form_schema: Mapped[str | None] = mapped_column(String(200))
+    group: Mapped[str | None] = mapped_column(String(50))  # the task's group
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     submitted_at: Mapped[timestamp]
 

@@ -1,4 +1,9 @@
-"""Which e-mail a change of a ticket causes, written to the outbox in its transaction."""
+"""The e-mails a model declares (engine.policy), written to the outbox in the step's transaction.
+
+Who receives one is the model's ``mailTo``: the requester, a group's members, or the
+holders of a platform role. What it says is the model's own template, rendered over the
+instance's data and the platform's facts about the instance (protocol, links, deadline).
+"""
 
 from __future__ import annotations
 
@@ -8,160 +13,107 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import catalogs, outbox, users
-from engine.models import Chamado, HumanTask, User
+from engine import catalogs, groups, outbox, policy, users
+from engine.models import Chamado, Group, GroupMember, HumanTask, User
+from engine.specs import ProcessBundle
 
 
 def tracking_path(chamado: Chamado) -> str:
     return f"/chamados/{chamado.id}"
 
 
-def _name(chamado: Chamado) -> str:
-    return chamado.requester.display_name if chamado.requester else ""
+def staff_path(chamado: Chamado) -> str:
+    return f"/analise/{chamado.id}"
 
 
-def _send(
+def recipients(session: Session, chamado: Chamado, to: str) -> list[str]:
+    if to == policy.REQUESTER:
+        return [chamado.email] if chamado.email else []
+    kind, _sep, name = to.partition(":")
+    if kind == "papel":
+        cpfs = {g.cpf for g in users.list_grants(session, [name])}
+    else:
+        group = session.get(Group, name)
+        if group is None:
+            return []
+        cpfs = set(session.scalars(select(GroupMember.cpf).where(GroupMember.group_key == name)))
+        if group.member_roles:
+            cpfs |= {g.cpf for g in users.list_grants(session, group.member_roles)}
+    if not cpfs:
+        return []
+    found = session.scalars(select(User.email).where(User.cpf.in_(cpfs), User.email.is_not(None)))
+    return sorted({email for email in found if email})
+
+
+def _catalog_labels(session: Session) -> dict[str, dict[str, tuple[str, str | None]]]:
+    return {
+        name: {o.code: (o.label, o.help) for o in options}
+        for name, options in catalogs.all_catalogs(session).items()
+    }
+
+
+def send(
     session: Session,
-    kind: str,
-    to: str | None,
+    bundle: ProcessBundle,
+    mail: policy.Mail,
     chamado: Chamado,
-    base_url: str,
-    now: datetime,
-    **context: Any,
-) -> None:
-    outbox.enqueue(
-        session,
-        kind,
-        to,
-        {"protocolo": chamado.protocolo, **context},
-        chamado_id=chamado.id,
-        base_url=base_url,
-        now=now,
-    )
-
-
-def registered(
-    session: Session,
-    chamado: Chamado,
+    facts: dict[str, Any],
     data: dict[str, Any],
-    orgao: str | None,
     base_url: str,
     now: datetime,
-) -> None:
-    """The receipt of a first submission; ``orgao`` is the chosen órgão's label."""
-    _send(
-        session,
-        "chamado_registrado",
-        chamado.email,
-        chamado,
-        base_url,
-        now,
-        nome=_name(chamado),
-        tracking_url=tracking_path(chamado),
-        servico=data.get("nome_servico"),
-        orgao=orgao,
-    )
+) -> int:
+    """Queue ``mail`` to its recipients; returns how many were queued.
+
+    ``data`` is the instance's data (the template's own names); ``facts`` what the
+    platform knows (links, deadline, message), which win over a data name alike.
+    """
+    addresses = recipients(session, chamado, mail.to)
+    if not addresses:
+        return 0
+    requester = chamado.requester
+    context = {
+        **{k: v for k, v in data.items() if isinstance(k, str) and not k.startswith("_")},
+        "protocolo": chamado.protocolo,
+        "nome": requester.display_name if requester and mail.to == policy.REQUESTER else None,
+        "processo": bundle.policy.title,
+        "situacao": chamado.status_label,
+        "servico": chamado.servico,
+        "resultado": chamado.outcome_message,
+        "tracking_url": tracking_path(chamado),
+        "analise_url": staff_path(chamado),
+        "tarefa_url": None,
+        "prazo": None,
+        "mensagem": None,
+        "orgao": None,
+        "analista": None,
+        **facts,
+    }
+    labels = _catalog_labels(session)
+    for address in addresses:
+        outbox.enqueue(
+            session,
+            mail.template,
+            address,
+            context,
+            chamado_id=chamado.id,
+            base_url=base_url,
+            now=now,
+            templates=bundle.mail_templates,
+            catalogs=labels,
+        )
+    return len(addresses)
 
 
-def adjustment_requested(
-    session: Session,
-    chamado: Chamado,
-    request: str | None,
-    task: HumanTask | None,
-    deadline: datetime | None,
-    base_url: str,
-    now: datetime,
-) -> None:
-    """``deadline``: when the requester's adjustment task times out, if it does."""
-    _send(
-        session,
-        "ajuste_solicitado",
-        chamado.email,
-        chamado,
-        base_url,
-        now,
-        nome=_name(chamado),
-        ajuste_solicitado=request,
-        prazo=deadline if task is not None else None,
-        ajuste_url=f"/tarefas/{task.id}" if task else tracking_path(chamado),
-    )
-
-
-def resolved(
-    session: Session, chamado: Chamado, answer: str | None, base_url: str, now: datetime
-) -> None:
-    _send(
-        session,
-        "chamado_resolvido",
-        chamado.email,
-        chamado,
-        base_url,
-        now,
-        nome=_name(chamado),
-        resposta=answer,
-        tracking_url=tracking_path(chamado),
-    )
-
-
-def returned(
-    session: Session,
-    chamado: Chamado,
-    reason_code: str | None,
-    explanation: str | None,
-    base_url: str,
-    now: datetime,
-) -> None:
-    option = next(
-        (o for o in catalogs.options(session, "motivo_devolucao") if o.code == reason_code), None
-    )
-    _send(
-        session,
-        "chamado_devolvido",
-        chamado.email,
-        chamado,
-        base_url,
-        now,
-        nome=_name(chamado),
-        motivo=option.label if option else reason_code,
-        motivo_help=option.help if option else None,
-        explicacao=explanation,
-        tracking_url=tracking_path(chamado),
-    )
-
-
-def closed_without_answer(session: Session, chamado: Chamado, base_url: str, now: datetime) -> None:
-    _send(
-        session,
-        "encerrado_sem_resposta",
-        chamado.email,
-        chamado,
-        base_url,
-        now,
-        nome=_name(chamado),
-        tracking_url=tracking_path(chamado),
-    )
-
-
-def sla_passed(session: Session, chamado: Chamado, base_url: str, now: datetime) -> None:
-    analyst = session.scalar(
+def assignee_name(session: Session, chamado_id: int) -> str | None:
+    """Who holds the instance's open group task, if anyone (for staff e-mails)."""
+    user = session.scalar(
         select(User)
         .join(HumanTask, HumanTask.assignee_id == User.id)
         .where(
-            HumanTask.chamado_id == chamado.id,
+            HumanTask.chamado_id == chamado_id,
             HumanTask.state == "ready",
-            HumanTask.group != "requester",
+            HumanTask.group != groups.REQUESTER,
         )
+        .limit(1)
     )
-    cpfs = {g.cpf for g in users.list_grants(session, ["supervisor"])}
-    for supervisor in session.scalars(select(User).where(User.cpf.in_(cpfs))):
-        _send(
-            session,
-            "sla_vencido",
-            supervisor.email,
-            chamado,
-            base_url,
-            now,
-            analista=analyst.display_name if analyst else None,
-            prazo=chamado.analysis_due_at,
-            analysis_url=f"/analise/{chamado.id}",
-        )
+    return user.display_name if user else None

@@ -30,7 +30,7 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -70,6 +70,10 @@ MAIL_POLICY = policy.SMTP.clone(cte_type="7bit", max_line_length=998)
 _monotonic = time.monotonic
 
 
+# A template name comes from a process model: only these characters go into a Message-ID.
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
 # --- enqueue ---------------------------------------------------------------------------------
 
 
@@ -82,6 +86,8 @@ def enqueue(
     chamado_id: int | None,
     base_url: str,
     now: datetime,
+    templates: Mapping[str, str],
+    catalogs: Mapping[str, Mapping[str, tuple[str, str | None]]] | None = None,
 ) -> OutboxMessage | None:
     """Render now and add the message to ``session``; None when there is no address.
 
@@ -91,10 +97,10 @@ def enqueue(
     address = (to_addr or "").strip()
     if not address:
         return None
-    rendered = render(kind, context, base_url)
+    rendered = render(templates, kind, context, base_url, catalogs)
     ref = f"chamado-{chamado_id}" if chamado_id is not None else "mail"
     row = OutboxMessage(
-        message_id=f"<{ref}-{kind}-{uuid.uuid4().hex}@{MESSAGE_ID_DOMAIN}>",
+        message_id=f"<{ref}-{_ID_UNSAFE.sub('-', kind)}-{uuid.uuid4().hex}@{MESSAGE_ID_DOMAIN}>",
         kind=kind,
         chamado_id=chamado_id,
         to_addr=address,

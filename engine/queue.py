@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ScalarSelect, Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from engine.models import Chamado, HumanTask, Orgao
+from engine.models import Chamado, HumanTask, Orgao, ProcessVersion
 from engine.orgaos import display
 
 VIEWS = ("disponiveis", "minhas", "todas")
@@ -21,7 +21,9 @@ COUNT_CAP = 500
 class QueueFilters:
     view: str = "disponiveis"  # disponiveis: unclaimed; minhas: mine; todas: every open task
     orgao_id: int | None = None
-    tipo_problema: str | None = None
+    categoria: str | None = None
+    process_id: str | None = None  # one service
+    group: str | None = None  # one of the actor's groups
     situacao: str | None = None  # "novo", "reenviado" (after adjustment) or "atrasado"
     min_age_days: int | None = None
     page: int = 1
@@ -48,14 +50,20 @@ def _apply(
         query = query.where(HumanTask.assignee_id.is_(None))
     elif f.view == "minhas":
         query = query.where(HumanTask.assignee_id == user_id)
-    if f.orgao_id or f.tipo_problema or f.situacao:
+    if f.group:
+        query = query.where(HumanTask.group == f.group)
+    if f.orgao_id or f.categoria or f.situacao or f.process_id:
         # The ticket's columns only when a filter reads them: the tab counts stay on
         # the task index alone.
         query = query.join(Chamado, Chamado.id == HumanTask.chamado_id)
     if f.orgao_id:
         query = query.where(Chamado.orgao_id == f.orgao_id)
-    if f.tipo_problema:
-        query = query.where(Chamado.tipo_problema == f.tipo_problema)
+    if f.categoria:
+        query = query.where(Chamado.categoria == f.categoria)
+    if f.process_id:
+        query = query.join(ProcessVersion, ProcessVersion.id == Chamado.process_version_id).where(
+            ProcessVersion.process_id == f.process_id
+        )
     if f.situacao == "novo":
         query = query.where(Chamado.adjustment_rounds == 0)
     elif f.situacao == "reenviado":

@@ -132,7 +132,6 @@ def spec_of(row: Scenario) -> ScenarioSpec:
 def run(
     bundle: ProcessBundle,
     scenario: ScenarioSpec,
-    lane_groups: Mapping[str, str],
     catalogs: Mapping[str, Sequence[CatalogOption]] | None = None,
     now: datetime | None = None,
 ) -> ScenarioReport:
@@ -150,7 +149,7 @@ def run(
                 element = _fire_timer(wf, step["timer"])
                 message = "Temporizador disparado."
             else:
-                extra = _EngineVariables(lane_groups, now)
+                extra = _EngineVariables(bundle, now)
                 element = _complete(wf, bundle, step, catalogs, last_input, extra)
                 message = "Tarefa concluída."
         except _StepFailed as exc:
@@ -218,21 +217,15 @@ def _complete(
 
 @dataclass(frozen=True)
 class _EngineVariables:
-    """What the service adds to a completed task's data besides the form input.
+    """What the service adds to a completed task's data besides the form input: the
+    model's business deadlines (engine.sla), for an instance with no group time spent."""
 
-    The same rule as the service (engine.sla), for a ticket with no analysis time spent:
-    a requester's task that sends the ticket to analysis sets ``prazo_analise`` from
-    the model's ``prazo_analise_dias_uteis``, which the analysis timer reads.
-    """
-
-    lane_groups: Mapping[str, str]
+    bundle: ProcessBundle
     now: datetime
 
     def for_task(self, task: Any) -> dict[str, Any]:
-        if self.lane_groups.get(task.task_spec.lane or "") != "requester":
-            return {}
-        due = sla.analysis_deadline(task.data, 0, self.now)
-        return {"prazo_analise": due.isoformat()} if due else {}
+        found = sla.business_deadlines(self.bundle.policy, task.data, 0, self.now)
+        return {variable: due.isoformat() for variable, due in found.items()}
 
 
 def _fire_timer(wf: BpmnWorkflow, element_id: str) -> str:

@@ -118,6 +118,11 @@ def compile_script(source: str) -> tuple[tuple[str, Any], ...]:
 _NO_BUILTINS: dict[str, Any] = {"__builtins__": {}}
 
 
+def evaluate(source: str, context: dict[str, Any]) -> Any:
+    """Evaluate an expression of the allowed subset over ``context`` (no builtins)."""
+    return eval(compile_expression(source), _NO_BUILTINS, dict(context))  # noqa: S307
+
+
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     def __init__(self) -> None:
         super().__init__({})

@@ -16,14 +16,13 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import catalogs, orgaos, scenarios, schema, specs, users
+from engine import catalogs, groups, orgaos, scenarios, schema, specs, users
 from engine.db import make_engine, make_session_factory
 from engine.models import ProcessVersion
 from engine.settings import Settings
 from engine.usecases.analysis import Analysis
 from engine.usecases.base import (  # noqa: F401 - the public names of the facade
     ANALYST_ROLES,
-    MAIN_PROCESS,
     STAFF_ROLES,
     Actor,
     ActorRef,
@@ -69,6 +68,7 @@ class Chamados(Requests, Analysis, Timing, Recording, UseCaseBase):
         """Migrate the schema, deploy processes/ and seed catalogs and órgãos (idempotent)."""
         self.migrate()
         with self.transaction() as session:
+            groups.seed(session, self.settings.data_dir / "groups.json", self.clock())
             self.deploy_processes(session)
             scenarios.seed(session, self.settings.processes_dir, self.clock())
             if load_reference_data:
@@ -85,7 +85,8 @@ class Chamados(Requests, Analysis, Timing, Recording, UseCaseBase):
         deployed = {}
         found = specs.read_process_dir(self.settings.processes_dir, self.settings.forms_dir)
         for _stem, (bpmn, form_texts) in found.items():
-            bundle = specs.parse_process(bpmn, form_texts, self.settings.lane_groups)
+            bundle = specs.parse_process(bpmn, form_texts)
+            groups.ensure_for_lanes(session, list(bundle.lane_groups), self.clock())
             row = session.scalar(
                 select(ProcessVersion).where(
                     ProcessVersion.process_id == bundle.process_id,

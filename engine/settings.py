@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -32,14 +32,6 @@ class Settings:
     # Links in e-mail are built from it: mail is sent by the scheduler, outside any request.
     app_base_url: str = "http://127.0.0.1:5000"
     queue_page_size: int = 20
-    # Lane name in the BPMN -> group that works the lane's tasks. "requester" is
-    # special: the task belongs to the ticket's own requester, never a queue.
-    lane_groups: dict[str, str] = field(
-        default_factory=lambda: {
-            "Solicitante": "requester",
-            "Analista (CGATE/SGD)": "analyst",
-        }
-    )
 
     @classmethod
     def from_env(

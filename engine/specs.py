@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine import timers
+from engine import groups, policy, timer_checks
 from engine.errors import ProcessDefinitionError
 from engine.scripting import ExpressionRejected, compile_expression, compile_script
 from engine.serializer import bound_serializer
@@ -58,6 +58,7 @@ class UserTaskInfo:
     form_schema: str | None
     form_ui_schema: str | None
     properties: dict[str, str]
+    instructions: str | None = None  # SpiffArena's instructionsForEndUser (Jinja, markdown)
 
 
 @dataclass
@@ -74,6 +75,26 @@ class ProcessBundle:
     user_tasks: dict[str, UserTaskInfo] = field(default_factory=dict)
     end_events: dict[str, str] = field(default_factory=dict)  # id -> name
     timer_names: dict[str, str] = field(default_factory=dict)  # id -> name
+    policy: policy.ProcessPolicy = field(
+        default_factory=lambda: policy.ProcessPolicy(title="", description="")
+    )
+    # Lane name (None: no lane) -> group key. Parsing gives each lane the key it would
+    # get; the service then matches the groups that exist (engine.groups.lane_map).
+    lane_groups: dict[str | None, str] = field(default_factory=dict)
+    # The e-mail templates that ship with the model: "mail/<name>.txt|.html" -> source.
+    mail_templates: dict[str, str] = field(default_factory=dict)
+
+    def ui_for(self, form_schema: str | None) -> dict[str, Any]:
+        """The UI schema a task of this model pairs with ``form_schema``."""
+        for info in self.user_tasks.values():
+            if info.form_schema == form_schema and info.form_ui_schema:
+                found = self.forms.get(info.form_ui_schema)
+                return found if isinstance(found, dict) else {}
+        return {}
+
+    def group_of(self, lane: str | None) -> str:
+        found = self.lane_groups.get(lane)
+        return found if found is not None else groups.lane_map_default(lane)
 
 
 def content_hash(bpmn: bytes, forms: dict[str, str]) -> str:
@@ -93,12 +114,17 @@ def referenced_forms(bpmn: bytes) -> set[str]:
     return names
 
 
-def parse_process(
-    bpmn: bytes,
-    forms: dict[str, str],
-    lane_groups: dict[str, str],
-    version_id: int = 0,
-) -> ProcessBundle:
+def referenced_mail(bpmn: bytes) -> set[str]:
+    """E-mail templates named by the model's ``mail`` properties (engine.policy)."""
+    tree = safe_parse_xml(bpmn)
+    return {
+        (prop.get("value") or "").strip()
+        for prop in tree.iter("{http://spiffworkflow.org/bpmn/schema/1.0/core}property")
+        if prop.get("name") in ("mail", "mailOnComplete") and (prop.get("value") or "").strip()
+    }
+
+
+def parse_process(bpmn: bytes, forms: dict[str, str], version_id: int = 0) -> ProcessBundle:
     """Parse and validate a model; refuses with the offending element's id."""
     tree = safe_parse_xml(bpmn)
     parser = SpiffBpmnParser()
@@ -116,7 +142,7 @@ def parse_process(
         element = getattr(exc, "id", None) or getattr(exc, "node_id", None)
         raise ProcessDefinitionError(f"Modelo inválido: {exc}", element) from exc
 
-    parsed_forms = _parse_forms(forms)
+    parsed_forms = _parse_forms({k: v for k, v in forms.items() if not is_mail_file(k)})
     bundle = ProcessBundle(
         version_id=version_id,
         process_id=process_id,
@@ -125,10 +151,49 @@ def parse_process(
         subprocess_specs=subprocess_specs,
         serializer=bound_serializer(spec, subprocess_specs),
         forms=parsed_forms,
+        policy=policy.read(tree, process_id),
+        mail_templates={k: v for k, v in forms.items() if is_mail_file(k)},
     )
     for task_spec in [*spec.task_specs.values()]:
-        _validate_task_spec(task_spec, bundle, lane_groups)
+        _validate_task_spec(task_spec, bundle)
+    _check_mail_templates(bundle)
+    lanes = {info.lane for info in bundle.user_tasks.values()}
+    bundle.lane_groups = {lane: groups.lane_map_default(lane) for lane in lanes}
     return bundle
+
+
+MAIL_DIR = "mail/"
+
+
+def is_mail_file(name: str) -> bool:
+    return name.startswith(MAIL_DIR)
+
+
+def mail_files(name: str) -> tuple[str, str]:
+    """The two files of an e-mail template the model names: plain text and HTML."""
+    return f"{MAIL_DIR}{name}.txt", f"{MAIL_DIR}{name}.html"
+
+
+def _check_mail_templates(bundle: ProcessBundle) -> None:
+    from engine.mail import check_template  # rendering lives with the mail
+
+    for element_id, element in bundle.policy.elements.items():
+        for mail in (element.mail, element.mail_on_complete):
+            if mail is None:
+                continue
+            for name in mail_files(mail.template):
+                source = bundle.mail_templates.get(name)
+                if source is None:
+                    raise ProcessDefinitionError(
+                        f"O elemento {element_id} envia o e-mail {mail.template!r}, mas o "
+                        f"arquivo {name} não acompanha o modelo.",
+                        element_id,
+                    )
+                problem = check_template(name, bundle.mail_templates)
+                if problem:
+                    raise ProcessDefinitionError(
+                        f"E-mail {name} inválido: {problem}", element_id
+                    )
 
 
 def _parse_forms(forms: dict[str, str]) -> dict[str, Any]:
@@ -143,7 +208,7 @@ def _parse_forms(forms: dict[str, str]) -> dict[str, Any]:
     return parsed
 
 
-def _validate_task_spec(task_spec: Any, bundle: ProcessBundle, lane_groups: dict[str, str]) -> None:
+def _validate_task_spec(task_spec: Any, bundle: ProcessBundle) -> None:
     element = task_spec.bpmn_id
     try:
         if isinstance(task_spec, ScriptEngineTask):
@@ -162,21 +227,15 @@ def _validate_task_spec(task_spec: Any, bundle: ProcessBundle, lane_groups: dict
         if isinstance(definition, TimerEventDefinition):
             bundle.timer_names[element] = task_spec.bpmn_name or element
             compile_expression(definition.expression)
-            problem = timers.check_expression(definition, definition.expression)
+            problem = timer_checks.check_expression(definition, definition.expression)
             if problem:
                 raise ProcessDefinitionError(f"Temporizador {element}: {problem}.", element)
     except ExpressionRejected as exc:
         raise ProcessDefinitionError(f"Elemento {element}: {exc}", element) from exc
 
     if getattr(task_spec, "manual", False):
+        # Any lane is a group (created empty at deploy if new); no lane is the requester.
         lane = task_spec.lane
-        if lane not in lane_groups:
-            known = ", ".join(sorted(lane_groups))
-            raise ProcessDefinitionError(
-                f"A tarefa {element} está na raia {lane!r}, que não corresponde a nenhum grupo "
-                f"conhecido ({known}).",
-                element,
-            )
         props = dict(getattr(task_spec, "extensions", {}).get("properties", {}))
         schema, ui = props.get(FORM_SCHEMA_KEY), props.get(FORM_UI_KEY)
         for name in (schema, ui):
@@ -184,10 +243,6 @@ def _validate_task_spec(task_spec: Any, bundle: ProcessBundle, lane_groups: dict
                 raise ProcessDefinitionError(
                     f"A tarefa {element} usa o formulário {name}, que não existe.", element
                 )
-        if not schema:
-            raise ProcessDefinitionError(
-                f"A tarefa {element} não indica o formulário ({FORM_SCHEMA_KEY}).", element
-            )
         bundle.user_tasks[element] = UserTaskInfo(
             name=element,
             title=task_spec.bpmn_name or element,
@@ -195,6 +250,7 @@ def _validate_task_spec(task_spec: Any, bundle: ProcessBundle, lane_groups: dict
             form_schema=schema,
             form_ui_schema=ui,
             properties=props,
+            instructions=getattr(task_spec, "extensions", {}).get("instructionsForEndUser"),
         )
     if type(task_spec).__name__ == "EndEvent":
         bundle.end_events[element] = task_spec.bpmn_name or element
@@ -203,11 +259,17 @@ def _validate_task_spec(task_spec: Any, bundle: ProcessBundle, lane_groups: dict
 def read_process_dir(
     processes_dir: Path, forms_dir: Path
 ) -> dict[str, tuple[bytes, dict[str, str]]]:
-    """Every ``*.bpmn`` with the form files it references, keyed by file stem."""
+    """Every ``*.bpmn`` with the form and e-mail files it references, keyed by file stem."""
     found = {}
     for path in sorted(processes_dir.glob("*.bpmn")):
         bpmn = path.read_bytes()
         forms = {}
+        for template in sorted(referenced_mail(bpmn)):
+            for name in mail_files(template):
+                mail_path = processes_dir / name
+                if not mail_path.exists():
+                    raise ProcessDefinitionError(f"{path.name}: e-mail {name} não encontrado.")
+                forms[name] = mail_path.read_text(encoding="utf-8")
         for name in sorted(referenced_forms(bpmn)):
             form_path = forms_dir / name
             if form_path.parent != forms_dir or not form_path.exists():

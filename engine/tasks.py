@@ -15,11 +15,11 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from engine import corewrite, runtime, status
+from engine import corewrite, groups, policy, runtime
 from engine.models import Chamado, HumanTask
 from engine.specs import ProcessBundle
 
-REQUESTER_GROUP = "requester"
+REQUESTER_GROUP = groups.REQUESTER
 
 _TABLE = HumanTask.__table__
 _OPEN_ROWS = select(_TABLE.c.id, _TABLE.c.task_guid, _TABLE.c.group).where(
@@ -37,7 +37,6 @@ def sync(
     chamado: Chamado,
     wf: BpmnWorkflow,
     bundle: ProcessBundle,
-    lane_groups: dict[str, str],
     now: datetime,
     draft: Callable[[HumanTask], dict[str, Any] | None] | None = None,
     new: bool = False,
@@ -63,14 +62,14 @@ def sync(
     gone = [row.id for row in open_rows if row.task_guid not in ready]
     if gone:
         connection.execute(_CANCEL, {"ids": gone, "now": now})
-    groups = {row.group for row in open_rows if row.task_guid in ready}
+    open_groups = {row.group for row in open_rows if row.task_guid in ready}
     known = {row.task_guid for row in open_rows}
     created = []
     for guid, task in ready.items():
         if guid in known:
             continue
         info = bundle.user_tasks.get(task.task_spec.bpmn_id)
-        group = lane_groups.get(task.task_spec.lane or "", "analyst")
+        group = bundle.group_of(task.task_spec.lane)
         row = HumanTask(
             chamado_id=chamado.id,
             task_guid=guid,
@@ -89,12 +88,35 @@ def sync(
             row.draft_data = draft(row)
         corewrite.insert(session, row)
         created.append(row)
-        groups.add(group)
-    chamado.status = status.derive(
+        open_groups.add(group)
+    completed = wf.is_completed()
+    found = derive_status(
+        bundle,
         [t.task_spec.bpmn_id for t in ready.values()],
-        runtime.end_event(wf, bundle),
-        wf.is_completed(),
+        runtime.end_event(wf, bundle) if completed else None,
+        completed,
     )
-    if chamado.status in status.CLOSED and chamado.closed_at is None:
+    chamado.status, chamado.status_label, chamado.status_tone = (
+        found.code,
+        found.label,
+        found.tone,
+    )
+    if completed and chamado.closed_at is None:
         chamado.closed_at = now
-    return created, groups
+    return created, open_groups
+
+
+def derive_status(
+    bundle: ProcessBundle, ready_elements: list[str], end: str | None, completed: bool
+) -> policy.Status:
+    """The status the model gives where the instance stands: its end event once finished,
+    else the first open task that declares one; the platform's own otherwise."""
+    statuses = bundle.policy.statuses()
+    if completed:
+        declared = bundle.policy.element(end).status
+        return declared or statuses[policy.FINISHED]
+    for element in ready_elements:
+        declared = bundle.policy.element(element).status
+        if declared is not None:
+            return declared
+    return statuses[policy.IN_PROGRESS]

@@ -16,10 +16,7 @@ from typing import Any
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    CycleTimerEventDefinition,
-    TimerEventDefinition,
-)
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -151,25 +148,3 @@ def claim_due(session: Session, now: datetime, worker: str, limit: int = 20) -> 
         if result.rowcount == 1:
             claimed.append(timer_id)
     return claimed
-
-
-def check_expression(definition: TimerEventDefinition, expression: str) -> str | None:
-    """A constant timer expression that cannot be parsed, as a pt-BR message."""
-    import ast
-
-    try:
-        value = ast.literal_eval(expression.strip())
-    except (ValueError, SyntaxError):
-        return None  # a data name (e.g. prazo_analise): checked when it runs
-    if not isinstance(value, str):
-        return f"a expressão {expression!r} deve ser um texto ISO 8601 entre aspas"
-    try:
-        if isinstance(definition, CycleTimerEventDefinition):
-            TimerEventDefinition.parse_iso_recurring_interval(value)
-        elif type(definition).__name__ == "DurationTimerEventDefinition":
-            TimerEventDefinition.parse_iso_duration(value)
-        else:
-            TimerEventDefinition.parse_time_or_duration(value)
-    except Exception:
-        return f'{value!r} não é uma data, duração ou repetição ISO 8601 válida (ex.: "P10D")'
-    return None

@@ -208,7 +208,7 @@ def test_the_whole_story_over_the_api(people: dict[str, Api]) -> None:
     bruno.post(f"/tasks/{analysis_id}/claim", expect=409)
     assert [i["task"]["id"] for i in ana.get("/tasks")["items"]] == [analysis_id]
     form = ana.get(f"/tasks/{analysis_id}")
-    assert form["adjustments_left"] == 5
+    assert form["instructions"] == "Pedidos de ajuste restantes: 5."
     refused = ana.post(
         f"/tasks/{analysis_id}/submit",
         {"data": {"decisao": "ajuste"}, "version": form["version"]},
@@ -230,14 +230,14 @@ def test_the_whole_story_over_the_api(people: dict[str, Api]) -> None:
 
     # Maria sees the public history only, and adjusts.
     view = maria.get(f"/chamados/{cid}")
-    assert view["adjustment_request"] == "Informe a mensagem de erro completa."
+    assert view["request_message"] == "Informe a mensagem de erro completa."
     assert all(e["public"] for e in view["events"])
     assert all("actor" not in e and "details" not in e for e in view["events"])
     assert "Parece o conector antigo." not in json.dumps(view)
     adjust = view["open_tasks"][0]
     assert adjust["group"] == "requester"
     form = maria.get(f"/tasks/{adjust['id']}")
-    assert form["adjustment_request"] == "Informe a mensagem de erro completa."
+    assert form["request_message"] == "Informe a mensagem de erro completa."
     changed = {**form["data"], "detalhamento": "Erro 500: NullPointerException na consulta."}
     stale = maria.post(
         f"/tasks/{adjust['id']}/submit",
@@ -287,7 +287,7 @@ def test_queue_filters_and_their_validation(people: dict[str, Api]) -> None:
     version = maria.get(f"/tasks/{task_id}")["version"]
     maria.post(f"/tasks/{task_id}/submit", {"data": registration(), "version": version})
 
-    page = ana.get("/queue?view=disponiveis&orgao=1934&tipo_problema=erro_api&situacao=novo")
+    page = ana.get("/queue?view=disponiveis&orgao=1934&categoria=erro_api&situacao=novo")
     assert [i["chamado"]["id"] for i in page["items"]] == [cid]
     assert page["counts"] == {"disponiveis": 1, "minhas": 0, "todas": 1}
     assert ana.get("/queue?situacao=reenviado")["total"] == 0

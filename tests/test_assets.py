@@ -137,7 +137,7 @@ def test_layout_for_a_signed_in_analyst(app: Flask) -> None:
     (logout,) = [f for f in assets.forms if f.get("action") == "/sair"]
     assert logout["method"] == "post"
     assert any(h.get("name") == "csrf_token" and h.get("value") for h in assets.hidden)
-    assert "Minhas solicitações" in html and "Novo chamado" in html
+    assert "Minhas solicitações" in html and "Serviços" in html
     assert "Fila de trabalho" in html and "Papéis" not in html
 
 

@@ -170,8 +170,8 @@ def check(filename: str, content: bytes, existing_total: int = 0) -> DetectedFil
 def refused(filename: str, content: bytes, existing_total: int = 0) -> str:
     with pytest.raises(ValidationFailed) as exc_info:
         check(filename, content, existing_total)
-    assert set(exc_info.value.errors) == {"anexos"}
-    return exc_info.value.errors["anexos"]
+    assert set(exc_info.value.errors) == {"arquivo"}
+    return exc_info.value.errors["arquivo"]
 
 
 # --- Accepted ----------------------------------------------------------------------------------

@@ -93,7 +93,8 @@ def test_the_whole_story_in_a_browser(servers: str, browser: object) -> None:
     maria = log_in(browser, base, "Maria da Silva")
     expect(maria.locator("header")).to_contain_text("Maria da Silva")
     shot(maria, "01-inicio")
-    maria.get_by_role("link", name="Novo chamado").first.click()
+    maria.get_by_role("link", name="Serviços").first.click()
+    maria.get_by_role("link", name="Abrir chamado").click()
     expect(maria.locator("main")).to_contain_text("solicitaratendimentogovbr")
     maria.get_by_role("button", name="Abrir chamado").click()
 

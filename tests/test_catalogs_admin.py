@@ -318,7 +318,7 @@ def post_action(client: FlaskClient, catalog: str, **data: str) -> Any:
 
 def informacoes_page(app: Flask, client: FlaskClient, actor: ActorRef) -> str:
     """The wizard step with "Tipo de problema" of a brand-new chamado."""
-    c = app.extensions["chamados"].start_chamado(actor)
+    c = app.extensions["chamados"].start_chamado(actor, "chamado")
     task = open_task(app.extensions["chamados"], c.id)
     resp = client.get(f"/tarefas/{task.id}?passo=informacoes")
     assert resp.status_code == 200
@@ -501,7 +501,7 @@ def test_retired_item_leaves_new_forms_but_old_tickets_keep_it(app: Flask) -> No
         ana_user = s.scalar(select(User).where(User.cpf == ANA))
         assert ana_user is not None
         ana = ActorRef(ana_user.id, frozenset({"analyst"}))
-    c = svc.start_chamado(actor)
+    c = svc.start_chamado(actor, "chamado")
     task = open_task(svc, c.id)
     svc.complete_task(actor, task.id, registration(tipo_problema=code), chamado(svc, c.id).version)
     decide(svc, ana, c.id, {"decisao": "ajuste", "ajuste_solicitado": "Informe o certificado."})
@@ -539,7 +539,7 @@ def test_retired_item_leaves_new_forms_but_old_tickets_keep_it(app: Flask) -> No
     resp = maria.post(url, data=fill(review, {"_action": "submit"}))
     assert resp.status_code == 302, text(resp)
     assert chamado(svc, c.id).status == "em_analise"
-    assert chamado(svc, c.id).tipo_problema == code
+    assert chamado(svc, c.id).categoria == code
     assert "Erro de certificado" in text(maria.get(f"/chamados/{c.id}"))
 
     # Restored, it is offered again.

@@ -29,7 +29,7 @@ T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 def test_insert_fills_defaults_and_key_without_adding_to_the_session(
     svc: Chamados, maria: ActorRef
 ) -> None:
-    c = svc.start_chamado(maria)
+    c = svc.start_chamado(maria, "chamado")
     with svc.transaction() as s:
         timer = WorkflowTimer(chamado_id=c.id, task_guid="g-1", element_id="x", due_at=T0)
         corewrite.insert(s, timer)
@@ -46,28 +46,28 @@ def test_insert_fills_defaults_and_key_without_adding_to_the_session(
 def test_update_writes_only_assigned_columns_and_honours_the_expected_value(
     svc: Chamados, maria: ActorRef
 ) -> None:
-    c = svc.start_chamado(maria)
+    c = svc.start_chamado(maria, "chamado")
     with svc.transaction() as s:
         # Someone else changes the service name behind our back.
         s.execute(Chamado.__table__.update().values(servico="mudado por outro"))
     with svc.transaction() as s:
         mine = s.get(Chamado, c.id)
         assert mine is not None
-        mine.tipo_problema = "lentidao"
+        mine.categoria = "lentidao"
         assert corewrite.update(s, mine, version=c.version + 5) == 0  # stale: nothing written
-        assert mine.tipo_problema == "lentidao"
+        assert mine.categoria == "lentidao"
         assert corewrite.update(s, mine, version=c.version) == 1
         assert mine not in s  # written: the session has nothing left to flush for it
     with svc.session_factory() as s:
         row = s.get(Chamado, c.id)
         assert row is not None
         # Only the assigned column went out: the other writer's change survives.
-        assert (row.tipo_problema, row.servico) == ("lentidao", "mudado por outro")
+        assert (row.categoria, row.servico) == ("lentidao", "mudado por outro")
 
 
 def test_a_failed_step_leaves_no_core_written_row(svc: Chamados, maria: ActorRef) -> None:
     """Core writes share the use case's transaction: a late failure rolls them back."""
-    c = svc.start_chamado(maria)
+    c = svc.start_chamado(maria, "chamado")
     task = open_task(svc, c.id, "requester")
     with svc.session_factory() as s:
         before = (
@@ -129,7 +129,7 @@ def test_a_catalog_edit_in_another_process_reaches_the_next_submission(
     other = Chamados.from_settings(svc.settings)  # a second app process, same database
     try:
         assert submit_registration(svc, maria)  # warms svc's caches, every option active
-        c = svc.start_chamado(maria)
+        c = svc.start_chamado(maria, "chamado")
         task = open_task(svc, c.id, "requester")
         tipo = registration()["tipo_problema"]
         with other.transaction() as s:
@@ -240,7 +240,7 @@ def test_a_written_object_is_clean_and_update_checks_what_it_is_told(
 ) -> None:
     from sqlalchemy import event
 
-    c = svc.start_chamado(maria)
+    c = svc.start_chamado(maria, "chamado")
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -267,10 +267,19 @@ def test_a_written_object_is_clean_and_update_checks_what_it_is_told(
 def test_an_empty_last_submission_is_still_a_submission(svc: Chamados, maria: ActorRef) -> None:
     from engine.models import Submission
 
-    c = svc.start_chamado(maria)
+    c = svc.start_chamado(maria, "chamado")
     task = open_task(svc, c.id, "requester")
     with svc.transaction() as s:
-        s.add(Submission(chamado_id=c.id, round=0, data={}, submitted_at=T0))
+        s.add(
+            Submission(
+                chamado_id=c.id,
+                round=0,
+                data={},
+                submitted_at=T0,
+                form_schema=task.form_schema,
+                group="requester",
+            )
+        )
     with svc.transaction() as s:
         locked = svc._lock_task(s, maria, task.id)
         assert locked.last_submission == {}
@@ -278,7 +287,7 @@ def test_an_empty_last_submission_is_still_a_submission(svc: Chamados, maria: Ac
 
 
 def test_a_malformed_orgao_is_a_field_error_not_a_crash(svc: Chamados, maria: ActorRef) -> None:
-    c = svc.start_chamado(maria)
+    c = svc.start_chamado(maria, "chamado")
     task = open_task(svc, c.id, "requester")
     for bad in ("abc", 10**30, -1, True):
         with pytest.raises(ValidationFailed) as refused:
@@ -288,7 +297,7 @@ def test_a_malformed_orgao_is_a_field_error_not_a_crash(svc: Chamados, maria: Ac
 
 
 def test_assigning_the_same_value_writes_nothing(svc: Chamados, maria: ActorRef) -> None:
-    c = svc.start_chamado(maria)
+    c = svc.start_chamado(maria, "chamado")
     with svc.transaction() as s:
         mine = s.get(Chamado, c.id)
         assert mine is not None

@@ -1,4 +1,4 @@
-"""Rendering of every e-mail kind: subject, both bodies, links from APP_BASE_URL, escaping."""
+"""Rendering of the chamado model's e-mails: subject, both bodies, links, escaping, sandbox."""
 
 from __future__ import annotations
 
@@ -8,7 +8,28 @@ from typing import Any
 
 import pytest
 
-from engine.mail import KINDS, MailSettings, absolute_url, datahora, render, rich_text
+from engine import mail as mail_module
+from engine import specs
+from engine.mail import MailSettings, absolute_url, check_template, datahora, rich_text
+
+MAIL_DIR = Path(__file__).resolve().parent.parent / "processes" / "mail"
+# The e-mail files that ship with the chamado model, as a process version stores them.
+TEMPLATES = {f"mail/{p.name}": p.read_text(encoding="utf-8") for p in MAIL_DIR.iterdir()}
+# The chamado model's e-mails (the other shipped model has its own, tested with it).
+KINDS = specs.referenced_mail((MAIL_DIR.parent / "chamado.bpmn").read_bytes())
+CATALOGS = {
+    "motivo_devolucao": {
+        "conta_govbr": (
+            "Problema com a conta gov.br",
+            "Procure o atendimento em https://e.gov.br/solicitaratendimentogovbr.",
+        ),
+        "mau": (EVIL_LABEL := '<script>alert("x")</script>', '<script>alert("x")</script>'),
+    }
+}
+
+
+def render(kind: str, context: dict[str, Any], base: str) -> mail_module.RenderedMail:
+    return mail_module.render(TEMPLATES, kind, context, base, CATALOGS)
 
 BASE = "https://chamados.example.gov.br"
 EVIL = '<script>alert("x")</script>'
@@ -33,7 +54,7 @@ CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
             "nome": "Maria da Silva",
             "ajuste_solicitado": "Anexe o print da tela de erro.",
             "prazo": PRAZO,
-            "ajuste_url": "/tarefas/42",
+            "tarefa_url": "/tarefas/42",
         },
         "Chamado CH-2026-000123: ajuste solicitado",
         ["Anexe o print da tela de erro.", "10/03/2026 às 17:30", f"{BASE}/tarefas/42"],
@@ -52,9 +73,8 @@ CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
         {
             "protocolo": "CH-2026-000123",
             "nome": "Maria da Silva",
-            "motivo": "Problema com a conta gov.br",
-            "motivo_help": "Procure o atendimento em https://e.gov.br/solicitaratendimentogovbr.",
-            "explicacao": "Sua dúvida é sobre a senha.",
+            "motivo_devolucao": "conta_govbr",
+            "justificativa_devolucao": "Sua dúvida é sobre a senha.",
             "tracking_url": "/meus-chamados/7",
         },
         "Chamado CH-2026-000123 devolvido",
@@ -75,7 +95,7 @@ CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
             "protocolo": "CH-2026-000123",
             "analista": "Ana Souza",
             "prazo": PRAZO,
-            "analysis_url": "/analise/7",
+            "analise_url": "/analise/7",
         },
         "Prazo de análise vencido: chamado CH-2026-000123",
         ["Ana Souza", "10/03/2026 às 17:30", f"{BASE}/analise/7"],
@@ -85,9 +105,9 @@ CASES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
 
 def test_every_kind_has_a_case_and_both_templates() -> None:
     assert set(CASES) == set(KINDS)
-    folder = Path(__file__).resolve().parent.parent / "engine" / "mail_templates"
     for kind in KINDS:
-        assert (folder / f"{kind}.txt").is_file() and (folder / f"{kind}.html").is_file()
+        assert (MAIL_DIR / f"{kind}.txt").is_file() and (MAIL_DIR / f"{kind}.html").is_file()
+        assert check_template(f"mail/{kind}.html", TEMPLATES) is None
 
 
 @pytest.mark.parametrize("kind", sorted(CASES))
@@ -114,9 +134,8 @@ def test_user_text_is_escaped_in_html_and_kept_in_text() -> None:
     context = {
         "protocolo": "CH-2026-000001",
         "nome": EVIL,
-        "motivo": EVIL,
-        "motivo_help": EVIL,
-        "explicacao": f"linha 1\nlinha 2 {EVIL}",
+        "motivo_devolucao": "mau",
+        "justificativa_devolucao": f"linha 1\nlinha 2 {EVIL}",
         "tracking_url": "/x",
     }
     mail = render("chamado_devolvido", context, BASE)
@@ -139,7 +158,7 @@ def test_optional_values_may_be_missing() -> None:
     context = dict(CASES["chamado_registrado"][0], servico=None, orgao=None)
     mail = render("chamado_registrado", context, BASE)
     assert "Recebemos o seu chamado." in mail.text
-    devolvido = dict(CASES["chamado_devolvido"][0], motivo_help=None, explicacao="")
+    devolvido = dict(CASES["chamado_devolvido"][0], justificativa_devolucao="")
     text = render("chamado_devolvido", devolvido, BASE).text
     assert "Explicação" not in text
     sla = dict(CASES["sla_vencido"][0], analista=None)
@@ -160,11 +179,17 @@ def test_every_optional_value_absent(kind: str) -> None:
     assert "\n\n\n" not in mail.text
 
 
-def test_missing_context_and_unknown_kind_fail_loudly() -> None:
-    with pytest.raises(ValueError, match="tracking_url"):
-        render("chamado_resolvido", {"protocolo": "x", "nome": "y", "resposta": "z"}, BASE)
-    with pytest.raises(ValueError, match="desconhecido"):
-        render("nao_existe", {}, BASE)
+def test_unknown_template_fails_loudly_and_templates_are_sandboxed() -> None:
+    with pytest.raises(Exception, match="nao_existe"):
+        render("nao_existe", {"protocolo": "x"}, BASE)
+    # A designer's template cannot reach Python internals.
+    evil = {
+        "mail/x.txt": '{% extends "_layout.txt" %}{% block content %}'
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}{% endblock %}",
+        "mail/x.html": "<p>x</p>",
+    }
+    with pytest.raises(Exception, match="unsafe|access"):
+        mail_module.render(evil, "x", {}, BASE)
 
 
 def test_links_are_built_from_base_url_and_only_web_addresses() -> None:

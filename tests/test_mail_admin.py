@@ -14,15 +14,15 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import select
 
+from engine import outbox
 from engine.identity import Identity
 from engine.mail import MailSettings
 from engine.models import OutboxMessage
-from engine.outbox import enqueue
 from engine.service import ActorRef
 from engine.users import upsert_user
 from tests.conftest import database_url
 from tests.test_auth import set_session_user
-from tests.test_mail import CASES
+from tests.test_mail import CASES, TEMPLATES
 from web import create_app
 from web.mail_admin import init_mail_admin
 
@@ -64,7 +64,7 @@ def new_chamado(app: Flask) -> tuple[int, str]:
     svc = app.extensions["chamados"]
     with svc.transaction() as s:
         user_id = upsert_user(s, Identity(cpf=MARIA, name="Maria da Silva")).id
-    chamado = svc.start_chamado(ActorRef(user_id))
+    chamado = svc.start_chamado(ActorRef(user_id), "chamado")
     return chamado.id, chamado.protocolo
 
 
@@ -74,7 +74,7 @@ def add_message(
     """A stored message; ``fields`` override columns (e.g. a hostile body_html)."""
     with app.extensions["chamados"].transaction() as s:
         context, _subject, _expected = CASES["chamado_resolvido"]
-        row = enqueue(
+        row = outbox.enqueue(
             s,
             "chamado_resolvido",
             "maria@example.gov.br",
@@ -82,6 +82,7 @@ def add_message(
             chamado_id=chamado_id,
             base_url=BASE,
             now=T0,
+            templates=TEMPLATES,
         )
         assert row is not None
         row = s.get(OutboxMessage, row.id)  # enqueue writes the row; edit it through the ORM

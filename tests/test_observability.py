@@ -146,7 +146,6 @@ def test_metrics_count_requests_by_endpoint_and_read_gauges_from_the_database(
     latency = "chamados_http_request_duration_seconds_count"
     assert value(found, latency, method="GET", endpoint="api.list_chamados") == 2
     assert value(found, "chamados_tickets", status="rascunho") == 1
-    assert value(found, "chamados_tickets", status="resolvido") == 0
     assert value(found, "chamados_queue_size") == 0
     assert value(found, "chamados_queue_claimed") == 0
     assert value(found, "chamados_timers_waiting") == 1

@@ -77,7 +77,7 @@ def test_every_tab_is_counted_in_one_statement(
         assert sum("count(*)" in st for st in seen["statements"]) == 1, seen["statements"]
 
     # Filtered, the page's total is its own; the tabs still count every open task.
-    filtered = svc.queue(ana, QueueFilters(view="disponiveis", tipo_problema="nao_existe"))
+    filtered = svc.queue(ana, QueueFilters(view="disponiveis", categoria="nao_existe"))
     assert (filtered.total, filtered.items, filtered.counts) == (0, [], every_tab)
-    kept = svc.queue(ana, QueueFilters(view="minhas", tipo_problema="erro_api"))
+    kept = svc.queue(ana, QueueFilters(view="minhas", categoria="erro_api"))
     assert (kept.total, kept.counts) == (3, every_tab)

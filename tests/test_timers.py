@@ -170,12 +170,12 @@ def test_invalid_timer_expression_refused_at_deploy() -> None:
     bpmn, forms = read_process_dir(settings.processes_dir, settings.forms_dir)["chamado"]
     broken = bpmn.replace(b'"P10D"', b'"PT10D"')
     with pytest.raises(ProcessDefinitionError) as err:
-        parse_process(broken, forms, settings.lane_groups)
+        parse_process(broken, forms)
     assert err.value.element_id == "timer_sem_resposta"
     assert "PT10D" in err.value.message
     unquoted = bpmn.replace(b'"P10D"', b"__import__('os')")
     with pytest.raises(ProcessDefinitionError) as err:
-        parse_process(unquoted, forms, settings.lane_groups)
+        parse_process(unquoted, forms)
     assert err.value.element_id == "timer_sem_resposta"
 
 

@@ -167,9 +167,9 @@ def registration_steps(client: FlaskClient, task_url: str) -> None:
 
 def test_the_whole_story(app: Flask) -> None:
     maria = person(app, MARIA)
-    page = text(maria.get("/chamados/novo"))
+    page = text(maria.get("/servicos/chamado"))
     assert "e.gov.br/solicitaratendimentogovbr" in page and "Atraso no atendimento" in page
-    resp = maria.post("/chamados/novo", data=fill(page, {}, containing="/chamados/novo"))
+    resp = maria.post("/servicos/chamado", data=fill(page, {}, containing="/servicos/chamado"))
     task_url = resp.headers["Location"]
     assert re.fullmatch(r"/tarefas/\d+", task_url)
     listing = text(maria.get("/minhas-solicitacoes"))
@@ -269,7 +269,7 @@ def test_the_whole_story(app: Flask) -> None:
 
 def test_post_without_csrf_is_refused_and_changes_nothing(app: Flask) -> None:
     maria = person(app, MARIA)
-    resp = maria.post("/chamados/novo", data={})
+    resp = maria.post("/servicos/chamado", data={})
     assert resp.status_code == 400
     assert "CSRF" in text(resp)
     assert "CH-" not in text(maria.get("/minhas-solicitacoes"))
@@ -277,9 +277,9 @@ def test_post_without_csrf_is_refused_and_changes_nothing(app: Flask) -> None:
 
 def test_draft_survives_a_new_browser(app: Flask) -> None:
     maria = person(app, MARIA)
-    page = text(maria.get("/chamados/novo"))
+    page = text(maria.get("/servicos/chamado"))
     task_url = maria.post(
-        "/chamados/novo", data=fill(page, {}, containing="/chamados/novo")
+        "/servicos/chamado", data=fill(page, {}, containing="/servicos/chamado")
     ).headers["Location"]
     post_step(maria, task_url, {"_action": "next", "nome_servico": "Carteira de pesca"})
     other_browser = person(app, MARIA)
@@ -289,9 +289,9 @@ def test_draft_survives_a_new_browser(app: Flask) -> None:
 
 def test_stale_submit_changes_nothing(app: Flask) -> None:
     maria = person(app, MARIA)
-    page = text(maria.get("/chamados/novo"))
+    page = text(maria.get("/servicos/chamado"))
     task_url = maria.post(
-        "/chamados/novo", data=fill(page, {}, containing="/chamados/novo")
+        "/servicos/chamado", data=fill(page, {}, containing="/servicos/chamado")
     ).headers["Location"]
     registration_steps(maria, task_url)
     review = text(maria.get(task_url + "?passo=revisao"))

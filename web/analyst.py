@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from engine import business_days, forms, status
+from engine import business_days, forms
 from engine.errors import ValidationFailed
 from engine.queue import QueueFilters
 from web import present
@@ -29,7 +29,9 @@ def queue() -> Any:
     filters = QueueFilters(
         view=view if view in ("disponiveis", "minhas", "todas") else "disponiveis",
         orgao_id=_int_arg("orgao"),
-        tipo_problema=request.args.get("tipo_problema") or None,
+        categoria=request.args.get("categoria") or None,
+        process_id=request.args.get("processo") or None,
+        group=request.args.get("grupo") or None,
         situacao=request.args.get("situacao") or None,
         min_age_days=_int_arg("idade"),
         page=_int_arg("pagina") or 1,
@@ -39,11 +41,12 @@ def queue() -> Any:
         "analyst/queue.html",
         result=result,
         filters=filters,
-        tipos=svc().catalog("tipo_problema"),
+        categorias=svc().category_options(),
+        services=svc().services(),
+        my_groups=svc().my_groups(current_user()),
         orgaos=svc().queue_orgaos(current_user()),
         analysis_time=lambda c: business_days.describe(svc().analysis_clock(c)),
         analysts=svc().analysts() if "supervisor" in current_user().roles else [],
-        status_label=status.label,
         now=svc().clock(),
     )
 
@@ -106,8 +109,6 @@ def analysis(chamado_id: int) -> Any:
             else:
                 flash("Análise registrada.", "success")
                 return redirect(url_for("analyst.queue", visao="minhas"))
-        if form.adjustments_left == 0:
-            _drop_adjust_option(form.schema)
     return render_template(
         "analyst/analysis.html",
         view=view,
@@ -115,13 +116,7 @@ def analysis(chamado_id: int) -> Any:
         form=form,
         form_view=build_form_view(form.schema, form.ui, form.data, errors) if form else None,
         errors=errors,
-        sections=present.sections(view.schema, view.ui, view.data),
-        status_label=status.label,
+        forms_shown=[(f, present.sections(f.schema, f.ui, f.data)) for f in view.forms],
         analysis_time=business_days.describe(svc().analysis_clock(view.chamado)),
         now=svc().clock(),
     ), (422 if errors else 200)
-
-
-def _drop_adjust_option(schema: dict[str, Any]) -> None:
-    prop = schema["properties"]["decisao"]
-    prop["oneOf"] = [o for o in prop["oneOf"] if o["const"] != "ajuste"]

@@ -23,7 +23,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, 
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect as sa_inspect
 
-from engine import orgaos, status, tokens
+from engine import orgaos, tokens
 from engine.db import autocommit_read, write_if_free
 from engine.errors import DomainError, ValidationFailed
 from engine.models import Attachment, AuditEvent, Chamado, HumanTask
@@ -140,14 +140,15 @@ def chamado_json(c: Chamado) -> dict[str, Any]:
         "id": c.id,
         "protocolo": c.protocolo,
         "status": c.status,
-        "status_label": status.label(c.status),
+        "status_label": c.status_label or c.status,
+        "status_tone": c.status_tone,
         "version": c.version,
         "process_version_id": c.process_version_id,
         "requester_id": c.requester_id,
         "servico": c.servico,
         "orgao_id": c.orgao_id,
         "orgao": _orgao_label(c),
-        "tipo_problema": c.tipo_problema,
+        "categoria": c.categoria,
         "adjustment_rounds": c.adjustment_rounds,
         "outcome_message": c.outcome_message,
         "created_at": iso(c.created_at),
@@ -212,8 +213,9 @@ def task_form_json(form: TaskForm) -> dict[str, Any]:
         "step": form.step,
         "version": form.chamado.version,
         "attachments": [attachment_json(a) for a in form.attachments],
-        "adjustment_request": form.adjustment_request,
-        "adjustments_left": form.adjustments_left,
+        "request_message": form.request_message,
+        "instructions": form.instructions,
+        "submit_label": form.submit_label,
     }
 
 
@@ -221,13 +223,22 @@ def chamado_view_json(view: ChamadoView, staff: bool) -> dict[str, Any]:
     open_tasks = view.open_tasks if staff else [t for t in [view.requester_task] if t]
     body: dict[str, Any] = {
         "chamado": chamado_json(view.chamado),
-        "data": view.data,
-        "schema": view.schema,
-        "ui_schema": view.ui,
+        "process_title": view.process_title,
+        "forms": [
+            {
+                "title": f.title,
+                "group": f.group,
+                "form_schema": f.form_schema,
+                "schema": f.schema,
+                "ui_schema": f.ui,
+                "data": f.data,
+            }
+            for f in view.forms
+        ],
         "events": [event_json(e, staff) for e in view.events],
         "attachments": [attachment_json(a) for a in view.attachments],
         "open_tasks": [task_json(t) for t in open_tasks],
-        "adjustment_request": view.adjustment_request,
+        "request_message": view.request_message,
     }
     if staff:
         body["changes"] = [
@@ -285,7 +296,9 @@ def _queue_filters() -> QueueFilters:
     filters = QueueFilters(
         view=view,
         orgao_id=_int_param("orgao", errors, 1),
-        tipo_problema=request.args.get("tipo_problema") or None,
+        categoria=request.args.get("categoria") or None,
+        process_id=request.args.get("processo") or None,
+        group=request.args.get("grupo") or None,
         situacao=situacao,
         min_age_days=_int_param("idade", errors),
         page=_int_param("page", errors, 1) or 1,
@@ -311,6 +324,22 @@ def start_instance(process_id: str) -> Any:
     body = {"chamado": chamado_json(chamado), "task": task_json(first) if first else None}
     location = url_for("api.get_chamado", chamado_id=chamado.id)
     return jsonify(body), 201, {"Location": location}
+
+
+@bp.get("/services")
+def list_services() -> Any:
+    _user()
+    return jsonify(
+        items=[
+            {
+                "process_id": s.process_id,
+                "title": s.title,
+                "description": s.description,
+                "start_label": s.start_label,
+            }
+            for s in _service().services()
+        ]
+    )
 
 
 @bp.get("/tasks")

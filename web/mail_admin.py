@@ -24,7 +24,7 @@ from flask import (
 
 from engine import outbox
 from engine.errors import DomainError
-from engine.mail import KINDS, MailSettings
+from engine.mail import MailSettings
 from web.auth import current_user, role_required
 from web.context import service as _service
 
@@ -52,7 +52,8 @@ def _page_context() -> dict[str, Any]:
         "mail": current_app.extensions[_SETTINGS_KEY],
         "status_labels": STATUS_LABELS,
         "status_tones": STATUS_TONES,
-        "kind_labels": {kind: spec.label for kind, spec in KINDS.items()},
+        # A kind is the model's template name: shown as written (its subject says the rest).
+        "kind_labels": {},
     }
 
 

@@ -46,7 +46,7 @@ from prometheus_client.exposition import choose_encoder
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine import context, schema, status, tasks
+from engine import context, schema, tasks
 from engine.db import retry_once_on_disconnect
 from engine.models import Chamado, HumanTask, OutboxMessage, WorkflowTimer
 from engine.service import Chamados
@@ -228,7 +228,7 @@ class DatabaseCollector:
     def _read(self) -> Iterator[Metric]:
         now = self._service.clock()
         with self._service.session_factory() as session:
-            by_status = dict.fromkeys(status.LABELS, 0)
+            by_status: dict[str, int] = {}
             for code, count in session.execute(
                 select(Chamado.status, func.count()).group_by(Chamado.status)
             ):

@@ -14,8 +14,7 @@ from flask import (
     url_for,
 )
 
-from engine import forms, status
-from engine.attachments import content_disposition
+from engine import attachments, forms
 from engine.errors import ValidationFailed
 from engine.service import TaskForm
 from web import present
@@ -24,11 +23,7 @@ from web.context import service as svc
 from web.formview import build_form_view
 
 bp = Blueprint("requester", __name__)
-
-
-@bp.app_context_processor
-def _status_helpers() -> dict[str, Any]:
-    return {"status_label": status.label, "tone": lambda s: status.TONES.get(s, "bg-gray-20")}
+REQUESTER = "requester"  # the group key of a requester's own task (engine.groups)
 
 
 @bp.get("/")
@@ -36,16 +31,33 @@ def home() -> Any:
     return render_template("requester/home.html")
 
 
-@bp.route("/chamados/novo", methods=["GET", "POST"])
+@bp.get("/servicos")
+def services() -> Any:
+    """Every published service, as its model describes it, with a start button."""
+    return render_template("requester/services.html", services=svc().services())
+
+
+@bp.route("/servicos/<process_id>", methods=["GET", "POST"])
 @login_required
-def new_chamado() -> Any:
+def start_service(process_id: str) -> Any:
+    service = svc().service(process_id)
     if request.method == "GET":
-        return render_template("requester/new.html")
-    chamado, task = svc().start_instance(current_user())
+        return render_template("requester/start.html", service=service)
+    chamado, task = svc().start_instance(current_user(), process_id)
     if task is None:  # the model starts with no requester task: nothing to fill in
+        flash(f"{service.title}: solicitação {chamado.protocolo} aberta.", "success")
         return redirect(url_for("requester.tracking", chamado_id=chamado.id))
-    flash(f"Chamado {chamado.protocolo} criado. Preencha os dados e envie para análise.", "success")
+    flash(
+        f"{service.title}: solicitação {chamado.protocolo} criada. Preencha os dados e envie.",
+        "success",
+    )
     return redirect(url_for("requester.task", task_id=task.id))
+
+
+@bp.get("/chamados/novo")
+def new_chamado() -> Any:
+    """The old address of "Novo chamado": every service now starts from "Serviços"."""
+    return redirect(url_for("requester.services"), 301)
 
 
 @bp.get("/minhas-solicitacoes")
@@ -61,15 +73,14 @@ def tracking(chamado_id: int) -> Any:
     return render_template(
         "requester/tracking.html",
         view=view,
-        adjustment_request=view.adjustment_request,
-        sections=present.sections(view.schema, view.ui, view.data),
+        forms_shown=[(f, present.sections(f.schema, f.ui, f.data)) for f in view.forms],
     )
 
 
 @bp.get("/orgaos/busca")
 @login_required
 def orgao_search() -> Any:
-    field = request.args.get("campo", "orgao")
+    field = request.args.get("campo", "")
     query = request.args.get(forms.query_input(field), request.args.get("q", ""))
     results = svc().search_orgaos(query) if len(query.strip()) >= 2 else []
     return render_template("requester/_lookup_results.html", field=field, results=results, q=query)
@@ -80,7 +91,7 @@ def orgao_search() -> Any:
 def attachment(attachment_id: int) -> Response:
     row, content = svc().attachment(current_user(), attachment_id)
     response = Response(content, mimetype=row.content_type)
-    response.headers["Content-Disposition"] = content_disposition(row.filename)
+    response.headers["Content-Disposition"] = attachments.content_disposition(row.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -132,7 +143,7 @@ def _render(
 def task(task_id: int) -> Any:
     user = current_user()
     form = svc().task_form(user, task_id)
-    if form.task.group != "requester":
+    if form.task.group != REQUESTER:
         return redirect(url_for("analyst.analysis", chamado_id=form.chamado.id))
     all_steps = _step_ids(form)
     by_id = {s.id: s for s in all_steps}
@@ -202,7 +213,7 @@ def _store_uploads(form: TaskForm, fields: list[str]) -> dict[str, str]:
                     current_user(), form.task.id, upload.filename, upload.read()
                 )
             except ValidationFailed as exc:
-                errors[name] = exc.errors.get("anexos", exc.message)
+                errors[name] = exc.errors.get(attachments.FIELD, exc.message)
                 continue
             refs.append(ref)
         if refs:
@@ -224,8 +235,8 @@ def _submit(form: TaskForm) -> Any:
         flash(exc.message, "danger")
         return _render(form, step, exc.errors, None, 422)
     flash(
-        f"Chamado {chamado.protocolo} enviado para análise. "
-        "Você receberá o resultado no seu e-mail e pode acompanhá-lo aqui.",
+        f"{chamado.protocolo}: {form.task.title} enviado. "
+        "Você receberá as novidades no seu e-mail e pode acompanhar tudo aqui.",
         "success",
     )
     return redirect(url_for("requester.tracking", chamado_id=chamado.id))

@@ -13,7 +13,7 @@ adjustment must not get ten fresh days because the model changed).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -65,7 +65,6 @@ def migrate_state(
     old: ProcessBundle,
     new: ProcessBundle,
     state: str,
-    lane_groups: Mapping[str, str],
     clock: Clock,
 ) -> tuple[Verdict, BpmnWorkflow | None]:
     """The ticket's workflow moved to ``new`` in memory, or why it cannot move."""
@@ -83,8 +82,8 @@ def migrate_state(
         ), None
     for task in runtime.ready_human_tasks(wf):
         target = top.alignment.get(task)
-        before = lane_groups.get(task.task_spec.lane or "")
-        after = lane_groups.get(getattr(target, "lane", None) or "")
+        before = old.group_of(task.task_spec.lane)
+        after = new.group_of(getattr(target, "lane", None))
         if target is None or not getattr(target, "manual", False) or before != after:
             return Verdict(
                 False,
@@ -137,7 +136,6 @@ def plan(
     bundle_for: BundleFor,
     process_id: str,
     target_id: int,
-    lane_groups: Mapping[str, str],
     clock: Clock,
 ) -> list[TicketCheck]:
     """The dry run: ticket by ticket, whether it can move and why."""
@@ -146,7 +144,7 @@ def plan(
     checks = []
     for chamado in candidates(session, process_id, target_id):
         old = bundle_for(session, chamado.process_version_id)
-        verdict, _wf = migrate_state(old, new, chamado.workflow_state, lane_groups, clock)
+        verdict, _wf = migrate_state(old, new, chamado.workflow_state, clock)
         checks.append(_check(chamado, verdict))
     return checks
 
@@ -170,7 +168,6 @@ def move(
     chamado_id: int,
     target_id: int,
     actor_id: int,
-    lane_groups: Mapping[str, str],
     clock: Clock,
 ) -> TicketCheck:
     """Moves one ticket (in the caller's transaction) and audits it; refusals change nothing."""
@@ -196,7 +193,7 @@ def move(
     session.refresh(chamado)
     old = bundle_for(session, chamado.process_version_id)
     new = bundle_for(session, target_id)
-    verdict, wf = migrate_state(old, new, chamado.workflow_state, lane_groups, clock)
+    verdict, wf = migrate_state(old, new, chamado.workflow_state, clock)
     if wf is None:
         raise Conflict(f"{chamado.protocolo}: {verdict.reason}")
     now = clock()
@@ -206,7 +203,7 @@ def move(
     chamado.updated_at = now
     _refresh_open_rows(session, chamado, new)
     session.flush()  # the sync below reads and writes the rows directly
-    tasks.sync(session, chamado, wf, new, dict(lane_groups), now)
+    tasks.sync(session, chamado, wf, new, now)
     timers.sync(session, chamado, wf, now)
     audit.record(
         session,

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from engine import scenarios, specs
+from engine import groups, scenarios, specs
 from engine.catalogs import CatalogOption
 from engine.designer.drafts import Draft
 from engine.errors import Conflict, DomainError
@@ -56,12 +56,11 @@ class VersionInfo:
 def run_scenarios(
     session: Session,
     bundle: specs.ProcessBundle,
-    lane_groups: Mapping[str, str],
     catalogs: Mapping[str, Sequence[CatalogOption]],
     now: datetime,
 ) -> list[scenarios.ScenarioReport]:
     return [
-        scenarios.run(bundle, scenarios.spec_of(row), lane_groups, catalogs, now)
+        scenarios.run(bundle, scenarios.spec_of(row), catalogs, now)
         for row in scenarios.list_for(session, bundle.process_id)
     ]
 
@@ -70,6 +69,7 @@ def publishable_content(draft: Draft) -> tuple[bytes, dict[str, str]]:
     """The draft's model and only the form files it references (as ``processes/`` deploys)."""
     bpmn = draft.bpmn_xml.encode("utf-8")
     used = specs.referenced_forms(bpmn)
+    used |= {name for mail in specs.referenced_mail(bpmn) for name in specs.mail_files(mail)}
     return bpmn, {name: text for name, text in draft.forms.items() if name in used}
 
 
@@ -111,6 +111,8 @@ def publish(
     )
     session.add(row)
     session.flush()
+    # A lane that names no group yet gets one, empty, for an admin to fill (Grupos).
+    row.created_groups = groups.ensure_for_lanes(session, list(bundle.lane_groups), now)
     return row
 
 

@@ -53,7 +53,6 @@ class Designer:
         return validate_model(
             xml.encode("utf-8"),
             forms,
-            self.svc.settings.lane_groups,
             process_id=pid,
             catalogs=self._catalog_names(session),
         )
@@ -88,9 +87,9 @@ class Designer:
             raise ModelRejected(result.problems)
         return result.bundle
 
-    def _requester_lane(self) -> str:
-        lanes = self.svc.settings.lane_groups
-        return next((lane for lane, group in lanes.items() if group == "requester"), "Solicitante")
+    @staticmethod
+    def _requester_lane() -> str:
+        return "Solicitante"  # engine.groups: a lane of this name is the requester's
 
     # ------------------------------------------------------------ models
 
@@ -300,7 +299,6 @@ class Designer:
             return publishing.run_scenarios(
                 session,
                 bundle,
-                self.svc.settings.lane_groups,
                 catalogs.all_catalogs(session),
                 self.svc.clock(),
             )
@@ -320,7 +318,6 @@ class Designer:
                 reports = publishing.run_scenarios(
                     session,
                     bundle,
-                    self.svc.settings.lane_groups,
                     catalogs.all_catalogs(session),
                     self.svc.clock(),
                 )

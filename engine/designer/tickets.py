@@ -34,7 +34,6 @@ class Tickets:
                 self.svc.bundle,
                 pid,
                 target_id,
-                self.svc.settings.lane_groups,
                 self.svc.clock,
             )
 
@@ -54,7 +53,6 @@ class Tickets:
                         chamado_id,
                         target_id,
                         actor.id,
-                        self.svc.settings.lane_groups,
                         self.svc.clock,
                     )
                 results.append(MoveResult(chamado_id, check.protocolo, True, check.reason))

@@ -141,6 +141,8 @@ def _files_problems(form_texts: Mapping[str, Any]) -> list[Problem]:
                     f"Formulário {name}: passa do limite de {MAX_FORM_BYTES // 1024} KB.",
                 )
             )
+        elif specs.is_mail_file(name):
+            continue  # an e-mail template: checked with the model that sends it
         else:
             try:
                 json.loads(text)
@@ -164,7 +166,6 @@ class Validation:
 def validate_model(
     bpmn: bytes,
     form_texts: Mapping[str, str],
-    lane_groups: dict[str, str],
     *,
     process_id: str | None = None,
     catalogs: Collection[str] | None = None,
@@ -180,7 +181,7 @@ def validate_model(
     problems = _form_problems(tree, form_texts, catalogs)
     bundle = None
     try:
-        bundle = specs.parse_process(bpmn, dict(form_texts), lane_groups)
+        bundle = specs.parse_process(bpmn, dict(form_texts))
     except ProcessDefinitionError as exc:
         reported = {p.element_id for p in problems}
         if not (exc.element_id and exc.element_id in reported) and not any(

@@ -79,6 +79,7 @@ def is_pending(draft: Draft, current: ProcessVersion | None) -> bool:
         return True
     bpmn = draft.bpmn_xml.encode("utf-8")
     used = specs.referenced_forms(bpmn)
+    used |= {name for mail in specs.referenced_mail(bpmn) for name in specs.mail_files(mail)}
     forms = {k: v for k, v in draft.forms.items() if k in used}
     return specs.content_hash(bpmn, forms) != current.content_hash
 

@@ -43,6 +43,24 @@ typed text, and the caller should re-render the step instead of moving on.
 from __future__ import annotations
 
 from engine.catalogs import CatalogOption as CatalogOption
+from engine.forms.annotations import (
+    attachment_fields as attachment_fields,
+)
+from engine.forms.annotations import (
+    attachment_ids as attachment_ids,
+)
+from engine.forms.annotations import (
+    instance_values as instance_values,
+)
+from engine.forms.annotations import (
+    internal_fields as internal_fields,
+)
+from engine.forms.annotations import (
+    lookup_fields as lookup_fields,
+)
+from engine.forms.annotations import (
+    without_internal as without_internal,
+)
 from engine.forms.display import (
     diff as diff,
 )

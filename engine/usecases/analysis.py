@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
 from engine import (
     catalogs,
     forms,
+    groups,
     orgaos,
     tasks,
     users,
@@ -18,6 +19,7 @@ from engine.errors import Conflict, NotFound, TaskNotReady, ValidationFailed
 from engine.models import (
     Chamado,
     HumanTask,
+    ProcessVersion,
     Submission,
     User,
 )
@@ -55,7 +57,7 @@ class Analysis(UseCaseBase):
                     _CLAIM,
                     {
                         "task_id": task_id,
-                        "groups": self._groups(actor),
+                        "groups": self._groups(session, actor),
                         "assignee_id": actor.id,
                         "claimed_at": self.clock(),
                     },
@@ -64,7 +66,7 @@ class Analysis(UseCaseBase):
             )
             if claimed is None:
                 task = session.get(HumanTask, task_id)
-                if task is None or task.group not in self._groups(actor):
+                if task is None or task.group not in self._groups(session, actor):
                     raise NotFound("Tarefa não encontrada.")
                 if task.state != "ready":
                     raise TaskNotReady("Esta tarefa não está mais disponível.")
@@ -107,11 +109,16 @@ class Analysis(UseCaseBase):
         self._require_roles(actor, frozenset({"supervisor"}))
         with self.transaction() as session:
             target = session.scalar(select(User).where(User.cpf == to_cpf))
-            if target is None or not (users.roles_for(session, target.cpf) & ANALYST_ROLES):
+            roles = users.roles_for(session, target.cpf) if target else set()
+            if target is None or not (roles & ANALYST_ROLES):
                 raise ValidationFailed({"analista": "Escolha um(a) analista cadastrado(a)."})
             task = session.get(HumanTask, task_id, with_for_update={"of": HumanTask})
             if task is None or task.group == tasks.REQUESTER_GROUP:
                 raise NotFound("Tarefa não encontrada.")
+            if task.group not in groups.of_user(session, target.id, roles):
+                raise ValidationFailed(
+                    {"analista": "Esta pessoa não faz parte do grupo desta tarefa."}
+                )
             if task.state != "ready":
                 raise TaskNotReady("Esta tarefa não está mais disponível.")
             task.assignee_id = target.id
@@ -131,12 +138,40 @@ class Analysis(UseCaseBase):
         with self.reading() as session:
             return list_queue(
                 session,
-                self._groups(actor),
+                self._groups(session, actor),
                 actor.id,
                 filters,
                 self.clock(),
                 self.settings.queue_page_size,
             )
+
+    def my_groups(self, actor: Actor) -> list[tuple[str, str]]:
+        """(key, name) of the groups whose tasks the actor sees, for the queue's filter."""
+        with self.reading() as session:
+            keys = set(self._groups(session, actor))
+            return [(g.key, g.name) for g in groups.list_groups(session) if g.key in keys]
+
+    def category_options(self) -> list[catalogs.CatalogOption]:
+        """The choices of every published form field that fills the ticket's category
+        (``x-instance: categoria`` with an ``x-catalog``), for the queue's filter."""
+        with self.reading() as session:
+            names: list[str] = []
+            for version_id in session.scalars(
+                select(func.max(ProcessVersion.id))
+                .where(ProcessVersion.published_at.is_not(None))
+                .group_by(ProcessVersion.process_id)
+            ):
+                for schema in self.bundle(session, version_id).forms.values():
+                    for prop in schema.get("properties", {}).values():
+                        if isinstance(prop, dict) and prop.get("x-instance") == "categoria":
+                            catalog = prop.get("x-catalog")
+                            if catalog and catalog not in names:
+                                names.append(catalog)
+            found: dict[str, catalogs.CatalogOption] = {}
+            for name in names:
+                for option in catalogs.options(session, name):
+                    found.setdefault(option.code, option)
+            return list(found.values())
 
     def queue_orgaos(self, actor: Actor) -> list[tuple[int, str]]:
         self._require_roles(actor, ANALYST_ROLES)
@@ -159,17 +194,36 @@ class Analysis(UseCaseBase):
             if chamado is None:
                 raise NotFound("Chamado não encontrado.")
             view = self._view(session, chamado, public_only=False)
-            subs = session.scalars(
+            # What the requester changed: their last two sendings of the same form.
+            last = session.scalar(
                 select(Submission)
-                .where(Submission.chamado_id == chamado.id)
-                .order_by(Submission.round.desc())
-                .limit(2)
-            ).all()
-            if len(subs) == 2:
+                .where(
+                    Submission.chamado_id == chamado.id,
+                    Submission.group == tasks.REQUESTER_GROUP,
+                )
+                .order_by(Submission.id.desc())
+                .limit(1)
+            )
+            before = last and session.scalar(
+                select(Submission)
+                .where(
+                    Submission.chamado_id == chamado.id,
+                    Submission.form_schema == last.form_schema,
+                    Submission.id < last.id,
+                )
+                .order_by(Submission.id.desc())
+                .limit(1)
+            )
+            if last is not None and before is not None:
+                shown = next((f for f in view.forms if f.form_schema == last.form_schema), None)
                 labels = {"orgaos": orgaos.Labels(session)}
-                view.changes = forms.diff(subs[1].data, subs[0].data, view.schema, labels)
+                schema = shown.schema if shown else {}
+                view.changes = forms.diff(before.data, last.data, schema, labels)
+            mine = self._groups(session, actor)
+            staff_tasks = [t for t in view.open_tasks if t.group != tasks.REQUESTER_GROUP]
             view.analysis_task = next(
-                (t for t in view.open_tasks if t.group != tasks.REQUESTER_GROUP), None
+                (t for t in staff_tasks if t.assignee_id == actor.id),
+                next((t for t in staff_tasks if t.group in mine), None),
             )
             return view
 

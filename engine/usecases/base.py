@@ -18,6 +18,7 @@ from engine import (
     catalogs,
     corewrite,
     forms,
+    groups,
     orgaos,
     runtime,
     sla,
@@ -39,7 +40,6 @@ from engine.models import (
 )
 from engine.settings import Settings
 
-MAIN_PROCESS = "chamado"
 STALE_CHAMADO = (
     "Este chamado foi alterado por outra ação enquanto você o editava; "
     "nada foi gravado. Recarregue a página para ver a situação atual."
@@ -52,10 +52,14 @@ FORM_CACHE_SIZE = 256
 
 # Statements of every step, built once (building one costs about as much as running it).
 _SUBMISSIONS = Submission.__table__
+# What a form last sent on this ticket (a requester's task is prefilled and diffed with it).
 _LAST_SUBMISSION = (
     select(_SUBMISSIONS.c.data)
-    .where(_SUBMISSIONS.c.chamado_id == bindparam("chamado_id"))
-    .order_by(_SUBMISSIONS.c.round.desc())
+    .where(
+        _SUBMISSIONS.c.chamado_id == bindparam("chamado_id"),
+        _SUBMISSIONS.c.form_schema == bindparam("form_schema"),
+    )
+    .order_by(_SUBMISSIONS.c.id.desc())
     .limit(1)
 )
 # The task about to run, its ticket (state, requester), and in the same round trip what
@@ -65,8 +69,11 @@ _LOCK_TASK = (
         HumanTask,
         catalogs.REVISION_VALUE.label("catalogs_revision"),
         select(_SUBMISSIONS.c.data)
-        .where(_SUBMISSIONS.c.chamado_id == HumanTask.chamado_id)
-        .order_by(_SUBMISSIONS.c.round.desc())
+        .where(
+            _SUBMISSIONS.c.chamado_id == HumanTask.chamado_id,
+            _SUBMISSIONS.c.form_schema == HumanTask.form_schema,
+        )
+        .order_by(_SUBMISSIONS.c.id.desc())
         .limit(1)
         .scalar_subquery()
         .label("last_submission"),
@@ -125,7 +132,7 @@ class Locked:
 
     task: HumanTask
     catalogs_revision: int | None
-    # The requester's last submitted form (None before the first), a private copy.
+    # What this task's form last sent on the ticket (None before), a private copy.
     last_submission: dict[str, Any] | None
 
 
@@ -153,8 +160,11 @@ class TaskForm:
     data: dict[str, Any]
     step: str | None
     attachments: list[Attachment]
-    adjustment_request: str | None = None
-    adjustments_left: int | None = None
+    # The model's instructions for this task, rendered over the instance data.
+    instructions: str | None = None
+    # What was asked of the requester when this task opened (the model's ``message``).
+    request_message: str | None = None
+    submit_label: str = "Enviar"
 
 
 @dataclass
@@ -167,18 +177,34 @@ class Step:
 
 
 @dataclass
-class ChamadoView:
-    chamado: Chamado
-    data: dict[str, Any]
+class ShownForm:
+    """One form as last sent on a ticket, with the schema it was sent with."""
+
+    title: str
+    group: str | None
+    form_schema: str | None
     schema: dict[str, Any]
     ui: dict[str, Any]
+    data: dict[str, Any]
+
+
+@dataclass
+class ChamadoView:
+    chamado: Chamado
+    process_title: str
+    forms: list[ShownForm]
     events: list[AuditEvent]
     attachments: list[Attachment]
     open_tasks: list[HumanTask]
     changes: list[Any] = field(default_factory=list)
+    # The open group task the viewer can work (staff), or the requester's own task.
     analysis_task: HumanTask | None = None
     requester_task: HumanTask | None = None
-    adjustment_request: str | None = None
+    request_message: str | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.chamado.closed_at is not None
 
 
 class UseCaseBase:
@@ -220,9 +246,9 @@ class UseCaseBase:
         row = session.get(ProcessVersion, version_id)
         if row is None:
             raise NotFound("Versão de processo não encontrada.")
-        bundle = specs.parse_process(
-            row.bpmn_xml.encode("utf-8"), dict(row.forms), self.settings.lane_groups, row.id
-        )
+        bundle = specs.parse_process(row.bpmn_xml.encode("utf-8"), dict(row.forms), row.id)
+        # Lanes resolved against the groups as they are now; a group's key never changes.
+        bundle.lane_groups.update(groups.lane_map(session, list(bundle.lane_groups)))
         return self.spec_cache.put(bundle)
 
     def _current_version_id(self, session: Session, process_id: str) -> int:
@@ -240,8 +266,9 @@ class UseCaseBase:
         return user
 
     @staticmethod
-    def _groups(actor: Actor) -> list[str]:
-        return ["analyst"] if actor.roles & ANALYST_ROLES else []
+    def _groups(session: Session, actor: Actor) -> list[str]:
+        """The groups whose queues the actor works (engine.groups: by CPF or by role)."""
+        return groups.of_user(session, actor.id, actor.roles)
 
     @staticmethod
     def _require_roles(actor: Actor, roles: frozenset[str]) -> None:
@@ -259,7 +286,7 @@ class UseCaseBase:
         if lock_ticket:
             session.execute(_LOCK_TICKET_OF_TASK, {"task_id": task_id})
         task = session.get(HumanTask, task_id)
-        return self._check_owned_ready(actor, task)
+        return self._check_owned_ready(session, actor, task)
 
     def _lock_task(self, session: Session, actor: Actor, task_id: int) -> Locked:
         """The actor's ready task about to run, with its ticket (state and requester).
@@ -269,20 +296,22 @@ class UseCaseBase:
         if it still is ready and the actor's (see complete_task).
         """
         row = session.execute(_LOCK_TASK, {"task_id": task_id}).first()
-        task = self._check_owned_ready(actor, row.HumanTask if row else None)
+        task = self._check_owned_ready(session, actor, row.HumanTask if row else None)
         assert row is not None
         last = row.last_submission
         return Locked(
             task, row.catalogs_revision, copy.deepcopy(last) if last is not None else None
         )
 
-    def _check_owned_ready(self, actor: Actor, task: HumanTask | None) -> HumanTask:
+    def _check_owned_ready(
+        self, session: Session, actor: Actor, task: HumanTask | None
+    ) -> HumanTask:
         if task is None:
             raise NotFound("Tarefa não encontrada.")
         if task.group == tasks.REQUESTER_GROUP:
             if task.assignee_id != actor.id:
                 raise NotFound("Tarefa não encontrada.")
-        elif task.group not in self._groups(actor):
+        elif task.group not in self._groups(session, actor):
             raise NotFound("Tarefa não encontrada.")
         if task.state != "ready":
             raise TaskNotReady(
@@ -363,7 +392,7 @@ class UseCaseBase:
     @staticmethod
     def _keep_schema_fields(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         # Only declared fields reach task data: a posted key could otherwise shadow
-        # process variables such as rodadas_ajuste.
+        # the process's own variables (a counter, a cap).
         props = schema.get("properties", {})
         return {k: copy.deepcopy(v) for k, v in data.items() if k in props}
 
@@ -393,8 +422,14 @@ class UseCaseBase:
             details=details,
         )
 
-    def _last_submission_data(self, session: Session, chamado_id: int) -> dict[str, Any] | None:
-        data = session.connection().execute(_LAST_SUBMISSION, {"chamado_id": chamado_id}).scalar()
+    def _last_submission_data(
+        self, session: Session, chamado_id: int, form_schema: str | None
+    ) -> dict[str, Any] | None:
+        data = (
+            session.connection()
+            .execute(_LAST_SUBMISSION, {"chamado_id": chamado_id, "form_schema": form_schema})
+            .scalar()
+        )
         return copy.deepcopy(data) if data is not None else None
 
     def _last_public_message(self, session: Session, chamado_id: int, action: str) -> str | None:
@@ -415,19 +450,39 @@ class UseCaseBase:
         )
 
     def _view(self, session: Session, chamado: Chamado, public_only: bool) -> ChamadoView:
+        """A ticket as a page shows it: the forms last sent, timeline, files, open tasks.
+
+        ``public_only``: the requester's view: their own forms and the public timeline;
+        staff see every form the instance's tasks sent.
+        """
         bundle = self.bundle(session, chamado.process_version_id)
-        data = self._last_submission_data(session, chamado.id) or {}
-        registrar = bundle.user_tasks.get("registrar_chamado")
-        schema_name = registrar.form_schema if registrar else None
-        ui_name = registrar.form_ui_schema if registrar else None
-        schema = forms.resolve_catalogs(
-            bundle.forms.get(schema_name or "", {}), catalogs.all_catalogs(session), data
-        )
+        all_catalogs = catalogs.all_catalogs(session)
+        latest: dict[str | None, Submission] = {}
+        for row in session.scalars(
+            select(Submission).where(Submission.chamado_id == chamado.id).order_by(Submission.id)
+        ):
+            if public_only and row.group != tasks.REQUESTER_GROUP:
+                continue
+            latest.pop(row.form_schema, None)  # keep the order of the last sending
+            latest[row.form_schema] = row
+        shown = []
+        referenced: set[Any] = set()
+        for row in latest.values():
+            raw = bundle.forms.get(row.form_schema or "", {})
+            schema = forms.resolve_catalogs(raw, all_catalogs, row.data)
+            ui = bundle.ui_for(row.form_schema)
+            data = row.data
+            if public_only:
+                data = forms.without_internal(schema, data)
+            info = bundle.user_tasks.get(row.task_name or "")
+            title = str(raw.get("title") or (info.title if info else "Formulário"))
+            shown.append(ShownForm(title, row.group, row.form_schema, schema, ui, data))
+            for name in forms.attachment_fields(schema):
+                referenced |= {a.get("id") for a in data.get(name) or [] if isinstance(a, dict)}
         events_q = select(AuditEvent).where(AuditEvent.chamado_id == chamado.id)
         if public_only:
             events_q = events_q.where(AuditEvent.public.is_(True))
         events = list(session.scalars(events_q.order_by(AuditEvent.at, AuditEvent.id)))
-        referenced = {a.get("id") for a in data.get("anexos", [])}
         attachments = [a for a in self._attachments(session, chamado.id) if a.id in referenced]
         open_tasks = list(
             session.scalars(
@@ -438,12 +493,24 @@ class UseCaseBase:
         )
         return ChamadoView(
             chamado=chamado,
-            data=data,
-            schema=schema,
-            ui=bundle.forms.get(ui_name or "", {}),
+            process_title=bundle.policy.title,
+            forms=shown,
             events=events,
             attachments=attachments,
             open_tasks=open_tasks,
+        )
+
+    def _request_message(self, session: Session, task: HumanTask) -> str | None:
+        """What the model said when ``task`` opened (its ``message``), if anything."""
+        return session.scalar(
+            select(AuditEvent.message)
+            .where(
+                AuditEvent.chamado_id == task.chamado_id,
+                AuditEvent.action == "mensagem",
+                AuditEvent.at >= task.created_at,
+            )
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
         )
 
     def _workflow_data(
@@ -451,12 +518,6 @@ class UseCaseBase:
     ) -> dict[str, Any]:
         state = session.scalar(select(Chamado.workflow_state).where(Chamado.id == chamado.id))
         return runtime.current_data(runtime.load(bundle, state or ""))
-
-    @staticmethod
-    def _adjustments_left(wf_data: dict[str, Any]) -> int | None:
-        if "max_rodadas_ajuste" not in wf_data:
-            return None
-        return max(0, int(wf_data["max_rodadas_ajuste"]) - int(wf_data.get("rodadas_ajuste", 0)))
 
     def _after_step(
         self,
@@ -478,9 +539,11 @@ class UseCaseBase:
             for row in session.connection().execute(_MIRRORED_ROWS, {"chamado_id": chamado.id}):
                 (timer_rows if row.kind == "timer" else task_rows).append(row)
         created, open_groups = tasks.sync(
-            session, chamado, wf, bundle, self.settings.lane_groups, now, draft, new, task_rows
+            session, chamado, wf, bundle, now, draft, new, task_rows
         )
         waiting = timers.sync(session, chamado, wf, now, new, timer_rows)
+        # The service clock runs while a group has the instance, never while it waits for
+        # the requester: a model's business deadlines count only that time.
         analysing = any(group != tasks.REQUESTER_GROUP for group in open_groups)
         if analysing and chamado.analysis_started_at is None:
             chamado.analysis_started_at = now
@@ -491,15 +554,14 @@ class UseCaseBase:
             chamado.analysis_started_at = None
         return Step(created, waiting)
 
-    def _analysis_deadline(
-        self, chamado: Chamado, wf_data: dict[str, Any], now: datetime
+    def _business_deadlines(
+        self, bundle: specs.ProcessBundle, chamado: Chamado, wf_data: dict[str, Any], now: datetime
     ) -> dict[str, Any]:
-        """Time waiting for the requester never counts: the budget less the time spent."""
-        due = sla.analysis_deadline(wf_data, chamado.analysis_seconds, now)
-        if due is None:
-            return {}
-        chamado.analysis_due_at = due
-        return {"prazo_analise": due.isoformat()}
+        """The model's business deadlines for the step about to run (engine.sla)."""
+        found = sla.business_deadlines(bundle.policy, wf_data, chamado.analysis_seconds, now)
+        if found:
+            chamado.analysis_due_at = min(found.values())
+        return {variable: due.isoformat() for variable, due in found.items()}
 
     def analysis_clock(self, chamado: Chamado) -> int:
         """Business seconds the analysis has taken so far, waiting for the requester excluded."""

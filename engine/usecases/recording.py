@@ -1,38 +1,24 @@
-"""What a completed task leaves behind: submissions, decisions, audit rows and e-mail."""
+"""What a step leaves behind, as its model declares it: submissions, timeline, e-mail.
+
+Nothing here knows a process: the form's annotations say which fields fill the
+ticket's columns (``x-instance``), which are internal notes (``x-internal``) and which
+are órgão look-ups (``x-lookup: orgaos``); the model's properties (engine.policy) say
+what each task, end event and timer announces and mails.
+"""
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine import (
-    catalogs,
-    corewrite,
-    forms,
-    notifications,
-    runtime,
-    specs,
-    tasks,
-)
-from engine.models import (
-    Chamado,
-    HumanTask,
-    Submission,
-    User,
-)
-from engine.usecases.base import (
-    Actor,
-    Step,
-    UseCaseBase,
-)
+from engine import catalogs, corewrite, forms, notifications, policy, runtime, specs, tasks
+from engine.models import Chamado, HumanTask, Submission, User
+from engine.usecases.base import Actor, Step, UseCaseBase
 
 _MAX_ORGAO = 2**31  # SIORG codes are database integers
-
-# The analysis' own SLA timer; every other timer waiting after an "ajuste" is the
-# requester's deadline to answer.
-SLA_TIMER = "timer_prazo_analise"
 
 
 class Recording(UseCaseBase):
@@ -47,61 +33,123 @@ class Recording(UseCaseBase):
                 data[name] = value
         return data
 
+    def _new_row_draft(
+        self, session: Session, bundle: specs.ProcessBundle, chamado: Chamado, user: User
+    ) -> Any:
+        """A new requester task starts from what its form last sent, else prefilled."""
+
+        def draft(row: HumanTask) -> dict[str, Any] | None:
+            if row.group != tasks.REQUESTER_GROUP:
+                return None
+            last = self._last_submission_data(session, chamado.id, row.form_schema)
+            return last if last is not None else self._prefill(bundle, row, user)
+
+        return draft
+
     def _domain_checks(
-        self, session: Session, data: dict[str, Any], wf_data: dict[str, Any]
+        self,
+        session: Session,
+        bundle: specs.ProcessBundle,
+        task: HumanTask,
+        schema: dict[str, Any],
+        data: dict[str, Any],
+        wf_data: dict[str, Any],
     ) -> dict[str, str]:
         errors = {}
-        orgao = data.get("orgao")
-        if orgao is not None:
+        for name in forms.lookup_fields(schema, "orgaos"):
+            value = data.get(name)
+            if value is None:
+                continue
             # The schema's own check reports a wrong type; this one must not crash on it
             # (nor on a number no database integer holds).
-            code = orgao if isinstance(orgao, int) and not isinstance(orgao, bool) else None
+            code = value if isinstance(value, int) and not isinstance(value, bool) else None
             if (
                 code is None
                 or not 0 < code < _MAX_ORGAO
                 or not self.orgao_labels.label(session, code)
             ):
-                errors["orgao"] = "Órgão não encontrado: escolha um órgão da lista."
-        if data.get("decisao") == "ajuste" and self._adjustments_left(wf_data) == 0:
-            errors["decisao"] = (
-                "O limite de pedidos de ajuste deste chamado foi atingido: "
-                "resolva ou devolva o chamado."
-            )
+                errors[name] = "Órgão não encontrado: escolha um órgão da lista."
+        for rule in bundle.policy.element(task.task_name).option_rules:
+            if data.get(rule.field) == rule.value and not policy.option_allowed(rule, wf_data):
+                errors[rule.field] = rule.message
         return errors
+
+    @staticmethod
+    def offered_options(
+        bundle: specs.ProcessBundle, task: HumanTask, schema: dict[str, Any], wf_data: Any
+    ) -> dict[str, Any]:
+        """The schema without the options the model's ``optionIf`` rules withhold now."""
+        rules = [
+            r
+            for r in bundle.policy.element(task.task_name).option_rules
+            if not policy.option_allowed(r, wf_data)
+        ]
+        if not rules:
+            return schema
+        schema = copy.deepcopy(schema)
+        for rule in rules:
+            prop = schema.get("properties", {}).get(rule.field, {})
+            if "oneOf" in prop:
+                prop["oneOf"] = [o for o in prop["oneOf"] if o.get("const") != rule.value]
+            if "enum" in prop:
+                prop["enum"] = [v for v in prop["enum"] if v != rule.value]
+        return schema
 
     def _record_submission(
         self,
         session: Session,
         chamado: Chamado,
+        task: HumanTask,
         data: dict[str, Any],
         schema: dict[str, Any],
         previous: dict[str, Any] | None,
+        bundle: specs.ProcessBundle,
         actor: Actor,
         now: datetime,
     ) -> None:
-        round_no = chamado.adjustment_rounds  # round 0 is the registration itself
         corewrite.insert_many(
             session,
             Submission.__table__,
-            [{"chamado_id": chamado.id, "round": round_no, "data": data, "submitted_at": now}],
+            [
+                {
+                    "chamado_id": chamado.id,
+                    "round": chamado.adjustment_rounds,
+                    "task_name": task.task_name,
+                    "form_schema": task.form_schema,
+                    "group": task.group,
+                    "data": data,
+                    "submitted_at": now,
+                }
+            ],
         )
-        chamado.orgao_id = data.get("orgao")
-        chamado.tipo_problema = data.get("tipo_problema")
-        chamado.servico = data.get("nome_servico")
-        chamado.email = data.get("solicitante_email") or chamado.email
-        if chamado.submitted_at is None:
+        for column, value in forms.instance_values(schema, data).items():
+            if column == "email":
+                chamado.email = value or chamado.email
+            else:
+                setattr(chamado, column, value)
+        element = bundle.policy.element(task.task_name)
+        if task.group != tasks.REQUESTER_GROUP:
+            self._audit(
+                session,
+                chamado,
+                actor.id,
+                "tarefa.concluida",
+                element.completed_timeline or f"{task.title}: concluída",
+                now=now,
+                public=element.completed_timeline is not None,
+            )
+        elif chamado.submitted_at is None:
             chamado.submitted_at = now
-        if previous is None:
             self._audit(
                 session,
                 chamado,
                 actor.id,
                 "chamado.enviado",
-                "Enviado para análise",
+                element.completed_timeline or f"{task.title}: enviado",
                 now=now,
-                details={"dados": data},
+                details={"dados": forms.without_internal(schema, data)},
             )
-        else:
+        elif previous is not None:
             changes = [
                 {"campo": c.field, "titulo": c.title, "antes": c.old, "depois": c.new}
                 for c in forms.diff(previous, data, schema)
@@ -111,50 +159,116 @@ class Recording(UseCaseBase):
                 chamado,
                 actor.id,
                 "chamado.ajustado",
-                "Solicitação ajustada e reenviada para análise",
+                element.completed_timeline or "Solicitação ajustada e reenviada",
                 now=now,
                 details={"alteracoes": changes},
             )
+        else:
+            self._audit(
+                session,
+                chamado,
+                actor.id,
+                "chamado.enviado",
+                element.completed_timeline or f"{task.title}: enviado",
+                now=now,
+            )
+        for name in forms.internal_fields(schema):
+            if data.get(name):
+                self._audit(
+                    session,
+                    chamado,
+                    actor.id,
+                    "nota_interna",
+                    "Nota interna",
+                    now=now,
+                    public=False,
+                    message=str(data[name]),
+                )
 
-    def _record_decision(
+    def _announce(
         self,
         session: Session,
         chamado: Chamado,
-        task: HumanTask,
-        data: dict[str, Any],
-        actor: Actor,
+        bundle: specs.ProcessBundle,
+        wf: Any,
+        step: Step,
+        now: datetime,
+        actor: Actor | None,
+        completed: HumanTask | None = None,
+    ) -> None:
+        """What the model says about where the step left the instance.
+
+        Rounds: the instance came back from a group to its requester. Then, in order,
+        the completed task's ``mailOnComplete``, each newly opened task's timeline entry,
+        message and mail, and the end event's outcome, entry and mail.
+        """
+        wf_data = runtime.current_data(wf)
+        opened_for_requester = [t for t in step.created if t.group == tasks.REQUESTER_GROUP]
+        if (
+            opened_for_requester
+            and completed is not None
+            and completed.group != tasks.REQUESTER_GROUP
+        ):
+            chamado.adjustment_rounds += 1
+        facts = self._mail_facts(session, chamado, bundle, step)
+        if completed is not None:
+            on_complete = bundle.policy.element(completed.task_name).mail_on_complete
+            if on_complete is not None:
+                self._send(session, bundle, on_complete, chamado, facts, wf_data, now)
+        for row in step.created:
+            element = bundle.policy.element(row.task_name)
+            message = policy.render(element.message, wf_data)
+            if element.timeline or message:
+                self._audit(
+                    session,
+                    chamado,
+                    actor.id if actor else None,
+                    "mensagem",
+                    element.timeline or row.title,
+                    now=now,
+                    message=message,
+                    details={"elemento": row.task_name},
+                )
+            if element.mail is not None:
+                row_facts = {**facts, "mensagem": message}
+                if row.group == tasks.REQUESTER_GROUP:
+                    row_facts["tarefa_url"] = f"/tarefas/{row.id}"
+                self._send(session, bundle, element.mail, chamado, row_facts, wf_data, now)
+        self._audit_outcome(session, chamado, wf, bundle, wf_data, facts, actor, now)
+
+    def _mail_facts(
+        self, session: Session, chamado: Chamado, bundle: specs.ProcessBundle, step: Step
+    ) -> dict[str, Any]:
+        # The requester's deadline: the earliest waiting timer, but those that only flag
+        # the instance overdue (they measure the group's time, not the requester's).
+        deadline = min(
+            (
+                due
+                for element, due in step.timers.values()
+                if not bundle.policy.element(element).marks_overdue
+            ),
+            default=None,
+        )
+        return {
+            "prazo": deadline,
+            "orgao": self.orgao_labels.label(session, chamado.orgao_id)
+            if chamado.orgao_id
+            else None,
+        }
+
+    def _send(
+        self,
+        session: Session,
+        bundle: specs.ProcessBundle,
+        mail: policy.Mail,
+        chamado: Chamado,
+        facts: dict[str, Any],
+        wf_data: dict[str, Any],
         now: datetime,
     ) -> None:
-        decision = data.get("decisao")
-        if decision == "ajuste":
-            chamado.adjustment_rounds += 1
-            self._audit(
-                session,
-                chamado,
-                actor.id,
-                "ajuste",
-                "Ajuste solicitado pelo analista",
-                now=now,
-                message=data.get("ajuste_solicitado"),
-                details={"decisao": decision},
-            )
-        elif decision == "resolver":
-            chamado.outcome_message = data.get("resposta")
-        elif decision == "devolver":
-            reason = catalogs.label(session, "motivo_devolucao", data.get("motivo_devolucao", ""))
-            parts = [p for p in (reason, data.get("justificativa_devolucao")) if p]
-            chamado.outcome_message = "\n\n".join(parts)
-        if data.get("nota_interna"):
-            self._audit(
-                session,
-                chamado,
-                actor.id,
-                "nota_interna",
-                "Nota interna",
-                now=now,
-                public=False,
-                message=data["nota_interna"],
-            )
+        notifications.send(
+            session, bundle, mail, chamado, facts, wf_data, self.settings.app_base_url, now
+        )
 
     def _audit_outcome(
         self,
@@ -162,59 +276,40 @@ class Recording(UseCaseBase):
         chamado: Chamado,
         wf: Any,
         bundle: specs.ProcessBundle,
+        wf_data: dict[str, Any],
+        facts: dict[str, Any],
         actor: Actor | None,
         now: datetime,
     ) -> None:
         end = runtime.end_event(wf, bundle)
         if end is None:
             return
+        element = bundle.policy.element(end)
+        outcome = policy.render(element.outcome, wf_data, **self._template_helpers(session))
+        if outcome:
+            chamado.outcome_message = outcome
         name = bundle.end_events[end]
         self._audit(
             session,
             chamado,
             actor.id if actor else None,
             f"chamado.{chamado.status}",
-            f"Chamado {name.lower()}",
+            element.timeline or f"Chamado {name.lower()}",
             now=now,
             message=chamado.outcome_message,
             details={"fim": end},
         )
+        if element.mail is not None:
+            self._send(session, bundle, element.mail, chamado, facts, wf_data, now)
 
-    def _mail_after_task(
-        self,
-        session: Session,
-        chamado: Chamado,
-        task: HumanTask,
-        data: dict[str, Any],
-        step: Step,
-        now: datetime,
-    ) -> None:
-        base = self.settings.app_base_url
-        if task.group == tasks.REQUESTER_GROUP:
-            if chamado.adjustment_rounds == 0:  # the first submission: the receipt
-                orgao = data.get("orgao")
-                label = self.orgao_labels.label(session, int(orgao)) if orgao else None
-                notifications.registered(session, chamado, data, label, base, now)
-            return
-        decision = data.get("decisao")
-        if decision == "ajuste":
-            adjust = next((t for t in step.created if t.group == tasks.REQUESTER_GROUP), None)
-            # The requester's deadline: the earliest timer but the analysis' own SLA.
-            deadline = min(
-                (due for element, due in step.timers.values() if element != SLA_TIMER),
-                default=None,
-            )
-            notifications.adjustment_requested(
-                session, chamado, data.get("ajuste_solicitado"), adjust, deadline, base, now
-            )
-        elif decision == "resolver":
-            notifications.resolved(session, chamado, data.get("resposta"), base, now)
-        elif decision == "devolver":
-            notifications.returned(
-                session,
-                chamado,
-                data.get("motivo_devolucao"),
-                data.get("justificativa_devolucao"),
-                base,
-                now,
-            )
+    def _template_helpers(self, session: Session) -> dict[str, Any]:
+        """Functions a model's text templates may call: catalog labels."""
+        labels = {
+            name: {o.code: o.label for o in options}
+            for name, options in catalogs.all_catalogs(session).items()
+        }
+
+        def catalogo(name: str, code: Any) -> Any:
+            return labels.get(name, {}).get(code, code)
+
+        return {"catalogo": catalogo}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,6 +12,7 @@ from sqlalchemy.orm import lazyload
 from engine import (
     corewrite,
     forms,
+    policy,
     runtime,
     tasks,
 )
@@ -21,11 +23,11 @@ from engine.models import (
     Attachment,
     Chamado,
     HumanTask,
+    ProcessVersion,
     Submission,
 )
 from engine.protocol import next_protocolo
 from engine.usecases.base import (
-    MAIN_PROCESS,
     STAFF_ROLES,
     STALE_CHAMADO,
     Actor,
@@ -35,14 +37,22 @@ from engine.usecases.base import (
 )
 
 
+@dataclass(frozen=True)
+class ServiceInfo:
+    """A process as the "Serviços" page lists it."""
+
+    process_id: str
+    title: str
+    description: str
+    start_label: str
+
+
 class Requests(UseCaseBase):
-    def start_chamado(self, actor: Actor, process_id: str = MAIN_PROCESS) -> Chamado:
+    def start_chamado(self, actor: Actor, process_id: str) -> Chamado:
         """Start an instance of a deployed process on its latest published version."""
         return self.start_instance(actor, process_id)[0]
 
-    def start_instance(
-        self, actor: Actor, process_id: str = MAIN_PROCESS
-    ) -> tuple[Chamado, HumanTask | None]:
+    def start_instance(self, actor: Actor, process_id: str) -> tuple[Chamado, HumanTask | None]:
         """Start an instance; returns it with the requester's first task, if it has one."""
         now = self.clock()
         with self.transaction() as session:
@@ -56,7 +66,7 @@ class Requests(UseCaseBase):
                     protocolo=next_protocolo(session, now.year),
                     requester_id=user.id,
                     process_version_id=bundle.version_id,
-                    status="rascunho",
+                    status="",
                     workflow_state=runtime.dump(bundle, wf),
                     email=user.email,
                     created_at=now,
@@ -72,17 +82,46 @@ class Requests(UseCaseBase):
                 draft=lambda row: self._prefill(bundle, row, user),
                 new=True,
             )
-            corewrite.update(session, chamado)
             self._audit(
                 session,
                 chamado,
                 actor.id,
                 "chamado.criado",
-                f"Chamado {chamado.protocolo} criado",
+                f"{bundle.policy.title}: {chamado.protocolo} criado",
                 now=now,
             )
+            self._announce(session, chamado, bundle, wf, step, now, actor)
+            corewrite.update(session, chamado)
             first = next((t for t in step.created if t.group == tasks.REQUESTER_GROUP), None)
             return chamado, first
+
+    def services(self) -> list[ServiceInfo]:
+        """The published processes a person can start, as their models describe them."""
+        with self.reading() as session:
+            latest = (
+                select(ProcessVersion.process_id, func.max(ProcessVersion.id).label("id"))
+                .where(ProcessVersion.published_at.is_not(None))
+                .group_by(ProcessVersion.process_id)
+            )
+            found = []
+            for process_id, version_id in session.execute(latest).all():
+                declared = self.bundle(session, version_id).policy
+                if declared.listed:
+                    found.append(
+                        ServiceInfo(
+                            process_id,
+                            declared.title,
+                            declared.description,
+                            declared.start_label,
+                        )
+                    )
+            return sorted(found, key=lambda s: s.title.casefold())
+
+    def service(self, process_id: str) -> ServiceInfo:
+        found = next((s for s in self.services() if s.process_id == process_id), None)
+        if found is None:
+            raise NotFound("Serviço não encontrado.")
+        return found
 
     def requester_task(self, actor: Actor, chamado_id: int) -> HumanTask | None:
         """The caller's open task on one of their tickets, if any (one indexed query)."""
@@ -124,9 +163,13 @@ class Requests(UseCaseBase):
             task = self._owned_ready_task(session, actor, task_id)
             chamado = task.chamado
             bundle = self.bundle(session, chamado.process_version_id)
-            last = self._last_submission_data(session, chamado.id)
+            last = self._last_submission_data(session, chamado.id, task.form_schema)
             schema, ui = self._form(session, bundle, task, last)
             data = copy.deepcopy(task.draft_data or {})
+            wf_data = self._workflow_data(session, chamado, bundle)
+            schema = self.offered_options(bundle, task, schema, wf_data)
+            info = bundle.user_tasks.get(task.task_name)
+            instructions = info.instructions if info else None
             form = TaskForm(
                 task=task,
                 chamado=chamado,
@@ -135,13 +178,11 @@ class Requests(UseCaseBase):
                 data=data,
                 step=task.draft_step,
                 attachments=self._attachments(session, chamado.id),
+                instructions=policy.render(instructions, wf_data),
+                request_message=self._request_message(session, task),
+                submit_label=bundle.policy.element(task.task_name).submit_label
+                or ("Enviar" if task.group == tasks.REQUESTER_GROUP else "Concluir"),
             )
-            if task.group == tasks.REQUESTER_GROUP and chamado.adjustment_rounds:
-                form.adjustment_request = self._last_public_message(session, chamado.id, "ajuste")
-            if task.group != tasks.REQUESTER_GROUP:
-                wf_data = self._workflow_data(session, chamado, bundle)
-                form.data = data
-                form.adjustments_left = self._adjustments_left(wf_data)
             return form
 
     def save_draft(
@@ -168,21 +209,22 @@ class Requests(UseCaseBase):
             if chamado.version != expected_version:
                 raise Conflict(STALE_CHAMADO)
             bundle = self.bundle(session, chamado.process_version_id)
-            requester_step = task.group == tasks.REQUESTER_GROUP
             keep = self._kept_values(task, last)
             schema = self._checked_schema(session, bundle, task, locked.catalogs_revision, keep)
             clean = self._keep_schema_fields(schema, data)
             wf = runtime.load(bundle, chamado.workflow_state)
             spiff_task = runtime.ready_task(wf, task.task_guid)
             errors = forms.validate(schema, clean)
-            for field, message in self._domain_checks(session, clean, spiff_task.data).items():
+            checks = self._domain_checks(session, bundle, task, schema, clean, spiff_task.data)
+            for field, message in checks.items():
                 errors.setdefault(field, message)  # the schema's message, if any, comes first
             if errors:
                 raise ValidationFailed(errors)
-            if requester_step:
-                clean.update(self._analysis_deadline(chamado, spiff_task.data, now))
+            deadlines = self._business_deadlines(
+                bundle, chamado, {**spiff_task.data, **clean}, now
+            )
             with workflow_time(self.clock):
-                runtime.complete(wf, spiff_task, clean)
+                runtime.complete(wf, spiff_task, {**clean, **deadlines})
             chamado.workflow_state = runtime.dump(bundle, wf)
             chamado.updated_at = now
             task.state = "completed"
@@ -196,20 +238,13 @@ class Requests(UseCaseBase):
                     "Esta tarefa mudou de responsável enquanto você a preenchia; nada foi "
                     "gravado. Recarregue a página."
                 )
-            if requester_step:
-                self._record_submission(session, chamado, clean, schema, keep, actor, now)
-            else:
-                self._record_decision(session, chamado, task, clean, actor, now)
-
-            def draft(row: HumanTask) -> dict[str, Any] | None:
-                # A new adjustment round starts from what was last sent.
-                if row.group != tasks.REQUESTER_GROUP:
-                    return None
-                return copy.deepcopy(last)
-
+            self._record_submission(
+                session, chamado, task, clean, schema, last, bundle, actor, now
+            )
+            session.flush()  # the new submission: a new task's draft starts from it
+            draft = self._new_row_draft(session, bundle, chamado, chamado.requester)
             step = self._after_step(session, chamado, wf, bundle, now, draft)
-            self._audit_outcome(session, chamado, wf, bundle, actor, now)
-            self._mail_after_task(session, chamado, task, clean, step, now)
+            self._announce(session, chamado, bundle, wf, step, now, actor, completed=task)
             self._write_chamado(session, chamado, expected_version)
             return chamado
 
@@ -223,8 +258,8 @@ class Requests(UseCaseBase):
             view.requester_task = next(
                 (t for t in view.open_tasks if t.group == tasks.REQUESTER_GROUP), None
             )
-            if view.requester_task and chamado.adjustment_rounds:
-                view.adjustment_request = self._last_public_message(session, chamado.id, "ajuste")
+            if view.requester_task is not None:
+                view.request_message = self._request_message(session, view.requester_task)
             return view
 
     def add_attachment(
@@ -267,7 +302,7 @@ class Requests(UseCaseBase):
             if row is None or row.chamado_id != task.chamado_id:
                 raise NotFound("Anexo não encontrado.")
             submitted = any(
-                any(a.get("id") == attachment_id for a in s.data.get("anexos", []))
+                attachment_id in forms.attachment_ids(s.data)
                 for s in session.scalars(
                     select(Submission).where(Submission.chamado_id == task.chamado_id)
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow import TaskState
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from engine import (
     notifications,
     runtime,
-    status,
+    specs,
     timers,
 )
 from engine.clock import workflow_time
@@ -70,21 +71,25 @@ class Timing(UseCaseBase):
             chamado.workflow_state = runtime.dump(bundle, wf)
             chamado.updated_at = now
             session.flush()  # the timer row: the sync below reads and writes rows directly
-            self._after_step(session, chamado, wf, bundle, now)
-            self._timer_effects(session, chamado, row.element_id, now)
-            self._audit_outcome(session, chamado, wf, bundle, None, now)
-            if chamado.status == "encerrado_sem_resposta":
-                notifications.closed_without_answer(
-                    session, chamado, self.settings.app_base_url, now
-                )
+            step = self._after_step(session, chamado, wf, bundle, now)
+            self._timer_effects(session, chamado, bundle, wf, row.element_id, now)
+            self._announce(session, chamado, bundle, wf, step, now, None)
             return True
 
     def _timer_effects(
-        self, session: Session, chamado: Chamado, element: str, now: datetime
+        self,
+        session: Session,
+        chamado: Chamado,
+        bundle: specs.ProcessBundle,
+        wf: Any,
+        element: str,
+        now: datetime,
     ) -> None:
-        name = self.bundle(session, chamado.process_version_id).timer_names.get(element, element)
-        if status.TIMER_EFFECTS.get(element) == "sla":
-            first = not chamado.overdue
+        """What the model says a timer does besides moving the workflow (engine.policy)."""
+        name = bundle.timer_names.get(element, element)
+        declared = bundle.policy.element(element)
+        first = not chamado.overdue
+        if declared.marks_overdue:
             chamado.overdue = True
             self._audit(
                 session,
@@ -96,19 +101,22 @@ class Timing(UseCaseBase):
                 public=False,
                 details={"temporizador": element},
             )
-            if first:
-                self._notify_sla(session, chamado, now)
         else:
             self._audit(
                 session,
                 chamado,
                 None,
                 "temporizador",
-                name,
+                declared.timeline or name,
                 now=now,
-                public=False,
+                public=declared.timeline is not None,
                 details={"temporizador": element},
             )
-
-    def _notify_sla(self, session: Session, chamado: Chamado, now: datetime) -> None:
-        notifications.sla_passed(session, chamado, self.settings.app_base_url, now)
+        # An overdue flag mails once, however many times its timer fires.
+        if declared.mail is not None and (first or not declared.marks_overdue):
+            facts = {
+                "prazo": chamado.analysis_due_at,
+                "analista": notifications.assignee_name(session, chamado.id),
+            }
+            data = runtime.current_data(wf)
+            self._send(session, bundle, declared.mail, chamado, facts, data, now)

@@ -1,0 +1,289 @@
+"""What a process model declares about itself: statuses, mails, messages, checks, deadlines.
+
+The platform runs many processes and names none of them: everything that differs
+between processes is written in the model, as SpiffArena-style extension properties
+(``<spiffworkflow:property name="…" value="…"/>`` inside an element's
+``extensionElements``), which SpiffArena, bpmn.io and Camunda Modeler all keep on a
+round trip. This module reads them once per process version (engine.specs) into a
+:class:`ProcessPolicy`; the use cases only consult it. The vocabulary (README,
+"Como um processo se descreve"):
+
+On the ``bpmn:process``:
+  ``listed``                 ``false`` keeps the process off the "Serviços" page.
+  ``startLabel``             the start button's text ("Iniciar" by default).
+  ``businessDeadline:<var>`` before every step, ``<var>`` is set to the instant that
+                             many business days (the value: a number or a data name)
+                             from now, less the business time the instance already spent
+                             with a group — a timer then reads ``<var>`` as its date.
+On a user or manual task:
+  ``status`` / ``statusLabel`` / ``statusTone``   the status while the task is open.
+  ``mail`` / ``mailTo``      the e-mail sent when the task opens (template, recipients).
+  ``mailOnComplete`` / ``mailOnCompleteTo``   … and when it is completed.
+  ``timeline`` / ``message`` a public timeline entry when the task opens, with a message
+                             (a Jinja template over the instance data); on a requester's
+                             task the message is what they are asked to do.
+  ``completedTimeline``      the timeline entry when the task is completed.
+  ``submitLabel``            the text of the button that completes the task.
+  ``optionIf:<field>:<value>``  the option ``<value>`` of ``<field>`` is offered only
+                             while this expression over the instance data holds
+                             (``optionIfMessage:<field>:<value>``: the refusal's text).
+On an end event: ``status``/``statusLabel``/``statusTone``, ``mail``/``mailTo``, and
+  ``outcome`` (the result shown to the requester: a Jinja template over the data).
+On a timer event: ``marksOverdue`` (``true``: the instance is flagged overdue), ``mail``/
+  ``mailTo``, ``timeline``.
+
+``mailTo``: ``solicitante`` (default), ``grupo:<key>`` (members of a group), or
+``papel:<role>`` (holders of a platform role, e.g. ``papel:supervisor``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import TemplateError, Undefined
+from jinja2.sandbox import SandboxedEnvironment
+from lxml import etree
+
+from engine.errors import ProcessDefinitionError
+from engine.scripting import ExpressionRejected, compile_expression, evaluate
+
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+# Keys SpiffArena already gives a meaning to: not policy.
+_FORM_KEYS = frozenset({"formJsonSchemaFilename", "formUiSchemaFilename"})
+TONES = {
+    "neutro": "bg-gray-60",
+    "info": "bg-info",
+    "atencao": "bg-warning",
+    "sucesso": "bg-success",
+    "perigo": "bg-danger",
+}
+# Statuses every instance can be in whatever its model declares.
+IN_PROGRESS = "em_andamento"
+FINISHED = "concluido"
+BUILTIN_LABELS = {IN_PROGRESS: "Em andamento", FINISHED: "Concluído"}
+REQUESTER = "solicitante"
+_MAX_TEMPLATE = 5000
+
+_templates = SandboxedEnvironment(autoescape=False, undefined=Undefined)
+
+
+@dataclass(frozen=True)
+class Status:
+    code: str
+    label: str
+    tone: str  # a gov.br DS tag class
+
+
+@dataclass(frozen=True)
+class Mail:
+    template: str
+    to: str  # "solicitante", "grupo:<key>" or "papel:<role>"
+
+
+@dataclass(frozen=True)
+class OptionRule:
+    field: str
+    value: str
+    expression: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ElementPolicy:
+    status: Status | None = None
+    mail: Mail | None = None
+    mail_on_complete: Mail | None = None
+    timeline: str | None = None
+    completed_timeline: str | None = None
+    submit_label: str | None = None
+    message: str | None = None
+    outcome: str | None = None
+    marks_overdue: bool = False
+    option_rules: tuple[OptionRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProcessPolicy:
+    title: str
+    description: str
+    listed: bool = True
+    start_label: str = "Iniciar"
+    business_deadlines: dict[str, str] = field(default_factory=dict)
+    elements: dict[str, ElementPolicy] = field(default_factory=dict)
+
+    def element(self, element_id: str | None) -> ElementPolicy:
+        return self.elements.get(element_id or "", _EMPTY)
+
+    def statuses(self) -> dict[str, Status]:
+        found = {s.code: s for e in self.elements.values() if (s := e.status) is not None}
+        for code, label in BUILTIN_LABELS.items():
+            found.setdefault(code, Status(code, label, TONES["neutro"]))
+        return found
+
+    def mail_templates(self) -> set[str]:
+        return {
+            m.template
+            for e in self.elements.values()
+            for m in (e.mail, e.mail_on_complete)
+            if m is not None
+        }
+
+
+_EMPTY = ElementPolicy()
+
+
+def _properties(element: etree._Element) -> dict[str, str]:
+    props: dict[str, str] = {}
+    ext = element.find(f"{{{BPMN_NS}}}extensionElements")
+    if ext is None:
+        return props
+    for prop in ext.iter(f"{{{SPIFF_NS}}}property"):
+        name, value = prop.get("name"), prop.get("value")
+        if name and value is not None and name not in _FORM_KEYS:
+            props[name] = value
+    return props
+
+
+def _documentation(element: etree._Element) -> str:
+    doc = element.find(f"{{{BPMN_NS}}}documentation")
+    return (doc.text or "").strip() if doc is not None else ""
+
+
+def _check_template(source: str, element: str) -> str:
+    if len(source) > _MAX_TEMPLATE:
+        raise ProcessDefinitionError(f"Elemento {element}: modelo de texto longo demais.", element)
+    try:
+        _templates.parse(source)
+    except TemplateError as exc:
+        raise ProcessDefinitionError(
+            f"Elemento {element}: modelo de texto inválido ({exc}).", element
+        ) from exc
+    return source
+
+
+def _check_expression(source: str, element: str) -> str:
+    try:
+        compile_expression(source)
+    except ExpressionRejected as exc:
+        raise ProcessDefinitionError(f"Elemento {element}: {exc}", element) from exc
+    return source
+
+
+def _mail(props: dict[str, str], key: str, element: str) -> Mail | None:
+    template = props.get(key)
+    if not template:
+        return None
+    to = props.get(f"{key}To", REQUESTER).strip()
+    if not (to == REQUESTER or to.startswith(("grupo:", "papel:"))):
+        raise ProcessDefinitionError(
+            f"Elemento {element}: destinatário {to!r} desconhecido (use 'solicitante', "
+            "'grupo:<chave>' ou 'papel:<papel>').",
+            element,
+        )
+    return Mail(template.strip(), to)
+
+
+def _status(props: dict[str, str], element: str) -> Status | None:
+    code = props.get("status", "").strip()
+    if not code:
+        return None
+    tone = props.get("statusTone", "info").strip()
+    if tone not in TONES:
+        raise ProcessDefinitionError(
+            f"Elemento {element}: cor de situação {tone!r} desconhecida (use {', '.join(TONES)}).",
+            element,
+        )
+    return Status(code, props.get("statusLabel", code).strip() or code, TONES[tone])
+
+
+def _element_policy(props: dict[str, str], element: str) -> ElementPolicy | None:
+    if not props:
+        return None
+    rules = []
+    for key, expression in props.items():
+        if key.startswith("optionIf:"):
+            _prefix, _sep, rest = key.partition(":")
+            field_name, _sep, value = rest.partition(":")
+            if not field_name or not value:
+                raise ProcessDefinitionError(
+                    f"Elemento {element}: use optionIf:<campo>:<valor>.", element
+                )
+            message = props.get(
+                f"optionIfMessage:{field_name}:{value}", "Esta opção não está disponível agora."
+            )
+            rules.append(
+                OptionRule(field_name, value, _check_expression(expression, element), message)
+            )
+    message = props.get("message")
+    outcome = props.get("outcome")
+    return ElementPolicy(
+        status=_status(props, element),
+        mail=_mail(props, "mail", element),
+        mail_on_complete=_mail(props, "mailOnComplete", element),
+        timeline=props.get("timeline"),
+        completed_timeline=props.get("completedTimeline"),
+        submit_label=props.get("submitLabel"),
+        message=_check_template(message, element) if message else None,
+        outcome=_check_template(outcome, element) if outcome else None,
+        marks_overdue=props.get("marksOverdue", "").strip().lower() == "true",
+        option_rules=tuple(rules),
+    )
+
+
+def read(tree: etree._Element, process_id: str) -> ProcessPolicy:
+    """The policy of ``process_id`` in a parsed (and already safety-checked) BPMN tree."""
+    process = next(
+        (p for p in tree.iter(f"{{{BPMN_NS}}}process") if p.get("id") == process_id), None
+    )
+    if process is None:
+        return ProcessPolicy(title=process_id, description="")
+    props = _properties(process)
+    deadlines = {}
+    for key, value in props.items():
+        if key.startswith("businessDeadline:"):
+            variable = key.partition(":")[2]
+            if not variable.isidentifier() or variable.startswith("_"):
+                raise ProcessDefinitionError(
+                    f"Processo {process_id}: nome de variável inválido {variable!r}.", process_id
+                )
+            deadlines[variable] = _check_expression(value, process_id)
+    elements = {}
+    for element in process.iter():
+        element_id = element.get("id")
+        if element_id and element is not process:
+            policy = _element_policy(_properties(element), element_id)
+            if policy is not None:
+                elements[element_id] = policy
+    return ProcessPolicy(
+        title=(process.get("name") or process_id).strip(),
+        description=_documentation(process),
+        listed=props.get("listed", "true").strip().lower() != "false",
+        start_label=props.get("startLabel", "Iniciar").strip() or "Iniciar",
+        business_deadlines=deadlines,
+        elements=elements,
+    )
+
+
+def render(source: str | None, data: dict[str, Any], **helpers: Any) -> str | None:
+    """A model's text template over instance data; None when it renders empty.
+
+    Sandboxed: the model's author is trusted with texts, not with the host. A template
+    that fails at run time (a filter on a missing value) gives None rather than stopping
+    the step that already happened.
+    """
+    if not source:
+        return None
+    try:
+        text = _templates.from_string(source).render({**data, **helpers}).strip()
+    except TemplateError:
+        return None
+    return text or None
+
+
+def option_allowed(rule: OptionRule, data: dict[str, Any]) -> bool:
+    try:
+        return bool(evaluate(rule.expression, data))
+    except Exception:  # a missing name means the rule cannot hold
+        return False
