@@ -77,8 +77,9 @@ def ensure_for_lanes(session: Session, lanes: Iterable[str | None], now: datetim
     for lane in lanes:
         if is_initiator_lane(lane) or lane is None or _match(groups, lane) is not None:
             continue
-        group = Group(key=slug(lane), name=lane.strip()[:100], description="", member_roles=[])
-        group.created_at = now
+        group = Group(
+            key=slug(lane), name=lane.strip()[:100], description="", member_roles=[], created_at=now
+        )
         session.add(group)
         groups.append(group)
         created.append(group.name)
@@ -184,7 +185,7 @@ def seed(session: Session, path: Path, now: datetime) -> None:
                 name=entry["name"],
                 description=entry.get("description", ""),
                 member_roles=entry.get("member_roles", []),
+                created_at=now,
             )
-            group.created_at = now
             session.add(group)
     session.flush()

@@ -9,10 +9,11 @@ Configuration (environment):
   ``SMTP_STARTTLS`` (``true``/``false``, default false: local relays and sinks rarely offer
   TLS; set it for any relay across a network), ``MAIL_FROM``, ``MAIL_MAX_ATTEMPTS`` (6).
 
-Each message kind is one template pair, ``mail_templates/<kind>.txt`` and ``<kind>.html``,
-both extending a shared layout; the subject lives in :data:`KINDS` next to the context the
-kind requires, so a caller that forgets a field fails loudly when the message is enqueued,
-inside its own transaction, instead of sending a half-empty e-mail.
+Each message is a template pair that ships with its process model (``mail/<name>.txt``,
+whose ``subject`` block is the subject, and ``mail/<name>.html``), both extending the
+platform's layout in ``mail_templates/``. They are written by process designers, so they
+render in a Jinja sandbox; a broken one is refused when the model is deployed, and one that
+fails at run time fails the action that caused it, in its own transaction.
 """
 
 from __future__ import annotations

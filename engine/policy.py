@@ -59,10 +59,6 @@ TONES = {
     "sucesso": "bg-success",
     "perigo": "bg-danger",
 }
-# Statuses every instance can be in whatever its model declares.
-IN_PROGRESS = "em_andamento"
-FINISHED = "concluido"
-BUILTIN_LABELS = {IN_PROGRESS: "Em andamento", FINISHED: "Concluído"}
 REQUESTER = "solicitante"
 _MAX_TEMPLATE = 5000
 
@@ -74,6 +70,11 @@ class Status:
     code: str
     label: str
     tone: str  # a gov.br DS tag class
+
+
+# Statuses every instance can be in whatever its model declares.
+IN_PROGRESS = Status("em_andamento", "Em andamento", TONES["neutro"])
+FINISHED = Status("concluido", "Concluído", TONES["neutro"])
 
 
 @dataclass(frozen=True)
@@ -115,20 +116,6 @@ class ProcessPolicy:
 
     def element(self, element_id: str | None) -> ElementPolicy:
         return self.elements.get(element_id or "", _EMPTY)
-
-    def statuses(self) -> dict[str, Status]:
-        found = {s.code: s for e in self.elements.values() if (s := e.status) is not None}
-        for code, label in BUILTIN_LABELS.items():
-            found.setdefault(code, Status(code, label, TONES["neutro"]))
-        return found
-
-    def mail_templates(self) -> set[str]:
-        return {
-            m.template
-            for e in self.elements.values()
-            for m in (e.mail, e.mail_on_complete)
-            if m is not None
-        }
 
 
 _EMPTY = ElementPolicy()

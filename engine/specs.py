@@ -24,6 +24,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine import groups, policy, timer_checks
 from engine.errors import ProcessDefinitionError
+from engine.mail import check_template
 from engine.scripting import ExpressionRejected, compile_expression, compile_script
 from engine.serializer import bound_serializer
 
@@ -175,8 +176,6 @@ def mail_files(name: str) -> tuple[str, str]:
 
 
 def _check_mail_templates(bundle: ProcessBundle) -> None:
-    from engine.mail import check_template  # rendering lives with the mail
-
     for element_id, element in bundle.policy.elements.items():
         for mail in (element.mail, element.mail_on_complete):
             if mail is None:

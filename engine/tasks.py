@@ -111,12 +111,11 @@ def derive_status(
 ) -> policy.Status:
     """The status the model gives where the instance stands: its end event once finished,
     else the first open task that declares one; the platform's own otherwise."""
-    statuses = bundle.policy.statuses()
     if completed:
         declared = bundle.policy.element(end).status
-        return declared or statuses[policy.FINISHED]
+        return declared or policy.FINISHED
     for element in ready_elements:
         declared = bundle.policy.element(element).status
         if declared is not None:
             return declared
-    return statuses[policy.IN_PROGRESS]
+    return policy.IN_PROGRESS

@@ -16,6 +16,7 @@ from flask import (
 
 from engine import attachments, forms
 from engine.errors import ValidationFailed
+from engine.groups import REQUESTER
 from engine.service import TaskForm
 from web import present
 from web.auth import current_user, login_required
@@ -23,7 +24,6 @@ from web.context import service as svc
 from web.formview import build_form_view
 
 bp = Blueprint("requester", __name__)
-REQUESTER = "requester"  # the group key of a requester's own task (engine.groups)
 
 
 @bp.get("/")

@@ -432,14 +432,6 @@ class UseCaseBase:
         )
         return copy.deepcopy(data) if data is not None else None
 
-    def _last_public_message(self, session: Session, chamado_id: int, action: str) -> str | None:
-        return session.scalar(
-            select(AuditEvent.message)
-            .where(AuditEvent.chamado_id == chamado_id, AuditEvent.action == action)
-            .order_by(AuditEvent.id.desc())
-            .limit(1)
-        )
-
     def _attachments(self, session: Session, chamado_id: int) -> list[Attachment]:
         return list(
             session.scalars(

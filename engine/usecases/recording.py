@@ -138,18 +138,7 @@ class Recording(UseCaseBase):
                 now=now,
                 public=element.completed_timeline is not None,
             )
-        elif chamado.submitted_at is None:
-            chamado.submitted_at = now
-            self._audit(
-                session,
-                chamado,
-                actor.id,
-                "chamado.enviado",
-                element.completed_timeline or f"{task.title}: enviado",
-                now=now,
-                details={"dados": forms.without_internal(schema, data)},
-            )
-        elif previous is not None:
+        elif previous is not None and chamado.submitted_at is not None:
             changes = [
                 {"campo": c.field, "titulo": c.title, "antes": c.old, "depois": c.new}
                 for c in forms.diff(previous, data, schema)
@@ -164,6 +153,10 @@ class Recording(UseCaseBase):
                 details={"alteracoes": changes},
             )
         else:
+            # The instance's first sending carries what was sent; a later form of a
+            # different task (a second requester step) is only announced.
+            first = chamado.submitted_at is None
+            chamado.submitted_at = chamado.submitted_at or now
             self._audit(
                 session,
                 chamado,
@@ -171,6 +164,7 @@ class Recording(UseCaseBase):
                 "chamado.enviado",
                 element.completed_timeline or f"{task.title}: enviado",
                 now=now,
+                details={"dados": forms.without_internal(schema, data)} if first else None,
             )
         for name in forms.internal_fields(schema):
             if data.get(name):
