@@ -45,13 +45,6 @@ def recipients(session: Session, chamado: Chamado, to: str) -> list[str]:
     return sorted({email for email in found if email})
 
 
-def _catalog_labels(session: Session) -> dict[str, dict[str, tuple[str, str | None]]]:
-    return {
-        name: {o.code: (o.label, o.help) for o in options}
-        for name, options in catalogs.all_catalogs(session).items()
-    }
-
-
 def send(
     session: Session,
     bundle: ProcessBundle,
@@ -88,7 +81,7 @@ def send(
         "analista": None,
         **facts,
     }
-    labels = _catalog_labels(session)
+    labels = catalogs.labels_by_code(session)
     for address in addresses:
         outbox.enqueue(
             session,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from engine import (
@@ -19,7 +19,6 @@ from engine.errors import Conflict, NotFound, TaskNotReady, ValidationFailed
 from engine.models import (
     Chamado,
     HumanTask,
-    ProcessVersion,
     Submission,
     User,
 )
@@ -156,11 +155,7 @@ class Analysis(UseCaseBase):
         (``x-instance: categoria`` with an ``x-catalog``), for the queue's filter."""
         with self.reading() as session:
             names: list[str] = []
-            for version_id in session.scalars(
-                select(func.max(ProcessVersion.id))
-                .where(ProcessVersion.published_at.is_not(None))
-                .group_by(ProcessVersion.process_id)
-            ):
+            for _process_id, version_id in self._published_versions(session):
                 for schema in self.bundle(session, version_id).forms.values():
                     for prop in schema.get("properties", {}).values():
                         if isinstance(prop, dict) and prop.get("x-instance") == "categoria":

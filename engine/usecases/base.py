@@ -251,6 +251,16 @@ class UseCaseBase:
         bundle.lane_groups.update(groups.lane_map(session, list(bundle.lane_groups)))
         return self.spec_cache.put(bundle)
 
+    @staticmethod
+    def _published_versions(session: Session) -> list[tuple[str, int]]:
+        """(process id, its latest published version id) for every published process."""
+        latest = (
+            select(ProcessVersion.process_id, func.max(ProcessVersion.id))
+            .where(ProcessVersion.published_at.is_not(None))
+            .group_by(ProcessVersion.process_id)
+        )
+        return [(pid, vid) for pid, vid in session.execute(latest)]
+
     def _current_version_id(self, session: Session, process_id: str) -> int:
         version_id = (
             session.connection().execute(_CURRENT_VERSION, {"process_id": process_id}).scalar()

@@ -298,12 +298,10 @@ class Recording(UseCaseBase):
 
     def _template_helpers(self, session: Session) -> dict[str, Any]:
         """Functions a model's text templates may call: catalog labels."""
-        labels = {
-            name: {o.code: o.label for o in options}
-            for name, options in catalogs.all_catalogs(session).items()
-        }
+        labels = catalogs.labels_by_code(session)
 
         def catalogo(name: str, code: Any) -> Any:
-            return labels.get(name, {}).get(code, code)
+            found = labels.get(name, {}).get(code)
+            return found[0] if found else code
 
         return {"catalogo": catalogo}

@@ -23,7 +23,6 @@ from engine.models import (
     Attachment,
     Chamado,
     HumanTask,
-    ProcessVersion,
     Submission,
 )
 from engine.protocol import next_protocolo
@@ -98,13 +97,8 @@ class Requests(UseCaseBase):
     def services(self) -> list[ServiceInfo]:
         """The published processes a person can start, as their models describe them."""
         with self.reading() as session:
-            latest = (
-                select(ProcessVersion.process_id, func.max(ProcessVersion.id).label("id"))
-                .where(ProcessVersion.published_at.is_not(None))
-                .group_by(ProcessVersion.process_id)
-            )
             found = []
-            for process_id, version_id in session.execute(latest).all():
+            for process_id, version_id in self._published_versions(session):
                 declared = self.bundle(session, version_id).policy
                 if declared.listed:
                     found.append(
@@ -166,10 +160,17 @@ class Requests(UseCaseBase):
             last = self._last_submission_data(session, chamado.id, task.form_schema)
             schema, ui = self._form(session, bundle, task, last)
             data = copy.deepcopy(task.draft_data or {})
-            wf_data = self._workflow_data(session, chamado, bundle)
-            schema = self.offered_options(bundle, task, schema, wf_data)
             info = bundle.user_tasks.get(task.task_name)
             instructions = info.instructions if info else None
+            element = bundle.policy.element(task.task_name)
+            # The instance's data only when the model's rules or texts read it: loading the
+            # workflow is the dearest part of showing a form, and most tasks need none.
+            wf_data = (
+                self._workflow_data(session, chamado, bundle)
+                if element.option_rules or instructions
+                else {}
+            )
+            schema = self.offered_options(bundle, task, schema, wf_data)
             form = TaskForm(
                 task=task,
                 chamado=chamado,
@@ -180,7 +181,7 @@ class Requests(UseCaseBase):
                 attachments=self._attachments(session, chamado.id),
                 instructions=policy.render(instructions, wf_data),
                 request_message=self._request_message(session, task),
-                submit_label=bundle.policy.element(task.task_name).submit_label
+                submit_label=element.submit_label
                 or ("Enviar" if task.group == tasks.REQUESTER_GROUP else "Concluir"),
             )
             return form
@@ -238,10 +239,10 @@ class Requests(UseCaseBase):
                     "Esta tarefa mudou de responsável enquanto você a preenchia; nada foi "
                     "gravado. Recarregue a página."
                 )
+            # A Core insert, already executed: a new task's draft query sees it.
             self._record_submission(
                 session, chamado, task, clean, schema, last, bundle, actor, now
             )
-            session.flush()  # the new submission: a new task's draft starts from it
             draft = self._new_row_draft(session, bundle, chamado, chamado.requester)
             step = self._after_step(session, chamado, wf, bundle, now, draft)
             self._announce(session, chamado, bundle, wf, step, now, actor, completed=task)
