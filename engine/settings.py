@@ -9,14 +9,17 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _int(env: dict[str, str], key: str, default: int) -> int:
+def _int(env: dict[str, str], key: str, default: int, minimum: int | None = None) -> int:
     raw = env.get(key)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise ValueError(f"{key} deve ser um número inteiro, recebido {raw!r}") from exc
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{key} deve ser no mínimo {minimum}, recebido {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,10 @@ class Settings:
     # Links in e-mail are built from it: mail is sent by the scheduler, outside any request.
     app_base_url: str = "http://127.0.0.1:5000"
     queue_page_size: int = 20
+    # Login sessions (engine.sessions): ended after this long without a request, and
+    # after this long whatever the activity (gov.br issues no refresh token).
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
     # Lane name in the BPMN -> group that works the lane's tasks. "requester" is
     # special: the task belongs to the ticket's own requester, never a queue.
     lane_groups: dict[str, str] = field(
@@ -57,4 +64,6 @@ class Settings:
             ),
             bootstrap_admin_cpf=env.get("BOOTSTRAP_ADMIN_CPF") or None,
             app_base_url=env.get("APP_BASE_URL") or "http://127.0.0.1:5000",
+            session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 30, minimum=1),
+            session_max_hours=_int(env, "SESSION_MAX_HOURS", 12, minimum=1),
         )

@@ -73,7 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)
 
-    from web import api, auth, errors, filters, observability, tokens, views
+    from web import api, auth, errors, filters, observability, sessions, tokens, views
     from web.mail_admin import init_mail_admin
 
     auth.init_auth(app)
@@ -84,4 +84,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     observability.init_observability(app)
     api.init_api(app)
     tokens.init_tokens(app)
+    sessions.init_sessions(app)
     return app
