@@ -73,9 +73,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)
 
-    from web import api, auth, errors, filters, observability, sessions, tokens, views
+    from web import api, auth, errors, filters, observability, security, sessions, tokens, views
     from web.mail_admin import init_mail_admin
 
+    security.init_security(app)
     auth.init_auth(app)
     errors.init_errors(app)
     filters.init_filters(app)
