@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from engine.mail import MailSettings
 from engine.service import Chamados
 from engine.settings import PROJECT_ROOT, Settings
+from web.params import BoundedIntConverter
 
 csrf = CSRFProtect()
 
@@ -36,6 +37,8 @@ def _secret_key(instance: Path) -> str:
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     instance = Path(os.environ.get("INSTANCE_DIR", PROJECT_ROOT / "instance"))
     app = Flask(__name__, instance_path=str(instance.resolve()))
+    # Before any route is added: every <int:…> is bounded to what the database compares.
+    app.url_map.converters["int"] = BoundedIntConverter
     env = os.environ
     app.config.update(
         DATABASE_URL=env.get("DATABASE_URL") or "",

@@ -33,6 +33,7 @@ from web import csrf
 from web.auth import CurrentUser, current_user
 from web.context import service as _service
 from web.errors import problem
+from web.params import query_int
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -265,13 +266,11 @@ def _data_field(body: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
 
 
 def _int_param(name: str, errors: dict[str, str], minimum: int = 0) -> int | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
+    try:
+        return query_int(name, minimum)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
         return None
-    if not raw.isdigit() or int(raw) < minimum:
-        errors[name] = f"Informe um número inteiro maior ou igual a {minimum}."
-        return None
-    return int(raw)
 
 
 def _queue_filters() -> QueueFilters:
