@@ -49,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         OIDC_SCOPES=env.get("OIDC_SCOPES", "openid email profile phone"),
         OIDC_LOGOUT_URL=env.get("OIDC_LOGOUT_URL", ""),
         BOOTSTRAP_ADMIN_CPF=env.get("BOOTSTRAP_ADMIN_CPF", ""),
+        METRICS_TOKEN=env.get("METRICS_TOKEN", ""),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=env.get("APP_BASE_URL", "").startswith("https://"),
