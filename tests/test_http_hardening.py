@@ -60,7 +60,7 @@ def test_method_not_allowed_says_what_is_allowed(app: Flask) -> None:
 # --- integers too large for the database -----------------------------------------------------
 
 
-@pytest.mark.parametrize("number", [TOO_BIG, str(2**63), "9" * 5000])
+@pytest.mark.parametrize("number", [str(MAX_INT + 1), str(2**63), TOO_BIG, "9" * 5000])
 def test_oversized_ids_in_paths_are_not_found(app: Flask, number: str) -> None:
     maria = browser(app, MARIA, "Maria da Silva")
     carlos = browser(app, CARLOS, "Carlos Admin", "admin", "analyst", "designer")
@@ -105,7 +105,7 @@ def test_oversized_queue_filters_are_refused_by_name(app: Flask) -> None:
         assert resp.status_code == 422, query
         assert "Parâmetros de consulta inválidos" in resp.get_data(as_text=True)
     # What is not a number at all the page ignores, as before; large ages are fine.
-    for query in ("orgao=abc", "orgao=%C2%B2", "idade=99999999999", "pagina=99999"):
+    for query in ("orgao=abc", "orgao=%C2%B2", f"idade={MAX_INT}", f"pagina={MAX_INT}"):
         assert ana.get(f"/fila?{query}").status_code == 200, query
 
 

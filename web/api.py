@@ -33,7 +33,7 @@ from web import csrf
 from web.auth import CurrentUser, current_user
 from web.context import service as _service
 from web.errors import problem
-from web.params import query_int
+from web.params import MAX_INT, query_int
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -366,7 +366,7 @@ def submit_task(task_id: int) -> Any:
     errors: dict[str, str] = {}
     data = _data_field(body, errors)
     version = body.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= MAX_INT:
         errors["version"] = "Informe a versão do chamado lida com a tarefa (número inteiro)."
     if errors:
         raise ValidationFailed(errors)

@@ -220,11 +220,15 @@ def _load_current_user() -> None:
     found = _service().session_user(token) if isinstance(token, str) else None
     if found is None:
         _forget_login()
-        if not _is_api():
+        if not _is_api() and request.endpoint not in _LEAVING:
             flash("Sua sessão terminou. Entre novamente para continuar.", "info")
         return
     g.user = CurrentUser.of(found.principal)
     g.session_id = found.session_id
+
+
+# Where a person is leaving anyway: "your session ended" would only repeat it.
+_LEAVING = frozenset({"auth.logout", "sessions.log_out_everywhere"})
 
 
 def _forget_login() -> None:

@@ -1,11 +1,12 @@
 """Integers from URLs and forms, bounded once: what the database can compare.
 
 A path like ``/chamados/99999999999999999999`` or ``?orgao=99999999999999999999`` used
-to reach the database as a Python int too large for it (SQLite raises OverflowError,
-outside its DB-API errors) and answer 500. Every ``<int:…>`` in a route goes through
-:class:`BoundedIntConverter` (installed as the app's ``int`` converter by create_app),
-so such a path does not match: 404. Query parameters and form fields go through
-:func:`to_int` / :func:`query_int`: a number out of range is refused by name (422).
+to reach the database as an integer too large for its columns (PostgreSQL: "integer out
+of range"; SQLite, above 2**63: OverflowError, outside its DB-API errors) and answer
+500. Every ``<int:…>`` in a route goes through :class:`BoundedIntConverter` (installed
+as the app's ``int`` converter by create_app), so such a path does not match: 404.
+Query parameters and form fields go through :func:`to_int` / :func:`query_int`: a number
+out of range is refused by name (422).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from werkzeug.routing import IntegerConverter, Map, ValidationError
 
 from engine.errors import ValidationFailed
 
-# The largest id or count any table holds: a signed 64-bit integer (SQLite's INTEGER,
-# PostgreSQL's bigint). Every integer from a request is at most this.
-MAX_INT = 2**63 - 1
+# The largest value of an INTEGER column on PostgreSQL (every id and version the tables
+# hold): SQLAlchemy binds such parameters as ::INTEGER, so a larger one is a DataError
+# there, and above 2**63 an OverflowError on SQLite. Every integer from a request is at
+# most this.
+MAX_INT = 2**31 - 1
 _MAX_DIGITS = len(str(MAX_INT))
 
 
