@@ -366,3 +366,20 @@ def test_revoking_a_role_from_the_cli_ends_that_persons_sessions(app: Flask, svc
     assert result.exit_code == 0, result.output
     assert not logged_in(ana)
     assert rows_of(svc, ANA)[0].end_reason == sessions.ROLE_REVOKED
+
+
+def test_a_lapsed_session_says_so_once_but_not_on_the_way_out(app: Flask, clock: FakeClock) -> None:
+    browser = app.test_client()
+    set_session_user(app, browser, MARIA, "Maria da Silva")
+    clock.advance(minutes=31)
+    assert "Sua sessão terminou" in browser.get("/").get_data(as_text=True)
+    assert "Sua sessão terminou" not in browser.get("/").get_data(as_text=True)
+
+    leaving = app.test_client()
+    set_session_user(app, leaving, MARIA, "Maria da Silva")
+    token = csrf(leaving)
+    clock.advance(minutes=31)
+    resp = leaving.post("/sair", data={"csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
+    home = leaving.get("/").get_data(as_text=True)
+    assert "Você saiu do sistema." in home and "Sua sessão terminou" not in home
