@@ -32,13 +32,13 @@ class Settings:
     attachment_max_bytes: int = 10 * 1024 * 1024
     attachments_per_chamado_max_bytes: int = 25 * 1024 * 1024
     bootstrap_admin_cpf: str | None = None
-    # Links in e-mail are built from it: mail is sent by the scheduler, outside any request.
-    app_base_url: str = "http://127.0.0.1:5000"
-    queue_page_size: int = 20
     # Login sessions (engine.sessions): ended after this long without a request, and
     # after this long whatever the activity (gov.br issues no refresh token).
     session_idle_minutes: int = 30
     session_max_hours: int = 12
+    # Links in e-mail are built from it: mail is sent by the scheduler, outside any request.
+    app_base_url: str = "http://127.0.0.1:5000"
+    queue_page_size: int = 20
     # Lane name in the BPMN -> group that works the lane's tasks. "requester" is
     # special: the task belongs to the ticket's own requester, never a queue.
     lane_groups: dict[str, str] = field(
