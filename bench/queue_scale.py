@@ -414,16 +414,21 @@ class Site:
     cpu: dict[str, float] = field(default_factory=dict)
 
 
-def session_cookie(user_id: int, cpf: str) -> str:
-    """The Flask session cookie a logged-in analyst's browser would send."""
+def session_cookie(svc: Any, cpf: str, name: str) -> str:
+    """The Flask session cookie a logged-in analyst's browser would send: the token of a
+    server-side session (engine.sessions) opened as the login callback opens it."""
     from flask import Flask
     from flask.sessions import SecureCookieSessionInterface
 
+    from engine.identity import Identity
+    from web.auth import SESSION_KEY
+
+    _user, token = svc.log_in(Identity(cpf=cpf, name=name), "benchmark")
     app = Flask("bench")
     app.secret_key = common.SECRET_KEY
     signer = SecureCookieSessionInterface().get_signing_serializer(app)
     assert signer is not None
-    return f"session={signer.dumps({'user_id': user_id, 'cpf': cpf})}"
+    return f"session={signer.dumps({SESSION_KEY: token})}"
 
 
 @contextlib.contextmanager
@@ -440,12 +445,11 @@ def open_site(kind: str, size: int, wd: Path) -> Iterator[Site]:
             ),
         ]
         load = bulk_load(svc, size, [a.id for a in analysts])
-        svc.db.dispose()
         ana = analysts[0]
+        cookie = session_cookie(svc, ana.cpf, "Ana Souza")
+        svc.db.dispose()
         with common.Server(db.url, instance, workers=1) as server:
-            yield Site(
-                size, server, db.url, instance, ana.token, session_cookie(ana.id, ana.cpf), load
-            )
+            yield Site(size, server, db.url, instance, ana.token, cookie, load)
 
 
 def fetch(site: Site, kind: str, path: str) -> tuple[float, float]:

@@ -177,5 +177,15 @@ def is_disconnect(error: BaseException | None) -> bool:
     return isinstance(error, exc.DBAPIError) and bool(error.connection_invalidated)
 
 
+def is_unavailable(error: BaseException | None) -> bool:
+    """True when the database could not serve at all, so trying again later is the answer:
+    a dead pooled connection, a new connection refused (server down or restarting, too
+    many clients: the driver's error comes with no statement) or no pooled connection
+    free in time."""
+    if is_disconnect(error) or isinstance(error, exc.TimeoutError):
+        return True
+    return isinstance(error, exc.OperationalError) and error.statement is None
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)

@@ -391,3 +391,27 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+
+
+class UserSession(Base):
+    """One login (engine.sessions): the browser's cookie carries only a random token,
+    whose SHA-256 is stored here; a row whose ``ended_at`` is set no longer logs anyone in.
+    """
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (
+        # Live sessions (ended_at IS NULL) by recent activity: the admin's list.
+        Index("ix_user_sessions_live", "ended_at", "last_seen_at"),
+    )
+
+    id: Mapped[intpk]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(AwareDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(AwareDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    # engine.sessions.END_REASONS
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User] = relationship(lazy="joined")

@@ -15,6 +15,9 @@ VIEWS = ("disponiveis", "minhas", "todas")
 # Counting every open task makes each page cost O(open tasks). Counts stop at this
 # cap ("500+"): no analyst pages past it, they filter; the cost stays bounded.
 COUNT_CAP = 500
+# "Waiting for at least N days" beyond this finds what this finds (nothing): larger N
+# would overflow the date arithmetic.
+MAX_AGE_DAYS = 100 * 366
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,8 @@ def _apply(
         # The SLA timer sets the flag; the due date also covers a scheduler running late.
         query = query.where(or_(Chamado.overdue.is_(True), Chamado.analysis_due_at < now))
     if f.min_age_days:
-        query = query.where(HumanTask.created_at <= now - timedelta(days=f.min_age_days))
+        days = min(f.min_age_days, MAX_AGE_DAYS)
+        query = query.where(HumanTask.created_at <= now - timedelta(days=days))
     return query
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine import catalogs, groups, orgaos, scenarios, schema, specs, users
 from engine.db import make_engine, make_session_factory
 from engine.models import ProcessVersion
+from engine.sessions import SessionUseCases
 from engine.settings import Settings
 from engine.usecases.analysis import Analysis
 from engine.usecases.base import (  # noqa: F401 - the public names of the facade
@@ -40,7 +41,7 @@ def _utcnow() -> datetime:
 
 
 @dataclass
-class Chamados(Requests, Analysis, Timing, Recording, UseCaseBase):
+class Chamados(Requests, Analysis, Timing, Recording, SessionUseCases, UseCaseBase):
     """The engine's facade: one object per process, shared by every request and job."""
 
     settings: Settings

@@ -9,14 +9,17 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _int(env: dict[str, str], key: str, default: int) -> int:
+def _int(env: dict[str, str], key: str, default: int, minimum: int | None = None) -> int:
     raw = env.get(key)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise ValueError(f"{key} deve ser um número inteiro, recebido {raw!r}") from exc
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{key} deve ser no mínimo {minimum}, recebido {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,10 @@ class Settings:
     attachment_max_bytes: int = 10 * 1024 * 1024
     attachments_per_chamado_max_bytes: int = 25 * 1024 * 1024
     bootstrap_admin_cpf: str | None = None
+    # Login sessions (engine.sessions): ended after this long without a request, and
+    # after this long whatever the activity (gov.br issues no refresh token).
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
     # Links in e-mail are built from it: mail is sent by the scheduler, outside any request.
     app_base_url: str = "http://127.0.0.1:5000"
     queue_page_size: int = 20
@@ -49,4 +56,6 @@ class Settings:
             ),
             bootstrap_admin_cpf=env.get("BOOTSTRAP_ADMIN_CPF") or None,
             app_base_url=env.get("APP_BASE_URL") or "http://127.0.0.1:5000",
+            session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 30, minimum=1),
+            session_max_hours=_int(env, "SESSION_MAX_HOURS", 12, minimum=1),
         )

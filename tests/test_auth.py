@@ -25,13 +25,14 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from engine.identity import Identity
-from engine.models import AuditEvent, RoleGrant, User
-from engine.users import grant_role, roles_for, upsert_user
+from engine.models import AuditEvent, RoleGrant, User, UserSession
+from engine.users import grant_role, roles_for
 from tests.conftest import database_url
 from web import auth as auth_module
 from web import create_app
 from web.auth import (
     CLIENT_NAME,
+    SESSION_KEY,
     current_user,
     login_required,
     role_required,
@@ -163,16 +164,19 @@ def csrf_token(client: FlaskClient) -> str:
     return client.get("/_csrf").get_data(as_text=True)
 
 
-def set_session_user(app: Flask, client: FlaskClient, cpf: str, name: str, *roles: str) -> None:
-    """Log in without the provider, for pages whose subject is not the login itself."""
-    with app.extensions["chamados"].transaction() as s:
-        user = upsert_user(s, Identity(cpf=cpf, name=name))
+def set_session_user(app: Flask, client: FlaskClient, cpf: str, name: str, *roles: str) -> str:
+    """Log in without the provider, for pages whose subject is not the login itself:
+    a server-side session as the login callback opens, its token in the cookie.
+    Returns the token."""
+    svc = app.extensions["chamados"]
+    with svc.transaction() as s:
         for r in roles:
             grant_role(s, cpf, r, None)
-        user_id = user.id
+    _user, token = svc.log_in(Identity(cpf=cpf, name=name), "pytest")
     with client.session_transaction() as sess:
-        sess["user_id"] = user_id
-        sess["cpf"] = cpf
+        sess.clear()
+        sess[SESSION_KEY] = token
+    return token
 
 
 # --- the login flow --------------------------------------------------------------------------
@@ -192,9 +196,9 @@ def test_full_login_over_http(app: Flask, client: FlaskClient, issuer: str) -> N
     assert me["roles"] == []
 
     with client.session_transaction() as sess:
-        # Only id, CPF and the ID token (it fits) are kept in the cookie.
-        assert set(sess) == {"user_id", "cpf", "id_token"}
-        assert sess["cpf"] == MARIA
+        # Only the server-side session's token and the ID token (it fits) are in the cookie.
+        assert set(sess) == {SESSION_KEY, "id_token"}
+        assert MARIA not in str(dict(sess))
     with app.extensions["chamados"].transaction() as s:
         user = s.scalar(select(User).where(User.cpf == MARIA))
         assert user is not None
@@ -230,7 +234,7 @@ def test_id_token_skipped_when_cookie_would_be_too_big(
     monkeypatch.setattr(auth_module, "_SESSION_COOKIE_BUDGET", 200)
     login(client, MARIA)
     with client.session_transaction() as sess:
-        assert set(sess) == {"user_id", "cpf"}
+        assert set(sess) == {SESSION_KEY}
     resp = client.post("/sair", data={"csrf_token": csrf_token(client)})
     q = parse_qs(urlsplit(resp.headers["Location"]).query)
     assert "id_token_hint" not in q
@@ -436,7 +440,7 @@ def test_logout_goes_through_provider(client: FlaskClient, issuer: str) -> None:
     assert q["id_token_hint"] == id_token
     assert whoami(client) is None
     with client.session_transaction() as sess:
-        assert "user_id" not in sess and "id_token" not in sess
+        assert SESSION_KEY not in sess and "id_token" not in sess
 
     # The provider's logout page sends the browser back to the app.
     page = requests.get(location, timeout=5)
@@ -448,6 +452,26 @@ def test_logout_goes_through_provider(client: FlaskClient, issuer: str) -> None:
         timeout=5,
     )
     assert confirm.headers["Location"] == APP_BASE + "/"
+
+
+def test_each_login_opens_a_new_server_session(app: Flask, client: FlaskClient) -> None:
+    login(client, MARIA)
+    with client.session_transaction() as sess:
+        first = sess.pop(SESSION_KEY)  # anonymous for a moment: /entrar skips logged-in people
+    authorize = start_login(client)
+    with client.session_transaction() as sess:
+        sess[SESSION_KEY] = first  # the browser still carries it when the login completes
+    follow_back(client, provider_login(authorize, ANA))
+    with client.session_transaction() as sess:
+        second = sess[SESSION_KEY]
+    assert second != first
+    me = whoami(client)
+    assert me is not None and me["cpf"] == ANA
+    svc = app.extensions["chamados"]
+    assert svc.session_user(first) is None  # ended, not merely forgotten by this cookie
+    with svc.session_factory() as s:
+        reasons = [r.end_reason for r in s.scalars(select(UserSession).order_by(UserSession.id))]
+    assert reasons == ["relogin", None]
 
 
 def test_logout_url_override(tmp_path: Path, issuer: str) -> None:
@@ -522,7 +546,22 @@ def test_admin_is_not_a_wildcard(app: Flask, client: FlaskClient) -> None:
 
 def test_stale_cookie_after_database_reset(app: Flask, client: FlaskClient) -> None:
     with client.session_transaction() as sess:
-        sess["user_id"] = 999
+        sess[SESSION_KEY] = "um-token-que-este-banco-nunca-viu"
+    assert whoami(client) is None
+    with client.session_transaction() as sess:
+        assert SESSION_KEY not in sess
+
+
+def test_a_cookie_from_before_server_side_sessions_is_no_login(
+    app: Flask, client: FlaskClient
+) -> None:
+    set_session_user(app, client, MARIA, "Maria")
+    me = whoami(client)
+    assert me is not None
+    user_id = me["id"]
+    with client.session_transaction() as sess:
+        sess.clear()
+        sess["user_id"] = user_id  # what a signed cookie used to be enough for
         sess["cpf"] = MARIA
     assert whoami(client) is None
     with client.session_transaction() as sess:

@@ -15,7 +15,7 @@ import pytest
 import werkzeug.serving
 
 from engine import users
-from tests.browser import ARGS, ARTIFACTS, CHROMIUM
+from tests.browser import ARGS, ARTIFACTS, CHROMIUM, watch_csp
 from tests.conftest import database_url
 from web import create_app
 from web.dev_oidc import run_in_thread
@@ -79,6 +79,7 @@ def choose(page: object, label: str) -> None:
 def log_in(browser: object, base: str, who: str) -> object:
     context = browser.new_context(locale="pt-BR")  # type: ignore[attr-defined]
     page = context.new_page()
+    page.csp_violations = watch_csp(page)  # type: ignore[attr-defined]
     page.goto(base + "/")
     page.get_by_role("link", name="Entrar com gov.br").first.click()
     shot(page, "00-provedor")
@@ -201,3 +202,5 @@ def test_the_whole_story_in_a_browser(servers: str, browser: object) -> None:
     # Logout goes through the provider's logout.
     maria.get_by_role("button", name="Sair").click()
     assert maria.url.startswith(base.rsplit(":", 1)[0])
+    # Every page worked under the Content-Security-Policy (no inline script to block).
+    assert maria.csp_violations == [] and ana.csp_violations == []  # type: ignore[attr-defined]

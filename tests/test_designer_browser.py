@@ -21,7 +21,7 @@ from flask import Flask, render_template_string
 from engine import scenarios
 from engine.designer.tickets import Tickets
 from engine.service import ActorRef, Chamados
-from tests.browser import ARGS, ARTIFACTS, CHROMIUM
+from tests.browser import ARGS, ARTIFACTS, CHROMIUM, watch_csp
 from tests.conftest import database_url
 from tests.test_auth import set_session_user
 from tests.test_engine_lifecycle import submit_registration
@@ -99,6 +99,8 @@ def signed_in(browser: Any, base: str, app: Flask, cpf: str, name: str, *roles: 
         lambda req: problems.append(f"{req.url}: {req.failure}"),
     )
     page.problems = problems
+    # Violations of the Content-Security-Policy count as problems too.
+    page.csp_violations = watch_csp(page)
     return page
 
 
@@ -185,7 +187,7 @@ def test_modeler_edits_and_saves(server: tuple[str, Flask], browser: Any) -> Non
     assert 'id="revisar_chamado"' in draft.bpmn_xml
     assert 'value="revisar_chamado-schema.json"' in draft.bpmn_xml
     assert {"revisar_chamado-schema.json", "revisar_chamado-uischema.json"} <= set(draft.forms)
-    assert page.problems == []
+    assert page.problems == [] and page.csp_violations == []
     shot(page, "designer-03-tarefa-nova")
 
 
@@ -199,6 +201,7 @@ def test_form_editor_live_preview(server: tuple[str, Flask], browser: Any) -> No
     schema = page.locator("#schema-text")
     schema.fill(schema.input_value().replace("Resposta ao solicitante", "Resposta final"))
     expect(preview).to_contain_text("Resposta final")  # htmx redrew it with the form macros
+    assert page.csp_violations == []
     shot(page, "designer-04-previa")
 
 
@@ -225,5 +228,5 @@ def test_ticket_diagram_viewer(server: tuple[str, Flask], browser: Any) -> None:
         page.locator(".djs-element.app-done[data-element-id='registrar_chamado']")
     ).to_have_count(1)
     expect(page.locator(".app-diagram-steps")).to_contain_text("Analisar chamado — etapa atual")
-    assert page.problems == []
+    assert page.problems == [] and page.csp_violations == []
     shot(page, "designer-05-diagrama-do-chamado")

@@ -32,17 +32,20 @@ from web.observability import (
 )
 
 MARIA = "39053344705"
+METRICS_TOKEN = "segredo-do-prometheus"
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     app = build_app(tmp_path)
+    app.config["METRICS_TOKEN"] = METRICS_TOKEN
     yield app
     app.extensions["chamados"].db.dispose()
 
 
 def samples(app: Flask) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    resp = app.test_client().get("/metrics")
+    resp = app.test_client().get("/metrics", headers=SCRAPER)
     assert resp.status_code == 200 and resp.mimetype == "text/plain"
     return {
         (s.name, frozenset(s.labels.items())): s.value
@@ -155,6 +158,23 @@ def test_metrics_count_requests_by_endpoint_and_read_gauges_from_the_database(
     assert value(found, "chamados_metrics_database_up") == 1
 
 
+def test_metrics_need_the_configured_bearer_token(app: Flask) -> None:
+    client = app.test_client()
+    for headers in ({}, {"Authorization": "Bearer errado"}, {"Authorization": "Basic eDp5"}):
+        refused = client.get("/metrics", headers=headers)
+        assert refused.status_code == 401
+        assert refused.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
+        assert "chamados_" not in refused.get_data(as_text=True)
+    assert client.get("/metrics", headers=SCRAPER).status_code == 200
+
+
+def test_without_a_metrics_token_there_are_no_metrics(app: Flask) -> None:
+    app.config["METRICS_TOKEN"] = ""
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 404
+
+
 def test_metrics_survive_an_unreachable_database(app: Flask) -> None:
     svc: Chamados = app.extensions["chamados"]
     svc.session_factory.configure(bind=create_engine("sqlite:////nonexistent-dir/x.sqlite3"))
@@ -175,12 +195,12 @@ def test_metrics_in_multiprocess_mode(tmp_path: Path) -> None:
         app = create_app({{
             "DATABASE_URL": "sqlite:///{tmp_path / "mp.sqlite3"}",
             "TESTING": True, "SECRET_KEY": "x", "OIDC_ISSUER": "http://127.0.0.1:9",
-            "LOG_JSON": False,
+            "LOG_JSON": False, "METRICS_TOKEN": "{METRICS_TOKEN}",
         }})
         wire(app)
         client = app.test_client()
         client.get("/healthz")
-        print(client.get("/metrics").get_data(as_text=True))
+        print(client.get("/metrics", headers={SCRAPER!r}).get_data(as_text=True))
         """
     )
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}

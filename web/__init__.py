@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from engine.mail import MailSettings
 from engine.service import Chamados
 from engine.settings import PROJECT_ROOT, Settings
+from web.params import BoundedIntConverter
 
 csrf = CSRFProtect()
 
@@ -36,6 +37,8 @@ def _secret_key(instance: Path) -> str:
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     instance = Path(os.environ.get("INSTANCE_DIR", PROJECT_ROOT / "instance"))
     app = Flask(__name__, instance_path=str(instance.resolve()))
+    # Before any route is added: every <int:…> is bounded to what the database compares.
+    app.url_map.converters["int"] = BoundedIntConverter
     env = os.environ
     app.config.update(
         DATABASE_URL=env.get("DATABASE_URL") or "",
@@ -46,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         OIDC_SCOPES=env.get("OIDC_SCOPES", "openid email profile phone"),
         OIDC_LOGOUT_URL=env.get("OIDC_LOGOUT_URL", ""),
         BOOTSTRAP_ADMIN_CPF=env.get("BOOTSTRAP_ADMIN_CPF", ""),
+        METRICS_TOKEN=env.get("METRICS_TOKEN", ""),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=env.get("APP_BASE_URL", "").startswith("https://"),
@@ -73,9 +77,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)
 
-    from web import api, auth, errors, filters, observability, tokens, views
+    from web import api, auth, errors, filters, observability, security, sessions, tokens, views
     from web.mail_admin import init_mail_admin
 
+    security.init_security(app)
     auth.init_auth(app)
     errors.init_errors(app)
     filters.init_filters(app)
@@ -84,4 +89,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     observability.init_observability(app)
     api.init_api(app)
     tokens.init_tokens(app)
+    sessions.init_sessions(app)
     return app

@@ -14,7 +14,6 @@ from engine.users import (
     grant_role,
     list_grants,
     parse_principal,
-    revoke_role,
 )
 from web.auth import current_user, role_required
 from web.context import service as _service
@@ -41,13 +40,14 @@ def roles() -> Any:
         actor = current_user()
         by_cpf = actor.cpf if actor else None
         try:
-            with _service().transaction() as db:
-                if action == "grant":
+            if action == "grant":
+                with _service().transaction() as db:
                     changed = grant_role(db, cpf, role, by_cpf)
-                elif action == "revoke":
-                    changed = revoke_role(db, cpf, role, by_cpf)
-                else:
-                    raise ValidationFailed({}, "Ação desconhecida.")
+            elif action == "revoke":
+                # Through the facade: revoking also ends the person's sessions.
+                changed = _service().revoke_role(cpf, role, by_cpf)
+            else:
+                raise ValidationFailed({}, "Ação desconhecida.")
         except ValidationFailed as exc:
             errors = exc.errors
             message = exc.message

@@ -13,13 +13,13 @@ from web import present
 from web.auth import current_user, role_required
 from web.context import service as svc
 from web.formview import build_form_view
+from web.params import query_int
 
 bp = Blueprint("analyst", __name__)
 
 
 def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "").strip()
-    return int(raw) if raw.isdigit() else None
+    return query_int(name, lenient=True)
 
 
 @bp.get("/fila")

@@ -33,6 +33,7 @@ from web import csrf
 from web.auth import CurrentUser, current_user
 from web.context import service as _service
 from web.errors import problem
+from web.params import MAX_INT, query_int
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -276,13 +277,11 @@ def _data_field(body: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
 
 
 def _int_param(name: str, errors: dict[str, str], minimum: int = 0) -> int | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
+    try:
+        return query_int(name, minimum)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
         return None
-    if not raw.isdigit() or int(raw) < minimum:
-        errors[name] = f"Informe um número inteiro maior ou igual a {minimum}."
-        return None
-    return int(raw)
 
 
 def _queue_filters() -> QueueFilters:
@@ -396,7 +395,7 @@ def submit_task(task_id: int) -> Any:
     errors: dict[str, str] = {}
     data = _data_field(body, errors)
     version = body.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= MAX_INT:
         errors["version"] = "Informe a versão do chamado lida com a tarefa (número inteiro)."
     if errors:
         raise ValidationFailed(errors)

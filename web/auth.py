@@ -7,10 +7,12 @@ Public API for the rest of the web layer:
 * ``@login_required`` and ``@role_required(*roles)`` view decorators.
 * ``safe_next(target)`` to sanitise a post-login destination.
 
-Sessions are Flask signed cookies shared by every app process (same SECRET_KEY), so
-nothing here keeps server-side state: the pending login (state, nonce, PKCE verifier)
-and, after login, only the user id, CPF and — when it fits — the ID token live in the
-cookie.
+Sessions live on the server (engine.sessions, through the facade): after login the
+signed Flask cookie carries only the session's random token (and, when it fits, the ID
+token for the provider's logout), so "Sair" — or an administrator, or a revoked role —
+ends the session for every copy of the cookie. Before login the cookie holds the pending
+login (state, nonce, PKCE verifier). Every app process reads the same rows and shares
+the SECRET_KEY that signs the cookie.
 """
 
 from __future__ import annotations
@@ -44,11 +46,9 @@ from flask import (
 from joserfc.errors import BadSignatureError
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.db import autocommit_read
 from engine.errors import DomainError
-from engine.identity import identity_from_claims
-from engine.models import User
-from engine.users import Principal, ensure_bootstrap_admin, principal, upsert_user
+from engine.identity import Identity, identity_from_claims
+from engine.users import Principal, ensure_bootstrap_admin
 from engine.validators import format_cpf, normalize_cpf
 from web.context import service as _service
 
@@ -65,6 +65,9 @@ DEV_ISSUER = "http://127.0.0.1:5001"
 DEV_CLIENT_ID = "chamados-dev"
 DEV_CLIENT_SECRET = "chamados-dev-secret"
 
+# The cookie's only proof of identity: the server-side session's token.
+SESSION_KEY = "sid"
+_ID_TOKEN_KEY = "id_token"
 _PENDING_KEY = "oidc_pending"
 _PENDING_MAX = 3  # logins started in parallel tabs; older ones are dropped
 _PENDING_TTL = 600  # seconds a user has to finish logging in at the provider
@@ -197,22 +200,41 @@ def current_user() -> CurrentUser | None:
     return cast("CurrentUser | None", g.get("user"))
 
 
+def current_session_id() -> int | None:
+    """The id of this request's server-side session (None: anonymous, or a token)."""
+    return cast("int | None", g.get("session_id"))
+
+
 def _load_current_user() -> None:
     g.user = None
-    user_id = session.get("user_id")
-    if not user_id or request.endpoint == "static":
+    g.session_id = None
+    if request.endpoint == "static":
         return
-    if not isinstance(user_id, int):  # not a cookie we signed in this format
-        session.clear()
+    token = session.get(SESSION_KEY)
+    if not token:
+        if "user_id" in session:  # a cookie from before server-side sessions
+            session.clear()
         return
-    # Read on every request (a revoked role or a deleted user takes effect at once),
-    # but as one statement outside any transaction: no write lock, no commit.
-    found = autocommit_read(_service().db, lambda conn: principal(conn, user_id))
-    # A CPF mismatch means the database was reset under a live cookie: log out.
-    if found is None or found.cpf != session.get("cpf"):
-        session.clear()
+    # Read on every request (an ended session, a revoked role or a deleted user takes
+    # effect at once), but as one statement outside any transaction: no write lock.
+    found = _service().session_user(token) if isinstance(token, str) else None
+    if found is None:
+        _forget_login()
+        if not _is_api() and request.endpoint not in _LEAVING:
+            flash("Sua sessão terminou. Entre novamente para continuar.", "info")
         return
-    g.user = CurrentUser.of(found)
+    g.user = CurrentUser.of(found.principal)
+    g.session_id = found.session_id
+
+
+# Where a person is leaving anyway: "your session ended" would only repeat it.
+_LEAVING = frozenset({"auth.logout", "sessions.log_out_everywhere"})
+
+
+def _forget_login() -> None:
+    """Drop what the cookie holds of a login (keeping its messages and pending logins)."""
+    session.pop(SESSION_KEY, None)
+    session.pop(_ID_TOKEN_KEY, None)
 
 
 def _bootstrap_admin_once() -> None:
@@ -426,21 +448,28 @@ def login() -> Any:
 @bp.get("/auth/callback")
 def callback() -> Any:
     try:
-        user, id_token, next_url = _complete_login()
+        identity, id_token, next_url = _complete_login()
     except LoginError as exc:
         return _error_page(exc)
-    # A fresh session: nothing from before the login (pending states, old CSRF) survives.
+    previous = session.get(SESSION_KEY)
+    # A new server-side session, never the one the browser carried (which is ended):
+    # a token planted in a browser before the login is worth nothing after it.
+    _user, token = _service().log_in(
+        identity,
+        request.headers.get("User-Agent"),
+        replaces=previous if isinstance(previous, str) else None,
+    )
+    # A fresh cookie: nothing from before the login (pending states, old CSRF) survives.
     session.clear()
-    session["user_id"] = user.id
-    session["cpf"] = user.cpf
+    session[SESSION_KEY] = token
     if id_token:
-        session["id_token"] = id_token
+        session[_ID_TOKEN_KEY] = id_token
         if not _session_fits():
-            del session["id_token"]  # logout will still work, just without id_token_hint
+            del session[_ID_TOKEN_KEY]  # logout will still work, just without id_token_hint
     return redirect(next_url)
 
 
-def _complete_login() -> tuple[User, str | None, str]:
+def _complete_login() -> tuple[Identity, str | None, str]:
     args = request.args
     pending = _pop_pending(args.get("state"))
     error = args.get("error")
@@ -483,10 +512,7 @@ def _complete_login() -> tuple[User, str | None, str]:
         identity = identity_from_claims(claims)
     except ValueError as exc:
         raise LoginError(str(exc), 403) from exc
-
-    with _service().transaction() as db:
-        user = upsert_user(db, identity)
-    return user, cast("str | None", token.get("id_token")), pending.get("next") or "/"
+    return identity, cast("str | None", token.get("id_token")), pending.get("next") or "/"
 
 
 def _verify_id_token(
@@ -549,9 +575,21 @@ def _session_fits() -> bool:
 
 @bp.post("/sair")
 def logout() -> Any:
-    id_token = session.get("id_token")
+    return log_out_of_browser("Você saiu do sistema.")
+
+
+def log_out_of_browser(message: str) -> Any:
+    """Clear this browser's cookie, say ``message`` and go through the provider's logout.
+
+    The server-side session must have been ended already, except this one: it is ended
+    here, so a copy of the cookie is worth nothing from now on.
+    """
+    token = session.get(SESSION_KEY)
+    id_token = session.get(_ID_TOKEN_KEY)
+    if isinstance(token, str):
+        _service().log_out(token)
     session.clear()
-    flash("Você saiu do sistema.", "info")
+    flash(message, "info")
     return redirect(_provider_logout_url(id_token) or "/")
 
 

@@ -16,7 +16,6 @@ from engine.users import (
     grant_role,
     list_grants,
     parse_principal,
-    revoke_role,
 )
 
 
@@ -35,9 +34,12 @@ def _service() -> Chamados:
 def _change(action: str, cpf: str, role: str) -> None:
     svc = _service()
     try:
-        with svc.transaction() as db:
-            fn = grant_role if action == "grant" else revoke_role
-            changed = fn(db, cpf, role, None)
+        if action == "grant":
+            with svc.transaction() as db:
+                changed = grant_role(db, cpf, role, None)
+        else:
+            # Through the facade: revoking also ends the person's sessions.
+            changed = svc.revoke_role(cpf, role, None)
     except DomainError as exc:
         details = "; ".join(getattr(exc, "errors", {}).values()) or exc.message
         raise click.ClickException(details) from exc

@@ -35,6 +35,7 @@ from engine.specs import MAX_BPMN_BYTES
 from web.auth import current_user, login_required, role_required
 from web.context import service as _svc
 from web.formview import build_form_view
+from web.params import to_int
 
 bp = Blueprint("designer", __name__)
 ROLE = "designer"
@@ -68,10 +69,10 @@ def _json_error(exc: DomainError) -> tuple[Response, int]:
 
 
 def _version_arg(raw: Any) -> int:
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return -1  # never matches: the save is refused as stale
+    if isinstance(raw, int) and not isinstance(raw, bool):  # JSON bodies send numbers
+        raw = str(raw)
+    value = to_int(raw) if isinstance(raw, str) else None
+    return -1 if value is None else value  # never matches: the save is refused as stale
 
 
 # ------------------------------------------------------------------ models
@@ -317,7 +318,7 @@ def save_scenario(pid: str) -> Any:
             request.form.get("name", ""),
             request.form.get("steps", ""),
             request.form.get("expected_end", ""),
-            int(raw_id) if raw_id.isdigit() else None,
+            to_int(raw_id),
         )
     except ValidationFailed as exc:
         return _model_page(
@@ -376,32 +377,32 @@ def publish(pid: str) -> Any:
 @bp.get("/processos/<pid>/migracao")
 @role_required(ROLE)
 def migration_plan(pid: str) -> Any:
-    raw = request.args.get("para", "")
-    if not raw.isdigit():
+    target = to_int(request.args.get("para"))
+    if target is None:
         raise NotFound("Escolha a versão de destino.")
-    checks = _tickets().migration_plan(_user(), pid, int(raw))
+    checks = _tickets().migration_plan(_user(), pid, target)
     return render_template(
-        "designer/migration.html", pid=pid, target=int(raw), checks=checks, results=None
+        "designer/migration.html", pid=pid, target=target, checks=checks, results=None
     )
 
 
 @bp.post("/processos/<pid>/migracao")
 @role_required(ROLE)
 def migrate(pid: str) -> Any:
-    raw = request.form.get("para", "")
-    if not raw.isdigit():
+    target = to_int(request.form.get("para"))
+    if target is None:
         raise NotFound("Escolha a versão de destino.")
-    ids = [int(v) for v in request.form.getlist("chamado") if v.isdigit()]
-    results = _tickets().migrate(_user(), pid, int(raw), ids) if ids else []
+    ids = [i for i in map(to_int, request.form.getlist("chamado")) if i is not None]
+    results = _tickets().migrate(_user(), pid, target, ids) if ids else []
     if not ids:
         flash("Marque ao menos um chamado para migrar.", "warning")
     moved = sum(r.moved for r in results)
     if results:
         tone = "success" if moved else "warning"
         flash(f"{moved} de {len(results)} chamado(s) migrado(s).", tone)
-    checks = _tickets().migration_plan(_user(), pid, int(raw))
+    checks = _tickets().migration_plan(_user(), pid, target)
     page = render_template(
-        "designer/migration.html", pid=pid, target=int(raw), checks=checks, results=results
+        "designer/migration.html", pid=pid, target=target, checks=checks, results=results
     )
     return page
 

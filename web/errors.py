@@ -6,7 +6,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from engine.db import is_disconnect
+from engine.db import is_unavailable
 from engine.errors import DomainError, ValidationFailed
 
 HTTP_TITLES = {
@@ -23,7 +23,7 @@ HTTP_MESSAGES = {
     404: "O endereço não existe ou você não tem acesso a ele.",
     413: "O envio ultrapassa o tamanho máximo permitido.",
     500: "Ocorreu um erro inesperado. Nada foi perdido do que já estava salvo; tente novamente.",
-    503: "A conexão com o banco de dados foi interrompida. Tente novamente em instantes.",
+    503: "O banco de dados não está respondendo. Tente novamente em instantes.",
 }
 
 
@@ -69,12 +69,20 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         status = exc.code or 500
-        if status == 500 and is_disconnect(getattr(exc, "original_exception", None)):
-            # The database connection died under this request (database restarted);
-            # the pool reconnects on the next one: say so instead of "internal error".
+        if status == 500 and is_unavailable(getattr(exc, "original_exception", None)):
+            # The database refused the connection, or it died under this request
+            # (database restarted); the pool reconnects on a later one: say so instead
+            # of "internal error".
             return _database_lost()
         title = HTTP_TITLES.get(status, exc.name)
         message = HTTP_MESSAGES.get(status, exc.description or title)
-        if _wants_json():
-            return problem(status, title, message)
-        return page(status, title, message)
+        body, status = (
+            problem(status, title, message) if _wants_json() else page(status, title, message)
+        )
+        # What the exception says besides its body: Allow on a 405 (RFC 9110 requires
+        # it), WWW-Authenticate on a 401, Retry-After on a 503...
+        return body, status, _headers_of(exc)
+
+
+def _headers_of(exc: HTTPException) -> dict[str, str]:
+    return {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}

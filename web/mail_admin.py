@@ -27,6 +27,7 @@ from engine.errors import DomainError
 from engine.mail import MailSettings
 from web.auth import current_user, role_required
 from web.context import service as _service
+from web.params import MAX_INT, query_int
 
 bp = Blueprint("mail_admin", __name__)
 
@@ -62,7 +63,7 @@ def _page_context() -> dict[str, Any]:
 def list_messages() -> Any:
     chosen = request.args.get("situacao", "")
     status = FILTERS.get(chosen)
-    page = max(1, request.args.get("pagina", 1, type=int) or 1)
+    page = query_int("pagina", 1, MAX_INT // PAGE_SIZE, lenient=True) or 1
     with _service().transaction() as db:
         entries = outbox.list_messages(
             db, status=status, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE

@@ -8,7 +8,9 @@
   request_id, method, path, status, duration_ms, user_id); every other log record
   goes through the same JSON handler on the root logger.
 * ``/healthz``: the process answers. ``/readyz``: the database answers and the schema
-  is current (for now: every table exists). ``/metrics``: Prometheus text format.
+  is current (for now: every table exists). ``/metrics``: Prometheus text format, only
+  with ``Authorization: Bearer <METRICS_TOKEN>``; without that setting it answers 404
+  (business figures, such as tickets by status, are not for anyone who asks).
 
 Several worker processes (gunicorn): each process counts its own requests, so set
 ``PROMETHEUS_MULTIPROC_DIR`` to an empty, writable directory (wiped at every start)
@@ -26,6 +28,7 @@ COUNT queries at scrape time by whichever worker answers, so they need no sharin
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
@@ -39,7 +42,7 @@ from datetime import UTC, datetime
 from typing import IO, Any, cast
 
 from alembic.runtime.migration import MigrationContext
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
@@ -371,6 +374,20 @@ def readyz() -> Any:
 
 @bp.get("/metrics")
 def metrics() -> Any:
+    expected = current_app.config.get("METRICS_TOKEN") or ""
+    if not expected:
+        # Not configured: no metrics for anyone (the endpoint is not even admitted to).
+        abort(404)
+    scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode("utf-8"), expected.encode("utf-8")
+    ):
+        return Response(
+            "Envie Authorization: Bearer <METRICS_TOKEN>.\n",
+            401,
+            {"WWW-Authenticate": 'Bearer realm="metrics"'},
+            mimetype="text/plain",
+        )
     registry = _scrape_registry(current_app.extensions[_METRICS_KEY])
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
     return Response(encoder(registry), content_type=content_type)

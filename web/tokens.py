@@ -26,6 +26,7 @@ from engine.errors import ValidationFailed
 from engine.models import ApiToken
 from web.auth import CurrentUser, current_user, login_required, role_required
 from web.context import service as _service
+from web.params import to_int
 
 bp = Blueprint("tokens", __name__)
 
@@ -39,10 +40,10 @@ def _user() -> CurrentUser:
 
 
 def _form_int(name: str) -> int:
-    raw = request.form.get(name, "")
-    if not raw.isdigit():
+    value = to_int(request.form.get(name))
+    if value is None:
         abort(400)
-    return int(raw)
+    return value
 
 
 def _render(template: str, status: int, created: dict[str, str] | None, **context: Any) -> Any:
