@@ -112,6 +112,9 @@ def decode_cursor(text: str) -> Cursor | None:
         blob = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         return None
+    # One spelling per cursor: base64 leaves spare bits in the last character.
+    if base64.urlsafe_b64encode(blob).decode("ascii").rstrip("=") != text:
+        return None
     check, raw = blob[:_CHECK_BYTES], blob[_CHECK_BYTES:]
     if not hmac.compare_digest(check, _check(raw)):
         return None
@@ -310,6 +313,7 @@ def requester_chamados(
         next_cursor=next_cursor,
         prev_cursor=prev_cursor,
         counts=counts,
+        count_cap=COUNT_CAP,
     )
 
 
