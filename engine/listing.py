@@ -48,6 +48,8 @@ _MAX_CURSOR_CHARS = 200
 _CHECK_BYTES = 8
 _CHECK_KEY = b"chamados.listing.cursor.v1"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Ids are INTEGER columns: a larger one would fail in the database, not as a bad cursor.
+_MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ def decode_cursor(text: str) -> Cursor | None:
             and direction in ("n", "p")
             and type(micros) is int
             and type(row_id) is int
+            and 0 < row_id <= _MAX_ID
         ):
             return None
         created_at = _EPOCH + timedelta(microseconds=micros)
@@ -158,7 +161,11 @@ def parse_request(
     size = DEFAULT_LIMIT
     raw_limit = (limit or "").strip()
     if raw_limit:
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        # isascii: "²" is a digit to str.isdigit, not to int().
+        if (
+            not (raw_limit.isascii() and raw_limit.isdigit())
+            or not 1 <= int(raw_limit) <= MAX_LIMIT
+        ):
             errors[names.limit] = f"Informe um número inteiro de 1 a {MAX_LIMIT}."
         else:
             size = int(raw_limit)
