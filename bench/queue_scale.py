@@ -252,7 +252,7 @@ def bulk_load(svc: Any, total: int, analysts: list[int], seed: int = 7) -> dict[
             "version": 1,
             "workflow_state": real["states"][st],
             "orgao_id": None,
-            "tipo_problema": None,
+            "categoria": None,
             "servico": None,
             "email": email,
             "adjustment_rounds": rounds,
@@ -281,7 +281,7 @@ def bulk_load(svc: Any, total: int, analysts: list[int], seed: int = 7) -> dict[
             )
             row.update(
                 orgao_id=rng.choices(orgao_ids, orgao_weights)[0],
-                tipo_problema=rng.choices(tipos, tipo_weights)[0],
+                categoria=rng.choices(tipos, tipo_weights)[0],
                 servico=rng.choice(SERVICES),
                 submitted_at=t,
             )

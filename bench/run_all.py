@@ -3,14 +3,16 @@ per target; the figures go to bench/results/latest.json.
 
     python -m bench.run_all            # the full run: about 20 minutes on 2 cores
     python -m bench.run_all --quick    # shortened counts: about 5 minutes
-    python -m bench.run_all --only engine,queue --profile
+    python -m bench.run_all --only engine,queue,history --profile
 
 The full run's counts, chosen to fit in ~20 minutes on this 2-core machine:
   1. engine: 200 lifecycles of each kind, interleaved (~1 min);
   2. HTTP: 240 measured lifecycles per database, 2 clients, 3 rounds (~3–4 min);
   3. queue: 1,000 and 100,000 tickets per database, 20 requests per point (~5 min);
   4. memory: 10,000 lifecycles against one worker, capped at 15 minutes — when the
-     machine is too busy to get there, the output says how many were done.
+     machine is too busy to get there, the output says how many were done;
+  5. requester history: a requester with 10 and one with 10,000 past tickets, both
+     databases, 60 requests per point (~1 min).
 Benchmarks print verdicts; they never fail on a missed target (exit 1 only on errors).
 """
 
@@ -24,9 +26,16 @@ import traceback
 from datetime import datetime
 from typing import Any
 
-from bench import common, engine_overhead, http_lifecycle, memory, queue_scale
+from bench import (
+    common,
+    engine_overhead,
+    http_lifecycle,
+    memory,
+    queue_scale,
+    requester_history,
+)
 
-ORDER = ("engine", "http", "queue", "memory")
+ORDER = ("engine", "http", "queue", "memory", "history")
 
 
 def _git_commit() -> str:
@@ -53,7 +62,7 @@ def _git_commit() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="contagens reduzidas (~5 min)")
-    parser.add_argument("--only", default=",".join(ORDER), help="engine,http,queue,memory")
+    parser.add_argument("--only", default=",".join(ORDER), help="engine,http,queue,memory,history")
     parser.add_argument(
         "--profile", action="store_true", help="perfil mesmo se a meta for atingida"
     )
@@ -85,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         "queue": lambda: queue_scale.main(
             [*quick, *prof] if args.quick else ["--requests", "20", *prof]
         ),
+        "history": lambda: requester_history.main([*quick, *prof]),
         "memory": lambda: memory.main(
             [*quick, *prof]
             if args.quick

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -205,7 +206,27 @@ class ProtocolSequence(Base):
 
 class Chamado(Base):
     __tablename__ = "chamados"
-    __table_args__ = (Index("ix_chamados_requester_created", "requester_id", "created_at"),)
+    __table_args__ = (
+        # A requester's list, newest first, paged by keyset (engine.listing): one index
+        # per view, each in the list's order, so a page reads the page and no more.
+        Index("ix_chamados_requester_list", "requester_id", "created_at", "id"),
+        Index(
+            "ix_chamados_requester_open",
+            "requester_id",
+            "created_at",
+            "id",
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+        Index(
+            "ix_chamados_requester_closed",
+            "requester_id",
+            "created_at",
+            "id",
+            sqlite_where=text("closed_at IS NOT NULL"),
+            postgresql_where=text("closed_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[intpk]
     protocolo: Mapped[str] = mapped_column(String(20), unique=True)
@@ -252,6 +273,8 @@ class HumanTask(Base):
         # "Todas em aberto": every open task of a group, oldest first, without a sort.
         Index("ix_human_tasks_open", "group", "state", "created_at"),
         Index("ix_human_tasks_chamado", "chamado_id", "state"),
+        # A person's own ready tasks, newest first, paged by keyset (engine.listing).
+        Index("ix_human_tasks_assignee", "assignee_id", "state", "created_at", "id"),
     )
 
     id: Mapped[intpk]

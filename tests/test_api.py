@@ -267,7 +267,8 @@ def test_the_whole_story_over_the_api(people: dict[str, Api]) -> None:
     )
     assert done["chamado"]["status"] == "resolvido" and done["chamado"]["closed_at"]
 
-    mine = maria.get("/chamados")["items"]
+    assert maria.get("/chamados")["items"] == []  # open ones by default; it is closed now
+    mine = maria.get("/chamados?view=encerrados")["items"]
     assert [(i["chamado"]["id"], i["chamado"]["status"], i["open_task"]) for i in mine] == [
         (cid, "resolvido", None)
     ]

@@ -92,7 +92,7 @@ def test_start_gives_protocol_and_prefilled_draft(svc: Chamados, maria: ActorRef
         "solicitante_nome": "Maria da Silva",
         "solicitante_email": "39053344705@example.gov.br",
     }
-    assert [row[0].id for row in svc.my_chamados(maria)] == [c.id]
+    assert [row[0].id for row in svc.my_chamados(maria).items] == [c.id]
     assert_state_round_trips(svc, c.id)
 
 

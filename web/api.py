@@ -23,12 +23,12 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, 
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect as sa_inspect
 
-from engine import orgaos, tokens
+from engine import listing, orgaos, tokens
 from engine.db import autocommit_read, write_if_free
 from engine.errors import DomainError, ValidationFailed
 from engine.models import Attachment, AuditEvent, Chamado, HumanTask
 from engine.queue import VIEWS, QueueFilters
-from engine.service import ANALYST_ROLES, STAFF_ROLES, ChamadoView, TaskForm
+from engine.service import STAFF_ROLES, ChamadoView, TaskForm
 from web import csrf
 from web.auth import CurrentUser, current_user
 from web.context import service as _service
@@ -307,6 +307,30 @@ def _queue_filters() -> QueueFilters:
     return filters
 
 
+def _list_request(kind: str) -> listing.ListRequest:
+    args = request.args
+    view = args.get("view") if len(listing.VIEWS[kind]) > 1 else None
+    return listing.parse_request(kind, view, args.get("cursor"), args.get("limit"))
+
+
+def _paging(page: listing.Page[Any], kind: str, endpoint: str) -> dict[str, Any]:
+    """Where the page is, and links to its neighbours (None at either end)."""
+    view = page.view if len(listing.VIEWS[kind]) > 1 else None
+
+    def link(cursor: str | None) -> str | None:
+        if cursor is None:
+            return None
+        return url_for(endpoint, view=view, cursor=cursor, limit=page.limit)
+
+    return {
+        "limit": page.limit,
+        "next_cursor": page.next_cursor,
+        "prev_cursor": page.prev_cursor,
+        "links": {"next": link(page.next_cursor), "prev": link(page.prev_cursor)},
+        **({"view": view} if view else {}),
+    }
+
+
 # --- endpoints -------------------------------------------------------------------------------
 
 
@@ -343,18 +367,12 @@ def list_services() -> Any:
 
 @bp.get("/tasks")
 def list_tasks() -> Any:
-    """The caller's ready tasks: requester tasks of their tickets, analyses they hold."""
-    svc, user = _service(), _user()
-    items = [
-        {"task": task_json(t), "chamado": chamado_json(c)} for c, t in svc.my_chamados(user) if t
-    ]
-    if user.roles & ANALYST_ROLES:
-        page, pages = 1, 1
-        while page <= pages:
-            result = svc.queue(user, QueueFilters(view="minhas", page=page))
-            items.extend(_task_with_chamado(t) for t in result.items)
-            page, pages = page + 1, result.pages
-    return jsonify(items=items)
+    """The caller's ready tasks, a page at a time: on their tickets, analyses they hold."""
+    page = _service().my_tasks(_user(), _list_request(listing.TASKS))
+    return jsonify(
+        items=[_task_with_chamado(t) for t in page.items],
+        **_paging(page, listing.TASKS, "api.list_tasks"),
+    )
 
 
 @bp.get("/queue")
@@ -417,11 +435,16 @@ def release_task(task_id: int) -> Any:
 
 @bp.get("/chamados")
 def list_chamados() -> Any:
-    rows = _service().my_chamados(_user())
+    """The caller's tickets, a page at a time: open ones unless another view is asked."""
+    page = _service().my_chamados(_user(), _list_request(listing.CHAMADOS))
     return jsonify(
         items=[
-            {"chamado": chamado_json(c), "open_task": task_json(t) if t else None} for c, t in rows
-        ]
+            {"chamado": chamado_json(c), "open_task": task_json(t) if t else None}
+            for c, t in page.items
+        ],
+        counts=page.counts,
+        count_cap=page.count_cap,
+        **_paging(page, listing.CHAMADOS, "api.list_chamados"),
     )
 
 

@@ -14,7 +14,7 @@ from flask import (
     url_for,
 )
 
-from engine import attachments, forms
+from engine import attachments, forms, listing
 from engine.errors import ValidationFailed
 from engine.groups import REQUESTER
 from engine.service import TaskForm
@@ -60,10 +60,28 @@ def new_chamado() -> Any:
     return redirect(url_for("requester.services"), 301)
 
 
+# The page's own names for the list parameters (the API's are view, cursor, limit).
+_LIST_PARAMS = listing.ParamNames(view="visao", cursor="cursor", limit="por_pagina")
+
+
 @bp.get("/minhas-solicitacoes")
 @login_required
 def my_chamados() -> Any:
-    return render_template("requester/list.html", rows=svc().my_chamados(current_user()))
+    args = request.args
+    wanted = listing.parse_request(
+        listing.CHAMADOS,
+        args.get("visao"),
+        args.get("cursor"),
+        args.get("por_pagina"),
+        _LIST_PARAMS,
+    )
+    page = svc().my_chamados(current_user(), wanted)
+    per_page = page.limit if page.limit != listing.DEFAULT_LIMIT else None
+
+    def link(view: str, cursor: str | None = None) -> str:
+        return url_for("requester.my_chamados", visao=view, cursor=cursor, por_pagina=per_page)
+
+    return render_template("requester/list.html", page=page, link=link)
 
 
 @bp.get("/chamados/<int:chamado_id>")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import lazyload
 from engine import (
     corewrite,
     forms,
+    listing,
     policy,
     runtime,
     tasks,
@@ -132,25 +133,27 @@ class Requests(UseCaseBase):
                 .limit(1)
             )
 
-    def my_chamados(self, actor: Actor) -> list[tuple[Chamado, HumanTask | None]]:
+    def my_chamados(
+        self, actor: Actor, request: listing.ListRequest | None = None
+    ) -> listing.Page[tuple[Chamado, HumanTask | None]]:
+        """One page of the caller's tickets (open ones unless asked), each with the
+        caller's open task on it; a page costs the page, not the caller's history."""
         with self.reading() as session:
-            rows = session.scalars(
-                select(Chamado)
-                .where(Chamado.requester_id == actor.id)
-                .order_by(Chamado.created_at.desc(), Chamado.id.desc())
-            ).all()
-            open_tasks = {
-                t.chamado_id: t
-                for t in session.scalars(
-                    select(HumanTask).where(
-                        HumanTask.chamado_id.in_([c.id for c in rows]),
-                        HumanTask.state == "ready",
-                        HumanTask.assignee_id == actor.id,
-                        HumanTask.group == tasks.REQUESTER_GROUP,
-                    )
-                )
-            }
-            return [(c, open_tasks.get(c.id)) for c in rows]
+            return listing.requester_chamados(
+                session, actor.id, request or listing.first_page(listing.CHAMADOS)
+            )
+
+    def my_tasks(
+        self, actor: Actor, request: listing.ListRequest | None = None
+    ) -> listing.Page[HumanTask]:
+        """One page of the caller's ready tasks: on their tickets, and analyses they hold."""
+        with self.reading() as session:
+            return listing.assigned_tasks(
+                session,
+                actor.id,
+                [tasks.REQUESTER_GROUP, *self._groups(session, actor)],
+                request or listing.first_page(listing.TASKS),
+            )
 
     def task_form(self, actor: Actor, task_id: int) -> TaskForm:
         with self.reading() as session:

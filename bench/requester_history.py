@@ -1,0 +1,581 @@
+"""5. Requester history: a requester's own lists — GET /api/v1/tasks, GET /api/v1/chamados
+and the page "Minhas solicitações" — for a requester with 10,000 past tickets and for one
+with 10, in the same database.
+
+Per database kind, one database: a handful of real tickets made through the engine (their
+workflow states and task shapes, as in bench.queue_scale), then, with Core inserts, the
+two measured requesters and a crowd of others (1,000 requesters, ~10 tickets each) around
+them. Both measured requesters have the same open work — 2 drafts, 2 tickets in analysis,
+1 awaiting their adjustment — and differ only in their past: closed tickets (resolved,
+returned, closed for lack of answer) with their completed task rows, over two years.
+PostgreSQL gets ANALYZE after the load, as autovacuum would; SQLite gets none (the
+product never runs it).
+
+One gunicorn worker serves both; each call is made for one requester then the other,
+alternately; figures are medians. Target: 10,000 within 1.2× of 10 for the three calls.
+Also shown (no target): the closed view and the oldest page of the history (by cursor),
+ten per page for both. The plans of the lists' statements are printed for the heavy
+requester (EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN on SQLite).
+
+    python -m bench.requester_history [--history 10,10000] [--requests 60] [--backends ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench import common
+from bench.common import fmt, median, note, table, title, verdict
+from bench.queue_scale import SERVICES, _real_tickets, session_cookie
+
+TARGET_RATIO = 1.2
+# Open work of each measured requester, the same for both: status -> tickets.
+OPEN_WORK = (("rascunho", 2), ("em_analise", 2), ("aguardando_ajuste", 1))
+CLOSED_MIX = (("resolvido", 0.72), ("devolvido", 0.24), ("encerrado_sem_resposta", 0.04))
+CROWD = 1_000  # other requesters, ~10 tickets each
+
+# (label, kind, path) — kind "api" uses the bearer token, "page" the session cookie;
+# {oldest} is a cursor just before the person's ten oldest tickets.
+ENDPOINTS = (
+    ("API /api/v1/tasks", "api", "/api/v1/tasks"),
+    ("API /api/v1/chamados", "api", "/api/v1/chamados"),
+    ("página /minhas-solicitacoes", "page", "/minhas-solicitacoes"),
+    ("API encerrados, 10 por página", "api", "/api/v1/chamados?view=encerrados&limit=10"),
+    ("API todos, 10 mais antigos (cursor)", "api", "/api/v1/chamados?limit=10&cursor={oldest}"),
+)
+MAIN_ENDPOINTS = ENDPOINTS[0][0], ENDPOINTS[1][0], ENDPOINTS[2][0]
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Generator:
+    """Chamados and their human_tasks rows, as dicts for Core inserts."""
+
+    real: dict[str, Any]
+    orgao_ids: list[int]
+    tipos: list[str]
+    analysts: list[int]
+    now: datetime
+    next_chamado: int
+    next_task: int
+    seq_by_year: dict[int, int]
+    rng: random.Random = field(default_factory=lambda: random.Random(11))
+    chamados: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+
+    def task(self, cid: int, name: str, created: datetime, state: str, **extra: Any) -> None:
+        shape = self.real["shapes"][name]
+        self.tasks.append(
+            {
+                "id": self.next_task,
+                "chamado_id": cid,
+                "task_guid": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
+                "task_name": name,
+                "title": shape["title"],
+                "lane": shape["lane"],
+                "group": shape["group"],
+                "state": state,
+                "assignee_id": extra.get("assignee_id"),
+                "form_schema": shape["form_schema"],
+                "form_ui_schema": shape["form_ui_schema"],
+                "draft_data": None,
+                "draft_step": None,
+                "created_at": created,
+                "claimed_at": extra.get("claimed_at"),
+                "completed_at": extra.get("completed_at"),
+                "completed_by_id": extra.get("completed_by_id"),
+            }
+        )
+        self.next_task += 1
+
+    def ticket(self, requester: int, email: str, st: str, created: datetime) -> None:
+        """One ticket in status ``st`` with the task rows its path leaves behind."""
+        rng, cid = self.rng, self.next_chamado
+        self.next_chamado += 1
+        self.seq_by_year[created.year] = self.seq_by_year.get(created.year, 0) + 1
+        row: dict[str, Any] = {
+            "id": cid,
+            "protocolo": f"CH-{created.year}-{self.seq_by_year[created.year]:06d}",
+            "requester_id": requester,
+            "process_version_id": self.real["version_id"],
+            "status": st,
+            "version": 1,
+            "workflow_state": self.real["states"][st],
+            "orgao_id": None,
+            "categoria": None,
+            "servico": None,
+            "email": email,
+            "adjustment_rounds": 0,
+            "outcome_message": None,
+            "analysis_seconds": 0,
+            "analysis_started_at": None,
+            "analysis_due_at": None,
+            "overdue": False,
+            "created_at": created,
+            "submitted_at": None,
+            "updated_at": created,
+            "closed_at": None,
+        }
+        self.chamados.append(row)
+        if st == "rascunho":
+            self.task(cid, "registrar_chamado", created, "ready", assignee_id=requester)
+            return
+        analyst = rng.choice(self.analysts)
+        t = created + timedelta(hours=rng.uniform(0.2, 4))
+        self.task(
+            cid,
+            "registrar_chamado",
+            created,
+            "completed",
+            assignee_id=requester,
+            completed_at=t,
+            completed_by_id=requester,
+        )
+        row.update(
+            orgao_id=rng.choice(self.orgao_ids),
+            categoria=rng.choice(self.tipos),
+            servico=rng.choice(SERVICES),
+            submitted_at=t,
+            version=2,
+        )
+        if st == "em_analise":
+            self.task(cid, "analisar_chamado", t, "ready")
+            row.update(analysis_started_at=t, analysis_due_at=t + timedelta(days=2))
+            return
+        done = t + timedelta(hours=rng.uniform(1, 48))
+        self.task(
+            cid,
+            "analisar_chamado",
+            t,
+            "completed",
+            assignee_id=analyst,
+            claimed_at=t,
+            completed_at=done,
+            completed_by_id=analyst,
+        )
+        row.update(version=4, analysis_seconds=int((done - t).total_seconds()))
+        if st in ("aguardando_ajuste", "encerrado_sem_resposta"):
+            row["adjustment_rounds"] = 1
+            ready = st == "aguardando_ajuste"
+            self.task(
+                cid,
+                "ajustar_solicitacao",
+                done,
+                "ready" if ready else "cancelled",
+                assignee_id=requester,
+                completed_at=None if ready else done + timedelta(days=10),
+            )
+            if not ready:
+                row.update(closed_at=done + timedelta(days=10), version=6)
+        else:
+            row.update(
+                closed_at=done,
+                outcome_message=(
+                    "Corrigimos a integração." if st == "resolvido" else "Fora do escopo."
+                ),
+            )
+        row["updated_at"] = min(row["closed_at"] or done, self.now)
+
+    def history(self, requester: int, email: str, closed: int, open_work: Any) -> None:
+        """``closed`` past tickets over two years, then the open work, recent."""
+        statuses = [st for st, _ in CLOSED_MIX]
+        weights = [w for _, w in CLOSED_MIX]
+        for _ in range(closed):
+            age = timedelta(days=30 + self.rng.random() * 700, seconds=self.rng.randrange(86400))
+            self.ticket(requester, email, self.rng.choices(statuses, weights)[0], self.now - age)
+        for st, n in open_work:
+            for _ in range(n):
+                age = timedelta(days=self.rng.random() * 20, seconds=self.rng.randrange(86400))
+                self.ticket(requester, email, st, self.now - age)
+
+
+def bulk_load(svc: Any, history: list[int], seed: int = 11) -> dict[str, Any]:
+    """The measured requesters (one per ``history`` size) and the crowd, with SQL."""
+    from sqlalchemy import func, select, text
+
+    from engine.models import CatalogItem, Chamado, HumanTask, Orgao, ProtocolSequence, User
+
+    analysts = [
+        common.add_person(svc, common.ANA, "Ana Souza", "analyst"),
+        *(
+            common.add_person(svc, common.cpf_from(400_000 + i), f"Analista {i}", "analyst")
+            for i in range(3)
+        ),
+    ]
+    maria = common.add_person(svc, common.MARIA, "Maria da Silva")
+    real = _real_tickets(svc, maria, analysts[0])
+    measured = [
+        common.add_person(svc, common.cpf_from(500_000 + i), f"Solicitante {fmt(n)}")
+        for i, n in enumerate(history)
+    ]
+    with svc.session_factory() as s:
+        gen = Generator(
+            real=real,
+            orgao_ids=list(s.scalars(select(Orgao.id).order_by(Orgao.id))),
+            tipos=list(
+                s.scalars(select(CatalogItem.code).where(CatalogItem.catalog == "tipo_problema"))
+            ),
+            analysts=[a.id for a in analysts],
+            now=datetime.now(UTC),
+            next_chamado=(s.scalar(select(func.max(Chamado.id))) or 0) + 1,
+            next_task=(s.scalar(select(func.max(HumanTask.id))) or 0) + 1,
+            seq_by_year={row.year: row.last_value for row in s.scalars(select(ProtocolSequence))},
+            rng=random.Random(seed),
+        )
+        next_user = (s.scalar(select(func.max(User.id))) or 0) + 1
+    crowd = []
+    for i in range(CROWD):
+        cpf = common.cpf_from(600_000 + i)
+        crowd.append(
+            {
+                "id": next_user + i,
+                "cpf": cpf,
+                "kind": "pessoa",
+                "name": f"Pessoa {i}",
+                "email": f"{cpf}@example.gov.br",
+                "created_at": gen.now - timedelta(days=800),
+            }
+        )
+    # Interleaved with the crowd, as tickets arrive: the measured rows are not adjacent.
+    for person, n in zip(measured, history, strict=True):
+        gen.history(person.id, f"{person.cpf}@example.gov.br", n, OPEN_WORK)
+    for user in crowd:
+        closed = gen.rng.randrange(5, 16)
+        open_work = [(st, int(gen.rng.random() < 0.3)) for st, _n in OPEN_WORK]
+        gen.history(user["id"], user["email"], closed, open_work)
+
+    started = time.perf_counter()
+    engine = svc.db
+    with engine.begin() as conn:
+        conn.execute(User.__table__.insert(), crowd)
+    for table_, rows in ((Chamado.__table__, gen.chamados), (HumanTask.__table__, gen.tasks)):
+        for i in range(0, len(rows), 5000):
+            with engine.begin() as conn:
+                conn.execute(table_.insert(), rows[i : i + 5000])
+    with engine.begin() as conn:
+        for year, value in gen.seq_by_year.items():
+            updated = conn.execute(
+                ProtocolSequence.__table__.update()
+                .where(ProtocolSequence.year == year)
+                .values(last_value=value)
+            ).rowcount
+            if not updated:
+                conn.execute(
+                    ProtocolSequence.__table__.insert(), {"year": year, "last_value": value}
+                )
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            for tbl in ("users", "chamados", "human_tasks"):
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{tbl}', 'id'), "
+                        f"(SELECT max(id) FROM {tbl}))"
+                    )
+                )
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))
+    load_s = time.perf_counter() - started
+    people = []
+    with svc.session_factory() as s:
+        for person in measured:
+            mine = Chamado.requester_id == person.id
+            rows = s.execute(
+                select(Chamado.created_at, Chamado.id)
+                .where(mine)
+                .order_by(Chamado.created_at, Chamado.id)
+                .limit(11)
+            ).all()
+            people.append(
+                {
+                    "person": person,
+                    "tickets": s.scalar(select(func.count()).select_from(Chamado).where(mine)),
+                    "closed": s.scalar(
+                        select(func.count())
+                        .select_from(Chamado)
+                        .where(mine, Chamado.closed_at.is_not(None))
+                    ),
+                    "task_rows": s.scalar(
+                        select(func.count())
+                        .select_from(HumanTask)
+                        .where(HumanTask.assignee_id == person.id)
+                    ),
+                    "oldest_cursor": _cursor_before(rows[-1]),
+                }
+            )
+        counts = {
+            "chamados": s.scalar(select(func.count()).select_from(Chamado)),
+            "human_tasks": s.scalar(select(func.count()).select_from(HumanTask)),
+            "users": s.scalar(select(func.count()).select_from(User)),
+        }
+    return {"counts": counts, "load_seconds": load_s, "people": people}
+
+
+def _cursor_before(row: Any) -> str:
+    """The cursor of the page after ``row`` in the "todos" view: the rows older than it."""
+    from engine import listing
+
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+    return listing.encode_cursor(listing.Cursor(listing.CHAMADOS, "todos", False, created, row.id))
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+
+@dataclass
+class Who:
+    history: int
+    token: str
+    cookie: str
+    info: dict[str, Any]
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+    size: dict[str, int] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def open_site(
+    kind: str, history: list[int], wd: Path
+) -> Iterator[tuple[common.Server, str, Path, list[Who], dict[str, Any]]]:
+    instance = wd / kind
+    instance.mkdir()
+    with common.TempDatabase(kind, instance) as db:
+        svc = common.make_service(db.url, instance)
+        load = bulk_load(svc, history)
+        svc.db.dispose()
+        people = [
+            Who(n, p["person"].token, session_cookie(p["person"].id, p["person"].cpf), p)
+            for n, p in zip(history, load["people"], strict=True)
+        ]
+        with common.Server(db.url, instance, workers=1) as server:
+            yield server, db.url, instance, people, load
+
+
+def fetch(server: common.Server, who: Who, kind: str, path: str) -> tuple[float, float, int]:
+    """One request; returns (wall seconds, worker CPU seconds, body bytes)."""
+    cpu0 = server.cpu()
+    started = time.perf_counter()
+    if kind == "api":
+        status, body = common.request("GET", server.port, path, token=who.token)
+    else:
+        status, body = common.request("GET", server.port, path, cookie=who.cookie)
+    wall = time.perf_counter() - started
+    cpu = server.cpu() - cpu0
+    if status != 200:
+        raise RuntimeError(f"{path}: {status} {body[:300]!r}\n{server.tail()}")
+    if kind == "page" and "Minhas solicitações".encode() not in body:
+        raise RuntimeError(f"{path}: a página não é Minhas solicitações (login?)")
+    return wall, cpu, len(body)
+
+
+def plans(db_url: str, instance: Path, who: Who, endpoints: list[tuple[str, str, str]]) -> Any:
+    """Every SQL statement of each call for ``who``, in-process on the same database,
+    with its plan: EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN on SQLite."""
+    from sqlalchemy import event
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    with common.inprocess_app(db_url, instance) as app:
+        client = app.test_client()
+        engine = app.extensions["chamados"].db
+        name, _, value = who.cookie.partition("=")
+        client.set_cookie(name, value)
+        explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN ANALYZE "
+        for label, kind, path in endpoints:
+            headers = {"Authorization": f"Bearer {who.token}"} if kind == "api" else {}
+            client.get(path, headers=headers)  # warm
+            seen: list[dict[str, Any]] = []
+
+            def before(
+                _c: Any, _cur: Any, statement: str, parameters: Any, *_a: Any, seen: Any = seen
+            ) -> None:
+                seen.append({"raw": statement, "params": parameters})
+
+            event.listen(engine, "before_cursor_execute", before)
+            try:
+                resp = client.get(path, headers=headers)
+            finally:
+                event.remove(engine, "before_cursor_execute", before)
+            assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+            listed = [s for s in seen if "chamados" in s["raw"] or "human_tasks" in s["raw"]]
+            with engine.connect() as conn:
+                for stmt in listed:
+                    rows = conn.exec_driver_sql(explain + stmt["raw"], stmt["params"]).fetchall()
+                    stmt["plan"] = [str(r[-1] if explain.endswith("PLAN ") else r[0]) for r in rows]
+                    stmt["sql"] = _summary(stmt.pop("raw"))
+                    stmt.pop("params")
+            out[label] = [{"statements": len(seen)}, *listed]
+    return out
+
+
+def _summary(sql: str) -> str:
+    sql = re.sub(r"\s+", " ", sql).strip()
+    n_counts = sql.count("SELECT count(*)")
+    head = f"SELECT {n_counts} contagens" if n_counts else "SELECT ..."
+    tables = re.findall(r"(?:FROM|JOIN) (\w+)", sql)
+    where = sql.split(" WHERE ", 1)[1] if " WHERE " in sql else ""
+    return f"{head} [{', '.join(dict.fromkeys(tables))}] WHERE {where}"[:140]
+
+
+def run(history: list[int], kinds: list[str], requests: int, time_budget: float) -> dict[str, Any]:
+    title(
+        "5. Histórico do solicitante: suas listas com "
+        f"{' e '.join(fmt(n) for n in history)} chamados passados"
+    )
+    if "postgresql" in kinds:
+        why = common.postgres_available()
+        if why:
+            note(f"ATENÇÃO: PostgreSQL indisponível ({why}); medindo só SQLite.")
+            kinds = [k for k in kinds if k != "postgresql"]
+    result: dict[str, Any] = {"history": history, "backends": {}}
+    verdicts = []
+    deadline = time.monotonic() + time_budget
+    for kind in kinds:
+        with contextlib.ExitStack() as stack:
+            wd = stack.enter_context(common.workdir(f"history-{kind}"))
+            t0 = time.perf_counter()
+            server, db_url, instance, people, load = stack.enter_context(
+                open_site(kind, history, wd)
+            )
+            c = load["counts"]
+            note(
+                f"{kind}: banco pronto em {time.perf_counter() - t0:.0f} s "
+                f"({fmt(c['chamados'])} chamados, {fmt(c['human_tasks'])} tarefas, "
+                f"{fmt(c['users'])} pessoas)"
+            )
+            for who in people:
+                note(
+                    f"  solicitante com {fmt(who.history)} passados: {fmt(who.info['tickets'])} "
+                    f"chamados ({fmt(who.info['closed'])} encerrados), "
+                    f"{fmt(who.info['task_rows'])} tarefas atribuídas no histórico"
+                )
+
+            def path_for(who: Who, p: str) -> str:
+                return p.format(oldest=who.info["oldest_cursor"])
+
+            for who in people:  # warm: templates, caches, connections
+                for _label, k, p in ENDPOINTS:
+                    for _ in range(3):
+                        fetch(server, who, k, path_for(who, p))
+            done = 0
+            for _ in range(requests):
+                if time.monotonic() > deadline:
+                    note(f"ATENÇÃO: orçamento de tempo esgotado após {done} pedidos por ponto.")
+                    break
+                for label, k, p in ENDPOINTS:
+                    for who in people if done % 2 == 0 else people[::-1]:
+                        wall, cpu, size = fetch(server, who, k, path_for(who, p))
+                        who.samples.setdefault(label, []).append(wall)
+                        who.cpu[label] = who.cpu.get(label, 0.0) + cpu
+                        who.size[label] = size
+                done += 1
+            light, heavy = people[0], people[-1]
+            rows = []
+            fig: dict[str, Any] = {"load": load_summary(load), "requests_per_point": done}
+            fig["endpoints"] = {}
+            for label, _k, p in ENDPOINTS:
+                a = median(light.samples[label]) * 1000
+                b = median(heavy.samples[label]) * 1000
+                ca = light.cpu[label] * 1000 / max(1, done)
+                cb = heavy.cpu[label] * 1000 / max(1, done)
+                sa, sb = light.size[label], heavy.size[label]
+                rows.append((label, a, b, b / a, ca, cb, f"{sa / 1024:.1f}/{sb / 1024:.1f}"))
+                fig["endpoints"][label] = {
+                    "path": p,
+                    "median_ms": {str(light.history): a, str(heavy.history): b},
+                    "ratio": b / a,
+                    "cpu_ms": {str(light.history): ca, str(heavy.history): cb},
+                    "bytes": {str(light.history): sa, str(heavy.history): sb},
+                }
+            print()
+            note(
+                f"{kind}: mediana de {done} pedidos por ponto, alternados; tempos em ms; "
+                "CPU = ms de CPU do worker por pedido; KB = tamanho da resposta."
+            )
+            table(
+                [
+                    "pedido",
+                    f"{fmt(light.history)} ms",
+                    f"{fmt(heavy.history)} ms",
+                    "razão",
+                    f"CPU {fmt(light.history)}",
+                    f"CPU {fmt(heavy.history)}",
+                    "KB",
+                ],
+                rows,
+            )
+            for label in MAIN_ENDPOINTS:
+                r = fig["endpoints"][label]["ratio"]
+                verdicts.append(
+                    verdict(
+                        r <= TARGET_RATIO,
+                        f"{kind}, {label}: {fmt(heavy.history)} ≤ {TARGET_RATIO}× "
+                        f"{fmt(light.history)} (medido: {r:.2f}×)",
+                        "comandos SQL e planos logo abaixo, na seção 5",
+                    )
+                )
+            print()
+            note(
+                f"{kind}: comandos SQL das listas para o solicitante com "
+                f"{fmt(heavy.history)} passados, e seus planos:"
+            )
+            endpoints = [(lbl, k, path_for(heavy, p)) for lbl, k, p in ENDPOINTS]
+            found = plans(db_url, instance, heavy, endpoints)
+            for label, (head, *stmts) in found.items():
+                note(f"{label}: {head['statements']} comandos SQL no pedido")
+                for stmt in stmts:
+                    note(f"  {stmt['sql']}")
+                    for line in stmt["plan"]:
+                        note(f"      {line}")
+            fig["plans"] = found
+            result["backends"][kind] = fig
+    result["verdicts"] = verdicts
+    common.save_results("requester_history", result)
+    return result
+
+
+def load_summary(load: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "counts": load["counts"],
+        "load_seconds": load["load_seconds"],
+        "people": [
+            {k: v for k, v in p.items() if k in ("tickets", "closed", "task_rows")}
+            for p in load["people"]
+        ],
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--history", default="10,10000", help="chamados passados de cada um")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--requests", type=int, default=60, help="por ponto e solicitante")
+    parser.add_argument(
+        "--time-budget", type=float, default=240, help="segundos de medida, no máximo"
+    )
+    parser.add_argument("--quick", action="store_true", help="20 pedidos por ponto")
+    parser.add_argument("--profile", action="store_true", help="sem efeito: os planos saem sempre")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.requests = min(args.requests, 20)
+    history = sorted(int(s) for s in args.history.split(","))
+    return run(
+        history,
+        [k.strip() for k in args.backends.split(",") if k.strip()],
+        args.requests,
+        args.time_budget,
+    )
+
+
+if __name__ == "__main__":
+    main()
