@@ -30,6 +30,7 @@ from engine.usecases.base import (  # noqa: F401 - the public names of the facad
     TaskForm,
     UseCaseBase,
 )
+from engine.usecases.groups_admin import GroupsAdmin
 from engine.usecases.recording import Recording
 from engine.usecases.requests import Requests
 from engine.usecases.timing import Timing
@@ -40,7 +41,7 @@ def _utcnow() -> datetime:
 
 
 @dataclass
-class Chamados(Requests, Analysis, Timing, Recording, UseCaseBase):
+class Chamados(Requests, Analysis, Timing, Recording, GroupsAdmin, UseCaseBase):
     """The engine's facade: one object per process, shared by every request and job."""
 
     settings: Settings
