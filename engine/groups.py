@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import NotFound, ValidationFailed
 from engine.models import Group, GroupMember, User
-from engine.users import parse_cpf
+from engine.users import ROLE_LABELS, ROLES, parse_cpf
 
 # The group key of a task that belongs to the person who started its instance.
 REQUESTER = "requester"
@@ -31,11 +31,17 @@ _INITIATOR_LANES = frozenset(
     {"solicitante", "requerente", "process initiator", "process_initiator", "initiator"}
 )
 _KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
+NAME_MAX = 100
+DESCRIPTION_MAX = 2000
+
+
+def _slug(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:50]
 
 
 def slug(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:50] or "grupo"
+    return _slug(text) or "grupo"
 
 
 def is_initiator_lane(lane: str | None) -> bool:
@@ -128,25 +134,54 @@ def list_groups(session: Session) -> list[GroupView]:
     ]
 
 
+def check_roles(roles: Iterable[str]) -> list[str]:
+    """The platform roles whose holders are all members (engine.users.ROLES), sorted."""
+    chosen = {str(role).strip() for role in roles} - {""}
+    unknown = sorted(chosen - set(ROLES))
+    if unknown:
+        labels = ", ".join(ROLE_LABELS[r] for r in ROLES)
+        raise ValidationFailed(
+            {"papeis": f"Papel desconhecido: {', '.join(unknown)}. Escolha entre: {labels}."}
+        )
+    return sorted(chosen)
+
+
 def create(session: Session, name: str, description: str, roles: list[str], now: datetime) -> Group:
-    name = name.strip()
-    if not 2 <= len(name) <= 100:
-        raise ValidationFailed({"nome": "Informe o nome do grupo (de 2 a 100 caracteres)."})
-    key = slug(name)
-    if not _KEY.match(key):
-        raise ValidationFailed({"nome": "Use letras ou números no nome do grupo."})
-    if session.get(Group, key) is not None or session.scalar(
+    """A new group; every problem with what was typed is reported at once."""
+    name = " ".join(name.split())
+    description = description.strip()
+    key = _slug(name)
+    errors: dict[str, str] = {}
+    if not 2 <= len(name) <= NAME_MAX:
+        errors["nome"] = f"Informe o nome do grupo (de 2 a {NAME_MAX} caracteres)."
+    elif not key or not _KEY.match(key):
+        errors["nome"] = "Use letras ou números no nome do grupo."
+    elif key == REQUESTER or is_initiator_lane(name):
+        errors["nome"] = (
+            "Este nome indica quem abriu a solicitação (a raia do solicitante) "
+            "e não pode ser um grupo: escolha outro."
+        )
+    elif existing := session.get(Group, key) or session.scalar(
         select(Group).where(Group.name == name)
     ):
-        raise ValidationFailed({"nome": f"Já existe um grupo chamado {name!r}."})
-    group = Group(key=key, name=name, description=description.strip()[:2000], member_roles=roles)
+        errors["nome"] = f"Já existe o grupo “{existing.name}”: escolha outro nome."
+    if len(description) > DESCRIPTION_MAX:
+        errors["descricao"] = f"Use no máximo {DESCRIPTION_MAX} caracteres na descrição."
+    try:
+        roles = check_roles(roles)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationFailed(errors)
+    group = Group(key=key, name=name, description=description, member_roles=roles)
     group.created_at = now
     session.add(group)
     session.flush()
     return group
 
 
-def _group(session: Session, key: str) -> Group:
+def get(session: Session, key: str) -> Group:
+    """The group ``key``; NotFound if there is none."""
     group = session.get(Group, key)
     if group is None:
         raise NotFound("Grupo não encontrado.")
@@ -154,18 +189,20 @@ def _group(session: Session, key: str) -> Group:
 
 
 def set_roles(session: Session, key: str, roles: list[str]) -> None:
-    _group(session, key).member_roles = sorted(set(roles))
+    get(session, key).member_roles = check_roles(roles)
 
 
-def add_member(session: Session, key: str, raw_cpf: str, now: datetime) -> str:
-    _group(session, key)
+def add_member(session: Session, key: str, raw_cpf: str, now: datetime) -> tuple[str, bool]:
+    """Lists the CPF (any spelling) in the group; (its 11 digits, whether it was added)."""
+    get(session, key)
     cpf = parse_cpf(raw_cpf)
     if cpf is None:
         raise ValidationFailed({"cpf": "CPF inválido: confira os 11 dígitos."})
-    if session.get(GroupMember, (key, cpf)) is None:
-        session.add(GroupMember(group_key=key, cpf=cpf, added_at=now))
-        session.flush()
-    return cpf
+    if session.get(GroupMember, (key, cpf)) is not None:
+        return cpf, False
+    session.add(GroupMember(group_key=key, cpf=cpf, added_at=now))
+    session.flush()
+    return cpf, True
 
 
 def remove_member(session: Session, key: str, cpf: str) -> bool:

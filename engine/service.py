@@ -31,6 +31,7 @@ from engine.usecases.base import (  # noqa: F401 - the public names of the facad
     TaskForm,
     UseCaseBase,
 )
+from engine.usecases.groups_admin import GroupsAdmin
 from engine.usecases.recording import Recording
 from engine.usecases.requests import Requests
 from engine.usecases.timing import Timing
@@ -41,7 +42,9 @@ def _utcnow() -> datetime:
 
 
 @dataclass
-class Chamados(Requests, Analysis, Timing, Recording, SessionUseCases, UseCaseBase):
+class Chamados(
+    Requests, Analysis, Timing, Recording, GroupsAdmin, SessionUseCases, UseCaseBase
+):
     """The engine's facade: one object per process, shared by every request and job."""
 
     settings: Settings

@@ -6,10 +6,11 @@ from flask import Flask
 
 
 def init_views(app: Flask) -> None:
-    from web import admin, analyst, catalogs_admin, designer, requester
+    from web import admin, analyst, catalogs_admin, designer, groups_admin, requester
 
     app.register_blueprint(requester.bp)
     app.register_blueprint(analyst.bp)
     admin.init_admin(app)
     catalogs_admin.init_catalogs_admin(app)
+    groups_admin.init_groups_admin(app)
     designer.init_designer(app)
