@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ScalarSelect, Select, func, or_, select
+from sqlalchemy import ScalarSelect, Select, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine.models import Chamado, HumanTask, Orgao
@@ -15,6 +15,12 @@ VIEWS = ("disponiveis", "minhas", "todas")
 # Counting every open task makes each page cost O(open tasks). Counts stop at this
 # cap ("500+"): no analyst pages past it, they filter; the cost stays bounded.
 COUNT_CAP = 500
+# Filter values no ticket can have (an órgão code past the database's integer, a
+# tipo_problema longer than its column or with a NUL, which PostgreSQL refuses in a
+# query) match nothing instead of failing the query; an age past a century is a century.
+_MAX_ID = 2**31 - 1
+_MAX_CODE = 80
+_MAX_AGE_DAYS = 36_500
 
 
 @dataclass(frozen=True)
@@ -53,9 +59,11 @@ def _apply(
         # the task index alone.
         query = query.join(Chamado, Chamado.id == HumanTask.chamado_id)
     if f.orgao_id:
-        query = query.where(Chamado.orgao_id == f.orgao_id)
+        known = 0 < f.orgao_id <= _MAX_ID
+        query = query.where(Chamado.orgao_id == f.orgao_id if known else false())
     if f.tipo_problema:
-        query = query.where(Chamado.tipo_problema == f.tipo_problema)
+        known = len(f.tipo_problema) <= _MAX_CODE and "\x00" not in f.tipo_problema
+        query = query.where(Chamado.tipo_problema == f.tipo_problema if known else false())
     if f.situacao == "novo":
         query = query.where(Chamado.adjustment_rounds == 0)
     elif f.situacao == "reenviado":
@@ -64,7 +72,8 @@ def _apply(
         # The SLA timer sets the flag; the due date also covers a scheduler running late.
         query = query.where(or_(Chamado.overdue.is_(True), Chamado.analysis_due_at < now))
     if f.min_age_days:
-        query = query.where(HumanTask.created_at <= now - timedelta(days=f.min_age_days))
+        days = min(f.min_age_days, _MAX_AGE_DAYS)
+        query = query.where(HumanTask.created_at <= now - timedelta(days=days))
     return query
 
 

@@ -10,20 +10,18 @@ transaction, so a timer fires once even if a lease expires mid-way.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    CycleTimerEventDefinition,
-    TimerEventDefinition,
-)
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine import corewrite, runtime
+from engine import corewrite, durations, runtime
 from engine.models import Chamado, WorkflowTimer
 
 LEASE = timedelta(seconds=60)
@@ -154,22 +152,18 @@ def claim_due(session: Session, now: datetime, worker: str, limit: int = 20) -> 
 
 
 def check_expression(definition: TimerEventDefinition, expression: str) -> str | None:
-    """A constant timer expression that cannot be parsed, as a pt-BR message."""
-    import ast
+    """A constant timer expression that cannot be armed, as a pt-BR message.
 
+    Unreadable values and values outside engine.durations' bounds (a duration of more
+    than a few years, an unbounded or too frequent repetition) are refused at deploy,
+    before any start of the process meets them.
+    """
     try:
         value = ast.literal_eval(expression.strip())
-    except (ValueError, SyntaxError):
-        return None  # a data name (e.g. prazo_analise): checked when it runs
-    if not isinstance(value, str):
-        return f"a expressão {expression!r} deve ser um texto ISO 8601 entre aspas"
+    except (ValueError, SyntaxError, RecursionError, MemoryError):
+        return None  # a data name (e.g. prazo_analise): checked when it is armed
     try:
-        if isinstance(definition, CycleTimerEventDefinition):
-            TimerEventDefinition.parse_iso_recurring_interval(value)
-        elif type(definition).__name__ == "DurationTimerEventDefinition":
-            TimerEventDefinition.parse_iso_duration(value)
-        else:
-            TimerEventDefinition.parse_time_or_duration(value)
-    except Exception:
-        return f'{value!r} não é uma data, duração ou repetição ISO 8601 válida (ex.: "P10D")'
+        durations.check(definition, value)
+    except durations.TimerValueRejected as exc:
+        return exc.message
     return None
