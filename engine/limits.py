@@ -38,6 +38,7 @@ MAX_TASK_DATA_BYTES = 1024 * 1024
 # database or mail can store): never useful in a form field.
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _LINE_BREAKS = re.compile(r"[\t\n\r]")
+ONE_LINE = "Este campo tem uma só linha: remova quebras de linha e tabulações."
 
 
 class JsonRejected(ValueError):
@@ -60,7 +61,7 @@ def forbidden_character(text: str, multiline: bool = False) -> str | None:
         return None
     char = match.group()
     if char in "\t\n\r":
-        return "Este campo tem uma só linha: remova quebras de linha e tabulações."
+        return ONE_LINE
     return (
         f"O texto contém um caractere de controle inválido (U+{ord(char):04X}, posição "
         f"{match.start() + 1}); apague-o e digite de novo."

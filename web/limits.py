@@ -89,6 +89,10 @@ def init_limits(app: Flask) -> None:
         limit = body_limit(request.endpoint, request.mimetype)
         if limit is not None:
             request.max_content_length = limit
+        # A declared size past the limit is refused now, even where the view never
+        # reads the body; an undeclared one is cut when read (Werkzeug's limited stream).
+        if (request.content_length or 0) > (request.max_content_length or float("inf")):
+            raise RequestEntityTooLarge()
         if request.endpoint and request.endpoint.startswith("designer."):
             request.max_form_memory_size = DESIGNER_FORM_FIELD
 

@@ -55,7 +55,8 @@ def check(
         node, value, path = stack.pop()
         key = ".".join(str(p) for p in path)
         if len(path) > limits.MAX_JSON_DEPTH:
-            errors.setdefault(key, "Valor aninhado demais.")
+            # Named by its field: a key 33 levels long helps nobody.
+            errors.setdefault(str(path[0]), "Valor aninhado demais.")
             continue
         if isinstance(value, str):
             limit = _declared(node, "maxLength", limits.DEFAULT_MAX_LENGTH)
