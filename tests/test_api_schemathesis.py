@@ -75,10 +75,10 @@ def seeded(tmp_path: Path) -> Iterator[tuple[Flask, dict[str, str]]]:
 def _document_app() -> Flask:
     """An app that only serves its OpenAPI document (no database is touched): the schema
     is read at collection time, over WSGI, from GET /api/v1/openapi.json."""
-    folder = Path(tempfile.mkdtemp(prefix="chamados-openapi-"))
+    never_opened = Path(tempfile.gettempdir()) / "chamados-openapi-unused.sqlite3"
     return create_app(
         {
-            "DATABASE_URL": f"sqlite:///{folder / 'unused.sqlite3'}",
+            "DATABASE_URL": f"sqlite:///{never_opened}",
             "TESTING": True,
             "SECRET_KEY": "test-secret",
             "OIDC_ISSUER": "http://127.0.0.1:9",
