@@ -10,7 +10,8 @@ The full run's counts, chosen to fit in ~20 minutes on this 2-core machine:
   2. HTTP: 240 measured lifecycles per database, 2 clients, 3 rounds (~3–4 min);
   3. queue: 1,000 and 100,000 tickets per database, 20 requests per point (~5 min);
   4. memory: 10,000 lifecycles against one worker, capped at 15 minutes — when the
-     machine is too busy to get there, the output says how many were done.
+     machine is too busy to get there, the output says how many were done;
+  5. bounds: the worst requests a requester can send vs a normal submit, 15 rounds (~20 s).
 Benchmarks print verdicts; they never fail on a missed target (exit 1 only on errors).
 """
 
@@ -24,9 +25,9 @@ import traceback
 from datetime import datetime
 from typing import Any
 
-from bench import common, engine_overhead, http_lifecycle, memory, queue_scale
+from bench import bounds, common, engine_overhead, http_lifecycle, memory, queue_scale
 
-ORDER = ("engine", "http", "queue", "memory")
+ORDER = ("engine", "http", "queue", "memory", "bounds")
 
 
 def _git_commit() -> str:
@@ -53,7 +54,7 @@ def _git_commit() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="contagens reduzidas (~5 min)")
-    parser.add_argument("--only", default=",".join(ORDER), help="engine,http,queue,memory")
+    parser.add_argument("--only", default=",".join(ORDER), help="engine,http,queue,memory,bounds")
     parser.add_argument(
         "--profile", action="store_true", help="perfil mesmo se a meta for atingida"
     )
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                 *prof,
             ]
         ),
+        "bounds": lambda: bounds.main(quick),
     }
     failures: list[str] = []
     results: dict[str, Any] = {}

@@ -29,6 +29,10 @@ DEFAULT_MAX_ITEMS = 500
 # recursion limit. A table row is at depth 3 (data → array → row → value).
 MAX_JSON_DEPTH = 32
 
+# Lists in a saved draft: the wizard posts at most ~1,000 fields, so only an API client can
+# send more, and the table step draws every row of the draft (10,000 rows: ~300 ms).
+MAX_DRAFT_ITEMS = 1000
+
 # A script may hand back to task data values whose JSON is at most this big, each; the
 # whole task data written back after a script at most MAX_TASK_DATA_BYTES.
 MAX_SCRIPT_VALUE_BYTES = 64 * 1024
@@ -104,6 +108,29 @@ def loads(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
     if json_depth(value, max_depth) > max_depth:
         raise JsonRejected(f"O JSON passa de {max_depth} níveis de aninhamento.")
     return value
+
+
+def draft_problems(data: Mapping[str, Any]) -> dict[str, str]:
+    """pt-BR messages, by top-level field, for lists too long to keep in a draft.
+
+    A draft keeps what was typed even when it is invalid (a text over its maxLength is
+    kept so it can be trimmed), but not without bound: every later page draws it.
+    """
+    problems: dict[str, str] = {}
+    for name, value in data.items():
+        stack = [value]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Mapping):
+                stack.extend(node.values())
+            elif isinstance(node, list | tuple):
+                if len(node) > MAX_DRAFT_ITEMS:
+                    problems[str(name)] = (
+                        f"Um rascunho guarda no máximo {MAX_DRAFT_ITEMS} itens por lista."
+                    )
+                    break
+                stack.extend(node)
+    return problems
 
 
 def finite(value: Any) -> bool:

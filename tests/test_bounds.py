@@ -197,6 +197,21 @@ def test_a_ten_thousand_row_submit_is_a_field_message_and_the_draft_survives(
     assert form["version"] == version and form["chamado"]["status"] == "rascunho"
 
 
+def test_a_draft_keeps_invalid_text_but_not_unbounded_lists(app: Flask, maria: Api) -> None:
+    task_id, _version = started(maria)
+    # Over maxLength is kept (the requester trims it later); 10,000 rows are not: every
+    # page of the wizard would draw them.
+    kept = {"detalhamento": "x" * 6000, "protocolos": TEN_THOUSAND_ROWS[: limits.MAX_DRAFT_ITEMS]}
+    maria.put(f"/tasks/{task_id}/draft", {"data": kept}, expect=204)
+    refused = maria.put(
+        f"/tasks/{task_id}/draft", {"data": {"protocolos": TEN_THOUSAND_ROWS}}, expect=422
+    )
+    assert refused["errors"] == {
+        "data.protocolos": "Um rascunho guarda no máximo 1000 itens por lista."
+    }
+    assert maria.get(f"/tasks/{task_id}")["data"] == kept
+
+
 def test_a_nul_in_a_text_field_is_a_field_message_and_no_mail_is_queued(
     app: Flask, maria: Api
 ) -> None:

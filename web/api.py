@@ -386,6 +386,7 @@ def save_draft(task_id: int) -> Any:
         not isinstance(step, str) or len(step) > _MAX_STEP or limits.forbidden_character(step)
     ):
         errors["step"] = f"Informe o passo como texto de até {_MAX_STEP} caracteres."
+    errors.update({f"data.{k}": v for k, v in limits.draft_problems(data).items()})
     if errors:
         raise ValidationFailed(errors)
     _service().save_draft(_user(), task_id, data, step)
