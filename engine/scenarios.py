@@ -276,6 +276,8 @@ def save(
     errors = {}
     if not name or len(name) > MAX_NAME:
         errors["name"] = f"Informe um nome de até {MAX_NAME} caracteres."
+    elif wrong := limits.forbidden_character(name):  # PostgreSQL refuses a NUL in text
+        errors["name"] = wrong
     if not expected_end.strip():
         errors["expected_end"] = "Informe o evento de fim esperado."
     if errors:

@@ -576,3 +576,33 @@ def test_a_timer_value_from_task_data_is_checked_when_armed() -> None:
     with pytest.raises(ProcessDefinitionError, match="5 anos") as err:
         runtime.start(bundle)
     assert err.value.element_id == "prazo"
+
+
+# --- names typed by staff --------------------------------------------------------------------
+
+
+def test_names_with_a_nul_are_field_messages_on_every_database(svc: Chamados) -> None:
+    # PostgreSQL refuses a NUL in text, even in the query looking for a twin: these were
+    # 500s there, whatever SQLite accepted.
+    from engine import catalogs, tokens
+    from engine.designer import Designer
+    from engine.errors import ValidationFailed
+    from tests.conftest import add_person
+
+    dora = add_person(svc, "12345678909", "Dora Projetista", "designer")
+    checks = (
+        (lambda s: tokens.create_token(s, dora.id, "meu\x00token", dora.id, svc.clock()), "name"),
+        (lambda s: catalogs.add_item(s, "tipo_problema", "Erro\x00", None, None), "label"),
+        (lambda s: catalogs.add_item(s, "tipo_problema", "Novo", "Ajuda\x00", None), "help"),
+    )
+    for action, field in checks:
+        with pytest.raises(ValidationFailed) as err, svc.transaction() as session:
+            action(session)
+        assert "U+0000" in err.value.errors[field]
+    designer = Designer(svc)
+    with pytest.raises(ValidationFailed) as err:
+        designer.create_model(dora, "processo_novo", "Nome\x00")
+    assert "U+0000" in err.value.errors["name"]
+    with pytest.raises(ValidationFailed) as err:
+        designer.save_scenario(dora, "chamado", "Cenário\x00", "[]", "fim_resolvido")
+    assert "U+0000" in err.value.errors["name"]
