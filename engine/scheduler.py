@@ -51,9 +51,7 @@ def make_scheduler(
     interval_seconds: float = 5.0,
     extra_jobs: dict[str, Callable[[], Any]] | None = None,
 ) -> BaseScheduler:
-    scheduler: BaseScheduler = (
-        BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
-    )
+    scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
     worker = worker_id()
     mail_settings = MailSettings.from_env(instance_dir=svc.settings.instance_dir)
     transport = outbox.make_transport(mail_settings)

@@ -125,8 +125,17 @@ def dev(host: str, port: int) -> None:
 def serve(bind: str, workers: int, gunicorn_args: tuple[str, ...]) -> None:
     """Serve em produção com gunicorn (configuração só pelo ambiente)."""
     args = [
-        sys.executable, "-m", "gunicorn", "web.wsgi:app", "--bind", bind,
-        "--workers", str(workers), "--access-logfile", "-", *gunicorn_args,
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "web.wsgi:app",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        *gunicorn_args,
     ]
     os.execv(sys.executable, args)
 
