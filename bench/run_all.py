@@ -13,6 +13,7 @@ The full run's counts, chosen to fit in ~20 minutes on this 2-core machine:
      machine is too busy to get there, the output says how many were done;
   5. requester history: a requester with 10 and one with 10,000 past tickets, both
      databases, 60 requests per point (~1 min).
+  6. bounds: the worst requests a requester can send vs a normal submit, 15 rounds (~20 s).
 Benchmarks print verdicts; they never fail on a missed target (exit 1 only on errors).
 """
 
@@ -27,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from bench import (
+    bounds,
     common,
     engine_overhead,
     http_lifecycle,
@@ -35,7 +37,7 @@ from bench import (
     requester_history,
 )
 
-ORDER = ("engine", "http", "queue", "memory", "history")
+ORDER = ("engine", "http", "queue", "memory", "history", "bounds")
 
 
 def _git_commit() -> str:
@@ -62,7 +64,9 @@ def _git_commit() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="contagens reduzidas (~5 min)")
-    parser.add_argument("--only", default=",".join(ORDER), help="engine,http,queue,memory,history")
+    parser.add_argument(
+        "--only", default=",".join(ORDER), help="engine,http,queue,memory,history,bounds"
+    )
     parser.add_argument(
         "--profile", action="store_true", help="perfil mesmo se a meta for atingida"
     )
@@ -106,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                 *prof,
             ]
         ),
+        "bounds": lambda: bounds.main(quick),
     }
     failures: list[str] = []
     results: dict[str, Any] = {}

@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, limits
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.models import CatalogItem, Revision
 from engine.orgaos import fold
@@ -398,6 +398,8 @@ def _validate(
         errors["label"] = "Informe o nome do item."
     elif len(clean_label) > LABEL_MAX:
         errors["label"] = f"O nome pode ter no máximo {LABEL_MAX} caracteres."
+    elif wrong := limits.forbidden_character(clean_label):
+        errors["label"] = wrong
     else:
         twin = _same_label(session, catalog, clean_label, exclude_code)
         if twin is not None:
@@ -410,6 +412,9 @@ def _validate(
                 )
     if clean_help is not None and len(clean_help) > HELP_MAX:
         errors["help"] = f"A ajuda pode ter no máximo {HELP_MAX} caracteres."
+    # PostgreSQL refuses a NUL in text (even in the query for a twin): a field message.
+    if clean_help is not None and (wrong := limits.forbidden_character(clean_help, True)):
+        errors.setdefault("help", wrong)
     if errors:
         raise ValidationFailed(errors)
     return clean_label, clean_help

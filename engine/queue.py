@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ScalarSelect, Select, func, or_, select
+from sqlalchemy import ScalarSelect, Select, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from engine.models import Chamado, HumanTask, Orgao, ProcessVersion
@@ -17,7 +17,12 @@ VIEWS = ("disponiveis", "minhas", "todas")
 COUNT_CAP = 500
 # "Waiting for at least N days" beyond this finds what this finds (nothing): larger N
 # would overflow the date arithmetic.
-MAX_AGE_DAYS = 100 * 366
+MAX_AGE_DAYS = 36_500  # a century; the API documents it as the parameter's maximum
+# Filter values no ticket can have (an órgão code past the database's integer, a
+# category longer than its column or with a NUL, which PostgreSQL refuses in a query)
+# match nothing instead of failing the query.
+_MAX_ID = 2**31 - 1
+_MAX_CODE = 80
 
 
 @dataclass(frozen=True)
@@ -60,9 +65,11 @@ def _apply(
         # the task index alone.
         query = query.join(Chamado, Chamado.id == HumanTask.chamado_id)
     if f.orgao_id:
-        query = query.where(Chamado.orgao_id == f.orgao_id)
+        known = 0 < f.orgao_id <= _MAX_ID
+        query = query.where(Chamado.orgao_id == f.orgao_id if known else false())
     if f.categoria:
-        query = query.where(Chamado.categoria == f.categoria)
+        known = len(f.categoria) <= _MAX_CODE and "\x00" not in f.categoria
+        query = query.where(Chamado.categoria == f.categoria if known else false())
     if f.process_id:
         query = query.join(ProcessVersion, ProcessVersion.id == Chamado.process_version_id).where(
             ProcessVersion.process_id == f.process_id

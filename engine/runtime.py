@@ -14,13 +14,75 @@ from uuid import UUID
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task
 
-from engine.errors import TaskNotReady
-from engine.scripting import make_script_engine
+from engine.errors import ProcessDefinitionError, TaskNotReady
+from engine.scripting import ExpressionRejected, make_script_engine
 from engine.specs import ProcessBundle
 
 _SCRIPT_ENGINE = make_script_engine()
+
+
+def _refused_expression(exc: BaseException) -> ExpressionRejected | None:
+    """The ExpressionRejected (a script over a limit, say) behind SpiffWorkflow's wrapper."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ExpressionRejected):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+# Automatic steps (scripts, gateways, events) one call may run. A request runs a handful;
+# a loop of script tasks with no human task in it would otherwise run until Python's
+# recursion limit, each step dearer than the last (completed tasks are never pruned).
+MAX_ENGINE_STEPS = 300
+
+
+def _steps(wf: BpmnWorkflow, task: Task | None = None) -> None:
+    """Run ``task`` (if any) and the engine steps after it, at most MAX_ENGINE_STEPS.
+
+    A script or expression of the model refused while running (it would have made a
+    value too big), a runaway loop or a workflow grown too deep is a flaw of the
+    model, not of the request: it becomes a ProcessDefinitionError naming the element,
+    and the caller's transaction saves nothing.
+    """
+    ran = 0
+
+    def count(next_task: Task) -> None:
+        nonlocal ran
+        ran += 1
+        if ran > MAX_ENGINE_STEPS:
+            raise ProcessDefinitionError(
+                f"O processo executou mais de {MAX_ENGINE_STEPS} passos automáticos seguidos "
+                f"e parou no elemento {next_task.task_spec.bpmn_id} (um laço sem tarefa "
+                "humana?). Avise a equipe responsável pelo modelo.",
+                next_task.task_spec.bpmn_id,
+            )
+
+    try:
+        if task is not None:
+            task.run()
+        wf.do_engine_steps(will_complete_task=count)
+    except RecursionError as exc:
+        raise ProcessDefinitionError(
+            "O processo ficou profundo demais para continuar (laços demais no modelo). "
+            "Avise a equipe responsável pelo modelo."
+        ) from exc
+    except WorkflowException as exc:
+        refused = _refused_expression(exc)
+        if refused is None:
+            raise
+        spec = getattr(exc, "task_spec", None)
+        element = getattr(spec, "bpmn_id", None) or getattr(spec, "name", None)
+        raise ProcessDefinitionError(
+            f"O processo não pôde continuar no elemento {element}: {refused} "
+            "Avise a equipe responsável pelo modelo.",
+            element,
+        ) from exc
 
 
 def start(bundle: ProcessBundle, data: dict[str, Any] | None = None) -> BpmnWorkflow:
@@ -28,7 +90,7 @@ def start(bundle: ProcessBundle, data: dict[str, Any] | None = None) -> BpmnWork
     if data:
         wf.data.update(copy.deepcopy(data))
         wf.task_tree.data.update(copy.deepcopy(data))
-    wf.do_engine_steps()
+    _steps(wf)
     return wf
 
 
@@ -73,8 +135,7 @@ def complete(wf: BpmnWorkflow, task: Task, data: dict[str, Any]) -> None:
     if task.state != TaskState.READY or not task.task_spec.manual:
         raise TaskNotReady("Esta tarefa não está mais disponível.")
     task.data.update(copy.deepcopy(data))
-    task.run()
-    wf.do_engine_steps()
+    _steps(wf, task)
 
 
 def end_event(wf: BpmnWorkflow, bundle: ProcessBundle) -> str | None:
@@ -98,7 +159,7 @@ def end_event(wf: BpmnWorkflow, bundle: ProcessBundle) -> str | None:
 def fire_timers(wf: BpmnWorkflow) -> None:
     """Run whatever timers are due: refresh makes them READY, the steps run them."""
     wf.refresh_timers()
-    wf.do_engine_steps()
+    _steps(wf)
 
 
 def current_data(wf: BpmnWorkflow) -> dict[str, Any]:

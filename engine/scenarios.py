@@ -33,7 +33,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import forms, runtime, sla
+from engine import forms, limits, runtime, sla
 from engine.catalogs import CatalogOption
 from engine.errors import NotFound, ValidationFailed
 from engine.models import Scenario
@@ -95,7 +95,9 @@ def parse_steps(raw: Any) -> list[dict[str, Any]]:
     """Checks the JSON shape of a scenario's steps; raises ValidationFailed (pt-BR)."""
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
+            raw = limits.loads(raw)
+        except limits.JsonRejected as exc:
+            raise ValidationFailed({"steps": exc.message}) from exc
         except json.JSONDecodeError as exc:
             raise ValidationFailed(
                 {"steps": f"JSON inválido na linha {exc.lineno}, coluna {exc.colno}."}
@@ -267,6 +269,8 @@ def save(
     errors = {}
     if not name or len(name) > MAX_NAME:
         errors["name"] = f"Informe um nome de até {MAX_NAME} caracteres."
+    elif wrong := limits.forbidden_character(name):  # PostgreSQL refuses a NUL in text
+        errors["name"] = wrong
     if not expected_end.strip():
         errors["expected_end"] = "Informe o evento de fim esperado."
     if errors:

@@ -22,13 +22,19 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine import groups, policy, timer_checks
+from engine import groups, limits, policy, timer_checks
 from engine.errors import ProcessDefinitionError
 from engine.mail import check_template
 from engine.scripting import ExpressionRejected, compile_expression, compile_script
 from engine.serializer import bound_serializer
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
+# Flow nodes (tasks, events, gateways, subprocesses) of one model. SpiffBpmnParser recurses
+# along the flow (a chain of ~500 tasks exhausts Python's stack) and running a step costs in
+# proportion to the workflow's size; real models have tens.
+MAX_FLOW_NODES = 200
+_BPMN_NS = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+_FLOW_NODE_SUFFIXES = ("Task", "Event", "Gateway", "subProcess", "callActivity", "transaction")
 FORM_SCHEMA_KEY = "formJsonSchemaFilename"
 FORM_UI_KEY = "formUiSchemaFilename"
 
@@ -128,6 +134,7 @@ def referenced_mail(bpmn: bytes) -> set[str]:
 def parse_process(bpmn: bytes, forms: dict[str, str], version_id: int = 0) -> ProcessBundle:
     """Parse and validate a model; refuses with the offending element's id."""
     tree = safe_parse_xml(bpmn)
+    _check_size(tree)
     parser = SpiffBpmnParser()
     try:
         parser.add_bpmn_xml(tree, filename="model.bpmn")
@@ -139,6 +146,11 @@ def parse_process(bpmn: bytes, forms: dict[str, str], version_id: int = 0) -> Pr
         subprocess_specs = parser.get_subprocess_specs(process_id)
     except ProcessDefinitionError:
         raise
+    except RecursionError as exc:
+        raise ProcessDefinitionError(
+            "Modelo encadeado ou aninhado demais para ser lido: reduza o número de elementos "
+            "em sequência ou de subprocessos um dentro do outro."
+        ) from exc
     except Exception as exc:  # the parser raises several unrelated types
         element = getattr(exc, "id", None) or getattr(exc, "node_id", None)
         raise ProcessDefinitionError(f"Modelo inválido: {exc}", element) from exc
@@ -195,11 +207,30 @@ def _check_mail_templates(bundle: ProcessBundle) -> None:
                     )
 
 
+def _check_size(tree: etree._Element) -> None:
+    nodes = [
+        e
+        for e in tree.iter()
+        if isinstance(e.tag, str)
+        and e.tag.startswith(_BPMN_NS)
+        and e.tag[len(_BPMN_NS) :].endswith(_FLOW_NODE_SUFFIXES)
+    ]
+    if len(nodes) > MAX_FLOW_NODES:
+        last = nodes[MAX_FLOW_NODES].get("id")
+        raise ProcessDefinitionError(
+            f"O modelo tem {len(nodes)} elementos de fluxo (tarefas, eventos, gateways); o "
+            f"limite é {MAX_FLOW_NODES}. Divida o processo.",
+            last,
+        )
+
+
 def _parse_forms(forms: dict[str, str]) -> dict[str, Any]:
     parsed = {}
     for name, text in forms.items():
         try:
-            parsed[name] = json.loads(text)
+            parsed[name] = limits.loads(text)
+        except limits.JsonRejected as exc:
+            raise ProcessDefinitionError(f"Formulário {name}: {exc.message}") from exc
         except json.JSONDecodeError as exc:
             raise ProcessDefinitionError(f"Formulário {name} não é JSON válido: {exc}") from exc
         if not isinstance(parsed[name], dict):

@@ -9,26 +9,25 @@ from __future__ import annotations
 import ast
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    CycleTimerEventDefinition,
     TimerEventDefinition,
 )
 
+from engine import durations
+
 
 def check_expression(definition: TimerEventDefinition, expression: str) -> str | None:
-    """A constant timer expression that cannot be parsed, as a pt-BR message."""
+    """A constant timer expression that cannot be armed, as a pt-BR message.
+
+    Unreadable values and values outside engine.durations' bounds (a duration of more
+    than a few years, an unbounded or too frequent repetition) are refused at deploy,
+    before any start of the process meets them.
+    """
     try:
         value = ast.literal_eval(expression.strip())
-    except (ValueError, SyntaxError):
-        return None  # a data name (e.g. prazo_analise): checked when it runs
-    if not isinstance(value, str):
-        return f"a expressão {expression!r} deve ser um texto ISO 8601 entre aspas"
+    except (ValueError, SyntaxError, RecursionError, MemoryError):
+        return None  # a data name (e.g. prazo_analise): checked when it is armed
     try:
-        if isinstance(definition, CycleTimerEventDefinition):
-            TimerEventDefinition.parse_iso_recurring_interval(value)
-        elif type(definition).__name__ == "DurationTimerEventDefinition":
-            TimerEventDefinition.parse_iso_duration(value)
-        else:
-            TimerEventDefinition.parse_time_or_duration(value)
-    except Exception:
-        return f'{value!r} não é uma data, duração ou repetição ISO 8601 válida (ex.: "P10D")'
+        durations.check(definition, value)
+    except durations.TimerValueRejected as exc:
+        return exc.message
     return None

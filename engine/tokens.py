@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine import audit, users
+from engine import audit, limits, users
 from engine.errors import Forbidden, NotFound, ValidationFailed
 from engine.models import ApiToken, AwareDateTime, User, utcnow
 
@@ -50,6 +50,9 @@ def _clean_name(name: str | None) -> str:
     if len(cleaned) > _NAME_MAX:
         message = f"Use no máximo {_NAME_MAX} caracteres."
         raise ValidationFailed({"name": message}, message)
+    wrong = limits.forbidden_character(cleaned)
+    if wrong:  # PostgreSQL refuses a NUL in text: a field message, not a 500
+        raise ValidationFailed({"name": wrong}, wrong)
     return cleaned
 
 

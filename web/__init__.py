@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from engine.mail import MailSettings
 from engine.service import Chamados
 from engine.settings import PROJECT_ROOT, Settings
+from web import limits
 from web.params import BoundedIntConverter
 
 csrf = CSRFProtect()
@@ -56,7 +57,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         # A working day; gov.br issues no refresh token, so a new login follows.
         PERMANENT_SESSION_LIFETIME=12 * 3600,
+        # Pages that upload files; every other endpoint has a smaller limit (web.limits).
         MAX_CONTENT_LENGTH=40 * 1024 * 1024,
+        MAX_FORM_MEMORY_SIZE=limits.DEFAULT_FORM_FIELD,
     )
     if test_config:
         app.config.update(test_config)
@@ -75,6 +78,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         settings = Settings(**{**settings.__dict__, **overrides})
     app.extensions["chamados"] = Chamados.from_settings(settings)
 
+    limits.init_limits(app)  # before any route and before CSRFProtect's hook
     csrf.init_app(app)
 
     from web import api, auth, errors, filters, observability, security, sessions, tokens, views

@@ -15,6 +15,7 @@ Every action goes through the engine's use cases; errors are RFC 9457 problem de
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -23,11 +24,11 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, 
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect as sa_inspect
 
-from engine import listing, orgaos, tokens
+from engine import limits, listing, orgaos, tokens
 from engine.db import autocommit_read, write_if_free
-from engine.errors import DomainError, ValidationFailed
+from engine.errors import DomainError, NotFound, ValidationFailed
 from engine.models import Attachment, AuditEvent, Chamado, HumanTask
-from engine.queue import VIEWS, QueueFilters
+from engine.queue import MAX_AGE_DAYS, VIEWS, QueueFilters
 from engine.service import STAFF_ROLES, ChamadoView, TaskForm
 from web import csrf
 from web.auth import CurrentUser, current_user
@@ -40,8 +41,14 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 _OPENAPI_KEY = "chamados.openapi"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_MAX_JSON_BYTES = 1024 * 1024  # form data is small; attachments do not travel here
 _PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
+# Bounds of query and body values, as documented in openapi.json: beyond them a value
+# names nothing a database row can hold.
+_MAX_ID = 2**31 - 1
+_MAX_PAGE = 100_000
+_MAX_CODE = 80  # a catalog code (tipo_problema)
+_MAX_STEP = 50  # a wizard step id (human_tasks.draft_step)
+_PROCESS_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,99}")
 
 
 def init_api(app: Flask) -> None:
@@ -260,9 +267,16 @@ def chamado_view_json(view: ChamadoView, staff: bool) -> dict[str, Any]:
 
 
 def _json_body() -> dict[str, Any]:
-    if (request.content_length or 0) > _MAX_JSON_BYTES:
-        raise DomainError(f"O corpo da requisição passa de {_MAX_JSON_BYTES // 1024} KB.")
-    body = request.get_json(silent=True)
+    """The request's JSON object. Its size was capped before reading (web.limits: 413);
+    nesting and NaN are refused while parsing, so nothing after it recurses deeply."""
+    if not request.is_json:
+        raise DomainError("Envie um objeto JSON com Content-Type: application/json.")
+    try:
+        body = limits.loads(request.get_data())
+    except limits.JsonRejected as exc:
+        raise DomainError(exc.message) from exc
+    except ValueError as exc:  # malformed JSON or text that is not UTF-8
+        raise DomainError("O corpo não é um JSON válido.") from exc
     if not isinstance(body, dict):
         raise DomainError("Envie um objeto JSON com Content-Type: application/json.")
     return body
@@ -276,12 +290,22 @@ def _data_field(body: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
     return data
 
 
-def _int_param(name: str, errors: dict[str, str], minimum: int = 0) -> int | None:
+def _int_param(
+    name: str, errors: dict[str, str], minimum: int = 0, maximum: int = _MAX_ID
+) -> int | None:
     try:
-        return query_int(name, minimum)
+        return query_int(name, minimum, maximum)
     except ValidationFailed as exc:
         errors.update(exc.errors)
         return None
+
+
+def _code_param(name: str, errors: dict[str, str]) -> str | None:
+    raw = request.args.get(name) or None
+    if raw is not None and (len(raw) > _MAX_CODE or limits.forbidden_character(raw)):
+        errors[name] = f"Informe um código de até {_MAX_CODE} caracteres, sem controles."
+        return None
+    return raw
 
 
 def _queue_filters() -> QueueFilters:
@@ -295,12 +319,12 @@ def _queue_filters() -> QueueFilters:
     filters = QueueFilters(
         view=view,
         orgao_id=_int_param("orgao", errors, 1),
-        categoria=request.args.get("categoria") or None,
-        process_id=request.args.get("processo") or None,
-        group=request.args.get("grupo") or None,
+        categoria=_code_param("categoria", errors),
+        process_id=_code_param("processo", errors),
+        group=_code_param("grupo", errors),
         situacao=situacao,
-        min_age_days=_int_param("idade", errors),
-        page=_int_param("page", errors, 1) or 1,
+        min_age_days=_int_param("idade", errors, 0, MAX_AGE_DAYS),
+        page=_int_param("page", errors, 1, _MAX_PAGE) or 1,
     )
     if errors:
         raise ValidationFailed(errors, "Parâmetros de consulta inválidos.")
@@ -341,6 +365,9 @@ def openapi() -> Response:
 
 @bp.post("/processes/<process_id>/instances")
 def start_instance(process_id: str) -> Any:
+    if not _PROCESS_ID.fullmatch(process_id):
+        # Not an id any process can have (and a NUL PostgreSQL would refuse in a query).
+        raise NotFound(f"O processo {process_id[:100]!r} não está implantado.")
     svc, user = _service(), _user()
     # The use case hands back the requester's first task: no second read for it.
     chamado, first = svc.start_instance(user, process_id)
@@ -399,8 +426,11 @@ def save_draft(task_id: int) -> Any:
     errors: dict[str, str] = {}
     data = _data_field(body, errors)
     step = body.get("step")
-    if step is not None and not isinstance(step, str):
-        errors["step"] = "Informe o passo como texto."
+    if step is not None and (
+        not isinstance(step, str) or len(step) > _MAX_STEP or limits.forbidden_character(step)
+    ):
+        errors["step"] = f"Informe o passo como texto de até {_MAX_STEP} caracteres."
+    errors.update({f"data.{k}": v for k, v in limits.draft_problems(data).items()})
     if errors:
         raise ValidationFailed(errors)
     _service().save_draft(_user(), task_id, data, step)

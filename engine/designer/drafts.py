@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
-from engine import specs
+from engine import limits, specs
 from engine.designer import template
 from engine.errors import Conflict, NotFound, ProcessDefinitionError, ValidationFailed
 from engine.models import ProcessDraft, ProcessVersion
@@ -103,6 +103,8 @@ def create(
         errors["process_id"] = "Já existe um modelo com este identificador."
     if not name or len(name) > 200:
         errors["name"] = "Informe um nome de até 200 caracteres."
+    elif wrong := limits.forbidden_character(name):  # PostgreSQL refuses a NUL in text
+        errors["name"] = wrong
     if errors:
         raise ValidationFailed(errors)
     xml, form_texts = template.new_model(process_id, name, lane)

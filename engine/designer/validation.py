@@ -16,7 +16,7 @@ from typing import Any
 
 from lxml import etree
 
-from engine import forms, specs
+from engine import forms, limits, specs
 from engine.errors import DomainError, ProcessDefinitionError
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -145,7 +145,9 @@ def _files_problems(form_texts: Mapping[str, Any]) -> list[Problem]:
             continue  # an e-mail template: checked with the model that sends it
         else:
             try:
-                json.loads(text)
+                limits.loads(text)
+            except limits.JsonRejected as exc:
+                problems.append(Problem(None, f"Formulário {name}: {exc.message}"))
             except json.JSONDecodeError as exc:
                 problems.append(
                     Problem(None, f"Formulário {name}: JSON inválido na linha {exc.lineno}.")

@@ -7,6 +7,11 @@ Schema extensions: ``x-catalog`` (options from an editable catalog, see
 (filled by the caller; ignored here), ``x-attachments`` (list of ``{id, nome, tamanho}``
 refs to uploaded files), ``readOnly``; formats ``email``, ``telefone``, ``protocolo``, ``cpf``.
 
+Sizes come first (:mod:`engine.forms.bounds`): every string and array is measured against its
+``maxLength``/``maxItems`` before any other keyword runs; one that declares none gets the
+defaults of :mod:`engine.limits` (10,000 characters, 500 items). Control characters are refused
+everywhere, tab and line breaks outside text areas.
+
 Posted form protocol (what :func:`parse_submission` reads)
 -----------------------------------------------------------
 Input names, for a field ``f``:

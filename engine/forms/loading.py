@@ -10,6 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from engine import limits
 from engine.catalogs import CatalogOption as CatalogOption  # re-exported for callers
 from engine.errors import ProcessDefinitionError
 from engine.forms.structure import _is_table, steps
@@ -37,7 +38,9 @@ def load_form_from_texts(schema_text: str, ui_text: str, name: str) -> FormDefin
 
 def _parse_json(filename: str, text: str) -> dict[str, Any]:
     try:
-        value = json.loads(text)
+        value = limits.loads(text)
+    except limits.JsonRejected as exc:
+        raise ProcessDefinitionError(f"Formulário {filename}: {exc.message}") from exc
     except json.JSONDecodeError as exc:
         raise ProcessDefinitionError(
             f"Formulário {filename}: JSON inválido na linha {exc.lineno}, coluna {exc.colno}."
@@ -57,6 +60,16 @@ def _definition(
         raise ProcessDefinitionError(
             f"Formulário {name}: esquema JSON inválido em {where}: {exc.message}"
         ) from exc
+    try:
+        # A schema that refers to itself ({"$ref": "#"} under allOf) recurses forever on
+        # any document: refused here rather than on every submission.
+        next(iter(Draft202012Validator(schema).iter_errors({})), None)
+    except RecursionError as exc:
+        raise ProcessDefinitionError(
+            f"Formulário {name}: o esquema refere-se a si mesmo sem fim ($ref)."
+        ) from exc
+    except Exception as exc:  # an unresolvable $ref, say
+        raise ProcessDefinitionError(f"Formulário {name}: esquema JSON inválido: {exc}") from exc
     props = schema.get("properties")
     if schema.get("type") != "object" or not isinstance(props, dict) or not props:
         raise ProcessDefinitionError(

@@ -7,11 +7,13 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import validators as jsonschema_validators
 from jsonschema.exceptions import ValidationError
 
 from engine import validators
 from engine.catalogs import CatalogOption as CatalogOption  # re-exported for callers
-from engine.forms.structure import options_of
+from engine.forms import bounds
+from engine.forms.structure import _top_field, options_of
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -53,21 +55,74 @@ def _format_checker() -> FormatChecker:
 FORMAT_CHECKER = _format_checker()
 
 
+def _canonical(value: Any) -> Any:
+    """A hashable key equal for values JSON Schema calls equal (1 == 1.0, True != 1)."""
+    if isinstance(value, bool) or value is None:
+        return ("b", value)
+    if isinstance(value, int | float):
+        return ("n", int(value) if isinstance(value, float) and value.is_integer() else value)
+    if isinstance(value, str):
+        return ("s", value)
+    if isinstance(value, Mapping):
+        return ("o", frozenset((k, _canonical(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return ("a", tuple(_canonical(v) for v in value))
+    return ("?", repr(value))
+
+
+def _unique_items(validator: Any, unique: Any, instance: Any, schema: Any) -> Any:
+    # jsonschema compares every pair of objects (quadratic); hashing canonical keys is
+    # linear. Depth is already bounded by engine.forms.bounds.
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    seen: set[Any] = set()
+    for item in instance:
+        key = _canonical(item)
+        if key in seen:
+            yield ValidationError(f"{instance!r} has non-unique elements")
+            return
+        seen.add(key)
+
+
+_Validator = jsonschema_validators.extend(Draft202012Validator, {"uniqueItems": _unique_items})
+
+
+def multiline_fields(ui: Mapping[str, Any]) -> frozenset[str]:
+    """Fields drawn as text areas: the only ones where line breaks and tabs are allowed."""
+    return frozenset(
+        name
+        for name, field_ui in ui.items()
+        if isinstance(field_ui, Mapping) and field_ui.get("ui:widget") == "textarea"
+    )
+
+
 def validate(
-    schema: Mapping[str, Any], data: Mapping[str, Any], fields: Collection[str] | None = None
+    schema: Mapping[str, Any],
+    data: Mapping[str, Any],
+    fields: Collection[str] | None = None,
+    ui: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """pt-BR messages keyed by field path (``telefone``, ``protocolos.1.numero``).
 
     The whole document is validated (conditions may depend on other steps); with ``fields``
-    only errors whose top-level field is listed are reported.
+    only errors whose top-level field is listed are reported. Sizes and characters are
+    checked first (:mod:`engine.forms.bounds`); a field that fails them is left out of
+    the rest, so no other keyword ever runs over an oversized value. With ``ui``, line
+    breaks are refused outside text areas.
     """
-    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
     order = {name: i for i, name in enumerate(schema.get("properties", {}))}
     found: list[tuple[int, int, tuple[Any, ...], str]] = []
-    for error in validator.iter_errors(dict(data)):
+    oversized = bounds.check(schema, data, multiline_fields(ui) if ui is not None else None)
+    for key, message in oversized.items():
+        found.append((order.get(_top_field(key), len(order)), -1, tuple(key.split(".")), message))
+    skipped = {_top_field(key) for key in oversized}
+    checked = {k: v for k, v in data.items() if k not in skipped}
+    for error in _Validator(schema, format_checker=FORMAT_CHECKER).iter_errors(checked):
         # One message per field: the most basic problem first, whatever the schema's key order.
         rank = _RANK.get(str(error.validator), len(_RANK))
         for path, message in _describe(schema, error):
+            if path and str(path[0]) in skipped:
+                continue  # its size or characters were reported already
             position = order.get(str(path[0]), len(order)) if path else -1
             found.append((position, rank, path, message))
     found.sort(key=lambda item: (item[0], item[1]))

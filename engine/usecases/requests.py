@@ -218,7 +218,9 @@ class Requests(UseCaseBase):
             clean = self._keep_schema_fields(schema, data)
             wf = runtime.load(bundle, chamado.workflow_state)
             spiff_task = runtime.ready_task(wf, task.task_guid)
-            errors = forms.validate(schema, clean)
+            errors = forms.validate(
+                schema, clean, ui=bundle.forms.get(task.form_ui_schema or "", {})
+            )
             checks = self._domain_checks(session, bundle, task, schema, clean, spiff_task.data)
             for field, message in checks.items():
                 errors.setdefault(field, message)  # the schema's message, if any, comes first
