@@ -1,6 +1,7 @@
-"""Editable catalogs (tipo de problema, motivo de devolução, ...).
+"""Editable catalogs: lists of choices the forms of any process may use (``x-catalog``).
 
-``data/catalogs.json`` only seeds them: once a row exists, administrators own it,
+Which catalogs exist and the title admins see are data (``data/catalog_titles.json``);
+``data/catalogs.json`` only seeds their items: once a row exists, administrators own it,
 so seeding again adds new codes and never touches labels, help, order or status.
 
 Administrators edit the catalogs in :data:`EDITABLE` with :func:`add_item`,
@@ -25,14 +26,14 @@ from engine import audit, limits
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.models import CatalogItem, Revision
 from engine.orgaos import fold
+from engine.settings import PROJECT_ROOT
 from engine.users import get_user_by_cpf, parse_cpf
 
-# Catalogs administrators edit in the browser, with the name shown to them.
-EDITABLE: dict[str, str] = {
-    "tipo_problema": "Tipo de problema",
-    "motivo_devolucao": "Motivo de devolução",
-    "objetivo": "Objetivo da solicitação",
-}
+# Catalogs administrators edit in the browser, with the name shown to them: data that
+# ships with the product, read once (a few lines), like the seeds beside it.
+EDITABLE: dict[str, str] = json.loads(
+    (PROJECT_ROOT / "data" / "catalog_titles.json").read_text(encoding="utf-8")
+)
 
 LABEL_MAX = 200
 HELP_MAX = 2000

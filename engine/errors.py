@@ -36,7 +36,7 @@ class TaskNotReady(Conflict):
 
 
 class ValidationFailed(DomainError):
-    """Field errors keyed by field path (``protocolos`` or ``protocolos.0.numero``)."""
+    """Field errors keyed by field path (``itens`` or ``itens.0.numero``)."""
 
     status = 422
     title = "Dados inválidos"

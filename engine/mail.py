@@ -219,7 +219,7 @@ _ENVIRONMENTS: dict[int, tuple[Mapping[str, str], Environment]] = {}
 
 @pass_context
 def _catalog_label(context: Any, code: Any, catalog: str) -> str | None:
-    """``{{ motivo | catalogo('motivo_devolucao') }}``: a catalog code's label."""
+    """``{{ codigo | catalogo('nome_do_catalogo') }}``: a catalog code's label."""
     found = context.get(_CATALOGS, {}).get(catalog, {}).get(code)
     return found[0] if found else code
 

@@ -1,8 +1,13 @@
 """The platform runs any published process: the second shipped service end to end, groups as
-data, statuses, mails and messages declared by the model."""
+data, statuses, mails and messages declared by the model, and no chamado name in the code."""
 
 from __future__ import annotations
 
+import ast
+import io
+import json
+import re
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -131,3 +136,68 @@ def test_a_lane_without_group_gets_one_and_a_task_without_lane_is_the_requesters
             "Gestores do órgão": "gestores-do-orgao"
         }
     assert "Equipe técnica" in bpmn
+
+
+# Words of the platform itself that the chamado's model happens to use too, and why each
+# may stay in the code: its own id is the domain word; {id, nome, tamanho} is the
+# platform's file reference and numero a protocol row's column; órgão is the platform's
+# SIORG look-up (x-lookup, x-instance); telefone a format it validates, like email.
+PLATFORM_WORDS = {"chamado", "id", "nome", "tamanho", "numero", "orgao", "telefone"}
+
+
+def _chamado_names() -> set[str]:
+    """Element ids of chamado.bpmn and the field names of its forms."""
+    bpmn = (ROOT / "processes" / "chamado.bpmn").read_text(encoding="utf-8")
+    names = {i for i in re.findall(r'\bid="([^"]+)"', bpmn) if not i.endswith("_di")}
+    for path in (ROOT / "forms").glob("*chamado-schema.json"):
+        stack: list[object] = [json.loads(path.read_text(encoding="utf-8"))]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                names |= set(node.get("properties", {}))
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    # Names its scripts give to process variables, besides the form fields.
+    for script in re.findall(r"<bpmn:script>(.*?)</bpmn:script>", bpmn, re.S):
+        names |= set(re.findall(r"^\s*([a-z_][a-z0-9_]*)\s*=", script, re.M))
+    return names - PLATFORM_WORDS
+
+
+def _named_in_code(path: Path, names: set[str]) -> list[str]:
+    """Identifiers and string literals that are exactly one of ``names``.
+
+    Prose that happens to use a Portuguese word ("anexos" in a message) is not code
+    naming a field; a key, attribute, parameter or literal equal to one is.
+    """
+    found = []
+    source = path.read_text(encoding="utf-8")
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.NAME and tok.string in names:
+            found.append(f"{path.relative_to(ROOT)}:{tok.start[0]} {tok.string}")
+        elif tok.type == tokenize.STRING:
+            try:
+                value = ast.literal_eval(tok.string)
+            except (ValueError, SyntaxError):
+                continue  # an f-string: its parts are NAME tokens above
+            if isinstance(value, str) and value in names:
+                found.append(f"{path.relative_to(ROOT)}:{tok.start[0]} {value!r}")
+    return found
+
+
+def test_no_chamado_element_or_field_name_in_engine_or_web() -> None:
+    names = _chamado_names()
+    # The check can fail: these are names the old code used.
+    assert {"decisao", "rodadas_ajuste", "analisar_chamado", "tipo_problema"} <= names
+    planted = ROOT / "tests" / "_planted_name.py"
+    planted.write_text('x = data.get("decisao")\n', encoding="utf-8")
+    try:
+        assert _named_in_code(planted, names) == ["tests/_planted_name.py:1 'decisao'"]
+    finally:
+        planted.unlink()
+    found = []
+    for folder in ("engine", "web"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if "migrations" not in path.parts:  # history: what the schema was
+                found += _named_in_code(path, names)
+    assert found == []

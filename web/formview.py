@@ -190,7 +190,7 @@ def build_form_view(
     """The view of ``fields`` (default: every field, in step or ``ui:order`` order).
 
     ``errors`` are :func:`engine.forms.validate` keys plus, from a post, the new-row and
-    upload input names (``protocolos__new__numero``, ``anexos__upload``); ``pending`` and
+    upload input names (``itens__new__numero``, ``arquivos__upload``); ``pending`` and
     ``queries`` come from :class:`engine.forms.Submission`.
     """
     errors = dict(errors or {})

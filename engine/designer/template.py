@@ -61,14 +61,14 @@ _TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:collaboration>
   <bpmn:process id="{pid}" name={name} isExecutable="true">
     <bpmn:laneSet id="LaneSet_{pid}">
-      <bpmn:lane id="Lane_solicitante" name={lane}>
-        <bpmn:flowNodeRef>inicio</bpmn:flowNodeRef>
+      <bpmn:lane id="Lane_requester" name={lane}>
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
         <bpmn:flowNodeRef>registrar</bpmn:flowNodeRef>
         <bpmn:flowNodeRef>fim</bpmn:flowNodeRef>
       </bpmn:lane>
     </bpmn:laneSet>
-    <bpmn:startEvent id="inicio" name="Início">
-      <bpmn:outgoing>Flow_registrar</bpmn:outgoing>
+    <bpmn:startEvent id="start" name="Início">
+      <bpmn:outgoing>Flow_start</bpmn:outgoing>
     </bpmn:startEvent>
     <bpmn:userTask id="registrar" name="Registrar solicitação">
       <bpmn:extensionElements>
@@ -77,13 +77,13 @@ _TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
           <spiffworkflow:property name="formUiSchemaFilename" value={ui} />
         </spiffworkflow:properties>
       </bpmn:extensionElements>
-      <bpmn:incoming>Flow_registrar</bpmn:incoming>
+      <bpmn:incoming>Flow_start</bpmn:incoming>
       <bpmn:outgoing>Flow_fim</bpmn:outgoing>
     </bpmn:userTask>
     <bpmn:endEvent id="fim" name="Concluído">
       <bpmn:incoming>Flow_fim</bpmn:incoming>
     </bpmn:endEvent>
-    <bpmn:sequenceFlow id="Flow_registrar" sourceRef="inicio" targetRef="registrar" />
+    <bpmn:sequenceFlow id="Flow_start" sourceRef="start" targetRef="registrar" />
     <bpmn:sequenceFlow id="Flow_fim" sourceRef="registrar" targetRef="fim" />
   </bpmn:process>
   <bpmndi:BPMNDiagram id="BPMNDiagram_{pid}">
@@ -92,10 +92,10 @@ _TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
                         isHorizontal="true">
         <dc:Bounds x="160" y="80" width="600" height="250" />
       </bpmndi:BPMNShape>
-      <bpmndi:BPMNShape id="Lane_solicitante_di" bpmnElement="Lane_solicitante" isHorizontal="true">
+      <bpmndi:BPMNShape id="Lane_requester_di" bpmnElement="Lane_requester" isHorizontal="true">
         <dc:Bounds x="190" y="80" width="570" height="250" />
       </bpmndi:BPMNShape>
-      <bpmndi:BPMNShape id="inicio_di" bpmnElement="inicio">
+      <bpmndi:BPMNShape id="start_di" bpmnElement="start">
         <dc:Bounds x="242" y="187" width="36" height="36" />
       </bpmndi:BPMNShape>
       <bpmndi:BPMNShape id="registrar_di" bpmnElement="registrar">
@@ -104,7 +104,7 @@ _TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
       <bpmndi:BPMNShape id="fim_di" bpmnElement="fim">
         <dc:Bounds x="552" y="187" width="36" height="36" />
       </bpmndi:BPMNShape>
-      <bpmndi:BPMNEdge id="Flow_registrar_di" bpmnElement="Flow_registrar">
+      <bpmndi:BPMNEdge id="Flow_start_di" bpmnElement="Flow_start">
         <di:waypoint x="278" y="205" /><di:waypoint x="360" y="205" />
       </bpmndi:BPMNEdge>
       <bpmndi:BPMNEdge id="Flow_fim_di" bpmnElement="Flow_fim">

@@ -49,7 +49,7 @@ def all_fields(form_steps: Iterable[Step]) -> list[str]:
 
 
 def step_of(form_steps: Iterable[Step], error_key: str) -> str | None:
-    """The id of the step holding the field an error key (``protocolos.1.numero``) names."""
+    """The id of the step holding the field an error key (``itens.1.numero``) names."""
     top = _top_field(error_key)
     for step in form_steps:
         if top in step.fields:

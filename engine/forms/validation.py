@@ -102,7 +102,7 @@ def validate(
     fields: Collection[str] | None = None,
     ui: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
-    """pt-BR messages keyed by field path (``telefone``, ``protocolos.1.numero``).
+    """pt-BR messages keyed by field path (``email``, ``itens.1.numero``).
 
     The whole document is validated (conditions may depend on other steps); with ``fields``
     only errors whose top-level field is listed are reported. Sizes and characters are

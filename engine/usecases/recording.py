@@ -172,7 +172,7 @@ class Recording(UseCaseBase):
                     session,
                     chamado,
                     actor.id,
-                    "nota_interna",
+                    "nota.interna",
                     "Nota interna",
                     now=now,
                     public=False,
