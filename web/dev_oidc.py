@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# role: a key of engine.users.ROLES to grant when seeding, or None for a plain requester.
+# role: a key of engine.users.ROLES to grant when seeding, or None for a plain requester;
+# groups: keys of groups (data/groups.json) the person is added to by CPF.
 DEMO_PEOPLE: list[dict[str, Any]] = [
     {
         "cpf": "39053344705",
@@ -86,6 +87,24 @@ DEMO_PEOPLE: list[dict[str, Any]] = [
         "phone": "61987650006",
         "role": "designer",
         "reliability": "silver",
+    },
+    {
+        "cpf": "24681357928",
+        "name": "Téo Técnico",
+        "email": "teo.tecnico@example.gov.br",
+        "phone": "61987650007",
+        "role": "analyst",
+        "groups": ["equipe-tecnica"],
+        "reliability": "gold",
+    },
+    {
+        "cpf": "13579246828",
+        "name": "Nina Negócio",
+        "email": "nina.negocio@example.gov.br",
+        "phone": "61987650008",
+        "role": "analyst",
+        "groups": ["equipe-de-negocio"],
+        "reliability": "gold",
     },
     {
         # gov.br quirks in one person: a social name, and no verified e-mail/phone
