@@ -197,11 +197,11 @@ def _element_policy(props: dict[str, str], element: str) -> ElementPolicy | None
                 raise ProcessDefinitionError(
                     f"Elemento {element}: use optionIf:<campo>:<valor>.", element
                 )
-            message = props.get(
+            refusal = props.get(
                 f"optionIfMessage:{field_name}:{value}", "Esta opção não está disponível agora."
             )
             rules.append(
-                OptionRule(field_name, value, _check_expression(expression, element), message)
+                OptionRule(field_name, value, _check_expression(expression, element), refusal)
             )
     message = props.get("message")
     outcome = props.get("outcome")

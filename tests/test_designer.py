@@ -262,6 +262,20 @@ def test_versions_are_immutable_records(svc: Chamados, designer: Designer, dora:
         assert "mail/chamado_resolvido.html" in row.forms
 
 
+def test_publishing_a_lane_without_group_creates_it_empty_and_says_so(
+    svc: Chamados, designer: Designer, dora: ActorRef, maria: ActorRef
+) -> None:
+    assert publish_triage(designer, dora).created_groups == ()  # every lane has a group
+    draft = designer.draft(dora, "chamado")
+    renamed = draft.bpmn_xml.replace('name="Analista (CGATE/SGD)"', 'name="Equipe de triagem"')
+    draft = designer.save_model(dora, "chamado", renamed, draft.version, [])
+    version = designer.publish(dora, "chamado", draft.version, "Nova equipe")
+    assert version.created_groups == ("Equipe de triagem",)
+    # New tickets queue for the new (empty) group; an admin adds its members.
+    after = submit_registration(svc, maria)
+    assert open_task(svc, after, "equipe-de-triagem").task_name == "triar_chamado"
+
+
 def test_failing_scenario_blocks_publish_with_its_report(
     svc: Chamados, designer: Designer, dora: ActorRef
 ) -> None:

@@ -368,6 +368,13 @@ def publish(pid: str) -> Any:
         "os em andamento continuam na versão em que começaram.",
         "success",
     )
+    if version.created_groups:
+        flash(
+            "Grupos criados para as raias do modelo: "
+            + ", ".join(version.created_groups)
+            + ". Estão vazios: um(a) administrador(a) inclui os membros em “Grupos”.",
+            "warning",
+        )
     return redirect(url_for("designer.model", pid=pid))
 
 

@@ -51,6 +51,8 @@ class VersionInfo:
     current: bool
     running: int
     total: int
+    # Groups this publication created, empty, for lanes that named none yet.
+    created_groups: tuple[str, ...] = ()
 
 
 def run_scenarios(
@@ -81,8 +83,11 @@ def publish(
     note: str,
     who: str | None,
     now: datetime,
-) -> ProcessVersion:
-    """Inserts the version; ``bundle`` and ``reports`` come from the caller's checks."""
+) -> tuple[ProcessVersion, list[str]]:
+    """Inserts the version; ``bundle`` and ``reports`` come from the caller's checks.
+
+    Returns it with the names of the groups created, empty, for lanes that named none.
+    """
     if any(not r.passed for r in reports):
         raise ScenariosFailed(reports)
     bpmn, form_texts = publishable_content(draft)
@@ -112,8 +117,7 @@ def publish(
     session.add(row)
     session.flush()
     # A lane that names no group yet gets one, empty, for an admin to fill (Grupos).
-    row.created_groups = groups.ensure_for_lanes(session, list(bundle.lane_groups), now)
-    return row
+    return row, groups.ensure_for_lanes(session, list(bundle.lane_groups), now)
 
 
 def version_numbers(session: Session, process_id: str) -> dict[int, int]:

@@ -6,6 +6,8 @@ publish immutable versions. Running tickets are ``engine.designer.tickets``.
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -321,7 +323,7 @@ class Designer:
                     catalogs.all_catalogs(session),
                     self.svc.clock(),
                 )
-                row = publishing.publish(
+                row, created = publishing.publish(
                     session,
                     draft,
                     bundle,
@@ -330,7 +332,8 @@ class Designer:
                     cpf_of(session, actor),
                     self.svc.clock(),
                 )
-                return next(v for v in publishing.list_versions(session, pid) if v.id == row.id)
+                info = next(v for v in publishing.list_versions(session, pid) if v.id == row.id)
+                return dataclasses.replace(info, created_groups=tuple(created))
         except IntegrityError as exc:  # the same content published concurrently
             raise Conflict("Esta versão acabou de ser publicada por outra pessoa.") from exc
 
