@@ -182,6 +182,9 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
 
     # Step 2: "Documentos do pedido": the justification and a PDF.
     # Straight on to her second step, as its button promised.
+    expect(maria.get_by_role("status").first).to_contain_text(
+        "“Descrever o serviço” concluído. Próxima etapa: “Enviar documentos”."
+    )
     expect(maria.get_by_role("heading", name="Documentos do pedido")).to_be_visible()
     expect(maria.locator("h1")).to_contain_text("Enviar documentos")
     protocolo = maria.locator("h1 small").inner_text().removeprefix("Protocolo ").strip()
@@ -239,9 +242,16 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
     choose(ana, "Favorável")
     ana.get_by_label("Comentário para a supervisão").fill("Integração simples via API do INSS.")
     shot(ana, "07-parecer-tecnico-preenchido")
-    choose(nina, "Favorável")
-    nina.get_by_label("Comentário para a supervisão").fill("Volume justifica a automação.")
-    nina.get_by_role("button", name="Registrar parecer").click()
+    # Nina decides with the keyboard only: Space picks the option, Tab moves on, Enter sends.
+    nina.get_by_role("radio", name="Favorável", exact=True).focus()
+    nina.keyboard.press("Space")
+    expect(nina.get_by_role("radio", name="Favorável", exact=True)).to_be_checked()
+    nina.keyboard.press("Tab")
+    expect(nina.get_by_label("Comentário para a supervisão")).to_be_focused()
+    nina.keyboard.type("Volume justifica a automação.")
+    nina.keyboard.press("Tab")
+    expect(nina.get_by_role("button", name="Registrar parecer")).to_be_focused()
+    nina.keyboard.press("Enter")
     expect(nina.locator("main")).to_contain_text("Análise registrada.")
     # Ana's page was opened before Nina's review moved the ticket: nothing she chose is
     # lost; the page now shows the other review in the history, and she confirms.
