@@ -27,8 +27,9 @@ On a user or manual task:
   ``optionIf:<field>:<value>``  the option ``<value>`` of ``<field>`` is offered only
                              while this expression over the instance data holds
                              (``optionIfMessage:<field>:<value>``: the refusal's text).
-On an end event: ``status``/``statusLabel``/``statusTone``, ``mail``/``mailTo``, and
-  ``outcome`` (the result shown to the requester: a Jinja template over the data).
+On an end event: ``status``/``statusLabel``/``statusTone``, ``mail``/``mailTo``,
+  ``outcome`` (the result shown to the requester: a Jinja template over the data), and
+  ``timeline`` (its timeline entry; "Chamado <end event's name>" without it).
 On a timer event: ``marksOverdue`` (``true``: the instance is flagged overdue), ``mail``/
   ``mailTo``, ``timeline``.
 

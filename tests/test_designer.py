@@ -843,11 +843,11 @@ def test_web_ticket_diagram(app: Flask) -> None:
         html = render_template_string(
             '{% with chamado_id=cid %}{% include "_diagram.html" %}{% endwith %}', cid=cid
         )
-        assert "Registrar chamado — concluída" in html
+        assert "Etapas da solicitação" in html and "Registrar chamado — concluída" in html
         assert 'aria-current="step"' in html and "Analisar chamado — etapa atual" in html
         assert f'data-diagram-url="/chamados/{cid}/diagrama"' in html
         assert "bpmn-navigated-viewer.production.min.js" in html
         g.user = CurrentUser(999, "74682489070", "João", "João", None, frozenset())
-        assert "Etapas do chamado" not in render_template_string(
+        assert "Etapas da solicitação" not in render_template_string(
             '{% with chamado_id=cid %}{% include "_diagram.html" %}{% endwith %}', cid=cid
         )

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from engine import business_days, forms
-from engine.errors import ValidationFailed
+from engine.errors import Conflict, ValidationFailed
 from engine.queue import QueueFilters
 from web import present
 from web.auth import current_user, role_required
@@ -16,6 +16,11 @@ from web.formview import build_form_view
 from web.params import query_int
 
 bp = Blueprint("analyst", __name__)
+
+STALE_DECISION = (
+    "Enquanto você preenchia, esta solicitação mudou (veja o histórico) e nada foi gravado. "
+    "O que você preencheu continua abaixo: confira e registre de novo."
+)
 
 
 def _int_arg(name: str) -> int | None:
@@ -106,9 +111,25 @@ def analysis(chamado_id: int) -> Any:
                 errors = exc.errors
                 form.data = data
                 flash(exc.message, "danger")
+            except Conflict:
+                # The ticket moved while the page was open (the other team's review on a
+                # parallel branch, a timer): if the task is still hers, keep what she chose
+                # and show the ticket as it is now, to confirm; otherwise the 409 page.
+                view = svc().analysis(user, chamado_id)
+                if view.analysis_task is None or view.analysis_task.id != task.id:
+                    raise
+                if view.analysis_task.assignee_id != user.id:
+                    raise
+                form.data = data
+                flash(STALE_DECISION, "warning")
+                return _analysis_page(view, view.analysis_task, form, {}, 409)
             else:
                 flash("Análise registrada.", "success")
                 return redirect(url_for("analyst.queue", visao="minhas"))
+    return _analysis_page(view, task, form, errors, 422 if errors else 200)
+
+
+def _analysis_page(view: Any, task: Any, form: Any, errors: dict[str, str], status: int) -> Any:
     return render_template(
         "analyst/analysis.html",
         view=view,
@@ -116,7 +137,7 @@ def analysis(chamado_id: int) -> Any:
         form=form,
         form_view=build_form_view(form.schema, form.ui, form.data, errors) if form else None,
         errors=errors,
-        forms_shown=[(f, present.sections(f.schema, f.ui, f.data)) for f in view.forms],
+        forms_shown=present.sent_forms(view.forms),
         analysis_time=business_days.describe(svc().analysis_clock(view.chamado)),
         now=svc().clock(),
-    ), (422 if errors else 200)
+    ), status

@@ -33,3 +33,9 @@ def sections(
 ) -> list[ReviewSection]:
     """Submitted data by wizard step, read-only (tracking and analysis pages)."""
     return build_review(schema, ui, data, lookups(schema)) if ui else []
+
+
+def sent_forms(shown: list[Any]) -> list[tuple[Any, list[ReviewSection]]]:
+    """Each form a ticket's tasks sent with its sections; a one-step form's section takes
+    the form's title (a task's, when two groups sent the same form)."""
+    return [(f, sections({**f.schema, "title": f.title}, f.ui, f.data)) for f in shown]

@@ -91,7 +91,7 @@ def tracking(chamado_id: int) -> Any:
     return render_template(
         "requester/tracking.html",
         view=view,
-        forms_shown=[(f, present.sections(f.schema, f.ui, f.data)) for f in view.forms],
+        forms_shown=present.sent_forms(view.forms),
     )
 
 
@@ -252,6 +252,14 @@ def _submit(form: TaskForm) -> Any:
         step = next((s for s in all_steps if first and s.id == first[0]), all_steps[-1])
         flash(exc.message, "danger")
         return _render(form, step, exc.errors, None, 422)
+    following = svc().requester_task(current_user(), chamado.id)
+    if following is not None:  # the model has another step for her in a row: go on to it
+        flash(
+            f"{chamado.protocolo}: “{form.task.title}” concluído. "
+            f"Próxima etapa: “{following.title}”.",
+            "success",
+        )
+        return redirect(url_for("requester.task", task_id=following.id))
     flash(
         f"{chamado.protocolo}: {form.task.title} enviado. "
         "Você receberá as novidades no seu e-mail e pode acompanhar tudo aqui.",

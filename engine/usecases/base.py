@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -459,14 +460,18 @@ class UseCaseBase:
         """
         bundle = self.bundle(session, chamado.process_version_id)
         all_catalogs = catalogs.all_catalogs(session)
-        latest: dict[str | None, Submission] = {}
+        # A form by group: a re-sending replaces the last one, but two groups sending the
+        # same form (parallel reviews) are two forms, each titled by its task.
+        latest: dict[tuple[str | None, str | None], Submission] = {}
         for row in session.scalars(
             select(Submission).where(Submission.chamado_id == chamado.id).order_by(Submission.id)
         ):
             if public_only and row.group != tasks.REQUESTER_GROUP:
                 continue
-            latest.pop(row.form_schema, None)  # keep the order of the last sending
-            latest[row.form_schema] = row
+            key = (row.form_schema, row.group)
+            latest.pop(key, None)  # keep the order of the last sending
+            latest[key] = row
+        shared = Counter(schema for schema, _group in latest)
         shown = []
         referenced: set[Any] = set()
         for row in latest.values():
@@ -477,7 +482,10 @@ class UseCaseBase:
             if public_only:
                 data = forms.without_internal(schema, data)
             info = bundle.user_tasks.get(row.task_name or "")
-            title = str(raw.get("title") or (info.title if info else "Formulário"))
+            if shared[row.form_schema] > 1 and info is not None:
+                title = info.title
+            else:
+                title = str(raw.get("title") or (info.title if info else "Formulário"))
             shown.append(ShownForm(title, row.group, row.form_schema, schema, ui, data))
             for name in forms.attachment_fields(schema):
                 referenced |= {a.get("id") for a in data.get(name) or [] if isinstance(a, dict)}
