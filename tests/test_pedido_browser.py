@@ -252,7 +252,7 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
     nina.keyboard.press("Tab")
     expect(nina.get_by_role("button", name="Registrar parecer")).to_be_focused()
     nina.keyboard.press("Enter")
-    expect(nina.locator("main")).to_contain_text("Análise registrada.")
+    expect(nina.locator("main")).to_contain_text("concluída.")
     # Ana's page was opened before Nina's review moved the ticket: nothing she chose is
     # lost; the page now shows the other review in the history, and she confirms.
     ana.get_by_role("button", name="Registrar parecer").click()
@@ -264,7 +264,7 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
         "Integração simples via API do INSS."
     )
     ana.get_by_role("button", name="Registrar parecer").click()
-    expect(ana.locator("main")).to_contain_text("Análise registrada.")
+    expect(ana.locator("main")).to_contain_text("concluída.")
 
     maria.reload()
     expect(maria.locator("#status")).to_have_text("Em aprovação")
@@ -288,7 +288,7 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
     )
     shot(sofia, "08-aprovacao")
     sofia.get_by_role("button", name="Registrar decisão").click()
-    expect(sofia.locator("main")).to_contain_text("Análise registrada.")
+    expect(sofia.locator("main")).to_contain_text("concluída.")
 
     # --- Maria reads the request on her tracking page and on her form, and re-sends.
     maria.reload()
@@ -321,7 +321,7 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
         "Pedido aprovado: a equipe entra em contato para começar."
     )
     sofia.get_by_role("button", name="Registrar decisão").click()
-    expect(sofia.locator("main")).to_contain_text("Análise registrada.")
+    expect(sofia.locator("main")).to_contain_text("concluída.")
 
     # --- Maria sees the result.
     maria.goto(tracking_url)

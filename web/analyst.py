@@ -124,7 +124,7 @@ def analysis(chamado_id: int) -> Any:
                 flash(STALE_DECISION, "warning")
                 return _analysis_page(view, view.analysis_task, form, {}, 409)
             else:
-                flash("Análise registrada.", "success")
+                flash(f"Tarefa “{task.title}” concluída.", "success")
                 return redirect(url_for("analyst.queue", visao="minhas"))
     return _analysis_page(view, task, form, errors, 422 if errors else 200)
 

@@ -261,7 +261,7 @@ def _submit(form: TaskForm) -> Any:
         )
         return redirect(url_for("requester.task", task_id=following.id))
     flash(
-        f"{chamado.protocolo}: {form.task.title} enviado. "
+        f"{chamado.protocolo}: etapa “{form.task.title}” enviada. "
         "Você receberá as novidades no seu e-mail e pode acompanhar tudo aqui.",
         "success",
     )

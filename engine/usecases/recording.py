@@ -288,7 +288,7 @@ class Recording(UseCaseBase):
             chamado,
             actor.id if actor else None,
             f"chamado.{chamado.status}",
-            element.timeline or f"Chamado {name.lower()}",
+            element.timeline or name,
             now=now,
             message=chamado.outcome_message,
             details={"fim": end},
