@@ -29,7 +29,7 @@ On a user or manual task:
                              (``optionIfMessage:<field>:<value>``: the refusal's text).
 On an end event: ``status``/``statusLabel``/``statusTone``, ``mail``/``mailTo``,
   ``outcome`` (the result shown to the requester: a Jinja template over the data), and
-  ``timeline`` (its timeline entry; "Chamado <end event's name>" without it).
+  ``timeline`` (its timeline entry; the end event's own name without it).
 On a timer event: ``marksOverdue`` (``true``: the instance is flagged overdue), ``mail``/
   ``mailTo``, ``timeline``.
 
