@@ -83,7 +83,7 @@ class EngineLifecycle:
         (a live common.count_sql counter), returns instead the statements of each call."""
         svc, maria, ana = self.svc, self.maria, self.ana
         watch = Stopwatch(sql)
-        c = watch.time(svc.start_chamado, maria)
+        c = watch.time(svc.start_chamado, maria, "chamado")
         task = self._task(c.id, "requester")
         c = watch.time(svc.complete_task, maria, task, registration(), c.version)
         for decision, after in ((ADJUST_REQUEST, "aguardando_ajuste"), (RESOLVE, "resolvido")):

@@ -171,12 +171,12 @@ def all_catalogs(session: Session) -> dict[str, list[CatalogOption]]:
     return result
 
 
-def labels_by_code(session: Session) -> dict[str, dict[str, tuple[str, str | None]]]:
-    """Every catalog as ``{name: {code: (label, help)}}``, for a model's text templates."""
-    return {
-        name: {o.code: (o.label, o.help) for o in options}
-        for name, options in all_catalogs(session).items()
-    }
+Labels = dict[str, dict[str, tuple[str, str | None]]]
+
+
+def labels_of(options: dict[str, list[CatalogOption]]) -> Labels:
+    """Catalogs as ``{name: {code: (label, help)}}``, for a model's text templates."""
+    return {name: {o.code: (o.label, o.help) for o in items} for name, items in options.items()}
 
 
 def label(session: Session, catalog: str, code: str) -> str | None:

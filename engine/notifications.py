@@ -54,6 +54,7 @@ def send(
     data: dict[str, Any],
     base_url: str,
     now: datetime,
+    labels: catalogs.Labels,
 ) -> int:
     """Queue ``mail`` to its recipients; returns how many were queued.
 
@@ -81,7 +82,6 @@ def send(
         "analista": None,
         **facts,
     }
-    labels = catalogs.labels_by_code(session)
     for address in addresses:
         outbox.enqueue(
             session,

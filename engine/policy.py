@@ -39,10 +39,11 @@ On a timer event: ``marksOverdue`` (``true``: the instance is flagged overdue), 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import TemplateError, Undefined
+from jinja2 import Template, TemplateError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
@@ -264,10 +265,16 @@ def render(source: str | None, data: dict[str, Any], **helpers: Any) -> str | No
     if not source:
         return None
     try:
-        text = _templates.from_string(source).render({**data, **helpers}).strip()
+        text = _compiled(source).render({**data, **helpers}).strip()
     except TemplateError:
         return None
     return text or None
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    # A model's texts are few and fixed per version; compiling one costs a millisecond.
+    return _templates.from_string(source)
 
 
 def option_allowed(rule: OptionRule, data: dict[str, Any]) -> bool:

@@ -9,6 +9,8 @@ what each task, end event and timer announces and mails.
 from __future__ import annotations
 
 import copy
+import functools
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -189,6 +191,7 @@ class Recording(UseCaseBase):
         now: datetime,
         actor: Actor | None,
         completed: HumanTask | None = None,
+        catalogs_revision: int | None = None,
     ) -> None:
         """What the model says about where the step left the instance.
 
@@ -205,10 +208,11 @@ class Recording(UseCaseBase):
         ):
             chamado.adjustment_rounds += 1
         facts = self._mail_facts(session, chamado, bundle, step)
+        labels = self._catalog_labels(session, catalogs_revision)
         if completed is not None:
             on_complete = bundle.policy.element(completed.task_name).mail_on_complete
             if on_complete is not None:
-                self._send(session, bundle, on_complete, chamado, facts, wf_data, now)
+                self._send(session, bundle, on_complete, chamado, facts, wf_data, now, labels)
         for row in step.created:
             element = bundle.policy.element(row.task_name)
             message = policy.render(element.message, wf_data)
@@ -227,8 +231,19 @@ class Recording(UseCaseBase):
                 row_facts = {**facts, "mensagem": message}
                 if row.group == tasks.REQUESTER_GROUP:
                     row_facts["tarefa_url"] = f"/tarefas/{row.id}"
-                self._send(session, bundle, element.mail, chamado, row_facts, wf_data, now)
-        self._audit_outcome(session, chamado, wf, bundle, wf_data, facts, actor, now)
+                self._send(
+                    session, bundle, element.mail, chamado, row_facts, wf_data, now, labels
+                )
+        self._audit_outcome(session, chamado, wf, bundle, wf_data, facts, actor, now, labels)
+
+    def _catalog_labels(
+        self, session: Session, revision: int | None
+    ) -> Callable[[], catalogs.Labels]:
+        """The catalogs' labels for a step's texts, read at most once and only if a text
+        uses them; from the per-process copy when the step knows the revision."""
+        return functools.cache(
+            lambda: catalogs.labels_of(self.catalog_cache.get(session, revision))
+        )
 
     def _mail_facts(
         self, session: Session, chamado: Chamado, bundle: specs.ProcessBundle, step: Step
@@ -259,9 +274,18 @@ class Recording(UseCaseBase):
         facts: dict[str, Any],
         wf_data: dict[str, Any],
         now: datetime,
+        labels: Callable[[], catalogs.Labels],
     ) -> None:
         notifications.send(
-            session, bundle, mail, chamado, facts, wf_data, self.settings.app_base_url, now
+            session,
+            bundle,
+            mail,
+            chamado,
+            facts,
+            wf_data,
+            self.settings.app_base_url,
+            now,
+            labels(),
         )
 
     def _audit_outcome(
@@ -274,12 +298,13 @@ class Recording(UseCaseBase):
         facts: dict[str, Any],
         actor: Actor | None,
         now: datetime,
+        labels: Callable[[], catalogs.Labels],
     ) -> None:
         end = runtime.end_event(wf, bundle)
         if end is None:
             return
         element = bundle.policy.element(end)
-        outcome = policy.render(element.outcome, wf_data, **self._template_helpers(session))
+        outcome = policy.render(element.outcome, wf_data, catalogo=_catalogo(labels))
         if outcome:
             chamado.outcome_message = outcome
         name = bundle.end_events[end]
@@ -294,14 +319,14 @@ class Recording(UseCaseBase):
             details={"fim": end},
         )
         if element.mail is not None:
-            self._send(session, bundle, element.mail, chamado, facts, wf_data, now)
+            self._send(session, bundle, element.mail, chamado, facts, wf_data, now, labels)
 
-    def _template_helpers(self, session: Session) -> dict[str, Any]:
-        """Functions a model's text templates may call: catalog labels."""
-        labels = catalogs.labels_by_code(session)
 
-        def catalogo(name: str, code: Any) -> Any:
-            found = labels.get(name, {}).get(code)
-            return found[0] if found else code
+def _catalogo(labels: Callable[[], catalogs.Labels]) -> Callable[[str, Any], Any]:
+    """``catalogo('nome', codigo)`` in a model's text: the code's label, read on first use."""
 
-        return {"catalogo": catalogo}
+    def catalogo(name: str, code: Any) -> Any:
+        found = labels().get(name, {}).get(code)
+        return found[0] if found else code
+
+    return catalogo

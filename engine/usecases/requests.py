@@ -250,7 +250,17 @@ class Requests(UseCaseBase):
             )
             draft = self._new_row_draft(session, bundle, chamado, chamado.requester)
             step = self._after_step(session, chamado, wf, bundle, now, draft)
-            self._announce(session, chamado, bundle, wf, step, now, actor, completed=task)
+            self._announce(
+                session,
+                chamado,
+                bundle,
+                wf,
+                step,
+                now,
+                actor,
+                completed=task,
+                catalogs_revision=locked.catalogs_revision,
+            )
             self._write_chamado(session, chamado, expected_version)
             return chamado
 

@@ -119,4 +119,5 @@ class Timing(UseCaseBase):
                 "analista": notifications.assignee_name(session, chamado.id),
             }
             data = runtime.current_data(wf)
-            self._send(session, bundle, declared.mail, chamado, facts, data, now)
+            labels = self._catalog_labels(session, None)
+            self._send(session, bundle, declared.mail, chamado, facts, data, now, labels)
