@@ -137,7 +137,7 @@ def _real_tickets(svc: Any, maria: common.Person, ana: common.Person) -> dict[st
 
 def bulk_load(svc: Any, total: int, analysts: list[int], seed: int = 7) -> dict[str, Any]:
     """Fill the database up to ``total`` tickets with SQL (executemany in batches)."""
-    from sqlalchemy import func, select, text
+    from sqlalchemy import func, select
 
     from engine.models import CatalogItem, Chamado, HumanTask, Orgao, ProtocolSequence, User
 
@@ -343,37 +343,7 @@ def bulk_load(svc: Any, total: int, analysts: list[int], seed: int = 7) -> dict[
             row["updated_at"] = min(t, now)
         chamados.append(row)
 
-    started = time.perf_counter()
-    engine = svc.db
-    with engine.begin() as conn:
-        conn.execute(User.__table__.insert(), users_rows)
-    for table_, rows in ((Chamado.__table__, chamados), (HumanTask.__table__, tasks)):
-        for i in range(0, len(rows), 5000):
-            with engine.begin() as conn:
-                conn.execute(table_.insert(), rows[i : i + 5000])
-    with engine.begin() as conn:
-        for year, value in seq_by_year.items():
-            updated = conn.execute(
-                ProtocolSequence.__table__.update()
-                .where(ProtocolSequence.year == year)
-                .values(last_value=value)
-            ).rowcount
-            if not updated:
-                conn.execute(
-                    ProtocolSequence.__table__.insert(), {"year": year, "last_value": value}
-                )
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            for tbl in ("users", "chamados", "human_tasks"):
-                conn.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{tbl}', 'id'), "
-                        f"(SELECT max(id) FROM {tbl}))"
-                    )
-                )
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
-    load_s = time.perf_counter() - started
+    load_s = write_rows(svc.db, users_rows, chamados, tasks, seq_by_year)
     with svc.session_factory() as s:
         counts = {
             "chamados": s.scalar(select(func.count()).select_from(Chamado)),
@@ -722,5 +692,55 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
 
 
+
+def write_rows(
+    engine: Any,
+    users: list[dict[str, Any]],
+    chamados: list[dict[str, Any]],
+    tasks: list[dict[str, Any]],
+    seq_by_year: dict[int, int],
+) -> float:
+    """Write generated rows with Core inserts in batches; returns the seconds it took.
+
+    The protocol sequences follow the generated numbers, PostgreSQL's id sequences follow
+    the explicit ids, and ANALYZE gives the planner the real figures.
+    """
+    from sqlalchemy import text
+
+    from engine.models import Chamado, HumanTask, ProtocolSequence, User
+
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(User.__table__.insert(), users)
+    for table_, rows in ((Chamado.__table__, chamados), (HumanTask.__table__, tasks)):
+        for i in range(0, len(rows), 5000):
+            with engine.begin() as conn:
+                conn.execute(table_.insert(), rows[i : i + 5000])
+    with engine.begin() as conn:
+        for year, value in seq_by_year.items():
+            updated = conn.execute(
+                ProtocolSequence.__table__.update()
+                .where(ProtocolSequence.year == year)
+                .values(last_value=value)
+            ).rowcount
+            if not updated:
+                conn.execute(
+                    ProtocolSequence.__table__.insert(), {"year": year, "last_value": value}
+                )
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            for tbl in ("users", "chamados", "human_tasks"):
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{tbl}', 'id'), "
+                        f"(SELECT max(id) FROM {tbl}))"
+                    )
+                )
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))
+    return time.perf_counter() - started
+
+
 if __name__ == "__main__":
     main()
+

@@ -36,7 +36,7 @@ from typing import Any
 
 from bench import common
 from bench.common import fmt, median, note, table, title, verdict
-from bench.queue_scale import SERVICES, _real_tickets, session_cookie
+from bench.queue_scale import SERVICES, _real_tickets, session_cookie, write_rows
 
 TARGET_RATIO = 1.2
 # Open work of each measured requester, the same for both: status -> tickets.
@@ -203,7 +203,7 @@ class Generator:
 
 def bulk_load(svc: Any, history: list[int], seed: int = 11) -> dict[str, Any]:
     """The measured requesters (one per ``history`` size) and the crowd, with SQL."""
-    from sqlalchemy import func, select, text
+    from sqlalchemy import func, select
 
     from engine.models import CatalogItem, Chamado, HumanTask, Orgao, ProtocolSequence, User
 
@@ -256,37 +256,8 @@ def bulk_load(svc: Any, history: list[int], seed: int = 11) -> dict[str, Any]:
         open_work = [(st, int(gen.rng.random() < 0.3)) for st, _n in OPEN_WORK]
         gen.history(user["id"], user["email"], closed, open_work)
 
-    started = time.perf_counter()
     engine = svc.db
-    with engine.begin() as conn:
-        conn.execute(User.__table__.insert(), crowd)
-    for table_, rows in ((Chamado.__table__, gen.chamados), (HumanTask.__table__, gen.tasks)):
-        for i in range(0, len(rows), 5000):
-            with engine.begin() as conn:
-                conn.execute(table_.insert(), rows[i : i + 5000])
-    with engine.begin() as conn:
-        for year, value in gen.seq_by_year.items():
-            updated = conn.execute(
-                ProtocolSequence.__table__.update()
-                .where(ProtocolSequence.year == year)
-                .values(last_value=value)
-            ).rowcount
-            if not updated:
-                conn.execute(
-                    ProtocolSequence.__table__.insert(), {"year": year, "last_value": value}
-                )
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            for tbl in ("users", "chamados", "human_tasks"):
-                conn.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{tbl}', 'id'), "
-                        f"(SELECT max(id) FROM {tbl}))"
-                    )
-                )
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
-    load_s = time.perf_counter() - started
+    load_s = write_rows(engine, crowd, gen.chamados, gen.tasks, gen.seq_by_year)
     people = []
     with svc.session_factory() as s:
         for person in measured:
@@ -353,11 +324,12 @@ def open_site(
     with common.TempDatabase(kind, instance) as db:
         svc = common.make_service(db.url, instance)
         load = bulk_load(svc, history)
-        svc.db.dispose()
+        # A server-side login session per requester (engine.sessions), as the callback opens.
         people = [
-            Who(n, p["person"].token, session_cookie(p["person"].id, p["person"].cpf), p)
+            Who(n, p["person"].token, session_cookie(svc, p["person"].cpf, f"Solicitante {n}"), p)
             for n, p in zip(history, load["people"], strict=True)
         ]
+        svc.db.dispose()
         with common.Server(db.url, instance, workers=1) as server:
             yield server, db.url, instance, people, load
 

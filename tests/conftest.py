@@ -18,6 +18,9 @@ from engine.service import ActorRef, Chamados
 from engine.settings import Settings
 from tests.smtp_server import SmtpServer
 
+# The browser tests' shared fixture (one Chromium per module) lives with their set-up.
+pytest_plugins = ("tests.browser",)
+
 # Tests run on SQLite by default; TEST_DATABASE_URL points the suite at PostgreSQL.
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import werkzeug.serving
 
 from engine import users
-from tests.browser import ARGS, ARTIFACTS, CHROMIUM, watch_csp
+from tests.browser import shot, watch_csp
 from tests.conftest import database_url
 from web import create_app
 from web.dev_oidc import run_in_thread
@@ -52,21 +51,6 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield base
     server.shutdown()
     stop_provider()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium não encontrado em {CHROMIUM}: instale o pacote chromium")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def shot(page: object, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
 
 
 def choose(page: object, label: str) -> None:

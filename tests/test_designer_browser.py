@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from flask import Flask, render_template_string
 from engine import scenarios
 from engine.designer.tickets import Tickets
 from engine.service import ActorRef, Chamados
-from tests.browser import ARGS, ARTIFACTS, CHROMIUM, watch_csp
+from tests.browser import shot, watch_csp
 from tests.conftest import database_url
 from tests.test_auth import set_session_user
 from tests.test_engine_lifecycle import submit_registration
@@ -74,16 +73,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flas
     svc.db.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium não encontrado em {CHROMIUM}: instale o pacote chromium")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
 def signed_in(browser: Any, base: str, app: Flask, cpf: str, name: str, *roles: str) -> Any:
     client = app.test_client()
     set_session_user(app, client, cpf, name, *roles)
@@ -102,11 +91,6 @@ def signed_in(browser: Any, base: str, app: Flask, cpf: str, name: str, *roles: 
     # Violations of the Content-Security-Policy count as problems too.
     page.csp_violations = watch_csp(page)
     return page
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def draft_of(app: Flask) -> Any:

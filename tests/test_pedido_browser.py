@@ -16,7 +16,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ from engine import scheduler, users
 from engine.mail import MailSettings
 from engine.models import OutboxMessage
 from engine.service import Chamados
-from tests.browser import ARGS, ARTIFACTS, CHROMIUM, watch_csp
+from tests.browser import shot, watch_csp
 from tests.conftest import database_url
 from tests.smtp_server import SmtpServer
 from web import create_app
@@ -88,21 +87,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     svc.db.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium não encontrado em {CHROMIUM}: instale o pacote chromium")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"pedido-{name}.png"), full_page=True)
-
-
 def choose(page: Any, label: str) -> None:
     """Click a radio's label, as people do: the DS hides the native input under it."""
     page.locator("label", has_text=label).first.click()
@@ -160,7 +144,7 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
     maria = log_in(browser, base, "Maria da Silva", js=False)
     maria.get_by_role("link", name="Serviços").first.click()
     expect(maria.get_by_role("heading", name="Pedido de automação de serviço")).to_be_visible()
-    shot(maria, "01-servicos")
+    shot(maria, "pedido-01-servicos")
     maria.get_by_role("link", name="Pedir automação").click()
     expect(maria.locator("h1")).to_have_text("Pedido de automação de serviço")
     maria.get_by_role("button", name="Pedir automação").click()
@@ -177,7 +161,7 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
     maria.get_by_label("Como o serviço funciona hoje").fill(
         "Hoje o pedido chega por e-mail e é digitado à mão no sistema."
     )
-    shot(maria, "02-servico")
+    shot(maria, "pedido-02-servico")
     maria.get_by_role("button", name="Avançar para os documentos").click()
 
     # Step 2: "Documentos do pedido": the justification and a PDF.
@@ -197,11 +181,11 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
     maria.get_by_label("Por que automatizar este serviço").fill(
         "Volume alto e muitos erros de digitação."
     )
-    shot(maria, "03-documentos")
+    shot(maria, "pedido-03-documentos")
     maria.get_by_role("button", name="Enviar pedido").click()
     expect(maria.locator("#status")).to_have_text("Em avaliação")
     tracking_url = maria.url
-    shot(maria, "04-enviado")
+    shot(maria, "pedido-04-enviado")
 
     stack.deliver_mail()
     assert [k for k, _m in mail_for(stack, MARIA_EMAIL)] == ["pedido_recebido"]
@@ -222,7 +206,7 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
     expect(tecnica).to_contain_text("111.444.777-35")
     expect(tecnica).to_contain_text("Pedido de automação de serviço: raia “Equipe técnica”")
     expect(carlos.get_by_role("region", name="Supervisão")).to_contain_text("Supervisor(a)")
-    shot(carlos, "05-grupos")
+    shot(carlos, "pedido-05-grupos")
 
     # --- The two reviews, in parallel: each analyst sees only her team's task.
     ana = log_in(browser, base, "Ana Souza")
@@ -233,7 +217,7 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
     expect(ana.locator("main")).not_to_contain_text("Parecer de negócio")
     expect(nina.locator("tr", has_text=protocolo)).to_contain_text("Parecer de negócio")
     expect(nina.locator("main")).not_to_contain_text("Parecer técnico")
-    shot(ana, "06-fila-tecnica")
+    shot(ana, "pedido-06-fila-tecnica")
     # Both claim before either decides: the reviews run side by side.
     claim_from_queue(ana, protocolo, "Parecer técnico")
     claim_from_queue(nina, protocolo, "Parecer de negócio")
@@ -241,7 +225,7 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
     expect(ana.locator("main")).to_contain_text("fluxo-atual.pdf")
     choose(ana, "Favorável")
     ana.get_by_label("Comentário para a supervisão").fill("Integração simples via API do INSS.")
-    shot(ana, "07-parecer-tecnico-preenchido")
+    shot(ana, "pedido-07-parecer-tecnico-preenchido")
     # Nina decides with the keyboard only: Space picks the option, Tab moves on, Enter sends.
     nina.get_by_role("radio", name="Favorável", exact=True).focus()
     nina.keyboard.press("Space")
@@ -258,7 +242,7 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
     ana.get_by_role("button", name="Registrar parecer").click()
     expect(ana.get_by_role("alert").first).to_contain_text("esta solicitação mudou")
     expect(ana.locator("main")).to_contain_text("Parecer de negócio registrado")
-    shot(ana, "07-parecer-confirmar")
+    shot(ana, "pedido-07-parecer-confirmar")
     expect(ana.get_by_role("radio", name="Favorável", exact=True)).to_be_checked()
     expect(ana.get_by_label("Comentário para a supervisão")).to_have_value(
         "Integração simples via API do INSS."
@@ -286,7 +270,7 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
     sofia.get_by_label("Mensagem ao órgão solicitante").fill(
         "Anexe a portaria que regulamenta o serviço."
     )
-    shot(sofia, "08-aprovacao")
+    shot(sofia, "pedido-08-aprovacao")
     sofia.get_by_role("button", name="Registrar decisão").click()
     expect(sofia.locator("main")).to_contain_text("concluída.")
 
@@ -295,7 +279,7 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
     expect(maria.locator("#status")).to_have_text("Aguardando complemento")
     expect(maria.locator("main")).to_contain_text("Anexe a portaria que regulamenta o serviço.")
     expect(maria.locator("main")).not_to_contain_text("Integração simples")  # staff-only
-    shot(maria, "09-complemento-pedido")
+    shot(maria, "pedido-09-complemento-pedido")
     maria.get_by_role("link", name="Complementar o pedido").click()
     expect(maria.locator("#pedido-ajuste")).to_contain_text(
         "Anexe a portaria que regulamenta o serviço."
@@ -309,7 +293,7 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
     )
     maria.get_by_role("button", name="Anexar arquivos").click()
     expect(maria.get_by_role("list", name="Arquivos anexados")).to_contain_text("portaria.pdf")
-    shot(maria, "10-complemento")
+    shot(maria, "pedido-10-complemento")
     maria.get_by_role("button", name="Enviar complemento").click()
     expect(maria.locator("#status")).to_have_text("Em aprovação")
 
@@ -333,7 +317,7 @@ def test_pedido_de_automacao_in_a_browser(stack: Stack, browser: Any) -> None:
     expect(timeline).to_contain_text("Complemento enviado")
     expect(timeline.locator("li").last).to_contain_text("Pedido aprovado")
     expect(maria.locator("main")).not_to_contain_text("Chamado aprovado")
-    shot(maria, "11-aprovado")
+    shot(maria, "pedido-11-aprovado")
 
     # --- Her mail: exactly the model's three messages, each pointing back to her pages.
     stack.deliver_mail()
