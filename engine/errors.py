@@ -55,3 +55,13 @@ class ProcessDefinitionError(DomainError):
     def __init__(self, message: str, element_id: str | None = None) -> None:
         super().__init__(message)
         self.element_id = element_id
+
+
+class ModelRuntimeError(ProcessDefinitionError):
+    """The model failed while an instance ran: a budget exceeded (automatic steps, a
+    script's size or depth), a script that raised, a gateway with no way out.
+
+    Raised only by engine.runtime, where SpiffWorkflow runs. It is no fault of the
+    request that made the step run, so the use cases turn it into a technical incident
+    of the ticket (engine.incidents) instead of refusing the request.
+    """

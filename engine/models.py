@@ -226,6 +226,14 @@ class Chamado(Base):
             sqlite_where=text("closed_at IS NOT NULL"),
             postgresql_where=text("closed_at IS NOT NULL"),
         ),
+        # The queue's "Incidentes técnicos", oldest first: only tickets in an incident.
+        Index(
+            "ix_chamados_incidents",
+            "incident_at",
+            "id",
+            sqlite_where=text("incident_at IS NOT NULL"),
+            postgresql_where=text("incident_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[intpk]
@@ -257,6 +265,13 @@ class Chamado(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     updated_at: Mapped[timestamp]
     closed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    # A technical incident (engine.incidents): the model failed while a step ran; the
+    # ticket keeps its last saved workflow state and the step waits, described in
+    # ``incident_action``, for an admin to run it again. All null when there is none.
+    incident_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    incident_element: Mapped[str | None] = mapped_column(String(100))
+    incident_message: Mapped[str | None] = mapped_column(Text)
+    incident_action: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     # Loaded on demand; pages that show them ask for them (joinedload) in their query.
     requester: Mapped[User] = relationship()

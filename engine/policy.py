@@ -77,6 +77,8 @@ class Status:
 # Statuses every instance can be in whatever its model declares.
 IN_PROGRESS = Status("em_andamento", "Em andamento", TONES["neutro"])
 FINISHED = Status("concluido", "Concluído", TONES["neutro"])
+# The model failed while a step ran (engine.incidents): whatever the model declares.
+INCIDENT = Status("incidente_tecnico", "Incidente técnico", TONES["perigo"])
 
 
 @dataclass(frozen=True)

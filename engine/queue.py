@@ -1,9 +1,15 @@
-"""The analysts' work queue: an indexed query over task rows, never a workflow load."""
+"""The analysts' work queue: an indexed query over task rows, never a workflow load.
+
+Besides the views of open tasks, "Incidentes técnicos" lists the tickets stopped by a
+technical incident (engine.incidents), oldest first, whichever groups their tasks are
+in (a ticket can stop before it has any): a query over a partial index of tickets.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import ScalarSelect, Select, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -11,7 +17,11 @@ from sqlalchemy.orm import Session, joinedload
 from engine.models import Chamado, HumanTask, Orgao, ProcessVersion
 from engine.orgaos import display
 
-VIEWS = ("disponiveis", "minhas", "todas")
+T = TypeVar("T")
+
+VIEWS = ("disponiveis", "minhas", "todas")  # views of open tasks
+INCIDENTS = "incidentes"  # tickets in a technical incident
+ALL_VIEWS = (*VIEWS, INCIDENTS)
 # Counting every open task makes each page cost O(open tasks). Counts stop at this
 # cap ("500+"): no analyst pages past it, they filter; the cost stays bounded.
 COUNT_CAP = 500
@@ -27,7 +37,9 @@ _MAX_CODE = 80
 
 @dataclass(frozen=True)
 class QueueFilters:
-    view: str = "disponiveis"  # disponiveis: unclaimed; minhas: mine; todas: every open task
+    # disponiveis: unclaimed; minhas: mine; todas: every open task; incidentes: tickets in
+    # a technical incident (there group and min_age_days, which are about tasks, do not apply)
+    view: str = "disponiveis"
     orgao_id: int | None = None
     categoria: str | None = None
     process_id: str | None = None  # one service
@@ -45,6 +57,8 @@ class QueuePage:
     pages: int
     counts: dict[str, int]
     count_cap: int = COUNT_CAP  # a total or count equal to it means "at least this many"
+    # The page of the incidents view (``items`` is then empty).
+    incidents: list[Chamado] = field(default_factory=list)
 
 
 def _base(groups: list[str]) -> Select[tuple[HumanTask]]:
@@ -64,6 +78,15 @@ def _apply(
         # The ticket's columns only when a filter reads them: the tab counts stay on
         # the task index alone.
         query = query.join(Chamado, Chamado.id == HumanTask.chamado_id)
+    query = _ticket_filters(query, f, now)
+    if f.min_age_days:
+        days = min(f.min_age_days, MAX_AGE_DAYS)
+        query = query.where(HumanTask.created_at <= now - timedelta(days=days))
+    return query
+
+
+def _ticket_filters(query: Select[tuple[T]], f: QueueFilters, now: datetime) -> Select[tuple[T]]:
+    """The filters on the ticket's own columns (the query selects or joins Chamado)."""
     if f.orgao_id:
         known = 0 < f.orgao_id <= _MAX_ID
         query = query.where(Chamado.orgao_id == f.orgao_id if known else false())
@@ -81,10 +104,13 @@ def _apply(
     elif f.situacao == "atrasado":
         # The SLA timer sets the flag; the due date also covers a scheduler running late.
         query = query.where(or_(Chamado.overdue.is_(True), Chamado.analysis_due_at < now))
-    if f.min_age_days:
-        days = min(f.min_age_days, MAX_AGE_DAYS)
-        query = query.where(HumanTask.created_at <= now - timedelta(days=days))
     return query
+
+
+def _incidents(f: QueueFilters, now: datetime) -> Select[tuple[Chamado]]:
+    """Tickets in a technical incident (ix_chamados_incidents holds only those)."""
+    query = select(Chamado).where(Chamado.incident_at.is_not(None))
+    return _ticket_filters(query, f, now)
 
 
 def orgaos_for_filter(session: Session) -> list[tuple[int, str]]:
@@ -97,6 +123,8 @@ def orgaos_for_filter(session: Session) -> list[tuple[int, str]]:
 # The key of the index that serves each view's count (engine.models.HumanTask).
 _BY_ASSIGNEE = (HumanTask.group, HumanTask.state, HumanTask.assignee_id, HumanTask.created_at)
 _OPEN = (HumanTask.group, HumanTask.state, HumanTask.created_at)
+# ... and of the incidents view (engine.models.Chamado, ix_chamados_incidents).
+_INCIDENT_ORDER = (Chamado.incident_at, Chamado.id)
 
 
 def _capped_count(query: Select[tuple[HumanTask]], view: str) -> ScalarSelect[int]:
@@ -112,6 +140,11 @@ def _capped_count(query: Select[tuple[HumanTask]], view: str) -> ScalarSelect[in
     return select(func.count()).select_from(capped).scalar_subquery()
 
 
+def _capped_incidents(query: Select[tuple[Chamado]]) -> ScalarSelect[int]:
+    capped = query.with_only_columns(Chamado.id).order_by(*_INCIDENT_ORDER).limit(COUNT_CAP)
+    return select(func.count()).select_from(capped.subquery()).scalar_subquery()
+
+
 def list_queue(
     session: Session,
     groups: list[str],
@@ -120,22 +153,44 @@ def list_queue(
     now: datetime,
     page_size: int = 20,
 ) -> QueuePage:
-    if not groups:
-        return QueuePage([], 0, 1, 1, {v: 0 for v in VIEWS})
+    incidents_view = filters.view == INCIDENTS
     query = _apply(_base(groups), filters, user_id, now)
     unfiltered = filters == QueueFilters(view=filters.view, page=filters.page)
     # The page's total and every tab's count in one statement (one round trip, one
     # execution); the page's own total doubles as its tab's count when unfiltered.
-    counted = {"total": (query, filters.view)}
+    counted: dict[str, ScalarSelect[int]] = {}
+    if incidents_view:
+        counted["total"] = _capped_incidents(_incidents(filters, now))
+    elif groups:
+        counted["total"] = _capped_count(query, filters.view)
     for view in VIEWS:
-        if not (unfiltered and view == filters.view):
-            counted[view] = (_apply(_base(groups), QueueFilters(view=view), user_id, now), view)
-    counts_row = select(*(_capped_count(q, v).label(name) for name, (q, v) in counted.items()))
+        if groups and not (unfiltered and view == filters.view):
+            tab = _apply(_base(groups), QueueFilters(view=view), user_id, now)
+            counted[view] = _capped_count(tab, view)
+    if not (unfiltered and incidents_view):
+        counted[INCIDENTS] = _capped_incidents(_incidents(QueueFilters(view=INCIDENTS), now))
+    counts_row = select(*(count.label(name) for name, count in counted.items()))
     found = session.execute(counts_row).one()._mapping
-    total = int(found["total"])
-    counts = {view: total if view not in found else int(found[view]) for view in VIEWS}
+    total = int(found.get("total", 0))
+    counts = {
+        view: int(found[view]) if view in found else total if view == filters.view else 0
+        for view in ALL_VIEWS
+    }
     pages = max(1, -(-total // page_size))
     page = min(max(1, filters.page), pages)
+    if incidents_view:
+        incidents = list(
+            session.scalars(
+                _incidents(filters, now)
+                .options(joinedload(Chamado.orgao))
+                .order_by(*_INCIDENT_ORDER)
+                .limit(page_size)
+                .offset((page - 1) * page_size)
+            )
+        )
+        return QueuePage([], total, page, pages, counts, incidents=incidents)
+    if not groups:
+        return QueuePage([], 0, 1, 1, counts)
     items = list(
         session.scalars(
             query.options(

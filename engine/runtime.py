@@ -2,7 +2,9 @@
 
 Guards what SpiffWorkflow does not: ``task.run()`` does not check the task's
 state, so only a READY manual task may run, and form payloads are deep-copied
-so completed tasks' data (shared by shallow copy) is never rewritten.
+so completed tasks' data (shared by shallow copy) is never rewritten. Every
+failure of the model while it runs comes out as one exception, ModelRuntimeError,
+which the use cases turn into a technical incident of the ticket (engine.incidents).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task
 
-from engine.errors import ProcessDefinitionError, TaskNotReady
+from engine.errors import ModelRuntimeError, TaskNotReady
 from engine.scripting import ExpressionRejected, make_script_engine
 from engine.specs import ProcessBundle
 
@@ -42,13 +44,22 @@ def _refused_expression(exc: BaseException) -> ExpressionRejected | None:
 MAX_ENGINE_STEPS = 300
 
 
-def _steps(wf: BpmnWorkflow, task: Task | None = None) -> None:
+def _element(exc: BaseException) -> str | None:
+    spec = getattr(exc, "task_spec", None)
+    return getattr(spec, "bpmn_id", None) or getattr(spec, "name", None)
+
+
+def _steps(wf: BpmnWorkflow, task: Task | None = None, refresh: bool = False) -> None:
     """Run ``task`` (if any) and the engine steps after it, at most MAX_ENGINE_STEPS.
 
-    A script or expression of the model refused while running (it would have made a
-    value too big), a runaway loop or a workflow grown too deep is a flaw of the
-    model, not of the request: it becomes a ProcessDefinitionError naming the element,
-    and the caller's transaction saves nothing.
+    ``refresh``: make the due timers READY first (SpiffWorkflow refreshes them only at
+    the end of its steps).
+
+    Whatever fails in here is a flaw of the model, not of the request: a script or
+    expression refused while running (it would have made a value too big), a script
+    that raised, a gateway no flow leaves, a runaway loop, a workflow grown too deep.
+    It becomes a ModelRuntimeError naming the element; the caller's workflow object
+    is then half-stepped and must be thrown away (its saved state is what counts).
     """
     ran = 0
 
@@ -56,7 +67,7 @@ def _steps(wf: BpmnWorkflow, task: Task | None = None) -> None:
         nonlocal ran
         ran += 1
         if ran > MAX_ENGINE_STEPS:
-            raise ProcessDefinitionError(
+            raise ModelRuntimeError(
                 f"O processo executou mais de {MAX_ENGINE_STEPS} passos automáticos seguidos "
                 f"e parou no elemento {next_task.task_spec.bpmn_id} (um laço sem tarefa "
                 "humana?). Avise a equipe responsável pelo modelo.",
@@ -64,32 +75,38 @@ def _steps(wf: BpmnWorkflow, task: Task | None = None) -> None:
             )
 
     try:
+        if refresh:
+            wf.refresh_timers()
         if task is not None:
             task.run()
         wf.do_engine_steps(will_complete_task=count)
     except RecursionError as exc:
-        raise ProcessDefinitionError(
+        raise ModelRuntimeError(
             "O processo ficou profundo demais para continuar (laços demais no modelo). "
             "Avise a equipe responsável pelo modelo."
         ) from exc
     except WorkflowException as exc:
+        element = _element(exc)
         refused = _refused_expression(exc)
-        if refused is None:
-            raise
-        spec = getattr(exc, "task_spec", None)
-        element = getattr(spec, "bpmn_id", None) or getattr(spec, "name", None)
-        raise ProcessDefinitionError(
-            f"O processo não pôde continuar no elemento {element}: {refused} "
+        reason = str(refused) if refused is not None else f"{exc}."
+        raise ModelRuntimeError(
+            f"O processo não pôde continuar no elemento {element}: {reason} "
             "Avise a equipe responsável pelo modelo.",
             element,
         ) from exc
 
 
-def start(bundle: ProcessBundle, data: dict[str, Any] | None = None) -> BpmnWorkflow:
+def create(bundle: ProcessBundle, data: dict[str, Any] | None = None) -> BpmnWorkflow:
+    """A new instance, before its first step (what a ticket keeps when that step fails)."""
     wf = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=_SCRIPT_ENGINE)
     if data:
         wf.data.update(copy.deepcopy(data))
         wf.task_tree.data.update(copy.deepcopy(data))
+    return wf
+
+
+def start(bundle: ProcessBundle, data: dict[str, Any] | None = None) -> BpmnWorkflow:
+    wf = create(bundle, data)
     _steps(wf)
     return wf
 
@@ -158,8 +175,7 @@ def end_event(wf: BpmnWorkflow, bundle: ProcessBundle) -> str | None:
 
 def fire_timers(wf: BpmnWorkflow) -> None:
     """Run whatever timers are due: refresh makes them READY, the steps run them."""
-    wf.refresh_timers()
-    _steps(wf)
+    _steps(wf, refresh=True)
 
 
 def current_data(wf: BpmnWorkflow) -> dict[str, Any]:

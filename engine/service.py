@@ -32,6 +32,7 @@ from engine.usecases.base import (  # noqa: F401 - the public names of the facad
     UseCaseBase,
 )
 from engine.usecases.groups_admin import GroupsAdmin
+from engine.usecases.incidents import Incidents, RetryOutcome  # noqa: F401 - public
 from engine.usecases.recording import Recording
 from engine.usecases.requests import Requests
 from engine.usecases.timing import Timing
@@ -43,7 +44,7 @@ def _utcnow() -> datetime:
 
 @dataclass
 class Chamados(
-    Requests, Analysis, Timing, Recording, GroupsAdmin, SessionUseCases, UseCaseBase
+    Requests, Analysis, Timing, Incidents, Recording, GroupsAdmin, SessionUseCases, UseCaseBase
 ):
     """The engine's facade: one object per process, shared by every request and job."""
 

@@ -96,6 +96,10 @@ def sync(
         runtime.end_event(wf, bundle) if completed else None,
         completed,
     )
+    if chamado.incident_at is not None:
+        # Rows synced while a step waits for a retry (a designer moved the ticket to a
+        # new version): the ticket stays in its incident until the step runs.
+        found = policy.INCIDENT
     chamado.status, chamado.status_label, chamado.status_tone = (
         found.code,
         found.label,

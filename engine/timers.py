@@ -115,19 +115,25 @@ def sync(
 
 
 def claim_due(session: Session, now: datetime, worker: str, limit: int = 20) -> list[int]:
-    """Lease up to ``limit`` due timers for ``worker``; the caller commits."""
+    """Lease up to ``limit`` due timers for ``worker``; the caller commits.
+
+    Timers of a ticket in a technical incident (engine.incidents) wait for it to be
+    resolved: claimed, they would fill every batch and fire nothing.
+    """
     due = (
         select(WorkflowTimer.id)
+        .join(Chamado, Chamado.id == WorkflowTimer.chamado_id)
         .where(
             WorkflowTimer.state == "waiting",
             WorkflowTimer.due_at <= now,
             or_(WorkflowTimer.lease_until.is_(None), WorkflowTimer.lease_until < now),
+            Chamado.incident_at.is_(None),
         )
         .order_by(WorkflowTimer.due_at)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        ids = list(session.scalars(due.with_for_update(skip_locked=True)))
+        ids = list(session.scalars(due.with_for_update(of=WorkflowTimer, skip_locked=True)))
         if ids:
             session.execute(
                 update(WorkflowTimer)

@@ -290,7 +290,7 @@ def test_queue_filters_and_their_validation(people: dict[str, Api]) -> None:
 
     page = ana.get("/queue?view=disponiveis&orgao=1934&categoria=erro_api&situacao=novo")
     assert [i["chamado"]["id"] for i in page["items"]] == [cid]
-    assert page["counts"] == {"disponiveis": 1, "minhas": 0, "todas": 1}
+    assert page["counts"] == {"disponiveis": 1, "minhas": 0, "todas": 1, "incidentes": 0}
     assert ana.get("/queue?situacao=reenviado")["total"] == 0
     assert ana.get("/queue?idade=3")["total"] == 0
     refused = ana.get("/queue?view=tudo&page=0&orgao=x", expect=422)

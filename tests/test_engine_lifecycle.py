@@ -301,7 +301,7 @@ def test_queue_filters_and_order(svc: Chamados, maria: ActorRef, ana: ActorRef) 
     svc.claim(ana, page.items[0].id)
     mine = svc.queue(ana, QueueFilters(view="minhas"))
     assert [t.chamado_id for t in mine.items] == [first]
-    assert mine.counts == {"disponiveis": 1, "minhas": 1, "todas": 2}
+    assert mine.counts == {"disponiveis": 1, "minhas": 1, "todas": 2, "incidentes": 0}
 
 
 def test_audit_records_every_action(svc: Chamados, maria: ActorRef, ana: ActorRef) -> None:

@@ -67,7 +67,7 @@ def test_every_tab_is_counted_in_one_statement(
     rows += [task(40, group="requester", assignee=maria.id)]  # not the analysts' queue
     with svc.transaction() as s:
         s.execute(insert(HumanTask), rows)
-    every_tab = {"disponiveis": 8, "minhas": 3, "todas": 13}
+    every_tab = {"disponiveis": 8, "minhas": 3, "todas": 13, "incidentes": 0}
 
     for view, total in (("disponiveis", 8), ("minhas", 3), ("todas", 13)):
         with sql_seen(svc.db) as seen:

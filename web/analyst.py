@@ -6,14 +6,14 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from engine import business_days, forms
+from engine import business_days, forms, incidents
 from engine.errors import Conflict, ValidationFailed
-from engine.queue import QueueFilters
+from engine.queue import ALL_VIEWS, INCIDENTS, QueueFilters
 from web import present
 from web.auth import current_user, role_required
 from web.context import service as svc
 from web.formview import build_form_view
-from web.params import query_int
+from web.params import query_int, to_int
 
 bp = Blueprint("analyst", __name__)
 
@@ -27,12 +27,19 @@ def _int_arg(name: str) -> int | None:
     return query_int(name, lenient=True)
 
 
+_QUEUE_ROLES = ("analyst", "supervisor")
+
+
 @bp.get("/fila")
-@role_required("analyst", "supervisor")
+@role_required("analyst", "supervisor", "admin")
 def queue() -> Any:
-    view = request.args.get("visao", "disponiveis")
+    user = current_user()
+    # Admins who do not work the queue see only its incidents view (they retry them).
+    works_queue = user.has_role(*_QUEUE_ROLES)
+    views = ALL_VIEWS if works_queue else (INCIDENTS,)
+    view = request.args.get("visao", views[0])
     filters = QueueFilters(
-        view=view if view in ("disponiveis", "minhas", "todas") else "disponiveis",
+        view=view if view in views else views[0],
         orgao_id=_int_arg("orgao"),
         categoria=request.args.get("categoria") or None,
         process_id=request.args.get("processo") or None,
@@ -41,19 +48,39 @@ def queue() -> Any:
         min_age_days=_int_arg("idade"),
         page=_int_arg("pagina") or 1,
     )
-    result = svc().queue(current_user(), filters)
+    result = svc().queue(user, filters)
     return render_template(
         "analyst/queue.html",
         result=result,
         filters=filters,
+        views=views,
+        incidents_view=filters.view == INCIDENTS,
+        can_retry=user.has_role("admin"),
         categorias=svc().category_options(),
         services=svc().services(),
-        my_groups=svc().my_groups(current_user()),
-        orgaos=svc().queue_orgaos(current_user()),
+        my_groups=svc().my_groups(user),
+        orgaos=svc().queue_orgaos(user),
         analysis_time=lambda c: business_days.describe(svc().analysis_clock(c)),
-        analysts=svc().analysts() if "supervisor" in current_user().roles else [],
+        analysts=svc().analysts() if "supervisor" in user.roles else [],
         now=svc().clock(),
     )
+
+
+@bp.get("/incidentes")
+@role_required("analyst", "supervisor", "admin")
+def incidents_tab() -> Any:
+    """The menu's way to the queue's "Incidentes técnicos"."""
+    return redirect(url_for("analyst.queue", visao=INCIDENTS))
+
+
+@bp.post("/analise/<int:chamado_id>/tentar-novamente")
+@role_required("admin")
+def retry_incident(chamado_id: int) -> Any:
+    """Runs the pending step of a ticket in a technical incident again."""
+    version = to_int(request.form.get("version")) or 0
+    outcome = svc().retry_incident(current_user(), chamado_id, version)
+    flash(outcome.message, "success" if outcome.resolved else "danger")
+    return redirect(url_for("analyst.analysis", chamado_id=chamado_id))
 
 
 def _back_to_queue() -> Any:
@@ -98,7 +125,8 @@ def analysis(chamado_id: int) -> Any:
     task = view.analysis_task
     form = None
     errors: dict[str, str] = {}
-    if task is not None and task.assignee_id == user.id:
+    # While the ticket is in a technical incident nothing can be completed on it.
+    if task is not None and task.assignee_id == user.id and view.chamado.incident_at is None:
         form = svc().task_form(user, task.id)
         if request.method == "POST":
             fields = forms.field_order(form.ui, form.schema)
@@ -106,16 +134,21 @@ def analysis(chamado_id: int) -> Any:
                 form.schema, form.ui, fields, request.form.to_dict(flat=False), {}
             ).data
             try:
-                svc().complete_task(user, task.id, data, int(request.form.get("version", "0")))
+                chamado = svc().complete_task(
+                    user, task.id, data, int(request.form.get("version", "0"))
+                )
             except ValidationFailed as exc:
                 errors = exc.errors
                 form.data = data
                 flash(exc.message, "danger")
-            except Conflict:
+            except Conflict as exc:
                 # The ticket moved while the page was open (the other team's review on a
                 # parallel branch, a timer): if the task is still hers, keep what she chose
                 # and show the ticket as it is now, to confirm; otherwise the 409 page.
                 view = svc().analysis(user, chamado_id)
+                if view.chamado.incident_at is not None:  # stopped meanwhile: it says why
+                    flash(exc.message, "warning")
+                    return redirect(url_for("analyst.analysis", chamado_id=chamado_id))
                 if view.analysis_task is None or view.analysis_task.id != task.id:
                     raise
                 if view.analysis_task.assignee_id != user.id:
@@ -124,6 +157,9 @@ def analysis(chamado_id: int) -> Any:
                 flash(STALE_DECISION, "warning")
                 return _analysis_page(view, view.analysis_task, form, {}, 409)
             else:
+                if chamado.incident_at is not None:
+                    flash(incidents.RECEIVED, "warning")
+                    return redirect(url_for("analyst.analysis", chamado_id=chamado_id))
                 flash(f"Tarefa “{task.title}” concluída.", "success")
                 return redirect(url_for("analyst.queue", visao="minhas"))
     return _analysis_page(view, task, form, errors, 422 if errors else 200)
@@ -139,5 +175,6 @@ def _analysis_page(view: Any, task: Any, form: Any, errors: dict[str, str], stat
         errors=errors,
         forms_shown=present.sent_forms(view.forms),
         analysis_time=business_days.describe(svc().analysis_clock(view.chamado)),
+        can_retry=current_user().has_role("admin"),
         now=svc().clock(),
     ), status

@@ -24,11 +24,11 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, 
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect as sa_inspect
 
-from engine import limits, listing, orgaos, tokens
+from engine import incidents, limits, listing, orgaos, tokens
 from engine.db import autocommit_read, write_if_free
 from engine.errors import DomainError, NotFound, ValidationFailed
 from engine.models import Attachment, AuditEvent, Chamado, HumanTask
-from engine.queue import MAX_AGE_DAYS, VIEWS, QueueFilters
+from engine.queue import ALL_VIEWS, MAX_AGE_DAYS, QueueFilters
 from engine.service import STAFF_ROLES, ChamadoView, TaskForm
 from web import csrf
 from web.auth import CurrentUser, current_user
@@ -143,7 +143,27 @@ def _orgao_label(c: Chamado) -> str | None:
     return _service().orgao_label(c.orgao_id)
 
 
-def chamado_json(c: Chamado) -> dict[str, Any]:
+def incident_json(c: Chamado, staff: bool) -> dict[str, Any] | None:
+    """The ticket's technical incident: when and a notice for everyone; for staff also
+    the element, the engine's message and the step waiting to run again."""
+    if c.incident_at is None:
+        return None
+    body: dict[str, Any] = {"at": iso(c.incident_at), "notice": incidents.NOTICE}
+    if staff:
+        action = incidents.PendingAction.from_json(c.incident_action)
+        body["element"] = c.incident_element
+        body["message"] = c.incident_message
+        body["action"] = {
+            "kind": action.kind,
+            "description": incidents.describe(c.incident_action),
+            "element": action.element,
+            "task_id": action.task_id,
+            "timer_id": action.timer_id,
+        }
+    return body
+
+
+def chamado_json(c: Chamado, staff: bool = False) -> dict[str, Any]:
     return {
         "id": c.id,
         "protocolo": c.protocolo,
@@ -163,6 +183,7 @@ def chamado_json(c: Chamado) -> dict[str, Any]:
         "submitted_at": iso(c.submitted_at),
         "updated_at": iso(c.updated_at),
         "closed_at": iso(c.closed_at),
+        "incident": incident_json(c, staff),
     }
 
 
@@ -182,8 +203,8 @@ def task_json(t: HumanTask) -> dict[str, Any]:
     }
 
 
-def _task_with_chamado(t: HumanTask) -> dict[str, Any]:
-    return {"task": task_json(t), "chamado": chamado_json(t.chamado)}
+def _task_with_chamado(t: HumanTask, staff: bool = False) -> dict[str, Any]:
+    return {"task": task_json(t), "chamado": chamado_json(t.chamado, staff)}
 
 
 def attachment_json(a: Attachment) -> dict[str, Any]:
@@ -230,7 +251,7 @@ def task_form_json(form: TaskForm) -> dict[str, Any]:
 def chamado_view_json(view: ChamadoView, staff: bool) -> dict[str, Any]:
     open_tasks = view.open_tasks if staff else [t for t in [view.requester_task] if t]
     body: dict[str, Any] = {
-        "chamado": chamado_json(view.chamado),
+        "chamado": chamado_json(view.chamado, staff),
         "process_title": view.process_title,
         "forms": [
             {
@@ -311,8 +332,8 @@ def _code_param(name: str, errors: dict[str, str]) -> str | None:
 def _queue_filters() -> QueueFilters:
     errors: dict[str, str] = {}
     view = request.args.get("view") or "disponiveis"
-    if view not in VIEWS:
-        errors["view"] = f"Use um destes valores: {', '.join(VIEWS)}."
+    if view not in ALL_VIEWS:
+        errors["view"] = f"Use um destes valores: {', '.join(ALL_VIEWS)}."
     situacao = request.args.get("situacao") or None
     if situacao not in (None, "novo", "reenviado"):
         errors["situacao"] = "Use novo ou reenviado."
@@ -372,6 +393,8 @@ def start_instance(process_id: str) -> Any:
     # The use case hands back the requester's first task: no second read for it.
     chamado, first = svc.start_instance(user, process_id)
     body = {"chamado": chamado_json(chamado), "task": task_json(first) if first else None}
+    if chamado.incident_at is not None:
+        body["message"] = incidents.STARTED
     location = url_for("api.get_chamado", chamado_id=chamado.id)
     return jsonify(body), 201, {"Location": location}
 
@@ -405,8 +428,10 @@ def list_tasks() -> Any:
 @bp.get("/queue")
 def queue() -> Any:
     result = _service().queue(_user(), _queue_filters())
+    items = [_task_with_chamado(t, staff=True) for t in result.items]
+    items += [{"task": None, "chamado": chamado_json(c, staff=True)} for c in result.incidents]
     return jsonify(
-        items=[_task_with_chamado(t) for t in result.items],
+        items=items,
         total=result.total,
         page=result.page,
         pages=result.pages,
@@ -448,7 +473,33 @@ def submit_task(task_id: int) -> Any:
     if errors:
         raise ValidationFailed(errors)
     chamado = _service().complete_task(_user(), task_id, data, cast(int, version))
+    if chamado.incident_at is not None:
+        # Received, not yet processed: the step waits in a technical incident.
+        return jsonify(chamado=chamado_json(chamado), message=incidents.RECEIVED), 202
     return jsonify(chamado=chamado_json(chamado))
+
+
+def _version_field(body: dict[str, Any], errors: dict[str, str]) -> int:
+    version = body.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= MAX_INT:
+        errors["version"] = "Informe a versão do chamado lida com ele (número inteiro)."
+        return 0
+    return version
+
+
+@bp.post("/chamados/<int:chamado_id>/retry")
+def retry_incident(chamado_id: int) -> Any:
+    """An admin runs a ticket's pending step again, after a technical incident."""
+    errors: dict[str, str] = {}
+    version = _version_field(_json_body(), errors)
+    if errors:
+        raise ValidationFailed(errors)
+    outcome = _service().retry_incident(_user(), chamado_id, version)
+    return jsonify(
+        chamado=chamado_json(outcome.chamado, staff=True),
+        resolved=outcome.resolved,
+        message=outcome.message,
+    )
 
 
 @bp.post("/tasks/<int:task_id>/claim")

@@ -1,4 +1,4 @@
-"""Jinja2 filters and globals: pt-BR dates, CPF, sizes, ages, and ``has_endpoint``."""
+"""Jinja2 filters and globals: pt-BR dates, CPF, sizes, ages, incidents, ``has_endpoint``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
-from engine import validators
+from engine import incidents, validators
 from engine.forms import format_filesize
 
 LOCAL_TZ = ZoneInfo("America/Sao_Paulo")
@@ -84,5 +84,7 @@ def init_filters(app: Flask) -> None:
         cpf=cpf,
         filesize=filesize,
         relative_age=relative_age,
+        incident_action=incidents.describe,
+        incident_notice=incidents.notice_for,
     )
     app.jinja_env.globals["has_endpoint"] = has_endpoint

@@ -44,6 +44,9 @@ def start_service(process_id: str) -> Any:
     if request.method == "GET":
         return render_template("requester/start.html", service=service)
     chamado, task = svc().start_instance(current_user(), process_id)
+    if chamado.incident_at is not None:
+        # The model failed in its first steps: the page says so (engine.incidents.STARTED).
+        return redirect(url_for("requester.tracking", chamado_id=chamado.id))
     if task is None:  # the model starts with no requester task: nothing to fill in
         flash(f"{service.title}: solicitação {chamado.protocolo} aberta.", "success")
         return redirect(url_for("requester.tracking", chamado_id=chamado.id))
@@ -163,6 +166,10 @@ def task(task_id: int) -> Any:
     form = svc().task_form(user, task_id)
     if form.task.group != REQUESTER:
         return redirect(url_for("analyst.analysis", chamado_id=form.chamado.id))
+    if form.chamado.incident_at is not None:
+        # Stopped by a technical incident: what was sent waits, nothing can be sent now;
+        # the ticket's page says so (engine.incidents.notice_for).
+        return redirect(url_for("requester.tracking", chamado_id=form.chamado.id))
     all_steps = _step_ids(form)
     by_id = {s.id: s for s in all_steps}
     if request.method == "GET":
@@ -252,6 +259,9 @@ def _submit(form: TaskForm) -> Any:
         step = next((s for s in all_steps if first and s.id == first[0]), all_steps[-1])
         flash(exc.message, "danger")
         return _render(form, step, exc.errors, None, 422)
+    if chamado.incident_at is not None:
+        # Received, not processed: the ticket's page says so (engine.incidents.RECEIVED).
+        return redirect(url_for("requester.tracking", chamado_id=chamado.id))
     following = svc().requester_task(current_user(), chamado.id)
     if following is not None:  # the model has another step for her in a row: go on to it
         flash(

@@ -22,7 +22,7 @@ from engine.models import (
     Submission,
     User,
 )
-from engine.queue import QueueFilters, QueuePage, list_queue, orgaos_for_filter
+from engine.queue import INCIDENTS, QueueFilters, QueuePage, list_queue, orgaos_for_filter
 from engine.usecases.base import (
     ANALYST_ROLES,
     STAFF_ROLES,
@@ -133,7 +133,8 @@ class Analysis(UseCaseBase):
             )
 
     def queue(self, actor: Actor, filters: QueueFilters) -> QueuePage:
-        self._require_roles(actor, ANALYST_ROLES)
+        """A page of the queue; its incidents view is for every staff role (admins retry)."""
+        self._require_roles(actor, STAFF_ROLES if filters.view == INCIDENTS else ANALYST_ROLES)
         with self.reading() as session:
             return list_queue(
                 session,
@@ -169,7 +170,7 @@ class Analysis(UseCaseBase):
             return list(found.values())
 
     def queue_orgaos(self, actor: Actor) -> list[tuple[int, str]]:
-        self._require_roles(actor, ANALYST_ROLES)
+        self._require_roles(actor, STAFF_ROLES)  # admins filter the incidents view too
         with self.reading() as session:
             return orgaos_for_filter(session)
 

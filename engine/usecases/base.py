@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Engine, bindparam, func, literal, null, select, union_all
-from sqlalchemy.orm import Session, contains_eager, joinedload, sessionmaker
+from sqlalchemy.orm import Session, contains_eager, joinedload, sessionmaker, undefer
 
 from engine import (
     audit,
@@ -112,6 +112,16 @@ _MIRRORED_ROWS = union_all(
     select(literal("task"), _TASKS.c.id, _TASKS.c.task_guid, null(), _TASKS.c.group).where(
         _TASKS.c.chamado_id == bindparam("chamado_id"), _TASKS.c.state == "ready"
     ),
+)
+
+
+# A ticket by id, locked (the first lock of the steps that start from the ticket, not
+# from one of its tasks: a retry after an incident), with its state and requester.
+_LOCK_CHAMADO = (
+    select(Chamado)
+    .options(undefer(Chamado.workflow_state), joinedload(Chamado.requester, innerjoin=True))
+    .where(Chamado.id == bindparam("chamado_id"))
+    .with_for_update(of=Chamado.__table__, key_share=True)
 )
 
 
@@ -298,6 +308,14 @@ class UseCaseBase:
             session.execute(_LOCK_TICKET_OF_TASK, {"task_id": task_id})
         task = session.get(HumanTask, task_id)
         return self._check_owned_ready(session, actor, task)
+
+    @staticmethod
+    def _lock_chamado(session: Session, chamado_id: int) -> Chamado:
+        """The ticket, its row locked first (the lock order of every change)."""
+        chamado = session.execute(_LOCK_CHAMADO, {"chamado_id": chamado_id}).scalar()
+        if chamado is None:
+            raise NotFound("Chamado não encontrado.")
+        return chamado
 
     def _lock_task(self, session: Session, actor: Actor, task_id: int) -> Locked:
         """The actor's ready task about to run, with its ticket (state and requester).

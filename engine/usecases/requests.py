@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import lazyload
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session, lazyload
 
 from engine import (
     corewrite,
     forms,
+    incidents,
     listing,
     policy,
     runtime,
+    specs,
     tasks,
 )
 from engine.attachments import check_upload
 from engine.clock import workflow_time
-from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.errors import Conflict, Forbidden, ModelRuntimeError, NotFound, ValidationFailed
 from engine.models import (
     Attachment,
     Chamado,
@@ -34,6 +37,18 @@ from engine.usecases.base import (
     ChamadoView,
     TaskForm,
     UseCaseBase,
+)
+
+_TASKS = HumanTask.__table__
+# The draft of a task that is still ready and its holder's (the row is not locked).
+_KEEP_DRAFT = (
+    update(_TASKS)
+    .where(
+        _TASKS.c.id == bindparam("task_id"),
+        _TASKS.c.state == "ready",
+        _TASKS.c.assignee_id == bindparam("holder_id"),
+    )
+    .values(draft_data=bindparam("draft"))
 )
 
 
@@ -53,13 +68,22 @@ class Requests(UseCaseBase):
         return self.start_instance(actor, process_id)[0]
 
     def start_instance(self, actor: Actor, process_id: str) -> tuple[Chamado, HumanTask | None]:
-        """Start an instance; returns it with the requester's first task, if it has one."""
+        """Start an instance; returns it with the requester's first task, if it has one.
+
+        If the model fails in its first steps the ticket is created all the same, as it
+        was before them, in a technical incident (engine.incidents): ``incident_at`` set,
+        no task.
+        """
         now = self.clock()
         with self.transaction() as session:
             user = self._user(session, actor.id)
             bundle = self.bundle(session, self._current_version_id(session, process_id))
-            with workflow_time(self.clock):
-                wf = runtime.start(bundle)
+            failure: ModelRuntimeError | None = None
+            try:
+                with workflow_time(self.clock):
+                    wf = runtime.start(bundle)
+            except ModelRuntimeError as exc:
+                failure, wf = exc, runtime.create(bundle)
             chamado = corewrite.insert(
                 session,
                 Chamado(
@@ -73,6 +97,19 @@ class Requests(UseCaseBase):
                     updated_at=now,
                 ),
             )
+            self._audit(
+                session,
+                chamado,
+                actor.id,
+                "chamado.criado",
+                f"{bundle.policy.title}: {chamado.protocolo} criado",
+                now=now,
+            )
+            if failure is not None:
+                action = incidents.PendingAction(incidents.START)
+                self._open_incident(session, chamado, bundle, failure, action, actor.id, now)
+                corewrite.update(session, chamado)
+                return chamado, None
             step = self._after_step(
                 session,
                 chamado,
@@ -81,14 +118,6 @@ class Requests(UseCaseBase):
                 now,
                 draft=lambda row: self._prefill(bundle, row, user),
                 new=True,
-            )
-            self._audit(
-                session,
-                chamado,
-                actor.id,
-                "chamado.criado",
-                f"{bundle.policy.title}: {chamado.protocolo} criado",
-                now=now,
             )
             self._announce(session, chamado, bundle, wf, step, now, actor)
             corewrite.update(session, chamado)
@@ -204,6 +233,13 @@ class Requests(UseCaseBase):
 
         Rows are written with Core statements (engine.corewrite), the ticket last and only
         if its version is still the one the form was opened on.
+
+        If the model fails while the step runs, the completion is not lost: the ticket
+        keeps its saved state and goes into a technical incident holding this completion
+        (the form's data) for an admin to run again; the task stays open with the data
+        sent as its draft, and the ticket is returned with ``incident_at`` set (the caller
+        tells the person their data was received: engine.incidents.RECEIVED). A ticket
+        already in an incident refuses completions: the pending one would go stale.
         """
         now = self.clock()
         with self.transaction() as session, session.no_autoflush:
@@ -212,6 +248,8 @@ class Requests(UseCaseBase):
             chamado = task.chamado
             if chamado.version != expected_version:
                 raise Conflict(STALE_CHAMADO)
+            if chamado.incident_at is not None:
+                raise Conflict(incidents.BLOCKED)
             bundle = self.bundle(session, chamado.process_version_id)
             keep = self._kept_values(task, last)
             schema = self._checked_schema(session, bundle, task, locked.catalogs_revision, keep)
@@ -226,43 +264,106 @@ class Requests(UseCaseBase):
                 errors.setdefault(field, message)  # the schema's message, if any, comes first
             if errors:
                 raise ValidationFailed(errors)
+            due_before = chamado.analysis_due_at
             deadlines = self._business_deadlines(
                 bundle, chamado, {**spiff_task.data, **clean}, now
             )
-            with workflow_time(self.clock):
-                runtime.complete(wf, spiff_task, {**clean, **deadlines})
-            chamado.workflow_state = runtime.dump(bundle, wf)
-            chamado.updated_at = now
-            task.state = "completed"
-            task.completed_at = now
-            task.completed_by_id = actor.id
-            task.draft_data = None
+            try:
+                with workflow_time(self.clock):
+                    runtime.complete(wf, spiff_task, {**clean, **deadlines})
+            except ModelRuntimeError as failure:
+                chamado.analysis_due_at = due_before  # the step did not happen
+                self._hold_completion(session, task, data, actor)
+                action = incidents.PendingAction(
+                    incidents.TASK,
+                    element=task.task_name,
+                    title=task.title,
+                    task_id=task.id,
+                    actor_id=actor.id,
+                    data=clean,
+                )
+                self._open_incident(session, chamado, bundle, failure, action, actor.id, now)
+                self._write_chamado(session, chamado, expected_version)
+                return chamado
             # The task row is not locked: a release or reassignment since it was read
             # makes this change nothing.
-            if corewrite.update(session, task, state="ready", assignee_id=actor.id) != 1:
-                raise Conflict(
-                    "Esta tarefa mudou de responsável enquanto você a preenchia; nada foi "
-                    "gravado. Recarregue a página."
-                )
-            # A Core insert, already executed: a new task's draft query sees it.
-            self._record_submission(
-                session, chamado, task, clean, schema, last, bundle, actor, now
-            )
-            draft = self._new_row_draft(session, bundle, chamado, chamado.requester)
-            step = self._after_step(session, chamado, wf, bundle, now, draft)
-            self._announce(
+            expect = {"state": "ready", "assignee_id": actor.id}
+            self._finish_completion(
                 session,
                 chamado,
+                task,
+                (clean, schema, last),
                 bundle,
                 wf,
-                step,
-                now,
                 actor,
-                completed=task,
+                now,
+                expect,
                 catalogs_revision=locked.catalogs_revision,
             )
             self._write_chamado(session, chamado, expected_version)
             return chamado
+
+    @staticmethod
+    def _hold_completion(
+        session: Session, task: HumanTask, data: dict[str, Any], actor: Actor
+    ) -> None:
+        """A completion the model failed to run: the task stays open, what was sent is
+        its draft (the person finds their data as they sent it; often it is the draft
+        already, hence a plain UPDATE: it matches the row even when nothing changes)."""
+        kept = session.connection().execute(
+            _KEEP_DRAFT,
+            {"task_id": task.id, "holder_id": actor.id, "draft": copy.deepcopy(data)},
+        )
+        if kept.rowcount != 1:
+            raise Conflict(
+                "Esta tarefa mudou de responsável enquanto você a preenchia; nada foi "
+                "gravado. Recarregue a página."
+            )
+
+    def _finish_completion(
+        self,
+        session: Session,
+        chamado: Chamado,
+        task: HumanTask,
+        sent: tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None],
+        bundle: specs.ProcessBundle,
+        wf: Any,
+        actor: Actor,
+        now: datetime,
+        expect: dict[str, Any],
+        catalogs_revision: int | None = None,
+    ) -> None:
+        """Everything after the workflow ran ``task``, but writing the ticket itself:
+        the task row (if it still matches ``expect``), the submission (``sent``: the data,
+        the schema it was checked against, the form's previous sending), the rows of the
+        next steps, the announcements (``catalogs_revision``: as the step read it)."""
+        clean, schema, last = sent
+        chamado.workflow_state = runtime.dump(bundle, wf)
+        chamado.updated_at = now
+        task.state = "completed"
+        task.completed_at = now
+        task.completed_by_id = actor.id
+        task.draft_data = None
+        if corewrite.update(session, task, **expect) != 1:
+            raise Conflict(
+                "Esta tarefa mudou de responsável enquanto você a preenchia; nada foi "
+                "gravado. Recarregue a página."
+            )
+        # A Core insert, already executed: a new task's draft query sees it.
+        self._record_submission(session, chamado, task, clean, schema, last, bundle, actor, now)
+        draft = self._new_row_draft(session, bundle, chamado, chamado.requester)
+        step = self._after_step(session, chamado, wf, bundle, now, draft)
+        self._announce(
+            session,
+            chamado,
+            bundle,
+            wf,
+            step,
+            now,
+            actor,
+            completed=task,
+            catalogs_revision=catalogs_revision,
+        )
 
     def tracking(self, actor: Actor, chamado_id: int) -> ChamadoView:
         with self.reading() as session:

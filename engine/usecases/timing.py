@@ -11,12 +11,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine import (
+    incidents,
     notifications,
     runtime,
     specs,
     timers,
 )
 from engine.clock import workflow_time
+from engine.errors import ModelRuntimeError
 from engine.models import (
     Chamado,
     WorkflowTimer,
@@ -35,7 +37,12 @@ class Timing(UseCaseBase):
         return [timer_id for timer_id in claimed if self.fire_timer(timer_id)]
 
     def fire_timer(self, timer_id: int) -> bool:
-        """Advance one ticket past a due timer, in the same transactional way as a user action."""
+        """Advance one ticket past a due timer, in the same transactional way as a user action.
+
+        A ticket in a technical incident waits (engine.incidents): its timers are not
+        claimed, and one claimed just before fires nothing. If the model fails while the
+        timer's steps run, the ticket goes into an incident holding this timer.
+        """
         now = self.clock()
         with self.transaction() as session:
             chamado_id = session.scalar(
@@ -51,14 +58,28 @@ class Timing(UseCaseBase):
             row = session.get(WorkflowTimer, timer_id, with_for_update={"of": WorkflowTimer})
             if row is None or row.state != "waiting":
                 return False  # fired or cancelled meanwhile by someone else
+            chamado = row.chamado
+            if chamado.incident_at is not None:
+                row.lease_until = None  # claimed again once the incident is resolved
+                return False
             session.execute(
                 update(Chamado).where(Chamado.id == chamado_id).values(version=Chamado.version + 1)
             )
-            chamado = row.chamado
             bundle = self.bundle(session, chamado.process_version_id)
             wf = runtime.load(bundle, chamado.workflow_state)
-            with workflow_time(self.clock):
-                runtime.fire_timers(wf)
+            try:
+                with workflow_time(self.clock):
+                    runtime.fire_timers(wf)
+            except ModelRuntimeError as failure:
+                row.lease_until = None
+                action = incidents.PendingAction(
+                    incidents.TIMER,
+                    element=row.element_id,
+                    title=bundle.timer_names.get(row.element_id, row.element_id),
+                    timer_id=row.id,
+                )
+                self._open_incident(session, chamado, bundle, failure, action, None, now)
+                return False
             task = wf.get_task_from_id(UUID(row.task_guid))
             if task is None or task.state == TaskState.WAITING:
                 row.lease_until = None  # not due by the workflow's own reckoning
@@ -66,15 +87,27 @@ class Timing(UseCaseBase):
             if task.state != TaskState.COMPLETED:
                 row.state = "cancelled"
                 return False
-            row.state = "fired"
-            row.fired_at = now
-            chamado.workflow_state = runtime.dump(bundle, wf)
-            chamado.updated_at = now
-            session.flush()  # the timer row: the sync below reads and writes rows directly
-            step = self._after_step(session, chamado, wf, bundle, now)
-            self._timer_effects(session, chamado, bundle, wf, row.element_id, now)
-            self._announce(session, chamado, bundle, wf, step, now, None)
+            self._timer_fired(session, chamado, row, bundle, wf, now)
             return True
+
+    def _timer_fired(
+        self,
+        session: Session,
+        chamado: Chamado,
+        row: WorkflowTimer,
+        bundle: specs.ProcessBundle,
+        wf: Any,
+        now: datetime,
+    ) -> None:
+        """After the workflow ran the timer of ``row``: rows, the timer's effects, mail."""
+        row.state = "fired"
+        row.fired_at = now
+        chamado.workflow_state = runtime.dump(bundle, wf)
+        chamado.updated_at = now
+        session.flush()  # the timer row: the sync below reads and writes rows directly
+        step = self._after_step(session, chamado, wf, bundle, now)
+        self._timer_effects(session, chamado, bundle, wf, row.element_id, now)
+        self._announce(session, chamado, bundle, wf, step, now, None)
 
     def _timer_effects(
         self,
