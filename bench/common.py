@@ -271,7 +271,7 @@ def add_person(svc: Any, cpf: str, name: str, *roles: str) -> Person:
     from engine import tokens, users
     from engine.identity import Identity
 
-    with svc.transaction() as session:
+    with svc.unit.transaction() as session:
         user = users.upsert_user(
             session, Identity(cpf=cpf, name=name, email=f"{cpf}@example.gov.br")
         )
@@ -739,7 +739,7 @@ def inprocess_app(database_url: str, instance_dir: Path) -> Iterator[Any]:
     try:
         yield app
     finally:
-        app.extensions["chamados"].db.dispose()
+        app.extensions["chamados"].unit.db.dispose()
 
 
 def flask_transport(client: Any) -> Transport:

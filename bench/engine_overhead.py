@@ -66,7 +66,7 @@ class EngineLifecycle:
 
         from engine.models import HumanTask
 
-        with self.svc.session_factory() as s:
+        with self.svc.unit.session_factory() as s:
             return int(
                 s.scalar(
                     select(HumanTask.id).where(
@@ -83,19 +83,19 @@ class EngineLifecycle:
         (a live common.count_sql counter), returns instead the statements of each call."""
         svc, maria, ana = self.svc, self.maria, self.ana
         watch = Stopwatch(sql)
-        c = watch.time(svc.start_chamado, maria, "chamado")
+        c = watch.time(svc.requests.start_chamado, maria, "chamado")
         task = self._task(c.id, "requester")
-        c = watch.time(svc.complete_task, maria, task, registration(), c.version)
+        c = watch.time(svc.requests.complete_task, maria, task, registration(), c.version)
         for decision, after in ((ADJUST_REQUEST, "aguardando_ajuste"), (RESOLVE, "resolvido")):
             task = self._task(c.id, "analyst")
-            watch.time(svc.claim, ana, task)
-            c = watch.time(svc.complete_task, ana, task, decision, c.version)
+            watch.time(svc.analysis.claim, ana, task)
+            c = watch.time(svc.requests.complete_task, ana, task, decision, c.version)
             if c.status != after:
                 raise RuntimeError(f"status {c.status}, esperado {after}")
             if after == "aguardando_ajuste":
                 task = self._task(c.id, "requester")
                 adjusted = registration(detalhamento=ADJUSTED_TEXT)
-                c = watch.time(svc.complete_task, maria, task, adjusted, c.version)
+                c = watch.time(svc.requests.complete_task, maria, task, adjusted, c.version)
         self.cpu = watch.cpu
         return watch.laps
 
@@ -183,10 +183,16 @@ def attribute(svc: Any, engine: EngineLifecycle, n: int, reference_ms: float) ->
     from engine import catalogs, corewrite, forms, outbox, runtime, tasks, timers
 
     attr = common.Attribution()
-    for name in ("start_chamado", "complete_task", "claim"):
-        attr.wrap(svc, name, REST)
-    attr.wrap(svc, "_lock_task", "_lock_task (ORM: tarefa + chamado + solicitante)")
-    attr.wrap(svc, "_audit", "auditoria (INSERT Core)")
+    for uses, name in (
+        (svc.requests, "start_chamado"),
+        (svc.requests, "complete_task"),
+        (svc.analysis, "claim"),
+    ):
+        attr.wrap(uses, name, REST)
+    attr.wrap(svc.requests, "_lock_task", "_lock_task (ORM: tarefa + chamado + solicitante)")
+    # Each use-case object audits through its own (inherited) _audit.
+    for uses in (svc.requests, svc.analysis):
+        attr.wrap(uses, "_audit", "auditoria (INSERT Core)")
     attr.wrap(corewrite, "insert", "engine.corewrite: INSERT/UPDATE de objetos")
     attr.wrap(corewrite, "update", "engine.corewrite: INSERT/UPDATE de objetos")
     attr.wrap(runtime, "load", "SpiffWorkflow: runtime.load (desserializar)")
@@ -201,7 +207,7 @@ def attribute(svc: Any, engine: EngineLifecycle, n: int, reference_ms: float) ->
     attr.wrap(outbox, "enqueue", "e-mail: outbox.enqueue (Jinja2 + linha)")
     attr.wrap_orm()
     attr.wrap_core()
-    attr.watch_sql(svc.db, "SQL: sqlite3 execute (C)")
+    attr.watch_sql(svc.unit.db, "SQL: sqlite3 execute (C)")
     try:
         for _ in range(n):
             engine.run()
@@ -251,13 +257,13 @@ def run(lifecycles: int, warmup: int, profile: bool, time_budget: float) -> dict
                     bare_steps.append(steps)
         n = len(eng_wall)
 
-        with common.count_sql(svc.db) as sql:
+        with common.count_sql(svc.unit.db) as sql:
             sql_steps = engine.run(sql)
         from sqlalchemy import select
 
         from engine.models import Chamado
 
-        with svc.session_factory() as s:
+        with svc.unit.session_factory() as s:
             state_len = len(s.scalar(select(Chamado.workflow_state).order_by(Chamado.id.desc())))
 
         ratio = median(eng_wall) / median(bare_wall)
@@ -347,7 +353,7 @@ def run(lifecycles: int, warmup: int, profile: bool, time_budget: float) -> dict
                 engine.run()
             profiler.disable()
             result["profile"] = common.profile_report(profiler, k, "ciclo")
-        svc.db.dispose()
+        svc.unit.db.dispose()
     common.save_results("engine_overhead", result)
     return result
 

@@ -88,7 +88,7 @@ def open_backend(kind: str, wd: Path, clients: int, workers: int) -> Iterator[Ba
     with common.TempDatabase(kind, wd) as db:
         svc = common.make_service(db.url, wd)
         people = common.client_pairs(svc, clients, 100_000)
-        svc.db.dispose()
+        svc.unit.db.dispose()
         instance = wd / kind
         instance.mkdir(exist_ok=True)
         with common.Server(db.url, instance, workers=workers) as server:
@@ -113,7 +113,7 @@ def engine_cpu_per_lifecycle(n: int) -> float:
             t = time.process_time()
             runner.run()
             samples.append(time.process_time() - t)
-        svc.db.dispose()
+        svc.unit.db.dispose()
     return median(samples) * 1000
 
 
@@ -129,20 +129,20 @@ def attribute_inprocess(app: Any, run_lifecycle: Any, n: int) -> common.Attribut
     attr.wrap(app, "wsgi_app", "Flask/Werkzeug, rotas, before/after_request (resto)")
     attr.wrap(web_api, "bearer_user", "autenticação: bearer_user (sem ORM/SQL)")
     # Every use case the API calls (start_instance hands back the first task; the
-    # others are read by chamado_json and the views), where the service has it.
-    for name in (
-        "start_chamado",
-        "start_instance",
-        "requester_task",
-        "complete_task",
-        "claim",
-        "queue",
-        "tracking",
-        "analysis",
-        "orgao_label",
+    # others are read by chamado_json and the views), on the facade's use-case objects.
+    for uses, name in (
+        (svc.requests, "start_chamado"),
+        (svc.requests, "start_instance"),
+        (svc.requests, "requester_task"),
+        (svc.requests, "complete_task"),
+        (svc.analysis, "claim"),
+        (svc.analysis, "queue"),
+        (svc.requests, "tracking"),
+        (svc.analysis, "analysis"),
+        (svc.analysis, "chamado_orgao"),
+        (svc.analysis, "orgao_label"),
     ):
-        if hasattr(svc, name):
-            attr.wrap(svc, name, "casos de uso: código do produto e sessões (resto)")
+        attr.wrap(uses, name, "casos de uso: código do produto e sessões (resto)")
     attr.wrap(runtime, "load", "SpiffWorkflow: load + complete/start + dump")
     attr.wrap(runtime, "dump", "SpiffWorkflow: load + complete/start + dump")
     attr.wrap(runtime, "complete", "SpiffWorkflow: load + complete/start + dump")
@@ -158,7 +158,7 @@ def attribute_inprocess(app: Any, run_lifecycle: Any, n: int) -> common.Attribut
         if getattr(handler, "_chamados_json", False):
             attr.wrap(handler, "handle", "logs JSON (observability)")
     attr.wrap_orm()
-    attr.watch_sql(svc.db, "SQL: driver (execute)")
+    attr.watch_sql(svc.unit.db, "SQL: driver (execute)")
     try:
         for _ in range(n):
             run_lifecycle()
@@ -174,7 +174,7 @@ def profile_inprocess(kind: str, lifecycles: int, server_ms: float) -> dict[str,
         svc = common.make_service(db.url, wd)
         maria = common.add_person(svc, common.MARIA, "Maria")
         ana = common.add_person(svc, common.ANA, "Ana", "analyst")
-        svc.db.dispose()
+        svc.unit.db.dispose()
         with common.inprocess_app(db.url, wd) as app:
             api = common.ApiClient(transport=common.flask_transport(app.test_client()))
 
@@ -184,7 +184,7 @@ def profile_inprocess(kind: str, lifecycles: int, server_ms: float) -> dict[str,
             for _ in range(5):
                 lifecycle()
             app_svc = app.extensions["chamados"]
-            with common.count_sql(app_svc.db) as sql:
+            with common.count_sql(app_svc.unit.db) as sql:
                 api.sql_counter = sql
                 lifecycle()
                 api.sql_counter = None

@@ -41,7 +41,7 @@ def leak_profile(lifecycles: int) -> dict[str, Any]:
         svc = common.make_service(db.url, wd)
         maria = common.add_person(svc, common.MARIA, "Maria")
         ana = common.add_person(svc, common.ANA, "Ana", "analyst")
-        svc.db.dispose()
+        svc.unit.db.dispose()
         with common.inprocess_app(db.url, wd) as app:
             api = common.ApiClient(transport=common.flask_transport(app.test_client()))
             for _ in range(30):
@@ -81,7 +81,7 @@ def run(
     with common.workdir("memory") as wd, common.TempDatabase(kind, wd) as db:
         svc = common.make_service(db.url, wd)
         people = common.client_pairs(svc, clients, 500_000)
-        svc.db.dispose()
+        svc.unit.db.dispose()
         with common.Server(db.url, wd, workers=1) as server:
             (pid,) = server.worker_pids()
             boot_rss = common.rss_mb(pid)

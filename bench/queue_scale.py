@@ -81,7 +81,7 @@ def _real_tickets(svc: Any, maria: common.Person, ana: common.Person) -> dict[st
     from engine.models import Chamado, HumanTask
 
     def task_id(cid: int, group: str) -> int:
-        with svc.session_factory() as s:
+        with svc.unit.session_factory() as s:
             return int(
                 s.scalar(
                     select(HumanTask.id).where(
@@ -95,15 +95,17 @@ def _real_tickets(svc: Any, maria: common.Person, ana: common.Person) -> dict[st
     m, a = maria.actor, ana.actor
 
     def submitted() -> Any:
-        c = svc.start_chamado(m, "chamado")
-        return svc.complete_task(m, task_id(c.id, "requester"), common.registration(), c.version)
+        c = svc.requests.start_chamado(m, "chamado")
+        return svc.requests.complete_task(
+            m, task_id(c.id, "requester"), common.registration(), c.version
+        )
 
     def decide(c: Any, data: dict[str, Any]) -> Any:
         t = task_id(c.id, "analyst")
-        svc.claim(a, t)
-        return svc.complete_task(a, t, data, c.version)
+        svc.analysis.claim(a, t)
+        return svc.requests.complete_task(a, t, data, c.version)
 
-    ids = {"rascunho": svc.start_chamado(m, "chamado").id}
+    ids = {"rascunho": svc.requests.start_chamado(m, "chamado").id}
     c = submitted()
     ids["em_analise"] = c.id
     c = decide(submitted(), common.ADJUST_REQUEST)
@@ -112,7 +114,7 @@ def _real_tickets(svc: Any, maria: common.Person, ana: common.Person) -> dict[st
     ids["devolvido"] = decide(
         submitted(), {"decisao": "devolver", "motivo_devolucao": "fora_escopo"}
     ).id
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         states = {
             st: s.scalar(select(Chamado.workflow_state).where(Chamado.id == cid))
             for st, cid in ids.items()
@@ -147,7 +149,7 @@ def bulk_load(svc: Any, total: int, analysts: list[int], seed: int = 7) -> dict[
     ana = next(iter(analysts))
     real = _real_tickets(svc, maria, common.Person(ana, common.ANA, frozenset({"analyst"}), ""))
     n = max(0, total - real["count"])
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         orgao_ids = list(s.scalars(select(Orgao.id).order_by(Orgao.id)))
         tipos = list(
             s.scalars(
@@ -182,7 +184,7 @@ def bulk_load(svc: Any, total: int, analysts: list[int], seed: int = 7) -> dict[
     statuses = [st for st, _ in STATUS_MIX]
     weights = [w for _, w in STATUS_MIX]
     seq_by_year: dict[int, int] = {}
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         for row in s.scalars(select(ProtocolSequence)):
             seq_by_year[row.year] = row.last_value
     chamados: list[dict[str, Any]] = []
@@ -343,8 +345,8 @@ def bulk_load(svc: Any, total: int, analysts: list[int], seed: int = 7) -> dict[
             row["updated_at"] = min(t, now)
         chamados.append(row)
 
-    load_s = write_rows(svc.db, users_rows, chamados, tasks, seq_by_year)
-    with svc.session_factory() as s:
+    load_s = write_rows(svc.unit.db, users_rows, chamados, tasks, seq_by_year)
+    with svc.unit.session_factory() as s:
         counts = {
             "chamados": s.scalar(select(func.count()).select_from(Chamado)),
             "human_tasks": s.scalar(select(func.count()).select_from(HumanTask)),
@@ -393,7 +395,7 @@ def session_cookie(svc: Any, cpf: str, name: str) -> str:
     from engine.identity import Identity
     from web.auth import SESSION_KEY
 
-    _user, token = svc.log_in(Identity(cpf=cpf, name=name), "benchmark")
+    _user, token = svc.sessions.log_in(Identity(cpf=cpf, name=name), "benchmark")
     app = Flask("bench")
     app.secret_key = common.SECRET_KEY
     signer = SecureCookieSessionInterface().get_signing_serializer(app)
@@ -417,7 +419,7 @@ def open_site(kind: str, size: int, wd: Path) -> Iterator[Site]:
         load = bulk_load(svc, size, [a.id for a in analysts])
         ana = analysts[0]
         cookie = session_cookie(svc, ana.cpf, "Ana Souza")
-        svc.db.dispose()
+        svc.unit.db.dispose()
         with common.Server(db.url, instance, workers=1) as server:
             yield Site(size, server, db.url, instance, ana.token, cookie, load)
 
@@ -450,7 +452,7 @@ def sql_breakdown(site: Site, path: str, kind: str, requests: int = 0) -> dict[s
     attr = None
     with common.inprocess_app(site.db_url, site.instance) as app:
         client = app.test_client()
-        engine = app.extensions["chamados"].db
+        engine = app.extensions["chamados"].unit.db
         headers = {}
         if kind == "api":
             headers = {"Authorization": f"Bearer {site.token}"}
@@ -504,8 +506,7 @@ def sql_breakdown(site: Site, path: str, kind: str, requests: int = 0) -> dict[s
             attr = common.Attribution()
             attr.wrap(app, "wsgi_app", "Flask/Werkzeug, autenticação, JSON (resto)")
             for name in ("queue", "queue_orgaos", "catalog", "orgao_label", "analysts"):
-                if hasattr(svc, name):
-                    attr.wrap(svc, name, "casos de uso (resto)")
+                attr.wrap(svc.analysis, name, "casos de uso (resto)")
             attr.wrap(flask.templating, "_render", "template Jinja2 (render)")
             attr.wrap_orm()
             attr.watch_sql(engine, "SQL: driver (execute)")
@@ -692,7 +693,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
 
 
-
 def write_rows(
     engine: Any,
     users: list[dict[str, Any]],
@@ -743,4 +743,3 @@ def write_rows(
 
 if __name__ == "__main__":
     main()
-

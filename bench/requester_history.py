@@ -220,7 +220,7 @@ def bulk_load(svc: Any, history: list[int], seed: int = 11) -> dict[str, Any]:
         common.add_person(svc, common.cpf_from(500_000 + i), f"Solicitante {fmt(n)}")
         for i, n in enumerate(history)
     ]
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         gen = Generator(
             real=real,
             orgao_ids=list(s.scalars(select(Orgao.id).order_by(Orgao.id))),
@@ -256,10 +256,10 @@ def bulk_load(svc: Any, history: list[int], seed: int = 11) -> dict[str, Any]:
         open_work = [(st, int(gen.rng.random() < 0.3)) for st, _n in OPEN_WORK]
         gen.history(user["id"], user["email"], closed, open_work)
 
-    engine = svc.db
+    engine = svc.unit.db
     load_s = write_rows(engine, crowd, gen.chamados, gen.tasks, gen.seq_by_year)
     people = []
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         for person in measured:
             mine = Chamado.requester_id == person.id
             rows = s.execute(
@@ -329,7 +329,7 @@ def open_site(
             Who(n, p["person"].token, session_cookie(svc, p["person"].cpf, f"Solicitante {n}"), p)
             for n, p in zip(history, load["people"], strict=True)
         ]
-        svc.db.dispose()
+        svc.unit.db.dispose()
         with common.Server(db.url, instance, workers=1) as server:
             yield server, db.url, instance, people, load
 
@@ -359,7 +359,7 @@ def plans(db_url: str, instance: Path, who: Who, endpoints: list[tuple[str, str,
     out: dict[str, list[dict[str, Any]]] = {}
     with common.inprocess_app(db_url, instance) as app:
         client = app.test_client()
-        engine = app.extensions["chamados"].db
+        engine = app.extensions["chamados"].unit.db
         name, _, value = who.cookie.partition("=")
         client.set_cookie(name, value)
         explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN ANALYZE "

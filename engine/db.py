@@ -1,4 +1,4 @@
-"""Engine and session factory. The session lifecycle is owned by engine.service.
+"""Engine and session factory. Sessions are opened by engine.unit, and only there.
 
 Besides the transactions of the use cases, this module offers ``autocommit_read()``:
 one idempotent read outside any transaction, for what every request does first

@@ -135,7 +135,7 @@ def display(sigla: str, name: str) -> str:
 
 
 class LabelCache:
-    """Labels of órgãos by SIORG code, kept per process (one per engine facade).
+    """Labels of órgãos by SIORG code, kept per process (one per unit of work, engine.unit).
 
     Órgãos are reference data: loading the SIORG file adds or renames rows and never
     deletes one, so a label once read stays valid until the process restarts (a renamed

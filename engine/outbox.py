@@ -30,7 +30,8 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from engine import audit, corewrite
 from engine.errors import Conflict, NotFound
@@ -48,6 +49,10 @@ from engine.mail import DEFAULT_FROM, DEFAULT_MAX_ATTEMPTS, MailSettings, render
 from engine.models import Chamado, OutboxMessage
 
 log = logging.getLogger(__name__)
+
+# Opens one transaction (engine.unit.Unit.transaction): delivery claims and records in
+# short transactions of its own, never one held while a mail server answers.
+Transaction = Callable[[], AbstractContextManager[Session]]
 
 MAX_ATTEMPTS = DEFAULT_MAX_ATTEMPTS
 BACKOFF: tuple[timedelta, ...] = (
@@ -150,7 +155,7 @@ class DeliveryReport:
 
 
 def deliver_due(
-    session_factory: sessionmaker[Session],
+    transaction: Transaction,
     transport: Transport,
     now: datetime,
     worker_id: str,
@@ -161,12 +166,12 @@ def deliver_due(
     """Claim up to ``batch`` due messages, send them, record each outcome."""
     now = _utc(now)
     report = DeliveryReport()
-    claimed = _claim(session_factory, now, worker_id, batch)
+    claimed = _claim(transaction, now, worker_id, batch)
     report.claimed = len(claimed)
     started = _monotonic()
     for index, mail in enumerate(claimed):
         if _monotonic() - started > LEASE.total_seconds() / 2:
-            _release(session_factory, [m.pk for m in claimed[index:]], worker_id)
+            _release(transaction, [m.pk for m in claimed[index:]], worker_id)
             break
         try:
             transport.send(mail)
@@ -174,7 +179,7 @@ def deliver_due(
             permanent = isinstance(exc, PermanentDeliveryError)
             error = f"{type(exc).__name__}: {exc}"[:2000]
             outcome = _mark_failure(
-                session_factory, mail, now, worker_id, error, permanent, max_attempts
+                transaction, mail, now, worker_id, error, permanent, max_attempts
             )
             if outcome == "failed":
                 report.failed += 1
@@ -182,16 +187,16 @@ def deliver_due(
                 report.retrying += 1
             report.errors.append(f"{mail.message_id}: {error}")
         else:
-            _mark_sent(session_factory, mail, now)
+            _mark_sent(transaction, mail, now)
             report.sent += 1
     return report
 
 
 def _claim(
-    session_factory: sessionmaker[Session], now: datetime, worker_id: str, batch: int
+    transaction: Transaction, now: datetime, worker_id: str, batch: int
 ) -> list[OutgoingMail]:
     free = or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now)
-    with session_factory() as session, session.begin():
+    with transaction() as session:
         due = (
             select(OutboxMessage.id)
             .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now, free)
@@ -229,9 +234,9 @@ def _claim(
         ]
 
 
-def _mark_sent(session_factory: sessionmaker[Session], mail: OutgoingMail, now: datetime) -> None:
+def _mark_sent(transaction: Transaction, mail: OutgoingMail, now: datetime) -> None:
     # Unconditional on the lease: the server has the message, whoever holds the row now.
-    with session_factory() as session, session.begin():
+    with transaction() as session:
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == mail.pk, OutboxMessage.status == "pending")
@@ -247,7 +252,7 @@ def _mark_sent(session_factory: sessionmaker[Session], mail: OutgoingMail, now: 
 
 
 def _mark_failure(
-    session_factory: sessionmaker[Session],
+    transaction: Transaction,
     mail: OutgoingMail,
     now: datetime,
     worker_id: str,
@@ -255,7 +260,7 @@ def _mark_failure(
     permanent: bool,
     max_attempts: int,
 ) -> str | None:
-    with session_factory() as session, session.begin():
+    with transaction() as session:
         row = session.get(OutboxMessage, mail.pk, with_for_update=True)
         # Lost the lease (another worker took over and may have sent it): leave its record.
         if row is None or row.status != "pending" or row.leased_by != worker_id:
@@ -273,8 +278,8 @@ def _mark_failure(
         return row.status
 
 
-def _release(session_factory: sessionmaker[Session], pks: Sequence[int], worker_id: str) -> None:
-    with session_factory() as session, session.begin():
+def _release(transaction: Transaction, pks: Sequence[int], worker_id: str) -> None:
+    with transaction() as session:
         session.execute(
             update(OutboxMessage)
             .where(

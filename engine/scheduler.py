@@ -3,7 +3,7 @@
 Runs inside the app (``make run``) or as its own process (``chamados scheduler``);
 any number of either on one database stays correct, because each job claims
 its rows (SKIP LOCKED on PostgreSQL, leases on SQLite) and fires or sends each
-one once.
+one once. Built by the facade (engine.service.Chamados.scheduler).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from engine import outbox
 from engine.mail import MailSettings
 from engine.outbox import Transport
-from engine.service import Chamados
+from engine.unit import Unit
+from engine.usecases.timing import Timing
 
 log = logging.getLogger(__name__)
 
@@ -30,22 +31,23 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def fire_timers(svc: Chamados, worker: str) -> int:
-    fired = svc.fire_due_timers(worker)
+def fire_timers(timers: Timing, worker: str) -> int:
+    fired = timers.fire_due_timers(worker)
     if fired:
         log.info("temporizadores disparados: %s", fired)
     return len(fired)
 
 
-def deliver_mail(svc: Chamados, transport: Transport, settings: MailSettings, worker: str) -> int:
+def deliver_mail(unit: Unit, transport: Transport, settings: MailSettings, worker: str) -> int:
     report = outbox.deliver_due(
-        svc.session_factory, transport, svc.clock(), worker, max_attempts=settings.max_attempts
+        unit.transaction, transport, unit.clock(), worker, max_attempts=settings.max_attempts
     )
     return report.claimed
 
 
 def make_scheduler(
-    svc: Chamados,
+    timers: Timing,
+    unit: Unit,
     *,
     blocking: bool = False,
     interval_seconds: float = 5.0,
@@ -53,11 +55,11 @@ def make_scheduler(
 ) -> BaseScheduler:
     scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
     worker = worker_id()
-    mail_settings = MailSettings.from_env(instance_dir=svc.settings.instance_dir)
+    mail_settings = MailSettings.from_env(instance_dir=unit.settings.instance_dir)
     transport = outbox.make_transport(mail_settings)
     jobs: dict[str, Callable[[], Any]] = {
-        "timers": lambda: fire_timers(svc, worker),
-        "outbox": lambda: deliver_mail(svc, transport, mail_settings, worker),
+        "timers": lambda: fire_timers(timers, worker),
+        "outbox": lambda: deliver_mail(unit, transport, mail_settings, worker),
     }
     jobs.update(extra_jobs or {})
     for name, job in jobs.items():

@@ -40,7 +40,11 @@ def current_revision(db: Engine) -> str | None:
 
 def pending_message(db: Engine) -> str | None:
     """A pt-BR explanation when the database is behind the code, else None."""
-    current, head = current_revision(db), head_revision()
+    return pending_text(current_revision(db), head_revision())
+
+
+def pending_text(current: str | None, head: str | None) -> str | None:
+    """What ``pending_message`` says of these revisions (None when they match)."""
     if current == head:
         return None
     return (

@@ -1,89 +1,212 @@
-"""The engine's facade: the use cases (engine.usecases), the one place that opens transactions.
+"""The engine's front door: read this module first.
 
-Each public method runs in one transaction; a domain error rolls it back so a
-failed or stale action changes nothing. Every change to a ticket first bumps
-its version with a conditional UPDATE, so of two concurrent actions exactly one
-proceeds and the other gets a :class:`Conflict`.
+``Chamados.from_settings(settings)`` builds one unit of work (engine.unit: settings,
+database, clock and the per-process caches; the one place that opens a transaction or
+a session) and, from it, the use cases, each a named attribute:
+
+=================  ================================  ===========================================
+``svc.requests``   engine.usecases.requests          start an instance, services, my lists,
+                                                     task forms, drafts, ``complete_task``,
+                                                     tracking, attachments
+``svc.analysis``   engine.usecases.analysis          the queue, claim / release / reassign,
+                                                     the analysis page, look-ups
+``svc.timers``     engine.usecases.timing            ``fire_due_timers``, ``fire_timer``
+``svc.incidents``  engine.usecases.incidents         ``retry_incident``: an admin runs the
+                                                     step a technical incident stopped again
+``svc.admin``      engine.usecases.admin             roles, groups, catalogs, API tokens and
+                                                     service accounts, the e-mail outbox,
+                                                     other people's sessions
+``svc.sessions``   engine.usecases.sessions          log in, who is this (session or API
+                                                     token), log out
+``svc.health``     engine.usecases.health            readiness, schema revisions, gauges
+``svc.designer``   engine.designer.service           models, forms, scenarios, publishing
+``svc.tickets``    engine.designer.tickets           moving tickets between versions, diagrams
+=================  ================================  ===========================================
+
+Each public method runs in one transaction (or reads outside any); a domain error
+(engine.errors) rolls it back, so a failed or stale action changes nothing. Every change
+to a ticket first bumps its version with a conditional UPDATE: of two concurrent actions
+exactly one proceeds and the other gets a :class:`~engine.errors.Conflict`. The steps the
+use cases share (guards, reads, audit, what a step records and announces) are
+engine.usecases.base and engine.usecases.recording, which they inherit.
+
+The web layer imports this module and engine.errors only: ``__all__`` below is what the use
+cases take and return, and the few pure helpers pages need (form reading and rendering,
+list paging, input bounds, CPF formatting).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from engine import catalogs, groups, orgaos, scenarios, schema, specs, users
-from engine.db import make_engine, make_session_factory
-from engine.models import ProcessVersion
-from engine.sessions import SessionUseCases
-from engine.settings import Settings
-from engine.usecases.analysis import Analysis
-from engine.usecases.base import (  # noqa: F401 - the public names of the facade
-    ANALYST_ROLES,
-    STAFF_ROLES,
-    Actor,
-    ActorRef,
-    ChamadoView,
-    TaskForm,
-    UseCaseBase,
+from engine import (
+    catalogs,
+    forms,
+    groups,
+    incidents,
+    limits,
+    listing,
+    orgaos,
+    scenarios,
+    specs,
+    users,
 )
-from engine.usecases.groups_admin import GroupsAdmin
-from engine.usecases.incidents import Incidents, RetryOutcome  # noqa: F401 - public
-from engine.usecases.recording import Recording
-from engine.usecases.requests import Requests
+from engine.attachments import FIELD as ATTACHMENT_FIELD
+from engine.attachments import content_disposition
+from engine.business_days import describe as describe_business_time
+from engine.catalogs import EDITABLE as EDITABLE_CATALOGS
+from engine.catalogs import HELP_MAX as CATALOG_HELP_MAX
+from engine.catalogs import LABEL_MAX as CATALOG_LABEL_MAX
+from engine.clock import Clock
+from engine.context import request_id
+from engine.db import is_unavailable
+from engine.designer import Designer, ModelRejected, Problem, Tickets
+from engine.designer.diagram import TicketDiagram
+from engine.designer.publishing import ScenariosFailed
+from engine.designer.views import NewForm
+from engine.groups import DESCRIPTION_MAX as GROUP_DESCRIPTION_MAX
+from engine.groups import NAME_MAX as GROUP_NAME_MAX
+from engine.identity import Identity, identity_from_claims
+from engine.mail import MailSettings
+from engine.models import Attachment, AuditEvent, Chamado, HumanTask, ProcessVersion
+from engine.queue import ALL_VIEWS as QUEUE_VIEWS
+from engine.queue import INCIDENTS as INCIDENTS_VIEW
+from engine.queue import MAX_AGE_DAYS, QueueFilters
+from engine.scheduler import make_scheduler
+from engine.settings import PROJECT_ROOT, Settings
+from engine.specs import MAX_BPMN_BYTES
+from engine.tasks import REQUESTER_GROUP
+from engine.unit import Unit
+from engine.usecases.admin import Admin, RoleChange
+from engine.usecases.analysis import Analysis
+from engine.usecases.base import STAFF_ROLES, Actor, ActorRef, ChamadoView, TaskForm
+from engine.usecases.groups_admin import GroupChange
+from engine.usecases.health import Gauges, Health
+from engine.usecases.incidents import Incidents, RetryOutcome
+from engine.usecases.requests import Requests, ServiceInfo
+from engine.usecases.sessions import Sessions
 from engine.usecases.timing import Timing
+from engine.users import ROLE_LABELS, ROLES, Principal, parse_cpf
+from engine.validators import format_cpf, normalize_cpf
+
+__all__ = [
+    # The facade.
+    "Chamados",
+    # What its use cases take and return.
+    "Actor",
+    "ActorRef",
+    "Attachment",
+    "AuditEvent",
+    "Chamado",
+    "ChamadoView",
+    "Gauges",
+    "GroupChange",
+    "HumanTask",
+    "Identity",
+    "MailSettings",
+    "ModelRejected",
+    "NewForm",
+    "Principal",
+    "Problem",
+    "QueueFilters",
+    "RetryOutcome",
+    "RoleChange",
+    "ScenariosFailed",
+    "ServiceInfo",
+    "Settings",
+    "TaskForm",
+    "TicketDiagram",
+    # What pages check input against.
+    "ATTACHMENT_FIELD",
+    "CATALOG_HELP_MAX",
+    "CATALOG_LABEL_MAX",
+    "EDITABLE_CATALOGS",
+    "GROUP_DESCRIPTION_MAX",
+    "GROUP_NAME_MAX",
+    "INCIDENTS_VIEW",
+    "MAX_AGE_DAYS",
+    "MAX_BPMN_BYTES",
+    "PROJECT_ROOT",
+    "QUEUE_VIEWS",
+    "REQUESTER_GROUP",
+    "ROLES",
+    "ROLE_LABELS",
+    "STAFF_ROLES",
+    # Helpers: form reading and rendering, list paging, input bounds, formatting, the
+    # texts of a technical incident.
+    "content_disposition",
+    "describe_business_time",
+    "format_cpf",
+    "forms",
+    "identity_from_claims",
+    "incidents",
+    "is_unavailable",
+    "limits",
+    "listing",
+    "normalize_cpf",
+    "parse_cpf",
+    "request_id",
+]
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+class Chamados:
+    """One per process, shared by every request and job: named use cases over one unit."""
 
-
-@dataclass
-class Chamados(
-    Requests, Analysis, Timing, Incidents, Recording, GroupsAdmin, SessionUseCases, UseCaseBase
-):
-    """The engine's facade: one object per process, shared by every request and job."""
-
-    settings: Settings
-    db: Engine
-    session_factory: sessionmaker[Session]
-    clock: Callable[[], datetime] = _utcnow
-    spec_cache: specs.SpecCache = field(default_factory=specs.SpecCache)
-    orgao_labels: orgaos.LabelCache = field(default_factory=orgaos.LabelCache)
-    form_cache: dict[Any, dict[str, Any]] = field(default_factory=dict)
-    catalog_cache: catalogs.CatalogCache = field(default_factory=catalogs.CatalogCache)
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
+        self.requests = Requests(unit)
+        self.analysis = Analysis(unit)
+        self.timers = Timing(unit)
+        self.incidents = Incidents(unit)
+        self.admin = Admin(unit)
+        self.sessions = Sessions(unit)
+        self.health = Health(unit)
+        self.designer = Designer(unit)
+        self.tickets = Tickets(unit)
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, clock: Callable[[], datetime] | None = None
-    ) -> Chamados:
-        db = make_engine(settings.database_url)
-        return cls(
-            settings=settings,
-            db=db,
-            session_factory=make_session_factory(db),
-            clock=clock or _utcnow,
-        )
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Chamados:
+        return cls(Unit.from_settings(settings, clock))
+
+    @property
+    def settings(self) -> Settings:
+        return self.unit.settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        # Tests point a running facade at other processes/ or shorter timeouts.
+        self.unit.settings = settings
+
+    @property
+    def clock(self) -> Clock:
+        """The time every use case reads; replacing it (tests) replaces it for all."""
+        return self.unit.clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self.unit.clock = clock
 
     def init_database(self, load_reference_data: bool = True) -> None:
         """Migrate the schema, deploy processes/ and seed catalogs and órgãos (idempotent)."""
         self.migrate()
-        with self.transaction() as session:
-            groups.seed(session, self.settings.data_dir / "groups.json", self.clock())
+        settings = self.settings
+        with self.unit.transaction() as session:
+            groups.seed(session, settings.data_dir / "groups.json", self.clock())
             self.deploy_processes(session)
-            scenarios.seed(session, self.settings.processes_dir, self.clock())
+            scenarios.seed(session, settings.processes_dir, self.clock())
             if load_reference_data:
-                catalogs.seed_catalogs(session, self.settings.data_dir / "catalogs.json")
-                orgaos.load_orgaos(session, self.settings.data_dir / "orgaos_federais_siorg.csv")
-            if self.settings.bootstrap_admin_cpf:
-                users.ensure_bootstrap_admin(session, self.settings.bootstrap_admin_cpf)
+                catalogs.seed_catalogs(session, settings.data_dir / "catalogs.json")
+                orgaos.load_orgaos(session, settings.data_dir / "orgaos_federais_siorg.csv")
+            if settings.bootstrap_admin_cpf:
+                users.ensure_bootstrap_admin(session, settings.bootstrap_admin_cpf)
 
     def migrate(self) -> None:
-        schema.upgrade(self.db)
+        self.unit.migrate()
 
     def deploy_processes(self, session: Session) -> dict[str, int]:
         """Store a new version for every model in processes/ whose content changed."""
@@ -112,3 +235,19 @@ class Chamados(
                 session.flush()
             deployed[bundle.process_id] = row.id
         return deployed
+
+    def scheduler(
+        self,
+        *,
+        blocking: bool = False,
+        interval_seconds: float = 5.0,
+        extra_jobs: dict[str, Callable[[], Any]] | None = None,
+    ) -> BaseScheduler:
+        """The jobs that fire due timers and deliver the outbox (engine.scheduler)."""
+        return make_scheduler(
+            self.timers,
+            self.unit,
+            blocking=blocking,
+            interval_seconds=interval_seconds,
+            extra_jobs=extra_jobs,
+        )

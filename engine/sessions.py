@@ -10,30 +10,25 @@ request and ``Policy.lifetime`` after the login, whatever the activity.
 
 Every request reads its session with ``lookup``: one Core statement (the row by its hash,
 its user and the user's roles) that the caller runs outside any transaction
-(engine.db.autocommit_read). ``last_seen_at`` is written at most once per
+(engine.unit.Unit.read_one). ``last_seen_at`` is written at most once per
 LAST_SEEN_RESOLUTION, so the idle timeout is honoured to within that resolution.
 
-Functions take an open Connection or Session; the caller owns the transaction.
-:class:`SessionUseCases` is the facade's part (engine.service.Chamados).
+Functions take an open Connection or Session; the caller owns the transaction. The use
+cases are engine.usecases.sessions (logins, the per-request check, logging out) and
+engine.usecases.admin (an administrator ends a person's sessions; revoking a role does).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from sqlalchemy import ColumnElement, Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from engine import audit, users
-from engine.db import autocommit_read, write_if_free
-from engine.errors import Forbidden, ValidationFailed
-from engine.identity import Identity
+from engine import users
 from engine.models import AwareDateTime, User, UserSession
 from engine.settings import Settings
 
@@ -222,130 +217,3 @@ def live_sessions(
         stmt = stmt.where(UserSession.user_id == user_id)
     stmt = stmt.order_by(UserSession.last_seen_at.desc(), UserSession.id.desc()).limit(limit)
     return list(session.scalars(stmt))
-
-
-# --- the facade's part -----------------------------------------------------------------------
-
-
-class Actor(Protocol):
-    id: int
-    roles: frozenset[str]
-
-
-class SessionUseCases:
-    """Logins, the per-request check and the ways a session ends (engine.service.Chamados
-    provides the attributes)."""
-
-    settings: Settings
-    db: Engine
-    clock: Callable[[], datetime]
-    transaction: Callable[[], AbstractContextManager[Session]]
-    reading: Callable[[], AbstractContextManager[Session]]
-
-    @property
-    def session_policy(self) -> Policy:
-        return Policy.of(self.settings)
-
-    def log_in(
-        self, identity: Identity, user_agent: str | None, replaces: str | None = None
-    ) -> tuple[User, str]:
-        """Record the person gov.br vouched for and open a new session; returns the user
-        and the session's token. ``replaces`` (the token the browser carried, if any) is
-        ended: a login never reuses a session."""
-        now = self.clock()
-        with self.transaction() as db:
-            user = users.upsert_user(db, identity)
-            if replaces:
-                end(db, replaces, RELOGIN, now)
-            token = start(db, user.id, user_agent, now)
-        return user, token
-
-    def session_user(self, token: str) -> Live | None:
-        """The live session of ``token`` (with its person and roles), or None.
-
-        One read outside any transaction; when the session has lapsed its row is ended,
-        and a request's last_seen_at is recorded at most once a minute, both in a
-        transaction of their own that is skipped while SQLite's write lock is busy
-        (a lapsed session is refused all the same; a later request records the rest).
-        """
-        found = autocommit_read(self.db, lambda conn: lookup(conn, token))
-        if found is None:
-            return None
-        now = self.clock()
-        lapsed = self.session_policy.lapse(found.created_at, found.last_seen_at, now)
-        if lapsed is not None:
-            write_if_free(self.db, lambda conn: end_by_id(conn, found.session_id, lapsed, now))
-            return None
-        if found.needs_touch(now):
-            write_if_free(self.db, lambda conn: touch(conn, found.session_id, now))
-        return found
-
-    def log_out(self, token: str) -> bool:
-        """End the session of ``token`` ("Sair"); False when it was not live."""
-        now = self.clock()
-        with self.transaction() as db:
-            return end(db, token, LOGOUT, now)
-
-    def log_out_everywhere(self, user_id: int) -> int:
-        """End every live session of the person, this one included."""
-        now = self.clock()
-        with self.transaction() as db:
-            count = end_all(db, user_id, LOGOUT_ALL, now, self.session_policy)
-            audit.record(
-                db,
-                "sessao.sair_de_todas",
-                f"Saiu de todos os dispositivos ({count} sessão(ões) encerrada(s))",
-                actor_id=user_id,
-                at=now,
-                details={"user_id": user_id, "sessions": count},
-            )
-        return count
-
-    def end_sessions_of(self, actor: Actor, cpf: str) -> int:
-        """An administrator ends every live session of the person with ``cpf``."""
-        if "admin" not in actor.roles:
-            raise Forbidden("Só administradores encerram sessões de outras pessoas.")
-        now = self.clock()
-        with self.transaction() as db:
-            person = _person(db, cpf)
-            count = end_all(db, person.id, ADMIN, now, self.session_policy)
-            audit.record(
-                db,
-                "sessao.encerradas",
-                f"Sessões de {users.format_principal(person.cpf)} encerradas "
-                f"por administrador(a) ({count})",
-                actor_id=actor.id,
-                at=now,
-                details={"user_id": person.id, "sessions": count},
-            )
-        return count
-
-    def revoke_role(self, cpf: str, role: str, by_cpf: str | None) -> bool:
-        """Revoke a role (engine.users.revoke_role) and end the person's sessions: their
-        next request asks them to log in again. False when the role was not granted."""
-        now = self.clock()
-        with self.transaction() as db:
-            changed = users.revoke_role(db, cpf, role, by_cpf)
-            person = users.get_user_by_cpf(db, users.parse_principal(cpf) or cpf)
-            if changed and person is not None:
-                end_all(db, person.id, ROLE_REVOKED, now, self.session_policy)
-        return changed
-
-    def live_sessions(self, user_id: int | None = None) -> list[UserSession]:
-        """Live sessions of one person (or of everyone), most recently active first."""
-        with self.reading() as db:
-            return live_sessions(db, self.clock(), self.session_policy, user_id)
-
-
-def _person(session: Session, raw_cpf: str) -> User:
-    cpf = users.parse_cpf(raw_cpf)
-    if cpf is None:
-        raise ValidationFailed(
-            {"cpf": "CPF inválido. Confira os 11 dígitos (ex.: 000.000.000-00)."},
-            "CPF inválido.",
-        )
-    person = users.get_user_by_cpf(session, cpf)
-    if person is None:
-        message = "Nenhuma pessoa com este CPF entrou no sistema."
-        raise ValidationFailed({"cpf": message}, message)
-    return person

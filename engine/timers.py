@@ -4,7 +4,7 @@ After every step the workflow's waiting timer events are mirrored into
 ``workflow_timers``; the scheduler polls that index, never the workflows. Several
 schedulers may poll one database: on PostgreSQL due rows are claimed with
 ``FOR UPDATE SKIP LOCKED``, on SQLite with a conditional lease UPDATE. Firing
-itself (engine.service.Chamados.fire_timer) re-checks the row in the ticket's own
+itself (engine.usecases.timing.Timing.fire_timer) re-checks the row in the ticket's own
 transaction, so a timer fires once even if a lease expires mid-way.
 """
 

@@ -1,6 +1,6 @@
 """Users and role grants. Every function takes an open Session (``principal`` also a
 Connection, for the per-request read outside any transaction); the caller owns the
-transaction (``Chamados.transaction()``), so a failure rolls everything back."""
+transaction (``Unit.transaction()``, engine.unit), so a failure rolls everything back."""
 
 from __future__ import annotations
 

@@ -59,11 +59,11 @@ def svc(tmp_path: Path) -> Iterator[Chamados]:
     service = Chamados.from_settings(settings)
     service.init_database()
     yield service
-    service.db.dispose()
+    service.unit.db.dispose()
 
 
 def add_person(svc: Chamados, cpf: str, name: str, *roles: str) -> ActorRef:
-    with svc.transaction() as session:
+    with svc.unit.transaction() as session:
         user = users.upsert_user(session, make_identity(cpf, name, f"{cpf}@example.gov.br"))
         for role in roles:
             users.grant_role(session, cpf, role, None)
@@ -117,7 +117,7 @@ def tsvc(tmp_path: Path, clock: FakeClock) -> Iterator[Chamados]:
     service = Chamados.from_settings(settings, clock=clock)
     service.init_database()
     yield service
-    service.db.dispose()
+    service.unit.db.dispose()
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ def writer_holding_the_lock(svc: Chamados, statement: Executable) -> Iterator[No
     writing, done = threading.Event(), threading.Event()
 
     def writer() -> None:
-        with svc.transaction() as s:
+        with svc.unit.transaction() as s:
             s.execute(statement)
             writing.set()
             done.wait(20)

@@ -71,13 +71,13 @@ def build_app(tmp_path: Path) -> Flask:
 def app(tmp_path: Path) -> Iterator[Flask]:
     app = build_app(tmp_path)
     yield app
-    app.extensions["chamados"].db.dispose()
+    app.extensions["chamados"].unit.db.dispose()
 
 
 def person(app: Flask, cpf: str, name: str, *roles: str) -> str:
     """A person with roles and an API token; returns the token's plaintext."""
     svc: Chamados = app.extensions["chamados"]
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         user = users.upsert_user(s, Identity(cpf=cpf, name=name, email=f"{cpf}@example.gov.br"))
         for role in roles:
             users.grant_role(s, cpf, role, None)
@@ -321,7 +321,7 @@ def test_a_revoked_token_is_refused(app: Flask, people: dict[str, Api]) -> None:
     maria = people["maria"]
     maria.get("/chamados")
     svc: Chamados = app.extensions["chamados"]
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         row = tokens.list_tokens(s, users.get_user_by_cpf(s, MARIA).id)[0]  # type: ignore[union-attr]
         tokens.revoke(s, row.id, row.user_id, is_admin=False)
     maria.get("/chamados", expect=401)
@@ -354,17 +354,17 @@ def test_a_call_authenticates_with_one_read_and_records_the_use_once_a_minute(
     now = [svc.clock()]
     svc.clock = lambda: now[0]
     maria = people["maria"]
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         maria_id = users.get_user_by_cpf(s, MARIA).id  # type: ignore[union-attr]
 
     def call() -> dict[str, Any]:
-        with sql_seen(svc.db) as seen:
+        with sql_seen(svc.unit.db) as seen:
             maria.get("/chamados")
         seen["tokens"] = [st.split()[0] for st in seen["statements"] if "api_tokens" in st]
         return seen
 
     def last_used() -> Any:
-        with svc.session_factory() as s:
+        with svc.unit.session_factory() as s:
             return s.scalar(select(ApiToken.last_used_at).where(ApiToken.user_id == maria_id))
 
     assert call()["tokens"] == ["SELECT", "UPDATE"]  # never used: recorded
@@ -389,10 +389,10 @@ def test_role_changes_apply_on_the_next_call(app: Flask, people: dict[str, Api])
     svc: Chamados = app.extensions["chamados"]
     maria = people["maria"]
     maria.get("/queue", expect=403)
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         users.grant_role(s, MARIA, "analyst", None)
     assert maria.get("/queue")["items"] == []
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         users.revoke_role(s, MARIA, "analyst", None)
     maria.get("/queue", expect=403)
 
@@ -405,7 +405,7 @@ def test_cookie_sessions_need_the_csrf_header_to_change_anything(app: Flask) -> 
     refused = api.post("/processes/chamado/instances", expect=400)
     assert "X-CSRFToken" in refused["detail"]
     svc: Chamados = app.extensions["chamados"]
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Chamado)) == 0
     token = browser.get("/_csrf").get_data(as_text=True)
     api.post("/processes/chamado/instances", expect=201, headers={"X-CSRFToken": token})
@@ -418,7 +418,7 @@ def test_a_bearer_token_wins_over_a_cookie_and_needs_no_csrf(app: Flask) -> None
     maria = Api(browser, person(app, MARIA, "Maria da Silva"))
     started = maria.post("/processes/chamado/instances", expect=201)
     svc: Chamados = app.extensions["chamados"]
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         chamado = s.get(Chamado, started["chamado"]["id"])
         assert chamado is not None and chamado.requester.cpf == MARIA
 
@@ -532,7 +532,7 @@ def deploy_tiny_process(app: Flask, tmp_path: Path) -> None:
     (forms / "parecer-schema.json").write_text(json.dumps(PARECER_SCHEMA), encoding="utf-8")
     svc: Chamados = app.extensions["chamados"]
     svc.settings = dataclasses.replace(svc.settings, processes_dir=processes, forms_dir=forms)
-    with svc.transaction() as session:
+    with svc.unit.transaction() as session:
         assert "pedido_simples" in svc.deploy_processes(session)
 
 

@@ -69,7 +69,7 @@ def seeded(tmp_path: Path) -> Iterator[tuple[Flask, dict[str, str]]]:
         {"data": {"decisao": "resolver", "resposta": "Corrigido."}, "version": version},
     )
     yield app, tokens
-    app.extensions["chamados"].db.dispose()
+    app.extensions["chamados"].unit.db.dispose()
 
 
 def _document_app() -> Flask:

@@ -169,10 +169,10 @@ def set_session_user(app: Flask, client: FlaskClient, cpf: str, name: str, *role
     a server-side session as the login callback opens, its token in the cookie.
     Returns the token."""
     svc = app.extensions["chamados"]
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         for r in roles:
             grant_role(s, cpf, r, None)
-    _user, token = svc.log_in(Identity(cpf=cpf, name=name), "pytest")
+    _user, token = svc.sessions.log_in(Identity(cpf=cpf, name=name), "pytest")
     with client.session_transaction() as sess:
         sess.clear()
         sess[SESSION_KEY] = token
@@ -199,7 +199,7 @@ def test_full_login_over_http(app: Flask, client: FlaskClient, issuer: str) -> N
         # Only the server-side session's token and the ID token (it fits) are in the cookie.
         assert set(sess) == {SESSION_KEY, "id_token"}
         assert MARIA not in str(dict(sess))
-    with app.extensions["chamados"].transaction() as s:
+    with app.extensions["chamados"].unit.transaction() as s:
         user = s.scalar(select(User).where(User.cpf == MARIA))
         assert user is not None
         assert user.phone == "61987650001"
@@ -468,8 +468,8 @@ def test_each_login_opens_a_new_server_session(app: Flask, client: FlaskClient) 
     me = whoami(client)
     assert me is not None and me["cpf"] == ANA
     svc = app.extensions["chamados"]
-    assert svc.session_user(first) is None  # ended, not merely forgotten by this cookie
-    with svc.session_factory() as s:
+    assert svc.sessions.session_user(first) is None  # ended, not merely forgotten by this cookie
+    with svc.unit.session_factory() as s:
         reasons = [r.end_reason for r in s.scalars(select(UserSession).order_by(UserSession.id))]
     assert reasons == ["relogin", None]
 
@@ -534,7 +534,7 @@ def test_role_required(app: Flask, client: FlaskClient) -> None:
     api = client.get("/api/_analysts")
     assert api.status_code == 403 and api.mimetype == "application/problem+json"
     # Roles are read on every request: a grant takes effect on the next page.
-    with app.extensions["chamados"].transaction() as s:
+    with app.extensions["chamados"].unit.transaction() as s:
         grant_role(s, MARIA, "supervisor", None)
     assert client.get("/_analysts").status_code == 200
 
@@ -602,7 +602,7 @@ def test_admin_page_requires_admin(app: Flask, client: FlaskClient) -> None:
         ).status_code
         == 403
     )
-    with app.extensions["chamados"].transaction() as s:
+    with app.extensions["chamados"].unit.transaction() as s:
         assert roles_for(s, ANA) == {"analyst", "supervisor"}
 
 
@@ -626,7 +626,7 @@ def test_admin_grants_and_revokes(app: Flask, client: FlaskClient) -> None:
     assert resp.status_code == 302 and resp.headers["Location"] == "/admin/papeis"
     html = client.get("/admin/papeis").get_data(as_text=True)
     assert "111.444.777-35" in html and "Analista" in html
-    with app.extensions["chamados"].transaction() as s:
+    with app.extensions["chamados"].unit.transaction() as s:
         assert roles_for(s, ANA) == {"analyst"}
         grant = s.scalar(select(RoleGrant).where(RoleGrant.cpf == ANA))
         assert grant is not None and grant.granted_by == CARLOS
@@ -641,7 +641,7 @@ def test_admin_grants_and_revokes(app: Flask, client: FlaskClient) -> None:
         },
     )
     assert resp.status_code == 302
-    with app.extensions["chamados"].transaction() as s:
+    with app.extensions["chamados"].unit.transaction() as s:
         assert roles_for(s, ANA) == set()
         actions = [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
         assert actions[-2:] == ["role.grant", "role.revoke"]
@@ -698,7 +698,7 @@ def test_admin_post_without_csrf_refused(app: Flask, client: FlaskClient) -> Non
     set_session_user(app, client, CARLOS, "Carlos Admin", "admin")
     resp = client.post("/admin/papeis", data={"action": "grant", "cpf": ANA, "role": "analyst"})
     assert resp.status_code == 400
-    with app.extensions["chamados"].transaction() as s:
+    with app.extensions["chamados"].unit.transaction() as s:
         assert roles_for(s, ANA) == set()
 
 
@@ -722,7 +722,7 @@ def test_cli_grant_list_revoke(app: Flask) -> None:
 
     revoked = run_cli(app, "revoke", ANA, "analyst")
     assert revoked.exit_code == 0 and "revogado" in revoked.output
-    with app.extensions["chamados"].transaction() as s:
+    with app.extensions["chamados"].unit.transaction() as s:
         assert roles_for(s, ANA) == set()
     assert "Nenhum papel" in run_cli(app, "list").output
 
@@ -750,5 +750,5 @@ def test_cli_without_app_context_builds_the_app(
     app.extensions["chamados"].migrate()
     result = CliRunner().invoke(role_cli, ["grant", CARLOS, "admin"])
     assert result.exit_code == 0, result.output
-    with app.extensions["chamados"].transaction() as s:
+    with app.extensions["chamados"].unit.transaction() as s:
         assert roles_for(s, CARLOS) == {"admin"}

@@ -160,7 +160,7 @@ def test_deep_data_is_refused_without_recursion() -> None:
 def app(tmp_path: Path) -> Iterator[Flask]:
     app = build_app(tmp_path)
     yield app
-    app.extensions["chamados"].db.dispose()
+    app.extensions["chamados"].unit.db.dispose()
 
 
 @pytest.fixture
@@ -175,7 +175,7 @@ def started(maria: Api) -> tuple[int, int]:
 
 def count(app: Flask, model: Any) -> int:
     svc: Chamados = app.extensions["chamados"]
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
@@ -318,7 +318,7 @@ def wizard(app: Flask) -> tuple[FlaskClient, str]:
 
 def draft_of(app: Flask) -> dict[str, Any] | None:
     svc: Chamados = app.extensions["chamados"]
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         return s.scalars(select(HumanTask.draft_data)).one()
 
 
@@ -585,7 +585,6 @@ def test_names_with_a_nul_are_field_messages_on_every_database(svc: Chamados) ->
     # PostgreSQL refuses a NUL in text, even in the query looking for a twin: these were
     # 500s there, whatever SQLite accepted.
     from engine import catalogs, tokens
-    from engine.designer import Designer
     from engine.errors import ValidationFailed
     from tests.conftest import add_person
 
@@ -596,10 +595,10 @@ def test_names_with_a_nul_are_field_messages_on_every_database(svc: Chamados) ->
         (lambda s: catalogs.add_item(s, "tipo_problema", "Novo", "Ajuda\x00", None), "help"),
     )
     for action, field in checks:
-        with pytest.raises(ValidationFailed) as err, svc.transaction() as session:
+        with pytest.raises(ValidationFailed) as err, svc.unit.transaction() as session:
             action(session)
         assert "U+0000" in err.value.errors[field]
-    designer = Designer(svc)
+    designer = svc.designer
     with pytest.raises(ValidationFailed) as err:
         designer.create_model(dora, "processo_novo", "Nome\x00")
     assert "U+0000" in err.value.errors["name"]

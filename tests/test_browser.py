@@ -43,7 +43,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     svc = app.extensions["chamados"]
     svc.init_database()
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         users.grant_role(s, "11144477735", "analyst", None)
     server.app = app
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -277,7 +277,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     svc: Chamados = app.extensions["chamados"]
     svc.init_database()
     yield app
-    svc.db.dispose()
+    svc.unit.db.dispose()
 
 
 def text(resp: Any) -> str:
@@ -304,7 +304,7 @@ def admin_client(app: Flask) -> FlaskClient:
 def requester(app: Flask) -> tuple[FlaskClient, ActorRef]:
     client = app.test_client()
     set_session_user(app, client, MARIA, "Maria da Silva")
-    with app.extensions["chamados"].transaction() as s:
+    with app.extensions["chamados"].unit.transaction() as s:
         user = s.scalar(select(User).where(User.cpf == MARIA))
         assert user is not None
         return client, ActorRef(user.id, frozenset())
@@ -318,7 +318,7 @@ def post_action(client: FlaskClient, catalog: str, **data: str) -> Any:
 
 def informacoes_page(app: Flask, client: FlaskClient, actor: ActorRef) -> str:
     """The wizard step with "Tipo de problema" of a brand-new chamado."""
-    c = app.extensions["chamados"].start_chamado(actor, "chamado")
+    c = app.extensions["chamados"].requests.start_chamado(actor, "chamado")
     task = open_task(app.extensions["chamados"], c.id)
     resp = client.get(f"/tarefas/{task.id}?passo=informacoes")
     assert resp.status_code == 200
@@ -330,7 +330,7 @@ def option_tag(page: str, code: str) -> re.Match[str] | None:
 
 
 def audit_actions(app: Flask) -> list[str]:
-    with app.extensions["chamados"].transaction() as s:
+    with app.extensions["chamados"].unit.transaction() as s:
         return list(
             s.scalars(
                 select(AuditEvent.action)
@@ -380,7 +380,7 @@ def test_post_without_csrf_is_refused(app: Flask) -> None:
         data={"action": "retire", "code": "lentidao", "csrf_token": "forjado"},
     )
     assert resp.status_code == 400
-    with app.extensions["chamados"].transaction() as s:
+    with app.extensions["chamados"].unit.transaction() as s:
         assert "sem_token" not in codes(s, "tipo_problema")
         assert "lentidao" in codes(s, "tipo_problema", active_only=True)
     assert audit_actions(app) == []
@@ -446,7 +446,7 @@ def test_refused_changes_keep_what_was_typed(app: Flask) -> None:
     assert "<details open>" in row
     assert 'value="Lentidão no acesso ao serviço"' in row and "Texto novo</textarea>" in row
     assert 'id="edit-erro_api-label-error"' in row
-    with app.extensions["chamados"].transaction() as s:
+    with app.extensions["chamados"].unit.transaction() as s:
         assert catalogs.label(s, "tipo_problema", "erro_api") == "Erro em alguma API"
     assert audit_actions(app) == []
 
@@ -469,14 +469,14 @@ def test_move_and_retire_last(app: Flask) -> None:
     admin = admin_client(app)
     resp = post_action(admin, "tipo_problema", action="down", code="erro_integracao")
     assert resp.status_code == 302
-    with app.extensions["chamados"].transaction() as s:
+    with app.extensions["chamados"].unit.transaction() as s:
         assert codes(s, "tipo_problema")[:2] == ["erro_api", "erro_integracao"]
 
     resp = post_action(admin, "objetivo", action="retire", code="erro")
     page = text(resp)
     assert resp.status_code == 422
     assert "último item ativo" in page and 'id="item-erro-error"' in page
-    with app.extensions["chamados"].transaction() as s:
+    with app.extensions["chamados"].unit.transaction() as s:
         assert codes(s, "objetivo", active_only=True) == ["erro"]
     # An unknown action or code changes nothing.
     assert post_action(admin, "objetivo", action="delete", code="erro").status_code == 422
@@ -497,13 +497,15 @@ def test_retired_item_leaves_new_forms_but_old_tickets_keep_it(app: Flask) -> No
     maria, actor = requester(app)
     analyst = app.test_client()
     set_session_user(app, analyst, ANA, "Ana Souza", "analyst")
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         ana_user = s.scalar(select(User).where(User.cpf == ANA))
         assert ana_user is not None
         ana = ActorRef(ana_user.id, frozenset({"analyst"}))
-    c = svc.start_chamado(actor, "chamado")
+    c = svc.requests.start_chamado(actor, "chamado")
     task = open_task(svc, c.id)
-    svc.complete_task(actor, task.id, registration(tipo_problema=code), chamado(svc, c.id).version)
+    svc.requests.complete_task(
+        actor, task.id, registration(tipo_problema=code), chamado(svc, c.id).version
+    )
     decide(svc, ana, c.id, {"decisao": "ajuste", "ajuste_solicitado": "Informe o certificado."})
 
     # The admin retires the type.
@@ -550,7 +552,7 @@ def test_retired_item_leaves_new_forms_but_old_tickets_keep_it(app: Flask) -> No
         "catalogo.aposentar",
         "catalogo.reativar",
     ]
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         rows = list(s.scalars(select(AuditEvent).where(AuditEvent.action.like("catalogo.%"))))
         assert all(r.chamado_id is None and r.public is False for r in rows)
         carlos = s.scalar(select(User).where(User.cpf == CARLOS))

@@ -29,15 +29,15 @@ T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 def test_insert_fills_defaults_and_key_without_adding_to_the_session(
     svc: Chamados, maria: ActorRef
 ) -> None:
-    c = svc.start_chamado(maria, "chamado")
-    with svc.transaction() as s:
+    c = svc.requests.start_chamado(maria, "chamado")
+    with svc.unit.transaction() as s:
         timer = WorkflowTimer(chamado_id=c.id, task_guid="g-1", element_id="x", due_at=T0)
         corewrite.insert(s, timer)
         assert timer.id is not None
         assert timer.state == "waiting"  # the column default, as the row holds it
         assert timer.created_at is not None  # a callable default, evaluated once
         assert timer not in s
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         row = s.get(WorkflowTimer, timer.id)
         assert row is not None
         assert (row.state, row.due_at, row.created_at) == ("waiting", T0, timer.created_at)
@@ -46,11 +46,11 @@ def test_insert_fills_defaults_and_key_without_adding_to_the_session(
 def test_update_writes_only_assigned_columns_and_honours_the_expected_value(
     svc: Chamados, maria: ActorRef
 ) -> None:
-    c = svc.start_chamado(maria, "chamado")
-    with svc.transaction() as s:
+    c = svc.requests.start_chamado(maria, "chamado")
+    with svc.unit.transaction() as s:
         # Someone else changes the service name behind our back.
         s.execute(Chamado.__table__.update().values(servico="mudado por outro"))
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         mine = s.get(Chamado, c.id)
         assert mine is not None
         mine.categoria = "lentidao"
@@ -58,7 +58,7 @@ def test_update_writes_only_assigned_columns_and_honours_the_expected_value(
         assert mine.categoria == "lentidao"
         assert corewrite.update(s, mine, version=c.version) == 1
         assert mine not in s  # written: the session has nothing left to flush for it
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         row = s.get(Chamado, c.id)
         assert row is not None
         # Only the assigned column went out: the other writer's change survives.
@@ -67,18 +67,18 @@ def test_update_writes_only_assigned_columns_and_honours_the_expected_value(
 
 def test_a_failed_step_leaves_no_core_written_row(svc: Chamados, maria: ActorRef) -> None:
     """Core writes share the use case's transaction: a late failure rolls them back."""
-    c = svc.start_chamado(maria, "chamado")
+    c = svc.requests.start_chamado(maria, "chamado")
     task = open_task(svc, c.id, "requester")
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         before = (
             s.scalar(select(func.count()).select_from(AuditEvent)),
             s.scalar(select(func.count()).select_from(HumanTask)),
         )
     with pytest.raises(Conflict):
-        svc.complete_task(maria, task.id, registration(), expected_version=c.version + 1)
+        svc.requests.complete_task(maria, task.id, registration(), expected_version=c.version + 1)
     with pytest.raises(ValidationFailed):
-        svc.complete_task(maria, task.id, registration(orgao=999_999_999), c.version)
-    with svc.session_factory() as s:
+        svc.requests.complete_task(maria, task.id, registration(orgao=999_999_999), c.version)
+    with svc.unit.session_factory() as s:
         after = (
             s.scalar(select(func.count()).select_from(AuditEvent)),
             s.scalar(select(func.count()).select_from(HumanTask)),
@@ -95,10 +95,10 @@ def test_ready_and_waiting_tasks_match_the_tree_walk(
 
     cid = submit_registration(svc, maria)
     decide(svc, ana, cid, {"decisao": "ajuste", "ajuste_solicitado": "Informe o protocolo."})
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         c = s.get(Chamado, cid)
         assert c is not None
-        wf = runtime.load(svc.bundle(s, c.process_version_id), c.workflow_state)
+        wf = runtime.load(svc.unit.bundle(s, c.process_version_id), c.workflow_state)
     by_walk = {t.id for t in wf.get_tasks(state=TaskState.READY, manual=True)}
     assert {t.id for t in runtime.ready_human_tasks(wf)} == by_walk
     assert by_walk
@@ -108,17 +108,19 @@ def test_ready_and_waiting_tasks_match_the_tree_walk(
 
 
 def test_orgao_labels_are_cached_only_when_found(svc: Chamados) -> None:
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         known = s.scalar(select(Orgao).limit(1))
         assert known is not None
-        assert svc.orgao_labels.label(s, 424_242) is None
-        assert svc.orgao_labels.cached(424_242) is None
-        assert svc.orgao_labels.label(s, known.id) == f"{known.sigla} — {known.name}"
-    assert svc.orgao_label(known.id) == f"{known.sigla} — {known.name}"  # no session needed
+        assert svc.unit.orgao_labels.label(s, 424_242) is None
+        assert svc.unit.orgao_labels.cached(424_242) is None
+        assert svc.unit.orgao_labels.label(s, known.id) == f"{known.sigla} — {known.name}"
+    assert (
+        svc.analysis.orgao_label(known.id) == f"{known.sigla} — {known.name}"
+    )  # no session needed
     # An órgão loaded after the miss is found: misses are never remembered.
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         s.add(Orgao(id=424_242, sigla="NOVO", name="Órgão Novo", search_text="novo orgao novo"))
-    assert svc.orgao_label(424_242) == "NOVO — Órgão Novo"
+    assert svc.analysis.orgao_label(424_242) == "NOVO — Órgão Novo"
 
 
 def test_a_catalog_edit_in_another_process_reaches_the_next_submission(
@@ -129,31 +131,31 @@ def test_a_catalog_edit_in_another_process_reaches_the_next_submission(
     other = Chamados.from_settings(svc.settings)  # a second app process, same database
     try:
         assert submit_registration(svc, maria)  # warms svc's caches, every option active
-        c = svc.start_chamado(maria, "chamado")
+        c = svc.requests.start_chamado(maria, "chamado")
         task = open_task(svc, c.id, "requester")
         tipo = registration()["tipo_problema"]
-        with other.transaction() as s:
+        with other.unit.transaction() as s:
             before = s.scalar(select(Revision.value).where(Revision.name == "catalogs"))
             assert len(catalogs.options(s, "tipo_problema", active_only=True)) > 1
             catalogs.set_active(s, "tipo_problema", tipo, False, None)
-        with other.session_factory() as s:
+        with other.unit.session_factory() as s:
             after = s.scalar(select(Revision.value).where(Revision.name == "catalogs"))
         assert after == before + 1
         with pytest.raises(ValidationFailed) as refused:
-            svc.complete_task(maria, task.id, registration(), c.version)
+            svc.requests.complete_task(maria, task.id, registration(), c.version)
         assert "tipo_problema" in refused.value.errors
-        with other.transaction() as s:
+        with other.unit.transaction() as s:
             catalogs.set_active(s, "tipo_problema", tipo, True, None)
-        done = svc.complete_task(maria, task.id, registration(), c.version)
+        done = svc.requests.complete_task(maria, task.id, registration(), c.version)
         assert done.status == "em_analise"
     finally:
-        other.db.dispose()
+        other.unit.db.dispose()
 
 
 def test_seeding_new_catalog_items_bumps_the_revision(svc: Chamados, tmp_path: Path) -> None:
     seed = tmp_path / "catalogs.json"
     seed.write_text(json.dumps({"tipo_problema": [{"code": "novo", "label": "Novo"}]}))
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         before = s.scalar(select(Revision.value).where(Revision.name == "catalogs"))
         catalogs.seed_catalogs(s, seed)
         catalogs.seed_catalogs(s, seed)  # nothing new the second time
@@ -164,10 +166,10 @@ def test_timer_rows_follow_the_workflow(svc: Chamados, maria: ActorRef, ana: Act
     """timers.sync moves a row whose due time differs and cancels one no longer waited on."""
     cid = submit_registration(svc, maria)
     decide(svc, ana, cid, {"decisao": "ajuste", "ajuste_solicitado": "Informe o protocolo."})
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         c = s.get(Chamado, cid)
         assert c is not None
-        wf = runtime.load(svc.bundle(s, c.process_version_id), c.workflow_state)
+        wf = runtime.load(svc.unit.bundle(s, c.process_version_id), c.workflow_state)
         expected = timers.waiting(wf)
         assert expected
         s.execute(
@@ -178,7 +180,7 @@ def test_timer_rows_follow_the_workflow(svc: Chamados, maria: ActorRef, ana: Act
         stray = WorkflowTimer(chamado_id=cid, task_guid="gone", element_id="x", due_at=T0)
         corewrite.insert(s, stray)
         assert timers.sync(s, c, wf, T0) == expected
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         rows = s.scalars(select(WorkflowTimer).where(WorkflowTimer.chamado_id == cid)).all()
         waiting = {r.task_guid: r.due_at for r in rows if r.state == "waiting"}
         assert waiting == {guid: due for guid, (_el, due) in expected.items()}
@@ -191,9 +193,9 @@ def test_a_task_reassigned_while_it_runs_is_not_completed(
     """Only the ticket row is locked: the task row is written only if still the actor's."""
     cid = submit_registration(svc, maria)
     task = open_task(svc, cid, "analyst")
-    svc.claim(ana, task.id)
+    svc.analysis.claim(ana, task.id)
     version = chamado(svc, cid).version
-    lock = svc._lock_task
+    lock = svc.requests._lock_task
 
     def lock_then_reassign(session: Any, actor: Any, task_id: int) -> Any:
         locked = lock(session, actor, task_id)
@@ -204,9 +206,11 @@ def test_a_task_reassigned_while_it_runs_is_not_completed(
         )
         return locked
 
-    monkeypatch.setattr(svc, "_lock_task", lock_then_reassign)
+    monkeypatch.setattr(svc.requests, "_lock_task", lock_then_reassign)
     with pytest.raises(Conflict, match="mudou de responsável"):
-        svc.complete_task(ana, task.id, {"decisao": "resolver", "resposta": "Feito."}, version)
+        svc.requests.complete_task(
+            ana, task.id, {"decisao": "resolver", "resposta": "Feito."}, version
+        )
     monkeypatch.undo()
     after = open_task(svc, cid, "analyst")
     assert (after.id, after.assignee_id) == (task.id, ana.id)  # the whole step rolled back
@@ -226,9 +230,9 @@ def test_read_use_cases_do_not_wait_for_a_writer(
     busy = Chamado.__table__.update().values(servico="sendo alterado")
     with writer_holding_the_lock(svc, busy):
         started = time.monotonic()
-        view = svc.tracking(maria, cid)
-        page = svc.queue(ana, QueueFilters(view="disponiveis"))
-        analysis = svc.analysis(ana, cid)
+        view = svc.requests.tracking(maria, cid)
+        page = svc.analysis.queue(ana, QueueFilters(view="disponiveis"))
+        analysis = svc.analysis.analysis(ana, cid)
         assert time.monotonic() - started < 5
         assert view.chamado.servico != "sendo alterado"  # nothing uncommitted is seen
         assert [item.chamado.id for item in page.items] == [cid]
@@ -240,15 +244,15 @@ def test_a_written_object_is_clean_and_update_checks_what_it_is_told(
 ) -> None:
     from sqlalchemy import event
 
-    c = svc.start_chamado(maria, "chamado")
+    c = svc.requests.start_chamado(maria, "chamado")
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement.split()[0])
 
-    event.listen(svc.db, "before_cursor_execute", seen)
+    event.listen(svc.unit.db, "before_cursor_execute", seen)
     try:
-        with svc.transaction() as s:
+        with svc.unit.transaction() as s:
             timer = corewrite.insert(
                 s, WorkflowTimer(chamado_id=c.id, task_guid="g-2", element_id="x", due_at=T0)
             )
@@ -261,15 +265,15 @@ def test_a_written_object_is_clean_and_update_checks_what_it_is_told(
             with pytest.raises(ValueError):
                 corewrite.update(s, timer, state="waiting")  # nothing left to write
     finally:
-        event.remove(svc.db, "before_cursor_execute", seen)
+        event.remove(svc.unit.db, "before_cursor_execute", seen)
 
 
 def test_an_empty_last_submission_is_still_a_submission(svc: Chamados, maria: ActorRef) -> None:
     from engine.models import Submission
 
-    c = svc.start_chamado(maria, "chamado")
+    c = svc.requests.start_chamado(maria, "chamado")
     task = open_task(svc, c.id, "requester")
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         s.add(
             Submission(
                 chamado_id=c.id,
@@ -280,25 +284,25 @@ def test_an_empty_last_submission_is_still_a_submission(svc: Chamados, maria: Ac
                 group="requester",
             )
         )
-    with svc.transaction() as s:
-        locked = svc._lock_task(s, maria, task.id)
+    with svc.unit.transaction() as s:
+        locked = svc.requests._lock_task(s, maria, task.id)
         assert locked.last_submission == {}
-        assert svc._kept_values(locked.task, locked.last_submission) == {}
+        assert svc.requests._kept_values(locked.task, locked.last_submission) == {}
 
 
 def test_a_malformed_orgao_is_a_field_error_not_a_crash(svc: Chamados, maria: ActorRef) -> None:
-    c = svc.start_chamado(maria, "chamado")
+    c = svc.requests.start_chamado(maria, "chamado")
     task = open_task(svc, c.id, "requester")
     for bad in ("abc", 10**30, -1, True):
         with pytest.raises(ValidationFailed) as refused:
-            svc.complete_task(maria, task.id, registration(orgao=bad), c.version)
+            svc.requests.complete_task(maria, task.id, registration(orgao=bad), c.version)
         assert "orgao" in refused.value.errors
     assert open_task(svc, c.id, "requester").state == "ready"
 
 
 def test_assigning_the_same_value_writes_nothing(svc: Chamados, maria: ActorRef) -> None:
-    c = svc.start_chamado(maria, "chamado")
-    with svc.transaction() as s:
+    c = svc.requests.start_chamado(maria, "chamado")
+    with svc.unit.transaction() as s:
         mine = s.get(Chamado, c.id)
         assert mine is not None
         mine.status = mine.status  # derived again, unchanged

@@ -32,12 +32,12 @@ needs_postgres = pytest.mark.skipif(
 def app(tmp_path: Path) -> Iterator[Flask]:
     app = build_app(tmp_path)
     yield app
-    app.extensions["chamados"].db.dispose()
+    app.extensions["chamados"].unit.db.dispose()
 
 
 def kill_connections(svc: Chamados) -> int:
     """Terminate every server process serving this app's database, as a restart would."""
-    name = svc.db.url.database
+    name = svc.unit.db.url.database
     admin = create_engine(make_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -62,7 +62,7 @@ def kill_connections(svc: Chamados) -> int:
 
 
 def count_users(svc: Chamados) -> int:
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         return int(s.scalar(select(func.count()).select_from(User)) or 0)
 
 
@@ -76,15 +76,15 @@ def test_an_autocommit_read_does_not_wait_for_a_writer(app: Flask) -> None:
     person(app, MARIA, "Maria da Silva")
     with writer_holding_the_lock(svc, update(User).values(name="Maria Escrevendo")):
         started = time.monotonic()
-        name = db.autocommit_read(svc.db, lambda c: c.execute(select(User.name)).scalar_one())
+        name = db.autocommit_read(svc.unit.db, lambda c: c.execute(select(User.name)).scalar_one())
         assert time.monotonic() - started < 2
         assert name == "Maria da Silva"  # the writer has not committed
 
 
 def test_autocommit_connections_run_each_statement_on_its_own(app: Flask) -> None:
     svc: Chamados = app.extensions["chamados"]
-    with db.autocommit_connection(svc.db) as conn:
-        if svc.db.dialect.name == "sqlite":
+    with db.autocommit_connection(svc.unit.db) as conn:
+        if svc.unit.db.dialect.name == "sqlite":
             conn.execute(select(1))
             assert not conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
         else:
@@ -92,8 +92,8 @@ def test_autocommit_connections_run_each_statement_on_its_own(app: Flask) -> Non
             time.sleep(0.01)
             second = conn.execute(text("SELECT transaction_timestamp()")).scalar_one()
             assert second > first  # a new transaction per statement
-    with svc.transaction() as s:  # and the usual transactions still are transactions
-        if svc.db.dialect.name == "sqlite":
+    with svc.unit.transaction() as s:  # and the usual transactions still are transactions
+        if svc.unit.db.dialect.name == "sqlite":
             s.execute(select(1))
             assert s.connection().connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
         else:
@@ -108,15 +108,15 @@ def test_autocommit_connections_run_each_statement_on_its_own(app: Flask) -> Non
 def test_no_ping_on_a_busy_connection(app: Flask) -> None:
     """The cost this replaces: pool_pre_ping's SELECT 1 on every checkout."""
     svc: Chamados = app.extensions["chamados"]
-    assert not svc.db.pool._pre_ping  # type: ignore[attr-defined]
+    assert not svc.unit.db.pool._pre_ping  # type: ignore[attr-defined]
     pings: list[object] = []
-    original = svc.db.dialect.do_ping
-    svc.db.dialect.do_ping = lambda conn: pings.append(conn) or original(conn)  # type: ignore[method-assign]
+    original = svc.unit.db.dialect.do_ping
+    svc.unit.db.dialect.do_ping = lambda conn: pings.append(conn) or original(conn)  # type: ignore[method-assign]
     try:
         for _ in range(3):
             count_users(svc)
     finally:
-        svc.db.dialect.do_ping = original  # type: ignore[method-assign]
+        svc.unit.db.dialect.do_ping = original  # type: ignore[method-assign]
     assert pings == []
 
 
@@ -188,14 +188,14 @@ def test_a_connection_lost_mid_request_is_a_503_to_retry(tmp_path: Path) -> None
     page = client.get("/_lost")
     assert page.status_code == 503 and "Tente novamente" in page.get_data(as_text=True)
     assert client.get("/_broken").status_code == 500  # other database errors stay 500
-    app.extensions["chamados"].db.dispose()
+    app.extensions["chamados"].unit.db.dispose()
 
 
 @needs_postgres
 def test_the_queue_columns_have_extended_statistics(app: Flask) -> None:
     """Migration 0004: without them PostgreSQL misjudges the unclaimed queue by ~20×."""
     svc: Chamados = app.extensions["chamados"]
-    with svc.db.connect() as conn:
+    with svc.unit.db.connect() as conn:
         kinds = conn.execute(
             text("SELECT stxkind FROM pg_statistic_ext WHERE stxname = 'st_human_tasks_queue'")
         ).scalar_one()
@@ -206,12 +206,12 @@ def test_a_token_use_is_not_recorded_while_sqlite_is_busy(app: Flask) -> None:
     """Recording a token's last use is bookkeeping: a read request skips it rather than
     queue behind a writer (a later request records it)."""
     svc: Chamados = app.extensions["chamados"]
-    if svc.db.dialect.name != "sqlite":
+    if svc.unit.db.dialect.name != "sqlite":
         pytest.skip("the write lock is SQLite's")
     ran: list[int] = []
     with writer_holding_the_lock(svc, update(User).values(name="Escrevendo")):
         started = time.monotonic()
-        assert db.write_if_free(svc.db, lambda conn: ran.append(1)) is None
+        assert db.write_if_free(svc.unit.db, lambda conn: ran.append(1)) is None
         assert time.monotonic() - started < 2
     assert ran == []
     drivers: list[Any] = []
@@ -220,7 +220,7 @@ def test_a_token_use_is_not_recorded_while_sqlite_is_busy(app: Flask) -> None:
         drivers.append(conn.connection.driver_connection)
         return "feito"
 
-    assert db.write_if_free(svc.db, work) == "feito"
+    assert db.write_if_free(svc.unit.db, work) == "feito"
     # That connection went back to the pool with the normal busy timeout.
     (timeout,) = drivers[0].execute("PRAGMA busy_timeout").fetchone()
     assert timeout == db.SQLITE_BUSY_TIMEOUT_MS

@@ -144,14 +144,14 @@ def without_adjustments(xml: str) -> str:
 
 @pytest.fixture
 def designer(svc: Chamados) -> Designer:
-    with svc.transaction() as session:
+    with svc.unit.transaction() as session:
         scenarios.seed(session, svc.settings.processes_dir, svc.clock())
-    return Designer(svc)
+    return svc.designer
 
 
 @pytest.fixture
 def tickets(svc: Chamados) -> Tickets:
-    return Tickets(svc)
+    return svc.tickets
 
 
 @pytest.fixture
@@ -245,7 +245,7 @@ def test_publish_new_version_old_ticket_finishes_on_old(
 
 def test_versions_are_immutable_records(svc: Chamados, designer: Designer, dora: ActorRef) -> None:
     version = publish_triage(designer, dora)
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         row = s.get(ProcessVersion, version.id)
         assert row is not None
         assert len(row.content_hash) == 64 and row.published_by == DORA
@@ -289,7 +289,7 @@ def test_failing_scenario_blocks_publish_with_its_report(
     assert failed and "Resolver" in err.value.message
     step = failed[0].steps[-1]
     assert not step.ok and "triar_chamado" in step.message
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         versions = s.scalars(select(ProcessVersion).where(ProcessVersion.process_id == "chamado"))
         assert len(versions.all()) == 1  # nothing published
 
@@ -409,7 +409,7 @@ def test_new_model_is_valid_and_publishable(
     )
     version = designer.publish(dora, "ouvidoria", 1, "Primeira versão")
     assert version.number == 1 and version.current
-    ticket = svc.start_chamado(maria, "ouvidoria")
+    ticket = svc.requests.start_chamado(maria, "ouvidoria")
     assert open_task(svc, ticket.id).task_name == "registrar"
 
 
@@ -427,10 +427,10 @@ def test_migration_dry_run_and_move(
     adjusted = submit_registration(svc, maria)
     decide(svc, ana, adjusted, {"decisao": "ajuste", "ajuste_solicitado": "Detalhe mais."})
     task = open_task(svc, adjusted)
-    svc.complete_task(maria, task.id, registration(), chamado(svc, adjusted).version)
+    svc.requests.complete_task(maria, task.id, registration(), chamado(svc, adjusted).version)
     closed = submit_registration(svc, maria)
     decide(svc, ana, closed, {"decisao": "resolver", "resposta": "Feito."})
-    draft_ticket = svc.start_chamado(maria, "chamado").id  # still a draft
+    draft_ticket = svc.requests.start_chamado(maria, "chamado").id  # still a draft
 
     for row in designer.model(dora, "chamado").scenarios:
         if any(s.get("data", {}).get("decisao") == "ajuste" for s in row.steps):
@@ -452,7 +452,7 @@ def test_migration_dry_run_and_move(
     assert "Ajustar solicitação" in results[adjusting].message
     assert chamado(svc, fresh).process_version_id == v2.id
     assert chamado(svc, adjusting).process_version_id != v2.id
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         audit = s.scalars(select(AuditEvent).where(AuditEvent.action == "chamado.migrado")).all()
     assert [(a.chamado_id, a.actor_id, a.public) for a in audit] == [(fresh, dora.id, False)]
     assert audit[0].details["para"] == v2.id
@@ -461,7 +461,7 @@ def test_migration_dry_run_and_move(
     assert chamado(svc, fresh).status == "devolvido"
     # The unmoved one still finishes on its own.
     task = open_task(svc, adjusting)
-    svc.complete_task(maria, task.id, registration(), chamado(svc, adjusting).version)
+    svc.requests.complete_task(maria, task.id, registration(), chamado(svc, adjusting).version)
     decide(svc, ana, adjusting, {"decisao": "resolver", "resposta": "Ok, resolvido."})
     assert chamado(svc, adjusting).status == "resolvido"
 
@@ -474,12 +474,12 @@ def test_migrated_draft_ticket_follows_the_new_step(
     ana: ActorRef,
     tickets: Tickets,
 ) -> None:
-    started = svc.start_chamado(maria, "chamado").id
+    started = svc.requests.start_chamado(maria, "chamado").id
     v2 = publish_triage(designer, dora)
     (result,) = tickets.migrate(dora, "chamado", v2.id, [started])
     assert result.moved, result.message
     task = open_task(svc, started)
-    svc.complete_task(maria, task.id, registration(), chamado(svc, started).version)
+    svc.requests.complete_task(maria, task.id, registration(), chamado(svc, started).version)
     assert open_task(svc, started, "analyst").task_name == "triar_chamado"
     with pytest.raises(NotFound):  # already on the target: nothing to move
         tickets.migration_plan(dora, "chamado", 99999)
@@ -530,10 +530,10 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         init_designer(app)
     svc = app.extensions["chamados"]
     svc.init_database()
-    with svc.transaction() as session:
+    with svc.unit.transaction() as session:
         scenarios.seed(session, svc.settings.processes_dir, svc.clock())
     yield app
-    svc.db.dispose()
+    svc.unit.db.dispose()
 
 
 def client_for(app: Flask, cpf: str, name: str, *roles: str) -> FlaskClient:
@@ -547,7 +547,7 @@ def client_for(app: Flask, cpf: str, name: str, *roles: str) -> FlaskClient:
 def web_actor(app: Flask, cpf: str) -> ActorRef:
     from engine import users
 
-    with app.extensions["chamados"].session_factory() as s:
+    with app.extensions["chamados"].unit.session_factory() as s:
         user = users.get_user_by_cpf(s, cpf)
         assert user is not None
         return ActorRef(user.id, frozenset(users.roles_for(s, cpf)))
@@ -623,7 +623,7 @@ def test_web_change_publish_new_ticket_follows_old_finishes(
     )
     assert resp.status_code == 302
     # The scenarios learn the new step.
-    designer = Designer(svc)
+    designer = svc.designer
     for row in designer.model(web_actor(app, DORA), "chamado").scenarios:
         steps = list(row.steps)
         steps.insert(1, {"task": "triar_chamado", "data": {"prioridade": "normal"}})
@@ -783,7 +783,7 @@ def test_web_migration_dry_run_and_move(app: Flask, dora_web: FlaskClient) -> No
     fresh = submit_registration(svc, maria)
     adjusting = submit_registration(svc, maria)
     decide(svc, ana, adjusting, {"decisao": "ajuste", "ajuste_solicitado": "Detalhe mais."})
-    designer = Designer(svc)
+    designer = svc.designer
     dora = web_actor(app, DORA)
     for row in designer.model(dora, "chamado").scenarios:
         if any(s.get("data", {}).get("decisao") == "ajuste" for s in row.steps):
@@ -811,7 +811,7 @@ def test_web_migration_dry_run_and_move(app: Flask, dora_web: FlaskClient) -> No
     body = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "Migrado" in body and fresh_p in body
     assert chamado(svc, fresh).process_version_id == v2
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         actions = s.scalars(select(AuditEvent.action).where(AuditEvent.chamado_id == fresh)).all()
     assert "chamado.migrado" in actions
 

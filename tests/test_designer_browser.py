@@ -18,7 +18,6 @@ import werkzeug.serving
 from flask import Flask, render_template_string
 
 from engine import scenarios
-from engine.designer.tickets import Tickets
 from engine.service import ActorRef, Chamados
 from tests.browser import shot, watch_csp
 from tests.conftest import database_url
@@ -63,14 +62,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flas
     )
     svc = app.extensions["chamados"]
     svc.init_database()
-    with svc.transaction() as session:
+    with svc.unit.transaction() as session:
         scenarios.seed(session, svc.settings.processes_dir, svc.clock())
     srv.app = app
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield base, app
     srv.shutdown()
-    svc.db.dispose()
+    svc.unit.db.dispose()
 
 
 def signed_in(browser: Any, base: str, app: Flask, cpf: str, name: str, *roles: str) -> Any:
@@ -95,7 +94,7 @@ def signed_in(browser: Any, base: str, app: Flask, cpf: str, name: str, *roles: 
 
 def draft_of(app: Flask) -> Any:
     svc: Chamados = app.extensions["chamados"]
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         from engine.designer import drafts
 
         return drafts.load(s, "chamado")
@@ -194,14 +193,14 @@ def test_ticket_diagram_viewer(server: tuple[str, Flask], browser: Any) -> None:
     base, app = server
     svc: Chamados = app.extensions["chamados"]
     page = signed_in(browser, base, app, MARIA, "Maria da Silva")
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         from engine.users import get_user_by_cpf
 
         user = get_user_by_cpf(s, MARIA)
         assert user is not None
         maria = ActorRef(user.id)
     cid = submit_registration(svc, maria)
-    assert Tickets(svc).diagram(maria, cid).current == ["analisar_chamado"]
+    assert svc.tickets.diagram(maria, cid).current == ["analisar_chamado"]
     page.goto(f"{base}/_diagrama/{cid}")
     section = page.locator(".app-diagram")
     expect(section).to_have_attribute("data-loaded", "true", timeout=15000)

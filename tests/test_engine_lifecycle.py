@@ -43,7 +43,7 @@ def registration(**overrides: Any) -> dict[str, Any]:
 
 
 def open_task(svc: Chamados, chamado_id: int, group: str | None = None) -> HumanTask:
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         q = select(HumanTask).where(HumanTask.chamado_id == chamado_id, HumanTask.state == "ready")
         if group:
             q = q.where(HumanTask.group == group)
@@ -51,38 +51,40 @@ def open_task(svc: Chamados, chamado_id: int, group: str | None = None) -> Human
 
 
 def chamado(svc: Chamados, chamado_id: int) -> Chamado:
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         c = s.get(Chamado, chamado_id)
         assert c is not None
         return c
 
 
 def submit_registration(svc: Chamados, maria: ActorRef, **overrides: Any) -> int:
-    c = svc.start_chamado(maria, "chamado")
+    c = svc.requests.start_chamado(maria, "chamado")
     task = open_task(svc, c.id)
-    svc.complete_task(maria, task.id, registration(**overrides), chamado(svc, c.id).version)
+    svc.requests.complete_task(
+        maria, task.id, registration(**overrides), chamado(svc, c.id).version
+    )
     return c.id
 
 
 def decide(svc: Chamados, analyst: ActorRef, chamado_id: int, data: dict[str, Any]) -> None:
     task = open_task(svc, chamado_id, "analyst")
     if task.assignee_id is None:
-        svc.claim(analyst, task.id)
-    svc.complete_task(analyst, task.id, data, chamado(svc, chamado_id).version)
+        svc.analysis.claim(analyst, task.id)
+    svc.requests.complete_task(analyst, task.id, data, chamado(svc, chamado_id).version)
 
 
 def assert_state_round_trips(svc: Chamados, chamado_id: int) -> None:
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         c = s.get(Chamado, chamado_id)
         assert c is not None
-        bundle = svc.bundle(s, c.process_version_id)
+        bundle = svc.unit.bundle(s, c.process_version_id)
         wf = runtime.load(bundle, c.workflow_state)
         assert runtime.dump(bundle, wf) == c.workflow_state
         assert '"spec"' not in c.workflow_state[:200]
 
 
 def test_start_gives_protocol_and_prefilled_draft(svc: Chamados, maria: ActorRef) -> None:
-    c = svc.start_chamado(maria, "chamado")
+    c = svc.requests.start_chamado(maria, "chamado")
     assert c.protocolo.startswith(f"CH-{c.created_at.year}-")
     assert c.status == "rascunho"
     task = open_task(svc, c.id)
@@ -92,7 +94,7 @@ def test_start_gives_protocol_and_prefilled_draft(svc: Chamados, maria: ActorRef
         "solicitante_nome": "Maria da Silva",
         "solicitante_email": "39053344705@example.gov.br",
     }
-    assert [row[0].id for row in svc.my_chamados(maria).items] == [c.id]
+    assert [row[0].id for row in svc.requests.my_chamados(maria).items] == [c.id]
     assert_state_round_trips(svc, c.id)
 
 
@@ -115,11 +117,11 @@ def test_resolve_path(svc: Chamados, maria: ActorRef, ana: ActorRef) -> None:
     assert c.status == "resolvido"
     assert c.outcome_message == "Corrigimos a integração."
     assert c.closed_at is not None
-    view = svc.tracking(maria, cid)
+    view = svc.requests.tracking(maria, cid)
     assert all(e.public for e in view.events)
     assert "Nota interna" not in [e.summary for e in view.events]
     assert view.events[-1].message == "Corrigimos a integração."
-    internal = svc.analysis(ana, cid)
+    internal = svc.analysis.analysis(ana, cid)
     assert any(e.message == "Bug no conector." and not e.public for e in internal.events)
 
 
@@ -138,18 +140,18 @@ def test_adjustment_loop_shows_changes(svc: Chamados, maria: ActorRef, ana: Acto
     assert chamado(svc, cid).status == "aguardando_ajuste"
     task = open_task(svc, cid)
     assert task.task_name == "ajustar_solicitacao"
-    form = svc.task_form(maria, task.id)
+    form = svc.requests.task_form(maria, task.id)
     assert form.request_message == "Informe o erro exato."
     assert form.data["detalhamento"].startswith("A API de consulta")  # prefilled
     new = dict(form.data, detalhamento="Erro 500: NullPointerException ao consultar o protocolo.")
-    svc.complete_task(maria, task.id, new, chamado(svc, cid).version)
+    svc.requests.complete_task(maria, task.id, new, chamado(svc, cid).version)
     assert chamado(svc, cid).status == "em_analise"
-    view = svc.analysis(ana, cid)
+    view = svc.analysis.analysis(ana, cid)
     assert [c.field for c in view.changes] == ["detalhamento"]
     # The same analyst keeps nothing claimed: the re-sent analysis is a new queue item.
     decide(svc, ana, cid, {"decisao": "resolver", "resposta": "Resolvido."})
     assert chamado(svc, cid).status == "resolvido"
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         sent = select(func.count()).select_from(Submission)
         # The requester sent their form twice; the analyst's two decisions are kept too.
         assert s.scalar(sent.where(Submission.group == "requester")) == 2
@@ -162,17 +164,17 @@ def test_adjustment_cap(svc: Chamados, maria: ActorRef, ana: ActorRef) -> None:
     for n in range(5):
         decide(svc, ana, cid, {"decisao": "ajuste", "ajuste_solicitado": f"Rodada {n + 1}."})
         task = open_task(svc, cid)
-        data = svc.task_form(maria, task.id).data
-        svc.complete_task(maria, task.id, data, chamado(svc, cid).version)
+        data = svc.requests.task_form(maria, task.id).data
+        svc.requests.complete_task(maria, task.id, data, chamado(svc, cid).version)
     task = open_task(svc, cid, "analyst")
-    svc.claim(ana, task.id)
-    form = svc.task_form(ana, task.id)
+    svc.analysis.claim(ana, task.id)
+    form = svc.requests.task_form(ana, task.id)
     # The model's rule withholds the option, and its instructions say why.
     assert "ajuste" not in [o["const"] for o in form.schema["properties"]["decisao"]["oneOf"]]
     assert form.instructions and "limite" in form.instructions
     version = chamado(svc, cid).version
     with pytest.raises(ValidationFailed) as err:
-        svc.complete_task(
+        svc.requests.complete_task(
             ana, task.id, {"decisao": "ajuste", "ajuste_solicitado": "Mais um."}, version
         )
     assert "limite" in err.value.errors["decisao"]
@@ -183,40 +185,40 @@ def test_adjustment_cap(svc: Chamados, maria: ActorRef, ana: ActorRef) -> None:
 
 
 def test_invalid_form_changes_nothing(svc: Chamados, maria: ActorRef) -> None:
-    c = svc.start_chamado(maria, "chamado")
+    c = svc.requests.start_chamado(maria, "chamado")
     task = open_task(svc, c.id)
     bad = registration(protocolos=[{"numero": "23037.001462/2021-66"}], orgao=999999)
     with pytest.raises(ValidationFailed) as err:
-        svc.complete_task(maria, task.id, bad, chamado(svc, c.id).version)
+        svc.requests.complete_task(maria, task.id, bad, chamado(svc, c.id).version)
     assert set(err.value.errors) >= {"protocolos.0.numero", "orgao"}
     assert chamado(svc, c.id).status == "rascunho"
     assert chamado(svc, c.id).version == c.version
 
 
 def test_stale_version_and_completed_task(svc: Chamados, maria: ActorRef) -> None:
-    c = svc.start_chamado(maria, "chamado")
+    c = svc.requests.start_chamado(maria, "chamado")
     task = open_task(svc, c.id)
     with pytest.raises(Conflict):
-        svc.complete_task(maria, task.id, registration(), c.version + 7)
-    svc.complete_task(maria, task.id, registration(), c.version)
+        svc.requests.complete_task(maria, task.id, registration(), c.version + 7)
+    svc.requests.complete_task(maria, task.id, registration(), c.version)
     with pytest.raises(TaskNotReady):
-        svc.complete_task(maria, task.id, registration(), chamado(svc, c.id).version)
+        svc.requests.complete_task(maria, task.id, registration(), chamado(svc, c.id).version)
 
 
 def test_other_people_cannot_touch_a_ticket(svc: Chamados, maria: ActorRef, ana: ActorRef) -> None:
     joao = add_person(svc, "74682489070", "João")
-    c = svc.start_chamado(maria, "chamado")
+    c = svc.requests.start_chamado(maria, "chamado")
     task = open_task(svc, c.id)
     with pytest.raises(NotFound):
-        svc.tracking(joao, c.id)
+        svc.requests.tracking(joao, c.id)
     with pytest.raises(NotFound):
-        svc.task_form(joao, task.id)
+        svc.requests.task_form(joao, task.id)
     with pytest.raises(NotFound):
-        svc.complete_task(joao, task.id, registration(), c.version)
+        svc.requests.complete_task(joao, task.id, registration(), c.version)
     cid = submit_registration(svc, maria)
     analysis = open_task(svc, cid, "analyst")
     with pytest.raises(Conflict):  # an analyst must claim before deciding
-        svc.complete_task(
+        svc.requests.complete_task(
             ana,
             analysis.id,
             {"decisao": "resolver", "resposta": "ok ok"},
@@ -235,7 +237,7 @@ def test_claim_race_exactly_one_wins(
     def attempt(name: str, actor: ActorRef) -> None:
         barrier.wait()
         try:
-            svc.claim(actor, task.id)
+            svc.analysis.claim(actor, task.id)
             outcomes[name] = "won"
         except Conflict as exc:
             outcomes[name] = exc.message
@@ -256,15 +258,15 @@ def test_release_and_supervisor_reassign(
 ) -> None:
     cid = submit_registration(svc, maria)
     task = open_task(svc, cid, "analyst")
-    svc.claim(ana, task.id)
+    svc.analysis.claim(ana, task.id)
     with pytest.raises(Conflict):
-        svc.release(bruno, task.id)
-    svc.release(ana, task.id)
+        svc.analysis.release(bruno, task.id)
+    svc.analysis.release(ana, task.id)
     assert open_task(svc, cid, "analyst").assignee_id is None
-    svc.reassign(sofia, task.id, "52998224725")
+    svc.analysis.reassign(sofia, task.id, "52998224725")
     assert open_task(svc, cid, "analyst").assignee_id == bruno.id
     with pytest.raises(Forbidden):
-        svc.reassign(ana, task.id, "11144477735")
+        svc.analysis.reassign(ana, task.id, "11144477735")
 
 
 def test_protocol_numbers_unique_under_concurrency(svc: Chamados, maria: ActorRef) -> None:
@@ -274,7 +276,7 @@ def test_protocol_numbers_unique_under_concurrency(svc: Chamados, maria: ActorRe
     def create() -> None:
         barrier.wait()
         for _ in range(5):
-            numbers.append(svc.start_chamado(maria, "chamado").protocolo)
+            numbers.append(svc.requests.start_chamado(maria, "chamado").protocolo)
 
     threads = [threading.Thread(target=create) for _ in range(4)]
     for t in threads:
@@ -292,14 +294,16 @@ def test_queue_filters_and_order(svc: Chamados, maria: ActorRef, ana: ActorRef) 
 
     first = submit_registration(svc, maria)
     second = submit_registration(svc, maria, tipo_problema="lentidao", orgao=244)
-    page = svc.queue(ana, QueueFilters())
+    page = svc.analysis.queue(ana, QueueFilters())
     assert [t.chamado_id for t in page.items] == [first, second]
-    assert [t.chamado_id for t in svc.queue(ana, QueueFilters(categoria="lentidao")).items] == [
-        second
+    assert [
+        t.chamado_id for t in svc.analysis.queue(ana, QueueFilters(categoria="lentidao")).items
+    ] == [second]
+    assert [t.chamado_id for t in svc.analysis.queue(ana, QueueFilters(orgao_id=INSS)).items] == [
+        first
     ]
-    assert [t.chamado_id for t in svc.queue(ana, QueueFilters(orgao_id=INSS)).items] == [first]
-    svc.claim(ana, page.items[0].id)
-    mine = svc.queue(ana, QueueFilters(view="minhas"))
+    svc.analysis.claim(ana, page.items[0].id)
+    mine = svc.analysis.queue(ana, QueueFilters(view="minhas"))
     assert [t.chamado_id for t in mine.items] == [first]
     assert mine.counts == {"disponiveis": 1, "minhas": 1, "todas": 2, "incidentes": 0}
 
@@ -307,7 +311,7 @@ def test_queue_filters_and_order(svc: Chamados, maria: ActorRef, ana: ActorRef) 
 def test_audit_records_every_action(svc: Chamados, maria: ActorRef, ana: ActorRef) -> None:
     cid = submit_registration(svc, maria)
     decide(svc, ana, cid, {"decisao": "resolver", "resposta": "Feito."})
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         actions = s.scalars(
             select(AuditEvent.action).where(AuditEvent.chamado_id == cid).order_by(AuditEvent.id)
         ).all()

@@ -38,7 +38,7 @@ GESTORES = "Gestores do órgão"
 
 
 def audit_rows(svc: Chamados) -> list[AuditEvent]:
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         return list(
             s.scalars(
                 select(AuditEvent).where(AuditEvent.action.like("grupo.%")).order_by(AuditEvent.id)
@@ -47,7 +47,7 @@ def audit_rows(svc: Chamados) -> list[AuditEvent]:
 
 
 def members(svc: Chamados, key: str) -> list[str]:
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         return list(
             s.scalars(
                 select(GroupMember.cpf)
@@ -58,13 +58,13 @@ def members(svc: Chamados, key: str) -> list[str]:
 
 
 def group_keys(svc: Chamados) -> list[str]:
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         return list(s.scalars(select(Group.key).order_by(Group.key)))
 
 
 def start_pedido_review(svc: Chamados, maria: ActorRef) -> int:
     """A Pedido de automação sent by Maria: now at the parallel review of both teams."""
-    c, first = svc.start_instance(maria, "pedido_automacao")
+    c, first = svc.requests.start_instance(maria, "pedido_automacao")
     assert first is not None
     servico = {
         "orgao": 244,
@@ -72,9 +72,9 @@ def start_pedido_review(svc: Chamados, maria: ActorRef) -> int:
         "volume_mensal": 1200,
         "descricao": "Hoje o pedido chega por e-mail e é digitado à mão.",
     }
-    svc.complete_task(maria, first.id, servico, chamado(svc, c.id).version)
+    svc.requests.complete_task(maria, first.id, servico, chamado(svc, c.id).version)
     second = open_task(svc, c.id, "requester")
-    svc.complete_task(
+    svc.requests.complete_task(
         maria, second.id, {"justificativa": "Volume alto."}, chamado(svc, c.id).version
     )
     return c.id
@@ -91,12 +91,12 @@ def deploy_gestores_process(svc: Chamados, tmp_path: Path) -> None:
     (forms / "pedido-schema.json").write_text(json.dumps(PEDIDO_SCHEMA), encoding="utf-8")
     (forms / "parecer-schema.json").write_text(json.dumps(PARECER_SCHEMA), encoding="utf-8")
     svc.settings = dataclasses.replace(svc.settings, processes_dir=processes, forms_dir=forms)
-    with svc.transaction() as session:
+    with svc.unit.transaction() as session:
         assert "pedido_simples" in svc.deploy_processes(session)
 
 
 def queue_titles(svc: Chamados, actor: ActorRef) -> list[str]:
-    return [t.title for t in svc.queue(actor, QueueFilters()).items]
+    return [t.title for t in svc.analysis.queue(actor, QueueFilters()).items]
 
 
 # --- engine: the facade's use cases ----------------------------------------------------------
@@ -111,43 +111,46 @@ def test_only_admins_manage_groups(svc: Chamados, ana: ActorRef) -> None:
     designer = add_person(svc, "12345678909", "Dora Projetista", "designer")
     for actor in (ana, designer):
         with pytest.raises(Forbidden):
-            svc.groups_page(actor)
+            svc.admin.groups_page(actor)
         with pytest.raises(Forbidden):
-            svc.create_group(actor, GESTORES, "", [])
+            svc.admin.create_group(actor, GESTORES, "", [])
         with pytest.raises(Forbidden):
-            svc.add_group_member(actor, "equipe-tecnica", ANA)
+            svc.admin.add_group_member(actor, "equipe-tecnica", ANA)
         with pytest.raises(Forbidden):
-            svc.remove_group_member(actor, "equipe-tecnica", ANA)
+            svc.admin.remove_group_member(actor, "equipe-tecnica", ANA)
         with pytest.raises(Forbidden):
-            svc.set_group_roles(actor, "equipe-tecnica", ["analyst"])
+            svc.admin.set_group_roles(actor, "equipe-tecnica", ["analyst"])
     assert "gestores-do-orgao" not in group_keys(svc)
     assert members(svc, "equipe-tecnica") == []
     assert audit_rows(svc) == []
 
 
 def test_create_add_remove_and_roles_are_audited(svc: Chamados, carlos: ActorRef) -> None:
-    created = svc.create_group(carlos, f"  {GESTORES} ", " Aprovam os pedidos. ", ["supervisor"])
+    created = svc.admin.create_group(
+        carlos, f"  {GESTORES} ", " Aprovam os pedidos. ", ["supervisor"]
+    )
     assert (created.key, created.name, created.roles) == (
         "gestores-do-orgao",
         GESTORES,
         ["supervisor"],
     )
 
-    added = svc.add_group_member(carlos, "gestores-do-orgao", "390.533.447-05")
+    added = svc.admin.add_group_member(carlos, "gestores-do-orgao", "390.533.447-05")
     assert (added.cpf, added.cpf_formatted, added.changed) == (MARIA, "390.533.447-05", True)
-    again = svc.add_group_member(carlos, "gestores-do-orgao", "39053344705")
+    again = svc.admin.add_group_member(carlos, "gestores-do-orgao", "39053344705")
     assert again.changed is False  # already listed: nothing changes, nothing audited
     assert members(svc, "gestores-do-orgao") == [MARIA]
 
-    roles = svc.set_group_roles(carlos, "gestores-do-orgao", ["analyst", "supervisor"])
+    roles = svc.admin.set_group_roles(carlos, "gestores-do-orgao", ["analyst", "supervisor"])
     assert roles.changed and roles.roles == ["analyst", "supervisor"]
     assert (
-        svc.set_group_roles(carlos, "gestores-do-orgao", ["supervisor", "analyst"]).changed is False
+        svc.admin.set_group_roles(carlos, "gestores-do-orgao", ["supervisor", "analyst"]).changed
+        is False
     )
 
-    removed = svc.remove_group_member(carlos, "gestores-do-orgao", "390.533.447-05")
+    removed = svc.admin.remove_group_member(carlos, "gestores-do-orgao", "390.533.447-05")
     assert removed.changed is True and members(svc, "gestores-do-orgao") == []
-    assert svc.remove_group_member(carlos, "gestores-do-orgao", MARIA).changed is False
+    assert svc.admin.remove_group_member(carlos, "gestores-do-orgao", MARIA).changed is False
 
     rows = audit_rows(svc)
     assert [r.action for r in rows] == [
@@ -177,7 +180,7 @@ def test_create_add_remove_and_roles_are_audited(svc: Chamados, carlos: ActorRef
 def test_bad_input_is_refused_in_portuguese(svc: Chamados, carlos: ActorRef) -> None:
     before = group_keys(svc)
     with pytest.raises(ValidationFailed) as exc:
-        svc.create_group(carlos, " ", "x" * 2001, ["chefe"])
+        svc.admin.create_group(carlos, " ", "x" * 2001, ["chefe"])
     assert exc.value.errors == {
         "nome": "Informe o nome do grupo (de 2 a 100 caracteres).",
         "descricao": "Use no máximo 2000 caracteres na descrição.",
@@ -191,26 +194,26 @@ def test_bad_input_is_refused_in_portuguese(svc: Chamados, carlos: ActorRef) -> 
         ("Requester", "Este nome indica quem abriu a solicitação"),
     ):
         with pytest.raises(ValidationFailed) as exc:
-            svc.create_group(carlos, name, "", [])
+            svc.admin.create_group(carlos, name, "", [])
         assert exc.value.errors["nome"].startswith(message), name
     with pytest.raises(ValidationFailed) as exc:
-        svc.add_group_member(carlos, "equipe-tecnica", "123.456.789-00")
+        svc.admin.add_group_member(carlos, "equipe-tecnica", "123.456.789-00")
     assert exc.value.errors == {"cpf": "CPF inválido: confira os 11 dígitos."}
     with pytest.raises(ValidationFailed) as exc:
-        svc.set_group_roles(carlos, "equipe-tecnica", ["analyst", "root"])
+        svc.admin.set_group_roles(carlos, "equipe-tecnica", ["analyst", "root"])
     assert "Papel desconhecido: root" in exc.value.errors["papeis"]
     with pytest.raises(ValidationFailed):
-        svc.remove_group_member(carlos, "equipe-tecnica", "abc")
+        svc.admin.remove_group_member(carlos, "equipe-tecnica", "abc")
     for call in (
-        lambda: svc.add_group_member(carlos, "nao-existe", MARIA),
-        lambda: svc.remove_group_member(carlos, "nao-existe", MARIA),
-        lambda: svc.set_group_roles(carlos, "nao-existe", []),
+        lambda: svc.admin.add_group_member(carlos, "nao-existe", MARIA),
+        lambda: svc.admin.remove_group_member(carlos, "nao-existe", MARIA),
+        lambda: svc.admin.set_group_roles(carlos, "nao-existe", []),
     ):
         with pytest.raises(NotFound):
             call()
     assert group_keys(svc) == before
     assert members(svc, "equipe-tecnica") == []
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         group = s.get(Group, "equipe-tecnica")
         assert group is not None and group.member_roles == []
     assert audit_rows(svc) == []
@@ -222,26 +225,26 @@ def test_listing_a_cpf_routes_the_lanes_tasks_to_that_person(
     cid = start_pedido_review(svc, maria)
     assert queue_titles(svc, ana) == []
 
-    svc.add_group_member(carlos, "equipe-tecnica", "111.444.777-35")
+    svc.admin.add_group_member(carlos, "equipe-tecnica", "111.444.777-35")
     assert queue_titles(svc, ana) == ["Parecer técnico"]  # not the business team's
-    svc.remove_group_member(carlos, "equipe-tecnica", ANA)
+    svc.admin.remove_group_member(carlos, "equipe-tecnica", ANA)
     assert queue_titles(svc, ana) == []
     with pytest.raises(NotFound):
-        svc.claim(ana, open_task(svc, cid, "equipe-tecnica").id)
+        svc.analysis.claim(ana, open_task(svc, cid, "equipe-tecnica").id)
 
     # By role: every analyst is then a member of the business team.
-    svc.set_group_roles(carlos, "equipe-de-negocio", ["analyst"])
+    svc.admin.set_group_roles(carlos, "equipe-de-negocio", ["analyst"])
     assert queue_titles(svc, ana) == ["Parecer de negócio"]
-    svc.claim(ana, open_task(svc, cid, "equipe-de-negocio").id)
+    svc.analysis.claim(ana, open_task(svc, cid, "equipe-de-negocio").id)
 
 
 def test_the_page_shows_members_roles_and_the_lanes_using_each_group(
     svc: Chamados, carlos: ActorRef, ana: ActorRef
 ) -> None:
-    svc.add_group_member(carlos, "equipe-tecnica", ANA)
-    svc.add_group_member(carlos, "equipe-tecnica", MARIA)  # no analyst role
-    svc.add_group_member(carlos, "equipe-tecnica", "853.513.468-93")  # never logged in
-    page = svc.groups_page(carlos)
+    svc.admin.add_group_member(carlos, "equipe-tecnica", ANA)
+    svc.admin.add_group_member(carlos, "equipe-tecnica", MARIA)  # no analyst role
+    svc.admin.add_group_member(carlos, "equipe-tecnica", "853.513.468-93")  # never logged in
+    page = svc.admin.groups_page(carlos)
     by_key = {g.key: g for g in page.groups}
     tecnica = by_key["equipe-tecnica"]
     assert [(m.cpf_formatted, m.name, m.works_queue) for m in tecnica.members] == [
@@ -269,7 +272,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     svc: Chamados = app.extensions["chamados"]
     svc.init_database()
     yield app
-    svc.db.dispose()
+    svc.unit.db.dispose()
 
 
 def service(app: Flask) -> Chamados:
@@ -298,7 +301,7 @@ def client_for(app: Flask, cpf: str, name: str, *roles: str) -> FlaskClient:
 
 
 def actor_of(app: Flask, cpf: str, *roles: str) -> ActorRef:
-    with service(app).session_factory() as s:
+    with service(app).unit.session_factory() as s:
         user = s.scalar(select(User).where(User.cpf == cpf))
         assert user is not None
         return ActorRef(user.id, frozenset(roles))
@@ -354,9 +357,9 @@ def test_admins_group_works_the_lane_of_its_name(app: Flask, tmp_path: Path) -> 
     assert group_keys(svc).count("gestores-do-orgao") == 1  # no second, empty group
     add_person(svc, MARIA, "Maria da Silva")
     maria = actor_of(app, MARIA)
-    c, first = svc.start_instance(maria, "pedido_simples")
+    c, first = svc.requests.start_instance(maria, "pedido_simples")
     assert first is not None
-    svc.complete_task(
+    svc.requests.complete_task(
         maria, first.id, {"descricao": "Acesso ao painel."}, chamado(svc, c.id).version
     )
     task = open_task(svc, c.id)
@@ -373,7 +376,7 @@ def test_admins_group_works_the_lane_of_its_name(app: Flask, tmp_path: Path) -> 
     resp = ana.post(claim, data={"csrf_token": csrf_of(queue), "chamado_id": str(c.id)})
     assert resp.status_code == 302
     ana_id = actor_of(app, ANA).id
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         claimed = s.get(HumanTask, task.id)
         assert claimed is not None and claimed.assignee_id == ana_id
 
@@ -471,7 +474,7 @@ def test_post_without_csrf_changes_nothing(app: Flask) -> None:
         assert resp.status_code == 400, url
     assert "gestores-do-orgao" not in group_keys(svc)
     assert members(svc, "equipe-tecnica") == [] and members(svc, "equipe-de-negocio") == [MARIA]
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         group = s.get(Group, "equipe-tecnica")
         assert group is not None and group.member_roles == []
     assert len(audit_rows(svc)) == audited

@@ -31,7 +31,7 @@ TOO_BIG = str(2**64)  # above 2**63: no database integer holds it
 def app(tmp_path: Path) -> Iterator[Flask]:
     app = build_app(tmp_path)
     yield app
-    app.extensions["chamados"].db.dispose()
+    app.extensions["chamados"].unit.db.dispose()
 
 
 def browser(app: Flask, cpf: str, name: str, *roles: str) -> FlaskClient:
@@ -164,21 +164,21 @@ def test_postgresql_refusing_connections_is_a_503_to_retry() -> None:
         f"postgresql+psycopg://chamados:chamados@127.0.0.1:{closed_port()}/chamados"
     )
     assert_unavailable(app)
-    app.extensions["chamados"].db.dispose()
+    app.extensions["chamados"].unit.db.dispose()
 
 
 def test_a_connect_that_fails_is_a_503_to_retry(tmp_path: Path) -> None:
     app = production_like_app(database_url(tmp_path))
     svc: Chamados = app.extensions["chamados"]
 
-    @event.listens_for(svc.db, "do_connect")
+    @event.listens_for(svc.unit.db, "do_connect")
     def refuse(*_args: Any) -> None:
-        if svc.db.dialect.name == "sqlite":
+        if svc.unit.db.dialect.name == "sqlite":
             raise sqlite3.OperationalError("unable to open database file")
         import psycopg
 
         raise psycopg.OperationalError("connection failed: Connection refused")
 
-    svc.db.dispose()  # connections already open would not ask
+    svc.unit.db.dispose()  # connections already open would not ask
     assert_unavailable(app)
-    svc.db.dispose()
+    svc.unit.db.dispose()

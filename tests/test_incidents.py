@@ -23,8 +23,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from engine import incidents, runtime, timers
-from engine.designer import Designer
-from engine.designer.tickets import Tickets
 from engine.errors import Conflict, Forbidden
 from engine.models import AuditEvent, Chamado, HumanTask, OutboxMessage, Submission, WorkflowTimer
 from engine.queue import INCIDENTS, QueueFilters
@@ -155,8 +153,8 @@ class World:
 
     def __init__(self, svc: Chamados) -> None:
         self.svc = svc
-        self.designer = Designer(svc)
-        self.tickets = Tickets(svc)
+        self.designer = svc.designer
+        self.tickets = svc.tickets
         self.dora = add_person(svc, DORA, "Dora Projetista", "designer")
         self.carlos = add_person(svc, CARLOS, "Carlos Admin", "admin")
         self.sofia = add_person(svc, SOFIA, "Sofia Supervisora", "supervisor")
@@ -171,7 +169,7 @@ class World:
         return self.designer.publish(self.dora, pid, draft.version, note).id
 
     def ticket(self, cid: int) -> Chamado:
-        with self.svc.session_factory() as s:
+        with self.svc.unit.session_factory() as s:
             row = s.get(Chamado, cid)
             assert row is not None
             s.refresh(row, ["workflow_state"])
@@ -179,14 +177,14 @@ class World:
             return row
 
     def workflow_data(self, cid: int) -> dict[str, Any]:
-        with self.svc.session_factory() as s:
+        with self.svc.unit.session_factory() as s:
             c = s.get(Chamado, cid)
             assert c is not None
-            bundle = self.svc.bundle(s, c.process_version_id)
+            bundle = self.svc.unit.bundle(s, c.process_version_id)
             return runtime.current_data(runtime.load(bundle, c.workflow_state))
 
     def open_tasks(self, cid: int) -> list[HumanTask]:
-        with self.svc.session_factory() as s:
+        with self.svc.unit.session_factory() as s:
             return list(
                 s.scalars(
                     select(HumanTask).where(HumanTask.chamado_id == cid, HumanTask.state == "ready")
@@ -194,11 +192,11 @@ class World:
             )
 
     def count(self, model: Any, *where: Any) -> int:
-        with self.svc.session_factory() as s:
+        with self.svc.unit.session_factory() as s:
             return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
     def audit(self, cid: int) -> list[str]:
-        with self.svc.session_factory() as s:
+        with self.svc.unit.session_factory() as s:
             rows = s.scalars(
                 select(AuditEvent.action)
                 .where(AuditEvent.chamado_id == cid)
@@ -207,7 +205,7 @@ class World:
             return list(rows)
 
     def incident_mails(self, cid: int) -> list[str]:
-        with self.svc.session_factory() as s:
+        with self.svc.unit.session_factory() as s:
             return sorted(
                 s.scalars(
                     select(OutboxMessage.to_addr).where(
@@ -217,7 +215,7 @@ class World:
             )
 
     def incidents_listed(self, actor: ActorRef) -> list[int]:
-        page = self.svc.queue(actor, QueueFilters(view=INCIDENTS))
+        page = self.svc.analysis.queue(actor, QueueFilters(view=INCIDENTS))
         assert page.counts[INCIDENTS] == page.total == len(page.incidents)
         return [c.id for c in page.incidents]
 
@@ -257,7 +255,7 @@ def test_a_runaway_loop_at_the_start_is_an_incident_and_a_retry_restarts_on_the_
 ) -> None:
     w = world
     w.publish("laco", loop_model("laco", "start"), "Com laço")
-    chamado, first = w.svc.start_instance(w.maria, "laco")
+    chamado, first = w.svc.requests.start_instance(w.maria, "laco")
     assert first is None and chamado.incident_at is not None
     c = assert_in_incident(w, chamado.id, {"contar", "decidir"}, "passos automáticos")
     assert incidents.PendingAction.from_json(c.incident_action).kind == incidents.START
@@ -266,14 +264,14 @@ def test_a_runaway_loop_at_the_start_is_an_incident_and_a_retry_restarts_on_the_
     # Staff see it in the queue's incidents view, admins who do not work the queue too.
     assert w.incidents_listed(w.ana) == [c.id] == w.incidents_listed(w.carlos)
     with pytest.raises(Forbidden):
-        w.svc.queue(w.carlos, QueueFilters())  # the task views stay the analysts'
+        w.svc.analysis.queue(w.carlos, QueueFilters())  # the task views stay the analysts'
     # One e-mail to each supervisor and admin; a public entry on the requester's timeline.
     assert w.incident_mails(c.id) == [f"{CARLOS}@example.gov.br", f"{SOFIA}@example.gov.br"]
     assert w.audit(c.id) == ["chamado.criado", "incidente.aberto"]
-    assert w.svc.tracking(w.maria, c.id).events[-1].action == "incidente.aberto"
+    assert w.svc.requests.tracking(w.maria, c.id).events[-1].action == "incidente.aberto"
 
     # Retried before the model is fixed: the incident stays, with no second e-mail.
-    outcome = w.svc.retry_incident(w.carlos, c.id, c.version)
+    outcome = w.svc.incidents.retry_incident(w.carlos, c.id, c.version)
     assert not outcome.resolved and "também falhou" in outcome.message
     assert_in_incident(w, c.id, {"contar", "decidir"}, "passos automáticos")
     assert w.incident_mails(c.id) == [f"{CARLOS}@example.gov.br", f"{SOFIA}@example.gov.br"]
@@ -281,7 +279,7 @@ def test_a_runaway_loop_at_the_start_is_an_incident_and_a_retry_restarts_on_the_
 
     # A start has nothing of the requester's yet: it runs on the latest published version.
     fixed = w.publish("laco", loop_model("laco", "start", FIXED), "Laço limitado")
-    outcome = w.svc.retry_incident(w.carlos, c.id, w.ticket(c.id).version)
+    outcome = w.svc.incidents.retry_incident(w.carlos, c.id, w.ticket(c.id).version)
     assert outcome.resolved, outcome.message
     c = w.ticket(c.id)
     assert c.incident_at is None and c.incident_action is None
@@ -296,7 +294,7 @@ def test_a_runaway_loop_at_the_start_is_an_incident_and_a_retry_restarts_on_the_
 
 
 def start_registered(w: World, pid: str) -> tuple[int, HumanTask]:
-    chamado, first = w.svc.start_instance(w.maria, pid)
+    chamado, first = w.svc.requests.start_instance(w.maria, pid)
     assert first is not None and chamado.incident_at is None
     return chamado.id, first
 
@@ -307,9 +305,9 @@ def test_a_runaway_after_a_completion_keeps_the_data_and_finishes_after_migratio
     w = world
     w.publish("laco", loop_model("laco", "task"), "Com laço")
     cid, task = start_registered(w, "laco")
-    w.svc.save_draft(w.maria, task.id, SENT, None)  # as the wizard does before sending
+    w.svc.requests.save_draft(w.maria, task.id, SENT, None)  # as the wizard does before sending
     before = w.ticket(cid)
-    returned = w.svc.complete_task(w.maria, task.id, SENT, before.version)
+    returned = w.svc.requests.complete_task(w.maria, task.id, SENT, before.version)
     assert returned.incident_at is not None  # the caller tells the person: data received
     c = assert_in_incident(w, cid, {"contar", "decidir"}, "passos automáticos")
     assert c.status != "concluido"
@@ -329,7 +327,7 @@ def test_a_runaway_after_a_completion_keeps_the_data_and_finishes_after_migratio
     assert w.incidents_listed(w.sofia) == [cid]
     # Nothing moves while the incident lasts: a second sending is refused.
     with pytest.raises(Conflict, match="problema técnico"):
-        w.svc.complete_task(w.maria, task.id, SENT, c.version)
+        w.svc.requests.complete_task(w.maria, task.id, SENT, c.version)
 
     # The designer fixes the model and moves the ticket: still in its incident.
     fixed = w.publish("laco", loop_model("laco", "task", FIXED), "Laço limitado")
@@ -340,15 +338,15 @@ def test_a_runaway_after_a_completion_keeps_the_data_and_finishes_after_migratio
     # Only admins retry, on the version they saw.
     for someone in (w.ana, w.sofia, w.maria, w.dora):
         with pytest.raises(Forbidden):
-            w.svc.retry_incident(someone, cid, c.version)
+            w.svc.incidents.retry_incident(someone, cid, c.version)
     with pytest.raises(Conflict):
-        w.svc.retry_incident(w.carlos, cid, c.version - 1)
-    outcome = w.svc.retry_incident(w.carlos, cid, c.version)
+        w.svc.incidents.retry_incident(w.carlos, cid, c.version - 1)
+    outcome = w.svc.incidents.retry_incident(w.carlos, cid, c.version)
     assert outcome.resolved, outcome.message
     c = w.ticket(cid)
     assert c.incident_at is None and c.status == "em_confirmacao"
     assert w.workflow_data(cid)["n"] == int(FIXED)
-    with w.svc.session_factory() as s:
+    with w.svc.unit.session_factory() as s:
         done = s.get(HumanTask, task.id)
         assert done is not None
         assert (done.state, done.completed_by_id, done.draft_data) == (
@@ -363,11 +361,11 @@ def test_a_runaway_after_a_completion_keeps_the_data_and_finishes_after_migratio
     actions = w.audit(cid)  # the timeline tells the end of the incident, then the sending
     assert actions.index("incidente.resolvido") < actions.index("chamado.enviado")
     # ...and goes on normally to its end.
-    w.svc.complete_task(w.maria, confirm.id, SENT, c.version)
+    w.svc.requests.complete_task(w.maria, confirm.id, SENT, c.version)
     c = w.ticket(cid)
     assert (c.status, c.closed_at is not None) == ("resolvido", True)
     with pytest.raises(Conflict, match="não está em incidente"):
-        w.svc.retry_incident(w.carlos, cid, c.version)
+        w.svc.incidents.retry_incident(w.carlos, cid, c.version)
 
 
 def test_a_huge_value_in_a_script_is_refused_and_becomes_an_incident(world: World) -> None:
@@ -376,7 +374,7 @@ def test_a_huge_value_in_a_script_is_refused_and_becomes_an_incident(world: Worl
     cid, task = start_registered(w, "laco")
     tracemalloc.start()
     try:
-        returned = w.svc.complete_task(w.maria, task.id, SENT, w.ticket(cid).version)
+        returned = w.svc.requests.complete_task(w.maria, task.id, SENT, w.ticket(cid).version)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -393,7 +391,7 @@ def test_two_admins_retrying_at_once_run_the_step_once(
     w = world
     w.publish("laco", loop_model("laco", "task"), "Com laço")
     cid, task = start_registered(w, "laco")
-    w.svc.complete_task(w.maria, task.id, SENT, w.ticket(cid).version)
+    w.svc.requests.complete_task(w.maria, task.id, SENT, w.ticket(cid).version)
     w.migrate("laco", w.publish("laco", loop_model("laco", "task", FIXED), "Fix"), cid)
     version = w.ticket(cid).version
     other_admin = add_person(w.svc, "71460238001", "Outra Admin", "admin")
@@ -411,7 +409,7 @@ def test_two_admins_retrying_at_once_run_the_step_once(
     def retry(admin: ActorRef) -> None:
         start.wait()
         try:
-            results.append(w.svc.retry_incident(admin, cid, version))
+            results.append(w.svc.incidents.retry_incident(admin, cid, version))
         except Conflict as exc:
             results.append(exc)
 
@@ -438,7 +436,7 @@ def test_a_runaway_timer_is_an_incident_its_timers_wait_and_a_retry_fires_it(
     w.publish("laco", loop_model("laco", "timer"), "Com laço")
     cid, task = start_registered(w, "laco")
     clock.advance(days=1, hours=1)
-    assert w.svc.fire_due_timers("w1") == []
+    assert w.svc.timers.fire_due_timers("w1") == []
     c = assert_in_incident(w, cid, {"contar", "decidir"}, "passos automáticos")
     pending = incidents.PendingAction.from_json(c.incident_action)
     assert (pending.kind, pending.element) == (incidents.TIMER, "prazo")
@@ -447,26 +445,26 @@ def test_a_runaway_timer_is_an_incident_its_timers_wait_and_a_retry_fires_it(
     assert w.incident_mails(cid) == [f"{CARLOS}@example.gov.br", f"{SOFIA}@example.gov.br"]
     # Its timer waits for the incident: never claimed again, so never fired in a loop.
     clock.advance(minutes=5)
-    with w.svc.transaction() as s:
+    with w.svc.unit.transaction() as s:
         assert timers.claim_due(s, clock(), "w2") == []
         row = s.get(WorkflowTimer, pending.timer_id)
         assert row is not None and (row.state, row.lease_until) == ("waiting", None)
-    assert w.svc.fire_due_timers("w2") == []
+    assert w.svc.timers.fire_due_timers("w2") == []
     # Claimed just before the incident opened, it fires nothing either.
     actions = w.audit(cid)
-    assert w.svc.fire_timer(pending.timer_id) is False
+    assert w.svc.timers.fire_timer(pending.timer_id) is False
     assert w.audit(cid) == actions and w.ticket(cid).version == c.version
     with pytest.raises(Conflict, match="problema técnico"):
-        w.svc.complete_task(w.maria, task.id, SENT, c.version)
+        w.svc.requests.complete_task(w.maria, task.id, SENT, c.version)
 
     fixed = w.publish("laco", loop_model("laco", "timer", FIXED), "Laço limitado")
     w.migrate("laco", fixed, cid)
-    outcome = w.svc.retry_incident(w.carlos, cid, w.ticket(cid).version)
+    outcome = w.svc.incidents.retry_incident(w.carlos, cid, w.ticket(cid).version)
     assert outcome.resolved, outcome.message
     c = w.ticket(cid)
     assert c.incident_at is None
     assert (c.status, c.closed_at is not None) == ("encerrado_prazo", True)
-    with w.svc.session_factory() as s:
+    with w.svc.unit.session_factory() as s:
         row = s.get(WorkflowTimer, pending.timer_id)
         assert row is not None and row.state == "fired"
     assert "temporizador" in w.audit(cid)
@@ -482,7 +480,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
 
     app = build_app(tmp_path)
     yield app
-    app.extensions["chamados"].db.dispose()
+    app.extensions["chamados"].unit.db.dispose()
 
 
 RETRY_BUTTON = 'type="submit">Tentar novamente</button>'
@@ -627,10 +625,10 @@ def test_an_analyst_whose_decision_stops_in_an_incident_is_told_so(app: Flask) -
     w = World(svc)
     w.publish("laco", loop_model("laco", "analysis"), "Com laço")
     cid, task = start_registered(w, "laco")
-    w.svc.complete_task(w.maria, task.id, SENT, w.ticket(cid).version)
+    w.svc.requests.complete_task(w.maria, task.id, SENT, w.ticket(cid).version)
     (analysis,) = w.open_tasks(cid)
     assert analysis.group == "analyst"
-    w.svc.claim(w.ana, analysis.id)
+    w.svc.analysis.claim(w.ana, analysis.id)
     analyst = logged_in(app, ANA, "Ana Souza", "analyst")
     page = analyst.get(f"/analise/{cid}").get_data(as_text=True)
     decided = analyst.post(
@@ -649,10 +647,10 @@ def test_an_analyst_whose_decision_stops_in_an_incident_is_told_so(app: Flask) -
     assert (still.assignee_id, still.draft_data) == (w.ana.id, pending.data)
     # The analyst who sent it may have released it meanwhile: the retry still completes
     # it as hers.
-    w.svc.release(w.ana, analysis.id)
+    w.svc.analysis.release(w.ana, analysis.id)
     w.migrate("laco", w.publish("laco", loop_model("laco", "analysis", FIXED), "Fix"), cid)
-    assert w.svc.retry_incident(w.carlos, cid, w.ticket(cid).version).resolved
-    with svc.session_factory() as s:
+    assert w.svc.incidents.retry_incident(w.carlos, cid, w.ticket(cid).version).resolved
+    with svc.unit.session_factory() as s:
         done = s.get(HumanTask, analysis.id)
         assert done is not None and (done.state, done.completed_by_id) == ("completed", w.ana.id)
     assert w.ticket(cid).status == "em_confirmacao"

@@ -44,13 +44,13 @@ class World:
 
 
 def _actor(svc: Chamados, cpf: str, *roles: str) -> ActorRef:
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         return ActorRef(s.scalars(select(User.id).where(User.cpf == cpf)).one(), frozenset(roles))
 
 
 def _submitted(svc: Chamados, who: ActorRef) -> int:
-    c = svc.start_chamado(who, "chamado")
-    svc.complete_task(who, open_task(svc, c.id).id, registration(), c.version)
+    c = svc.requests.start_chamado(who, "chamado")
+    svc.requests.complete_task(who, open_task(svc, c.id).id, registration(), c.version)
     return c.id
 
 
@@ -76,25 +76,25 @@ def world(tmp_path: Path) -> Iterator[World]:
     decide(svc, ana, adjusting, ADJUST)
     analysed = [_submitted(svc, maria) for _ in range(5)]
     for cid in analysed[:4]:
-        svc.claim(ana, open_task(svc, cid, "analyst").id)
-    svc.claim(bruno, open_task(svc, analysed[4], "analyst").id)
-    drafts = [svc.start_chamado(maria, "chamado").id for _ in range(9)]
+        svc.analysis.claim(ana, open_task(svc, cid, "analyst").id)
+    svc.analysis.claim(bruno, open_task(svc, analysed[4], "analyst").id)
+    drafts = [svc.requests.start_chamado(maria, "chamado").id for _ in range(9)]
     for _ in range(2):
-        svc.start_chamado(joao, "chamado")
+        svc.requests.start_chamado(joao, "chamado")
     decide(svc, ana, _submitted(svc, joao), RESOLVE)
-    with svc.transaction() as s:  # ties on created_at: the id decides
+    with svc.unit.transaction() as s:  # ties on created_at: the id decides
         same = s.scalar(select(Chamado.created_at).where(Chamado.id == drafts[3]))
         s.execute(update(Chamado).where(Chamado.id.in_(drafts[4:8])).values(created_at=same))
         s.execute(
             update(HumanTask).where(HumanTask.chamado_id.in_(drafts[4:8])).values(created_at=same)
         )
     yield World(app, svc, maria, ana, bruno, joao, api)
-    svc.db.dispose()
+    svc.unit.db.dispose()
 
 
 def _expected(svc: Chamados, requester_id: int, view: str) -> list[int]:
     """The list as it must come: every ticket of the view, newest first, then by id."""
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         rows = s.execute(
             select(Chamado.id, Chamado.created_at, Chamado.closed_at).where(
                 Chamado.requester_id == requester_id
@@ -129,7 +129,7 @@ def test_paging_returns_each_ticket_once_in_order_both_ways(world: World, limit:
     for view in listing.VIEWS[listing.CHAMADOS]:
         expected = _expected(svc, maria.id, view)
         first = listing.ListRequest(listing.CHAMADOS, view, limit)
-        pages, back = _walk(lambda r: svc.my_chamados(maria, r), first)
+        pages, back = _walk(lambda r: svc.requests.my_chamados(maria, r), first)
         assert [i for p in pages for i in p] == expected, view
         assert all(len(p) == limit for p in pages[:-1]) and 0 < len(pages[-1]) <= limit
         # Back from the last page, every page again, the first one full.
@@ -139,7 +139,7 @@ def test_paging_returns_each_ticket_once_in_order_both_ways(world: World, limit:
 def test_open_and_closed_views_and_their_counts(world: World) -> None:
     svc, maria = world.svc, world.maria
     request = listing.ListRequest(listing.CHAMADOS, "abertos", 100)
-    opened = svc.my_chamados(maria, request)
+    opened = svc.requests.my_chamados(maria, request)
     assert len(opened.items) == 15 and opened.counts == {
         "abertos": 15,
         "encerrados": 8,
@@ -150,18 +150,20 @@ def test_open_and_closed_views_and_their_counts(world: World) -> None:
     with_task = {c.status for c, t in opened.items if t is not None}
     assert with_task == {"rascunho", "aguardando_ajuste"}
     assert sum(t is not None for _c, t in opened.items) == 10
-    closed = svc.my_chamados(maria, listing.ListRequest(listing.CHAMADOS, "encerrados", 100))
+    closed = svc.requests.my_chamados(
+        maria, listing.ListRequest(listing.CHAMADOS, "encerrados", 100)
+    )
     assert sorted(c.status for c, _t in closed.items) == ["devolvido"] * 3 + ["resolvido"] * 5
     assert all(t is None for _c, t in closed.items)
     # The default is the open view.
-    assert [c.id for c, _t in svc.my_chamados(maria).items] == _expected(svc, maria.id, "abertos")[
-        :20
-    ]
+    assert [c.id for c, _t in svc.requests.my_chamados(maria).items] == _expected(
+        svc, maria.id, "abertos"
+    )[:20]
 
 
 def test_counts_stop_at_the_cap(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(listing, "COUNT_CAP", 6)
-    page = world.svc.my_chamados(world.maria)
+    page = world.svc.requests.my_chamados(world.maria)
     assert page.counts == {"abertos": 6, "encerrados": 6, "todos": 12} and page.count_cap == 6
 
 
@@ -171,18 +173,20 @@ def test_nobody_else_s_tickets_or_tasks(world: World) -> None:
     assert len(joao_ids) == 3
     for view in listing.VIEWS[listing.CHAMADOS]:
         request = listing.ListRequest(listing.CHAMADOS, view, 100)
-        maria_ids = {c.id for c, _t in svc.my_chamados(world.maria, request).items}
+        maria_ids = {c.id for c, _t in svc.requests.my_chamados(world.maria, request).items}
         assert maria_ids and not maria_ids & joao_ids
-        assert {c.id for c, _t in svc.my_chamados(world.joao, request).items} <= joao_ids
-        assert svc.my_chamados(world.ana, request).items == []  # staff see only their own
+        assert {c.id for c, _t in svc.requests.my_chamados(world.joao, request).items} <= joao_ids
+        assert svc.requests.my_chamados(world.ana, request).items == []  # staff see only their own
     # João's two drafts are his tasks; Maria's and the analysts' never show up for him.
-    mine = svc.my_tasks(world.joao, listing.ListRequest(listing.TASKS, "abertas", 100)).items
+    mine = svc.requests.my_tasks(
+        world.joao, listing.ListRequest(listing.TASKS, "abertas", 100)
+    ).items
     assert len(mine) == 2 and {t.chamado_id for t in mine} <= joao_ids
 
 
 def test_tasks_page_through_the_callers_ready_tasks_only(world: World) -> None:
     svc = world.svc
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         ready = s.execute(
             select(HumanTask.id, HumanTask.assignee_id, HumanTask.created_at).where(
                 HumanTask.state == "ready"
@@ -195,18 +199,20 @@ def test_tasks_page_through_the_callers_ready_tasks_only(world: World) -> None:
 
     for who, count in ((world.maria, 10), (world.ana, 4), (world.bruno, 1)):
         first = listing.ListRequest(listing.TASKS, "abertas", 3)
-        pages, back = _walk(lambda r, who=who: svc.my_tasks(who, r), first)
+        pages, back = _walk(lambda r, who=who: svc.requests.my_tasks(who, r), first)
         assert [i for p in pages for i in p] == expected(who) and len(expected(who)) == count
         assert back == pages[:-1][::-1]
     # An analyst who lost the role no longer lists the analyses still assigned to them.
-    assert svc.my_tasks(ActorRef(world.ana.id, frozenset())).items == []
+    assert svc.requests.my_tasks(ActorRef(world.ana.id, frozenset())).items == []
 
 
 # --- cursors and parameters ------------------------------------------------------------------
 
 
 def test_cursors_round_trip_and_any_change_is_refused(world: World) -> None:
-    page = world.svc.my_chamados(world.maria, listing.ListRequest(listing.CHAMADOS, "todos", 5))
+    page = world.svc.requests.my_chamados(
+        world.maria, listing.ListRequest(listing.CHAMADOS, "todos", 5)
+    )
     cursor = page.next_cursor
     assert cursor and re.fullmatch(r"[A-Za-z0-9_-]+", cursor)
     decoded = listing.decode_cursor(cursor)
@@ -324,7 +330,7 @@ def test_the_page_pages_with_plain_links(world: World) -> None:
     """No JavaScript: tabs and "Próxima página" / "Página anterior" are links to follow."""
     browser = world.app.test_client()
     set_session_user(world.app, browser, MARIA, "Maria da Silva")
-    with world.svc.session_factory() as s:
+    with world.svc.unit.session_factory() as s:
         protocolo = {
             row.id: row.protocolo for row in s.execute(select(Chamado.id, Chamado.protocolo))
         }
@@ -370,7 +376,7 @@ def test_an_empty_list_says_so(tmp_path: Path) -> None:
             browser, "/minhas-solicitacoes?visao=todos"
         )
     finally:
-        app.extensions["chamados"].db.dispose()
+        app.extensions["chamados"].unit.db.dispose()
 
 
 # --- the plans -------------------------------------------------------------------------------
@@ -382,17 +388,17 @@ def _statements(svc: Chamados, call: Any) -> list[tuple[str, Any]]:
     def before(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_a: Any) -> None:
         seen.append((statement, parameters))
 
-    event.listen(svc.db, "before_cursor_execute", before)
+    event.listen(svc.unit.db, "before_cursor_execute", before)
     try:
         call()
     finally:
-        event.remove(svc.db, "before_cursor_execute", before)
+        event.remove(svc.unit.db, "before_cursor_execute", before)
     return seen
 
 
 def _plan(svc: Chamados, statement: str, parameters: Any) -> str:
-    with svc.db.connect() as conn:
-        if svc.db.dialect.name == "sqlite":
+    with svc.unit.db.connect() as conn:
+        if svc.unit.db.dialect.name == "sqlite":
             rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
             return "\n".join(str(r[-1]) for r in rows)
         # A test database is tiny: a sequential scan and a sort would be cheapest. With
@@ -407,20 +413,20 @@ def _plan(svc: Chamados, statement: str, parameters: Any) -> str:
 def test_each_list_is_served_by_its_index(world: World) -> None:
     svc = world.svc
     walked = listing.ListRequest(listing.CHAMADOS, "todos", 4)
-    cursor = svc.my_chamados(world.maria, walked).next_cursor
+    cursor = svc.requests.my_chamados(world.maria, walked).next_cursor
     assert cursor
     cases = {
-        "ix_chamados_requester_open": lambda: svc.my_chamados(world.maria),
-        "ix_chamados_requester_closed": lambda: svc.my_chamados(
+        "ix_chamados_requester_open": lambda: svc.requests.my_chamados(world.maria),
+        "ix_chamados_requester_closed": lambda: svc.requests.my_chamados(
             world.maria, listing.ListRequest(listing.CHAMADOS, "encerrados")
         ),
-        "ix_chamados_requester_list": lambda: svc.my_chamados(
+        "ix_chamados_requester_list": lambda: svc.requests.my_chamados(
             world.maria, listing.parse_request(listing.CHAMADOS, cursor=cursor)
         ),
         # Over all of an analyst's groups at once: no sort of their ready tasks.
-        "ix_human_tasks_assignee": lambda: svc.my_tasks(world.ana),
+        "ix_human_tasks_assignee": lambda: svc.requests.my_tasks(world.ana),
         # One group: the queue's index has it in order too; either will do.
-        "ix_human_tasks_": lambda: svc.my_tasks(world.maria),
+        "ix_human_tasks_": lambda: svc.requests.my_tasks(world.maria),
     }
     for index, call in cases.items():
         statements = _statements(svc, call)
@@ -437,7 +443,7 @@ def test_each_list_is_served_by_its_index(world: World) -> None:
     statements = _statements(svc, cases["ix_chamados_requester_list"])
     page = next(s for s in statements if "ORDER BY" in s[0] and "count(" not in s[0])
     plan = _plan(svc, *page)
-    if svc.db.dialect.name == "sqlite":
+    if svc.unit.db.dialect.name == "sqlite":
         # SQLite shows the first column of the row value as the range; ties are rechecked.
         assert re.search(
             r"ix_chamados_requester_list \(requester_id=\? AND created_at<\?\)", plan

@@ -50,7 +50,7 @@ def build(tmp_path: Path, settings: MailSettings) -> Flask:
 def app(tmp_path: Path) -> Iterator[Flask]:
     app = build(tmp_path, MailSettings.from_env({}, instance_dir=tmp_path))
     yield app
-    app.extensions["chamados"].db.dispose()
+    app.extensions["chamados"].unit.db.dispose()
 
 
 @pytest.fixture
@@ -62,9 +62,9 @@ def admin(app: Flask) -> FlaskClient:
 
 def new_chamado(app: Flask) -> tuple[int, str]:
     svc = app.extensions["chamados"]
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         user_id = upsert_user(s, Identity(cpf=MARIA, name="Maria da Silva")).id
-    chamado = svc.start_chamado(ActorRef(user_id), "chamado")
+    chamado = svc.requests.start_chamado(ActorRef(user_id), "chamado")
     return chamado.id, chamado.protocolo
 
 
@@ -72,7 +72,7 @@ def add_message(
     app: Flask, status: str = "pending", chamado_id: int | None = None, **fields: Any
 ) -> int:
     """A stored message; ``fields`` override columns (e.g. a hostile body_html)."""
-    with app.extensions["chamados"].transaction() as s:
+    with app.extensions["chamados"].unit.transaction() as s:
         context, _subject, _expected = CASES["chamado_resolvido"]
         row = outbox.enqueue(
             s,
@@ -104,7 +104,7 @@ def csrf_from(page: str) -> str:
 
 
 def row(app: Flask, pk: int) -> OutboxMessage:
-    with app.extensions["chamados"].session_factory() as s:
+    with app.extensions["chamados"].unit.session_factory() as s:
         found = s.scalar(select(OutboxMessage).where(OutboxMessage.id == pk))
         assert found is not None
         return found
@@ -138,7 +138,7 @@ def test_smtp_mode_says_where_mail_goes(tmp_path: Path) -> None:
     client = app.test_client()
     set_session_user(app, client, CARLOS, "Carlos Admin", "admin")
     page = text(client.get("/admin/emails"))
-    app.extensions["chamados"].db.dispose()
+    app.extensions["chamados"].unit.db.dispose()
     assert "smtp.example.gov.br:587" in page and "Modo de captura" not in page
 
 

@@ -23,9 +23,9 @@ def bodies(message: EmailMessage) -> tuple[str, str]:
 
 
 def deliver(svc: Chamados, server: SmtpServer) -> dict[str, list[EmailMessage]]:
-    outbox.deliver_due(svc.session_factory, server.transport(), svc.clock(), "teste")
+    outbox.deliver_due(svc.unit.transaction, server.transport(), svc.clock(), "teste")
     by_kind: dict[str, list[EmailMessage]] = {}
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         kinds = dict(s.execute(select(OutboxMessage.message_id, OutboxMessage.kind)).all())
         assert set(s.scalars(select(OutboxMessage.status))) == {"sent"}
     for received in server.handler.received:
@@ -42,15 +42,18 @@ def test_every_event_mails_the_right_person(
     adjusted = submit(tsvc, maria)
     ask_adjustment(tsvc, ana, adjusted)
     task = open_task(tsvc, adjusted)
-    tsvc.complete_task(
-        maria, task.id, tsvc.task_form(maria, task.id).data, chamado(tsvc, adjusted).version
+    tsvc.requests.complete_task(
+        maria,
+        task.id,
+        tsvc.requests.task_form(maria, task.id).data,
+        chamado(tsvc, adjusted).version,
     )
     returned = submit(tsvc, maria)
     decide(tsvc, ana, returned, {"decisao": "devolver", "motivo_devolucao": "conta_govbr"})
     abandoned = submit(tsvc, maria)
     ask_adjustment(tsvc, ana, abandoned)
     clock.advance(days=11)
-    assert tsvc.fire_due_timers("w")  # the SLA of `adjusted` and the closing of `abandoned`
+    assert tsvc.timers.fire_due_timers("w")  # the SLA of `adjusted` and the closing of `abandoned`
     decide(tsvc, ana, adjusted, {"decisao": "resolver", "resposta": "Corrigido <b>hoje</b>."})
 
     mail = deliver(tsvc, smtp)
@@ -88,7 +91,7 @@ def test_every_event_mails_the_right_person(
     assert f"{base}/analise/{adjusted}" in bodies(sla[0])[0]
     # Delivering again sends nothing twice.
     before = len(smtp.handler.received)
-    outbox.deliver_due(tsvc.session_factory, smtp.transport(), tsvc.clock(), "teste")
+    outbox.deliver_due(tsvc.unit.transaction, smtp.transport(), tsvc.clock(), "teste")
     assert len(smtp.handler.received) == before
 
 
@@ -98,9 +101,9 @@ def test_a_rolled_back_action_sends_nothing(
     maria, ana = people
     cid = submit(tsvc, maria)
     t = open_task(tsvc, cid, "analyst")
-    tsvc.claim(ana, t.id)
+    tsvc.analysis.claim(ana, t.id)
     try:  # a stale version: the decision (and its e-mail) is rolled back
-        tsvc.complete_task(ana, t.id, {"decisao": "resolver", "resposta": "Feito."}, 1)
+        tsvc.requests.complete_task(ana, t.id, {"decisao": "resolver", "resposta": "Feito."}, 1)
     except Exception:
         pass
     mail = deliver(tsvc, smtp)

@@ -41,7 +41,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
     app = build_app(tmp_path)
     app.config["METRICS_TOKEN"] = METRICS_TOKEN
     yield app
-    app.extensions["chamados"].db.dispose()
+    app.extensions["chamados"].unit.db.dispose()
 
 
 def samples(app: Flask) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -65,7 +65,7 @@ def value(
 
 def test_healthz_answers_without_the_database(app: Flask) -> None:
     svc: Chamados = app.extensions["chamados"]
-    svc.db = create_engine("sqlite:////nonexistent-dir/chamados.sqlite3")
+    svc.unit.db = create_engine("sqlite:////nonexistent-dir/chamados.sqlite3")
     resp = app.test_client().get("/healthz")
     assert resp.status_code == 200 and resp.get_json() == {"status": "ok"}
 
@@ -77,12 +77,12 @@ def test_readyz_checks_the_database_and_the_schema(app: Flask) -> None:
     assert resp.get_json() == {"status": "ok", "checks": {"database": "ok", "migrations": "ok"}}
 
     svc: Chamados = app.extensions["chamados"]
-    reachable = svc.db
-    svc.db = create_engine("sqlite:////nonexistent-dir/chamados.sqlite3")
+    reachable = svc.unit.db
+    svc.unit.db = create_engine("sqlite:////nonexistent-dir/chamados.sqlite3")
     resp = client.get("/readyz")
     assert resp.status_code == 503
     assert resp.get_json()["checks"]["database"] == "banco de dados inacessível"
-    svc.db = reachable
+    svc.unit.db = reachable
 
 
 def test_readyz_fails_while_migrations_are_pending(tmp_path: Path) -> None:
@@ -97,13 +97,13 @@ def test_readyz_fails_while_migrations_are_pending(tmp_path: Path) -> None:
     )
     wire(app)
     svc: Chamados = app.extensions["chamados"]
-    Base.metadata.tables["users"].create(svc.db)  # one table only
+    Base.metadata.tables["users"].create(svc.unit.db)  # one table only
     resp = app.test_client().get("/readyz")
     assert resp.status_code == 503
     checks = resp.get_json()["checks"]
     assert checks["database"] == "ok"
     assert checks["migrations"].startswith("banco na versão vazia")
-    svc.db.dispose()
+    svc.unit.db.dispose()
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ def test_metrics_count_requests_by_endpoint_and_read_gauges_from_the_database(
     maria.get("/chamados")
     app.test_client().get("/nao/existe/123")
     now = svc.clock()
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         s.add(
             WorkflowTimer(
                 chamado_id=chamado_id,
@@ -175,9 +175,12 @@ def test_without_a_metrics_token_there_are_no_metrics(app: Flask) -> None:
     assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 404
 
 
-def test_metrics_survive_an_unreachable_database(app: Flask) -> None:
+def test_metrics_survive_an_unreachable_database(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
     svc: Chamados = app.extensions["chamados"]
-    svc.session_factory.configure(bind=create_engine("sqlite:////nonexistent-dir/x.sqlite3"))
+    # The gauges read outside any transaction, on the unit's engine.
+    monkeypatch.setattr(svc.unit, "db", create_engine("sqlite:////nonexistent-dir/x.sqlite3"))
     found = samples(app)
     assert value(found, "chamados_metrics_database_up") == 0
     assert not any(name == "chamados_tickets" for name, _labels in found)
@@ -236,7 +239,7 @@ def test_a_sane_request_id_is_kept_and_reaches_the_audit_rows(app: Flask) -> Non
     assert resp.status_code == 201
     assert resp.headers[REQUEST_ID_HEADER] == "req-42.abc:1"
     svc: Chamados = app.extensions["chamados"]
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "chamado.criado")).one()
         assert event.request_id == "req-42.abc:1"
     assert context.request_id.get() is None  # reset after the request

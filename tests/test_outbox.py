@@ -48,12 +48,12 @@ pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiri
 
 
 def new_chamado(svc: Chamados, requester: ActorRef) -> int:
-    return svc.start_chamado(requester, "chamado").id
+    return svc.requests.start_chamado(requester, "chamado").id
 
 
 def enqueue_all_kinds(svc: Chamados, chamado_id: int) -> dict[str, OutboxMessage]:
     rows = {}
-    with svc.transaction() as session:
+    with svc.unit.transaction() as session:
         for kind, (context, _subject, _expected) in CASES.items():
             row = enqueue(
                 session,
@@ -71,7 +71,7 @@ def enqueue_all_kinds(svc: Chamados, chamado_id: int) -> dict[str, OutboxMessage
 
 def enqueue_many(svc: Chamados, chamado_id: int, n: int, now: datetime = T0) -> list[str]:
     context = CASES["chamado_resolvido"][0]
-    with svc.transaction() as session:
+    with svc.unit.transaction() as session:
         rows = [
             enqueue(
                 session,
@@ -88,7 +88,7 @@ def enqueue_many(svc: Chamados, chamado_id: int, n: int, now: datetime = T0) -> 
 
 
 def rows(svc: Chamados) -> list[OutboxMessage]:
-    with svc.session_factory() as session:
+    with svc.unit.session_factory() as session:
         return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
@@ -107,7 +107,7 @@ def test_every_kind_delivered_over_smtp(svc: Chamados, maria: ActorRef, smtp: Sm
     chamado_id = new_chamado(svc, maria)
     stored = enqueue_all_kinds(svc, chamado_id)
 
-    report = deliver_due(svc.session_factory, smtp.transport(), T0, "w1")
+    report = deliver_due(svc.unit.transaction, smtp.transport(), T0, "w1")
     assert (report.claimed, report.sent, report.retrying, report.failed) == (6, 6, 0, 0)
 
     by_rcpt = {r.rcpt_tos[0]: r for r in smtp.handler.received}
@@ -139,12 +139,12 @@ def test_every_kind_delivered_over_smtp(svc: Chamados, maria: ActorRef, smtp: Sm
     for row in rows(svc):
         assert (row.status, row.attempts, row.sent_at, row.lease_until) == ("sent", 1, T0, None)
     # Nothing is due any more: a second run sends nothing.
-    assert deliver_due(svc.session_factory, smtp.transport(), T0 + LEASE * 3, "w1").claimed == 0
+    assert deliver_due(svc.unit.transaction, smtp.transport(), T0 + LEASE * 3, "w1").claimed == 0
     assert len(smtp.handler.received) == 6
 
 
 def test_no_address_means_no_message(svc: Chamados) -> None:
-    with svc.transaction() as session:
+    with svc.unit.transaction() as session:
         context = CASES["encerrado_sem_resposta"][0]
         for address in ("", None, "   "):
             kwargs: dict[str, Any] = {"chamado_id": None, "base_url": BASE, "now": T0}
@@ -162,7 +162,7 @@ def test_smtp_down_then_back_delivers_all_once(
     transport = smtp.transport()
     smtp.stop()
 
-    report = deliver_due(svc.session_factory, transport, T0, "w1")
+    report = deliver_due(svc.unit.transaction, transport, T0, "w1")
     assert (report.claimed, report.sent, report.retrying) == (5, 0, 5)
     for row in rows(svc):
         assert row.status == "pending" and row.attempts == 1
@@ -170,21 +170,21 @@ def test_smtp_down_then_back_delivers_all_once(
         assert row.lease_until is None and "Connection" in (row.last_error or "")
     # Not due yet: the back-off is respected.
     assert (
-        deliver_due(svc.session_factory, transport, T0 + timedelta(seconds=30), "w1").claimed == 0
+        deliver_due(svc.unit.transaction, transport, T0 + timedelta(seconds=30), "w1").claimed == 0
     )
 
     t1 = T0 + timedelta(minutes=1)
-    assert deliver_due(svc.session_factory, transport, t1, "w1").retrying == 5
+    assert deliver_due(svc.unit.transaction, transport, t1, "w1").retrying == 5
     assert {r.next_attempt_at for r in rows(svc)} == {t1 + timedelta(minutes=5)}
 
     smtp.start()
     t2 = t1 + timedelta(minutes=5)
-    report = deliver_due(svc.session_factory, transport, t2, "w1")
+    report = deliver_due(svc.unit.transaction, transport, t2, "w1")
     assert (report.sent, report.retrying, report.failed) == (5, 0, 0)
     assert sorted(smtp.handler.message_ids()) == sorted(ids)  # each once, same Message-ID
     assert [r.message_id for r in rows(svc)] == ids
     assert all(r.status == "sent" and r.attempts == 3 and r.sent_at == t2 for r in rows(svc))
-    assert deliver_due(svc.session_factory, transport, t2 + timedelta(days=1), "w1").claimed == 0
+    assert deliver_due(svc.unit.transaction, transport, t2 + timedelta(days=1), "w1").claimed == 0
     assert len(smtp.handler.received) == 5
 
 
@@ -196,13 +196,13 @@ def test_temporary_refusal_is_retried_permanent_refusal_fails_at_once(
     smtp.handler.refuse.add("pessoa1@example.gov.br")
     smtp.handler.defer_data = 1  # the first DATA gets "451 try later"
 
-    report = deliver_due(svc.session_factory, smtp.transport(), T0, "w1")
+    report = deliver_due(svc.unit.transaction, smtp.transport(), T0, "w1")
     assert (report.sent, report.retrying, report.failed) == (0, 1, 1)
     first, second = rows(svc)
     assert first.status == "pending" and "451" in (first.last_error or "")
     assert second.status == "failed" and second.attempts == 1 and "550" in (second.last_error or "")
 
-    report = deliver_due(svc.session_factory, smtp.transport(), T0 + timedelta(minutes=1), "w1")
+    report = deliver_due(svc.unit.transaction, smtp.transport(), T0 + timedelta(minutes=1), "w1")
     assert report.sent == 1
     assert [r.rcpt_tos for r in smtp.handler.received] == [["pessoa0@example.gov.br"]]
 
@@ -213,7 +213,7 @@ def test_temporary_refusal_is_retried_permanent_refusal_fails_at_once(
 def test_rolled_back_change_sends_nothing(svc: Chamados, maria: ActorRef, smtp: SmtpServer) -> None:
     chamado_id = new_chamado(svc, maria)
     with pytest.raises(RuntimeError):
-        with svc.transaction() as session:
+        with svc.unit.transaction() as session:
             chamado = session.get(Chamado, chamado_id)
             assert chamado is not None
             chamado.status = "resolvido"
@@ -231,13 +231,13 @@ def test_rolled_back_change_sends_nothing(svc: Chamados, maria: ActorRef, smtp: 
             raise RuntimeError("falha depois de gravar")
 
     assert rows(svc) == []
-    assert deliver_due(svc.session_factory, smtp.transport(), T0, "w1").claimed == 0
+    assert deliver_due(svc.unit.transaction, smtp.transport(), T0, "w1").claimed == 0
     assert smtp.handler.received == []
-    with svc.session_factory() as session:
+    with svc.unit.session_factory() as session:
         assert session.get(Chamado, chamado_id).status == "rascunho"  # type: ignore[union-attr]
 
     # The same change committed: the message is there and goes out.
-    with svc.transaction() as session:
+    with svc.unit.transaction() as session:
         chamado = session.get(Chamado, chamado_id)
         assert chamado is not None
         chamado.status = "resolvido"
@@ -250,7 +250,7 @@ def test_rolled_back_change_sends_nothing(svc: Chamados, maria: ActorRef, smtp: 
             base_url=BASE,
             now=T0,
         )
-    assert deliver_due(svc.session_factory, smtp.transport(), T0, "w1").sent == 1
+    assert deliver_due(svc.unit.transaction, smtp.transport(), T0, "w1").sent == 1
     assert len(smtp.handler.received) == 1
 
 
@@ -271,7 +271,7 @@ def test_two_workers_send_each_message_once(
             start.wait()
             total = 0
             while True:
-                report = deliver_due(svc.session_factory, transport, T0, name, batch=3)
+                report = deliver_due(svc.unit.transaction, transport, T0, name, batch=3)
                 assert report.retrying == report.failed == 0, report.errors
                 total += report.sent
                 if report.claimed == 0:
@@ -303,13 +303,15 @@ def test_crash_after_send_resends_with_the_same_message_id(
             raise SystemExit("processo encerrado antes de marcar como enviado")
 
     with pytest.raises(SystemExit):
-        deliver_due(svc.session_factory, CrashAfterSend(), T0, "w1")
+        deliver_due(svc.unit.transaction, CrashAfterSend(), T0, "w1")
     (row,) = rows(svc)
     assert row.status == "pending" and row.leased_by == "w1"
     # The lease keeps other workers away until it expires...
-    assert deliver_due(svc.session_factory, real, T0 + LEASE / 2, "w2").claimed == 0
+    assert deliver_due(svc.unit.transaction, real, T0 + LEASE / 2, "w2").claimed == 0
     # ...then the message goes again, recognisable as the same one.
-    assert deliver_due(svc.session_factory, real, T0 + LEASE + timedelta(seconds=1), "w2").sent == 1
+    assert (
+        deliver_due(svc.unit.transaction, real, T0 + LEASE + timedelta(seconds=1), "w2").sent == 1
+    )
     assert smtp.handler.message_ids() == [message_id, message_id]
 
 
@@ -320,7 +322,7 @@ def test_a_slow_batch_hands_back_what_it_did_not_send(
     # The first send "takes" longer than half the lease: the rest go back, unleased.
     ticks = iter([0.0, 0.0, LEASE.total_seconds()])
     monkeypatch.setattr(outbox, "_monotonic", lambda: next(ticks))
-    report = deliver_due(svc.session_factory, smtp.transport(), T0, "w1")
+    report = deliver_due(svc.unit.transaction, smtp.transport(), T0, "w1")
     assert (report.claimed, report.sent) == (3, 1)
     assert [(r.status, r.attempts, r.lease_until) for r in rows(svc)] == [
         ("sent", 1, None),
@@ -329,7 +331,7 @@ def test_a_slow_batch_hands_back_what_it_did_not_send(
     ]
     monkeypatch.undo()
     # Another worker may take them straight away, without waiting for a lease to expire.
-    assert deliver_due(svc.session_factory, smtp.transport(), T0, "w2").sent == 2
+    assert deliver_due(svc.unit.transaction, smtp.transport(), T0, "w2").sent == 2
     assert len(set(smtp.handler.message_ids())) == 3
 
 
@@ -345,7 +347,7 @@ def test_max_attempts_then_failed_then_resend(
     now = T0
     waits = []
     for attempt in range(1, 4):
-        report = deliver_due(svc.session_factory, down, now, "w1", max_attempts=3)
+        report = deliver_due(svc.unit.transaction, down, now, "w1", max_attempts=3)
         (row,) = rows(svc)
         assert row.attempts == attempt
         if attempt < 3:
@@ -354,24 +356,24 @@ def test_max_attempts_then_failed_then_resend(
             now = row.next_attempt_at
     assert waits == [timedelta(minutes=1), timedelta(minutes=5)]
     assert report.failed == 1 and row.status == "failed" and row.last_error
-    assert deliver_due(svc.session_factory, down, now + timedelta(days=1), "w1").claimed == 0
+    assert deliver_due(svc.unit.transaction, down, now + timedelta(days=1), "w1").claimed == 0
 
-    with svc.transaction() as session:
+    with svc.unit.transaction() as session:
         with pytest.raises(NotFound):
             resend(session, 999999, now)
         again = resend(session, message_id, now + timedelta(days=1), actor_id=maria.id)
         assert (again.status, again.attempts) == ("pending", 0)
-    with svc.session_factory() as session:
+    with svc.unit.session_factory() as session:
         audit = session.scalar(select(AuditEvent).where(AuditEvent.action == "email.reenviado"))
         assert audit is not None and not audit.public and audit.actor_id == maria.id
 
     smtp.start()
     later = now + timedelta(days=1)
-    assert deliver_due(svc.session_factory, smtp.transport(), later, "w1").sent == 1
+    assert deliver_due(svc.unit.transaction, smtp.transport(), later, "w1").sent == 1
     assert smtp.handler.message_ids() == [message_id]
     (row,) = rows(svc)
     assert (row.status, row.attempts) == ("sent", 1)
-    with svc.transaction() as session:
+    with svc.unit.transaction() as session:
         with pytest.raises(Conflict):
             resend(session, row.id, later)
 
@@ -391,10 +393,10 @@ def test_login_when_a_user_is_configured(svc: Chamados, maria: ActorRef) -> None
     try:
         enqueue_many(svc, new_chamado(svc, maria), 2)
         wrong = server.transport(smtp_user="chamados", smtp_password="errada")
-        assert deliver_due(svc.session_factory, wrong, T0, "w1").retrying == 2
+        assert deliver_due(svc.unit.transaction, wrong, T0, "w1").retrying == 2
         right = server.transport(smtp_user="chamados", smtp_password="segredo")
         later = T0 + timedelta(minutes=1)
-        assert deliver_due(svc.session_factory, right, later, "w1").sent == 2
+        assert deliver_due(svc.unit.transaction, right, later, "w1").sent == 2
     finally:
         server.stop()
     assert (b"chamados", b"segredo") in server.handler.logins
@@ -405,7 +407,7 @@ def test_starttls_required_never_sends_in_clear(
     svc: Chamados, maria: ActorRef, smtp: SmtpServer
 ) -> None:
     enqueue_many(svc, new_chamado(svc, maria), 1)
-    report = deliver_due(svc.session_factory, smtp.transport(smtp_starttls=True), T0, "w1")
+    report = deliver_due(svc.unit.transaction, smtp.transport(smtp_starttls=True), T0, "w1")
     assert report.retrying == 1 and "STARTTLS" in report.errors[0]
     assert smtp.handler.received == []
 
@@ -419,7 +421,7 @@ def test_capture_mode_writes_eml_files(svc: Chamados, maria: ActorRef, tmp_path:
     assert isinstance(transport, CaptureTransport)
     stored = enqueue_all_kinds(svc, new_chamado(svc, maria))
 
-    assert deliver_due(svc.session_factory, transport, T0, "w1").sent == 6
+    assert deliver_due(svc.unit.transaction, transport, T0, "w1").sent == 6
     files = sorted((tmp_path / "instance" / "mail").glob("*.eml"))
     assert len(files) == 6
     seen = {}
@@ -443,8 +445,8 @@ def test_listing_for_the_admin_page(svc: Chamados, maria: ActorRef, smtp: SmtpSe
     chamado_id = new_chamado(svc, maria)
     enqueue_many(svc, chamado_id, 2)
     enqueue_many(svc, chamado_id, 1, now=T0 + timedelta(minutes=1))
-    deliver_due(svc.session_factory, smtp.transport(), T0, "w1")  # only the first two are due
-    with svc.session_factory() as session:
+    deliver_due(svc.unit.transaction, smtp.transport(), T0, "w1")  # only the first two are due
+    with svc.unit.session_factory() as session:
         entries = outbox.list_messages(session)
         assert [e.message.created_at for e in entries][0] == T0 + timedelta(minutes=1)
         assert {e.protocolo for e in entries} == {

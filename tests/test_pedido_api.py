@@ -40,7 +40,7 @@ SERVICO = {
 def app(tmp_path: Path) -> Iterator[Flask]:
     app = build_app(tmp_path)
     yield app
-    app.extensions["chamados"].db.dispose()
+    app.extensions["chamados"].unit.db.dispose()
 
 
 @pytest.fixture
@@ -54,8 +54,8 @@ def people(app: Flask) -> dict[str, Api]:
     }
     # The API has no group administration: the admin's use case, as the "Grupos" page.
     carlos = add_person(svc, CARLOS, "Carlos Admin", "admin")
-    svc.add_group_member(carlos, "equipe-tecnica", TECA)
-    svc.add_group_member(carlos, "equipe-de-negocio", NINA)
+    svc.admin.add_group_member(carlos, "equipe-tecnica", TECA)
+    svc.admin.add_group_member(carlos, "equipe-de-negocio", NINA)
     return found
 
 
@@ -86,7 +86,7 @@ def submit(api: Api, form: dict[str, Any], data: dict[str, Any], **kw: Any) -> A
 
 def outbox(app: Flask) -> list[OutboxMessage]:
     svc: Chamados = app.extensions["chamados"]
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 

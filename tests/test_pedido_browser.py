@@ -50,7 +50,7 @@ class Stack:
 
     def deliver_mail(self) -> None:
         """What the scheduler's outbox job does every few seconds, once, now."""
-        scheduler.deliver_mail(self.svc, self.smtp.transport(), MailSettings(), "navegador")
+        scheduler.deliver_mail(self.svc.unit, self.smtp.transport(), MailSettings(), "navegador")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
     svc: Chamados = app.extensions["chamados"]
     svc.init_database()
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         users.grant_role(s, ANA, "analyst", None)
         users.grant_role(s, SOFIA, "supervisor", None)
         users.grant_role(s, CARLOS, "admin", None)
@@ -84,7 +84,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     server.shutdown()
     smtp.stop()
     stop_provider()
-    svc.db.dispose()
+    svc.unit.db.dispose()
 
 
 def choose(page: Any, label: str) -> None:
@@ -121,7 +121,7 @@ def claim_from_queue(page: Any, protocolo: str, task_title: str) -> None:
 
 def mail_for(stack: Stack, address: str) -> list[tuple[str, EmailMessage]]:
     """(kind, message) of every message the SMTP server received for ``address``."""
-    with stack.svc.session_factory() as s:
+    with stack.svc.unit.session_factory() as s:
         kinds = dict(s.execute(select(OutboxMessage.message_id, OutboxMessage.kind)).all())
     return [
         (kinds[str(r.message["Message-ID"])], r.message)

@@ -30,7 +30,7 @@ def _people(svc: Chamados) -> tuple[ActorRef, ActorRef, ActorRef, ActorRef]:
     teca = add_person(svc, TECA, "Teca Técnica", "analyst")
     nina = add_person(svc, NINA, "Nina Negócio", "analyst")
     sofia = add_person(svc, SOFIA, "Sofia Supervisora", "supervisor")
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         groups.add_member(s, "equipe-tecnica", TECA, svc.clock())
         groups.add_member(s, "equipe-de-negocio", NINA, svc.clock())
     return maria, teca, nina, sofia
@@ -38,22 +38,22 @@ def _people(svc: Chamados) -> tuple[ActorRef, ActorRef, ActorRef, ActorRef]:
 
 def _work(svc: Chamados, actor: ActorRef, cid: int, group: str, data: dict) -> None:
     task = open_task(svc, cid, group)
-    svc.claim(actor, task.id)
-    svc.complete_task(actor, task.id, data, chamado(svc, cid).version)
+    svc.analysis.claim(actor, task.id)
+    svc.requests.complete_task(actor, task.id, data, chamado(svc, cid).version)
 
 
 def test_services_lists_every_published_model(svc: Chamados) -> None:
-    listed = {s.process_id: s for s in svc.services()}
+    listed = {s.process_id: s for s in svc.requests.services()}
     assert set(listed) == {"chamado", "pedido_automacao"}
     assert listed["pedido_automacao"].start_label == "Pedir automação"
     assert "automatizar" in listed["pedido_automacao"].description
     with pytest.raises(NotFound):
-        svc.service("nao_existe")
+        svc.requests.service("nao_existe")
 
 
 def test_pedido_de_automacao_end_to_end(svc: Chamados) -> None:
     maria, teca, nina, sofia = _people(svc)
-    c, first = svc.start_instance(maria, "pedido_automacao")
+    c, first = svc.requests.start_instance(maria, "pedido_automacao")
     assert first is not None and first.task_name == "descrever_servico"
     assert chamado(svc, c.id).status_label == "Em preenchimento"
     servico = {
@@ -62,11 +62,11 @@ def test_pedido_de_automacao_end_to_end(svc: Chamados) -> None:
         "volume_mensal": 1200,
         "descricao": "Hoje o pedido chega por e-mail e é digitado à mão.",
     }
-    svc.complete_task(maria, first.id, servico, chamado(svc, c.id).version)
+    svc.requests.complete_task(maria, first.id, servico, chamado(svc, c.id).version)
     # Two requester tasks in a row: the second one opens for her, no 500, no uniqueness clash.
     second = open_task(svc, c.id, "requester")
     assert second.task_name == "enviar_documentos"
-    svc.complete_task(
+    svc.requests.complete_task(
         maria,
         second.id,
         {"justificativa": "Volume alto e erros de digitação."},
@@ -79,12 +79,12 @@ def test_pedido_de_automacao_end_to_end(svc: Chamados) -> None:
         244,
     )
     # The parallel review: each group sees only its own task.
-    teca_queue = svc.queue(
+    teca_queue = svc.analysis.queue(
         teca, __import__("engine.queue", fromlist=["QueueFilters"]).QueueFilters()
     )
     assert [t.task_name for t in teca_queue.items] == ["parecer_tecnico"]
     with pytest.raises(NotFound):
-        svc.claim(teca, open_task(svc, c.id, "equipe-de-negocio").id)
+        svc.analysis.claim(teca, open_task(svc, c.id, "equipe-de-negocio").id)
     _work(svc, nina, c.id, "equipe-de-negocio", {"parecer": "favoravel"})
     _work(svc, teca, c.id, "equipe-tecnica", {"parecer": "favoravel", "comentario": "Só interno."})
     assert chamado(svc, c.id).status_label == "Em aprovação"
@@ -93,10 +93,10 @@ def test_pedido_de_automacao_end_to_end(svc: Chamados) -> None:
     row = chamado(svc, c.id)
     assert (row.status, row.adjustment_rounds) == ("aguardando_complemento", 1)
     complement = open_task(svc, c.id, "requester")
-    form = svc.task_form(maria, complement.id)
+    form = svc.requests.task_form(maria, complement.id)
     assert form.request_message == "Anexe a norma."
     assert form.data["justificativa"] == "Volume alto e erros de digitação."  # last sent
-    svc.complete_task(maria, complement.id, form.data, chamado(svc, c.id).version)
+    svc.requests.complete_task(maria, complement.id, form.data, chamado(svc, c.id).version)
     _work(
         svc,
         sofia,
@@ -111,10 +111,10 @@ def test_pedido_de_automacao_end_to_end(svc: Chamados) -> None:
         "Aprovado: vamos começar.",
     )
     assert row.closed_at is not None
-    view = svc.tracking(maria, c.id)
+    view = svc.requests.tracking(maria, c.id)
     assert [f.title for f in view.forms] == ["O serviço a automatizar", "Documentos do pedido"]
     assert all("comentario" not in f.data for f in view.forms)  # staff notes stay internal
-    staff = svc.analysis(sofia, c.id)
+    staff = svc.analysis.analysis(sofia, c.id)
     # Both teams sent the same form: two forms, each titled by its task.
     reviews = [f for f in staff.forms if f.form_schema == "parecer-schema.json"]
     assert [(f.title, f.group, f.data.get("comentario")) for f in reviews] == [
@@ -122,7 +122,7 @@ def test_pedido_de_automacao_end_to_end(svc: Chamados) -> None:
         ("Parecer técnico", "equipe-tecnica", "Só interno."),
     ]
     assert "Decisão da supervisão" in {f.title for f in staff.forms}
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         kinds = [m.kind for m in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
     assert kinds == ["pedido_recebido", "pedido_complemento", "pedido_resultado"]
 
@@ -133,7 +133,7 @@ def test_a_lane_without_group_gets_one_and_a_task_without_lane_is_the_requesters
     bpmn = (ROOT / "processes" / "pedido_automacao.bpmn").read_text(encoding="utf-8")
     assert groups.lane_map_default(None) == groups.REQUESTER
     assert groups.lane_map_default("process initiator") == groups.REQUESTER
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         created = groups.ensure_for_lanes(
             s, ["Equipe técnica", "Gestores do órgão", None], svc.clock()
         )

@@ -29,14 +29,14 @@ def test_counts_stop_at_the_cap(svc: Chamados, maria: ActorRef, ana: ActorRef) -
         }
         for i in range(COUNT_CAP + 50)
     ]
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         s.execute(insert(HumanTask), rows)
-    page = svc.queue(ana, QueueFilters())
+    page = svc.analysis.queue(ana, QueueFilters())
     assert page.total == COUNT_CAP and page.count_cap == COUNT_CAP
     assert page.counts["disponiveis"] == COUNT_CAP and page.counts["minhas"] == 0
     assert page.pages == COUNT_CAP // svc.settings.queue_page_size
     assert page.items[0].created_at == start  # oldest first
-    last = svc.queue(ana, QueueFilters(page=page.pages))
+    last = svc.analysis.queue(ana, QueueFilters(page=page.pages))
     assert len(last.items) == svc.settings.queue_page_size
 
 
@@ -65,19 +65,19 @@ def test_every_tab_is_counted_in_one_statement(
     rows += [task(20 + i, assignee=bruno.id) for i in range(2)]
     rows += [task(30 + i, state="completed", assignee=ana.id) for i in range(4)]  # not open
     rows += [task(40, group="requester", assignee=maria.id)]  # not the analysts' queue
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         s.execute(insert(HumanTask), rows)
     every_tab = {"disponiveis": 8, "minhas": 3, "todas": 13, "incidentes": 0}
 
     for view, total in (("disponiveis", 8), ("minhas", 3), ("todas", 13)):
-        with sql_seen(svc.db) as seen:
-            page = svc.queue(ana, QueueFilters(view=view))
+        with sql_seen(svc.unit.db) as seen:
+            page = svc.analysis.queue(ana, QueueFilters(view=view))
         assert (page.total, page.counts) == (total, every_tab)
         assert len(page.items) == total
         assert sum("count(*)" in st for st in seen["statements"]) == 1, seen["statements"]
 
     # Filtered, the page's total is its own; the tabs still count every open task.
-    filtered = svc.queue(ana, QueueFilters(view="disponiveis", categoria="nao_existe"))
+    filtered = svc.analysis.queue(ana, QueueFilters(view="disponiveis", categoria="nao_existe"))
     assert (filtered.total, filtered.items, filtered.counts) == (0, [], every_tab)
-    kept = svc.queue(ana, QueueFilters(view="minhas", categoria="erro_api"))
+    kept = svc.analysis.queue(ana, QueueFilters(view="minhas", categoria="erro_api"))
     assert (kept.total, kept.counts) == (3, every_tab)

@@ -177,7 +177,7 @@ class Person:
 def add_person(svc: Chamados, seed: int, name: str, *roles: str) -> Person:
     cpf = make_cpf(seed)
     email = f"{cpf}@example.gov.br"
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         user = users.upsert_user(s, Identity(cpf=cpf, name=name, email=email, email_verified=True))
         for role in roles:
             users.grant_role(s, cpf, role, None)
@@ -312,7 +312,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         if controller is not None:
             controller.stop()
         if svc is not None:
-            svc.db.dispose()
+            svc.unit.db.dispose()
         _drop_database(url)
 
 
@@ -527,7 +527,7 @@ def make_adjustment_timer_due(svc: Chamados, chamado_id: int) -> None:
     with the clock when the scheduler fires — and mirror it into ``workflow_timers``.
     """
     past = datetime.now(UTC) - timedelta(minutes=1)
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         bumped = s.execute(
             update(Chamado)
             .where(Chamado.id == chamado_id)
@@ -537,7 +537,7 @@ def make_adjustment_timer_due(svc: Chamados, chamado_id: int) -> None:
         assert bumped.rowcount == 1
         chamado = s.get(Chamado, chamado_id)
         assert chamado is not None and chamado.status == "aguardando_ajuste"
-        bundle = svc.bundle(s, chamado.process_version_id)
+        bundle = svc.unit.bundle(s, chamado.process_version_id)
         wf = runtime.load(bundle, chamado.workflow_state)
         waiting = [
             t
@@ -590,7 +590,7 @@ def test_two_servers_and_two_schedulers_drive_200_tickets_once_each(cluster: Clu
     def settled() -> bool:
         for proc in cluster.processes:
             assert proc.alive(), proc.describe()
-        with svc.session_factory() as s:
+        with svc.unit.session_factory() as s:
             closed = s.scalar(
                 select(func.count())
                 .select_from(Chamado)
@@ -611,7 +611,7 @@ def test_two_servers_and_two_schedulers_drive_200_tickets_once_each(cluster: Clu
         )
 
     def progress() -> str:
-        with svc.session_factory() as s:
+        with svc.unit.session_factory() as s:
             statuses = dict(
                 s.execute(select(Chamado.status, func.count()).group_by(Chamado.status)).all()
             )
@@ -638,7 +638,7 @@ def test_two_servers_and_two_schedulers_drive_200_tickets_once_each(cluster: Clu
     time.sleep(4 * SCHEDULER_INTERVAL)
     settled_at = time.monotonic() - began
 
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         # Every ticket where its story ends, each action applied once (one bump each).
         rows = s.execute(
             select(

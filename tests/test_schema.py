@@ -11,14 +11,14 @@ from engine.service import Chamados
 
 
 def test_migrations_match_the_models(svc: Chamados) -> None:
-    with svc.db.connect() as connection:
+    with svc.unit.db.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
 
 
 def test_database_current_after_upgrade(svc: Chamados) -> None:
-    assert schema.current_revision(svc.db) == schema.head_revision()
-    assert schema.pending_message(svc.db) is None
+    assert schema.current_revision(svc.unit.db) == schema.head_revision()
+    assert schema.pending_message(svc.unit.db) is None
     svc.migrate()  # idempotent
 
 

@@ -27,7 +27,7 @@ TEMPLATES = PROJECT_ROOT / "web" / "templates"
 def app(tmp_path: Path) -> Iterator[Flask]:
     app = build_app(tmp_path)
     yield app
-    app.extensions["chamados"].db.dispose()
+    app.extensions["chamados"].unit.db.dispose()
 
 
 def browser(app: Flask, cpf: str, name: str, *roles: str) -> FlaskClient:
@@ -95,7 +95,7 @@ def test_hsts_only_over_https(tmp_path: Path) -> None:
     # Behind a proxy that terminates TLS the request may look like plain HTTP: the
     # configured base address says the site is served over HTTPS.
     assert_security_headers(client.get("/", base_url="https://localhost"), https=True)
-    plain.extensions["chamados"].db.dispose()
+    plain.extensions["chamados"].unit.db.dispose()
 
     secure = create_app(
         {
@@ -108,7 +108,7 @@ def test_hsts_only_over_https(tmp_path: Path) -> None:
         }
     )
     assert_security_headers(secure.test_client().get("/healthz"), https=True)
-    secure.extensions["chamados"].db.dispose()
+    secure.extensions["chamados"].unit.db.dispose()
 
 
 def test_the_policy_allows_no_inline_script() -> None:

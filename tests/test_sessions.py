@@ -38,7 +38,7 @@ def app(tmp_path: Path, clock: FakeClock) -> Iterator[Flask]:
     app = build_app(tmp_path)
     app.extensions["chamados"].clock = clock
     yield app
-    app.extensions["chamados"].db.dispose()
+    app.extensions["chamados"].unit.db.dispose()
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def csrf(client: FlaskClient) -> str:
 
 
 def rows_of(svc: Chamados, cpf: str) -> list[UserSession]:
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         user_id = s.scalar(select(User.id).where(User.cpf == cpf))
         stmt = select(UserSession).where(UserSession.user_id == user_id).order_by(UserSession.id)
         return list(s.scalars(stmt))
@@ -90,7 +90,9 @@ def test_only_the_hash_of_the_token_is_stored(app: Flask, svc: Chamados) -> None
 
 
 def test_the_user_agent_is_kept_short(svc: Chamados) -> None:
-    _user, token = svc.log_in(Identity(cpf=MARIA, name="Maria"), "Mozilla/5.0\n" + "x" * 500)
+    _user, token = svc.sessions.log_in(
+        Identity(cpf=MARIA, name="Maria"), "Mozilla/5.0\n" + "x" * 500
+    )
     (row,) = rows_of(svc, MARIA)
     assert row.user_agent is not None and len(row.user_agent) == sessions.USER_AGENT_MAX
     assert row.user_agent.startswith("Mozilla/5.0 x")  # control characters folded
@@ -201,12 +203,12 @@ def test_authentication_is_one_read_and_last_seen_is_written_once_a_minute(
     browser = app.test_client()
     set_session_user(app, browser, MARIA, "Maria da Silva")
     # /_csrf reads nothing else: what runs is the authentication alone.
-    first = statements_during(svc.db, lambda: browser.get("/_csrf"))
+    first = statements_during(svc.unit.db, lambda: browser.get("/_csrf"))
     assert len(first) == 1 and first[0].lstrip().upper().startswith("SELECT")
     clock.advance(seconds=59)
-    assert len(statements_during(svc.db, lambda: browser.get("/_csrf"))) == 1
+    assert len(statements_during(svc.unit.db, lambda: browser.get("/_csrf"))) == 1
     clock.advance(seconds=2)
-    touched = statements_during(svc.db, lambda: browser.get("/_csrf"))
+    touched = statements_during(svc.unit.db, lambda: browser.get("/_csrf"))
     assert [s.lstrip().split()[0].upper() for s in touched] == ["SELECT", "UPDATE"]
     assert rows_of(svc, MARIA)[0].last_seen_at == clock.now
 
@@ -214,7 +216,7 @@ def test_authentication_is_one_read_and_last_seen_is_written_once_a_minute(
 def test_last_seen_is_not_written_while_sqlite_is_busy(
     app: Flask, svc: Chamados, clock: FakeClock
 ) -> None:
-    if svc.db.dialect.name != "sqlite":
+    if svc.unit.db.dialect.name != "sqlite":
         pytest.skip("the write lock is SQLite's")
     browser = app.test_client()
     set_session_user(app, browser, MARIA, "Maria da Silva")
@@ -227,14 +229,14 @@ def test_last_seen_is_not_written_while_sqlite_is_busy(
 
 
 def test_a_touch_never_revives_an_ended_session(svc: Chamados, clock: FakeClock) -> None:
-    _user, token = svc.log_in(Identity(cpf=MARIA, name="Maria"), None)
-    live = svc.session_user(token)
+    _user, token = svc.sessions.log_in(Identity(cpf=MARIA, name="Maria"), None)
+    live = svc.sessions.session_user(token)
     assert live is not None
-    assert svc.log_out(token)
-    assert not svc.log_out(token)  # once
-    with svc.db.begin() as conn:
+    assert svc.sessions.log_out(token)
+    assert not svc.sessions.log_out(token)  # once
+    with svc.unit.db.begin() as conn:
         assert not sessions.touch(conn, live.session_id, clock.now + timedelta(minutes=5))
-    assert svc.session_user(token) is None
+    assert svc.sessions.session_user(token) is None
 
 
 # --- sair de todos os dispositivos -----------------------------------------------------------
@@ -254,7 +256,7 @@ def test_sair_de_todos_os_dispositivos(app: Flask, svc: Chamados) -> None:
     assert logged_in(other)  # someone else's sessions are theirs
     ended = rows_of(svc, MARIA)
     assert {r.end_reason for r in ended} == {sessions.LOGOUT_ALL}
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         event_row = s.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
     assert event_row is not None and event_row.action == "sessao.sair_de_todas"
     assert event_row.details == {"user_id": ended[0].user_id, "sessions": 2}
@@ -273,10 +275,12 @@ def test_sair_de_todos_needs_the_csrf_token(app: Flask, svc: Chamados) -> None:
 def test_a_new_login_opens_a_new_session_and_ends_the_browsers_old_one(
     svc: Chamados,
 ) -> None:
-    _user, first = svc.log_in(Identity(cpf=MARIA, name="Maria"), None)
-    _user, second = svc.log_in(Identity(cpf=MARIA, name="Maria"), None, replaces=first)
+    _user, first = svc.sessions.log_in(Identity(cpf=MARIA, name="Maria"), None)
+    _user, second = svc.sessions.log_in(Identity(cpf=MARIA, name="Maria"), None, replaces=first)
     assert first != second
-    assert svc.session_user(first) is None and svc.session_user(second) is not None
+    assert (
+        svc.sessions.session_user(first) is None and svc.sessions.session_user(second) is not None
+    )
     assert [r.end_reason for r in rows_of(svc, MARIA)] == [sessions.RELOGIN, None]
 
 

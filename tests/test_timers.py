@@ -34,7 +34,7 @@ def ask_adjustment(svc: Chamados, ana: ActorRef, cid: int) -> None:
 
 
 def timers_of(svc: Chamados, cid: int) -> dict[str, str]:
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         rows = s.scalars(select(WorkflowTimer).where(WorkflowTimer.chamado_id == cid)).all()
         return {f"{r.element_id}#{r.id}": r.state for r in rows}
 
@@ -48,18 +48,18 @@ def test_unanswered_adjustment_closes_after_ten_days(
     adjust = open_task(tsvc, cid)
     version = chamado(tsvc, cid).version
     clock.advance(days=9, hours=23)
-    assert tsvc.fire_due_timers("w1") == []
+    assert tsvc.timers.fire_due_timers("w1") == []
     assert chamado(tsvc, cid).status == "aguardando_ajuste"
     clock.advance(hours=2)
-    assert len(tsvc.fire_due_timers("w1")) == 1
+    assert len(tsvc.timers.fire_due_timers("w1")) == 1
     c = chamado(tsvc, cid)
     assert c.status == "encerrado_sem_resposta" and c.closed_at is not None
-    view = tsvc.tracking(maria, cid)
+    view = tsvc.requests.tracking(maria, cid)
     assert view.events[-1].summary == "Chamado encerrado por falta de resposta"
     # The requester's open form is now stale: nothing changes.
     with pytest.raises((Conflict, TaskNotReady)):
-        tsvc.complete_task(maria, adjust.id, registration(), version)
-    assert tsvc.fire_due_timers("w1") == []
+        tsvc.requests.complete_task(maria, adjust.id, registration(), version)
+    assert tsvc.timers.fire_due_timers("w1") == []
 
 
 def test_answered_adjustment_never_fires(
@@ -70,13 +70,13 @@ def test_answered_adjustment_never_fires(
     ask_adjustment(tsvc, ana, cid)
     clock.advance(days=3)
     task = open_task(tsvc, cid)
-    data = tsvc.task_form(maria, task.id).data
-    tsvc.complete_task(maria, task.id, data, chamado(tsvc, cid).version)
+    data = tsvc.requests.task_form(maria, task.id).data
+    tsvc.requests.complete_task(maria, task.id, data, chamado(tsvc, cid).version)
     assert "cancelled" in [
         state for name, state in timers_of(tsvc, cid).items() if name.startswith("timer_sem")
     ]
     clock.advance(days=30)
-    fired = tsvc.fire_due_timers("w1")
+    fired = tsvc.timers.fire_due_timers("w1")
     states = timers_of(tsvc, cid)
     assert all(
         state == "cancelled" for name, state in states.items() if name.startswith("timer_sem")
@@ -95,15 +95,15 @@ def test_sla_counts_business_days_and_does_not_stop_the_analysis(
     assert due is not None
     assert due.astimezone(business_days.TZ) == datetime(2026, 12, 1, 18, 0, tzinfo=business_days.TZ)
     clock.now = due - timedelta(minutes=1)
-    assert tsvc.fire_due_timers("w1") == []
+    assert tsvc.timers.fire_due_timers("w1") == []
     assert not chamado(tsvc, cid).overdue
     clock.now = due + timedelta(minutes=1)
-    assert len(tsvc.fire_due_timers("w1")) == 1
+    assert len(tsvc.timers.fire_due_timers("w1")) == 1
     c = chamado(tsvc, cid)
     assert c.overdue and c.status == "em_analise"
-    late = tsvc.queue(ana, QueueFilters(view="todas", situacao="atrasado"))
+    late = tsvc.analysis.queue(ana, QueueFilters(view="todas", situacao="atrasado"))
     assert [t.chamado_id for t in late.items] == [cid]
-    with tsvc.session_factory() as s:
+    with tsvc.unit.session_factory() as s:
         actions = s.scalars(select(AuditEvent.action).where(AuditEvent.chamado_id == cid)).all()
     assert "prazo.vencido" in actions
     decide(tsvc, ana, cid, {"decisao": "resolver", "resposta": "Feito agora."})
@@ -121,15 +121,15 @@ def test_sla_clock_excludes_time_waiting_for_the_requester(
     assert chamado(tsvc, cid).analysis_seconds == business_days.DAY
     clock.advance(days=6)  # the requester takes six days (back on a Monday)
     task = open_task(tsvc, cid)
-    tsvc.complete_task(
-        maria, task.id, tsvc.task_form(maria, task.id).data, chamado(tsvc, cid).version
+    tsvc.requests.complete_task(
+        maria, task.id, tsvc.requests.task_form(maria, task.id).data, chamado(tsvc, cid).version
     )
     c = chamado(tsvc, cid)
     assert c.analysis_seconds == business_days.DAY  # the waiting did not count
     resumed = clock.now
     assert c.analysis_due_at == business_days.add_business_seconds(resumed, business_days.DAY)
     clock.advance(hours=2)
-    assert tsvc.analysis_clock(c) == business_days.DAY + 2 * 3600
+    assert tsvc.analysis.analysis_clock(c) == business_days.DAY + 2 * 3600
 
 
 def test_two_schedulers_fire_each_timer_once(
@@ -146,7 +146,7 @@ def test_two_schedulers_fire_each_timer_once(
     def scheduler(name: str) -> None:
         barrier.wait()
         for _ in range(3):
-            fired.extend(tsvc.fire_due_timers(name, limit=2))
+            fired.extend(tsvc.timers.fire_due_timers(name, limit=2))
 
     threads = [threading.Thread(target=scheduler, args=(f"w{i}",)) for i in range(2)]
     for t in threads:
@@ -154,7 +154,7 @@ def test_two_schedulers_fire_each_timer_once(
     for t in threads:
         t.join()
     assert len(fired) == len(set(fired)) == 6
-    with tsvc.session_factory() as s:
+    with tsvc.unit.session_factory() as s:
         statuses = s.scalars(select(Chamado.status).where(Chamado.id.in_(ids))).all()
         closings = s.scalars(
             select(AuditEvent.chamado_id).where(
@@ -184,13 +184,11 @@ def test_the_scheduler_job_fires_due_timers(
 ) -> None:
     import time
 
-    from engine.scheduler import make_scheduler
-
     maria, ana = people
     cid = submit(tsvc, maria)
     ask_adjustment(tsvc, ana, cid)
     clock.advance(days=11)
-    scheduler = make_scheduler(tsvc, interval_seconds=0.1)
+    scheduler = tsvc.scheduler(interval_seconds=0.1)
     scheduler.start()
     try:
         deadline = time.monotonic() + 10

@@ -38,7 +38,7 @@ needs_service_roles = pytest.mark.skipif(
 
 
 def add_user(svc: Chamados, cpf: str, name: str, *roles: str) -> int:
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         user = users.upsert_user(s, Identity(cpf=cpf, name=name))
         for role in roles:
             users.grant_role(s, cpf, role, None)
@@ -49,7 +49,7 @@ def add_user(svc: Chamados, cpf: str, name: str, *roles: str) -> int:
 def app(tmp_path: Path) -> Iterator[Flask]:
     app = build_app(tmp_path)
     yield app
-    app.extensions["chamados"].db.dispose()
+    app.extensions["chamados"].unit.db.dispose()
 
 
 @pytest.fixture
@@ -62,10 +62,10 @@ def svc(app: Flask) -> Chamados:
 
 def test_a_token_is_shown_once_and_stored_hashed(svc: Chamados) -> None:
     maria = add_user(svc, MARIA, "Maria da Silva")
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         plaintext, row = tokens.create_token(s, maria, "  planilha  ", maria, T0)
     assert re.fullmatch(r"chm_[A-Za-z0-9_-]{43}", plaintext)
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         stored = s.get(ApiToken, row.id)
         assert stored is not None
         assert stored.name == "planilha"
@@ -79,10 +79,10 @@ def test_a_token_is_shown_once_and_stored_hashed(svc: Chamados) -> None:
 def test_authenticate_finds_the_owner_with_roles_and_refuses_the_rest(svc: Chamados) -> None:
     maria = add_user(svc, MARIA, "Maria da Silva", "analyst", "supervisor")
     ana = add_user(svc, ANA, "Ana Souza")
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         plaintext, row = tokens.create_token(s, maria, "cli", maria, T0)
         ana_token, _ = tokens.create_token(s, ana, "cli", ana, T0)
-    with svc.db.connect() as conn:
+    with svc.unit.db.connect() as conn:
         found = tokens.authenticate(conn, plaintext)
         assert found is not None and found.token_id == row.id and found.last_used_at is None
         owner = found.principal
@@ -93,23 +93,23 @@ def test_authenticate_finds_the_owner_with_roles_and_refuses_the_rest(svc: Chama
         assert ana_found is not None and ana_found.principal.roles == frozenset()
         for wrong in (plaintext + "x", plaintext.removeprefix("chm_"), "chm_" + "a" * 500, ""):
             assert tokens.authenticate(conn, wrong) is None
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         tokens.revoke(s, row.id, maria, is_admin=False)
-    with svc.db.connect() as conn:
+    with svc.unit.db.connect() as conn:
         assert tokens.authenticate(conn, plaintext) is None  # at once: nothing is cached
 
 
 def test_last_used_is_written_at_most_once_a_minute(svc: Chamados) -> None:
     maria = add_user(svc, MARIA, "Maria da Silva")
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         _plaintext, row = tokens.create_token(s, maria, "cli", maria, T0)
 
     def touch(now: datetime) -> bool:
-        with svc.db.begin() as conn:
+        with svc.unit.db.begin() as conn:
             return tokens.touch(conn, row.id, now)
 
     def stored() -> datetime | None:
-        with svc.session_factory() as s:
+        with svc.unit.session_factory() as s:
             return s.scalar(select(ApiToken.last_used_at).where(ApiToken.id == row.id))
 
     assert touch(T0) and stored() == T0
@@ -130,17 +130,17 @@ def test_needs_touch_follows_the_resolution() -> None:
 def test_revoking_is_for_the_owner_or_an_admin(svc: Chamados) -> None:
     maria = add_user(svc, MARIA, "Maria da Silva")
     ana = add_user(svc, ANA, "Ana Souza")
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         _plain, row = tokens.create_token(s, maria, "cli", maria, T0)
-    with pytest.raises(NotFound), svc.transaction() as s:
+    with pytest.raises(NotFound), svc.unit.transaction() as s:
         tokens.revoke(s, row.id, ana, is_admin=False)
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         assert tokens.revoke(s, row.id, ana, is_admin=True, now=T0).revoked_at == T0
-    with svc.transaction() as s:  # again: nothing changes
+    with svc.unit.transaction() as s:  # again: nothing changes
         assert (
             tokens.revoke(s, row.id, maria, is_admin=False, now=T0 + timedelta(1)).revoked_at == T0
         )
-    with pytest.raises(NotFound), svc.transaction() as s:
+    with pytest.raises(NotFound), svc.unit.transaction() as s:
         tokens.revoke(s, 424242, maria, is_admin=True)
 
 
@@ -149,43 +149,43 @@ def test_only_an_admin_creates_tokens_for_someone_else_and_only_for_services(
 ) -> None:
     maria = add_user(svc, MARIA, "Maria da Silva")
     carlos = add_user(svc, CARLOS, "Carlos Admin", "admin")
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         robot = tokens.create_service_account(s, "robo-inss", "Robô do INSS").id
-    with pytest.raises(Forbidden), svc.transaction() as s:
+    with pytest.raises(Forbidden), svc.unit.transaction() as s:
         tokens.create_token(s, robot, "x", maria, T0)
-    with pytest.raises(Forbidden), svc.transaction() as s:
+    with pytest.raises(Forbidden), svc.unit.transaction() as s:
         tokens.create_token(s, maria, "x", carlos, T0)  # not even an admin, for a person
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         _plain, row = tokens.create_token(s, robot, "produção", carlos, T0)
         assert row.created_by_id == carlos
-    with pytest.raises(ValidationFailed) as refused, svc.transaction() as s:
+    with pytest.raises(ValidationFailed) as refused, svc.unit.transaction() as s:
         tokens.create_token(s, maria, "   ", maria, T0)
     assert set(refused.value.errors) == {"name"}
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         assert [t.user_id for t in tokens.list_tokens(s)] == [robot]
         assert [t.user_id for t in tokens.list_tokens(s, kind="servico")] == [robot]
         assert tokens.list_tokens(s, maria) == []
 
 
 def test_service_accounts_have_a_slug_identity(svc: Chamados) -> None:
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         account = tokens.create_service_account(s, " Robo-INSS ", "Robô do INSS")
     assert (account.cpf, account.kind, account.name) == ("svc:robo-inss", "servico", "Robô do INSS")
     for bad in ("", "-x", "x-", "com espaço", "ação", "a" * 37, "svc:x"):
-        with pytest.raises(ValidationFailed) as refused, svc.transaction() as s:
+        with pytest.raises(ValidationFailed) as refused, svc.unit.transaction() as s:
             tokens.create_service_account(s, bad, "Nome")
         assert set(refused.value.errors) == {"slug"}, bad
-    with pytest.raises(ValidationFailed) as refused, svc.transaction() as s:
+    with pytest.raises(ValidationFailed) as refused, svc.unit.transaction() as s:
         tokens.create_service_account(s, "robo-inss", "Outro")
     assert "Já existe" in refused.value.errors["slug"]
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         assert [u.cpf for u in tokens.list_service_accounts(s)] == ["svc:robo-inss"]
 
 
 @needs_service_roles
 def test_a_service_account_with_a_role_works_the_queue(app: Flask, svc: Chamados) -> None:
     carlos = add_user(svc, CARLOS, "Carlos Admin", "admin")
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         robot = tokens.create_service_account(s, "triagem", "Triagem", "analyst", CARLOS)
         assert users.roles_for(s, robot.cpf) == {"analyst"}
         plaintext, _row = tokens.create_token(s, robot.id, "produção", carlos, T0)
@@ -195,7 +195,7 @@ def test_a_service_account_with_a_role_works_the_queue(app: Flask, svc: Chamados
 
 def test_a_service_account_without_roles_is_a_requester(app: Flask, svc: Chamados) -> None:
     carlos = add_user(svc, CARLOS, "Carlos Admin", "admin")
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         robot = tokens.create_service_account(s, "portal", "Portal de serviços")
         plaintext, _row = tokens.create_token(s, robot.id, "produção", carlos, T0)
     api = Api(app.test_client(), plaintext)
@@ -237,7 +237,7 @@ def test_my_tokens_page_creates_shows_once_and_revokes(app: Flask, svc: Chamados
 
 def test_someone_elses_token_cannot_be_revoked_from_the_page(app: Flask, svc: Chamados) -> None:
     maria = add_user(svc, MARIA, "Maria da Silva")
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         _plain, row = tokens.create_token(s, maria, "cli", maria, T0)
     browser = app.test_client()
     set_session_user(app, browser, ANA, "Ana Souza")
@@ -248,7 +248,7 @@ def test_someone_elses_token_cannot_be_revoked_from_the_page(app: Flask, svc: Ch
         data={"csrf_token": form["csrf_token"], "action": "revoke", "token_id": str(row.id)},
     )
     assert resp.status_code == 404
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         assert s.get(ApiToken, row.id).revoked_at is None  # type: ignore[union-attr]
 
 
@@ -285,7 +285,7 @@ def test_service_accounts_page_is_for_admins(app: Flask, svc: Chamados) -> None:
     resp = browser.post("/admin/contas-de-servico", data=fill(page, {}, containing="token_id"))
     assert resp.status_code == 302
     api.get("/chamados", expect=401)
-    with svc.session_factory() as s:
+    with svc.unit.session_factory() as s:
         account = s.scalars(select(User).where(User.cpf == "svc:portal")).one()
         assert account.kind == "servico"
 

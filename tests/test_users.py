@@ -38,7 +38,7 @@ def db(tmp_path: Path) -> Iterator[Chamados]:
     service = Chamados.from_settings(settings)
     service.migrate()
     yield service
-    service.db.dispose()
+    service.unit.db.dispose()
 
 
 def ident(cpf: str = MARIA, **kw: object) -> Identity:
@@ -63,12 +63,12 @@ def test_roles_and_labels() -> None:
 
 
 def test_upsert_creates_then_updates(db: Chamados) -> None:
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         user = upsert_user(s, ident(social_name="Mari", phone="61987650001"))
         first_id, first_login = user.id, user.last_login_at
         assert user.display_name == "Mari"
         assert first_login is not None
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         # Next login: new name, social name removed, e-mail absent (unverified now).
         user = upsert_user(s, ident(name="Maria Silva", email=None, social_name=None))
         assert user.id == first_id
@@ -77,22 +77,22 @@ def test_upsert_creates_then_updates(db: Chamados) -> None:
         assert user.email == "maria@example.gov.br"  # last verified one kept
         assert user.phone == "61987650001"
         assert user.last_login_at is not None and user.last_login_at >= first_login
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         assert s.scalar(select(User).where(User.cpf == MARIA)) is not None
         assert len(s.scalars(select(User)).all()) == 1
 
 
 def test_upsert_without_name_uses_formatted_cpf(db: Chamados) -> None:
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         assert upsert_user(s, ident(name="")).name == "390.533.447-05"
 
 
 def test_grant_any_cpf_spelling_and_twice_is_harmless(db: Chamados) -> None:
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         assert grant_role(s, "111.444.777-35", "analyst", CARLOS) is True
         assert grant_role(s, "111 444 777 35", "analyst", CARLOS) is False
         assert grant_role(s, ANA, "Supervisor", None) is True  # case-insensitive key
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         assert roles_for(s, ANA) == {"analyst", "supervisor"}
         assert roles_for(s, "111.444.777-35") == {"analyst", "supervisor"}
         assert roles_for(s, MARIA) == set()
@@ -109,10 +109,10 @@ def test_grant_any_cpf_spelling_and_twice_is_harmless(db: Chamados) -> None:
 
 
 def test_audit_actor_is_the_granting_user(db: Chamados) -> None:
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         carlos = upsert_user(s, ident(CARLOS, name="Carlos Admin"))
         grant_role(s, ANA, "analyst", CARLOS)
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         event = s.scalar(select(AuditEvent))
         assert event is not None and event.actor_id == carlos.id
 
@@ -121,12 +121,12 @@ def test_role_audit_rows_carry_the_request_id(db: Chamados) -> None:
     """Like every audit row (engine.audit.record): the request or job that caused it."""
     token = context.request_id.set("req-roles-1")
     try:
-        with db.transaction() as s:
+        with db.unit.transaction() as s:
             grant_role(s, ANA, "analyst", None)
             revoke_role(s, ANA, "analyst", None)
     finally:
         context.request_id.reset(token)
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         events = s.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
         assert [(e.action, e.request_id) for e in events] == [
             ("role.grant", "req-roles-1"),
@@ -136,7 +136,7 @@ def test_role_audit_rows_carry_the_request_id(db: Chamados) -> None:
 
 @pytest.mark.parametrize("cpf", ["", "123", "111.111.111-11", "390.533.447-04", "abc"])
 def test_invalid_cpf_refused(db: Chamados, cpf: str) -> None:
-    with db.transaction() as s, pytest.raises(ValidationFailed) as info:
+    with db.unit.transaction() as s, pytest.raises(ValidationFailed) as info:
         grant_role(s, cpf, "analyst", None)
     assert "cpf" in info.value.errors
     assert "CPF inválido" in info.value.errors["cpf"]
@@ -144,53 +144,53 @@ def test_invalid_cpf_refused(db: Chamados, cpf: str) -> None:
 
 @pytest.mark.parametrize("role", ["", "root", "requester", None])
 def test_invalid_role_refused(db: Chamados, role: str | None) -> None:
-    with db.transaction() as s, pytest.raises(ValidationFailed) as info:
+    with db.unit.transaction() as s, pytest.raises(ValidationFailed) as info:
         grant_role(s, ANA, role, None)  # type: ignore[arg-type]
     assert "Papel inválido" in info.value.errors["role"]
 
 
 def test_revoke(db: Chamados) -> None:
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         grant_role(s, ANA, "analyst", None)
         grant_role(s, CARLOS, "admin", None)
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         assert revoke_role(s, "111.444.777-35", "analyst", CARLOS) is True
         assert revoke_role(s, ANA, "analyst", CARLOS) is False  # harmless
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         assert roles_for(s, ANA) == set()
         actions = [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
         assert actions == ["role.grant", "role.grant", "role.revoke"]
 
 
 def test_last_admin_cannot_be_revoked(db: Chamados) -> None:
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         grant_role(s, CARLOS, "admin", None)
-    with pytest.raises(Conflict), db.transaction() as s:
+    with pytest.raises(Conflict), db.unit.transaction() as s:
         revoke_role(s, CARLOS, "admin", CARLOS)
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         grant_role(s, ANA, "admin", CARLOS)
         assert revoke_role(s, CARLOS, "admin", ANA) is True
 
 
 def test_bootstrap_admin(db: Chamados) -> None:
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         assert ensure_bootstrap_admin(s, None) is False
         assert ensure_bootstrap_admin(s, "") is False
         assert ensure_bootstrap_admin(s, "529.982.247-25") is True
         assert ensure_bootstrap_admin(s, CARLOS) is False  # idempotent
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         assert roles_for(s, CARLOS) == {"admin"}
-    with db.transaction() as s, pytest.raises(ValidationFailed):
+    with db.unit.transaction() as s, pytest.raises(ValidationFailed):
         ensure_bootstrap_admin(s, "123")
 
 
 def test_list_grants(db: Chamados) -> None:
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         upsert_user(s, ident(ANA, name="Ana Souza", social_name="Aninha"))
         grant_role(s, ANA, "admin", None)
         grant_role(s, ANA, "analyst", None)
         grant_role(s, MARIA, "designer", None)  # never logged in
-    with db.transaction() as s:
+    with db.unit.transaction() as s:
         grants = list_grants(s)
         only_analysts = list_grants(s, ["analyst", "supervisor"])
     assert [(g.cpf, g.role) for g in grants] == [

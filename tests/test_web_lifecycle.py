@@ -37,7 +37,7 @@ def app(tmp_path: Path, issuer: str) -> Flask:
     app = build_app(tmp_path, issuer)
     svc = app.extensions["chamados"]
     svc.init_database()
-    with svc.transaction() as s:
+    with svc.unit.transaction() as s:
         users.grant_role(s, ANA, "analyst", None)
     return app
 

@@ -10,9 +10,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from engine.mail import MailSettings
-from engine.service import Chamados
-from engine.settings import PROJECT_ROOT, Settings
+from engine.service import PROJECT_ROOT, Chamados, MailSettings, Settings
 from web import limits
 from web.params import BoundedIntConverter
 

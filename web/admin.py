@@ -7,14 +7,7 @@ from typing import Any
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 
 from engine.errors import DomainError, ValidationFailed
-from engine.users import (
-    ROLE_LABELS,
-    ROLES,
-    format_principal,
-    grant_role,
-    list_grants,
-    parse_principal,
-)
+from engine.service import ROLE_LABELS, ROLES, RoleChange
 from web.auth import current_user, role_required
 from web.context import service as _service
 
@@ -41,11 +34,10 @@ def roles() -> Any:
         by_cpf = actor.cpf if actor else None
         try:
             if action == "grant":
-                with _service().transaction() as db:
-                    changed = grant_role(db, cpf, role, by_cpf)
+                change = _service().admin.grant_role(cpf, role, by_cpf)
             elif action == "revoke":
-                # Through the facade: revoking also ends the person's sessions.
-                changed = _service().revoke_role(cpf, role, by_cpf)
+                # Revoking also ends the person's sessions.
+                change = _service().admin.revoke_role(cpf, role, by_cpf)
             else:
                 raise ValidationFailed({}, "Ação desconhecida.")
         except ValidationFailed as exc:
@@ -58,12 +50,11 @@ def roles() -> Any:
             message = exc.message
             status = exc.status
         else:
-            flash(_outcome(action, cpf, role, changed), "success" if changed else "info")
+            flash(_outcome(action, change), "success" if change.changed else "info")
             # Post/redirect/get: reloading the page does not repeat the action.
             return redirect(url_for("admin.roles"))
 
-    with _service().transaction() as db:
-        grants = list_grants(db)
+    grants = _service().admin.role_grants()
     return (
         render_template(
             "admin/roles.html",
@@ -78,13 +69,12 @@ def roles() -> Any:
     )
 
 
-def _outcome(action: str, cpf: str, role: str, changed: bool) -> str:
-    shown = format_principal(parse_principal(cpf) or cpf)
-    label = ROLE_LABELS[role.strip().lower()]
+def _outcome(action: str, change: RoleChange) -> str:
+    shown, label = change.principal, change.role_label
     if action == "grant":
-        if changed:
+        if change.changed:
             return f"Papel {label} concedido ao CPF {shown}."
         return f"O CPF {shown} já tinha o papel {label}."
-    if changed:
+    if change.changed:
         return f"Papel {label} revogado do CPF {shown}."
     return f"O CPF {shown} não tinha o papel {label}."

@@ -6,9 +6,15 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from engine import business_days, forms, incidents
 from engine.errors import Conflict, ValidationFailed
-from engine.queue import ALL_VIEWS, INCIDENTS, QueueFilters
+from engine.service import (
+    INCIDENTS_VIEW,
+    QUEUE_VIEWS,
+    QueueFilters,
+    describe_business_time,
+    forms,
+    incidents,
+)
 from web import present
 from web.auth import current_user, role_required
 from web.context import service as svc
@@ -36,7 +42,7 @@ def queue() -> Any:
     user = current_user()
     # Admins who do not work the queue see only its incidents view (they retry them).
     works_queue = user.has_role(*_QUEUE_ROLES)
-    views = ALL_VIEWS if works_queue else (INCIDENTS,)
+    views = QUEUE_VIEWS if works_queue else (INCIDENTS_VIEW,)
     view = request.args.get("visao", views[0])
     filters = QueueFilters(
         view=view if view in views else views[0],
@@ -48,20 +54,20 @@ def queue() -> Any:
         min_age_days=_int_arg("idade"),
         page=_int_arg("pagina") or 1,
     )
-    result = svc().queue(user, filters)
+    result = svc().analysis.queue(user, filters)
     return render_template(
         "analyst/queue.html",
         result=result,
         filters=filters,
         views=views,
-        incidents_view=filters.view == INCIDENTS,
+        incidents_view=filters.view == INCIDENTS_VIEW,
         can_retry=user.has_role("admin"),
-        categorias=svc().category_options(),
-        services=svc().services(),
-        my_groups=svc().my_groups(user),
-        orgaos=svc().queue_orgaos(user),
-        analysis_time=lambda c: business_days.describe(svc().analysis_clock(c)),
-        analysts=svc().analysts() if "supervisor" in user.roles else [],
+        categorias=svc().analysis.category_options(),
+        services=svc().requests.services(),
+        my_groups=svc().analysis.my_groups(user),
+        orgaos=svc().analysis.queue_orgaos(user),
+        analysis_time=lambda c: describe_business_time(svc().analysis.analysis_clock(c)),
+        analysts=svc().analysis.analysts() if "supervisor" in user.roles else [],
         now=svc().clock(),
     )
 
@@ -70,7 +76,7 @@ def queue() -> Any:
 @role_required("analyst", "supervisor", "admin")
 def incidents_tab() -> Any:
     """The menu's way to the queue's "Incidentes técnicos"."""
-    return redirect(url_for("analyst.queue", visao=INCIDENTS))
+    return redirect(url_for("analyst.queue", visao=INCIDENTS_VIEW))
 
 
 @bp.post("/analise/<int:chamado_id>/tentar-novamente")
@@ -78,7 +84,7 @@ def incidents_tab() -> Any:
 def retry_incident(chamado_id: int) -> Any:
     """Runs the pending step of a ticket in a technical incident again."""
     version = to_int(request.form.get("version")) or 0
-    outcome = svc().retry_incident(current_user(), chamado_id, version)
+    outcome = svc().incidents.retry_incident(current_user(), chamado_id, version)
     flash(outcome.message, "success" if outcome.resolved else "danger")
     return redirect(url_for("analyst.analysis", chamado_id=chamado_id))
 
@@ -93,7 +99,7 @@ def _back_to_queue() -> Any:
 @bp.post("/fila/tarefas/<int:task_id>/assumir")
 @role_required("analyst", "supervisor")
 def claim(task_id: int) -> Any:
-    svc().claim(current_user(), task_id)
+    svc().analysis.claim(current_user(), task_id)
     flash("Tarefa assumida. Ela está agora em “Minhas tarefas”.", "success")
     chamado_id = request.form.get("chamado_id", "")
     if chamado_id.isdigit():
@@ -104,7 +110,7 @@ def claim(task_id: int) -> Any:
 @bp.post("/fila/tarefas/<int:task_id>/liberar")
 @role_required("analyst", "supervisor")
 def release(task_id: int) -> Any:
-    svc().release(current_user(), task_id)
+    svc().analysis.release(current_user(), task_id)
     flash("Tarefa liberada: voltou para a fila.", "info")
     return _back_to_queue()
 
@@ -112,7 +118,7 @@ def release(task_id: int) -> Any:
 @bp.post("/fila/tarefas/<int:task_id>/reatribuir")
 @role_required("supervisor")
 def reassign(task_id: int) -> Any:
-    svc().reassign(current_user(), task_id, request.form.get("cpf", ""))
+    svc().analysis.reassign(current_user(), task_id, request.form.get("cpf", ""))
     flash("Tarefa reatribuída.", "success")
     return _back_to_queue()
 
@@ -121,20 +127,20 @@ def reassign(task_id: int) -> Any:
 @role_required("analyst", "supervisor", "admin")
 def analysis(chamado_id: int) -> Any:
     user = current_user()
-    view = svc().analysis(user, chamado_id)
+    view = svc().analysis.analysis(user, chamado_id)
     task = view.analysis_task
     form = None
     errors: dict[str, str] = {}
     # While the ticket is in a technical incident nothing can be completed on it.
     if task is not None and task.assignee_id == user.id and view.chamado.incident_at is None:
-        form = svc().task_form(user, task.id)
+        form = svc().requests.task_form(user, task.id)
         if request.method == "POST":
             fields = forms.field_order(form.ui, form.schema)
             data = forms.parse_submission(
                 form.schema, form.ui, fields, request.form.to_dict(flat=False), {}
             ).data
             try:
-                chamado = svc().complete_task(
+                chamado = svc().requests.complete_task(
                     user, task.id, data, int(request.form.get("version", "0"))
                 )
             except ValidationFailed as exc:
@@ -145,7 +151,7 @@ def analysis(chamado_id: int) -> Any:
                 # The ticket moved while the page was open (the other team's review on a
                 # parallel branch, a timer): if the task is still hers, keep what she chose
                 # and show the ticket as it is now, to confirm; otherwise the 409 page.
-                view = svc().analysis(user, chamado_id)
+                view = svc().analysis.analysis(user, chamado_id)
                 if view.chamado.incident_at is not None:  # stopped meanwhile: it says why
                     flash(exc.message, "warning")
                     return redirect(url_for("analyst.analysis", chamado_id=chamado_id))
@@ -174,7 +180,7 @@ def _analysis_page(view: Any, task: Any, form: Any, errors: dict[str, str], stat
         form_view=build_form_view(form.schema, form.ui, form.data, errors) if form else None,
         errors=errors,
         forms_shown=present.sent_forms(view.forms),
-        analysis_time=business_days.describe(svc().analysis_clock(view.chamado)),
+        analysis_time=describe_business_time(svc().analysis.analysis_clock(view.chamado)),
         can_retry=current_user().has_role("admin"),
         now=svc().clock(),
     ), status

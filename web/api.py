@@ -2,8 +2,8 @@
 
 Authentication, in this order:
 
-* ``Authorization: Bearer chm_...`` — an API token (engine.tokens); the session cookie
-  is then ignored, so such requests need no CSRF token.
+* ``Authorization: Bearer chm_...`` — an API token (the facade's ``sessions.token_user``);
+  the session cookie is then ignored, so such requests need no CSRF token.
 * the browser session (loaded by web.auth); mutating requests must then carry the
   page's CSRF token in ``X-CSRFToken``: the blueprint is exempt from Flask-WTF's
   global check and enforces it itself for cookie-authenticated requests only.
@@ -22,14 +22,23 @@ from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, url_for
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import inspect as sa_inspect
 
-from engine import incidents, limits, listing, orgaos, tokens
-from engine.db import autocommit_read, write_if_free
 from engine.errors import DomainError, NotFound, ValidationFailed
-from engine.models import Attachment, AuditEvent, Chamado, HumanTask
-from engine.queue import ALL_VIEWS, MAX_AGE_DAYS, QueueFilters
-from engine.service import STAFF_ROLES, ChamadoView, TaskForm
+from engine.service import (
+    MAX_AGE_DAYS,
+    QUEUE_VIEWS,
+    STAFF_ROLES,
+    Attachment,
+    AuditEvent,
+    Chamado,
+    ChamadoView,
+    HumanTask,
+    QueueFilters,
+    TaskForm,
+    incidents,
+    limits,
+    listing,
+)
 from web import csrf
 from web.auth import CurrentUser, current_user
 from web.context import service as _service
@@ -66,22 +75,10 @@ def _user() -> CurrentUser:
 
 
 def bearer_user(plaintext: str) -> CurrentUser | None:
-    """The user behind an API token, with their roles; None if unknown or revoked.
-
-    Checked against the database on every request, so a revocation takes effect at
-    once; but as one statement outside any transaction (no write lock, no commit).
-    The token's last_used_at is written, in a transaction of its own, only when older
-    than tokens.LAST_USED_RESOLUTION, and skipped when SQLite's write lock is busy.
-    """
-    svc = _service()
-    found = autocommit_read(svc.db, lambda conn: tokens.authenticate(conn, plaintext))
-    if found is None:
-        return None
-    now = svc.clock()
-    if found.needs_touch(now):
-        # Bookkeeping: skipped (done by a later request) rather than wait for a writer.
-        write_if_free(svc.db, lambda conn: tokens.touch(conn, found.token_id, now))
-    return CurrentUser.of(found.principal)
+    """The user behind an API token, with their roles; None if unknown or revoked
+    (checked on every request, outside any transaction: engine.usecases.sessions)."""
+    principal = _service().sessions.token_user(plaintext)
+    return CurrentUser.of(principal) if principal is not None else None
 
 
 def _unauthorized(detail: str, error: str | None = None) -> tuple[Response, int]:
@@ -134,15 +131,6 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _orgao_label(c: Chamado) -> str | None:
-    if c.orgao_id is None:
-        return None
-    # The joined órgão may be stale right after a submission changed orgao_id.
-    if "orgao" not in sa_inspect(c).unloaded and c.orgao is not None and c.orgao.id == c.orgao_id:
-        return orgaos.display(c.orgao.sigla, c.orgao.name)
-    return _service().orgao_label(c.orgao_id)
-
-
 def incident_json(c: Chamado, staff: bool) -> dict[str, Any] | None:
     """The ticket's technical incident: when and a notice for everyone; for staff also
     the element, the engine's message and the step waiting to run again."""
@@ -175,7 +163,7 @@ def chamado_json(c: Chamado, staff: bool = False) -> dict[str, Any]:
         "requester_id": c.requester_id,
         "servico": c.servico,
         "orgao_id": c.orgao_id,
-        "orgao": _orgao_label(c),
+        "orgao": _service().analysis.chamado_orgao(c),
         "categoria": c.categoria,
         "adjustment_rounds": c.adjustment_rounds,
         "outcome_message": c.outcome_message,
@@ -332,8 +320,8 @@ def _code_param(name: str, errors: dict[str, str]) -> str | None:
 def _queue_filters() -> QueueFilters:
     errors: dict[str, str] = {}
     view = request.args.get("view") or "disponiveis"
-    if view not in ALL_VIEWS:
-        errors["view"] = f"Use um destes valores: {', '.join(ALL_VIEWS)}."
+    if view not in QUEUE_VIEWS:
+        errors["view"] = f"Use um destes valores: {', '.join(QUEUE_VIEWS)}."
     situacao = request.args.get("situacao") or None
     if situacao not in (None, "novo", "reenviado"):
         errors["situacao"] = "Use novo ou reenviado."
@@ -391,7 +379,7 @@ def start_instance(process_id: str) -> Any:
         raise NotFound(f"O processo {process_id[:100]!r} não está implantado.")
     svc, user = _service(), _user()
     # The use case hands back the requester's first task: no second read for it.
-    chamado, first = svc.start_instance(user, process_id)
+    chamado, first = svc.requests.start_instance(user, process_id)
     body = {"chamado": chamado_json(chamado), "task": task_json(first) if first else None}
     if chamado.incident_at is not None:
         body["message"] = incidents.STARTED
@@ -410,7 +398,7 @@ def list_services() -> Any:
                 "description": s.description,
                 "start_label": s.start_label,
             }
-            for s in _service().services()
+            for s in _service().requests.services()
         ]
     )
 
@@ -418,7 +406,7 @@ def list_services() -> Any:
 @bp.get("/tasks")
 def list_tasks() -> Any:
     """The caller's ready tasks, a page at a time: on their tickets, analyses they hold."""
-    page = _service().my_tasks(_user(), _list_request(listing.TASKS))
+    page = _service().requests.my_tasks(_user(), _list_request(listing.TASKS))
     return jsonify(
         items=[_task_with_chamado(t) for t in page.items],
         **_paging(page, listing.TASKS, "api.list_tasks"),
@@ -427,7 +415,7 @@ def list_tasks() -> Any:
 
 @bp.get("/queue")
 def queue() -> Any:
-    result = _service().queue(_user(), _queue_filters())
+    result = _service().analysis.queue(_user(), _queue_filters())
     items = [_task_with_chamado(t, staff=True) for t in result.items]
     items += [{"task": None, "chamado": chamado_json(c, staff=True)} for c in result.incidents]
     return jsonify(
@@ -442,7 +430,7 @@ def queue() -> Any:
 
 @bp.get("/tasks/<int:task_id>")
 def get_task(task_id: int) -> Any:
-    return jsonify(task_form_json(_service().task_form(_user(), task_id)))
+    return jsonify(task_form_json(_service().requests.task_form(_user(), task_id)))
 
 
 @bp.put("/tasks/<int:task_id>/draft")
@@ -458,7 +446,7 @@ def save_draft(task_id: int) -> Any:
     errors.update({f"data.{k}": v for k, v in limits.draft_problems(data).items()})
     if errors:
         raise ValidationFailed(errors)
-    _service().save_draft(_user(), task_id, data, step)
+    _service().requests.save_draft(_user(), task_id, data, step)
     return "", 204
 
 
@@ -472,7 +460,7 @@ def submit_task(task_id: int) -> Any:
         errors["version"] = "Informe a versão do chamado lida com a tarefa (número inteiro)."
     if errors:
         raise ValidationFailed(errors)
-    chamado = _service().complete_task(_user(), task_id, data, cast(int, version))
+    chamado = _service().requests.complete_task(_user(), task_id, data, cast(int, version))
     if chamado.incident_at is not None:
         # Received, not yet processed: the step waits in a technical incident.
         return jsonify(chamado=chamado_json(chamado), message=incidents.RECEIVED), 202
@@ -494,7 +482,7 @@ def retry_incident(chamado_id: int) -> Any:
     version = _version_field(_json_body(), errors)
     if errors:
         raise ValidationFailed(errors)
-    outcome = _service().retry_incident(_user(), chamado_id, version)
+    outcome = _service().incidents.retry_incident(_user(), chamado_id, version)
     return jsonify(
         chamado=chamado_json(outcome.chamado, staff=True),
         resolved=outcome.resolved,
@@ -504,20 +492,20 @@ def retry_incident(chamado_id: int) -> Any:
 
 @bp.post("/tasks/<int:task_id>/claim")
 def claim_task(task_id: int) -> Any:
-    _service().claim(_user(), task_id)
+    _service().analysis.claim(_user(), task_id)
     return "", 204
 
 
 @bp.post("/tasks/<int:task_id>/release")
 def release_task(task_id: int) -> Any:
-    _service().release(_user(), task_id)
+    _service().analysis.release(_user(), task_id)
     return "", 204
 
 
 @bp.get("/chamados")
 def list_chamados() -> Any:
     """The caller's tickets, a page at a time: open ones unless another view is asked."""
-    page = _service().my_chamados(_user(), _list_request(listing.CHAMADOS))
+    page = _service().requests.my_chamados(_user(), _list_request(listing.CHAMADOS))
     return jsonify(
         items=[
             {"chamado": chamado_json(c), "open_task": task_json(t) if t else None}
@@ -533,5 +521,9 @@ def list_chamados() -> Any:
 def get_chamado(chamado_id: int) -> Any:
     svc, user = _service(), _user()
     staff = bool(user.roles & STAFF_ROLES)
-    view = svc.analysis(user, chamado_id) if staff else svc.tracking(user, chamado_id)
+    view = (
+        svc.analysis.analysis(user, chamado_id)
+        if staff
+        else svc.requests.tracking(user, chamado_id)
+    )
     return jsonify(chamado_view_json(view, staff))

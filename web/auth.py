@@ -7,7 +7,7 @@ Public API for the rest of the web layer:
 * ``@login_required`` and ``@role_required(*roles)`` view decorators.
 * ``safe_next(target)`` to sanitise a post-login destination.
 
-Sessions live on the server (engine.sessions, through the facade): after login the
+Sessions live on the server (the facade's ``sessions``, engine.usecases.sessions): after login the
 signed Flask cookie carries only the session's random token (and, when it fits, the ID
 token for the provider's logout), so "Sair" — or an administrator, or a revoked role —
 ends the session for every copy of the cookie. Before login the cookie holds the pending
@@ -47,9 +47,13 @@ from joserfc.errors import BadSignatureError
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.errors import DomainError
-from engine.identity import Identity, identity_from_claims
-from engine.users import Principal, ensure_bootstrap_admin
-from engine.validators import format_cpf, normalize_cpf
+from engine.service import (
+    Identity,
+    Principal,
+    format_cpf,
+    identity_from_claims,
+    normalize_cpf,
+)
 from web.context import service as _service
 
 log = logging.getLogger(__name__)
@@ -217,7 +221,7 @@ def _load_current_user() -> None:
         return
     # Read on every request (an ended session, a revoked role or a deleted user takes
     # effect at once), but as one statement outside any transaction: no write lock.
-    found = _service().session_user(token) if isinstance(token, str) else None
+    found = _service().sessions.session_user(token) if isinstance(token, str) else None
     if found is None:
         _forget_login()
         if not _is_api() and request.endpoint not in _LEAVING:
@@ -250,9 +254,8 @@ def _bootstrap_admin_once() -> None:
             state.bootstrap_done = True
             return
         try:
-            with _service().transaction() as db:
-                if ensure_bootstrap_admin(db, cpf):
-                    log.info("Papel admin concedido ao CPF de bootstrap %s", cpf)
+            if _service().admin.ensure_bootstrap_admin(cpf):
+                log.info("Papel admin concedido ao CPF de bootstrap %s", cpf)
             state.bootstrap_done = True
         except DomainError as exc:
             log.error("BOOTSTRAP_ADMIN_CPF inválido (%r): %s", cpf, exc.message)
@@ -454,7 +457,7 @@ def callback() -> Any:
     previous = session.get(SESSION_KEY)
     # A new server-side session, never the one the browser carried (which is ended):
     # a token planted in a browser before the login is worth nothing after it.
-    _user, token = _service().log_in(
+    _user, token = _service().sessions.log_in(
         identity,
         request.headers.get("User-Agent"),
         replaces=previous if isinstance(previous, str) else None,
@@ -587,7 +590,7 @@ def log_out_of_browser(message: str) -> Any:
     token = session.get(SESSION_KEY)
     id_token = session.get(_ID_TOKEN_KEY)
     if isinstance(token, str):
-        _service().log_out(token)
+        _service().sessions.log_out(token)
     session.clear()
     flash(message, "info")
     return redirect(_provider_logout_url(id_token) or "/")

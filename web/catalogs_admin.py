@@ -22,8 +22,8 @@ from flask import (
     url_for,
 )
 
-from engine import catalogs
 from engine.errors import DomainError, ValidationFailed
+from engine.service import CATALOG_HELP_MAX, CATALOG_LABEL_MAX, EDITABLE_CATALOGS
 from web.auth import current_user, role_required
 from web.context import service as _service
 
@@ -55,24 +55,17 @@ def index() -> Any:
     if request.method == "POST":
         # The overview has no form of its own; a catalog picked from a form goes to its page.
         catalog = request.form.get("catalog", "")
-        if catalog not in catalogs.EDITABLE:
+        if catalog not in EDITABLE_CATALOGS:
             abort(404)
         return redirect(url_for("catalogs_admin.catalog", catalog=catalog))
-    with _service().transaction() as db:
-        summary = []
-        for name, title in catalogs.EDITABLE.items():
-            items = catalogs.options(db, name)
-            active = sum(1 for i in items if i.active)
-            summary.append(
-                {"name": name, "title": title, "active": active, "retired": len(items) - active}
-            )
+    summary = _service().admin.catalogs_summary()
     return render_template("catalogs_admin/index.html", summary=summary)
 
 
 @bp.route("/admin/catalogos/<catalog>", methods=["GET", "POST"], endpoint="catalog")
 @role_required("admin")
 def catalog_page(catalog: str) -> Any:
-    if catalog not in catalogs.EDITABLE:
+    if catalog not in EDITABLE_CATALOGS:
         abort(404)
     failure: Failure | None = None
     status = 200
@@ -85,8 +78,7 @@ def catalog_page(catalog: str) -> Any:
             return redirect(target + (f"#item-{anchor}" if anchor else ""))
         status = failure.status
 
-    with _service().transaction() as db:
-        items = catalogs.options(db, catalog)
+    items = _service().admin.catalog_items(catalog)
     active_count = sum(1 for i in items if i.active)
     add_values = {"label": "", "help": ""}
     if failure is not None and failure.action == "add":
@@ -95,13 +87,13 @@ def catalog_page(catalog: str) -> Any:
         render_template(
             "catalogs_admin/catalog.html",
             catalog=catalog,
-            title=catalogs.EDITABLE[catalog],
+            title=EDITABLE_CATALOGS[catalog],
             items=items,
             active_count=active_count,
             add_values=add_values,
             failure=failure or Failure(),
-            label_max=catalogs.LABEL_MAX,
-            help_max=catalogs.HELP_MAX,
+            label_max=CATALOG_LABEL_MAX,
+            help_max=CATALOG_HELP_MAX,
         ),
         status,
     )
@@ -116,36 +108,32 @@ def _apply(catalog: str) -> tuple[Failure | None, tuple[str, str]]:
     user = current_user()
     by_cpf = user.cpf if user else None
     outcome: tuple[str, str] = ("", "info")
+    admin = _service().admin
     try:
-        with _service().transaction() as db:
-            if action == "add":
-                option = catalogs.add_item(db, catalog, label, help_text, by_cpf)
-                outcome = (f'Item "{option.label}" adicionado.', "success")
-            elif action == "update":
-                before = next((o for o in catalogs.options(db, catalog) if o.code == code), None)
-                option = catalogs.update_item(db, catalog, code, label, help_text, by_cpf)
-                if before is not None and (before.label, before.help) == (
-                    option.label,
-                    option.help,
-                ):
-                    outcome = (f'Nada mudou em "{option.label}".', "info")
-                else:
-                    outcome = (f'Item "{option.label}" atualizado.', "success")
-            elif action in ("retire", "restore"):
-                option = catalogs.set_active(db, catalog, code, action == "restore", by_cpf)
-                if action == "retire":
-                    outcome = (
-                        f'Item "{option.label}" aposentado: não aparece mais em novos '
-                        "chamados; os chamados que já o usam continuam mostrando-o.",
-                        "success",
-                    )
-                else:
-                    outcome = (f'Item "{option.label}" reativado.', "success")
-            elif action in ("up", "down"):
-                moved = catalogs.move(db, catalog, code, action, by_cpf)
-                outcome = ("Ordem alterada.", "success") if moved else ("Nada mudou.", "info")
+        if action == "add":
+            option = admin.add_catalog_item(catalog, label, help_text, by_cpf)
+            outcome = (f'Item "{option.label}" adicionado.', "success")
+        elif action == "update":
+            option, changed = admin.update_catalog_item(catalog, code, label, help_text, by_cpf)
+            if changed:
+                outcome = (f'Item "{option.label}" atualizado.', "success")
             else:
-                raise ValidationFailed({}, "Ação desconhecida.")
+                outcome = (f'Nada mudou em "{option.label}".', "info")
+        elif action in ("retire", "restore"):
+            option = admin.set_catalog_item_active(catalog, code, action == "restore", by_cpf)
+            if action == "retire":
+                outcome = (
+                    f'Item "{option.label}" aposentado: não aparece mais em novos '
+                    "chamados; os chamados que já o usam continuam mostrando-o.",
+                    "success",
+                )
+            else:
+                outcome = (f'Item "{option.label}" reativado.', "success")
+        elif action in ("up", "down"):
+            moved = admin.move_catalog_item(catalog, code, action, by_cpf)
+            outcome = ("Ordem alterada.", "success") if moved else ("Nada mudou.", "info")
+        else:
+            raise ValidationFailed({}, "Ação desconhecida.")
     except DomainError as exc:
         # Nothing typed is lost: the page comes back with the values and the messages.
         return (

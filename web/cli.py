@@ -48,11 +48,10 @@ def db_upgrade() -> None:
 @db.command("current")
 def db_current() -> None:
     """Mostra a versão do banco e a esperada pelo código."""
-    from engine import schema
     from web import create_app
 
-    engine = create_app().extensions["chamados"].db
-    click.echo(f"banco: {schema.current_revision(engine)}; código: {schema.head_revision()}")
+    current, head = create_app().extensions["chamados"].health.revisions()
+    click.echo(f"banco: {current}; código: {head}")
 
 
 def _wait_for(url: str, timeout: float = 20.0) -> None:
@@ -91,7 +90,7 @@ def dev(host: str, port: int) -> None:
         )
         _wait_for(issuer + "/.well-known/openid-configuration")
     try:
-        from engine.validators import format_cpf
+        from engine.service import format_cpf
         from web import create_app
         from web.demo import seed_demo
 
@@ -141,10 +140,8 @@ def serve(bind: str, workers: int, gunicorn_args: tuple[str, ...]) -> None:
 
 
 def build_scheduler(app: Any, blocking: bool = False) -> Any:
-    from engine.scheduler import make_scheduler
-
     interval = float(os.environ.get("CHAMADOS_SCHEDULER_INTERVAL", "5"))
-    return make_scheduler(app.extensions["chamados"], blocking=blocking, interval_seconds=interval)
+    return app.extensions["chamados"].scheduler(blocking=blocking, interval_seconds=interval)
 
 
 @main.command("scheduler")

@@ -8,15 +8,7 @@ import click
 from flask import Flask, current_app, has_app_context
 
 from engine.errors import DomainError
-from engine.service import Chamados
-from engine.users import (
-    ROLE_LABELS,
-    ROLES,
-    format_principal,
-    grant_role,
-    list_grants,
-    parse_principal,
-)
+from engine.service import ROLES, Chamados
 
 
 def _service() -> Chamados:
@@ -35,26 +27,24 @@ def _change(action: str, cpf: str, role: str) -> None:
     svc = _service()
     try:
         if action == "grant":
-            with svc.transaction() as db:
-                changed = grant_role(db, cpf, role, None)
+            change = svc.admin.grant_role(cpf, role, None)
         else:
-            # Through the facade: revoking also ends the person's sessions.
-            changed = svc.revoke_role(cpf, role, None)
+            # Revoking also ends the person's sessions.
+            change = svc.admin.revoke_role(cpf, role, None)
     except DomainError as exc:
         details = "; ".join(getattr(exc, "errors", {}).values()) or exc.message
         raise click.ClickException(details) from exc
-    shown = format_principal(parse_principal(cpf) or cpf)
-    label = ROLE_LABELS[role.strip().lower()]
+    shown, label = change.principal, change.role_label
     if action == "grant":
         click.echo(
             f"Papel {label} concedido ao CPF {shown}."
-            if changed
+            if change.changed
             else f"O CPF {shown} já tinha o papel {label}."
         )
     else:
         click.echo(
             f"Papel {label} revogado do CPF {shown}."
-            if changed
+            if change.changed
             else f"O CPF {shown} não tinha o papel {label}."
         )
 
@@ -80,8 +70,7 @@ def revoke_command(cpf: str, role_name: str) -> None:
 
 @role.command("list", help="Lista os papéis concedidos.")
 def list_command() -> None:
-    with _service().transaction() as db:
-        grants = list_grants(db)
+    grants = _service().admin.role_grants()
     if not grants:
         click.echo("Nenhum papel concedido.")
         return

@@ -23,15 +23,17 @@ from flask import (
     url_for,
 )
 
-from engine import forms
-from engine.designer import Designer, ModelRejected, Problem
-from engine.designer.diagram import TicketDiagram
-from engine.designer.publishing import ScenariosFailed
-from engine.designer.tickets import Tickets
-from engine.designer.views import NewForm
 from engine.errors import Conflict, DomainError, NotFound, ProcessDefinitionError, ValidationFailed
-from engine.service import Actor
-from engine.specs import MAX_BPMN_BYTES
+from engine.service import (
+    MAX_BPMN_BYTES,
+    Actor,
+    ModelRejected,
+    NewForm,
+    Problem,
+    ScenariosFailed,
+    TicketDiagram,
+    forms,
+)
 from web.auth import current_user, login_required, role_required
 from web.context import service as _svc
 from web.formview import build_form_view
@@ -49,14 +51,6 @@ def init_designer(app: Flask) -> None:
 def _user() -> Actor:
     # The views are behind role_required/login_required: there is always a user.
     return cast(Actor, current_user())
-
-
-def _designer() -> Designer:
-    return Designer(_svc())
-
-
-def _tickets() -> Tickets:
-    return Tickets(_svc())
 
 
 def _json_error(exc: DomainError) -> tuple[Response, int]:
@@ -82,7 +76,7 @@ def _version_arg(raw: Any) -> int:
 @role_required(ROLE)
 def index() -> Any:
     return render_template(
-        "designer/index.html", models=_designer().models(_user()), errors={}, form={}
+        "designer/index.html", models=_svc().designer.models(_user()), errors={}, form={}
     )
 
 
@@ -91,11 +85,11 @@ def index() -> Any:
 def create() -> Any:
     pid, name = request.form.get("process_id", ""), request.form.get("name", "")
     try:
-        _designer().create_model(_user(), pid, name)
+        _svc().designer.create_model(_user(), pid, name)
     except ValidationFailed as exc:
         page = render_template(
             "designer/index.html",
-            models=_designer().models(_user()),
+            models=_svc().designer.models(_user()),
             errors=exc.errors,
             form={"process_id": pid, "name": name},
         )
@@ -111,7 +105,7 @@ def model(pid: str) -> Any:
 
 
 def _model_page(pid: str, status: int = 200, **extra: Any) -> Any:
-    view = _designer().model(_user(), pid)
+    view = _svc().designer.model(_user(), pid)
     context = {"view": view, "pid": pid, "reports": None, "publish_error": None, **extra}
     return render_template("designer/model.html", **context), status
 
@@ -122,7 +116,7 @@ def _model_page(pid: str, status: int = 200, **extra: Any) -> Any:
 @bp.get("/processos/<pid>/modelador")
 @role_required(ROLE)
 def modeler(pid: str) -> Any:
-    draft = _designer().draft(_user(), pid)
+    draft = _svc().designer.draft(_user(), pid)
     return render_template("designer/modeler.html", draft=draft, pid=pid)
 
 
@@ -130,7 +124,7 @@ def modeler(pid: str) -> Any:
 @role_required(ROLE)
 def draft_json(pid: str) -> Any:
     """JSON: the draft's model, its version (for the save check) and its form files."""
-    draft = _designer().draft(_user(), pid)
+    draft = _svc().designer.draft(_user(), pid)
     return jsonify(
         process_id=pid,
         name=draft.name,
@@ -154,7 +148,7 @@ def save_draft(pid: str) -> Any:
         if isinstance(f, dict)
     ]
     try:
-        draft = _designer().save_model(
+        draft = _svc().designer.save_model(
             _user(), pid, xml, _version_arg(body.get("version")), new_forms
         )
     except DomainError as exc:
@@ -170,7 +164,7 @@ def validate(pid: str) -> Any:
     xml = body.get("xml")
     if not isinstance(xml, str):
         return jsonify(title="Requisição inválida", detail="Envie o XML do modelo."), 400
-    problems = _designer().validate(_user(), pid, xml)
+    problems = _svc().designer.validate(_user(), pid, xml)
     return jsonify(errors=[p.as_dict() for p in problems])
 
 
@@ -197,7 +191,7 @@ def _wants_json() -> bool:
 @role_required(ROLE)
 def import_bpmn(pid: str) -> Any:
     """An uploaded .bpmn: JSON ``{xml, errors}`` for the modeler; without JS it is saved."""
-    designer = _designer()
+    designer = _svc().designer
     try:
         imported = designer.import_model(_user(), pid, _read_upload())
         if _wants_json():
@@ -223,13 +217,13 @@ def _download(filename: str, data: bytes) -> Response:
 @bp.get("/processos/<pid>/exportar")
 @role_required(ROLE)
 def export_draft(pid: str) -> Any:
-    return _download(*_designer().export(_user(), pid))
+    return _download(*_svc().designer.export(_user(), pid))
 
 
 @bp.get("/processos/<pid>/versoes/<int:version_id>/exportar")
 @role_required(ROLE)
 def export_version(pid: str, version_id: int) -> Any:
-    return _download(*_designer().export(_user(), pid, version_id))
+    return _download(*_svc().designer.export(_user(), pid, version_id))
 
 
 # ------------------------------------------------------------------ forms
@@ -239,7 +233,7 @@ def _preview(schema_text: str, ui_text: str) -> tuple[list[Any], str | None]:
     """(steps with their FormViews, error) drawn exactly as requesters will see them."""
     try:
         definition = forms.load_form_from_texts(schema_text, ui_text or "{}", "formulário")
-        schema = forms.resolve_catalogs(definition.schema, _designer().form_options(_user()))
+        schema = forms.resolve_catalogs(definition.schema, _svc().designer.form_options(_user()))
     except ProcessDefinitionError as exc:
         return [], exc.message
     steps = [
@@ -253,7 +247,7 @@ def _preview(schema_text: str, ui_text: str) -> tuple[list[Any], str | None]:
 @bp.route("/processos/<pid>/formularios/<task_id>", methods=["GET", "POST"])
 @role_required(ROLE)
 def form_editor(pid: str, task_id: str) -> Any:
-    designer = _designer()
+    designer = _svc().designer
     edit = designer.task_form(_user(), pid, task_id)
     values = {
         "schema_file": edit.schema_file,
@@ -312,7 +306,7 @@ def form_preview(pid: str, task_id: str) -> Any:
 def save_scenario(pid: str) -> Any:
     raw_id = request.form.get("scenario_id", "")
     try:
-        _designer().save_scenario(
+        _svc().designer.save_scenario(
             _user(),
             pid,
             request.form.get("name", ""),
@@ -331,7 +325,7 @@ def save_scenario(pid: str) -> Any:
 @bp.post("/processos/<pid>/cenarios/<int:scenario_id>/excluir")
 @role_required(ROLE)
 def delete_scenario(pid: str, scenario_id: int) -> Any:
-    _designer().delete_scenario(_user(), pid, scenario_id)
+    _svc().designer.delete_scenario(_user(), pid, scenario_id)
     flash("Cenário excluído.", "info")
     return redirect(url_for("designer.model", pid=pid) + "#cenarios")
 
@@ -340,7 +334,7 @@ def delete_scenario(pid: str, scenario_id: int) -> Any:
 @role_required(ROLE)
 def run_scenarios(pid: str) -> Any:
     try:
-        reports = _designer().run_scenarios(_user(), pid)
+        reports = _svc().designer.run_scenarios(_user(), pid)
     except ModelRejected as exc:
         return _model_page(pid, exc.status, publish_error=exc.message)
     return _model_page(pid, reports=reports)
@@ -353,7 +347,7 @@ def run_scenarios(pid: str) -> Any:
 @role_required(ROLE)
 def publish(pid: str) -> Any:
     try:
-        version = _designer().publish(
+        version = _svc().designer.publish(
             _user(),
             pid,
             _version_arg(request.form.get("version")),
@@ -387,7 +381,7 @@ def migration_plan(pid: str) -> Any:
     target = to_int(request.args.get("para"))
     if target is None:
         raise NotFound("Escolha a versão de destino.")
-    checks = _tickets().migration_plan(_user(), pid, target)
+    checks = _svc().tickets.migration_plan(_user(), pid, target)
     return render_template(
         "designer/migration.html", pid=pid, target=target, checks=checks, results=None
     )
@@ -400,14 +394,14 @@ def migrate(pid: str) -> Any:
     if target is None:
         raise NotFound("Escolha a versão de destino.")
     ids = [i for i in map(to_int, request.form.getlist("chamado")) if i is not None]
-    results = _tickets().migrate(_user(), pid, target, ids) if ids else []
+    results = _svc().tickets.migrate(_user(), pid, target, ids) if ids else []
     if not ids:
         flash("Marque ao menos um chamado para migrar.", "warning")
     moved = sum(r.moved for r in results)
     if results:
         tone = "success" if moved else "warning"
         flash(f"{moved} de {len(results)} chamado(s) migrado(s).", tone)
-    checks = _tickets().migration_plan(_user(), pid, target)
+    checks = _svc().tickets.migration_plan(_user(), pid, target)
     page = render_template(
         "designer/migration.html", pid=pid, target=target, checks=checks, results=results
     )
@@ -422,7 +416,7 @@ def migrate(pid: str) -> Any:
 def ticket_diagram(chamado_id: int) -> Any:
     """JSON for the diagram viewer; "not found" for anyone but the requester and staff."""
     try:
-        diagram = _tickets().diagram(_user(), chamado_id)
+        diagram = _svc().tickets.diagram(_user(), chamado_id)
     except NotFound as exc:
         return jsonify(title=exc.title, detail=exc.message), 404
     response = jsonify(diagram.as_dict())
@@ -436,6 +430,6 @@ def chamado_diagram(chamado_id: int) -> TicketDiagram | None:
     if user is None:
         return None
     try:
-        return _tickets().diagram(cast(Actor, user), chamado_id)
+        return _svc().tickets.diagram(cast(Actor, user), chamado_id)
     except DomainError:
         return None

@@ -37,8 +37,7 @@ from flask import Flask, make_response, render_template, request
 from jinja2 import ChoiceLoader, DictLoader
 from werkzeug.datastructures import ImmutableMultiDict
 
-from engine.users import ROLE_LABELS, parse_cpf
-from engine.validators import format_cpf
+from engine.service import ROLE_LABELS, format_cpf, parse_cpf
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

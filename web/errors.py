@@ -6,8 +6,8 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from engine.db import is_unavailable
 from engine.errors import DomainError, ValidationFailed
+from engine.service import is_unavailable
 
 HTTP_TITLES = {
     400: "Requisição inválida",

@@ -7,8 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
-from engine import incidents, validators
-from engine.forms import format_filesize
+from engine.service import format_cpf, forms, incidents, normalize_cpf
 
 LOCAL_TZ = ZoneInfo("America/Sao_Paulo")
 
@@ -39,12 +38,12 @@ def cpf(value: str | None) -> str:
     """``39053344705`` → ``390.533.447-05``; anything else is shown as it is."""
     if not value:
         return ""
-    digits = validators.normalize_cpf(str(value))
-    return validators.format_cpf(digits) if digits else str(value)
+    digits = normalize_cpf(str(value))
+    return format_cpf(digits) if digits else str(value)
 
 
 def filesize(value: int | float | None) -> str:
-    return format_filesize(value)
+    return forms.format_filesize(value)
 
 
 def _plural(n: int, one: str, many: str) -> str:

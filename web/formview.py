@@ -20,8 +20,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import forms
-from engine.forms import Lookup, Step
+from engine.service import forms
 
 ID_PREFIX = "f-"
 
@@ -179,7 +178,7 @@ def build_form_view(
     data: Mapping[str, Any],
     errors: Mapping[str, str] | None = None,
     fields: Sequence[str] | None = None,
-    lookups: Mapping[str, Lookup] | None = None,
+    lookups: Mapping[str, forms.Lookup] | None = None,
     *,
     pending: Mapping[str, str] | None = None,
     queries: Mapping[str, str] | None = None,
@@ -217,7 +216,7 @@ def build_lookup_view(
     name: str,
     data: Mapping[str, Any],
     query: str,
-    lookups: Mapping[str, Lookup],
+    lookups: Mapping[str, forms.Lookup],
     search_url: str | None = None,
 ) -> FieldView:
     """One lookup field searched for ``query``: feed it to the ``lookup_results`` macro."""
@@ -243,7 +242,7 @@ def build_review(
     schema: Mapping[str, Any],
     ui: Mapping[str, Any],
     data: Mapping[str, Any],
-    lookups: Mapping[str, Lookup] | None = None,
+    lookups: Mapping[str, forms.Lookup] | None = None,
     errors: Mapping[str, str] | None = None,
 ) -> list[ReviewSection]:
     """Every non-review step with its fields' values, for the review step."""
@@ -272,7 +271,7 @@ def build_review(
     return sections
 
 
-def error_steps(form_steps: Sequence[Step], errors: Collection[str]) -> list[str]:
+def error_steps(form_steps: Sequence[forms.Step], errors: Collection[str]) -> list[str]:
     """Ids of the steps holding an error, for ``wizard_nav``."""
     return forms.steps_with_errors(form_steps, errors)
 
@@ -284,7 +283,9 @@ def _default_fields(schema: Mapping[str, Any], ui: Mapping[str, Any]) -> list[st
     return forms.all_fields(forms.steps(ui, schema))
 
 
-def _lookup(lookups: Mapping[str, Lookup], name: str, prop: Mapping[str, Any]) -> Lookup | None:
+def _lookup(
+    lookups: Mapping[str, forms.Lookup], name: str, prop: Mapping[str, Any]
+) -> forms.Lookup | None:
     return lookups.get(name) or lookups.get(str(prop.get("x-lookup", "")))
 
 
@@ -332,7 +333,7 @@ class _Context:
     ui: Mapping[str, Any]
     data: Mapping[str, Any]
     errors: Mapping[str, str]
-    lookups: Mapping[str, Lookup]
+    lookups: Mapping[str, forms.Lookup]
     pending: Mapping[str, str]
     queries: Mapping[str, str]
     search_url: str | None
@@ -382,7 +383,7 @@ class _Context:
         prop: Mapping[str, Any],
         _ui: Mapping[str, Any],
         value: Any,
-        _lookup: Lookup | None,
+        _lookup: forms.Lookup | None,
     ) -> None:
         choices = forms.options_of(prop)
         if not choices and prop.get("type") == "boolean":
@@ -398,7 +399,7 @@ class _Context:
         prop: Mapping[str, Any],
         field_ui: Mapping[str, Any],
         value: Any,
-        _lookup: Lookup | None,
+        _lookup: forms.Lookup | None,
     ) -> None:
         name = view.name
         item = prop.get("items", {})
@@ -456,7 +457,7 @@ class _Context:
         _prop: Mapping[str, Any],
         field_ui: Mapping[str, Any],
         value: Any,
-        _lookup: Lookup | None,
+        _lookup: forms.Lookup | None,
     ) -> None:
         refs = value if isinstance(value, list) else []
         for ref in refs:
@@ -489,7 +490,7 @@ class _Context:
         _prop: Mapping[str, Any],
         _ui: Mapping[str, Any],
         value: Any,
-        lookup: Lookup | None,
+        lookup: forms.Lookup | None,
     ) -> None:
         name = view.name
         view.lookup_query_name = forms.query_input(name)

@@ -14,9 +14,13 @@ from typing import Any
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 
 from engine.errors import ValidationFailed
-from engine.groups import DESCRIPTION_MAX, NAME_MAX
-from engine.usecases.groups_admin import GroupChange
-from engine.users import ROLE_LABELS, ROLES
+from engine.service import (
+    GROUP_DESCRIPTION_MAX,
+    GROUP_NAME_MAX,
+    ROLE_LABELS,
+    ROLES,
+    GroupChange,
+)
 from web.auth import current_user, role_required
 from web.context import service as _service
 
@@ -74,7 +78,7 @@ def create() -> Any:
     description = request.form.get("descricao", "")
     roles = request.form.getlist("papeis")
     try:
-        done = _service().create_group(current_user(), name, description, roles)
+        done = _service().admin.create_group(current_user(), name, description, roles)
     except ValidationFailed as exc:
         values = {"nome": name, "descricao": description, "papeis": roles}
         return _refused(exc, Failure("create", "", values))
@@ -87,7 +91,7 @@ def create() -> Any:
 def add_member(key: str) -> Any:
     cpf = request.form.get("cpf", "")
     try:
-        done = _service().add_group_member(current_user(), key, cpf)
+        done = _service().admin.add_group_member(current_user(), key, cpf)
     except ValidationFailed as exc:
         return _refused(exc, Failure("add_member", key, {"cpf": cpf}))
     if done.changed:
@@ -101,7 +105,8 @@ def add_member(key: str) -> Any:
 @role_required("admin")
 def remove_member(key: str) -> Any:
     try:
-        done = _service().remove_group_member(current_user(), key, request.form.get("cpf", ""))
+        cpf = request.form.get("cpf", "")
+        done = _service().admin.remove_group_member(current_user(), key, cpf)
     except ValidationFailed as exc:
         return _refused(exc, Failure("remove_member", key))
     if done.changed:
@@ -116,7 +121,7 @@ def remove_member(key: str) -> Any:
 def set_roles(key: str) -> Any:
     roles = request.form.getlist("papeis")
     try:
-        done = _service().set_group_roles(current_user(), key, roles)
+        done = _service().admin.set_group_roles(current_user(), key, roles)
     except ValidationFailed as exc:
         return _refused(exc, Failure("set_roles", key, {"papeis": roles}))
     if not done.changed:
@@ -149,7 +154,7 @@ def _refused(exc: ValidationFailed, failure: Failure) -> Any:
 
 
 def _page(failure: Failure, status: int) -> Any:
-    page = _service().groups_page(current_user())
+    page = _service().admin.groups_page(current_user())
     return (
         render_template(
             "groups_admin/index.html",
@@ -157,8 +162,8 @@ def _page(failure: Failure, status: int) -> Any:
             failure=failure,
             role_choices=ROLES,
             role_labels=ROLE_LABELS,
-            name_max=NAME_MAX,
-            description_max=DESCRIPTION_MAX,
+            name_max=GROUP_NAME_MAX,
+            description_max=GROUP_DESCRIPTION_MAX,
         ),
         status,
     )

@@ -15,8 +15,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
-from engine import limits
-from engine.specs import MAX_BPMN_BYTES
+from engine.service import MAX_BPMN_BYTES, limits
 
 KB = 1024
 MB = 1024 * KB

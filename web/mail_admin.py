@@ -22,9 +22,8 @@ from flask import (
     url_for,
 )
 
-from engine import outbox
 from engine.errors import DomainError
-from engine.mail import MailSettings
+from engine.service import MailSettings
 from web.auth import current_user, role_required
 from web.context import service as _service
 from web.params import MAX_INT, query_int
@@ -64,19 +63,15 @@ def list_messages() -> Any:
     chosen = request.args.get("situacao", "")
     status = FILTERS.get(chosen)
     page = query_int("pagina", 1, MAX_INT // PAGE_SIZE, lenient=True) or 1
-    with _service().transaction() as db:
-        entries = outbox.list_messages(
-            db, status=status, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
-        )
-        counts = outbox.count_by_status(db)
+    found = _service().admin.outbox(status, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     return render_template(
         "mail_admin/list.html",
-        entries=entries[:PAGE_SIZE],
-        has_next=len(entries) > PAGE_SIZE,
+        entries=found.entries[:PAGE_SIZE],
+        has_next=len(found.entries) > PAGE_SIZE,
         page=page,
         chosen=chosen if status else "",
         filters=FILTERS,
-        counts=counts,
+        counts=found.counts,
         **_page_context(),
     )
 
@@ -84,10 +79,9 @@ def list_messages() -> Any:
 @bp.get("/admin/emails/<int:pk>", endpoint="view")
 @role_required("admin")
 def view_message(pk: int) -> Any:
-    with _service().transaction() as db:
-        message = outbox.get_message(db, pk)
-        if message is None:
-            abort(404)
+    message = _service().admin.outbox_message(pk)
+    if message is None:
+        abort(404)
     return render_template(
         "mail_admin/view.html", m=message, preview=_preview(message.body_html), **_page_context()
     )
@@ -107,12 +101,9 @@ def _preview(body_html: str) -> str:
 @bp.post("/admin/emails/<int:pk>/reenviar", endpoint="resend")
 @role_required("admin")
 def resend_message(pk: int) -> Any:
-    svc = _service()
     user = current_user()
     try:
-        with svc.transaction() as db:
-            row = outbox.resend(db, pk, svc.clock(), actor_id=user.id if user else None)
-            to_addr = row.to_addr
+        to_addr = _service().admin.resend_mail(pk, actor_id=user.id if user else None).to_addr
     except DomainError as exc:
         flash(exc.message, "danger")
     else:

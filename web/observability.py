@@ -23,7 +23,8 @@ and ``/metrics`` sums them. Add to ``gunicorn.conf.py``::
         multiprocess.mark_process_dead(worker.pid)
 
 The database gauges (tickets by status, queue, timers, outbox) are computed with
-COUNT queries at scrape time by whichever worker answers, so they need no sharing.
+COUNT queries at scrape time by whichever worker answers, so they need no sharing;
+they and the readiness checks are the engine's (the facade's ``health``).
 """
 
 from __future__ import annotations
@@ -36,23 +37,18 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any, cast
 
-from alembic.runtime.migration import MigrationContext
 from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
-from sqlalchemy import Connection, func, select
-from sqlalchemy.exc import SQLAlchemyError
 
-from engine import context, schema, tasks
-from engine.db import retry_once_on_disconnect
-from engine.models import Chamado, HumanTask, OutboxMessage, WorkflowTimer
-from engine.service import Chamados
+from engine.service import Chamados, Gauges
+from engine.service import request_id as request_id_var
 from web.context import service
 
 log = logging.getLogger(__name__)
@@ -100,7 +96,7 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "request_id", None) is None:
-            record.request_id = context.request_id.get()
+            record.request_id = request_id_var.get()
         return True
 
 
@@ -136,7 +132,7 @@ def _incoming_request_id() -> str | None:
 def _begin_request() -> None:
     g.request_started = time.perf_counter()
     g.request_id = _incoming_request_id() or uuid.uuid4().hex
-    g.request_id_token = context.request_id.set(g.request_id)
+    g.request_id_token = request_id_var.set(g.request_id)
 
 
 def _finish_request(response: Response) -> Response:
@@ -177,9 +173,9 @@ def _end_request(_exc: BaseException | None) -> None:
     if token is None:
         return
     try:
-        context.request_id.reset(token)
+        request_id_var.reset(token)
     except ValueError:  # set in another context: just clear it
-        context.request_id.set(None)
+        request_id_var.set(None)
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -208,7 +204,7 @@ class _Metrics:
 
 
 class DatabaseCollector:
-    """Gauges read from the database at scrape time with a few COUNT queries."""
+    """Gauges read from the database at scrape time (the facade's ``health.gauges``)."""
 
     def __init__(self, service: Chamados) -> None:
         self._service = service
@@ -217,76 +213,44 @@ class DatabaseCollector:
         up = GaugeMetricFamily(
             "chamados_metrics_database_up", "1 when the database gauges below could be read."
         )
-        try:
-            gauges = retry_once_on_disconnect(lambda: list(self._read()))
-        except SQLAlchemyError:
-            log.warning("Métricas do banco indisponíveis", exc_info=True)
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
+        found = self._service.health.gauges()
+        up.add_metric([], 0 if found is None else 1)
         yield up
-        yield from gauges
+        if found is not None:
+            yield from _families(found)
 
-    def _read(self) -> Iterator[Metric]:
-        now = self._service.clock()
-        with self._service.session_factory() as session:
-            by_status: dict[str, int] = {}
-            for code, count in session.execute(
-                select(Chamado.status, func.count()).group_by(Chamado.status)
-            ):
-                by_status[code] = count
-            queue_total, queue_claimed = session.execute(
-                select(func.count(), func.count(HumanTask.assignee_id)).where(
-                    HumanTask.state == "ready", HumanTask.group != tasks.REQUESTER_GROUP
-                )
-            ).one()
-            timers_waiting, earliest_due = session.execute(
-                select(func.count(), func.min(WorkflowTimer.due_at)).where(
-                    WorkflowTimer.state == "waiting"
-                )
-            ).one()
-            outbox_pending, oldest_pending = session.execute(
-                select(func.count(), func.min(OutboxMessage.created_at)).where(
-                    OutboxMessage.status == "pending"
-                )
-            ).one()
-        tickets = GaugeMetricFamily("chamados_tickets", "Chamados by status.", labels=["status"])
-        for code, count in sorted(by_status.items()):
-            tickets.add_metric([code], count)
-        yield tickets
-        yield _gauge(
-            "chamados_queue_size",
-            "Analysis tasks waiting to be claimed.",
-            queue_total - queue_claimed,
-        )
-        yield _gauge(
-            "chamados_queue_claimed", "Analysis tasks claimed, not yet done.", queue_claimed
-        )
-        yield _gauge("chamados_timers_waiting", "Workflow timers waiting to fire.", timers_waiting)
-        yield _gauge(
-            "chamados_timer_lag_seconds",
-            "How long the most overdue waiting timer is past its due time (0 if none).",
-            _age(now, earliest_due),
-        )
-        yield _gauge("chamados_outbox_backlog", "E-mails waiting in the outbox.", outbox_pending)
-        yield _gauge(
-            "chamados_outbox_oldest_age_seconds",
-            "Age of the oldest e-mail waiting in the outbox (0 if none).",
-            _age(now, oldest_pending),
-        )
+
+def _families(found: Gauges) -> Iterator[Metric]:
+    tickets = GaugeMetricFamily("chamados_tickets", "Chamados by status.", labels=["status"])
+    for code, count in sorted(found.tickets_by_status.items()):
+        tickets.add_metric([code], count)
+    yield tickets
+    yield _gauge(
+        "chamados_queue_size",
+        "Analysis tasks waiting to be claimed.",
+        found.queue_total - found.queue_claimed,
+    )
+    yield _gauge(
+        "chamados_queue_claimed", "Analysis tasks claimed, not yet done.", found.queue_claimed
+    )
+    yield _gauge(
+        "chamados_timers_waiting", "Workflow timers waiting to fire.", found.timers_waiting
+    )
+    yield _gauge(
+        "chamados_timer_lag_seconds",
+        "How long the most overdue waiting timer is past its due time (0 if none).",
+        found.timer_lag_seconds,
+    )
+    yield _gauge("chamados_outbox_backlog", "E-mails waiting in the outbox.", found.outbox_pending)
+    yield _gauge(
+        "chamados_outbox_oldest_age_seconds",
+        "Age of the oldest e-mail waiting in the outbox (0 if none).",
+        found.outbox_oldest_age_seconds,
+    )
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
-
-
-def _age(now: datetime, since: datetime | None) -> float:
-    if since is None:
-        return 0.0
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    return max(0.0, (now - since).total_seconds())
 
 
 def _make_metrics(service: Chamados) -> _Metrics:
@@ -320,41 +284,6 @@ def _scrape_registry(metrics: _Metrics) -> CollectorRegistry:
     return registry
 
 
-# --- readiness -------------------------------------------------------------------------------
-
-
-def _migrations_current(conn: Connection) -> str | None:
-    current = MigrationContext.configure(conn).get_current_revision()
-    head = schema.head_revision()
-    if current != head:
-        return f"banco na versão {current or 'vazia'}, código espera {head}"
-    return None
-
-
-# name -> check(connection) returning None when fine, else a pt-BR description.
-READINESS_CHECKS: dict[str, Callable[[Connection], str | None]] = {
-    "migrations": _migrations_current
-}
-
-
-def _readiness(service: Chamados) -> tuple[bool, dict[str, str]]:
-    def run_checks() -> dict[str, str]:
-        checks = {"database": "ok"}
-        with service.db.connect() as conn:
-            for name, check in READINESS_CHECKS.items():
-                checks[name] = check(conn) or "ok"
-        return checks
-
-    try:
-        # A pooled connection that died (database restarted) says nothing about the
-        # database now: the answer comes from a fresh connection.
-        checks = retry_once_on_disconnect(run_checks)
-    except SQLAlchemyError:
-        log.warning("Banco de dados indisponível para /readyz", exc_info=True)
-        checks = {"database": "banco de dados inacessível"}
-    return all(v == "ok" for v in checks.values()), checks
-
-
 # --- wiring ----------------------------------------------------------------------------------
 
 bp = Blueprint("observability", __name__)
@@ -367,7 +296,7 @@ def healthz() -> Any:
 
 @bp.get("/readyz")
 def readyz() -> Any:
-    ready, checks = _readiness(service())
+    ready, checks = service().health.readiness()
     body = jsonify(status="ok" if ready else "indisponivel", checks=checks)
     return body, (200 if ready else 503)
 

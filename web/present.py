@@ -14,10 +14,10 @@ class OrgaoLookup:
     """The órgão search, as the forms' lookup protocol."""
 
     def label_for(self, value: Any) -> str | None:
-        return service().orgao_label(value)
+        return service().analysis.orgao_label(value)
 
     def search(self, q: str) -> list[tuple[int, str]]:
-        return service().search_orgaos(q) if q.strip() else []
+        return service().analysis.search_orgaos(q) if q.strip() else []
 
 
 def lookups(schema: dict[str, Any]) -> dict[str, OrgaoLookup]:

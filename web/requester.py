@@ -14,10 +14,15 @@ from flask import (
     url_for,
 )
 
-from engine import attachments, forms, listing
 from engine.errors import ValidationFailed
-from engine.groups import REQUESTER
-from engine.service import TaskForm
+from engine.service import (
+    ATTACHMENT_FIELD,
+    REQUESTER_GROUP,
+    TaskForm,
+    content_disposition,
+    forms,
+    listing,
+)
 from web import present
 from web.auth import current_user, login_required
 from web.context import service as svc
@@ -34,16 +39,16 @@ def home() -> Any:
 @bp.get("/servicos")
 def services() -> Any:
     """Every published service, as its model describes it, with a start button."""
-    return render_template("requester/services.html", services=svc().services())
+    return render_template("requester/services.html", services=svc().requests.services())
 
 
 @bp.route("/servicos/<process_id>", methods=["GET", "POST"])
 @login_required
 def start_service(process_id: str) -> Any:
-    service = svc().service(process_id)
+    service = svc().requests.service(process_id)
     if request.method == "GET":
         return render_template("requester/start.html", service=service)
-    chamado, task = svc().start_instance(current_user(), process_id)
+    chamado, task = svc().requests.start_instance(current_user(), process_id)
     if chamado.incident_at is not None:
         # The model failed in its first steps: the page says so (engine.incidents.STARTED).
         return redirect(url_for("requester.tracking", chamado_id=chamado.id))
@@ -78,7 +83,7 @@ def my_chamados() -> Any:
         args.get("por_pagina"),
         _LIST_PARAMS,
     )
-    page = svc().my_chamados(current_user(), wanted)
+    page = svc().requests.my_chamados(current_user(), wanted)
     per_page = page.limit if page.limit != listing.DEFAULT_LIMIT else None
 
     def link(view: str, cursor: str | None = None) -> str:
@@ -90,7 +95,7 @@ def my_chamados() -> Any:
 @bp.get("/chamados/<int:chamado_id>")
 @login_required
 def tracking(chamado_id: int) -> Any:
-    view = svc().tracking(current_user(), chamado_id)
+    view = svc().requests.tracking(current_user(), chamado_id)
     return render_template(
         "requester/tracking.html",
         view=view,
@@ -103,16 +108,16 @@ def tracking(chamado_id: int) -> Any:
 def orgao_search() -> Any:
     field = request.args.get("campo", "")
     query = request.args.get(forms.query_input(field), request.args.get("q", ""))
-    results = svc().search_orgaos(query) if len(query.strip()) >= 2 else []
+    results = svc().analysis.search_orgaos(query) if len(query.strip()) >= 2 else []
     return render_template("requester/_lookup_results.html", field=field, results=results, q=query)
 
 
 @bp.get("/anexos/<int:attachment_id>")
 @login_required
 def attachment(attachment_id: int) -> Response:
-    row, content = svc().attachment(current_user(), attachment_id)
+    row, content = svc().requests.attachment(current_user(), attachment_id)
     response = Response(content, mimetype=row.content_type)
-    response.headers["Content-Disposition"] = attachments.content_disposition(row.filename)
+    response.headers["Content-Disposition"] = content_disposition(row.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -163,8 +168,8 @@ def _render(
 @login_required
 def task(task_id: int) -> Any:
     user = current_user()
-    form = svc().task_form(user, task_id)
-    if form.task.group != REQUESTER:
+    form = svc().requests.task_form(user, task_id)
+    if form.task.group != REQUESTER_GROUP:
         return redirect(url_for("analyst.analysis", chamado_id=form.chamado.id))
     if form.chamado.incident_at is not None:
         # Stopped by a technical incident: what was sent waits, nothing can be sent now;
@@ -186,7 +191,7 @@ def task(task_id: int) -> Any:
     errors.update(_store_uploads(form, fields))
     action = sub.action
     if action.kind == "remove_file" and action.index is not None:
-        svc().remove_attachment(user, task_id, action.index)
+        svc().requests.remove_attachment(user, task_id, action.index)
         form.attachments = [a for a in form.attachments if a.id != action.index]
 
     target = _target_step(action, step, all_steps)
@@ -194,7 +199,7 @@ def task(task_id: int) -> Any:
         checked = forms.all_fields(all_steps) if action.kind == "submit" else fields
         errors.update(forms.validate(form.schema, form.data, checked))
     # Whatever happens next, what was typed is kept on the server.
-    svc().save_draft(user, task_id, form.data, target.id if not errors else step.id)
+    svc().requests.save_draft(user, task_id, form.data, target.id if not errors else step.id)
 
     if errors:
         if action.kind == "submit":
@@ -234,23 +239,23 @@ def _store_uploads(form: TaskForm, fields: list[str]) -> dict[str, str]:
             if not upload or not upload.filename:
                 continue
             try:
-                ref = svc().add_attachment(
+                ref = svc().requests.add_attachment(
                     current_user(), form.task.id, upload.filename, upload.read()
                 )
             except ValidationFailed as exc:
-                errors[name] = exc.errors.get(attachments.FIELD, exc.message)
+                errors[name] = exc.errors.get(ATTACHMENT_FIELD, exc.message)
                 continue
             refs.append(ref)
         if refs:
             form.data[name] = refs
     if any(form.data.get(n) for n in fields if props.get(n, {}).get("x-attachments")):
-        form.attachments = svc().task_form(current_user(), form.task.id).attachments
+        form.attachments = svc().requests.task_form(current_user(), form.task.id).attachments
     return errors
 
 
 def _submit(form: TaskForm) -> Any:
     try:
-        chamado = svc().complete_task(
+        chamado = svc().requests.complete_task(
             current_user(), form.task.id, form.data, int(request.form.get("version", "0"))
         )
     except ValidationFailed as exc:
@@ -262,7 +267,7 @@ def _submit(form: TaskForm) -> Any:
     if chamado.incident_at is not None:
         # Received, not processed: the ticket's page says so (engine.incidents.RECEIVED).
         return redirect(url_for("requester.tracking", chamado_id=chamado.id))
-    following = svc().requester_task(current_user(), chamado.id)
+    following = svc().requests.requester_task(current_user(), chamado.id)
     if following is not None:  # the model has another step for her in a row: go on to it
         flash(
             f"{chamado.protocolo}: “{form.task.title}” concluído. "

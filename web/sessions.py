@@ -1,5 +1,6 @@
 """Login sessions: "Sessões" for everyone (and "Sair de todos os dispositivos"), and the
-administrators' page, where a person's sessions are ended (engine.sessions does it)."""
+administrators' page, where a person's sessions are ended (the facade's ``sessions`` and
+``admin``)."""
 
 from __future__ import annotations
 
@@ -35,9 +36,9 @@ def mine() -> Any:
     svc = service()
     return render_template(
         "sessions/mine.html",
-        rows=svc.live_sessions(_user().id),
+        rows=svc.sessions.live_sessions(_user().id),
         current_id=current_session_id(),
-        policy=svc.session_policy,
+        policy=svc.sessions.session_policy,
         now=svc.clock(),
     )
 
@@ -45,7 +46,7 @@ def mine() -> Any:
 @bp.post("/sessoes/sair-de-todos")
 @login_required
 def log_out_everywhere() -> Any:
-    service().log_out_everywhere(_user().id)
+    service().sessions.log_out_everywhere(_user().id)
     return log_out_of_browser(
         "Você saiu de todos os dispositivos: quem tinha acesso à sua conta em outro "
         "navegador precisará entrar novamente."
@@ -60,7 +61,7 @@ def admin() -> Any:
     if request.method == "POST":
         cpf = request.form.get("cpf", "").strip()
         try:
-            count = svc.end_sessions_of(_user(), cpf)
+            count = svc.admin.end_sessions_of(_user(), cpf)
         except ValidationFailed as exc:
             errors, message, status = exc.errors, exc.message, exc.status
         else:
@@ -75,7 +76,7 @@ def admin() -> Any:
             return redirect(url_for("sessions.admin"))
     return render_template(
         "sessions/admin.html",
-        rows=svc.live_sessions(),
+        rows=svc.sessions.live_sessions(),
         cpf=cpf,
         errors=errors,
         message=message,

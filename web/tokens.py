@@ -21,9 +21,8 @@ from flask import (
     url_for,
 )
 
-from engine import tokens, users
 from engine.errors import ValidationFailed
-from engine.models import ApiToken
+from engine.service import ROLE_LABELS, ROLES
 from web.auth import CurrentUser, current_user, login_required, role_required
 from web.context import service as _service
 from web.params import to_int
@@ -55,9 +54,7 @@ def _render(template: str, status: int, created: dict[str, str] | None, **contex
 
 def _revoke_posted_token(is_admin: bool, back: str) -> Any:
     """Revokes the form's ``token_id`` (the caller's own, or any if ``is_admin``)."""
-    svc, user = _service(), _user()
-    with svc.transaction() as db:
-        row = tokens.revoke(db, _form_int("token_id"), user.id, is_admin=is_admin)
+    row = _service().admin.revoke_token(_form_int("token_id"), _user().id, is_admin=is_admin)
     flash(f"Token “{row.name}” revogado: ele não funciona mais.", "success")
     return redirect(url_for(back))
 
@@ -65,7 +62,7 @@ def _revoke_posted_token(is_admin: bool, back: str) -> Any:
 @bp.route("/conta/tokens", methods=["GET", "POST"])
 @login_required
 def my_tokens() -> Any:
-    svc, user = _service(), _user()
+    admin, user = _service().admin, _user()
     created: dict[str, str] | None = None
     errors: dict[str, str] = {}
     message: str | None = None
@@ -79,14 +76,12 @@ def my_tokens() -> Any:
             abort(400)
         name = request.form.get("name", "")
         try:
-            with svc.transaction() as db:
-                plaintext, row = tokens.create_token(db, user.id, name, user.id, svc.clock())
-            created = {"name": row.name, "token": plaintext}
+            new = admin.create_token(user.id, name, user.id)
+            created = {"name": new.name, "token": new.token}
             name = ""
         except ValidationFailed as exc:
             errors, status, message = exc.errors, exc.status, exc.message
-    with svc.session_factory() as db:
-        rows = tokens.list_tokens(db, user.id)
+    rows = admin.my_tokens(user.id)
     return _render(
         "tokens/my_tokens.html",
         status,
@@ -101,7 +96,7 @@ def my_tokens() -> Any:
 @bp.route("/admin/contas-de-servico", methods=["GET", "POST"])
 @role_required("admin")
 def service_accounts() -> Any:
-    svc, user = _service(), _user()
+    admin, user = _service().admin, _user()
     created: dict[str, str] | None = None
     errors: dict[str, str] = {}
     message: str | None = None
@@ -114,10 +109,9 @@ def service_accounts() -> Any:
         try:
             if action == "create_account":
                 form.update({k: request.form.get(k, "") for k in ("slug", "name", "role")})
-                with svc.transaction() as db:
-                    account = tokens.create_service_account(
-                        db, form["slug"], form["name"], form["role"] or None, user.cpf
-                    )
+                account = admin.create_service_account(
+                    form["slug"], form["name"], form["role"] or None, user.cpf
+                )
                 flash(f"Conta de serviço {account.cpf} criada. Crie um token para ela.", "success")
                 return redirect(url_for("tokens.service_accounts"))
             if action != "create_token":
@@ -126,30 +120,22 @@ def service_accounts() -> Any:
                 token_name=request.form.get("name", ""),
                 account_id=request.form.get("account_id", ""),
             )
-            with svc.transaction() as db:
-                plaintext, row = tokens.create_token(
-                    db, _form_int("account_id"), form["token_name"], user.id, svc.clock()
-                )
-                created = {"name": row.name, "token": plaintext, "account": row.user.cpf}
+            new = admin.create_token(_form_int("account_id"), form["token_name"], user.id)
+            created = {"name": new.name, "token": new.token, "account": new.account}
             form.update(token_name="", account_id="")
         except ValidationFailed as exc:
             errors, status, message = exc.errors, exc.status, exc.message
-    with svc.session_factory() as db:
-        accounts = tokens.list_service_accounts(db)
-        roles = {a.id: sorted(users.roles_for(db, a.cpf)) for a in accounts}
-        by_account: dict[int, list[ApiToken]] = {a.id: [] for a in accounts}
-        for row in tokens.list_tokens(db, kind="servico"):
-            by_account.setdefault(row.user_id, []).append(row)
+    found = admin.service_accounts()
     return _render(
         "tokens/service_accounts.html",
         status,
         created,
-        accounts=accounts,
-        roles=roles,
-        by_account=by_account,
+        accounts=found.accounts,
+        roles=found.roles,
+        by_account=found.tokens,
         errors=errors,
         message=message,
         form=form,
-        role_choices=users.ROLES,
-        role_labels=users.ROLE_LABELS,
+        role_choices=ROLES,
+        role_labels=ROLE_LABELS,
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sys
 
-from engine import schema
 from web import create_app
 
 if not os.environ.get("OIDC_ISSUER"):
@@ -23,13 +22,11 @@ if not os.environ.get("OIDC_ISSUER"):
 
 app = create_app()
 
-_problem = schema.pending_message(app.extensions["chamados"].db)
+_problem = app.extensions["chamados"].health.pending_migrations()
 if _problem:
     sys.stderr.write(_problem + "\n")
     raise SystemExit(3)
 
 if os.environ.get("CHAMADOS_SCHEDULER") == "embedded":
-    from engine.scheduler import make_scheduler
-
     interval = float(os.environ.get("CHAMADOS_SCHEDULER_INTERVAL", "5"))
-    make_scheduler(app.extensions["chamados"], interval_seconds=interval).start()
+    app.extensions["chamados"].scheduler(interval_seconds=interval).start()

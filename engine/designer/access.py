@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Forbidden
 from engine.models import User
-from engine.service import Actor
+from engine.usecases.base import Actor
 
 DESIGNER = "designer"
 

@@ -39,12 +39,13 @@ from engine.designer.views import (
 )
 from engine.errors import Conflict, NotFound, ProcessDefinitionError
 from engine.models import Chamado, ProcessDraft, ProcessVersion, Scenario
-from engine.service import Actor, Chamados
+from engine.unit import Unit
+from engine.usecases.base import Actor
 
 
 class Designer:
-    def __init__(self, svc: Chamados) -> None:
-        self.svc = svc
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
 
     # ------------------------------------------------------------ helpers
 
@@ -76,7 +77,7 @@ class Designer:
             draft,
             expected_version,
             cpf_of(session, actor),
-            self.svc.clock(),
+            self.unit.clock(),
             bpmn_xml=xml,
             form_texts=forms,
         )
@@ -97,7 +98,7 @@ class Designer:
 
     def models(self, actor: Actor) -> list[ModelSummary]:
         require_designer(actor)
-        with self.svc.session_factory() as session:
+        with self.unit.reading() as session:
             ids = set(session.scalars(select(ProcessVersion.process_id).distinct()))
             ids |= set(session.scalars(select(ProcessDraft.process_id)))
             return [self._summary(session, pid) for pid in sorted(ids)]
@@ -123,7 +124,7 @@ class Designer:
 
     def model(self, actor: Actor, pid: str) -> ModelView:
         require_designer(actor)
-        with self.svc.session_factory() as session:
+        with self.unit.reading() as session:
             draft = drafts.load(session, pid)
             result = self._validate(session, pid, draft.bpmn_xml, draft.forms)
             return ModelView(
@@ -139,28 +140,28 @@ class Designer:
     def create_model(self, actor: Actor, pid: str, name: str) -> Draft:
         require_designer(actor)
         try:
-            with self.svc.transaction() as session:
+            with self.unit.transaction() as session:
                 return drafts.create(
                     session,
                     pid,
                     name,
                     self._requester_lane(),
                     cpf_of(session, actor),
-                    self.svc.clock(),
+                    self.unit.clock(),
                 )
         except IntegrityError as exc:  # created concurrently under the same id
             raise Conflict("Já existe um modelo com este identificador.") from exc
 
     def draft(self, actor: Actor, pid: str) -> Draft:
         require_designer(actor)
-        with self.svc.session_factory() as session:
+        with self.unit.reading() as session:
             return drafts.load(session, pid)
 
     # ------------------------------------------------------------ the model
 
     def validate(self, actor: Actor, pid: str, xml: str) -> list[Problem]:
         require_designer(actor)
-        with self.svc.session_factory() as session:
+        with self.unit.reading() as session:
             draft = drafts.load(session, pid)
             return list(self._validate(session, pid, xml, draft.forms).problems)
 
@@ -179,7 +180,7 @@ class Designer:
         """
         require_designer(actor)
         try:
-            with self.svc.transaction() as session:
+            with self.unit.transaction() as session:
                 draft = drafts.load(session, pid)
                 forms = dict(draft.forms)
                 for form in new_forms or []:
@@ -202,7 +203,7 @@ class Designer:
 
     def export(self, actor: Actor, pid: str, version_id: int | None = None) -> tuple[str, bytes]:
         require_designer(actor)
-        with self.svc.session_factory() as session:
+        with self.unit.reading() as session:
             if version_id is None:
                 return f"{pid}.bpmn", drafts.load(session, pid).bpmn_xml.encode("utf-8")
             row = session.get(ProcessVersion, version_id)
@@ -215,7 +216,7 @@ class Designer:
 
     def task_form(self, actor: Actor, pid: str, task_id: str) -> FormEdit:
         require_designer(actor)
-        with self.svc.session_factory() as session:
+        with self.unit.reading() as session:
             draft = drafts.load(session, pid)
         task = user_task(draft, task_id)
         schema_file = task.schema_file or f"{task_id}-schema.json"
@@ -250,7 +251,7 @@ class Designer:
         if schema_file == ui_file:
             message = "O esquema e o UI precisam de arquivos distintos."
             raise ModelRejected([Problem(task_id, message)])
-        with self.svc.transaction() as session:
+        with self.unit.transaction() as session:
             draft = drafts.load(session, pid)
             user_task(draft, task_id)
             try:
@@ -266,7 +267,7 @@ class Designer:
     def form_options(self, actor: Actor) -> dict[str, list[catalogs.CatalogOption]]:
         """Catalogs for the live preview of ``x-catalog`` fields."""
         require_designer(actor)
-        with self.svc.session_factory() as session:
+        with self.unit.reading() as session:
             return catalogs.all_catalogs(session)
 
     # ------------------------------------------------------------ scenarios
@@ -281,28 +282,28 @@ class Designer:
         scenario_id: int | None = None,
     ) -> Scenario:
         require_designer(actor)
-        with self.svc.transaction() as session:
+        with self.unit.transaction() as session:
             drafts.load(session, pid)  # the model must exist
             return scenarios.save(
-                session, pid, name, steps, expected_end, self.svc.clock(), scenario_id
+                session, pid, name, steps, expected_end, self.unit.clock(), scenario_id
             )
 
     def delete_scenario(self, actor: Actor, pid: str, scenario_id: int) -> None:
         require_designer(actor)
-        with self.svc.transaction() as session:
+        with self.unit.transaction() as session:
             scenarios.delete(session, pid, scenario_id)
 
     def run_scenarios(self, actor: Actor, pid: str) -> list[scenarios.ScenarioReport]:
         """The scenarios run on the draft, without publishing."""
         require_designer(actor)
-        with self.svc.session_factory() as session:
+        with self.unit.reading() as session:
             draft = drafts.load(session, pid)
             bundle = self._require_valid(session, pid, draft.bpmn_xml, draft.forms)
             return publishing.run_scenarios(
                 session,
                 bundle,
                 catalogs.all_catalogs(session),
-                self.svc.clock(),
+                self.unit.clock(),
             )
 
     # ------------------------------------------------------------ publishing
@@ -311,7 +312,7 @@ class Designer:
         """Validate, run the scenarios, then store an immutable published version."""
         require_designer(actor)
         try:
-            with self.svc.transaction() as session:
+            with self.unit.transaction() as session:
                 draft = drafts.load(session, pid)
                 if draft.version != expected_version:
                     raise Conflict(drafts.STALE)
@@ -321,7 +322,7 @@ class Designer:
                     session,
                     bundle,
                     catalogs.all_catalogs(session),
-                    self.svc.clock(),
+                    self.unit.clock(),
                 )
                 row, created = publishing.publish(
                     session,
@@ -330,7 +331,7 @@ class Designer:
                     reports,
                     note,
                     cpf_of(session, actor),
-                    self.svc.clock(),
+                    self.unit.clock(),
                 )
                 info = next(v for v in publishing.list_versions(session, pid) if v.id == row.id)
                 return dataclasses.replace(info, created_groups=tuple(created))
@@ -339,5 +340,5 @@ class Designer:
 
     def versions(self, actor: Actor, pid: str) -> list[VersionInfo]:
         require_designer(actor)
-        with self.svc.session_factory() as session:
+        with self.unit.reading() as session:
             return publishing.list_versions(session, pid)

@@ -10,7 +10,8 @@ from engine.designer.access import require_designer
 from engine.designer.diagram import TicketDiagram, ticket_diagram
 from engine.errors import DomainError, NotFound
 from engine.models import Chamado, ProcessVersion
-from engine.service import STAFF_ROLES, Actor, Chamados
+from engine.unit import Unit
+from engine.usecases.base import STAFF_ROLES, Actor
 
 
 @dataclass(frozen=True)
@@ -22,19 +23,19 @@ class MoveResult:
 
 
 class Tickets:
-    def __init__(self, svc: Chamados) -> None:
-        self.svc = svc
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
 
     def migration_plan(self, actor: Actor, pid: str, target_id: int) -> list[migration.TicketCheck]:
         """The dry run: nothing is written."""
         require_designer(actor)
-        with self.svc.session_factory() as session:
+        with self.unit.reading() as session:
             return migration.plan(
                 session,
-                self.svc.bundle,
+                self.unit.bundle,
                 pid,
                 target_id,
-                self.svc.clock,
+                self.unit.clock,
             )
 
     def migrate(
@@ -45,15 +46,15 @@ class Tickets:
         results = []
         for chamado_id in chamado_ids:
             try:
-                with self.svc.transaction() as session:
+                with self.unit.transaction() as session:
                     check = migration.move(
                         session,
-                        self.svc.bundle,
+                        self.unit.bundle,
                         pid,
                         chamado_id,
                         target_id,
                         actor.id,
-                        self.svc.clock,
+                        self.unit.clock,
                     )
                 results.append(MoveResult(chamado_id, check.protocolo, True, check.reason))
             except DomainError as exc:
@@ -62,19 +63,19 @@ class Tickets:
         return results
 
     def _protocolo(self, chamado_id: int) -> str:
-        with self.svc.session_factory() as session:
+        with self.unit.reading() as session:
             row = session.get(Chamado, chamado_id)
             return row.protocolo if row else str(chamado_id)
 
     def diagram(self, actor: Actor, chamado_id: int) -> TicketDiagram:
         """For the ticket's requester and staff; anyone else gets "not found"."""
-        with self.svc.session_factory() as session:
+        with self.unit.reading() as session:
             chamado = session.get(Chamado, chamado_id)
             if chamado is None or (
                 chamado.requester_id != actor.id and not (actor.roles & STAFF_ROLES)
             ):
                 raise NotFound("Chamado não encontrado.")
-            bundle = self.svc.bundle(session, chamado.process_version_id)
+            bundle = self.unit.bundle(session, chamado.process_version_id)
             version = session.get(ProcessVersion, chamado.process_version_id)
             assert version is not None
             wf = runtime.load(bundle, chamado.workflow_state)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.orm import joinedload
 
 from engine import (
@@ -237,6 +237,16 @@ class Analysis(UseCaseBase):
             return cached
         with self.reading() as session:
             return self.orgao_labels.label(session, code)
+
+    def chamado_orgao(self, chamado: Chamado) -> str | None:
+        """The ticket's órgão as pages show it, without a lazy load."""
+        if chamado.orgao_id is None:
+            return None
+        # The joined órgão may be stale right after a submission changed orgao_id.
+        joined = "orgao" not in inspect(chamado).unloaded and chamado.orgao is not None
+        if joined and chamado.orgao.id == chamado.orgao_id:
+            return orgaos.display(chamado.orgao.sigla, chamado.orgao.name)
+        return self.orgao_label(chamado.orgao_id)
 
     def catalog(self, name: str) -> list[catalogs.CatalogOption]:
         with self.reading() as session:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, bindparam, func, literal, null, select, union_all
-from sqlalchemy.orm import Session, contains_eager, joinedload, sessionmaker, undefer
+from sqlalchemy import bindparam, func, literal, null, select, union_all
+from sqlalchemy.orm import Session, contains_eager, joinedload, undefer
 
 from engine import (
     audit,
@@ -27,7 +27,6 @@ from engine import (
     tasks,
     timers,
 )
-from engine.db import autocommit_connection
 from engine.errors import Conflict, Forbidden, NotFound, TaskNotReady
 from engine.models import (
     Attachment,
@@ -40,6 +39,7 @@ from engine.models import (
     WorkflowTimer,
 )
 from engine.settings import Settings
+from engine.unit import Unit
 
 STALE_CHAMADO = (
     "Este chamado foi alterado por outra ação enquanto você o editava; "
@@ -219,48 +219,48 @@ class ChamadoView:
 
 
 class UseCaseBase:
-    """Attributes the use cases rely on; engine.service.Chamados provides them."""
+    """What every use case is built from: one unit of work (engine.unit), shared.
 
-    settings: Settings
-    db: Engine
-    session_factory: sessionmaker[Session]
-    clock: Callable[[], datetime]
-    spec_cache: specs.SpecCache
-    orgao_labels: orgaos.LabelCache
-    form_cache: dict[Any, dict[str, Any]]
-    catalog_cache: catalogs.CatalogCache
+    The unit's settings, clock and caches read as attributes of the use case, and its
+    transactions open through it: the class bodies read ``self.clock()``,
+    ``self.transaction()``, ``self.bundle(...)``.
+    """
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        with self.session_factory() as session, session.begin():
-            yield session
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
 
-    @contextmanager
-    def reading(self) -> Iterator[Session]:
-        """A session for a use case that only reads: outside any transaction.
+    @property
+    def settings(self) -> Settings:
+        return self.unit.settings
 
-        No write lock to wait for on SQLite (its transactions all BEGIN IMMEDIATE) and
-        no BEGIN/ROLLBACK round trips on PostgreSQL. Each statement sees what was
-        committed when it ran; the pages built from several statements tolerate that
-        (a ticket that moves between two of them shows up on the next load).
-        """
-        with (
-            autocommit_connection(self.db) as connection,
-            Session(bind=connection, expire_on_commit=False) as session,
-        ):
-            yield session
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.unit.clock
+
+    @property
+    def spec_cache(self) -> specs.SpecCache:
+        return self.unit.spec_cache
+
+    @property
+    def orgao_labels(self) -> orgaos.LabelCache:
+        return self.unit.orgao_labels
+
+    @property
+    def form_cache(self) -> dict[Any, dict[str, Any]]:
+        return self.unit.form_cache
+
+    @property
+    def catalog_cache(self) -> catalogs.CatalogCache:
+        return self.unit.catalog_cache
+
+    def transaction(self) -> AbstractContextManager[Session]:
+        return self.unit.transaction()
+
+    def reading(self) -> AbstractContextManager[Session]:
+        return self.unit.reading()
 
     def bundle(self, session: Session, version_id: int) -> specs.ProcessBundle:
-        cached = self.spec_cache.get(version_id)
-        if cached is not None:
-            return cached
-        row = session.get(ProcessVersion, version_id)
-        if row is None:
-            raise NotFound("Versão de processo não encontrada.")
-        bundle = specs.parse_process(row.bpmn_xml.encode("utf-8"), dict(row.forms), row.id)
-        # Lanes resolved against the groups as they are now; a group's key never changes.
-        bundle.lane_groups.update(groups.lane_map(session, list(bundle.lane_groups)))
-        return self.spec_cache.put(bundle)
+        return self.unit.bundle(session, version_id)
 
     @staticmethod
     def _published_versions(session: Session) -> list[tuple[str, int]]:

@@ -1,8 +1,9 @@
-"""Technical incidents (engine.incidents): opening one, and an admin's "Tentar novamente".
+"""Technical incidents (engine.incidents): an admin's "Tentar novamente".
 
-A step that fails inside the workflow engine opens the incident in the transaction of
-the step itself, which holds the ticket row (locked first, as every change does): the
-failed step's in-memory workflow is thrown away, the ticket keeps its saved state.
+A step that fails inside the workflow engine opens the incident (Recording._open_incident,
+engine.usecases.recording) in the transaction of the step itself, which holds the ticket
+row (locked first, as every change does): the failed step's in-memory workflow is thrown
+away, the ticket keeps its saved state.
 
 The retry runs the pending step as it would have run — the start, the completion with
 the data that was sent, by the person who sent it, or the timer — on the ticket's
@@ -25,11 +26,13 @@ from SpiffWorkflow import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import incidents, runtime, specs
+from engine import incidents, runtime
 from engine.clock import workflow_time
 from engine.errors import Conflict, ModelRuntimeError
 from engine.models import Chamado, HumanTask, ProcessVersion, WorkflowTimer
-from engine.usecases.base import STALE_CHAMADO, Actor, ActorRef, UseCaseBase
+from engine.usecases.base import STALE_CHAMADO, Actor, ActorRef
+from engine.usecases.requests import Requests
+from engine.usecases.timing import Timing
 
 log = logging.getLogger(__name__)
 
@@ -45,56 +48,10 @@ class RetryOutcome:
     message: str
 
 
-class Incidents(UseCaseBase):
-    def _open_incident(
-        self,
-        session: Session,
-        chamado: Chamado,
-        bundle: specs.ProcessBundle,
-        failure: ModelRuntimeError,
-        action: incidents.PendingAction,
-        actor_id: int | None,
-        now: datetime,
-    ) -> None:
-        """Marks the ticket (the caller writes it), audits, and mails on the first failure."""
-        opened = incidents.mark(chamado, failure, action, now)
-        details = {
-            "elemento": chamado.incident_element,
-            "mensagem": chamado.incident_message,
-            "acao": incidents.describe(chamado.incident_action),
-        }
-        log.warning(
-            "incidente técnico em %s (%s): %s",
-            chamado.protocolo,
-            chamado.incident_element,
-            chamado.incident_message,
-        )
-        if not opened:
-            self._audit(
-                session,
-                chamado,
-                actor_id,
-                "incidente.nova_falha",
-                "Nova tentativa falhou: o incidente técnico continua",
-                now=now,
-                public=False,
-                details=details,
-            )
-            return
-        received = action.kind == incidents.TASK
-        self._audit(
-            session,
-            chamado,
-            actor_id,
-            "incidente.aberto",
-            "Dados recebidos; um problema técnico interrompeu o processamento e a equipe "
-            "foi avisada"
-            if received
-            else "Um problema técnico interrompeu o processamento e a equipe foi avisada",
-            now=now,
-            details=details,
-        )
-        incidents.notify(session, chamado, bundle.policy.title, self.settings.app_base_url, now)
+class Incidents(Requests, Timing):
+    """The "Tentar novamente" retry runs the pending step as the use case that failed
+    would have (a start or a completion of Requests, a timer of Timing), so it inherits
+    both; opening an incident is a step's record (Recording._open_incident)."""
 
     def retry_incident(self, actor: Actor, chamado_id: int, expected_version: int) -> RetryOutcome:
         """Runs the ticket's pending step again (admins only); see the module docstring."""

@@ -3,22 +3,38 @@
 Nothing here knows a process: the form's annotations say which fields fill the
 ticket's columns (``x-instance``), which are internal notes (``x-internal``) and which
 are órgão look-ups (``x-lookup: orgaos``); the model's properties (engine.policy) say
-what each task, end event and timer announces and mails.
+what each task, end event and timer announces and mails. A step that fails inside the
+workflow engine leaves a technical incident instead (engine.incidents; the retry is
+engine.usecases.incidents).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine import catalogs, corewrite, forms, notifications, policy, runtime, specs, tasks
+from engine import (
+    catalogs,
+    corewrite,
+    forms,
+    incidents,
+    notifications,
+    policy,
+    runtime,
+    specs,
+    tasks,
+)
+from engine.errors import ModelRuntimeError
 from engine.models import Chamado, HumanTask, Submission, User
 from engine.usecases.base import Actor, Step, UseCaseBase
+
+log = logging.getLogger(__name__)
 
 _MAX_ORGAO = 2**31  # SIORG codes are database integers
 
@@ -320,6 +336,56 @@ class Recording(UseCaseBase):
         )
         if element.mail is not None:
             self._send(session, bundle, element.mail, chamado, facts, wf_data, now, labels)
+
+    def _open_incident(
+        self,
+        session: Session,
+        chamado: Chamado,
+        bundle: specs.ProcessBundle,
+        failure: ModelRuntimeError,
+        action: incidents.PendingAction,
+        actor_id: int | None,
+        now: datetime,
+    ) -> None:
+        """Marks the ticket (the caller writes it), audits, and mails on the first failure."""
+        opened = incidents.mark(chamado, failure, action, now)
+        details = {
+            "elemento": chamado.incident_element,
+            "mensagem": chamado.incident_message,
+            "acao": incidents.describe(chamado.incident_action),
+        }
+        log.warning(
+            "incidente técnico em %s (%s): %s",
+            chamado.protocolo,
+            chamado.incident_element,
+            chamado.incident_message,
+        )
+        if not opened:
+            self._audit(
+                session,
+                chamado,
+                actor_id,
+                "incidente.nova_falha",
+                "Nova tentativa falhou: o incidente técnico continua",
+                now=now,
+                public=False,
+                details=details,
+            )
+            return
+        received = action.kind == incidents.TASK
+        self._audit(
+            session,
+            chamado,
+            actor_id,
+            "incidente.aberto",
+            "Dados recebidos; um problema técnico interrompeu o processamento e a equipe "
+            "foi avisada"
+            if received
+            else "Um problema técnico interrompeu o processamento e a equipe foi avisada",
+            now=now,
+            details=details,
+        )
+        incidents.notify(session, chamado, bundle.policy.title, self.settings.app_base_url, now)
 
 
 def _catalogo(labels: Callable[[], catalogs.Labels]) -> Callable[[str, Any], Any]:

@@ -36,8 +36,8 @@ from engine.usecases.base import (
     Actor,
     ChamadoView,
     TaskForm,
-    UseCaseBase,
 )
+from engine.usecases.recording import Recording
 
 _TASKS = HumanTask.__table__
 # The draft of a task that is still ready and its holder's (the row is not locked).
@@ -62,7 +62,7 @@ class ServiceInfo:
     start_label: str
 
 
-class Requests(UseCaseBase):
+class Requests(Recording):
     def start_chamado(self, actor: Actor, process_id: str) -> Chamado:
         """Start an instance of a deployed process on its latest published version."""
         return self.start_instance(actor, process_id)[0]

@@ -23,12 +23,10 @@ from engine.models import (
     Chamado,
     WorkflowTimer,
 )
-from engine.usecases.base import (
-    UseCaseBase,
-)
+from engine.usecases.recording import Recording
 
 
-class Timing(UseCaseBase):
+class Timing(Recording):
     def fire_due_timers(self, worker: str, limit: int = 20) -> list[int]:
         """Fire the timers that are due; returns the ids of those that fired."""
         now = self.clock()
