@@ -4,6 +4,7 @@ data, statuses, mails and messages declared by the model, and no chamado name in
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import json
 import re
@@ -207,3 +208,34 @@ def test_no_chamado_element_or_field_name_in_engine_or_web() -> None:
             if "migrations" not in path.parts:  # history: what the schema was
                 found += _named_in_code(path, names)
     assert found == []
+
+
+def test_a_model_without_lanes_runs_to_its_end_as_the_requesters(
+    svc: Chamados, tmp_path: Path
+) -> None:
+    """No lane at all: every task belongs to the person who started the instance (as in
+    SpiffArena), two of them in a row, and the instance reaches its end."""
+    from tests.test_api import PARECER_SCHEMA, PEDIDO_SCHEMA, TINY_BPMN
+
+    without_lanes = re.sub(r"\s*<bpmn:laneSet.*?</bpmn:laneSet>", "", TINY_BPMN, flags=re.S)
+    assert "lane" not in without_lanes
+    processes, forms_dir = tmp_path / "processes", tmp_path / "forms"
+    processes.mkdir()
+    forms_dir.mkdir()
+    (processes / "pedido_simples.bpmn").write_text(without_lanes, encoding="utf-8")
+    (forms_dir / "pedido-schema.json").write_text(json.dumps(PEDIDO_SCHEMA), encoding="utf-8")
+    (forms_dir / "parecer-schema.json").write_text(json.dumps(PARECER_SCHEMA), encoding="utf-8")
+    svc.settings = dataclasses.replace(svc.settings, processes_dir=processes, forms_dir=forms_dir)
+    with svc.unit.transaction() as session:
+        assert "pedido_simples" in svc.deploy_processes(session)
+    maria = add_person(svc, "39053344705", "Maria da Silva")
+    c, first = svc.requests.start_instance(maria, "pedido_simples")
+    assert first is not None and first.group == groups.REQUESTER
+    svc.requests.complete_task(
+        maria, first.id, {"descricao": "Um pedido simples."}, chamado(svc, c.id).version
+    )
+    second = open_task(svc, c.id, groups.REQUESTER)
+    assert second.task_name == "avaliar" and second.assignee_id == maria.id
+    svc.requests.complete_task(maria, second.id, {"parecer": "Ok"}, chamado(svc, c.id).version)
+    done = chamado(svc, c.id)
+    assert done.closed_at is not None and done.status == "concluido"
