@@ -39,6 +39,8 @@ from typing import Any
 
 from bench import common
 from bench.common import median, note, percentile, registration, table, title, verdict
+from engine.service import Identity
+from web.auth import SESSION_KEY
 
 TARGET_CPU_MS = 300.0
 ROWS = [{"numero": str(100000 + i)} for i in range(10_000)]
@@ -62,9 +64,12 @@ class Bench:
         self.maria = maria
         self.api = app.test_client()
         self.page = app.test_client()
+        # A server-side login session, as the login callback opens (engine.sessions).
+        _user, token = app.extensions["chamados"].sessions.log_in(
+            Identity(cpf=maria.cpf, name="Maria da Silva"), "benchmark"
+        )
         with self.page.session_transaction() as session:
-            session["user_id"] = maria.id
-            session["cpf"] = maria.cpf
+            session[SESSION_KEY] = token
         self.auth = {"Authorization": f"Bearer {maria.token}"}
         # One task for every refused request (a refusal changes nothing), one with a
         # 10,000-row draft for the page, and a new one per accepted submission.
@@ -170,7 +175,7 @@ def _send(prepared: tuple[str, str, dict[str, Any]]) -> tuple[int, float, float,
 def run(rounds: int) -> dict[str, Any]:
     title("5. Entradas hostis: o pior pedido de um solicitante, lado a lado com um normal")
     with common.workdir("bounds") as tmp, common.TempDatabase("sqlite", tmp) as db:
-        common.make_service(db.url, tmp).db.dispose()  # migrated and seeded
+        common.make_service(db.url, tmp).unit.dispose()  # migrated and seeded
         with common.inprocess_app(db.url, tmp) as app:
             svc = app.extensions["chamados"]
             maria = common.add_person(svc, common.MARIA, "Maria da Silva")
