@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound, ValidationFailed
@@ -93,17 +93,27 @@ def ensure_for_lanes(session: Session, lanes: Iterable[str | None], now: datetim
     return created
 
 
+# Every group with whether the person is listed in it by CPF: built once (building a
+# statement costs about as much as running it, and every staff action runs this one).
+_OF_USER = select(
+    Group.key,
+    Group.member_roles,
+    Group.key.in_(
+        select(GroupMember.group_key).where(
+            GroupMember.cpf
+            == select(User.cpf).where(User.id == bindparam("user_id")).scalar_subquery()
+        )
+    ).label("listed"),
+)
+
+
 def of_user(session: Session, user_id: int, roles: Iterable[str]) -> list[str]:
     """The keys of the groups the person belongs to (by CPF or by one of their roles).
 
     One statement over the groups table, which holds tens of rows, not people.
     """
     roles = set(roles)
-    cpf = select(User.cpf).where(User.id == user_id).scalar_subquery()
-    listed = select(GroupMember.group_key).where(GroupMember.cpf == cpf)
-    rows = session.execute(
-        select(Group.key, Group.member_roles, Group.key.in_(listed).label("listed"))
-    ).all()
+    rows = session.connection().execute(_OF_USER, {"user_id": user_id}).all()
     return sorted(
         key for key, member_roles, is_listed in rows if is_listed or set(member_roles or ()) & roles
     )
