@@ -21,6 +21,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
@@ -329,6 +331,33 @@ class Submission(Base):
     group: Mapped[str | None] = mapped_column(String(50))  # the task's group
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     submitted_at: Mapped[timestamp]
+
+
+# The text-search configuration of PostgreSQL's index and queries: the index is used
+# only when the query spells the same expression, so both take it from here.
+PORTUGUESE = literal_column("'portuguese'::regconfig")
+
+
+class SearchEntry(Base):
+    """What staff search finds a ticket by: one row per requester form (engine.search)."""
+
+    __tablename__ = "search_entries"
+    __table_args__ = (
+        UniqueConstraint("chamado_id", "form", name="uq_search_entries_form"),
+        # PostgreSQL's full-text index; SQLite's is the FTS5 table ``search_fts``
+        # (migration 0012), which the models cannot declare.
+        Index(
+            "ix_search_entries_fts",
+            func.to_tsvector(PORTUGUESE, text("body")),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[intpk]
+    chamado_id: Mapped[int] = mapped_column(ForeignKey("chamados.id"), index=True)
+    form: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[timestamp]
 
 
 class AuditEvent(Base):

@@ -21,6 +21,7 @@ a session) and, from it, the use cases, each a named attribute:
 ``svc.health``     engine.usecases.health            readiness, schema revisions, gauges
 ``svc.designer``   engine.designer.service           models, forms, scenarios, publishing
 ``svc.tickets``    engine.designer.tickets           moving tickets between versions, diagrams
+``svc.search``     engine.usecases.search            staff search by protocol, CPF, NUP, words
 =================  ================================  ===========================================
 
 Each public method runs in one transaction (or reads outside any); a domain error
@@ -78,6 +79,7 @@ from engine.queue import ALL_VIEWS as QUEUE_VIEWS
 from engine.queue import INCIDENTS as INCIDENTS_VIEW
 from engine.queue import MAX_AGE_DAYS, QueueFilters
 from engine.scheduler import make_scheduler
+from engine.search import MAX_QUERY as MAX_SEARCH_QUERY
 from engine.settings import PROJECT_ROOT, Settings
 from engine.specs import MAX_BPMN_BYTES
 from engine.tasks import REQUESTER_GROUP
@@ -89,6 +91,7 @@ from engine.usecases.groups_admin import GroupChange
 from engine.usecases.health import Gauges, Health
 from engine.usecases.incidents import Incidents, RetryOutcome
 from engine.usecases.requests import Requests, ServiceInfo
+from engine.usecases.search import Search, SearchResult
 from engine.usecases.sessions import Sessions
 from engine.usecases.timing import Timing
 from engine.users import ROLE_LABELS, ROLES, Principal, parse_cpf
@@ -117,6 +120,7 @@ __all__ = [
     "RetryOutcome",
     "RoleChange",
     "ScenariosFailed",
+    "SearchResult",
     "ServiceInfo",
     "Settings",
     "TaskForm",
@@ -131,6 +135,7 @@ __all__ = [
     "INCIDENTS_VIEW",
     "MAX_AGE_DAYS",
     "MAX_BPMN_BYTES",
+    "MAX_SEARCH_QUERY",
     "PROJECT_ROOT",
     "QUEUE_VIEWS",
     "REQUESTER_GROUP",
@@ -168,6 +173,7 @@ class Chamados:
         self.health = Health(unit)
         self.designer = Designer(unit)
         self.tickets = Tickets(unit)
+        self.search = Search(unit)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Chamados:

@@ -9,6 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from engine.errors import Conflict, ValidationFailed
 from engine.service import (
     INCIDENTS_VIEW,
+    MAX_SEARCH_QUERY,
     QUEUE_VIEWS,
     QueueFilters,
     describe_business_time,
@@ -70,6 +71,23 @@ def queue() -> Any:
         analysts=svc().analysis.analysts() if "supervisor" in user.roles else [],
         now=svc().clock(),
     )
+
+
+@bp.get("/busca")
+@role_required(*_QUEUE_ROLES)
+def search() -> Any:
+    """Staff search: a GET form, so a search is a link that can be shared or bookmarked."""
+    q = request.args.get("q", "")
+    result, error = None, None
+    if "q" in request.args:
+        try:
+            result = svc().search.tickets(current_user(), q)
+        except ValidationFailed as refused:
+            error = refused.errors.get("q", refused.message)
+    status = 422 if error else 200
+    return render_template(
+        "analyst/search.html", q=q, result=result, error=error, max_query=MAX_SEARCH_QUERY
+    ), status
 
 
 @bp.get("/incidentes")

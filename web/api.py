@@ -428,6 +428,16 @@ def queue() -> Any:
     )
 
 
+@bp.get("/search")
+def search() -> Any:
+    result = _service().search.tickets(_user(), request.args.get("q", ""))
+    items = [
+        {"chamado": chamado_json(c, staff=True), "requester_name": c.requester.display_name}
+        for c in result.items
+    ]
+    return jsonify(query=result.query, items=items, more=result.more)
+
+
 @bp.get("/tasks/<int:task_id>")
 def get_task(task_id: int) -> Any:
     return jsonify(task_form_json(_service().requests.task_form(_user(), task_id)))

@@ -27,6 +27,7 @@ from engine import (
     notifications,
     policy,
     runtime,
+    search,
     specs,
     tasks,
 )
@@ -140,6 +141,19 @@ class Recording(UseCaseBase):
                 }
             ],
         )
+        if task.group == tasks.REQUESTER_GROUP:
+            # What staff search finds the ticket by: this form's latest sending.
+            requester = chamado.requester
+            search.index(
+                session,
+                chamado,
+                task.form_schema or task.task_name,
+                " ".join(filter(None, (requester.name, requester.social_name))),
+                requester.cpf,
+                data,
+                schema,
+                now,
+            )
         for column, value in forms.instance_values(schema, data).items():
             if column == "email":
                 chamado.email = value or chamado.email
@@ -247,9 +261,7 @@ class Recording(UseCaseBase):
                 row_facts = {**facts, "mensagem": message}
                 if row.group == tasks.REQUESTER_GROUP:
                     row_facts["tarefa_url"] = f"/tarefas/{row.id}"
-                self._send(
-                    session, bundle, element.mail, chamado, row_facts, wf_data, now, labels
-                )
+                self._send(session, bundle, element.mail, chamado, row_facts, wf_data, now, labels)
         self._audit_outcome(session, chamado, wf, bundle, wf_data, facts, actor, now, labels)
 
     def _catalog_labels(

@@ -1,0 +1,189 @@
+"""Staff search: one box finds tickets by protocol, CPF, NUP, name or words.
+
+Each requester form a ticket received has one row in ``search_entries`` whose ``body``
+is what a person would type to find it: the protocol, the requester's name and CPF,
+every text the form sent (with a digits-only copy of numbers such as a NUP, so
+"00000.000000/0000-00" and "00000000000000000" both find it), folded to lower case
+without accents. A new sending of the same form replaces its row. The body is indexed
+by the database's own full-text search: FTS5 on SQLite (an external-content table kept
+in step by triggers, migration 0012) and ``to_tsvector('portuguese', body)`` with a GIN
+index on PostgreSQL (Portuguese stemming: "integrações" finds "integração").
+
+A query is read in this order: a protocol number (exact, on its unique index); a valid
+CPF (the requester's tickets, through their indexed list); else words, every one of
+which must appear. Work is bounded: at most ``MAX_TERMS`` words of a query of at most
+``MAX_QUERY`` characters, and one page of ``limit`` results.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Select, bindparam, func, literal_column, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from engine import users
+from engine.models import PORTUGUESE, Chamado, SearchEntry, User
+
+# SQLite's FTS5 table (and the prefix of its shadow tables): created by migration 0012.
+SQLITE_FTS_TABLE = "search_fts"
+MAX_QUERY = 200  # characters a query may have; the API documents it
+MAX_TERMS = 8  # words of a query taken into account
+MAX_BODY = 20_000  # characters of one form's text kept for search
+# A number this long inside a text is worth a digits-only copy (CPF 11, NUP 17).
+_MIN_DIGITS = 11
+_PROTOCOLO_RE = re.compile(r"ch-\d{4}-\d{6}")
+_NUMBER_RE = re.compile(r"\d[\d.\-/ ]{9,}\d")
+_WORD_RE = re.compile(r"[^\W_]+")
+
+_TABLE = SearchEntry.__table__
+_UPSERT = {
+    name: (
+        lambda stmt: stmt.on_conflict_do_update(
+            index_elements=["chamado_id", "form"],
+            set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
+        )
+    )(insert(_TABLE))
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
+def fold(value: str) -> str:
+    """Lower case without accents, the form both the body and a query are compared in."""
+    decomposed = unicodedata.normalize("NFKD", value.replace("\x00", " "))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def _is_choice(schema: Any) -> bool:
+    """A field whose value is a code from a list (its label is what people read)."""
+    return isinstance(schema, dict) and any(
+        key in schema for key in ("enum", "oneOf", "anyOf", "const", "x-catalog", "x-lookup")
+    )
+
+
+def _texts(value: Any, schema: Any) -> Iterator[str]:
+    """Every string a person typed into a form's answers: codes of choices left out
+    ("analista_servico" is not a word anyone searches for), lists and nested objects in."""
+    if _is_choice(schema):
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
+        for name, item in value.items():
+            yield from _texts(item, properties.get(name, {}))
+    elif isinstance(value, list):
+        items = schema.get("items", {}) if isinstance(schema, dict) else {}
+        for item in value:
+            yield from _texts(item, items)
+
+
+def document(
+    protocolo: str, requester_name: str, requester_cpf: str, data: Any, schema: Any
+) -> str:
+    """The searchable text of one form's answers on a ticket."""
+    parts = [protocolo, requester_name, requester_cpf]
+    for piece in _texts(data, schema):
+        parts.append(piece)
+        for number in _NUMBER_RE.findall(piece):
+            digits = re.sub(r"\D", "", number)
+            if len(digits) >= _MIN_DIGITS:
+                parts.append(digits)
+    # As typed and without accents: PostgreSQL's stemmer needs the accents
+    # ("integrações" → "integr"), a person typing without them needs the folded copy.
+    typed = " ".join(parts).replace("\x00", " ").lower()[:MAX_BODY]
+    folded = fold(typed)
+    return typed if folded == typed else f"{typed}\n{folded}"
+
+
+def index(
+    session: Session,
+    chamado: Chamado,
+    form: str,
+    requester_name: str,
+    requester_cpf: str,
+    data: Any,
+    schema: Any,
+    now: Any,
+) -> None:
+    """Store (or replace) the searchable text of one form of a ticket: one statement."""
+    connection = session.connection()
+    connection.execute(
+        _UPSERT[connection.dialect.name],
+        {
+            "chamado_id": chamado.id,
+            "form": form[:200],
+            "body": document(chamado.protocolo, requester_name, requester_cpf, data, schema),
+            "updated_at": now,
+        },
+    )
+
+
+def forget(session: Session, chamado_id: int) -> None:
+    """Drop a ticket's searchable text (its personal data is being erased)."""
+    session.execute(_TABLE.delete().where(_TABLE.c.chamado_id == chamado_id))
+
+
+def terms(q: str) -> list[str]:
+    """The words of a query in lower case, at most MAX_TERMS of them."""
+    return _WORD_RE.findall(q[:MAX_QUERY].replace("\x00", " ").lower())[:MAX_TERMS]
+
+
+def _fts_sqlite(words: list[str]) -> Any:
+    # Each word quoted (FTS5 syntax never reaches the user); the last one as a prefix,
+    # so a half-typed word still finds.
+    quoted = [f'"{fold(w)}"' for w in words]
+    quoted[-1] += "*"
+    match = " ".join(quoted)
+    ids = text(
+        "SELECT search_entries.chamado_id FROM search_fts "
+        "JOIN search_entries ON search_entries.id = search_fts.rowid "
+        "WHERE search_fts MATCH :match"
+    ).bindparams(bindparam("match", match))
+    return ids.columns(literal_column("chamado_id")).subquery()
+
+
+def _fts_postgresql(words: list[str]) -> Any:
+    # Each word as typed or without its accents (the body holds both spellings).
+    # The last word is a prefix (a word being typed).
+    alternatives = []
+    for i, word in enumerate(words):
+        suffix = ":*" if i == len(words) - 1 else ""
+        spellings = sorted({word, fold(word)})
+        alternatives.append("(" + " | ".join(f"{s}{suffix}" for s in spellings) + ")")
+    query = func.to_tsquery(PORTUGUESE, " & ".join(alternatives))
+    vector = func.to_tsvector(PORTUGUESE, _TABLE.c.body)
+    return select(_TABLE.c.chamado_id).where(vector.op("@@")(query)).subquery()
+
+
+def matching(session: Session, q: str) -> Select[tuple[Chamado]] | None:
+    """Tickets matching the query, newest first (callers add authorization and a limit);
+    None when the query has nothing to search for."""
+    cleaned = q.strip()[:MAX_QUERY]
+    if not cleaned:
+        return None
+    base = select(Chamado).where(Chamado.submitted_at.is_not(None))
+    if _PROTOCOLO_RE.fullmatch(fold(cleaned)):
+        return base.where(Chamado.protocolo == cleaned.upper())
+    cpf = users.parse_cpf(cleaned)
+    if cpf is not None:
+        requester = select(User.id).where(User.cpf == cpf).scalar_subquery()
+        return base.where(Chamado.requester_id == requester).order_by(
+            Chamado.created_at.desc(), Chamado.id.desc()
+        )
+    words = terms(cleaned)
+    digits = re.sub(r"\D", "", cleaned)
+    if len(digits) >= _MIN_DIGITS and not re.search(r"[^\d.\-/\s]", cleaned):
+        words = [digits]  # a number typed with its punctuation: its digits-only copy
+    if not words:
+        return None
+    dialect = session.get_bind().dialect.name
+    ids = _fts_postgresql(words) if dialect == "postgresql" else _fts_sqlite(words)
+    return base.where(Chamado.id.in_(select(ids.c.chamado_id))).order_by(
+        Chamado.created_at.desc(), Chamado.id.desc()
+    )
