@@ -22,7 +22,7 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, literal_column, select, text
+from sqlalchemy import Select, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -134,21 +134,18 @@ def terms(q: str) -> list[str]:
     return _WORD_RE.findall(q[:MAX_QUERY].replace("\x00", " ").lower())[:MAX_TERMS]
 
 
-def _fts_sqlite(words: list[str]) -> Any:
+def _match_sqlite(words: list[str]) -> Any:
+    """The entries FTS5 matches: their ids, from the full-text table."""
     # Each word quoted (FTS5 syntax never reaches the user); the last one as a prefix,
     # so a half-typed word still finds.
     quoted = [f'"{fold(w)}"' for w in words]
     quoted[-1] += "*"
-    match = " ".join(quoted)
-    ids = text(
-        "SELECT search_entries.chamado_id FROM search_fts "
-        "JOIN search_entries ON search_entries.id = search_fts.rowid "
-        "WHERE search_fts MATCH :match"
-    ).bindparams(bindparam("match", match))
-    return ids.columns(literal_column("chamado_id")).subquery()
+    ids = text(f"SELECT rowid FROM {SQLITE_FTS_TABLE} WHERE {SQLITE_FTS_TABLE} MATCH :match")
+    return _TABLE.c.id.in_(ids.bindparams(bindparam("match", " ".join(quoted))))
 
 
-def _fts_postgresql(words: list[str]) -> Any:
+def _match_postgresql(words: list[str]) -> Any:
+    """The entries PostgreSQL's full text matches, spelled as the GIN index is."""
     # Each word as typed or without its accents (the body holds both spellings).
     # The last word is a prefix (a word being typed).
     alternatives = []
@@ -157,13 +154,18 @@ def _fts_postgresql(words: list[str]) -> Any:
         spellings = sorted({word, fold(word)})
         alternatives.append("(" + " | ".join(f"{s}{suffix}" for s in spellings) + ")")
     query = func.to_tsquery(PORTUGUESE, " & ".join(alternatives))
-    vector = func.to_tsvector(PORTUGUESE, _TABLE.c.body)
-    return select(_TABLE.c.chamado_id).where(vector.op("@@")(query)).subquery()
+    return func.to_tsvector(PORTUGUESE, _TABLE.c.body).op("@@")(query)
 
 
 def matching(session: Session, q: str) -> Select[tuple[Chamado]] | None:
-    """Tickets matching the query, newest first (callers add authorization and a limit);
-    None when the query has nothing to search for."""
+    """Tickets matching the query, newest first (callers add authorization and a
+    limit); None when the query has nothing to search for.
+
+    Words read the entries newest first, joined to their tickets, so that with a limit
+    the database can stop early: a word in a third of a million tickets finds a page
+    in the first hundred entries, a rare word goes through the full-text index. A
+    ticket with several forms may come once per matching form (callers keep the first).
+    """
     cleaned = q.strip()[:MAX_QUERY]
     if not cleaned:
         return None
@@ -183,7 +185,9 @@ def matching(session: Session, q: str) -> Select[tuple[Chamado]] | None:
     if not words:
         return None
     dialect = session.get_bind().dialect.name
-    ids = _fts_postgresql(words) if dialect == "postgresql" else _fts_sqlite(words)
-    return base.where(Chamado.id.in_(select(ids.c.chamado_id))).order_by(
-        Chamado.created_at.desc(), Chamado.id.desc()
+    match = _match_postgresql(words) if dialect == "postgresql" else _match_sqlite(words)
+    return (
+        base.join(_TABLE, _TABLE.c.chamado_id == Chamado.id)
+        .where(match)
+        .order_by(_TABLE.c.chamado_id.desc())
     )

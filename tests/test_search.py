@@ -105,6 +105,8 @@ def test_who_may_search_and_what_they_find(
     pedido = _send_pedido(svc, maria)
     assert found(svc, sofia, "zebra") == [cid]
     assert found(svc, sofia, "pescador") == [pedido]
+    # Her name is in both forms of the pedido: the ticket comes once, newest first.
+    assert found(svc, sofia, "maria silva") == [pedido, cid]
     assert found(svc, ana, "zebra") == [cid]
     assert found(svc, ana, "pescador") == []  # its reviews are other teams' work
     assert found(svc, teca, "pescador") == [pedido]

@@ -19,6 +19,9 @@ from engine.models import Chamado, HumanTask
 from engine.usecases.base import ANALYST_ROLES, Actor, UseCaseBase
 
 PAGE = 25
+# A ticket's requester forms (each its own search entry): the chamado has one, the
+# "pedido de automação" two; a page reads up to this many rows per ticket it shows.
+_ROWS_PER_TICKET = 2
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,10 @@ class Search(UseCaseBase):
                         )
                     )
                 )
-            rows = list(
-                session.scalars(
-                    query.options(joinedload(Chamado.requester), joinedload(Chamado.orgao)).limit(
-                        limit + 1
-                    )
-                ).unique()
-            )
+            # A ticket may match once per form (engine.search.matching): a few rows more
+            # than the page, the first of each ticket kept.
+            loaded = query.options(joinedload(Chamado.requester), joinedload(Chamado.orgao))
+            rows = list(session.scalars(loaded.limit(_ROWS_PER_TICKET * (limit + 1))).unique())[
+                : limit + 1
+            ]
             return SearchResult(query=q, items=rows[:limit], more=len(rows) > limit)
