@@ -21,7 +21,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
     literal_column,
     text,
 )
@@ -333,25 +332,19 @@ class Submission(Base):
     submitted_at: Mapped[timestamp]
 
 
-# The text-search configuration of PostgreSQL's index and queries: the index is used
-# only when the query spells the same expression, so both take it from here.
+# The text-search configuration of PostgreSQL's searchable text (engine.search).
 PORTUGUESE = literal_column("'portuguese'::regconfig")
 
 
 class SearchEntry(Base):
-    """What staff search finds a ticket by: one row per requester form (engine.search)."""
+    """What staff search finds a ticket by: one row per requester form (engine.search).
+
+    Each database adds its own full-text structure, which the models cannot declare
+    (migration 0012): PostgreSQL a generated ``tsv`` column with its GIN index, SQLite
+    the FTS5 table ``search_fts``."""
 
     __tablename__ = "search_entries"
-    __table_args__ = (
-        UniqueConstraint("chamado_id", "form", name="uq_search_entries_form"),
-        # PostgreSQL's full-text index; SQLite's is the FTS5 table ``search_fts``
-        # (migration 0012), which the models cannot declare.
-        Index(
-            "ix_search_entries_fts",
-            func.to_tsvector(PORTUGUESE, text("body")),
-            postgresql_using="gin",
-        ).ddl_if(dialect="postgresql"),
-    )
+    __table_args__ = (UniqueConstraint("chamado_id", "form", name="uq_search_entries_form"),)
 
     id: Mapped[intpk]
     chamado_id: Mapped[int] = mapped_column(ForeignKey("chamados.id"), index=True)

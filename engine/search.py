@@ -22,7 +22,7 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, text
+from sqlalchemy import Select, bindparam, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -30,8 +30,15 @@ from sqlalchemy.orm import Session
 from engine import users
 from engine.models import PORTUGUESE, Chamado, SearchEntry, User
 
-# SQLite's FTS5 table (and the prefix of its shadow tables): created by migration 0012.
+# Each database's own full-text structure, created by migration 0012 and unknown to
+# the models: SQLite's FTS5 table (the prefix of its shadow tables too), PostgreSQL's
+# generated tsvector column and its GIN index.
 SQLITE_FTS_TABLE = "search_fts"
+POSTGRESQL_TSV = "tsv"
+POSTGRESQL_TSV_INDEX = "ix_search_entries_tsv"
+# A word in fewer entries than this is looked up in the full-text index and its tickets
+# sorted; a more common one is read from the newest entries until a page is full.
+_DIRECT = 2000
 MAX_QUERY = 200  # characters a query may have; the API documents it
 MAX_TERMS = 8  # words of a query taken into account
 MAX_BODY = 20_000  # characters of one form's text kept for search
@@ -144,8 +151,7 @@ def _match_sqlite(words: list[str]) -> Any:
     return _TABLE.c.id.in_(ids.bindparams(bindparam("match", " ".join(quoted))))
 
 
-def _match_postgresql(words: list[str]) -> Any:
-    """The entries PostgreSQL's full text matches, spelled as the GIN index is."""
+def _tsquery(words: list[str]) -> Any:
     # Each word as typed or without its accents (the body holds both spellings).
     # The last word is a prefix (a word being typed).
     alternatives = []
@@ -153,18 +159,22 @@ def _match_postgresql(words: list[str]) -> Any:
         suffix = ":*" if i == len(words) - 1 else ""
         spellings = sorted({word, fold(word)})
         alternatives.append("(" + " | ".join(f"{s}{suffix}" for s in spellings) + ")")
-    query = func.to_tsquery(PORTUGUESE, " & ".join(alternatives))
-    return func.to_tsvector(PORTUGUESE, _TABLE.c.body).op("@@")(query)
+    return func.to_tsquery(PORTUGUESE, " & ".join(alternatives))
 
 
 def matching(session: Session, q: str) -> Select[tuple[Chamado]] | None:
     """Tickets matching the query, newest first (callers add authorization and a
     limit); None when the query has nothing to search for.
 
-    Words read the entries newest first, joined to their tickets, so that with a limit
-    the database can stop early: a word in a third of a million tickets finds a page
-    in the first hundred entries, a rare word goes through the full-text index. A
-    ticket with several forms may come once per matching form (callers keep the first).
+    Words: on PostgreSQL, the first ``_DIRECT`` matching entries are read (the
+    full-text index for a rare word, the table until it has them for a common one);
+    fewer means that is all of them, and their tickets are sorted. More means a common
+    word: the entries are read newest first until a page is full (a word in a third of
+    the tickets fills a page within a hundred entries), each checked against its stored
+    tsvector. Deciding here rather than leaving it to the planner matters: it estimates
+    an unknown word (a NUP) from the least common frequent word, and walking a million
+    entries for a word none has takes seconds. On SQLite FTS5 gives the entries.
+    A ticket with several forms may come once per matching form (callers keep the first).
     """
     cleaned = q.strip()[:MAX_QUERY]
     if not cleaned:
@@ -184,8 +194,16 @@ def matching(session: Session, q: str) -> Select[tuple[Chamado]] | None:
         words = [digits]  # a number typed with its punctuation: its digits-only copy
     if not words:
         return None
-    dialect = session.get_bind().dialect.name
-    match = _match_postgresql(words) if dialect == "postgresql" else _match_sqlite(words)
+    if session.get_bind().dialect.name != "postgresql":
+        return (
+            base.join(_TABLE, _TABLE.c.chamado_id == Chamado.id)
+            .where(_match_sqlite(words))
+            .order_by(_TABLE.c.chamado_id.desc())
+        )
+    match = literal_column(f"search_entries.{POSTGRESQL_TSV}").op("@@")(_tsquery(words))
+    few = session.scalars(select(_TABLE.c.chamado_id).where(match).limit(_DIRECT)).all()
+    if len(few) < _DIRECT:
+        return base.where(Chamado.id.in_(set(few))).order_by(Chamado.id.desc())
     return (
         base.join(_TABLE, _TABLE.c.chamado_id == Chamado.id)
         .where(match)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select
 
+from engine import search
 from engine.errors import Forbidden, ValidationFailed
 from engine.models import SearchEntry
 from engine.service import ActorRef, Chamados
@@ -186,3 +187,18 @@ def _load_migration() -> object:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_a_common_word_is_read_newest_first_and_a_rare_one_from_the_index(
+    svc: Chamados, maria: ActorRef, ana: ActorRef, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways to a page of words (engine.search.matching) give the same tickets."""
+    ids = [submit_registration(svc, maria, detalhamento=f"Falha comum nº {i}.") for i in range(4)]
+    rare = submit_registration(svc, maria, detalhamento="Falha rara singular.")
+    for direct in (2, 2000):  # a word in more entries than this is "common"
+        monkeypatch.setattr(search, "_DIRECT", direct)
+        assert found(svc, ana, "falha") == [rare, *ids[::-1]]
+        assert found(svc, ana, "comum") == ids[::-1]
+        assert found(svc, ana, "singular") == [rare]
+        page = svc.search.tickets(ana, "falha", limit=3)
+        assert [c.id for c in page.items] == [rare, ids[3], ids[2]] and page.more

@@ -5,8 +5,9 @@ Revises: 0008
 Create Date: 2026-12-06 07:10:00.000000
 
 ``search_entries`` holds, for each form a requester sent on a ticket, the text staff
-search finds it by (engine.search). PostgreSQL indexes it with a GIN index over
-``to_tsvector('portuguese', body)``; SQLite with an FTS5 table over the same rows
+search finds it by (engine.search). PostgreSQL keeps ``to_tsvector('portuguese', body)``
+in a generated column with a GIN index (stored, so reading entries newest first checks
+a word without parsing the text again); SQLite an FTS5 table over the same rows
 (external content, kept in step by triggers). Tickets sent before this revision are
 indexed here from their last sending of each form.
 """
@@ -54,9 +55,10 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.execute(
-            "CREATE INDEX ix_search_entries_fts ON search_entries "
-            "USING gin (to_tsvector('portuguese'::regconfig, body))"
+            "ALTER TABLE search_entries ADD COLUMN tsv tsvector "
+            "GENERATED ALWAYS AS (to_tsvector('portuguese'::regconfig, body)) STORED"
         )
+        op.execute("CREATE INDEX ix_search_entries_tsv ON search_entries USING gin (tsv)")
     else:
         for statement in _SQLITE_FTS:
             op.execute(statement)
@@ -109,7 +111,8 @@ def _backfill(bind: Any) -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP INDEX ix_search_entries_fts")
+        op.execute("DROP INDEX ix_search_entries_tsv")
+        op.execute("ALTER TABLE search_entries DROP COLUMN tsv")
     else:
         for name in ("search_entries_au", "search_entries_ad", "search_entries_ai"):
             op.execute(f"DROP TRIGGER {name}")
