@@ -193,8 +193,11 @@ def test_a_common_word_is_read_newest_first_and_a_rare_one_from_the_index(
     svc: Chamados, maria: ActorRef, ana: ActorRef, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Both ways to a page of words (engine.search.matching) give the same tickets."""
-    ids = [submit_registration(svc, maria, detalhamento=f"Falha comum nº {i}.") for i in range(4)]
-    rare = submit_registration(svc, maria, detalhamento="Falha rara singular.")
+    ids = [
+        submit_registration(svc, maria, detalhamento=f"Falha comum no servidor, caso {i}.")
+        for i in range(4)
+    ]
+    rare = submit_registration(svc, maria, detalhamento="Falha rara e singular no servidor.")
     for direct in (2, 2000):  # a word in more entries than this is "common"
         monkeypatch.setattr(search, "_DIRECT", direct)
         assert found(svc, ana, "falha") == [rare, *ids[::-1]]
