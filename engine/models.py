@@ -353,6 +353,25 @@ class SearchEntry(Base):
     updated_at: Mapped[timestamp]
 
 
+class SatisfactionSurvey(Base):
+    """ "O atendimento resolveu seu problema?": one per closed ticket (engine.satisfaction).
+
+    Opened when the ticket reaches its end; the result e-mail carries a single-use link
+    whose token is kept only as its SHA-256 hash."""
+
+    __tablename__ = "satisfaction_surveys"
+
+    chamado_id: Mapped[int] = mapped_column(ForeignKey("chamados.id"), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[timestamp]
+    link_used_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    rating: Mapped[int | None] = mapped_column(Integer)  # 1 (não resolveu) … 5
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(AwareDateTime())  # the first answer
+    changed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    channel: Mapped[str | None] = mapped_column(String(10))  # email | pagina
+
+
 class AuditEvent(Base):
     """Every action on a ticket. ``public`` rows form the requester's timeline."""
 

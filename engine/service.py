@@ -22,6 +22,7 @@ a session) and, from it, the use cases, each a named attribute:
 ``svc.designer``   engine.designer.service           models, forms, scenarios, publishing
 ``svc.tickets``    engine.designer.tickets           moving tickets between versions, diagrams
 ``svc.search``     engine.usecases.search            staff search by protocol, CPF, NUP, words
+``svc.satisfaction`` engine.usecases.satisfaction    "O atendimento resolveu seu problema?"
 =================  ================================  ===========================================
 
 Each public method runs in one transaction (or reads outside any); a domain error
@@ -78,6 +79,10 @@ from engine.models import Attachment, AuditEvent, Chamado, HumanTask, ProcessVer
 from engine.queue import ALL_VIEWS as QUEUE_VIEWS
 from engine.queue import INCIDENTS as INCIDENTS_VIEW
 from engine.queue import MAX_AGE_DAYS, QueueFilters
+from engine.satisfaction import CHANGE_DAYS as SATISFACTION_CHANGE_DAYS
+from engine.satisfaction import COMMENT_MAX as SATISFACTION_COMMENT_MAX
+from engine.satisfaction import SCALE as SATISFACTION_SCALE
+from engine.satisfaction import LinkOutcome
 from engine.scheduler import make_scheduler
 from engine.search import MAX_QUERY as MAX_SEARCH_QUERY
 from engine.settings import PROJECT_ROOT, Settings
@@ -91,6 +96,7 @@ from engine.usecases.groups_admin import GroupChange
 from engine.usecases.health import Gauges, Health
 from engine.usecases.incidents import Incidents, RetryOutcome
 from engine.usecases.requests import Requests, ServiceInfo
+from engine.usecases.satisfaction import LinkAnswer, Satisfaction
 from engine.usecases.search import Search, SearchResult
 from engine.usecases.sessions import Sessions
 from engine.usecases.timing import Timing
@@ -109,6 +115,8 @@ __all__ = [
     "ChamadoView",
     "Gauges",
     "GroupChange",
+    "LinkAnswer",
+    "LinkOutcome",
     "HumanTask",
     "Identity",
     "MailSettings",
@@ -136,6 +144,9 @@ __all__ = [
     "MAX_AGE_DAYS",
     "MAX_BPMN_BYTES",
     "MAX_SEARCH_QUERY",
+    "SATISFACTION_CHANGE_DAYS",
+    "SATISFACTION_COMMENT_MAX",
+    "SATISFACTION_SCALE",
     "PROJECT_ROOT",
     "QUEUE_VIEWS",
     "REQUESTER_GROUP",
@@ -174,6 +185,7 @@ class Chamados:
         self.designer = Designer(unit)
         self.tickets = Tickets(unit)
         self.search = Search(unit)
+        self.satisfaction = Satisfaction(unit)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Chamados:

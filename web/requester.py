@@ -18,6 +18,8 @@ from engine.errors import ValidationFailed
 from engine.service import (
     ATTACHMENT_FIELD,
     REQUESTER_GROUP,
+    SATISFACTION_COMMENT_MAX,
+    SATISFACTION_SCALE,
     TaskForm,
     content_disposition,
     forms,
@@ -95,12 +97,30 @@ def my_chamados() -> Any:
 @bp.get("/chamados/<int:chamado_id>")
 @login_required
 def tracking(chamado_id: int) -> Any:
-    view = svc().requests.tracking(current_user(), chamado_id)
+    return render_tracking(chamado_id)
+
+
+def render_tracking(
+    chamado_id: int,
+    satisfaction_errors: dict[str, str] | None = None,
+    satisfaction_typed: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Any:
+    """The tracking page; a refused satisfaction answer comes back with what was typed."""
+    user = current_user()
+    view = svc().requests.tracking(user, chamado_id)
+    survey = svc().satisfaction.for_tracking(user, chamado_id) if view.closed else None
     return render_template(
         "requester/tracking.html",
         view=view,
         forms_shown=present.sent_forms(view.forms),
-    )
+        survey=survey,
+        now=svc().clock(),
+        satisfaction_scale=SATISFACTION_SCALE,
+        satisfaction_comment_max=SATISFACTION_COMMENT_MAX,
+        satisfaction_errors=satisfaction_errors or {},
+        satisfaction_typed=satisfaction_typed,
+    ), status
 
 
 @bp.get("/orgaos/busca")

@@ -27,6 +27,7 @@ from engine import (
     notifications,
     policy,
     runtime,
+    satisfaction,
     search,
     specs,
     tasks,
@@ -346,7 +347,16 @@ class Recording(UseCaseBase):
             message=chamado.outcome_message,
             details={"fim": end},
         )
+        # Every ended ticket asks "O atendimento resolveu seu problema?"; the result
+        # e-mail to the requester carries the one-click links (engine.satisfaction).
+        token = satisfaction.open_survey(session, chamado.id, now)
         if element.mail is not None:
+            if token and element.mail.to == policy.REQUESTER:
+                facts = {
+                    **facts,
+                    "avaliacao_url": satisfaction.link_path(token),
+                    "avaliacao_escala": list(satisfaction.SCALE.items()),
+                }
             self._send(session, bundle, element.mail, chamado, facts, wf_data, now, labels)
 
     def _open_incident(
