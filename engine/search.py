@@ -159,7 +159,12 @@ def _tsquery(words: list[str]) -> Any:
         suffix = ":*" if i == len(words) - 1 else ""
         spellings = sorted({word, fold(word)})
         alternatives.append("(" + " | ".join(f"{s}{suffix}" for s in spellings) + ")")
-    return func.to_tsquery(PORTUGUESE, " & ".join(alternatives))
+    # Written into the statement, not bound: psycopg prepares a statement run five times
+    # and PostgreSQL then plans it once for any word, as if every word were as common
+    # as any other; for search that generic plan reads every entry of a common word
+    # (seconds at a million). The words are letters and digits only (``terms``).
+    text_query = bindparam("tsquery", " & ".join(alternatives), literal_execute=True)
+    return func.to_tsquery(PORTUGUESE, text_query)
 
 
 def matching(session: Session, q: str) -> Select[tuple[Chamado]] | None:
