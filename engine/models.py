@@ -353,6 +353,26 @@ class SearchEntry(Base):
     updated_at: Mapped[timestamp]
 
 
+class ReadyAnswer(Base):
+    """A supervisor's answer text, offered on the analysis form (engine.ready_answers).
+
+    Keyed by a catalog value (a problem type, a return reason) or by none (general);
+    retired rather than deleted. The text an analyst sends is copied into the ticket,
+    so an old ticket never depends on this row."""
+
+    __tablename__ = "ready_answers"
+
+    id: Mapped[intpk]
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    catalog: Mapped[str] = mapped_column(String(80))
+    code: Mapped[str | None] = mapped_column(String(80))  # None: every value of the catalog
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[timestamp]
+    updated_at: Mapped[timestamp]
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
 class SatisfactionSurvey(Base):
     """ "O atendimento resolveu seu problema?": one per closed ticket (engine.satisfaction).
 

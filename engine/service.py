@@ -23,6 +23,7 @@ a session) and, from it, the use cases, each a named attribute:
 ``svc.tickets``    engine.designer.tickets           moving tickets between versions, diagrams
 ``svc.search``     engine.usecases.search            staff search by protocol, CPF, NUP, words
 ``svc.satisfaction`` engine.usecases.satisfaction    "O atendimento resolveu seu problema?"
+``svc.ready_answers`` engine.usecases.ready_answers  supervisors' answer texts for analysts
 =================  ================================  ===========================================
 
 Each public method runs in one transaction (or reads outside any); a domain error
@@ -79,6 +80,9 @@ from engine.models import Attachment, AuditEvent, Chamado, HumanTask, ProcessVer
 from engine.queue import ALL_VIEWS as QUEUE_VIEWS
 from engine.queue import INCIDENTS as INCIDENTS_VIEW
 from engine.queue import MAX_AGE_DAYS, QueueFilters
+from engine.ready_answers import BODY_MAX as READY_ANSWER_BODY_MAX
+from engine.ready_answers import PLACEHOLDERS as READY_ANSWER_PLACEHOLDERS
+from engine.ready_answers import TITLE_MAX as READY_ANSWER_TITLE_MAX
 from engine.satisfaction import CHANGE_DAYS as SATISFACTION_CHANGE_DAYS
 from engine.satisfaction import COMMENT_MAX as SATISFACTION_COMMENT_MAX
 from engine.satisfaction import SCALE as SATISFACTION_SCALE
@@ -95,6 +99,7 @@ from engine.usecases.base import STAFF_ROLES, Actor, ActorRef, ChamadoView, Task
 from engine.usecases.groups_admin import GroupChange
 from engine.usecases.health import Gauges, Health
 from engine.usecases.incidents import Incidents, RetryOutcome
+from engine.usecases.ready_answers import ReadyAnswers
 from engine.usecases.requests import Requests, ServiceInfo
 from engine.usecases.satisfaction import LinkAnswer, Satisfaction
 from engine.usecases.search import Search, SearchResult
@@ -144,6 +149,9 @@ __all__ = [
     "MAX_AGE_DAYS",
     "MAX_BPMN_BYTES",
     "MAX_SEARCH_QUERY",
+    "READY_ANSWER_BODY_MAX",
+    "READY_ANSWER_PLACEHOLDERS",
+    "READY_ANSWER_TITLE_MAX",
     "SATISFACTION_CHANGE_DAYS",
     "SATISFACTION_COMMENT_MAX",
     "SATISFACTION_SCALE",
@@ -186,6 +194,7 @@ class Chamados:
         self.tickets = Tickets(unit)
         self.search = Search(unit)
         self.satisfaction = Satisfaction(unit)
+        self.ready_answers = ReadyAnswers(unit)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Chamados:

@@ -157,6 +157,12 @@ def analysis(chamado_id: int) -> Any:
             data = forms.parse_submission(
                 form.schema, form.ui, fields, request.form.to_dict(flat=False), {}
             ).data
+            ready = to_int(request.form.get("_resposta_pronta"))
+            if ready is not None:
+                # "Usar": the form again with the answer in its field, everything else
+                # as typed; nothing is sent until the analyst presses the main button.
+                form.data = svc().ready_answers.apply(user, chamado_id, form.schema, data, ready)
+                return _analysis_page(view, task, form, {}, 200, used_answer=ready)
             try:
                 chamado = svc().requests.complete_task(
                     user, task.id, data, int(request.form.get("version", "0"))
@@ -189,9 +195,20 @@ def analysis(chamado_id: int) -> Any:
     return _analysis_page(view, task, form, errors, 422 if errors else 200)
 
 
-def _analysis_page(view: Any, task: Any, form: Any, errors: dict[str, str], status: int) -> Any:
+def _analysis_page(
+    view: Any,
+    task: Any,
+    form: Any,
+    errors: dict[str, str],
+    status: int,
+    used_answer: int | None = None,
+) -> Any:
+    user = current_user()
+    offered = svc().ready_answers.offered(user, view.chamado.id, form.schema) if form else {}
     return render_template(
         "analyst/analysis.html",
+        ready_answers={field: answers for field, answers in offered.items() if answers},
+        used_answer=used_answer,
         view=view,
         task=task,
         form=form,

@@ -12,6 +12,7 @@ def init_views(app: Flask) -> None:
         catalogs_admin,
         designer,
         groups_admin,
+        ready_answers,
         requester,
         satisfaction,
     )
@@ -23,3 +24,4 @@ def init_views(app: Flask) -> None:
     groups_admin.init_groups_admin(app)
     designer.init_designer(app)
     satisfaction.init_satisfaction(app)
+    ready_answers.init_ready_answers(app)

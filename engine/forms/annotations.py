@@ -6,6 +6,8 @@
   requester.
 * ``x-attachments``: a list of uploaded files (``{id, nome, tamanho}``).
 * ``x-lookup``: an id chosen by searching a platform list (``orgaos``).
+* ``x-ready-answers``: a staff text field that offers the supervisors' ready answers
+  keyed by the named catalog (engine.ready_answers).
 """
 
 from __future__ import annotations

@@ -1,0 +1,96 @@
+"""Ready answers (engine.ready_answers): supervisors keep them, analysts use them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session, joinedload
+
+from engine import catalogs, ready_answers
+from engine.errors import NotFound
+from engine.models import Chamado
+from engine.ready_answers import Answer, Offered
+from engine.usecases.base import STAFF_ROLES, Actor, UseCaseBase
+
+_KEEPERS = frozenset({"supervisor", "admin"})
+
+
+class ReadyAnswers(UseCaseBase):
+    def list(self, actor: Actor) -> list[Answer]:
+        self._require_roles(actor, _KEEPERS)
+        with self.reading() as session:
+            return ready_answers.list_answers(session)
+
+    def get(self, actor: Actor, answer_id: int) -> Answer:
+        self._require_roles(actor, _KEEPERS)
+        with self.reading() as session:
+            return ready_answers.get_answer(session, answer_id)
+
+    def catalogs(self, actor: Actor) -> dict[str, tuple[str, list[catalogs.CatalogOption]]]:
+        """catalog → (its title, its values) for the keeper's form."""
+        self._require_roles(actor, _KEEPERS)
+        with self.reading() as session:
+            return {
+                name: (title, catalogs.options(session, name))
+                for name, title in catalogs.EDITABLE.items()
+            }
+
+    def save(
+        self,
+        actor: Actor,
+        answer_id: int | None,
+        title: str,
+        body: str,
+        catalog: str,
+        code: str | None,
+    ) -> int:
+        self._require_roles(actor, _KEEPERS)
+        with self.transaction() as session:
+            return ready_answers.save(
+                session, answer_id, title, body, catalog, code, actor.id, self.clock()
+            )
+
+    def set_active(self, actor: Actor, answer_id: int, active: bool) -> None:
+        self._require_roles(actor, _KEEPERS)
+        with self.transaction() as session:
+            ready_answers.set_active(session, answer_id, active, actor.id, self.clock())
+
+    def offered(
+        self, actor: Actor, chamado_id: int, schema: dict[str, Any]
+    ) -> dict[str, list[Offered]]:
+        """field → the answers the analysis form offers for this ticket, filled in."""
+        self._require_roles(actor, STAFF_ROLES)
+        with self.reading() as session:
+            chamado = self._chamado(session, chamado_id)
+            return ready_answers.offered(session, chamado, schema, self._values(session, chamado))
+
+    def apply(
+        self,
+        actor: Actor,
+        chamado_id: int,
+        schema: dict[str, Any],
+        data: dict[str, Any],
+        answer_id: int,
+    ) -> dict[str, Any]:
+        self._require_roles(actor, STAFF_ROLES)
+        with self.reading() as session:
+            chamado = self._chamado(session, chamado_id)
+            values = self._values(session, chamado)
+            return ready_answers.apply(session, chamado, schema, data, answer_id, values)
+
+    @staticmethod
+    def _chamado(session: Session, chamado_id: int) -> Chamado:
+        chamado = session.get(Chamado, chamado_id, options=[joinedload(Chamado.requester)])
+        if chamado is None:
+            raise NotFound("Chamado não encontrado.")
+        return chamado
+
+    def _values(self, session: Session, chamado: Chamado) -> dict[str, str | None]:
+        return {
+            "protocolo": chamado.protocolo,
+            "nome": chamado.requester.display_name,
+            "servico": chamado.servico,
+            "orgao": self.orgao_labels.label(session, chamado.orgao_id)
+            if chamado.orgao_id
+            else None,
+        }

@@ -1,0 +1,102 @@
+"""Ready answers ("Respostas prontas", supervisors and admins): keep the texts analysts
+start from. Every change is one POST (CSRF-protected by the app-wide CSRFProtect)
+followed by a redirect; a refused one re-renders the form (422) with what was typed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+
+from engine.errors import ValidationFailed
+from engine.service import (
+    READY_ANSWER_BODY_MAX,
+    READY_ANSWER_PLACEHOLDERS,
+    READY_ANSWER_TITLE_MAX,
+)
+from web.auth import current_user, role_required
+from web.context import service as svc
+
+bp = Blueprint("ready_answers", __name__)
+_ROLES = ("supervisor", "admin")
+
+
+def init_ready_answers(app: Flask) -> None:
+    if bp.name not in app.blueprints:
+        app.register_blueprint(bp)
+
+
+def _applies(raw: str) -> tuple[str, str | None]:
+    """The form's one choice "catalog" or "catalog:code" → (catalog, code or None)."""
+    catalog, _, code = raw.partition(":")
+    return catalog, code or None
+
+
+def _page(
+    answer_id: int | None, values: dict[str, str], errors: dict[str, str], status: int
+) -> Any:
+    user = current_user()
+    return render_template(
+        "ready_answers/index.html",
+        answers=svc().ready_answers.list(user),
+        catalogs=svc().ready_answers.catalogs(user),
+        editing=answer_id,
+        values=values,
+        errors=errors,
+        title_max=READY_ANSWER_TITLE_MAX,
+        body_max=READY_ANSWER_BODY_MAX,
+        placeholders=READY_ANSWER_PLACEHOLDERS,
+    ), status
+
+
+@bp.get("/respostas-prontas")
+@role_required(*_ROLES)
+def index() -> Any:
+    return _page(None, {}, {}, 200)
+
+
+@bp.get("/respostas-prontas/<int:answer_id>")
+@role_required(*_ROLES)
+def edit(answer_id: int) -> Any:
+    answer = svc().ready_answers.get(current_user(), answer_id)
+    values = {
+        "titulo": answer.title,
+        "texto": answer.body,
+        "aplica": answer.catalog + (f":{answer.code}" if answer.code else ""),
+    }
+    return _page(answer_id, values, {}, 200)
+
+
+@bp.post("/respostas-prontas")
+@bp.post("/respostas-prontas/<int:answer_id>")
+@role_required(*_ROLES)
+def save(answer_id: int | None = None) -> Any:
+    values = {k: request.form.get(k, "") for k in ("titulo", "texto", "aplica")}
+    catalog, code = _applies(values["aplica"])
+    try:
+        svc().ready_answers.save(
+            current_user(), answer_id, values["titulo"], values["texto"], catalog, code
+        )
+    except ValidationFailed as refused:
+        errors = dict(refused.errors)
+        if "catalogo" in errors or "valor" in errors:
+            errors["aplica"] = errors.pop("catalogo", None) or errors.pop("valor")
+            errors.pop("valor", None)
+        return _page(answer_id, values, errors, 422)
+    flash("Resposta pronta salva.", "success")
+    return redirect(url_for("ready_answers.index"))
+
+
+@bp.post("/respostas-prontas/<int:answer_id>/situacao")
+@role_required(*_ROLES)
+def set_active(answer_id: int) -> Any:
+    active = request.form.get("ativa") == "1"
+    svc().ready_answers.set_active(current_user(), answer_id, active)
+    flash(
+        "Resposta pronta reativada."
+        if active
+        else "Resposta pronta retirada: deixa de ser "
+        "oferecida; os chamados que a usaram guardam o texto enviado.",
+        "success",
+    )
+    return redirect(url_for("ready_answers.index"))
