@@ -208,3 +208,37 @@ def test_the_analysis_page_offers_and_uses_an_answer_without_sending(app: Flask)
     assert used.status_code == 200 and "Resposta pronta aplicada" in html
     assert "Olá, Maria da Silva.</textarea>" in html and "anotado</textarea>" in html
     assert open_task(svc, cid, "analyst").state == "ready"  # nothing was sent
+
+
+def test_the_api_lists_creates_and_offers_them(app: Flask) -> None:
+    from tests.test_api import Api, person
+
+    svc: Chamados = app.extensions["chamados"]
+    sofia = Api(app.test_client(), person(app, SOFIA, "Sofia", "supervisor"))
+    created = sofia.call(
+        "POST",
+        "/ready-answers",
+        {
+            "title": "Erro de API",
+            "text": "Olá, {nome}.",
+            "catalog": "tipo_problema",
+            "value": "erro_api",
+        },
+        expect=201,
+    )
+    assert (created["value"], created["active"]) == ("erro_api", True)
+    refused = sofia.call(
+        "POST", "/ready-answers", {"title": "", "text": "x", "catalog": "tipo_problema"}, expect=422
+    )
+    assert "Dê um título" in refused["errors"]["title"]
+    assert [a["title"] for a in sofia.get("/ready-answers")["items"]] == ["Erro de API"]
+    maria_token = person(app, MARIA, "Maria da Silva")
+    Api(app.test_client(), maria_token).get("/ready-answers", expect=403)
+    maria = add_person(svc, MARIA, "Maria da Silva")
+    cid = submit_registration(svc, maria)
+    ana = Api(app.test_client(), person(app, ANA, "Ana", "analyst"))
+    task = open_task(svc, cid, "analyst")
+    ana.call("POST", f"/tasks/{task.id}/claim", expect=204)
+    offered = ana.get(f"/tasks/{task.id}/ready-answers")["fields"]
+    assert [a["text"] for a in offered["resposta"]] == ["Olá, Maria da Silva."]
+    assert offered["justificativa_devolucao"] == []

@@ -460,6 +460,69 @@ def save_draft(task_id: int) -> Any:
     return "", 204
 
 
+@bp.get("/tasks/<int:task_id>/ready-answers")
+def task_ready_answers(task_id: int) -> Any:
+    """The ready answers a staff task's form offers for its ticket, filled in."""
+    form = _service().requests.task_form(_user(), task_id)
+    offered = _service().ready_answers.offered(_user(), form.chamado.id, form.schema)
+    return jsonify(
+        fields={
+            field: [
+                {"id": a.id, "title": a.title, "text": a.text, "value_label": a.code_label}
+                for a in answers
+            ]
+            for field, answers in offered.items()
+        }
+    )
+
+
+def ready_answer_json(a: Any) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "title": a.title,
+        "text": a.body,
+        "catalog": a.catalog,
+        "value": a.code,
+        "value_label": a.code_label,
+        "active": a.active,
+    }
+
+
+@bp.get("/ready-answers")
+def list_ready_answers() -> Any:
+    return jsonify(items=[ready_answer_json(a) for a in _service().ready_answers.list(_user())])
+
+
+@bp.post("/ready-answers")
+def create_ready_answer() -> Any:
+    body = _json_body()
+    errors: dict[str, str] = {}
+    values: dict[str, str | None] = {}
+    for name in ("title", "text", "catalog", "value"):
+        raw = body.get(name)
+        if raw is not None and not isinstance(raw, str):
+            errors[name] = "Informe um texto."
+        values[name] = raw
+    if errors:
+        raise ValidationFailed(errors)
+    fields = {"titulo": "title", "texto": "text", "catalogo": "catalog", "valor": "value"}
+    user = _user()
+    try:
+        answer_id = _service().ready_answers.save(
+            user,
+            None,
+            values["title"] or "",
+            values["text"] or "",
+            values["catalog"] or "",
+            values["value"],
+        )
+    except ValidationFailed as refused:
+        raise ValidationFailed(
+            {fields.get(k, k): v for k, v in refused.errors.items()}, refused.message
+        ) from None
+    return jsonify(ready_answer_json(_service().ready_answers.get(user, answer_id))), 201
+
+
 @bp.post("/tasks/<int:task_id>/submit")
 def submit_task(task_id: int) -> Any:
     body = _json_body()
