@@ -19,9 +19,11 @@ ticket; retired answers stay listed, readable, and can be brought back.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -187,6 +189,30 @@ def set_active(
         public=False,
         details={"id": row.id},
     )
+
+
+def seed(session: Session, path: Path, now: datetime) -> int:
+    """The answers shipped in ``data/ready_answers.json``, on a database that has none
+    (a first start): from then on, supervisors own the list. Returns how many."""
+    if session.scalar(select(ReadyAnswer.id).limit(1)) is not None or not path.exists():
+        return 0
+    items = json.loads(path.read_text(encoding="utf-8"))
+    for item in items:
+        title, body, catalog, code = _checked(
+            session, item["title"], item["text"], item["catalog"], item.get("value")
+        )
+        session.add(
+            ReadyAnswer(
+                title=title,
+                body=body,
+                catalog=catalog,
+                code=code,
+                active=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return len(items)
 
 
 def _key_field(schema: dict[str, Any], catalog: str) -> str | None:

@@ -242,3 +242,13 @@ def test_the_api_lists_creates_and_offers_them(app: Flask) -> None:
     offered = ana.get(f"/tasks/{task.id}/ready-answers")["fields"]
     assert [a["text"] for a in offered["resposta"]] == ["Olá, Maria da Silva."]
     assert offered["justificativa_devolucao"] == []
+
+
+def test_the_demo_examples_are_valid_and_seeded_once(svc: Chamados, sofia: ActorRef) -> None:
+    """data/ready_answers.json passes the same checks as a supervisor's answer."""
+    first = svc.ready_answers.seed_examples()
+    assert first >= 3
+    assert svc.ready_answers.seed_examples() == 0  # supervisors own the list from then on
+    answers = svc.ready_answers.list(sofia)
+    assert len(answers) == first and all(a.active for a in answers)
+    assert {a.catalog for a in answers} == {"tipo_problema", "motivo_devolucao"}

@@ -1,4 +1,5 @@
-"""Demo data for `make run`: roles and groups for the development provider's people."""
+"""Demo data for `make run`: roles and groups for the development provider's people, and
+example ready answers."""
 
 from __future__ import annotations
 
@@ -19,4 +20,5 @@ def seed_demo(svc: Chamados) -> list[dict[str, Any]]:
             label += " (" + ", ".join(person["groups"]) + ")"
         shown.append({**person, "role_label": label})
     svc.admin.enrol(enrolments)
+    svc.ready_answers.seed_examples()
     return shown

@@ -55,6 +55,14 @@ class ReadyAnswers(UseCaseBase):
         with self.transaction() as session:
             ready_answers.set_active(session, answer_id, active, actor.id, self.clock())
 
+    def seed_examples(self) -> int:
+        """The example answers in ``data/ready_answers.json`` on a database that has none
+        (``make run``'s demo; a deployment starts with an empty list)."""
+        with self.transaction() as session:
+            return ready_answers.seed(
+                session, self.settings.data_dir / "ready_answers.json", self.clock()
+            )
+
     def offered(
         self, actor: Actor, chamado_id: int, schema: dict[str, Any]
     ) -> dict[str, list[Offered]]:
