@@ -1,0 +1,408 @@
+"""Every citizen can use it (issue #14): axe-core on every page and state, reflow at 320 px,
+focus that follows the person, the keyboard alone and no JavaScript.
+
+One app and one Chromium for the whole module; each person is one browser context, logged
+in once (a server-side session, as the OpenID callback opens: the login itself is tested
+in test_browser.py and test_auth.py) and reused. Data is made through the service, as the
+pages would make it. Screenshots at 360 px land in test-artifacts/a11y-*.png.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import werkzeug.serving
+from flask import Flask
+from sqlalchemy import select
+
+from engine import scenarios, users
+from engine.models import OutboxMessage, ProcessVersion
+from engine.service import ActorRef, Chamados
+from tests.a11y import axe_violations, describe, horizontal_overflow, overflowing_elements
+from tests.browser import shot, watch_csp
+from tests.conftest import database_url
+from tests.test_auth import set_session_user
+from tests.test_engine_lifecycle import decide, open_task, submit_registration
+from web.demo import seed_demo
+from web.dev_oidc import DEMO_PEOPLE
+
+pytestmark = pytest.mark.browser
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PEOPLE = {p["name"]: p for p in DEMO_PEOPLE}
+ROLE_OF = {
+    "Maria da Silva": (),
+    "Ana Souza": ("analyst",),
+    "Sofia Supervisora": ("supervisor",),
+    "Carlos Admin": ("admin",),
+    "Dora Projetista": ("designer",),
+}
+
+# GET routes that are not pages a person reads, each with the reason it needs no axe visit.
+NOT_PAGES: dict[str, str] = {
+    "static": "arquivos estáticos (CSS, JS, fontes)",
+    "observability.healthz": "verificação de saúde para o balanceador (texto)",
+    "observability.readyz": "prontidão para o balanceador (texto)",
+    "observability.metrics": "métricas Prometheus (texto)",
+    "api.list_chamados": "API REST (JSON)",
+    "api.get_chamado": "API REST (JSON)",
+    "api.openapi": "API REST: documento OpenAPI (JSON)",
+    "api.queue": "API REST (JSON)",
+    "api.list_services": "API REST (JSON)",
+    "api.list_tasks": "API REST (JSON)",
+    "api.get_task": "API REST (JSON)",
+    "auth.login": "redireciona ao provedor gov.br (a página de lá não é nossa)",
+    "requester.new_chamado": "endereço antigo: redireciona (301) a /servicos",
+    "requester.orgao_search": "fragmento htmx: visitado dentro da etapa 1, após a busca",
+    "requester.attachment": "download de arquivo (Content-Disposition: attachment)",
+    "designer.ticket_diagram": "JSON do visualizador de diagrama (visitado nas páginas que o usam)",
+    "designer.draft_json": "JSON do modelador",
+    "designer.export_draft": "download do .bpmn",
+    "designer.export_version": "download do .bpmn",
+}
+
+
+@dataclass
+class Site:
+    base: str
+    app: Flask
+    svc: Chamados
+    ids: dict[str, int] = field(default_factory=dict)
+    pages: dict[str, Any] = field(default_factory=dict)
+    visited: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+    def endpoint(self, url: str) -> str:
+        parts = urlsplit(url)
+        adapter = self.app.url_map.bind("localhost")
+        try:
+            endpoint, _args = adapter.match(parts.path, method="GET")
+        except Exception:  # a 404 page: no endpoint
+            return "<404>"
+        return str(endpoint)
+
+
+def actor(svc: Chamados, name: str) -> ActorRef:
+    with svc.unit.session_factory() as s:
+        user = users.get_user_by_cpf(s, PEOPLE[name]["cpf"])
+        assert user is not None
+        return ActorRef(user.id, frozenset(ROLE_OF[name]))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    from web import create_app
+
+    tmp = tmp_path_factory.mktemp("a11y-browser")
+    srv = werkzeug.serving.make_server("127.0.0.1", 0, lambda e, s: [], threaded=True)
+    base = f"http://127.0.0.1:{srv.server_port}"
+    app = create_app(
+        {
+            "DATABASE_URL": database_url(tmp),
+            "SECRET_KEY": "a11y-browser-test",
+            "OIDC_ISSUER": "http://127.0.0.1:9",  # never contacted: sessions are opened directly
+            "APP_BASE_URL": base,
+        }
+    )
+    svc: Chamados = app.extensions["chamados"]
+    svc.init_database()
+    seed_demo(svc)
+    with svc.unit.transaction() as session:
+        scenarios.seed(session, svc.settings.processes_dir, svc.clock())
+    srv.app = app
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    site = Site(base, app, svc)
+    _make_data(site)
+    yield site  # the contexts close with the module's browser
+    srv.shutdown()
+    svc.unit.db.dispose()
+
+
+def _make_data(site: Site) -> None:
+    """Tickets in every state a person meets: a draft, in analysis (claimed), asked for an
+    adjustment, resolved; a Pedido de automação draft; a mail in the outbox."""
+    svc = site.svc
+    client = site.app.test_client()
+    for name, roles in ROLE_OF.items():  # users exist before the service is called
+        set_session_user(site.app, client, PEOPLE[name]["cpf"], name, *roles)
+    maria = actor(svc, "Maria da Silva")
+    ana = actor(svc, "Ana Souza")
+    draft = svc.requests.start_chamado(maria, "chamado")
+    site.ids["draft_task"] = open_task(svc, draft.id).id
+    site.ids["draft"] = draft.id
+    analysing = submit_registration(svc, maria)
+    svc.analysis.claim(ana, open_task(svc, analysing, "analyst").id)
+    site.ids["analysing"] = analysing
+    adjusting = submit_registration(svc, maria)
+    decide(svc, ana, adjusting, {"decisao": "ajuste", "ajuste_solicitado": "Informe o erro."})
+    site.ids["adjusting"] = adjusting
+    site.ids["adjust_task"] = open_task(svc, adjusting).id
+    resolved = submit_registration(svc, maria)
+    decide(svc, ana, resolved, {"decisao": "resolver", "resposta": "Corrigido."})
+    site.ids["resolved"] = resolved
+    pedido, task = svc.requests.start_instance(maria, "pedido_automacao")
+    assert task is not None
+    site.ids["pedido_task"] = task.id
+    with svc.unit.session_factory() as s:
+        site.ids["mail"] = s.scalars(select(OutboxMessage.id).limit(1)).one()
+
+
+def person(site: Site, browser: Any, name: str, js: bool = True) -> Any:
+    """The person's page (one browser context each, logged in once and reused)."""
+    key = f"{name}|{js}"
+    if key in site.pages:
+        return site.pages[key]
+    client = site.app.test_client()
+    set_session_user(site.app, client, PEOPLE[name]["cpf"], name, *ROLE_OF[name])
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    context = browser.new_context(locale="pt-BR", java_script_enabled=js)
+    context.add_cookies([{"name": "session", "value": cookie.value, "url": site.base}])
+    page = context.new_page()
+    page.csp_violations = watch_csp(page)
+    site.pages[key] = page
+    return page
+
+
+def check(site: Site, page: Any, label: str, endpoint: str | None = None) -> None:
+    """axe on the page as it is now; record the endpoint it was served by."""
+    page.wait_for_load_state("load")
+    if page.locator("[data-diagram-url]").count():
+        expect(page.locator("[data-diagram-url]").first).to_have_attribute(
+            "data-loaded", "true", timeout=15000
+        )
+    if page.locator("#modeler").count():
+        expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
+    found = axe_violations(page)
+    if found:
+        site.problems.append(f"{label} ({page.url}):\n{describe(found)}")
+    site.visited.add(endpoint or site.endpoint(page.url))
+
+
+def visit(site: Site, page: Any, path: str, label: str, status: int = 200) -> None:
+    response = page.goto(site.base + path)
+    assert response is not None and response.status == status, (path, response and response.status)
+    check(site, page, label, site.endpoint(site.base + path) if status < 400 else None)
+
+
+STEPS = ["identificacao", "solicitante", "informacoes", "protocolos", "anexos", "revisao"]
+
+
+def crawl_anonymous(site: Site, browser: Any) -> None:
+    page = browser.new_context(locale="pt-BR").new_page()
+    visit(site, page, "/", "início (sem login)")
+    visit(site, page, "/servicos", "serviços (sem login)")
+    # The provider sent the person back with an error: the login error page.
+    visit(site, page, "/auth/callback?error=access_denied", "erro no login", status=400)
+    site.visited.add("auth.callback")
+    page.context.close()
+
+
+def crawl_requester(site: Site, browser: Any) -> None:
+    ids = site.ids
+    maria = person(site, browser, "Maria da Silva")
+    visit(site, maria, "/", "início")
+    visit(site, maria, "/servicos", "serviços")
+    visit(site, maria, "/servicos/chamado", "abrir chamado")
+    visit(site, maria, "/servicos/pedido_automacao", "pedir automação")
+    for view in ("abertos", "encerrados", "todos"):
+        visit(site, maria, f"/minhas-solicitacoes?visao={view}", f"minhas solicitações {view}")
+    task = f"/tarefas/{ids['draft_task']}"
+    for step in STEPS:
+        visit(site, maria, f"{task}?passo={step}", f"etapa {step}")
+    # Each step with its errors: "Avançar" on the empty steps.
+    for step in STEPS[:5]:
+        maria.goto(f"{site.base}{task}?passo={step}")
+        maria.get_by_role("button", name="Avançar", exact=True).click()
+        if step in ("identificacao", "solicitante", "informacoes"):
+            expect(maria.locator("#errors-summary")).to_be_visible()
+        check(site, maria, f"etapa {step} com erros", "requester.task")
+    # In-page states: órgão results, a protocol added and a bad one, a file attached.
+    maria.goto(f"{site.base}{task}?passo=identificacao")
+    maria.get_by_role("searchbox").fill("inss")
+    maria.get_by_role("button", name="Buscar", exact=True).click()
+    expect(maria.get_by_label("INSS — Instituto Nacional do Seguro Social")).to_be_visible()
+    check(site, maria, "etapa 1 com resultados da busca", "requester.task")
+    maria.goto(f"{site.base}{task}?passo=protocolos")
+    maria.get_by_label("Número do protocolo").fill("123")
+    maria.get_by_role("button", name=re.compile("Adicionar")).click()
+    check(site, maria, "etapa 4 com protocolo inválido", "requester.task")
+    maria.get_by_label("Número do protocolo").fill("987654")
+    maria.get_by_role("button", name=re.compile("Adicionar")).click()
+    expect(maria.locator("table")).to_contain_text("987654")
+    check(site, maria, "etapa 4 com protocolo", "requester.task")
+    maria.goto(f"{site.base}{task}?passo=anexos")
+    maria.get_by_label("Selecionar arquivos").set_input_files(
+        files=[{"name": "virus.exe", "mimeType": "application/pdf", "buffer": b"MZ\x90\x00"}]
+    )
+    maria.get_by_role("button", name="Anexar arquivos").click()
+    check(site, maria, "etapa 5 com arquivo recusado", "requester.task")
+    maria.get_by_label("Selecionar arquivos").set_input_files(
+        files=[{"name": "tela.pdf", "mimeType": "application/pdf", "buffer": PDF}]
+    )
+    maria.get_by_role("button", name="Anexar arquivos").click()
+    expect(maria.get_by_role("list", name="Arquivos anexados")).to_contain_text("tela.pdf")
+    check(site, maria, "etapa 5 com anexo", "requester.task")
+    # Sending with errors: back to the first step with problems.
+    maria.goto(f"{site.base}{task}?passo=revisao")
+    maria.get_by_role("button", name="Enviar para Análise").click()
+    check(site, maria, "revisão enviada com erros", "requester.task")
+    # The adjustment form, the Pedido's first step, tracking in each state.
+    visit(site, maria, f"/tarefas/{ids['adjust_task']}", "ajustar solicitação")
+    visit(site, maria, f"/tarefas/{ids['pedido_task']}", "pedido: etapa 1")
+    for key in ("draft", "analysing", "adjusting", "resolved"):
+        visit(site, maria, f"/chamados/{ids[key]}", f"acompanhar {key}")
+    visit(site, maria, "/sessoes", "minhas sessões")
+    visit(site, maria, "/conta/tokens", "tokens de API")
+    # Error pages: 403 (staff page), 404.
+    visit(site, maria, "/fila", "403", status=403)
+    visit(site, maria, "/nao-existe", "404", status=404)
+    visit(site, maria, f"/chamados/{ids['draft'] + 999}", "404 de chamado", status=404)
+    assert maria.csp_violations == []
+
+
+def crawl_staff(site: Site, browser: Any) -> None:
+    ids = site.ids
+    for name in ("Ana Souza", "Sofia Supervisora"):
+        page = person(site, browser, name)
+        for view in ("disponiveis", "minhas", "todas", "incidentes"):
+            visit(site, page, f"/fila?visao={view}", f"fila {view} ({name})")
+        visit(site, page, f"/analise/{ids['analysing']}", f"análise ({name})")
+        visit(site, page, f"/analise/{ids['resolved']}", f"análise encerrada ({name})")
+    ana = person(site, browser, "Ana Souza")
+    ana.goto(f"{site.base}/analise/{ids['analysing']}")
+    ana.get_by_role("button", name="Registrar análise").click()  # no decision: errors
+    check(site, ana, "análise com erros", "analyst.analysis")
+    assert ana.csp_violations == []
+
+
+def crawl_admin(site: Site, browser: Any) -> None:
+    carlos = person(site, browser, "Carlos Admin")
+    for path, label in (
+        ("/admin/papeis", "papéis"),
+        ("/admin/grupos", "grupos"),
+        ("/admin/catalogos", "catálogos"),
+        ("/admin/catalogos/tipo_problema", "catálogo"),
+        ("/admin/contas-de-servico", "contas de serviço"),
+        ("/admin/emails", "e-mails"),
+        (f"/admin/emails/{site.ids['mail']}", "e-mail"),
+        ("/admin/sessoes", "sessões ativas"),
+        ("/incidentes", "incidentes"),
+        ("/fila", "fila (admin)"),
+    ):
+        visit(site, carlos, path, label)
+    carlos.goto(f"{site.base}/admin/papeis")
+    carlos.get_by_role("button", name="Conceder").click()  # nothing filled in: errors
+    check(site, carlos, "papéis com erro", "admin.roles")
+    assert carlos.csp_violations == []
+
+
+def crawl_designer(site: Site, browser: Any) -> None:
+    dora = person(site, browser, "Dora Projetista")
+    svc = site.svc
+    for path, label in (
+        ("/processos", "processos"),
+        ("/processos/chamado", "modelo"),
+        ("/processos/chamado/modelador", "modelador"),
+        ("/processos/chamado/formularios/registrar_chamado", "editor de formulário"),
+        ("/processos/chamado/formularios/analisar_chamado", "editor de formulário (análise)"),
+    ):
+        visit(site, dora, path, label)
+    with svc.unit.session_factory() as s:
+        version = s.scalars(
+            select(ProcessVersion.id).where(ProcessVersion.process_id == "chamado")
+        ).first()
+    visit(site, dora, f"/processos/chamado/migracao?para={version}", "migração")
+    assert dora.csp_violations == []
+
+
+def test_axe_on_every_page_and_state(site: Site, browser: Any) -> None:
+    """axe-core (WCAG 2.0/2.1 A+AA) finds nothing on any page or state a requester, an
+    analyst, a supervisor, an admin and a designer reach, and every GET page route of the
+    app was visited: a new route without a visit (or a reason in NOT_PAGES) fails here."""
+    crawl_anonymous(site, browser)
+    crawl_requester(site, browser)
+    crawl_staff(site, browser)
+    crawl_admin(site, browser)
+    crawl_designer(site, browser)
+    assert not site.problems, "Violações do axe-core (WCAG 2.0/2.1 A+AA):\n" + "\n".join(
+        site.problems
+    )
+    get_routes = {r.endpoint for r in site.app.url_map.iter_rules() if "GET" in (r.methods or ())}
+    stale = set(NOT_PAGES) - get_routes
+    assert not stale, f"NOT_PAGES cita rotas que não existem: {stale}"
+    missing = get_routes - set(NOT_PAGES) - site.visited
+    assert not missing, f"rotas GET sem visita do axe nem motivo em NOT_PAGES: {sorted(missing)}"
+
+
+def phone(site: Site, browser: Any, name: str, width: int) -> Any:
+    """The person on a phone: a context of ``width`` CSS pixels (a 1280 px window at 400 %
+    zoom is 320 px: WCAG 1.4.10)."""
+    key = f"{name}|phone{width}"
+    if key not in site.pages:
+        page = person(site, browser, name)
+        context = browser.new_context(
+            locale="pt-BR",
+            viewport={"width": width, "height": 740},
+            storage_state=page.context.storage_state(),
+        )
+        site.pages[key] = context.new_page()
+    return site.pages[key]
+
+
+def requester_pages(site: Site) -> list[tuple[str, str]]:
+    ids = site.ids
+    task = f"/tarefas/{ids['draft_task']}"
+    pages = [
+        ("inicio", "/"),
+        ("servicos", "/servicos"),
+        ("abrir-chamado", "/servicos/chamado"),
+        ("minhas-solicitacoes", "/minhas-solicitacoes?visao=todos"),
+        *[(f"etapa-{n}-{step}", f"{task}?passo={step}") for n, step in enumerate(STEPS, 1)],
+        ("ajuste", f"/tarefas/{ids['adjust_task']}"),
+        ("pedido", f"/tarefas/{ids['pedido_task']}"),
+        *[
+            (f"acompanhar-{k}", f"/chamados/{ids[k]}")
+            for k in ("analysing", "adjusting", "resolved")
+        ],
+        ("sessoes", "/sessoes"),
+        ("tokens", "/conta/tokens"),
+        ("404", "/nao-existe"),
+    ]
+    return pages
+
+
+def test_requester_pages_reflow_at_320_px(site: Site, browser: Any) -> None:
+    """WCAG 1.4.10: every requester page at 320 CSS px scrolls only vertically; tables
+    scroll inside their own labelled region. Screenshots at 360 px (a common phone)."""
+    narrow = phone(site, browser, "Maria da Silva", 320)
+    wide = phone(site, browser, "Maria da Silva", 360)
+    overflow: list[str] = []
+    for name, path in requester_pages(site):
+        narrow.goto(site.base + path)
+        if horizontal_overflow(narrow) > 0:
+            overflow.append(f"{path}: {overflowing_elements(narrow)}")
+        wide.goto(site.base + path)
+        shot(wide, f"a11y-360-{name}")
+    # With errors and after in-page actions too.
+    task = f"{site.base}/tarefas/{site.ids['draft_task']}"
+    narrow.goto(f"{task}?passo=identificacao")
+    narrow.get_by_role("button", name="Avançar", exact=True).click()
+    expect(narrow.locator("#errors-summary")).to_be_visible()
+    if horizontal_overflow(narrow) > 0:
+        overflow.append(f"etapa 1 com erros: {overflowing_elements(narrow)}")
+    assert not overflow, "rolagem horizontal a 320 px:\n" + "\n".join(overflow)
+    # On a phone the step indicator says where one is, in words.
+    narrow.goto(f"{task}?passo=protocolos")
+    expect(narrow.locator(".app-step-current")).to_be_visible()
+    expect(narrow.locator(".app-step-current")).to_have_text("Passo 4 de 6 — Protocolos afetados")
+    shot(narrow, "a11y-320-etapa-4")
