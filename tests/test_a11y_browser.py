@@ -22,13 +22,14 @@ from flask import Flask
 from sqlalchemy import select
 
 from engine import scenarios, users
+from engine.identity import Identity
 from engine.models import OutboxMessage, ProcessVersion
 from engine.service import ActorRef, Chamados
 from tests.a11y import axe_violations, describe, horizontal_overflow, overflowing_elements
 from tests.browser import shot, watch_csp
 from tests.conftest import database_url
-from tests.test_auth import set_session_user
 from tests.test_engine_lifecycle import decide, open_task, submit_registration
+from web.auth import SESSION_KEY
 from web.demo import seed_demo
 from web.dev_oidc import DEMO_PEOPLE
 
@@ -90,6 +91,31 @@ class Site:
         return str(endpoint)
 
 
+def log_in(site: Site, name: str) -> str:
+    """A server-side session for a demo person, as the OpenID callback opens one with what
+    the development provider releases (name, e-mail, phone); the signed cookie's value."""
+    person = PEOPLE[name]
+    with site.svc.unit.transaction() as s:
+        for role in ROLE_OF[name]:
+            users.grant_role(s, person["cpf"], role, None)
+    identity = Identity(
+        cpf=person["cpf"],
+        name=name,
+        email=person.get("email"),
+        email_verified=True,
+        phone=person.get("phone"),
+        phone_verified=True,
+    )
+    _user, token = site.svc.sessions.log_in(identity, "pytest")
+    client = site.app.test_client()
+    with client.session_transaction() as sess:
+        sess.clear()
+        sess[SESSION_KEY] = token
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return cookie.value
+
+
 def actor(svc: Chamados, name: str) -> ActorRef:
     with svc.unit.session_factory() as s:
         user = users.get_user_by_cpf(s, PEOPLE[name]["cpf"])
@@ -131,9 +157,8 @@ def _make_data(site: Site) -> None:
     """Tickets in every state a person meets: a draft, in analysis (claimed), asked for an
     adjustment, resolved; a Pedido de automação draft; a mail in the outbox."""
     svc = site.svc
-    client = site.app.test_client()
-    for name, roles in ROLE_OF.items():  # users exist before the service is called
-        set_session_user(site.app, client, PEOPLE[name]["cpf"], name, *roles)
+    for name in ROLE_OF:  # users exist before the service is called
+        log_in(site, name)
     maria = actor(svc, "Maria da Silva")
     ana = actor(svc, "Ana Souza")
     draft = svc.requests.start_chamado(maria, "chamado")
@@ -161,12 +186,9 @@ def person(site: Site, browser: Any, name: str, js: bool = True) -> Any:
     key = f"{name}|{js}"
     if key in site.pages:
         return site.pages[key]
-    client = site.app.test_client()
-    set_session_user(site.app, client, PEOPLE[name]["cpf"], name, *ROLE_OF[name])
-    cookie = client.get_cookie("session")
-    assert cookie is not None
+    cookie = log_in(site, name)
     context = browser.new_context(locale="pt-BR", java_script_enabled=js)
-    context.add_cookies([{"name": "session", "value": cookie.value, "url": site.base}])
+    context.add_cookies([{"name": "session", "value": cookie, "url": site.base}])
     page = context.new_page()
     page.csp_violations = watch_csp(page)
     site.pages[key] = page
@@ -406,3 +428,103 @@ def test_requester_pages_reflow_at_320_px(site: Site, browser: Any) -> None:
     expect(narrow.locator(".app-step-current")).to_be_visible()
     expect(narrow.locator(".app-step-current")).to_have_text("Passo 4 de 6 — Protocolos afetados")
     shot(narrow, "a11y-320-etapa-4")
+
+
+def new_draft(site: Site) -> str:
+    """A fresh chamado of Maria's: the URL of its form."""
+    maria = actor(site.svc, "Maria da Silva")
+    chamado = site.svc.requests.start_chamado(maria, "chamado")
+    return f"{site.base}/tarefas/{open_task(site.svc, chamado.id).id}"
+
+
+def focused(page: Any) -> str:
+    """The focused element, as tag#id.class (for assertions and messages)."""
+    return str(
+        page.evaluate(
+            """() => { const e = document.activeElement
+              return e.tagName.toLowerCase() + '#' + (e.id || '') + '.' + (e.className || '') }"""
+        )
+    )
+
+
+def choose(page: Any, label: str) -> None:
+    """Click a radio's or checkbox's label, as people do (the DS hides the native input)."""
+    page.locator("label", has_text=label).first.click()
+    expect(page.get_by_label(label).first).to_be_checked()
+
+
+def test_requester_flow_without_javascript(site: Site, browser: Any) -> None:
+    """The whole chamado with JavaScript off: Enter in the órgão box searches and Enter in
+    the protocol box adds the row, neither validating nor leaving the step; after each
+    in-page action the focus is where the person was; a failed step focuses the error
+    summary and its title starts with "Erro:"."""
+    page = person(site, browser, "Maria da Silva", js=False)
+    url = new_draft(site)
+    page.goto(url)
+    heading = page.locator("form h2").first
+    expect(heading).to_have_text("Identificação")
+    # A failed step: the summary has the focus, the title says so.
+    page.get_by_role("button", name="Avançar", exact=True).click()
+    expect(page).to_have_title(re.compile(r"^Erro: Identificação"))
+    expect(page.locator("#errors-summary")).to_be_focused()
+    # Enter in the órgão box: the results come back and have the focus; no validation.
+    page.get_by_label("Telefone").fill("(61) 99999-8888")
+    page.get_by_role("searchbox").fill("inss")
+    page.get_by_role("searchbox").press("Enter")
+    expect(heading).to_have_text("Identificação")
+    expect(page.locator("#errors-summary")).to_have_count(0)
+    expect(page).not_to_have_title(re.compile("^Erro"))
+    results = page.locator(".app-lookup-results")
+    expect(results).to_contain_text("INSS — Instituto Nacional do Seguro Social")
+    expect(results).to_be_focused()
+    expect(page.get_by_label("Telefone")).to_have_value("(61) 99999-8888")  # nothing lost
+    choose(page, "INSS — Instituto Nacional do Seguro Social")
+    page.get_by_label("E-mail Institucional").fill("maria@inss.gov.br")
+    page.get_by_label("Nome do Serviço").fill("Aposentadoria por idade")
+    page.get_by_label("Objetivo da solicitação").select_option("erro")
+    choose(page, "Confirmo que os dados")
+    # Enter in a plain box, the search already done and an órgão picked: "Avançar".
+    page.get_by_label("Nome do Serviço").press("Enter")
+    expect(heading).to_have_text("Dados do Solicitante")
+    choose(page, "Analista do Serviço")
+    page.get_by_role("button", name="Avançar", exact=True).click()
+    expect(heading).to_have_text("Informações do chamado")
+    page.get_by_label("Tipo de Problema").select_option(label="Erro em alguma API")
+    choose(page, "Alguns protocolos")
+    page.get_by_label("Detalhamento do chamado").fill("A API devolve erro 500.")
+    page.get_by_role("button", name="Avançar", exact=True).click()
+    expect(heading).to_have_text("Protocolos afetados")
+    # Enter in the protocol box adds the row and stays; the focus is on the new row.
+    box = page.get_by_label("Número do protocolo")
+    box.fill("987654")
+    box.press("Enter")
+    expect(heading).to_have_text("Protocolos afetados")
+    expect(page.locator("#errors-summary")).to_have_count(0)
+    row = page.locator("table tbody tr").last
+    expect(row).to_contain_text("987654")
+    expect(row).to_be_focused()
+    # A refused protocol: the focus is back in the box, with its message.
+    box.fill("23037.001462/2021-66")
+    box.press("Enter")
+    expect(heading).to_have_text("Protocolos afetados")
+    expect(page.locator("main")).to_contain_text("Protocolo inválido")
+    expect(box).to_be_focused()
+    expect(box).to_have_value("23037.001462/2021-66")
+    box.fill("23037.001462/2021-65")
+    page.get_by_role("button", name=re.compile("Adicionar")).click()
+    expect(page.locator("table tbody tr").last).to_be_focused()
+    page.get_by_role("button", name="Avançar", exact=True).click()
+    expect(heading).to_have_text("Anexos e Observações")
+    # A file attached: the focus is on the list of files.
+    page.get_by_label("Selecionar arquivos").set_input_files(
+        files=[{"name": "tela.pdf", "mimeType": "application/pdf", "buffer": PDF}]
+    )
+    page.get_by_role("button", name="Anexar arquivos").click()
+    files = page.get_by_role("list", name="Arquivos anexados")
+    expect(files).to_contain_text("tela.pdf")
+    expect(files).to_be_focused()
+    page.get_by_role("button", name="Avançar", exact=True).click()
+    expect(heading).to_have_text("Revisão")
+    page.get_by_role("button", name="Enviar para Análise").click()
+    expect(page.locator("#status")).to_have_text("Em análise")
+    assert page.csp_violations == []

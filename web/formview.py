@@ -111,6 +111,10 @@ class FieldView:
     lookup_searched: bool = False
     lookup_action: str = ""
     search_url: str | None = None
+    # After an in-page action, where the page puts the focus when it comes back (the
+    # template marks it autofocus): "results", "new" (the new-row input), "row" (the
+    # row just added), "table", "files" or "upload" (the file input). "" elsewhere.
+    focus: str = ""
 
     @property
     def help_id(self) -> str:
