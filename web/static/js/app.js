@@ -72,7 +72,7 @@
       // After the DS has finished closing (it may move the focus itself).
       setTimeout(function () { trigger.focus() }, 0)
     }
-  })
+  }, true) // capture: see the menu open before the DS's own handler closes it
 
   function keepAutofocus() {
     var target = document.querySelector('[autofocus]')
