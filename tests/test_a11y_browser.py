@@ -671,3 +671,56 @@ def test_escape_closes_the_menu_and_returns_the_focus(site: Site, browser: Any) 
     page.keyboard.press("Escape")
     expect(menu).not_to_have_class(re.compile(r"\bactive\b"))
     expect(button).to_be_focused()
+
+
+SMALL_TEXT = """() => {
+  const out = []
+  for (const el of document.querySelectorAll('body *')) {
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())
+    // The diagram's drawing (SVG) zooms and pans; its text alternative is the step list.
+    if (!own || el.closest('.sr-only, [hidden], noscript, .app-default-action, svg')) continue
+    const style = getComputedStyle(el)
+    const r = el.getBoundingClientRect()
+    if (style.visibility === 'hidden' || r.width === 0 || r.height === 0) continue
+    const size = parseFloat(style.fontSize)
+    if (size < 14) out.push(el.tagName.toLowerCase() + '.' + el.className + ' ' + size + 'px: '
+      + el.textContent.trim().slice(0, 40))
+  }
+  return out.slice(0, 10)
+}"""
+
+
+def test_requester_text_is_at_least_14_px_and_times_are_brasilia(site: Site, browser: Any) -> None:
+    """Hints, the protocol number, file sizes, the footer: nothing under 14 px on the
+    requester's pages; the admin "Papéis" page shows Brasília time, not UTC."""
+    page = person(site, browser, "Maria da Silva")
+    small: list[str] = []
+    for _name, path in requester_pages(site):
+        page.goto(site.base + path)
+        found = page.evaluate(SMALL_TEXT)
+        if found:
+            small.append(f"{path}: {found}")
+    assert not small, "texto menor que 14 px:\n" + "\n".join(small)
+    # One list of accepted file types: the help under the file box names what the error
+    # names (engine.attachments.ACCEPTED_TYPES_TEXT).
+    page.goto(f"{site.base}/tarefas/{site.ids['draft_task']}?passo=anexos")
+    help_text = page.locator(".app-upload-types").inner_text()
+    page.get_by_label("Selecionar arquivos").set_input_files(
+        files=[{"name": "x.exe", "mimeType": "application/pdf", "buffer": b"MZ\x90\x00"}]
+    )
+    page.get_by_role("button", name="Anexar arquivos").click()
+    error = page.locator("#f-anexos-error").inner_text()
+    types = help_text.removeprefix("Formatos aceitos: ").rstrip(".")
+    assert types and types in error, (help_text, error)
+    expect(page.get_by_label("Selecionar arquivos")).to_be_focused()
+    carlos = person(site, browser, "Carlos Admin")
+    carlos.goto(site.base + "/admin/papeis")
+    main = carlos.locator("main").inner_text()
+    assert "UTC" not in main
+    with site.svc.unit.session_factory() as s:
+        from engine.models import RoleGrant
+
+        granted = s.scalars(select(RoleGrant.granted_at).limit(1)).one()
+    from web.filters import datetime_br
+
+    assert datetime_br(granted) in main
