@@ -195,14 +195,16 @@ def person(site: Site, browser: Any, name: str, js: bool = True) -> Any:
     return page
 
 
-def check(site: Site, page: Any, label: str, endpoint: str | None = None) -> None:
+def check(
+    site: Site, page: Any, label: str, endpoint: str | None = None, scripts: bool = True
+) -> None:
     """axe on the page as it is now; record the endpoint it was served by."""
     page.wait_for_load_state("load")
-    if page.locator("[data-diagram-url]").count():
+    if scripts and page.locator("[data-diagram-url]").count():
         expect(page.locator("[data-diagram-url]").first).to_have_attribute(
             "data-loaded", "true", timeout=15000
         )
-    if page.locator("#modeler").count():
+    if scripts and page.locator("#modeler").count():
         expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
     found = axe_violations(page)
     if found:
@@ -210,10 +212,12 @@ def check(site: Site, page: Any, label: str, endpoint: str | None = None) -> Non
     site.visited.add(endpoint or site.endpoint(page.url))
 
 
-def visit(site: Site, page: Any, path: str, label: str, status: int = 200) -> None:
+def visit(
+    site: Site, page: Any, path: str, label: str, status: int = 200, scripts: bool = True
+) -> None:
     response = page.goto(site.base + path)
     assert response is not None and response.status == status, (path, response and response.status)
-    check(site, page, label, site.endpoint(site.base + path) if status < 400 else None)
+    check(site, page, label, site.endpoint(site.base + path) if status < 400 else None, scripts)
 
 
 STEPS = ["identificacao", "solicitante", "informacoes", "protocolos", "anexos", "revisao"]
@@ -292,6 +296,21 @@ def crawl_requester(site: Site, browser: Any) -> None:
     assert maria.csp_violations == []
 
 
+def crawl_requester_without_scripts(site: Site, browser: Any) -> None:
+    """The requester's pages as they are before (or without) the app's scripts: the DS's
+    components not initialised, no htmx. The app's .js files are refused by the browser;
+    axe itself runs through the DevTools protocol. (<noscript> content is not rendered
+    here: it renders only with scripting off, where axe cannot run; it is plain links.)"""
+    page = person(site, browser, "Maria da Silva")
+    context = browser.new_context(locale="pt-BR", storage_state=page.context.storage_state())
+    context.route("**/*.js", lambda route: route.abort())
+    bare = context.new_page()
+    for name, path in requester_pages(site):
+        if name != "404":
+            visit(site, bare, path, f"{name} (sem scripts)", scripts=False)
+    context.close()
+
+
 def crawl_staff(site: Site, browser: Any) -> None:
     ids = site.ids
     for name in ("Ana Souza", "Sofia Supervisora"):
@@ -353,6 +372,7 @@ def test_axe_on_every_page_and_state(site: Site, browser: Any) -> None:
     app was visited: a new route without a visit (or a reason in NOT_PAGES) fails here."""
     crawl_anonymous(site, browser)
     crawl_requester(site, browser)
+    crawl_requester_without_scripts(site, browser)
     crawl_staff(site, browser)
     crawl_admin(site, browser)
     crawl_designer(site, browser)
@@ -724,3 +744,23 @@ def test_requester_text_is_at_least_14_px_and_times_are_brasilia(site: Site, bro
     from web.filters import datetime_br
 
     assert datetime_br(granted) in main
+
+
+def test_diagram_is_a_described_figure_reachable_by_keyboard(site: Site, browser: Any) -> None:
+    """The ticket's diagram is not an image with controls inside: a figure whose text
+    alternative is the ordered list of steps, and the keyboard reaches the drawing."""
+    page = person(site, browser, "Maria da Silva")
+    page.goto(f"{site.base}/chamados/{site.ids['analysing']}")
+    section = page.locator("[data-diagram-url]")
+    expect(section).to_have_attribute("data-loaded", "true", timeout=15000)
+    figure = page.get_by_role("figure", name=re.compile("Diagrama do processo"))
+    expect(figure).to_be_visible()
+    steps = page.locator(".app-diagram-steps")
+    expect(figure).to_have_attribute("aria-describedby", str(steps.get_attribute("id")))
+    expect(steps).to_contain_text("Analisar chamado — etapa atual")
+    assert page.locator(".app-diagram-canvas [role=img]").count() == 0
+    reachable = page.evaluate(
+        """() => [...document.querySelectorAll('.app-diagram-canvas *')]
+             .some(e => e.tabIndex >= 0 && !e.closest('a'))"""
+    )
+    assert reachable, "o desenho do diagrama não recebe o foco do teclado"
