@@ -322,6 +322,8 @@ def crawl_staff(site: Site, browser: Any) -> None:
     ana = person(site, browser, "Ana Souza")
     ana.goto(f"{site.base}/analise/{ids['analysing']}")
     ana.get_by_role("button", name="Registrar análise").click()  # no decision: errors
+    expect(ana.locator("#errors-summary")).to_be_focused()
+    expect(ana).to_have_title(re.compile("^Erro: "))
     check(site, ana, "análise com erros", "analyst.analysis")
     assert ana.csp_violations == []
 
@@ -343,6 +345,7 @@ def crawl_admin(site: Site, browser: Any) -> None:
         visit(site, carlos, path, label)
     carlos.goto(f"{site.base}/admin/papeis")
     carlos.get_by_role("button", name="Conceder").click()  # nothing filled in: errors
+    expect(carlos).to_have_title(re.compile("^Erro: "))
     check(site, carlos, "papéis com erro", "admin.roles")
     assert carlos.csp_violations == []
 
