@@ -82,6 +82,11 @@ _OOXML_MAIN = {
 }
 _ODF_MIMETYPES = {_ODT.content_type: _ODT, _ODS.content_type: _ODS}
 
+# Every accepted kind, once: the upload help, its error and the file chooser's ``accept``
+# all come from here, so they cannot disagree (ACCEPTED_TYPES_TEXT names the same kinds).
+_ACCEPTED_KINDS = (_PDF, _PNG, _JPEG, _GIF, _TEXT, _DOCX, _XLSX, _ODT, _ODS)
+ACCEPTED_EXTENSIONS: tuple[str, ...] = tuple(e for k in _ACCEPTED_KINDS for e in k.extensions)
+
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .doc/.xls/.msg and encrypted Office files
 _ZIP_MAGIC = b"PK\x03\x04"
 

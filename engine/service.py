@@ -59,6 +59,8 @@ from engine import (
     specs,
     users,
 )
+from engine.attachments import ACCEPTED_EXTENSIONS as ACCEPTED_FILE_EXTENSIONS
+from engine.attachments import ACCEPTED_TYPES_TEXT as ACCEPTED_FILE_TYPES
 from engine.attachments import FIELD as ATTACHMENT_FIELD
 from engine.attachments import content_disposition
 from engine.business_days import describe as describe_business_time
@@ -139,6 +141,8 @@ __all__ = [
     "TaskForm",
     "TicketDiagram",
     # What pages check input against.
+    "ACCEPTED_FILE_EXTENSIONS",
+    "ACCEPTED_FILE_TYPES",
     "ATTACHMENT_FIELD",
     "CATALOG_HELP_MAX",
     "CATALOG_LABEL_MAX",

@@ -207,7 +207,7 @@ def test_table_widget(app: Flask, schema: dict[str, Any], registrar: forms.FormD
         "remove_row:protocolos:1",
     ]
     assert "Adicionar Dados na Tabela +" in html
-    assert 'class="br-table app-table"' in html
+    assert 'class="br-table app-table app-cards"' in html
     new = page.control("protocolos__new__numero")
     assert new["value"] == "23037001462202165"
     assert new["placeholder"] == "Ex.: 23037.001462/2021-65"

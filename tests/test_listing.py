@@ -323,7 +323,7 @@ def _link(html: str, rel: str) -> str | None:
 
 
 def _protocols(html: str) -> list[str]:
-    return re.findall(r'<td><a href="/chamados/\d+">(CH-\d{4}-\d{6})</a></td>', html)
+    return re.findall(r'<td[^>]*><a href="/chamados/\d+">(CH-\d{4}-\d{6})</a></td>', html)
 
 
 def test_the_page_pages_with_plain_links(world: World) -> None:

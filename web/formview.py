@@ -20,7 +20,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.service import forms
+from engine.service import ACCEPTED_FILE_EXTENSIONS, ACCEPTED_FILE_TYPES, forms
 
 ID_PREFIX = "f-"
 
@@ -102,6 +102,7 @@ class FieldView:
     upload_error: str | None = None
     upload_action: str = ""
     accept: str | None = None
+    accepted_types: str = ""  # the one list the upload's error names too (engine.attachments)
     # lookup
     lookup_label: str | None = None
     lookup_query: str = ""
@@ -111,6 +112,10 @@ class FieldView:
     lookup_searched: bool = False
     lookup_action: str = ""
     search_url: str | None = None
+    # After an in-page action, where the page puts the focus when it comes back (the
+    # template marks it autofocus): "results", "new" (the new-row input), "row" (the
+    # row just added), "table", "files" or "upload" (the file input). "" elsewhere.
+    focus: str = ""
 
     @property
     def help_id(self) -> str:
@@ -482,7 +487,10 @@ class _Context:
         view.upload_id = f"{ID_PREFIX}{view.upload_name}"
         view.upload_error = self.errors.get(view.upload_name)
         view.upload_action = f"upload:{view.name}"
-        view.accept = (field_ui.get("ui:options") or {}).get("accept")
+        view.accept = (field_ui.get("ui:options") or {}).get("accept") or ",".join(
+            ACCEPTED_FILE_EXTENSIONS
+        )
+        view.accepted_types = ACCEPTED_FILE_TYPES
 
     def _lookup_field(
         self,

@@ -157,6 +157,7 @@ def _render(
     errors: dict[str, str],
     sub: forms.Submission | None = None,
     status_code: int = 200,
+    focus: tuple[str, str] | None = None,
 ) -> Any:
     all_steps = _step_ids(form)
     fields = forms.all_fields(all_steps) if step.review else list(step.fields)
@@ -172,6 +173,10 @@ def _render(
         search_url=url_for("requester.orgao_search"),
         attachments={a.id: a for a in form.attachments},
     )
+    if focus is not None:
+        for fv in view.fields:
+            if fv.name == focus[0]:
+                fv.focus = focus[1]
     return render_template(
         "requester/wizard.html",
         form=form,
@@ -203,9 +208,10 @@ def task(task_id: int) -> Any:
 
     step = by_id.get(request.form.get("_step", ""), all_steps[0])
     fields = [] if step.review else list(step.fields)
-    sub = forms.parse_submission(
-        form.schema, form.ui, fields, request.form.to_dict(flat=False), form.data
-    )
+    posted = request.form.to_dict(flat=False)
+    if posted.get(forms.ACTION_FIELD) == [ENTER]:
+        posted[forms.ACTION_FIELD] = [_enter_means(form, step, fields)]
+    sub = forms.parse_submission(form.schema, form.ui, fields, posted, form.data)
     form.data = sub.data
     errors = dict(sub.errors)
     errors.update(_store_uploads(form, fields))
@@ -221,19 +227,73 @@ def task(task_id: int) -> Any:
     # Whatever happens next, what was typed is kept on the server.
     svc().requests.save_draft(user, task_id, form.data, target.id if not errors else step.id)
 
+    focus = _focus_after(action, errors, fields, form)
     if errors:
         if action.kind == "submit":
             first = forms.steps_with_errors(all_steps, errors)
             step = by_id.get(first[0], step) if first else step
-        flash("Corrija os campos indicados. Nada do que você digitou foi perdido.", "danger")
-        return _render(form, step, errors, sub, 422)
+        if focus is None:  # a failed step: the error summary takes the focus
+            flash("Corrija os campos indicados. Nada do que você digitou foi perdido.", "danger")
+        return _render(form, step, errors, sub, 422, focus)
     if action.kind == "submit":
         return _submit(form)
     if action.kind in ("lookup", "add_row", "remove_row", "remove_file", "upload", "save"):
         if action.kind == "save":
             flash("Rascunho salvo.", "success")
-        return _render(form, step, {}, sub)
+        return _render(form, step, {}, sub, focus=focus)
     return redirect(url_for("requester.task", task_id=task_id, passo=target.id))
+
+
+# The wizard's first submit button (invisible): what Enter in a text box sends without
+# JavaScript. The browser cannot tell which box Enter was pressed in, so the server reads
+# what is pending in the step (see _enter_means). With JavaScript, app.js clicks the box's
+# own button (data-enter-action) and this is never sent from those boxes.
+ENTER = "enter"
+
+
+def _enter_means(form: TaskForm, step: forms.Step, fields: list[str]) -> str:
+    """Enter in the step: search what was typed in a lookup's box and not searched yet (or
+    searched with nothing picked), add the row typed in a table's new-row boxes; otherwise
+    go on, as "Avançar" (on the review: save). Neither a search nor a new row validates or
+    leaves the step."""
+    if step.review:
+        return "save"
+    posted = request.form
+    for name in fields:
+        widget = forms.widget_of(form.schema, form.ui, name)
+        if widget == "lookup":
+            query = posted.get(forms.query_input(name), "").strip()
+            searched = posted.get(f"{forms.query_input(name)}_feito", "").strip()
+            if query and (query != searched or not posted.get(name)):
+                return f"lookup:{name}"
+        elif widget == "table":
+            prefix = forms.new_row_input(name, "")
+            if any(v.strip() for k, v in posted.items(multi=True) if k.startswith(prefix)):
+                return f"add_row:{name}"
+    return "next"
+
+
+def _focus_after(
+    action: forms.Action, errors: dict[str, str], fields: list[str], form: TaskForm
+) -> tuple[str, str] | None:
+    """Where the focus goes when the page comes back after an in-page action: the results
+    of a search, the row just added (or its box, when the row was refused), the table after
+    a removal, the file list (or the file box, when a file was refused). None: a step that
+    failed (the error summary takes it) or an action that leaves the step."""
+    name = action.target or ""
+    if action.kind == "lookup":
+        return name, "results"
+    if action.kind == "add_row":
+        refused = any(k.startswith(forms.new_row_input(name, "")) for k in errors)
+        return name, "new" if refused else "row"
+    if action.kind == "remove_row":
+        return name, "table"
+    if action.kind in ("upload", "remove_file"):
+        props = form.schema.get("properties", {})
+        files = [n for n in fields if props.get(n, {}).get("x-attachments")]
+        target = name or (files[0] if files else "")
+        return (target, "upload" if target in errors else "files") if target else None
+    return None
 
 
 def _target_step(action: forms.Action, step: forms.Step, all_steps: list[forms.Step]) -> forms.Step:

@@ -4,6 +4,10 @@
  * - Sends the CSRF token with htmx requests.
  * - Enter in a lookup search box or a table's new-row input clicks that widget's own
  *   button (data-enter-action) instead of the form's default action.
+ * - Escape closes the side menu (or the quick-links list) and gives the focus back to the
+ *   button that opened it (the DS closes it but leaves the focus nowhere).
+ * - A page that comes back with an element marked autofocus (the error summary, the new
+ *   row...) keeps it focused even if a component initialised after load moved the focus.
  */
 (function () {
   'use strict'
@@ -48,9 +52,41 @@
     }
   })
 
-  if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', initDesignSystem)
-  } else {
+  document.addEventListener('keydown', function (event) {
+    if (event.key !== 'Escape') return
+    var menu = document.querySelector('.br-menu.active')
+    var trigger = null
+    if (menu) {
+      trigger = document.querySelector('[data-toggle="menu"][data-target="#' + menu.id + '"]')
+      var close = menu.querySelector('[data-dismiss="menu"]')
+      if (close) close.click()
+    } else {
+      var dropdown = document.querySelector('.header-links.dropdown [data-toggle="dropdown"][aria-expanded="true"]')
+      if (dropdown) {
+        dropdown.click()
+        trigger = dropdown
+      }
+    }
+    if (trigger) {
+      event.preventDefault()
+      // After the DS has finished closing (it may move the focus itself).
+      setTimeout(function () { trigger.focus() }, 0)
+    }
+  }, true) // capture: see the menu open before the DS's own handler closes it
+
+  function keepAutofocus() {
+    var target = document.querySelector('[autofocus]')
+    if (target && document.activeElement !== target) target.focus()
+  }
+
+  function init() {
     initDesignSystem()
+    keepAutofocus()
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', init)
+  } else {
+    init()
   }
 })()
