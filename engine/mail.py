@@ -8,7 +8,8 @@ Configuration (environment):
 * ``SMTP_PORT`` (25), ``SMTP_USER``/``SMTP_PASSWORD`` (login only when a user is set),
   ``SMTP_STARTTLS`` (``true``/``false``, default false: local relays and sinks rarely offer
   TLS; set it for any relay across a network), ``MAIL_FROM``, ``MAIL_MAX_ATTEMPTS`` (6),
-  ``MAIL_SENDERS`` (2: sender threads per scheduler, each with its own SMTP connection).
+  ``MAIL_SENDERS`` (sender threads per scheduler, each with its own SMTP connection: 2 on
+  PostgreSQL, 1 on SQLite).
 
 Each message is a template pair that ships with its process model (``mail/<name>.txt``,
 whose ``subject`` block is the subject, and ``mail/<name>.html``), both extending the
@@ -64,8 +65,9 @@ class MailSettings:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     capture_dir: Path = PROJECT_ROOT / "instance" / "mail"
     timeout: float = 10.0
-    # Sender threads per scheduler process, each with its own SMTP connection (engine.mailer).
-    senders: int = 2
+    # Sender threads per scheduler process, each with its own SMTP connection (engine.mailer);
+    # None: 2 on PostgreSQL, 1 on SQLite (one writer at a time: a second sender only waits).
+    senders: int | None = None
 
     @property
     def capture(self) -> bool:
@@ -81,8 +83,8 @@ class MailSettings:
         max_attempts = _int(env, "MAIL_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
         if max_attempts < 1:
             raise ValueError("MAIL_MAX_ATTEMPTS deve ser pelo menos 1")
-        senders = _int(env, "MAIL_SENDERS", 2)
-        if not 1 <= senders <= 32:
+        senders = _int(env, "MAIL_SENDERS", 0) or None
+        if senders is not None and not 1 <= senders <= 32:
             raise ValueError("MAIL_SENDERS deve estar entre 1 e 32")
         return cls(
             smtp_host=env.get("SMTP_HOST") or None,

@@ -2,7 +2,9 @@
 woken — by a commit that enqueued mail, in this process or (PostgreSQL) in another.
 
 A scheduler process (``chamados scheduler``, or the one embedded in a worker) runs
-``MailSettings.senders`` of them. Each has its own SMTP connection, kept across batches
+``MailSettings.senders`` of them (``MAIL_SENDERS``; 2 on PostgreSQL, 1 on SQLite, where
+a second sender would mostly wait for the write lock: 15,000 mails/min with one, 3,300
+with two, in bench/mail_burst.py). Each has its own SMTP connection, kept across batches
 while there is work and closed after ``IDLE_CLOSE_SECONDS`` without any; each claims its
 own batches (engine.outbox: ``UPDATE … RETURNING`` under ``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, under SQLite's write lock there), so any number of senders in any number of
@@ -59,7 +61,10 @@ class Mailer:
         if self._threads:
             return
         self._stop.clear()
-        for n in range(max(1, self.settings.senders)):
+        postgresql = self.unit.db.dialect.name == "postgresql"
+        # SQLite has one writer at a time: two senders there mostly wait for each other.
+        senders = self.settings.senders or (2 if postgresql else 1)
+        for n in range(senders):
             report = DeliveryReport()
             self.reports.append(report)
             transport = outbox.make_transport(self.settings)
@@ -70,7 +75,7 @@ class Mailer:
                 daemon=True,
             )
             self._threads.append(thread)
-        if self.unit.db.dialect.name == "postgresql":
+        if postgresql:
             listener = PgListener(self.unit, self.wakeup, self._stop)
             self._threads.append(
                 threading.Thread(target=listener.run, name="chamados-mail-listen", daemon=True)

@@ -3,13 +3,17 @@
 ``enqueue`` adds a row to the caller's session, so the message commits or rolls back with
 the state change: a rolled-back action sends nothing, a committed one is never forgotten.
 
-``deliver_due`` is the scheduler job. It claims due rows in a short transaction of its own —
-``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, then on every database a conditional
-``UPDATE`` that sets a lease (``lease_until``/``leased_by``), which is all SQLite has — commits,
-and only then talks to SMTP, so no database lock is held while a mail server is slow. Each
-outcome is recorded in another short transaction: sent, or a failed attempt retried with
-back-off (1 min, 5 min, 15 min, 1 h, 4 h…) until ``max_attempts``, after which the row is
-``failed`` and an admin can ``resend`` it.
+``deliver_due`` claims a batch of due rows in one short transaction of its own — one
+``UPDATE … SET lease_until, leased_by … WHERE id IN (SELECT … LIMIT n) RETURNING …``, the
+inner select ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, under SQLite's write lock there —
+commits, and only then talks to SMTP, so no database lock is held while a mail server is
+slow; the batch goes over one SMTP connection. Each outcome is recorded in another short
+transaction: sent, or a failed attempt retried with back-off (1 min, 5 min, 15 min, 1 h,
+4 h…) until ``max_attempts``, after which the row is ``failed`` and an admin can
+``resend`` it. A temporary refusal of a recipient (4xx at RCPT) also holds the recipient's
+domain (``mail_domain_holds``) with the same back-off, so one bad domain neither uses up
+the attempts of its other messages nor delays anyone else's. ``drain`` runs batches while
+there is due mail; engine.mailer's senders call it when woken by a commit that enqueued.
 
 Guarantee: **at least once, with a stable Message-ID.** Several workers never claim the same
 row at once, so in normal operation each message is sent once. But a process that dies after
