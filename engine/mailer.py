@@ -135,8 +135,7 @@ class PgListener:
     """``LISTEN chamados_outbox`` on a connection of its own; each notification rings."""
 
     def __init__(self, unit: Unit, wakeup: Wakeup, stop: threading.Event) -> None:
-        url = unit.db.url.set(drivername="postgresql")
-        self.conninfo = url.render_as_string(hide_password=False)
+        self.unit = unit
         self.wakeup = wakeup
         self.stop = stop
 
@@ -144,8 +143,7 @@ class PgListener:
         pause = 1.0
         while not self.stop.is_set():
             try:
-                with psycopg.connect(self.conninfo, autocommit=True) as connection:
-                    connection.execute(f"LISTEN {CHANNEL}")
+                with self.unit.listening(CHANNEL) as connection:
                     pause = 1.0
                     # Whatever was committed while not listening is found by the poll.
                     self.wakeup.ring()
