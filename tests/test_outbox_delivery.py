@@ -305,3 +305,15 @@ def test_a_crash_after_send_is_resent_with_the_same_message_id_by_a_sender(
     assert deliver_due(svc.unit.transaction, real, later, "w2").sent == 1
     assert smtp.handler.message_ids() == [message_id, message_id]
     real.close()
+
+
+def test_a_line_break_in_a_header_is_refused_for_good_never_sent(
+    svc: Chamados, smtp: SmtpServer
+) -> None:
+    add_mail(svc, ["vitima@example.gov.br\r\nBcc: todos@example.gov.br", "ok@example.gov.br"])
+    report = drain(svc.unit.transaction, smtp.transport(), lambda: T0, "w1")
+    assert (report.sent, report.failed) == (1, 1)
+    (bad,) = [r for r in rows(svc) if r.status == "failed"]
+    assert "Mensagem inválida" in (bad.last_error or "")
+    assert [r.rcpt_tos for r in smtp.handler.received] == [["ok@example.gov.br"]]
+    assert "Bcc" not in smtp.handler.received[0].message
