@@ -14,7 +14,11 @@ The full run's counts, chosen to fit in ~20 minutes on this 2-core machine:
   5. requester history: a requester with 10 and one with 10,000 past tickets, both
      databases, 60 requests per point (~1 min).
   6. bounds: the worst requests a requester can send vs a normal submit, 15 rounds (~20 s).
-  7. search: staff search with 10,000 and 1,000,000 tickets on PostgreSQL, 15 requests
+  7. mail: a backlog of 3,200 receipts, then 3,200 a minute for 90 s, through a real
+     scheduler to an aiosmtpd sink, both databases (~4 min; quick: 1,600 and 30 s).
+  8. two tasks: a start → A → B → end model over the REST API vs bare SpiffWorkflow, one
+     worker, both databases, 300 instances each (~1 min; quick: 100).
+  9. search: staff search with 10,000 and 1,000,000 tickets on PostgreSQL, 15 requests
      per query (~4 min, most of it loading the million; --quick: 100,000).
 Benchmarks print verdicts; they never fail on a missed target (exit 1 only on errors).
 """
@@ -34,13 +38,15 @@ from bench import (
     common,
     engine_overhead,
     http_lifecycle,
+    mail_burst,
     memory,
     queue_scale,
     requester_history,
     search_scale,
+    two_tasks,
 )
 
-ORDER = ("engine", "http", "queue", "memory", "history", "bounds", "search")
+ORDER = ("engine", "http", "two_tasks", "queue", "memory", "history", "bounds", "mail", "search")
 
 
 def _git_commit() -> str:
@@ -67,9 +73,7 @@ def _git_commit() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="contagens reduzidas (~5 min)")
-    parser.add_argument(
-        "--only", default=",".join(ORDER), help=",".join(ORDER)
-    )
+    parser.add_argument("--only", default=",".join(ORDER), help=",".join(ORDER))
     parser.add_argument(
         "--profile", action="store_true", help="perfil mesmo se a meta for atingida"
     )
@@ -114,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             ]
         ),
         "bounds": lambda: bounds.main(quick),
+        "mail": lambda: mail_burst.main(quick),
+        "two_tasks": lambda: two_tasks.main(quick),
         "search": lambda: search_scale.main(quick),
     }
     failures: list[str] = []

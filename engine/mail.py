@@ -7,7 +7,9 @@ Configuration (environment):
   ``/admin/emails`` lists it. ``make run`` needs no mail server this way.
 * ``SMTP_PORT`` (25), ``SMTP_USER``/``SMTP_PASSWORD`` (login only when a user is set),
   ``SMTP_STARTTLS`` (``true``/``false``, default false: local relays and sinks rarely offer
-  TLS; set it for any relay across a network), ``MAIL_FROM``, ``MAIL_MAX_ATTEMPTS`` (6).
+  TLS; set it for any relay across a network), ``MAIL_FROM``, ``MAIL_MAX_ATTEMPTS`` (6),
+  ``MAIL_SENDERS`` (sender threads per scheduler, each with its own SMTP connection: 2 on
+  PostgreSQL, 1 on SQLite).
 
 Each message is a template pair that ships with its process model (``mail/<name>.txt``,
 whose ``subject`` block is the subject, and ``mail/<name>.html``), both extending the
@@ -63,6 +65,9 @@ class MailSettings:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     capture_dir: Path = PROJECT_ROOT / "instance" / "mail"
     timeout: float = 10.0
+    # Sender threads per scheduler process, each with its own SMTP connection (engine.mailer);
+    # None: 2 on PostgreSQL, 1 on SQLite (one writer at a time: a second sender only waits).
+    senders: int | None = None
 
     @property
     def capture(self) -> bool:
@@ -78,6 +83,9 @@ class MailSettings:
         max_attempts = _int(env, "MAIL_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
         if max_attempts < 1:
             raise ValueError("MAIL_MAX_ATTEMPTS deve ser pelo menos 1")
+        senders = _int(env, "MAIL_SENDERS", 0) or None
+        if senders is not None and not 1 <= senders <= 32:
+            raise ValueError("MAIL_SENDERS deve estar entre 1 e 32")
         return cls(
             smtp_host=env.get("SMTP_HOST") or None,
             smtp_port=_int(env, "SMTP_PORT", 25),
@@ -87,6 +95,7 @@ class MailSettings:
             mail_from=env.get("MAIL_FROM") or DEFAULT_FROM,
             max_attempts=max_attempts,
             capture_dir=instance / "mail",
+            senders=senders,
         )
 
 
@@ -145,9 +154,7 @@ def render(
     text_name, html_name = f"mail/{name}.txt", f"mail/{name}.html"
     text_template = env.get_template(text_name)
     subject_block = text_template.blocks.get("subject")
-    subject = (
-        "".join(subject_block(text_template.new_context(data))) if subject_block else name
-    )
+    subject = "".join(subject_block(text_template.new_context(data))) if subject_block else name
     return RenderedMail(
         subject=_one_line(subject),
         text=_tidy(text_template.render(data)),

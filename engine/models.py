@@ -461,6 +461,8 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(50))
     chamado_id: Mapped[int | None] = mapped_column(ForeignKey("chamados.id"), index=True)
     to_addr: Mapped[str] = mapped_column(String(254))
+    # The recipient's domain, lower case: delivery backs off per domain (MailDomainHold).
+    to_domain: Mapped[str | None] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
@@ -472,6 +474,21 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[timestamp]
     sent_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+
+
+class MailDomainHold(Base):
+    """A recipient domain the relay refused for now (4xx): its mail waits until ``until``.
+
+    One bad domain must not use up the attempts, nor the time, of everyone else's mail
+    (engine.outbox). A delivery to the domain that succeeds deletes the row.
+    """
+
+    __tablename__ = "mail_domain_holds"
+
+    domain: Mapped[str] = mapped_column(String(254), primary_key=True)
+    until: Mapped[datetime] = mapped_column(AwareDateTime())
+    failures: Mapped[int] = mapped_column(Integer, default=1)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class ApiToken(Base):

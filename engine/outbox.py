@@ -3,13 +3,17 @@
 ``enqueue`` adds a row to the caller's session, so the message commits or rolls back with
 the state change: a rolled-back action sends nothing, a committed one is never forgotten.
 
-``deliver_due`` is the scheduler job. It claims due rows in a short transaction of its own —
-``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, then on every database a conditional
-``UPDATE`` that sets a lease (``lease_until``/``leased_by``), which is all SQLite has — commits,
-and only then talks to SMTP, so no database lock is held while a mail server is slow. Each
-outcome is recorded in another short transaction: sent, or a failed attempt retried with
-back-off (1 min, 5 min, 15 min, 1 h, 4 h…) until ``max_attempts``, after which the row is
-``failed`` and an admin can ``resend`` it.
+``deliver_due`` claims a batch of due rows in one short transaction of its own — one
+``UPDATE … SET lease_until, leased_by … WHERE id IN (SELECT … LIMIT n) RETURNING …``, the
+inner select ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, under SQLite's write lock there —
+commits, and only then talks to SMTP, so no database lock is held while a mail server is
+slow; the batch goes over one SMTP connection. Each outcome is recorded in another short
+transaction: sent, or a failed attempt retried with back-off (1 min, 5 min, 15 min, 1 h,
+4 h…) until ``max_attempts``, after which the row is ``failed`` and an admin can
+``resend`` it. A temporary refusal of a recipient (4xx at RCPT) also holds the recipient's
+domain (``mail_domain_holds``) with the same back-off, so one bad domain neither uses up
+the attempts of its other messages nor delays anyone else's. ``drain`` runs batches while
+there is due mail; engine.mailer's senders call it when woken by a commit that enqueued.
 
 Guarantee: **at least once, with a stable Message-ID.** Several workers never claim the same
 row at once, so in normal operation each message is sent once. But a process that dies after
@@ -28,6 +32,7 @@ import re
 import smtplib
 import socket
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -35,18 +40,24 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Connection, case, delete, event, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine import audit, corewrite
 from engine.errors import Conflict, NotFound
 from engine.mail import DEFAULT_FROM, DEFAULT_MAX_ATTEMPTS, MailSettings, render
-from engine.models import Chamado, OutboxMessage
+from engine.models import Chamado, MailDomainHold, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +78,10 @@ BACKOFF: tuple[timedelta, ...] = (
 LEASE = timedelta(minutes=5)
 MESSAGE_ID_DOMAIN = "chamados.gov.br"
 STATUSES = ("pending", "sent", "failed")
-# 7-bit transfer encodings (quoted-printable/base64 for accented text) go through any relay,
+# 7-bit transfer encodings (quoted-printable for accented text) go through any relay,
 # 8BITMIME or not; headers are folded only at SMTP's hard limit so the Message-ID reaches
 # the receiver on one line, byte for byte the one stored.
-MAIL_POLICY = policy.SMTP.clone(cte_type="7bit", max_line_length=998)
+MAIL_POLICY = policy.compat32.clone(linesep="\r\n", max_line_length=998)
 # Real elapsed time for the batch deadline (``now`` is the caller's and may be fixed in tests).
 _monotonic = time.monotonic
 
@@ -116,8 +127,68 @@ def enqueue(
         attempts=0,
         next_attempt_at=_utc(now),
         created_at=_utc(now),
+        to_domain=domain_of(address),
     )
+    _ring_after_commit(session)
     return corewrite.insert(session, row)
+
+
+def domain_of(address: str) -> str:
+    """The recipient's domain, lower case ("" when the address has none)."""
+    return address.rpartition("@")[2].strip().strip(">").lower() if "@" in address else ""
+
+
+class Wakeup:
+    """What senders wait on between batches; rung when mail is committed.
+
+    In this process a commit that enqueued mail rings :data:`WAKEUP` itself; another
+    process's commits arrive by PostgreSQL's ``NOTIFY`` (engine.mailer). A counter, not a
+    flag: a sender compares it with the value it saw before its last claim, so a ring
+    during a batch is never lost.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._rung = 0
+
+    @property
+    def rung(self) -> int:
+        return self._rung
+
+    def ring(self) -> None:
+        with self._condition:
+            self._rung += 1
+            self._condition.notify_all()
+
+    def wait(self, seen: int, timeout: float) -> int:
+        """Until rung past ``seen``, or ``timeout`` seconds; the counter's value."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._rung != seen, timeout)
+            return self._rung
+
+
+WAKEUP = Wakeup()
+_RING_PENDING = "chamados_outbox_ring"
+_LISTENING = "chamados_outbox_listening"
+
+
+def _ring_after_commit(session: Session) -> None:
+    # Rung once per committed transaction that enqueued; a rollback rings nothing.
+    session.info[_RING_PENDING] = True
+    if session.info.get(_LISTENING):
+        return
+    session.info[_LISTENING] = True
+    event.listen(session, "after_commit", _ring_if_pending)
+    event.listen(session, "after_rollback", _forget_ring)
+
+
+def _ring_if_pending(session: Session) -> None:
+    if session.info.pop(_RING_PENDING, None):
+        WAKEUP.ring()
+
+
+def _forget_ring(session: Session) -> None:
+    session.info.pop(_RING_PENDING, None)
 
 
 # --- delivery --------------------------------------------------------------------------------
@@ -134,15 +205,21 @@ class OutgoingMail:
     body_text: str
     body_html: str
     created_at: datetime
+    to_domain: str = ""
 
 
 class Transport(Protocol):
     def send(self, mail: OutgoingMail) -> None:
-        """Deliver or raise; :class:`PermanentDeliveryError` means retrying is pointless."""
+        """Deliver or raise; :class:`PermanentDeliveryError` means retrying is pointless,
+        :class:`DomainDeferredError` that the relay refuses the recipient's domain for now."""
 
 
 class PermanentDeliveryError(Exception):
     """The server refused the message for good (e.g. 550 no such mailbox)."""
+
+
+class DomainDeferredError(Exception):
+    """The server refused the recipient for now (4xx at RCPT): its domain is held."""
 
 
 @dataclass
@@ -151,7 +228,17 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    # Claimed, then handed back untried: their domain was held during this batch.
+    deferred: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def add(self, other: DeliveryReport) -> None:
+        self.claimed += other.claimed
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.deferred += other.deferred
+        self.errors.extend(other.errors[: max(0, 100 - len(self.errors))])
 
 
 def deliver_due(
@@ -163,78 +250,169 @@ def deliver_due(
     *,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> DeliveryReport:
-    """Claim up to ``batch`` due messages, send them, record each outcome."""
+    """Claim up to ``batch`` due messages, send them, record each outcome.
+
+    A temporary refusal of a recipient (4xx at RCPT) holds its domain (``mail_domain_holds``,
+    the same back-off as a message's): the batch's other messages to that domain go back
+    untried, and no worker claims the domain's mail until the hold ends; the first message
+    that reaches it afterwards lifts the hold. Other domains' mail goes on meanwhile.
+    """
     now = _utc(now)
     report = DeliveryReport()
-    claimed = _claim(transaction, now, worker_id, batch)
+    claimed, probing = _claim(transaction, now, worker_id, batch)
     report.claimed = len(claimed)
+    held: set[str] = set()
+    handed_back: list[int] = []
     started = _monotonic()
     for index, mail in enumerate(claimed):
         if _monotonic() - started > LEASE.total_seconds() / 2:
-            _release(transaction, [m.pk for m in claimed[index:]], worker_id)
+            handed_back.extend(m.pk for m in claimed[index:])
             break
+        if mail.to_domain and mail.to_domain in held:
+            handed_back.append(mail.pk)
+            report.deferred += 1
+            continue
         try:
             transport.send(mail)
         except Exception as exc:  # any failure is recorded on the row, never lost
             permanent = isinstance(exc, PermanentDeliveryError)
+            hold = mail.to_domain if isinstance(exc, DomainDeferredError) else ""
             error = f"{type(exc).__name__}: {exc}"[:2000]
             outcome = _mark_failure(
-                transaction, mail, now, worker_id, error, permanent, max_attempts
+                transaction, mail, now, worker_id, error, permanent, max_attempts, hold
             )
+            if hold:
+                held.add(hold)
             if outcome == "failed":
                 report.failed += 1
             elif outcome == "pending":
                 report.retrying += 1
             report.errors.append(f"{mail.message_id}: {error}")
         else:
-            _mark_sent(transaction, mail, now)
+            lift = mail.to_domain in probing
+            probing.discard(mail.to_domain)
+            _mark_sent(transaction, mail, now, mail.to_domain if lift else "")
             report.sent += 1
+    if handed_back:
+        _release(transaction, handed_back, worker_id)
     return report
+
+
+def drain(
+    transaction: Transaction,
+    transport: Transport,
+    clock: Callable[[], datetime],
+    worker_id: str,
+    *,
+    batch: int = 50,
+    max_attempts: int = MAX_ATTEMPTS,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> DeliveryReport:
+    """Deliver batch after batch while there is due mail (not a fixed number per tick).
+
+    Ends when a claim finds nothing: every message claimed was sent, failed into its
+    back-off, or handed back for a held domain (which no claim takes until the hold ends),
+    so the loop always moves on. The transport's connection is kept between batches.
+    """
+    total = DeliveryReport()
+    while not should_stop():
+        report = deliver_due(
+            transaction, transport, clock(), worker_id, batch, max_attempts=max_attempts
+        )
+        total.add(report)
+        if report.claimed == 0:
+            break
+    return total
+
+
+def _due(now: datetime) -> list[Any]:
+    """Due, free of any live lease, and not to a held domain."""
+    held = (
+        select(MailDomainHold.domain)
+        .where(MailDomainHold.domain == OutboxMessage.to_domain, MailDomainHold.until > now)
+        .exists()
+    )
+    return [
+        OutboxMessage.status == "pending",
+        OutboxMessage.next_attempt_at <= now,
+        or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+        ~held,
+    ]
+
+
+def any_due(connection: Connection, now: datetime) -> bool:
+    """Is a claim worth a write transaction? (one indexed read, outside any transaction)"""
+    query = select(OutboxMessage.id).where(*_due(_utc(now))).limit(1)
+    return connection.execute(query).first() is not None
+
+
+_CLAIMED = (
+    OutboxMessage.id,
+    OutboxMessage.message_id,
+    OutboxMessage.to_addr,
+    OutboxMessage.subject,
+    OutboxMessage.body_text,
+    OutboxMessage.body_html,
+    OutboxMessage.created_at,
+    OutboxMessage.to_domain,
+)
 
 
 def _claim(
     transaction: Transaction, now: datetime, worker_id: str, batch: int
-) -> list[OutgoingMail]:
-    free = or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now)
+) -> tuple[list[OutgoingMail], set[str]]:
+    """Lease up to ``batch`` due rows in one ``UPDATE … RETURNING``; and which of their
+    domains have an expired hold (a success there lifts it)."""
     with transaction() as session:
         due = (
             select(OutboxMessage.id)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now, free)
+            .where(*_due(now))
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(batch)
         )
         if session.get_bind().dialect.name == "postgresql":
-            # Rows another worker is claiming right now are skipped, not waited for.
+            # Rows another worker is claiming right now are skipped, not waited for; a row
+            # leased meanwhile is re-checked against the lease by the locking read itself.
             due = due.with_for_update(skip_locked=True)
-        claimed = []
-        for pk in session.scalars(due).all():
-            # The lease itself: only one worker's conditional UPDATE can match.
-            result = session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == pk, OutboxMessage.status == "pending", free)
-                .values(lease_until=now + LEASE, leased_by=worker_id)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount == 1:
-                claimed.append(pk)
-        rows = session.scalars(
-            select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)
+        # SQLite: the transaction holds the write lock (BEGIN IMMEDIATE), so the read and
+        # the lease are one step; the lease is what keeps the next claim away.
+        claim = (
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(lease_until=now + LEASE, leased_by=worker_id)
+            .returning(*_CLAIMED)
+            .execution_options(synchronize_session=False)
         )
-        return [
-            OutgoingMail(
-                pk=r.id,
-                message_id=r.message_id,
-                to_addr=r.to_addr,
-                subject=r.subject,
-                body_text=r.body_text,
-                body_html=r.body_html,
-                created_at=r.created_at,
+        mails = sorted(
+            (
+                OutgoingMail(
+                    pk=r.id,
+                    message_id=r.message_id,
+                    to_addr=r.to_addr,
+                    subject=r.subject,
+                    body_text=r.body_text,
+                    body_html=r.body_html,
+                    created_at=r.created_at,
+                    to_domain=r.to_domain or "",
+                )
+                for r in session.execute(claim)
+            ),
+            key=lambda m: m.pk,
+        )
+        domains = {m.to_domain for m in mails if m.to_domain}
+        probing = (
+            set(
+                session.scalars(
+                    select(MailDomainHold.domain).where(MailDomainHold.domain.in_(domains))
+                )
             )
-            for r in rows
-        ]
+            if domains
+            else set()
+        )
+        return mails, probing
 
 
-def _mark_sent(transaction: Transaction, mail: OutgoingMail, now: datetime) -> None:
+def _mark_sent(transaction: Transaction, mail: OutgoingMail, now: datetime, lift: str) -> None:
     # Unconditional on the lease: the server has the message, whoever holds the row now.
     with transaction() as session:
         session.execute(
@@ -249,6 +427,8 @@ def _mark_sent(transaction: Transaction, mail: OutgoingMail, now: datetime) -> N
             )
             .execution_options(synchronize_session=False)
         )
+        if lift:  # the domain takes mail again
+            session.execute(delete(MailDomainHold).where(MailDomainHold.domain == lift))
 
 
 def _mark_failure(
@@ -259,8 +439,11 @@ def _mark_failure(
     error: str,
     permanent: bool,
     max_attempts: int,
+    hold: str = "",
 ) -> str | None:
     with transaction() as session:
+        if hold:
+            _hold_domain(session, hold, now, error)
         row = session.get(OutboxMessage, mail.pk, with_for_update=True)
         # Lost the lease (another worker took over and may have sent it): leave its record.
         if row is None or row.status != "pending" or row.leased_by != worker_id:
@@ -276,6 +459,35 @@ def _mark_failure(
             row.next_attempt_at = now + backoff(row.attempts)
             log.warning("E-mail %s: tentativa %d falhou: %s", row.message_id, row.attempts, error)
         return row.status
+
+
+def _hold_domain(session: Session, domain: str, now: datetime, error: str) -> None:
+    """Hold (or hold again, for longer) ``domain``: one statement, whoever gets there first."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = MailDomainHold.__table__
+    # The n-th hold in a row lasts backoff(n); a domain still held is not held twice.
+    failures = case((table.c.until > now, table.c.failures), else_=table.c.failures + 1)
+    statement = insert(table).values(
+        domain=domain, until=now + backoff(1), failures=1, last_error=error
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.domain],
+        set_={
+            "failures": failures,
+            "until": case(
+                (table.c.until > now, table.c.until),
+                *[
+                    (table.c.failures + 1 == n, now + backoff(n))
+                    for n in range(2, len(BACKOFF) + 1)
+                ],
+                else_=now + BACKOFF[-1],
+            ),
+            "last_error": error,
+        },
+    )
+    session.execute(statement)
+    log.warning("Domínio %s recusou o destinatário por ora: e-mails retidos. %s", domain, error)
 
 
 def _release(transaction: Transaction, pks: Sequence[int], worker_id: str) -> None:
@@ -375,45 +587,177 @@ def count_by_status(session: Session) -> dict[str, int]:
 # --- transports ------------------------------------------------------------------------------
 
 
-def build_email(mail: OutgoingMail, mail_from: str = DEFAULT_FROM) -> EmailMessage:
-    """Plain text with an HTML alternative; Message-ID and Date are the row's, on every try."""
-    message = EmailMessage(policy=MAIL_POLICY)
-    message["Subject"] = mail.subject
-    message["From"] = mail_from
+def build_email(mail: OutgoingMail, mail_from: str = DEFAULT_FROM) -> Message:
+    """Plain text with an HTML alternative; Message-ID and Date are the row's, on every try.
+
+    Built with the ``email.mime`` classes and flattened with :data:`MAIL_POLICY`: the
+    header registry of ``EmailMessage`` parsed and refolded every header of every message
+    and took about two thirds of a sender's CPU (bench/mail_burst.py). So what it checked
+    is checked here: no header value may carry a line break (header injection); non-ASCII
+    goes as RFC 2047 encoded words; bodies are quoted-printable UTF-8 (7-bit, any relay).
+    """
+    for value in (mail.subject, mail.to_addr, mail.message_id, mail_from):
+        if _HEADER_BREAK.search(value):
+            raise ValueError(f"quebra de linha num cabeçalho: {value!r}")
+    if not mail.to_addr.isascii():  # would need SMTPUTF8 end to end
+        raise ValueError(f"endereço fora do ASCII (SMTPUTF8) não suportado: {mail.to_addr!r}")
+    name, address = parseaddr(mail_from)
+    message = MIMEMultipart("alternative")
+    message["Subject"] = _header_text(mail.subject)
+    message["From"] = formataddr((name, address), charset="utf-8") if name else address
     message["To"] = mail.to_addr
     message["Date"] = format_datetime(_utc(mail.created_at))
     message["Message-ID"] = mail.message_id
     # RFC 3834: vacation responders must not answer automatic messages.
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(mail.body_text)
-    message.add_alternative(mail.body_html, subtype="html")
+    message.attach(MIMEText(mail.body_text, "plain", _UTF8_QP))
+    message.attach(MIMEText(mail.body_html, "html", _UTF8_QP))
     return message
 
 
+def as_bytes(message: Message) -> bytes:
+    """The message as sent: CRLF line ends, headers folded only at SMTP's hard limit."""
+    return message.as_bytes(policy=MAIL_POLICY)
+
+
+def envelope_sender(mail_from: str) -> str:
+    return parseaddr(mail_from)[1]
+
+
+_HEADER_BREAK = re.compile(r"[\r\n\x00]")
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+
+
+def _header_text(value: str) -> str | Header:
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+class _Smtp(smtplib.SMTP):
+    """smtplib's client, remembering the last command of a message it sent (``stage``)."""
+
+    stage = ""
+
+    def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        self.stage = "mail"
+        return super().mail(sender, options)
+
+    def rcpt(self, recip: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        self.stage = "rcpt"
+        return super().rcpt(recip, options)
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self.stage = "data"
+        return super().data(msg)
+
+
 class SmtpTransport:
-    def __init__(self, settings: MailSettings) -> None:
+    """SMTP to the relay, one connection kept across sends (one per sender thread).
+
+    A batch goes over one connection: connect, EHLO, STARTTLS and login once, then
+    ``MAIL``/``RCPT``/``DATA`` per message. After a refusal smtplib resets the
+    transaction (``RSET``) and the connection goes on; after any other failure it is
+    closed, and the next message opens a new one. A connection idle for more than
+    ``PING_IDLE_SECONDS`` is checked with ``NOOP`` first (servers drop idle clients), and
+    one is closed after ``MAX_PER_CONNECTION`` messages (relays cap them per connection).
+    Not thread-safe: each sender has its own.
+    """
+
+    PING_IDLE_SECONDS = 2.0
+    MAX_PER_CONNECTION = 500
+
+    def __init__(self, settings: MailSettings, *, reuse: bool = True) -> None:
         if not settings.smtp_host:
             raise ValueError("SmtpTransport precisa de SMTP_HOST")
         self.settings = settings
+        self.reuse = reuse
+        self.connections = 0  # opened so far: what connection reuse saves shows here
+        self._smtp: _Smtp | None = None
+        self._sent_here = 0
+        self._last_used = 0.0
 
     def send(self, mail: OutgoingMail) -> None:
-        message = _build_or_refuse(mail, self.settings.mail_from)
-        s = self.settings
+        message = as_bytes(_build_or_refuse(mail, self.settings.mail_from))
+        sender, recipients = envelope_sender(self.settings.mail_from), [mail.to_addr]
+        smtp = self._connection()
+        reused = self._sent_here > 0
         try:
-            with smtplib.SMTP(s.smtp_host or "", s.smtp_port, timeout=s.timeout) as smtp:
-                smtp.ehlo()
-                if s.smtp_starttls:
-                    # Refuses to go on in clear text if the server offers no STARTTLS.
-                    smtp.starttls(context=ssl.create_default_context())
-                    smtp.ehlo()
-                if s.smtp_user:
-                    smtp.login(s.smtp_user, s.smtp_password or "")
-                smtp.send_message(message)
+            try:
+                smtp.sendmail(sender, recipients, message)
+            except (smtplib.SMTPServerDisconnected, ConnectionError):
+                # A kept connection the server dropped before our DATA: nothing of this
+                # message reached it, so it goes once more on a new connection. After
+                # DATA the server may have it: that is the caller's retry, with back-off.
+                if not reused or smtp.stage == "data":
+                    raise
+                self.close()
+                smtp = self._connection()
+                smtp.sendmail(sender, recipients, message)
         except smtplib.SMTPRecipientsRefused as exc:
+            self._done(smtp)
             codes = [code for code, _ in exc.recipients.values()]
             if codes and all(code >= 500 for code in codes):
                 raise PermanentDeliveryError(f"Destinatário recusado: {exc.recipients}") from exc
+            if codes and all(400 <= code < 500 for code in codes):
+                raise DomainDeferredError(
+                    f"Destinatário recusado por ora: {exc.recipients}"
+                ) from exc
             raise
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError):
+            # smtplib answered the refusal with RSET: the connection is still good
+            # (unless the server said 421 and closed it, which smtplib noticed).
+            self._done(smtp)
+            raise
+        except BaseException:
+            self.close()
+            raise
+        self._done(smtp)
+
+    def close(self) -> None:
+        """End the kept connection (QUIT), if any; the next send opens a new one."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+    def _connection(self) -> _Smtp:
+        smtp = self._smtp
+        if smtp is not None and time.monotonic() - self._last_used > self.PING_IDLE_SECONDS:
+            try:
+                if smtp.noop()[0] != 250:
+                    self.close()
+            except (smtplib.SMTPException, OSError):
+                self.close()
+        if self._smtp is None:
+            self._smtp = self._open()
+            self._sent_here = 0
+        return self._smtp
+
+    def _open(self) -> _Smtp:
+        s = self.settings
+        smtp = _Smtp(s.smtp_host or "", s.smtp_port, timeout=s.timeout)
+        self.connections += 1
+        try:
+            smtp.ehlo()
+            if s.smtp_starttls:
+                # Refuses to go on in clear text if the server offers no STARTTLS.
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if s.smtp_user:
+                smtp.login(s.smtp_user, s.smtp_password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _done(self, smtp: _Smtp) -> None:
+        self._sent_here += 1
+        self._last_used = time.monotonic()
+        if not self.reuse or self._sent_here >= self.MAX_PER_CONNECTION or smtp.sock is None:
+            self.close()
 
 
 class CaptureTransport:
@@ -429,8 +773,18 @@ class CaptureTransport:
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", mail.message_id.strip("<>"))
         target = self.folder / f"{name}.eml"
         temporary = target.with_suffix(f".{uuid.uuid4().hex}.tmp")
-        temporary.write_bytes(message.as_bytes())
+        temporary.write_bytes(as_bytes(message))
         os.replace(temporary, target)  # a reader never sees half a file
+
+    def close(self) -> None:
+        """Nothing kept open between messages."""
+
+
+def close_transport(transport: Transport) -> None:
+    """End whatever connection ``transport`` keeps between sends (if it keeps one)."""
+    close = getattr(transport, "close", None)
+    if close is not None:
+        close()
 
 
 def make_transport(settings: MailSettings) -> Transport:
@@ -439,7 +793,7 @@ def make_transport(settings: MailSettings) -> Transport:
     return SmtpTransport(settings)
 
 
-def _build_or_refuse(mail: OutgoingMail, mail_from: str) -> EmailMessage:
+def _build_or_refuse(mail: OutgoingMail, mail_from: str) -> Message:
     try:
         return build_email(mail, mail_from)
     except ValueError as exc:  # e.g. a line break in the address: no retry will fix it

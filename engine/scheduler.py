@@ -1,9 +1,11 @@
-"""APScheduler jobs: fire due BPMN timers, deliver the e-mail outbox.
+"""APScheduler jobs: fire due BPMN timers; and the e-mail senders, started and stopped with it.
 
 Runs inside the app (``make run``) or as its own process (``chamados scheduler``);
 any number of either on one database stays correct, because each job claims
 its rows (SKIP LOCKED on PostgreSQL, leases on SQLite) and fires or sends each
-one once. Built by the facade (engine.service.Chamados.scheduler).
+one once. Mail is not an interval job: the senders (engine.mailer) drain the outbox
+while it has work and are woken by the commits that enqueue mail. Built by the facade
+(engine.service.Chamados.scheduler).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, EVENT_SCHEDULER_START, SchedulerEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from engine import outbox
 from engine.mail import MailSettings
+from engine.mailer import Mailer
 from engine.outbox import Transport
 from engine.unit import Unit
 from engine.usecases.timing import Timing
@@ -39,9 +43,13 @@ def fire_timers(timers: Timing, worker: str) -> int:
 
 
 def deliver_mail(unit: Unit, transport: Transport, settings: MailSettings, worker: str) -> int:
-    report = outbox.deliver_due(
-        unit.transaction, transport, unit.clock(), worker, max_attempts=settings.max_attempts
-    )
+    """Drain the outbox once, here and now (the senders do it on their own; tests call this)."""
+    try:
+        report = outbox.drain(
+            unit.transaction, transport, unit.clock, worker, max_attempts=settings.max_attempts
+        )
+    finally:
+        outbox.close_transport(transport)
     return report.claimed
 
 
@@ -56,10 +64,9 @@ def make_scheduler(
     scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
     worker = worker_id()
     mail_settings = MailSettings.from_env(instance_dir=unit.settings.instance_dir)
-    transport = outbox.make_transport(mail_settings)
+    mailer = Mailer(unit, mail_settings, worker, poll_seconds=min(interval_seconds, 1.0))
     jobs: dict[str, Callable[[], Any]] = {
         "timers": lambda: fire_timers(timers, worker),
-        "outbox": lambda: deliver_mail(unit, transport, mail_settings, worker),
     }
     jobs.update(extra_jobs or {})
     for name, job in jobs.items():
@@ -67,4 +74,13 @@ def make_scheduler(
         scheduler.add_job(
             job, "interval", seconds=interval_seconds, id=name, max_instances=1, coalesce=True
         )
+
+    def on_event(event: SchedulerEvent) -> None:
+        if event.code == EVENT_SCHEDULER_START:
+            mailer.start()
+        else:
+            mailer.stop()
+
+    scheduler.add_listener(on_event, EVENT_SCHEDULER_START | EVENT_SCHEDULER_SHUTDOWN)
+    scheduler.mailer = mailer  # type: ignore[attr-defined]  # tests look at its reports
     return scheduler

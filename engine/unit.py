@@ -88,6 +88,17 @@ class Unit:
         lock is busy: bookkeeping a request may leave to a later one (engine.db)."""
         return write_if_free(self.db, work)
 
+    @contextmanager
+    def listening(self, channel: str) -> Iterator[Any]:
+        """A PostgreSQL connection of its own, outside the pool, that ``LISTEN``s on
+        ``channel``: it waits for notifications as long as its holder runs (engine.mailer)."""
+        import psycopg
+
+        conninfo = self.db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(f"LISTEN {channel}")
+            yield connection
+
     def bundle(self, session: Session, version_id: int) -> specs.ProcessBundle:
         """A process version, parsed once per process (the spec cache's read-through)."""
         cached = self.spec_cache.get(version_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -20,6 +21,8 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    peer: Any = None  # the client's (host, port): one per connection
+    at: float = 0.0  # time.time() when accepted
 
 
 class Collector:
@@ -28,6 +31,7 @@ class Collector:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.refuse: set[str] = set()
+        self.defer_domains: set[str] = set()  # RCPT to these answered "450" (for now)
         self.defer_data = 0  # answer DATA with 451 this many times
         self.logins: list[tuple[bytes, bytes]] = []
 
@@ -36,6 +40,8 @@ class Collector:
     ) -> str:
         if address in self.refuse:
             return "550 5.1.1 Caixa postal inexistente"
+        if address.rpartition("@")[2].lower() in self.defer_domains:
+            return "450 4.4.1 Domínio indisponível no momento"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -44,7 +50,10 @@ class Collector:
             self.defer_data -= 1
             return "451 4.3.0 Tente mais tarde"
         message = cast(EmailMessage, message_from_bytes(envelope.content, policy=policy.default))
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+        received = Received(
+            envelope.mail_from, list(envelope.rcpt_tos), message, session.peer, time.time()
+        )
+        self.received.append(received)
         return "250 Message accepted for delivery"
 
     def authenticate(
@@ -55,6 +64,10 @@ class Collector:
 
     def message_ids(self) -> list[str]:
         return [str(r.message["Message-ID"]) for r in self.received]
+
+    def connections(self) -> int:
+        """How many client connections delivered at least one message."""
+        return len({r.peer for r in self.received})
 
 
 class SmtpServer:

@@ -101,6 +101,10 @@ _CURRENT_VERSION = select(func.max(_VERSIONS.c.id)).where(
 _TASKS, _TIMERS = HumanTask.__table__, WorkflowTimer.__table__
 # The open task rows and waiting timer rows of a ticket, in one round trip (timers first:
 # a union's column types are its first select's, and due_at needs its own).
+# A start reads the person and the process's current version: one statement, built once.
+_STARTER = select(User, _CURRENT_VERSION.scalar_subquery().label("version_id")).where(
+    User.id == bindparam("user_id")
+)
 _MIRRORED_ROWS = union_all(
     select(
         literal("timer").label("kind"),
@@ -279,6 +283,15 @@ class UseCaseBase:
         if version_id is None:
             raise NotFound(f"O processo {process_id!r} não está implantado.")
         return version_id
+
+    def _starter(self, session: Session, user_id: int, process_id: str) -> tuple[User, int]:
+        """Who starts an instance and the version they start, in one round trip."""
+        row = session.execute(_STARTER, {"user_id": user_id, "process_id": process_id}).first()
+        if row is None:
+            raise Forbidden("Sessão inválida: entre novamente.")
+        if row.version_id is None:
+            raise NotFound(f"O processo {process_id!r} não está implantado.")
+        return row.User, row.version_id
 
     def _user(self, session: Session, user_id: int) -> User:
         user = session.get(User, user_id)

@@ -76,8 +76,8 @@ class Requests(Recording):
         """
         now = self.clock()
         with self.transaction() as session:
-            user = self._user(session, actor.id)
-            bundle = self.bundle(session, self._current_version_id(session, process_id))
+            user, version_id = self._starter(session, actor.id, process_id)
+            bundle = self.bundle(session, version_id)
             failure: ModelRuntimeError | None = None
             try:
                 with workflow_time(self.clock):

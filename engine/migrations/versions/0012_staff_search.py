@@ -1,7 +1,7 @@
 """staff search: a searchable text per requester form of each ticket
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-06 07:10:00.000000
 
 ``search_entries`` holds, for each form a requester sent on a ticket, the text staff
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

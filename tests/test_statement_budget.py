@@ -1,0 +1,108 @@
+"""The SQL a two-task instance costs over the REST API, as upper bounds a regression breaks.
+
+The model of issue #16's comparison (bench/two_tasks.py): start → a requester's task → an
+analyst's task → end, driven by the six calls an integration makes. Statements are counted
+at the driver (``before_cursor_execute``: SQLite's ``BEGIN IMMEDIATE`` included), commits
+at the connection. The bounds are today's counts on SQLite (PostgreSQL issues no explicit
+BEGIN, so it needs one fewer per write): a statement added to any of these paths — an
+extra read per request, a write in a read, one more commit — fails here before any
+benchmark runs. Lower a bound when a change saves a statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+
+from tests.conftest import ANA, MARIA
+from tests.test_api import Api, build_app, deploy_tiny_process, person, queue_task_id
+
+# (statements, commits) per call, at most.
+BUDGET = {
+    # auth; BEGIN; the person with the current version; protocol number; ticket; audit;
+    # its first task; the status the first task gives it.
+    "iniciar": (8, 1),
+    "listar": (3, 0),  # auth; the person's groups; the page
+    "enviar A": (9, 1),
+    "fila": (4, 0),  # auth; groups; every count in one statement; the page
+    "assumir": (5, 1),
+    "enviar B": (10, 1),
+}
+PER_INSTANCE = (39, 4)
+
+
+@contextmanager
+def counted(app: Flask) -> Iterator[dict[str, int]]:
+    db = app.extensions["chamados"].unit.db
+    counts = {"statements": 0, "commits": 0}
+
+    def on_execute(*_a: object) -> None:
+        counts["statements"] += 1
+
+    def on_commit(*_a: object) -> None:
+        counts["commits"] += 1
+
+    event.listen(db, "before_cursor_execute", on_execute)
+    event.listen(db, "commit", on_commit)
+    try:
+        yield counts
+    finally:
+        event.remove(db, "before_cursor_execute", on_execute)
+        event.remove(db, "commit", on_commit)
+
+
+def instance(app: Flask, maria: Api, ana: Api) -> dict[str, tuple[int, int]]:
+    """One instance, start to end; what each call cost."""
+    spent: dict[str, tuple[int, int]] = {}
+
+    @contextmanager
+    def call(label: str) -> Iterator[None]:
+        with counted(app) as counts:
+            yield
+        spent[label] = (counts["statements"], counts["commits"])
+
+    with call("iniciar"):
+        started = maria.post("/processes/pedido_simples/instances", expect=201)
+    cid = started["chamado"]["id"]
+    with call("listar"):
+        listed = maria.get("/tasks")
+    a = next(i["task"]["id"] for i in listed["items"] if i["chamado"]["id"] == cid)
+    with call("enviar A"):
+        sent = maria.post(
+            f"/tasks/{a}/submit",
+            {"data": {"descricao": "Preciso de acesso ao painel."}, "version": 1},
+        )
+    with call("fila"):
+        b = queue_task_id(ana, cid)
+    with call("assumir"):
+        ana.post(f"/tasks/{b}/claim", expect=204)
+    with call("enviar B"):
+        done = ana.post(
+            f"/tasks/{b}/submit",
+            {"data": {"parecer": "Concedido."}, "version": sent["chamado"]["version"]},
+        )
+    assert done["chamado"]["closed_at"], done
+    return spent
+
+
+def test_a_two_task_instance_stays_within_its_statement_budget(tmp_path: Path) -> None:
+    app = build_app(tmp_path)
+    deploy_tiny_process(app, tmp_path)
+    maria = Api(app.test_client(), person(app, MARIA, "Maria da Silva"))
+    ana = Api(app.test_client(), person(app, ANA, "Ana Souza", "analyst"))
+    instance(app, maria, ana)  # warm: specs parsed, caches filled, tokens' last use noted
+    spent = instance(app, maria, ana)
+    over = {
+        label: (spent[label], budget)
+        for label, budget in BUDGET.items()
+        if spent[label][0] > budget[0] or spent[label][1] > budget[1]
+    }
+    assert over == {}, f"acima do orçamento (gasto, limite): {over}"
+    statements = sum(s for s, _ in spent.values())
+    commits = sum(c for _, c in spent.values())
+    assert statements <= PER_INSTANCE[0] and commits <= PER_INSTANCE[1], spent
+    app.extensions["chamados"].unit.db.dispose()
