@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.models import SatisfactionSurvey
@@ -40,6 +42,12 @@ COMMENT_WINDOW = timedelta(hours=1)  # after a link's click, its page takes a co
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
 _TABLE = SatisfactionSurvey.__table__
+_OPEN = {
+    name: insert(_TABLE)
+    .on_conflict_do_nothing(index_elements=["chamado_id"])
+    .returning(_TABLE.c.chamado_id)
+    for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
 
 
 class LinkOutcome(enum.Enum):
@@ -67,12 +75,15 @@ def _hash(token: str) -> str:
 
 def open_survey(session: Session, chamado_id: int, now: datetime) -> str | None:
     """The survey of a ticket that just ended; returns the link's token (None if the
-    ticket had one already: an end is reached once, a retried step must not mint two)."""
-    if session.get(SatisfactionSurvey, chamado_id) is not None:
-        return None
+    ticket had one already: an end is reached once, a retried step must not mint two).
+    One statement: an INSERT that does nothing when the row exists."""
     token = secrets.token_urlsafe(32)
-    session.add(SatisfactionSurvey(chamado_id=chamado_id, token_hash=_hash(token), created_at=now))
-    return token
+    connection = session.connection()
+    inserted = connection.execute(
+        _OPEN[connection.dialect.name],
+        {"chamado_id": chamado_id, "token_hash": _hash(token), "created_at": now},
+    ).first()
+    return token if inserted is not None else None
 
 
 def link_path(token: str) -> str:

@@ -27,12 +27,13 @@ BUDGET = {
     # its first task; the status the first task gives it.
     "iniciar": (8, 1),
     "listar": (3, 0),  # auth; the person's groups; the page
-    "enviar A": (9, 1),
+    "enviar A": (10, 1),  # … and the form's searchable text (engine.search): one upsert
     "fila": (4, 0),  # auth; groups; every count in one statement; the page
     "assumir": (5, 1),
-    "enviar B": (10, 1),
+    # … and, as the instance ends, its satisfaction survey (engine.satisfaction): one insert
+    "enviar B": (11, 1),
 }
-PER_INSTANCE = (39, 4)
+PER_INSTANCE = (41, 4)
 
 
 @contextmanager
