@@ -145,9 +145,7 @@ def render(
     text_name, html_name = f"mail/{name}.txt", f"mail/{name}.html"
     text_template = env.get_template(text_name)
     subject_block = text_template.blocks.get("subject")
-    subject = (
-        "".join(subject_block(text_template.new_context(data))) if subject_block else name
-    )
+    subject = "".join(subject_block(text_template.new_context(data))) if subject_block else name
     return RenderedMail(
         subject=_one_line(subject),
         text=_tidy(text_template.render(data)),

@@ -1,4 +1,5 @@
-"""APScheduler jobs: fire due BPMN timers, deliver the e-mail outbox.
+"""APScheduler jobs: fire due BPMN timers, deliver the e-mail outbox, anonymise the
+instances past their retention (LGPD).
 
 Runs inside the app (``make run``) or as its own process (``chamados scheduler``);
 any number of either on one database stays correct, because each job claims
@@ -22,6 +23,7 @@ from engine import outbox
 from engine.mail import MailSettings
 from engine.outbox import Transport
 from engine.unit import Unit
+from engine.usecases.privacy import Privacy
 from engine.usecases.timing import Timing
 
 log = logging.getLogger(__name__)
@@ -45,10 +47,20 @@ def deliver_mail(unit: Unit, transport: Transport, settings: MailSettings, worke
     return report.claimed
 
 
+# Retention is counted in days: a run every ten minutes is plenty, and cheap (an indexed
+# query per process when nothing is due).
+RETENTION_INTERVAL_SECONDS = 600.0
+
+
+def apply_retention(privacy: Privacy) -> int:
+    return privacy.run_retention().instances
+
+
 def make_scheduler(
     timers: Timing,
     unit: Unit,
     *,
+    privacy: Privacy | None = None,
     blocking: bool = False,
     interval_seconds: float = 5.0,
     extra_jobs: dict[str, Callable[[], Any]] | None = None,
@@ -61,10 +73,19 @@ def make_scheduler(
         "timers": lambda: fire_timers(timers, worker),
         "outbox": lambda: deliver_mail(unit, transport, mail_settings, worker),
     }
+    intervals = {}
+    if privacy is not None:
+        jobs["retention"] = lambda: apply_retention(privacy)
+        intervals["retention"] = max(interval_seconds, RETENTION_INTERVAL_SECONDS)
     jobs.update(extra_jobs or {})
     for name, job in jobs.items():
         # One run at a time per process; a late run is merged, not queued up.
         scheduler.add_job(
-            job, "interval", seconds=interval_seconds, id=name, max_instances=1, coalesce=True
+            job,
+            "interval",
+            seconds=intervals.get(name, interval_seconds),
+            id=name,
+            max_instances=1,
+            coalesce=True,
         )
     return scheduler

@@ -21,6 +21,8 @@ a session) and, from it, the use cases, each a named attribute:
 ``svc.health``     engine.usecases.health            readiness, schema revisions, gauges
 ``svc.designer``   engine.designer.service           models, forms, scenarios, publishing
 ``svc.tickets``    engine.designer.tickets           moving tickets between versions, diagrams
+``svc.privacy``    engine.usecases.privacy           LGPD: "Meus dados", who read whose data,
+                                                     retention and anonymisation
 =================  ================================  ===========================================
 
 Each public method runs in one transaction (or reads outside any); a domain error
@@ -45,6 +47,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import (
+    access_log,
     catalogs,
     forms,
     groups,
@@ -56,6 +59,7 @@ from engine import (
     specs,
     users,
 )
+from engine.access_log import CHANNELS as ACCESS_CHANNELS
 from engine.attachments import FIELD as ATTACHMENT_FIELD
 from engine.attachments import content_disposition
 from engine.business_days import describe as describe_business_time
@@ -88,6 +92,7 @@ from engine.usecases.base import STAFF_ROLES, Actor, ActorRef, ChamadoView, Task
 from engine.usecases.groups_admin import GroupChange
 from engine.usecases.health import Gauges, Health
 from engine.usecases.incidents import Incidents, RetryOutcome
+from engine.usecases.privacy import ErasureService, Privacy, RetentionReport
 from engine.usecases.requests import Requests, ServiceInfo
 from engine.usecases.sessions import Sessions
 from engine.usecases.timing import Timing
@@ -104,6 +109,7 @@ __all__ = [
     "AuditEvent",
     "Chamado",
     "ChamadoView",
+    "ErasureService",
     "Gauges",
     "GroupChange",
     "HumanTask",
@@ -114,6 +120,7 @@ __all__ = [
     "Principal",
     "Problem",
     "QueueFilters",
+    "RetentionReport",
     "RetryOutcome",
     "RoleChange",
     "ScenariosFailed",
@@ -137,8 +144,10 @@ __all__ = [
     "ROLES",
     "ROLE_LABELS",
     "STAFF_ROLES",
+    "ACCESS_CHANNELS",
     # Helpers: form reading and rendering, list paging, input bounds, formatting, the
     # texts of a technical incident.
+    "access_log",
     "content_disposition",
     "describe_business_time",
     "format_cpf",
@@ -168,6 +177,7 @@ class Chamados:
         self.health = Health(unit)
         self.designer = Designer(unit)
         self.tickets = Tickets(unit)
+        self.privacy = Privacy(unit)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Chamados:
@@ -243,10 +253,12 @@ class Chamados:
         interval_seconds: float = 5.0,
         extra_jobs: dict[str, Callable[[], Any]] | None = None,
     ) -> BaseScheduler:
-        """The jobs that fire due timers and deliver the outbox (engine.scheduler)."""
+        """The jobs that fire due timers, deliver the outbox and anonymise what is past its
+        retention (engine.scheduler)."""
         return make_scheduler(
             self.timers,
             self.unit,
+            privacy=self.privacy,
             blocking=blocking,
             interval_seconds=interval_seconds,
             extra_jobs=extra_jobs,

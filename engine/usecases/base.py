@@ -566,9 +566,7 @@ class UseCaseBase:
         if not new:
             for row in session.connection().execute(_MIRRORED_ROWS, {"chamado_id": chamado.id}):
                 (timer_rows if row.kind == "timer" else task_rows).append(row)
-        created, open_groups = tasks.sync(
-            session, chamado, wf, bundle, now, draft, new, task_rows
-        )
+        created, open_groups = tasks.sync(session, chamado, wf, bundle, now, draft, new, task_rows)
         waiting = timers.sync(session, chamado, wf, now, new, timer_rows)
         # The service clock runs while a group has the instance, never while it waits for
         # the requester: a model's business deadlines count only that time.

@@ -26,6 +26,7 @@ from engine import (
     incidents,
     notifications,
     policy,
+    retention,
     runtime,
     specs,
     tasks,
@@ -247,9 +248,7 @@ class Recording(UseCaseBase):
                 row_facts = {**facts, "mensagem": message}
                 if row.group == tasks.REQUESTER_GROUP:
                     row_facts["tarefa_url"] = f"/tarefas/{row.id}"
-                self._send(
-                    session, bundle, element.mail, chamado, row_facts, wf_data, now, labels
-                )
+                self._send(session, bundle, element.mail, chamado, row_facts, wf_data, now, labels)
         self._audit_outcome(session, chamado, wf, bundle, wf_data, facts, actor, now, labels)
 
     def _catalog_labels(
@@ -334,6 +333,8 @@ class Recording(UseCaseBase):
             message=chamado.outcome_message,
             details={"fim": end},
         )
+        if element.erase_personal_data:
+            retention.record_erasure_request(session, chamado.requester_id, now)
         if element.mail is not None:
             self._send(session, bundle, element.mail, chamado, facts, wf_data, now, labels)
 

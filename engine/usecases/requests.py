@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from engine import (
+    access_log,
     corewrite,
     forms,
     incidents,
@@ -265,9 +266,7 @@ class Requests(Recording):
             if errors:
                 raise ValidationFailed(errors)
             due_before = chamado.analysis_due_at
-            deadlines = self._business_deadlines(
-                bundle, chamado, {**spiff_task.data, **clean}, now
-            )
+            deadlines = self._business_deadlines(bundle, chamado, {**spiff_task.data, **clean}, now)
             try:
                 with workflow_time(self.clock):
                     runtime.complete(wf, spiff_task, {**clean, **deadlines})
@@ -437,4 +436,14 @@ class Requests(Recording):
             assert chamado is not None
             if chamado.requester_id != actor.id and not (actor.roles & STAFF_ROLES):
                 raise NotFound("Anexo não encontrado.")
+            # Staff downloading a person's file is a read of their data (engine.access_log).
+            access_log.record(
+                session.connection(),
+                actor_id=actor.id,
+                subject_id=chamado.requester_id,
+                chamado_id=chamado.id,
+                channel=access_log.ATTACHMENT,
+                at=self.clock(),
+                item=f"anexo:{row.id}",
+            )
             return row, row.content
