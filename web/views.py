@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def init_views(app: Flask) -> None:
-    from web import admin, analyst, catalogs_admin, designer, groups_admin, requester
+    from web import admin, analyst, catalogs_admin, designer, groups_admin, privacy, requester
 
     app.register_blueprint(requester.bp)
     app.register_blueprint(analyst.bp)
@@ -14,3 +14,4 @@ def init_views(app: Flask) -> None:
     catalogs_admin.init_catalogs_admin(app)
     groups_admin.init_groups_admin(app)
     designer.init_designer(app)
+    privacy.init_privacy(app)

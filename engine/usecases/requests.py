@@ -125,13 +125,17 @@ class Requests(Recording):
             first = next((t for t in step.created if t.group == tasks.REQUESTER_GROUP), None)
             return chamado, first
 
-    def services(self) -> list[ServiceInfo]:
-        """The published processes a person can start, as their models describe them."""
+    def services(self, include_unlisted: bool = False) -> list[ServiceInfo]:
+        """The published processes a person can start, as their models describe them.
+
+        ``listed="false"`` keeps a process off the "Serviços" page only: it is started
+        from a link of its own (the LGPD erasure request, from "Meus dados").
+        """
         with self.reading() as session:
             found = []
             for process_id, version_id in self._published_versions(session):
                 declared = self.bundle(session, version_id).policy
-                if declared.listed:
+                if declared.listed or include_unlisted:
                     found.append(
                         ServiceInfo(
                             process_id,
@@ -143,7 +147,10 @@ class Requests(Recording):
             return sorted(found, key=lambda s: s.title.casefold())
 
     def service(self, process_id: str) -> ServiceInfo:
-        found = next((s for s in self.services() if s.process_id == process_id), None)
+        found = next(
+            (s for s in self.services(include_unlisted=True) if s.process_id == process_id),
+            None,
+        )
         if found is None:
             raise NotFound("Serviço não encontrado.")
         return found
