@@ -100,12 +100,18 @@ def build(
         answers = []
         for sub in subs.get(chamado.id, []):
             schema = bundle.forms.get(sub.form_schema or "", {})
+            data = forms.without_internal(schema, sub.data)
+            props = schema.get("properties") or {}
             answers.append(
                 {
                     "formulario": str(schema.get("title") or sub.form_schema or "Formulário"),
                     "enviado_em": _iso(sub.submitted_at),
                     "rodada": sub.round,
-                    "dados": forms.without_internal(schema, sub.data),
+                    "dados": data,
+                    # Each field's question as the form asked it.
+                    "rotulos": {
+                        name: str((props.get(name) or {}).get("title") or name) for name in data
+                    },
                 }
             )
         instances.append(
