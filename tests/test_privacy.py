@@ -331,3 +331,15 @@ def test_an_erasure_request_goes_to_the_admins_and_makes_closed_tickets_due(
     assert svc.privacy.run_retention().instances == 1
     assert chamado(svc, cid).anonymized_at is not None
     assert chamado(svc, req.id).anonymized_at is None
+
+
+def test_the_scheduler_runs_the_retention_job(tsvc: Chamados, clock: FakeClock) -> None:
+    svc = tsvc
+    _joao, cid, _ana = _close_old_ticket(svc, clock)
+    clock.advance(days=1826)
+    scheduler = svc.scheduler(interval_seconds=5)
+    job = scheduler.get_job("retention")
+    assert job is not None and job.trigger.interval.total_seconds() == 600
+    assert job.func() == 1  # what the scheduler calls every ten minutes
+    assert chamado(svc, cid).anonymized_at is not None
+    assert job.func() == 0
