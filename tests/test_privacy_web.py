@@ -142,6 +142,11 @@ def test_my_data_shows_only_mine_in_the_page_the_download_and_the_api(app: Flask
     api_doc = joao_api.get("/me/data")  # checked against web/openapi.json
     assert api_doc["solicitacoes"] == doc["solicitacoes"]
     assert app.test_client().get("/meus-dados").status_code == 302  # login first
+    # The erasure request: offered here, started from its own page, not under "Serviços".
+    assert 'href="/servicos/pedido_eliminacao_dados"' in page
+    start = shown(client.get("/servicos/pedido_eliminacao_dados"))
+    assert "Pedir a eliminação dos meus dados" in start
+    assert "pedido_eliminacao_dados" not in shown(client.get("/servicos"))
 
 
 def test_admin_sees_what_is_due_and_runs_it_by_hand_with_csrf(app: Flask) -> None:
