@@ -2,15 +2,19 @@
 
 LGPD art. 37 asks the controller to keep a record of processing; the citizen sees it
 under "Meus dados" and admins per ticket and per person. The hot path pays one INSERT
-(written on the read's own autocommit connection: no BEGIN/COMMIT round trips, no
-SELECT): the caller already holds the ticket and its requester. A person reading their
-own data leaves no row.
+and no SELECT (the caller already holds the ticket and its requester): on PostgreSQL on
+the read's own autocommit connection; on SQLite, whose one write lock a read must never
+queue behind, in a transaction of its own when the lock is free within 0.1 s, else kept
+in the process's :class:`Buffer` and written with the next row (engine.usecases.base
+``_record_access``). A person reading their own data leaves no row.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session, aliased
@@ -32,8 +36,7 @@ LIST_LIMIT = 200
 _INSERT = DataAccess.__table__.insert()
 
 
-def record(
-    connection: Connection,
+def row(
     *,
     actor_id: int,
     subject_id: int | None,
@@ -41,23 +44,49 @@ def record(
     channel: str,
     at: datetime,
     item: str | None = None,
-) -> bool:
-    """One row, unless the reader is the person the data is about. True if written."""
+) -> dict[str, Any] | None:
+    """The row of one read, or None when the reader is the person the data is about."""
     if subject_id is not None and actor_id == subject_id:
-        return False
-    connection.execute(
-        _INSERT,
-        {
-            "at": at,
-            "actor_id": actor_id,
-            "subject_id": subject_id,
-            "chamado_id": chamado_id,
-            "channel": channel,
-            "item": item,
-            "request_id": context.request_id.get(),
-        },
-    )
-    return True
+        return None
+    return {
+        "at": at,
+        "actor_id": actor_id,
+        "subject_id": subject_id,
+        "chamado_id": chamado_id,
+        "channel": channel,
+        "item": item,
+        "request_id": context.request_id.get(),
+    }
+
+
+def write(connection: Connection, rows: list[dict[str, Any]]) -> int:
+    """INSERT ``rows`` (one statement); returns how many."""
+    if rows:
+        connection.execute(_INSERT, rows)
+    return len(rows)
+
+
+class Buffer:
+    """Rows a read could not write at once (SQLite's write lock held by a writer: a read
+    never queues behind it), written with the next read's row or by the scheduler. Per
+    process; thread-safe."""
+
+    def __init__(self) -> None:
+        self._rows: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows, self._rows = self._rows, []
+            return rows
+
+    def put_back(self, rows: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._rows[:0] = rows
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._rows)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ RETENTION_INTERVAL_SECONDS = 600.0
 
 
 def apply_retention(privacy: Privacy) -> int:
+    # Read records a busy SQLite left buffered are written here too, at the latest.
+    privacy.flush_accesses()
     return privacy.run_retention().instances
 
 

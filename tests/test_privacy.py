@@ -16,6 +16,7 @@ from engine.models import (
     Attachment,
     AuditEvent,
     Base,
+    Chamado,
     DataAccess,
     OutboxMessage,
     Submission,
@@ -343,3 +344,27 @@ def test_the_scheduler_runs_the_retention_job(tsvc: Chamados, clock: FakeClock) 
     assert job.func() == 1  # what the scheduler calls every ten minutes
     assert chamado(svc, cid).anonymized_at is not None
     assert job.func() == 0
+
+
+def test_a_staff_read_never_waits_for_a_writer_and_its_record_is_kept(tsvc: Chamados) -> None:
+    import time
+
+    from tests.conftest import writer_holding_the_lock
+
+    svc = tsvc
+    joao = _person(svc, JOAO_CPF, JOAO_NAME, JOAO_MAIL)
+    ana = add_person(svc, "11144477735", "Ana Souza", "analyst")
+    cid = _ticket_with_everything(svc, joao, JOAO_NAME, JOAO_MAIL)
+    busy = Chamado.__table__.update().values(servico="sendo alterado")
+    with writer_holding_the_lock(svc, busy):
+        started = time.monotonic()
+        svc.analysis.analysis(ana, cid)
+        svc.analysis.analysis(ana, cid, channel="api")
+        assert time.monotonic() - started < 5
+    # Written once the lock is free (SQLite: from the process's buffer), none lost.
+    seen = svc.privacy.my_data(joao)["acessos_por_servidores"]
+    assert sorted(a["canal"] for a in seen) == [
+        "Leitura do chamado pela API",
+        "Página de análise do chamado",
+    ]
+    assert len(svc.unit.access_buffer) == 0

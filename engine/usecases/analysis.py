@@ -194,14 +194,7 @@ class Analysis(UseCaseBase):
             )
             if chamado is None:
                 raise NotFound("Chamado não encontrado.")
-            access_log.record(
-                session.connection(),
-                actor_id=actor.id,
-                subject_id=chamado.requester_id,
-                chamado_id=chamado.id,
-                channel=channel,
-                at=self.clock(),
-            )
+            self._record_access(session, actor, chamado, channel)
             view = self._view(session, chamado, public_only=False)
             # What the requester changed: their last two sendings of the same form.
             last = session.scalar(

@@ -47,6 +47,7 @@ class Privacy(UseCaseBase):
 
     def my_data(self, actor: Actor) -> dict[str, Any]:
         """Everything held about ``actor`` (engine.personal_data), as one JSON document."""
+        self.flush_accesses()
         with self.reading() as session:
             return personal_data.build(
                 session, actor.id, self.clock(), lambda vid: self.bundle(session, vid)
@@ -67,6 +68,7 @@ class Privacy(UseCaseBase):
         self, actor: Actor, chamado_id: int | None = None, protocolo: str | None = None
     ) -> tuple[Chamado, list[access_log.AccessView]]:
         self._require_roles(actor, ADMIN)
+        self.flush_accesses()
         with self.reading() as session:
             query = select(Chamado)
             if chamado_id is not None:
@@ -85,6 +87,7 @@ class Privacy(UseCaseBase):
         parsed = users.parse_cpf(cpf)
         if parsed is None:
             raise ValidationFailed({"cpf": "Informe um CPF válido."})
+        self.flush_accesses()
         with self.reading() as session:
             person = session.scalar(select(User).where(User.cpf == parsed))
             if person is None:

@@ -444,13 +444,7 @@ class Requests(Recording):
             if chamado.requester_id != actor.id and not (actor.roles & STAFF_ROLES):
                 raise NotFound("Anexo não encontrado.")
             # Staff downloading a person's file is a read of their data (engine.access_log).
-            access_log.record(
-                session.connection(),
-                actor_id=actor.id,
-                subject_id=chamado.requester_id,
-                chamado_id=chamado.id,
-                channel=access_log.ATTACHMENT,
-                at=self.clock(),
-                item=f"anexo:{row.id}",
+            self._record_access(
+                session, actor, chamado, access_log.ATTACHMENT, item=f"anexo:{row.id}"
             )
             return row, row.content
