@@ -155,4 +155,17 @@ def test_meus_dados_downloads_what_the_database_holds_for_her(
     whole = json.dumps(doc, ensure_ascii=False)
     for other in (chamado(svc, theirs).protocolo, "João", JOAO, "853.513.468-93"):
         assert other not in whole
+    # Usable at 320 px: nothing wider than the screen but the tables' own scrolling.
+    maria.set_viewport_size({"width": 320, "height": 640})
+    maria.reload()
+    expect(maria.get_by_role("link", name="Baixar meus dados (JSON)")).to_be_visible()
+    wide = maria.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+              .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+              .filter(e => !e.closest('.app-table-scroll'))
+              .map(e => e.tagName + '.' + e.className)
+              .slice(0, 8)"""
+    )
+    assert maria.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), wide
+    shot(maria, "lgpd-02-meus-dados-320px")
     assert maria.csp_violations == [] and ana.csp_violations == []
