@@ -21,7 +21,9 @@ _spec.loader.exec_module(inventory_script)
 PERSONAL_NAME = re.compile(
     r"cpf|e_?mail|to_addr|phone|telefone|name|nome|descri|comment|coment|answer|resposta"
     r"|^data$|draft|details|message|mensagem|body|subject|assunto|user_agent|filename"
-    r"|^content$|outcome|summary|note|^state$|_state$|subject_id",
+    r"|^content$|outcome|summary|note|^state$|_state$|subject_id|reliability"
+    # Who did something, kept as text (a CPF), not as a user id.
+    r"|_by$",
     re.IGNORECASE,
 )
 _REQUIRED = ("dado", "finalidade", "base_legal", "quem_ve", "retencao")
