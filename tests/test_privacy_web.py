@@ -109,8 +109,12 @@ def test_reads_by_staff_are_recorded_on_every_channel_and_own_reads_are_not(app:
     carlos_api.get("/chamados/999999/accesses", expect=404)
     carlos_page = page_client(app, CARLOS, "Carlos Admin", "admin")
     protocolo = chamado(svc_of(app), cid).protocolo
+    analysis = shown(carlos_page.get(f"/analise/{cid}"))
+    assert f'href="/admin/privacidade?protocolo={protocolo}"' in analysis
+    assert "Quem consultou os dados deste chamado" not in shown(ana_page.get(f"/analise/{cid}"))
     by_ticket = shown(carlos_page.get(f"/admin/privacidade?protocolo={protocolo}"))
-    assert f"Acessos ao chamado {protocolo}" in by_ticket and by_ticket.count("Ana Souza") == 3
+    assert f"Acessos ao chamado {protocolo}" in by_ticket and by_ticket.count("Ana Souza") == 4
+    assert by_ticket.count("Carlos Admin") == 2  # his page read, and the header's name
     by_person = shown(carlos_page.get("/admin/privacidade?cpf=853.513.468-93"))
     assert "Acessos aos dados de João Pereira Lima" in by_person
     bad = carlos_page.get("/admin/privacidade?cpf=123")
@@ -184,3 +188,6 @@ def test_admin_sees_what_is_due_and_runs_it_by_hand_with_csrf(app: Flask) -> Non
     assert chamado(svc, cid).anonymized_at is not None
     with svc.unit.session_factory() as s:
         assert s.scalar(select(Attachment.id).where(Attachment.chamado_id == cid)) is None
+    analysis = shown(carlos.get(f"/analise/{cid}"))
+    assert "Dados pessoais anonimizados em" in analysis and "Titular anonimizado" in analysis
+    assert "João" not in analysis and protocolo in analysis
