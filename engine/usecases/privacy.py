@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine import access_log, anonymization, audit, personal_data, retention, users
 from engine.errors import NotFound, ValidationFailed
@@ -102,7 +103,7 @@ class Privacy(UseCaseBase):
         with self.reading() as session:
             return self._retentions(session)
 
-    def _retentions(self, session: Any) -> list[retention.ProcessRetention]:
+    def _retentions(self, session: Session) -> list[retention.ProcessRetention]:
         chosen = retention.admin_settings(session)
         found = []
         for process_id, version_id in self._published_versions(session):
