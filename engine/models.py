@@ -71,6 +71,9 @@ class User(Base):
     reliability: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[timestamp]
     last_login_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    # The person asked to erase what is not needed any more and an admin agreed
+    # (engine.retention): their instances closed before it are due for anonymisation.
+    erasure_requested_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
 
     @property
     def display_name(self) -> str:
@@ -235,6 +238,14 @@ class Chamado(Base):
             sqlite_where=text("incident_at IS NOT NULL"),
             postgresql_where=text("incident_at IS NOT NULL"),
         ),
+        # The retention job: closed tickets still holding personal data, oldest first.
+        Index(
+            "ix_chamados_retention",
+            "closed_at",
+            "id",
+            sqlite_where=text("closed_at IS NOT NULL AND anonymized_at IS NULL"),
+            postgresql_where=text("closed_at IS NOT NULL AND anonymized_at IS NULL"),
+        ),
     )
 
     id: Mapped[intpk]
@@ -273,6 +284,9 @@ class Chamado(Base):
     incident_element: Mapped[str | None] = mapped_column(String(100))
     incident_message: Mapped[str | None] = mapped_column(Text)
     incident_action: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Personal data removed past its retention (engine.anonymization): the protocol,
+    # dates, statuses, process, órgão and problem type stay for the statistics.
+    anonymized_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
 
     # Loaded on demand; pages that show them ask for them (joinedload) in their query.
     requester: Mapped[User] = relationship()
@@ -531,3 +545,38 @@ class UserSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(200))
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class DataAccess(Base):
+    """A member of staff read a person's data (engine.access_log): who, when, what.
+
+    One INSERT per read, ids only (no personal text), so the record itself survives the
+    anonymisation of the ticket it is about.
+    """
+
+    __tablename__ = "data_access_records"
+    __table_args__ = (
+        Index("ix_data_access_chamado", "chamado_id", "at"),
+        Index("ix_data_access_subject", "subject_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(AwareDateTime())
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The person whose data was read (the ticket's requester at that moment).
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    chamado_id: Mapped[int | None] = mapped_column(ForeignKey("chamados.id"))
+    channel: Mapped[str] = mapped_column(String(20))  # engine.access_log.CHANNELS
+    item: Mapped[str | None] = mapped_column(String(100))  # e.g. "anexo:12"
+    request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class RetentionSetting(Base):
+    """An admin's retention for a process, over what its model declares (engine.retention)."""
+
+    __tablename__ = "retention_settings"
+
+    process_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[timestamp]
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -805,3 +805,9 @@ def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime")
     return value.astimezone(UTC)
+
+
+def captured_path(folder: Path, message_id: str) -> Path:
+    """Where capture mode keeps ``message_id`` (CaptureTransport's file name): the
+    retention job removes it with the stored message (engine.anonymization)."""
+    return folder / (re.sub(r"[^A-Za-z0-9._-]+", "_", message_id.strip("<>")) + ".eml")

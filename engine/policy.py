@@ -11,6 +11,9 @@ round trip. This module reads them once per process version (engine.specs) into 
 On the ``bpmn:process``:
   ``listed``                 ``false`` keeps the process off the "Serviços" page.
   ``startLabel``             the start button's text ("Iniciar" by default).
+  ``retentionDays``          how many days a closed instance keeps its personal data
+                             before the retention job anonymises it (engine.retention);
+                             without it, and without an admin's setting, it is kept.
   ``businessDeadline:<var>`` before every step, ``<var>`` is set to the instant that
                              many business days (the value: a number or a data name)
                              from now, less the business time the instance already spent
@@ -29,7 +32,9 @@ On a user or manual task:
                              (``optionIfMessage:<field>:<value>``: the refusal's text).
 On an end event: ``status``/``statusLabel``/``statusTone``, ``mail``/``mailTo``,
   ``outcome`` (the result shown to the requester: a Jinja template over the data), and
-  ``timeline`` (its timeline entry; the end event's own name without it).
+  ``timeline`` (its timeline entry; the end event's own name without it), and
+  ``erasePersonalData`` (``true``: reaching it records the requester's accepted request
+  to erase what is not needed any more: engine.retention).
 On a timer event: ``marksOverdue`` (``true``: the instance is flagged overdue), ``mail``/
   ``mailTo``, ``timeline``.
 
@@ -106,6 +111,7 @@ class ElementPolicy:
     message: str | None = None
     outcome: str | None = None
     marks_overdue: bool = False
+    erase_personal_data: bool = False
     option_rules: tuple[OptionRule, ...] = ()
 
 
@@ -116,6 +122,7 @@ class ProcessPolicy:
     listed: bool = True
     start_label: str = "Iniciar"
     business_deadlines: dict[str, str] = field(default_factory=dict)
+    retention_days: int | None = None
     elements: dict[str, ElementPolicy] = field(default_factory=dict)
 
     def element(self, element_id: str | None) -> ElementPolicy:
@@ -219,6 +226,7 @@ def _element_policy(props: dict[str, str], element: str) -> ElementPolicy | None
         message=_check_template(message, element) if message else None,
         outcome=_check_template(outcome, element) if outcome else None,
         marks_overdue=props.get("marksOverdue", "").strip().lower() == "true",
+        erase_personal_data=props.get("erasePersonalData", "").strip().lower() == "true",
         option_rules=tuple(rules),
     )
 
@@ -253,8 +261,29 @@ def read(tree: etree._Element, process_id: str) -> ProcessPolicy:
         listed=props.get("listed", "true").strip().lower() != "false",
         start_label=props.get("startLabel", "Iniciar").strip() or "Iniciar",
         business_deadlines=deadlines,
+        retention_days=_retention_days(props.get("retentionDays"), process_id),
         elements=elements,
     )
+
+
+# Ten years: beyond it a typo (days for hours) is more likely than a purpose.
+MAX_RETENTION_DAYS = 3650
+
+
+def _retention_days(raw: str | None, process_id: str) -> int | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        days = int(raw.strip())
+    except ValueError:
+        days = -1
+    if not 1 <= days <= MAX_RETENTION_DAYS:
+        raise ProcessDefinitionError(
+            f"Processo {process_id}: retentionDays deve ser um número de dias entre 1 e "
+            f"{MAX_RETENTION_DAYS}.",
+            process_id,
+        )
+    return days
 
 
 def render(source: str | None, data: dict[str, Any], **helpers: Any) -> str | None:

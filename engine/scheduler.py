@@ -1,4 +1,5 @@
-"""APScheduler jobs: fire due BPMN timers; and the e-mail senders, started and stopped with it.
+"""APScheduler jobs: fire due BPMN timers, anonymise the instances past their retention
+(LGPD); and the e-mail senders, started and stopped with it.
 
 Runs inside the app (``make run``) or as its own process (``chamados scheduler``);
 any number of either on one database stays correct, because each job claims
@@ -26,6 +27,7 @@ from engine.mail import MailSettings
 from engine.mailer import Mailer
 from engine.outbox import Transport
 from engine.unit import Unit
+from engine.usecases.privacy import Privacy
 from engine.usecases.timing import Timing
 
 log = logging.getLogger(__name__)
@@ -53,10 +55,22 @@ def deliver_mail(unit: Unit, transport: Transport, settings: MailSettings, worke
     return report.claimed
 
 
+# Retention is counted in days: a run every ten minutes is plenty, and cheap (an indexed
+# query per process when nothing is due).
+RETENTION_INTERVAL_SECONDS = 600.0
+
+
+def apply_retention(privacy: Privacy) -> int:
+    # Read records a busy SQLite left buffered are written here too, at the latest.
+    privacy.flush_accesses()
+    return privacy.run_retention().instances
+
+
 def make_scheduler(
     timers: Timing,
     unit: Unit,
     *,
+    privacy: Privacy | None = None,
     blocking: bool = False,
     interval_seconds: float = 5.0,
     extra_jobs: dict[str, Callable[[], Any]] | None = None,
@@ -68,11 +82,20 @@ def make_scheduler(
     jobs: dict[str, Callable[[], Any]] = {
         "timers": lambda: fire_timers(timers, worker),
     }
+    intervals = {}
+    if privacy is not None:
+        jobs["retention"] = lambda: apply_retention(privacy)
+        intervals["retention"] = max(interval_seconds, RETENTION_INTERVAL_SECONDS)
     jobs.update(extra_jobs or {})
     for name, job in jobs.items():
         # One run at a time per process; a late run is merged, not queued up.
         scheduler.add_job(
-            job, "interval", seconds=interval_seconds, id=name, max_instances=1, coalesce=True
+            job,
+            "interval",
+            seconds=intervals.get(name, interval_seconds),
+            id=name,
+            max_instances=1,
+            coalesce=True,
         )
 
     def on_event(event: SchedulerEvent) -> None:

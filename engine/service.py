@@ -24,6 +24,8 @@ a session) and, from it, the use cases, each a named attribute:
 ``svc.search``     engine.usecases.search            staff search by protocol, CPF, NUP, words
 ``svc.satisfaction`` engine.usecases.satisfaction    "O atendimento resolveu seu problema?"
 ``svc.ready_answers`` engine.usecases.ready_answers  supervisors' answer texts for analysts
+``svc.privacy``    engine.usecases.privacy           LGPD: "Meus dados", who read whose data,
+                                                     retention and anonymisation
 =================  ================================  ===========================================
 
 Each public method runs in one transaction (or reads outside any); a domain error
@@ -48,6 +50,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import (
+    access_log,
     catalogs,
     forms,
     groups,
@@ -59,6 +62,7 @@ from engine import (
     specs,
     users,
 )
+from engine.access_log import CHANNELS as ACCESS_CHANNELS
 from engine.attachments import ACCEPTED_EXTENSIONS as ACCEPTED_FILE_EXTENSIONS
 from engine.attachments import ACCEPTED_TYPES_TEXT as ACCEPTED_FILE_TYPES
 from engine.attachments import FIELD as ATTACHMENT_FIELD
@@ -101,6 +105,7 @@ from engine.usecases.base import STAFF_ROLES, Actor, ActorRef, ChamadoView, Task
 from engine.usecases.groups_admin import GroupChange
 from engine.usecases.health import Gauges, Health
 from engine.usecases.incidents import Incidents, RetryOutcome
+from engine.usecases.privacy import ErasureService, Privacy, RetentionReport
 from engine.usecases.ready_answers import ReadyAnswers
 from engine.usecases.requests import Requests, ServiceInfo
 from engine.usecases.satisfaction import LinkAnswer, Satisfaction
@@ -120,6 +125,7 @@ __all__ = [
     "AuditEvent",
     "Chamado",
     "ChamadoView",
+    "ErasureService",
     "Gauges",
     "GroupChange",
     "LinkAnswer",
@@ -132,6 +138,7 @@ __all__ = [
     "Principal",
     "Problem",
     "QueueFilters",
+    "RetentionReport",
     "RetryOutcome",
     "RoleChange",
     "ScenariosFailed",
@@ -165,8 +172,10 @@ __all__ = [
     "ROLES",
     "ROLE_LABELS",
     "STAFF_ROLES",
+    "ACCESS_CHANNELS",
     # Helpers: form reading and rendering, list paging, input bounds, formatting, the
     # texts of a technical incident.
+    "access_log",
     "content_disposition",
     "describe_business_time",
     "format_cpf",
@@ -199,6 +208,7 @@ class Chamados:
         self.search = Search(unit)
         self.satisfaction = Satisfaction(unit)
         self.ready_answers = ReadyAnswers(unit)
+        self.privacy = Privacy(unit)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Chamados:
@@ -274,10 +284,12 @@ class Chamados:
         interval_seconds: float = 5.0,
         extra_jobs: dict[str, Callable[[], Any]] | None = None,
     ) -> BaseScheduler:
-        """The jobs that fire due timers and deliver the outbox (engine.scheduler)."""
+        """The jobs that fire due timers, deliver the outbox and anonymise what is past its
+        retention (engine.scheduler)."""
         return make_scheduler(
             self.timers,
             self.unit,
+            privacy=self.privacy,
             blocking=blocking,
             interval_seconds=interval_seconds,
             extra_jobs=extra_jobs,

@@ -202,9 +202,7 @@ def _check_mail_templates(bundle: ProcessBundle) -> None:
                     )
                 problem = check_template(name, bundle.mail_templates)
                 if problem:
-                    raise ProcessDefinitionError(
-                        f"E-mail {name} inválido: {problem}", element_id
-                    )
+                    raise ProcessDefinitionError(f"E-mail {name} inválido: {problem}", element_id)
 
 
 def _check_size(tree: etree._Element) -> None:

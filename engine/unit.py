@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import catalogs, groups, orgaos, schema, specs
+from engine import access_log, catalogs, groups, orgaos, schema, specs
 from engine.clock import Clock, utcnow
 from engine.db import (
     autocommit_connection,
@@ -51,6 +51,8 @@ class Unit:
     orgao_labels: orgaos.LabelCache = field(default_factory=orgaos.LabelCache)
     form_cache: dict[Any, dict[str, Any]] = field(default_factory=dict)
     catalog_cache: catalogs.CatalogCache = field(default_factory=catalogs.CatalogCache)
+    # Records of staff reads waiting for SQLite's write lock (engine.access_log).
+    access_buffer: access_log.Buffer = field(default_factory=access_log.Buffer)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], datetime] | None = None) -> Unit:

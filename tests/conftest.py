@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -16,10 +18,27 @@ from engine import users
 from engine.identity import Identity
 from engine.service import ActorRef, Chamados
 from engine.settings import Settings
+from tests.logscan import personal_data_lines
 from tests.smtp_server import SmtpServer
 
 # The browser tests' shared fixture (one Chromium per module) lives with their set-up.
 pytest_plugins = ("tests.browser",)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_personal_data_in_the_logs() -> Iterator[io.StringIO]:
+    """The whole run logs through the app's own handler (web.observability, with its
+    LGPD mask), into a buffer; at the end no CPF or e-mail address may be in it."""
+    from web.observability import install_json_logging
+
+    buffer = io.StringIO()
+    handler = install_json_logging(stream=buffer)
+    yield buffer
+    logging.getLogger().removeHandler(handler)
+    leaks = personal_data_lines(buffer.getvalue())
+    if leaks:
+        pytest.fail(f"{len(leaks)} linha(s) de log com CPF ou e-mail, a primeira: {leaks[0][:300]}")
+
 
 # Tests run on SQLite by default; TEST_DATABASE_URL points the suite at PostgreSQL.
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")

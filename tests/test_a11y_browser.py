@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from engine import scenarios, users
 from engine.identity import Identity
-from engine.models import OutboxMessage, ProcessVersion
+from engine.models import Chamado, OutboxMessage, ProcessVersion
 from engine.service import ActorRef, Chamados
 from tests.a11y import axe_violations, describe, horizontal_overflow, overflowing_elements
 from tests.browser import shot, watch_csp
@@ -63,6 +63,9 @@ NOT_PAGES: dict[str, str] = {
     "api.search": "API REST (JSON)",
     "api.task_ready_answers": "API REST (JSON)",
     "api.list_ready_answers": "API REST (JSON)",
+    "api.my_data": "API REST (JSON)",
+    "api.chamado_accesses": "API REST (JSON)",
+    "privacy.my_data_download": "download do JSON de Meus dados (Content-Disposition: attachment)",
     "auth.login": "redireciona ao provedor gov.br (a página de lá não é nossa)",
     "requester.new_chamado": "endereço antigo: redireciona (301) a /servicos",
     "requester.orgao_search": "fragmento htmx: visitado dentro da etapa 1, após a busca",
@@ -317,6 +320,7 @@ def crawl_requester(site: Site, browser: Any) -> None:
     check(site, maria, "avaliação na página com erro", "requester.tracking")
     visit(site, maria, "/sessoes", "minhas sessões")
     visit(site, maria, "/conta/tokens", "tokens de API")
+    visit(site, maria, "/meus-dados", "meus dados")
     # Error pages: 403 (staff page), 404.
     visit(site, maria, "/fila", "403", status=403)
     visit(site, maria, "/nao-existe", "404", status=404)
@@ -373,6 +377,10 @@ def crawl_staff(site: Site, browser: Any) -> None:
 
 def crawl_admin(site: Site, browser: Any) -> None:
     carlos = person(site, browser, "Carlos Admin")
+    with site.svc.unit.session_factory() as s:
+        resolved = s.get(Chamado, site.ids["resolved"])
+        assert resolved is not None
+        protocolo = resolved.protocolo
     for path, label in (
         ("/admin/papeis", "papéis"),
         ("/admin/grupos", "grupos"),
@@ -382,6 +390,9 @@ def crawl_admin(site: Site, browser: Any) -> None:
         ("/admin/emails", "e-mails"),
         (f"/admin/emails/{site.ids['mail']}", "e-mail"),
         ("/admin/sessoes", "sessões ativas"),
+        ("/admin/privacidade", "privacidade (LGPD)"),
+        (f"/admin/privacidade?protocolo={protocolo}", "privacidade: acessos de um chamado"),
+        ("/admin/privacidade?cpf=390.533.447-05", "privacidade: acessos a uma pessoa"),
         ("/incidentes", "incidentes"),
         ("/fila", "fila (admin)"),
     ):
@@ -464,6 +475,7 @@ def requester_pages(site: Site) -> list[tuple[str, str]]:
         ],
         ("sessoes", "/sessoes"),
         ("tokens", "/conta/tokens"),
+        ("meus-dados", "/meus-dados"),
         ("404", "/nao-existe"),
     ]
     return pages
@@ -830,6 +842,7 @@ STAFF_PAGES = {
         "/admin/emails",
         "/admin/emails/{mail}",
         "/admin/sessoes",
+        "/admin/privacidade",
         "/fila?visao=incidentes",
     ],
     "Dora Projetista": [

@@ -205,7 +205,11 @@ def test_draft_starts_as_the_current_version_and_saves_with_a_version_check(
 ) -> None:
     draft = designer.draft(dora, "chamado")
     assert draft.version == 0 and "registrar_chamado" in draft.bpmn_xml
-    assert [m.process_id for m in designer.models(dora)] == ["chamado", "pedido_automacao"]
+    assert [m.process_id for m in designer.models(dora)] == [
+        "chamado",
+        "pedido_automacao",
+        "pedido_eliminacao_dados",  # the LGPD erasure request, shipped with the platform
+    ]
     renamed = draft.bpmn_xml.replace('name="Analisar chamado"', 'name="Analisar a solicitação"')
     saved = designer.save_model(dora, "chamado", renamed, 0)
     assert saved.version == 1

@@ -31,6 +31,7 @@ CATALOGS = {
 def render(kind: str, context: dict[str, Any], base: str) -> mail_module.RenderedMail:
     return mail_module.render(TEMPLATES, kind, context, base, CATALOGS)
 
+
 BASE = "https://chamados.example.gov.br"
 EVIL = '<script>alert("x")</script>'
 PRAZO = datetime(2026, 3, 10, 20, 30, tzinfo=UTC)  # 17:30 in Brasília

@@ -20,7 +20,7 @@ from engine.service import ActorRef, Chamados
 from tests.conftest import FakeClock, add_person
 from tests.test_api import build_app
 from tests.test_auth import set_session_user
-from tests.test_engine_lifecycle import decide, submit_registration
+from tests.test_engine_lifecycle import chamado, decide, submit_registration
 from tests.webform import fill
 
 MARIA = "39053344705"
@@ -153,6 +153,10 @@ def test_the_tracking_page_answers_and_changes_for_seven_days(
     with pytest.raises(Conflict, match="O prazo para mudar sua avaliação terminou em"):
         tsvc.satisfaction.answer(maria, cid, "1", "")
     assert survey(tsvc, cid).rating == 4
+    # "Meus dados" (LGPD) holds the answer with the ticket.
+    mine = {s["protocolo"]: s for s in tsvc.privacy.my_data(maria)["solicitacoes"]}
+    answer = mine[chamado(tsvc, cid).protocolo]["avaliacao"]
+    assert (answer["nota"], answer["comentario"]) == (4, "Voltou a funcionar.")
 
 
 def test_only_the_requester_of_an_ended_ticket_answers(

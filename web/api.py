@@ -35,6 +35,7 @@ from engine.service import (
     HumanTask,
     QueueFilters,
     TaskForm,
+    access_log,
     incidents,
     limits,
     listing,
@@ -595,8 +596,35 @@ def get_chamado(chamado_id: int) -> Any:
     svc, user = _service(), _user()
     staff = bool(user.roles & STAFF_ROLES)
     view = (
-        svc.analysis.analysis(user, chamado_id)
+        svc.analysis.analysis(user, chamado_id, channel=access_log.API)
         if staff
         else svc.requests.tracking(user, chamado_id)
     )
     return jsonify(chamado_view_json(view, staff))
+
+
+# --- LGPD --------------------------------------------------------------------------------------
+
+
+@bp.get("/me/data")
+def my_data() -> Any:
+    """Everything the platform holds about the caller ("Meus dados", engine.personal_data)."""
+    return jsonify(_service().privacy.my_data(_user()))
+
+
+@bp.get("/chamados/<int:chamado_id>/accesses")
+def chamado_accesses(chamado_id: int) -> Any:
+    """Who on the staff read this ticket's personal data (admins)."""
+    chamado, rows = _service().privacy.accesses_for_chamado(_user(), chamado_id=chamado_id)
+    return jsonify(
+        protocolo=chamado.protocolo,
+        items=[
+            {
+                "at": row.at.isoformat(),
+                "actor": row.actor_name,
+                "channel": row.channel,
+                "item": row.item,
+            }
+            for row in rows
+        ],
+    )

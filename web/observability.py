@@ -50,6 +50,7 @@ from prometheus_client.exposition import choose_encoder
 from engine.service import Chamados, Gauges
 from engine.service import request_id as request_id_var
 from web.context import service
+from web.logmask import PersonalDataFilter, mask
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("chamados.request")
@@ -86,8 +87,10 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, name, None)
             if value is not None:
                 entry[name] = value
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+        if record.exc_text:  # rendered (and masked) by web.logmask's filter
+            entry["exc"] = record.exc_text
+        elif record.exc_info:
+            entry["exc"] = mask(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
@@ -109,6 +112,8 @@ def install_json_logging(stream: IO[str] | None = None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())
+    # CPF and e-mail addresses never reach the log (LGPD): whatever logger wrote them.
+    handler.addFilter(PersonalDataFilter())
     handler._chamados_json = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     if root.level > logging.INFO or root.level == logging.NOTSET:

@@ -12,6 +12,7 @@ def init_views(app: Flask) -> None:
         catalogs_admin,
         designer,
         groups_admin,
+        privacy,
         ready_answers,
         requester,
         satisfaction,
@@ -25,3 +26,4 @@ def init_views(app: Flask) -> None:
     designer.init_designer(app)
     satisfaction.init_satisfaction(app)
     ready_answers.init_ready_answers(app)
+    privacy.init_privacy(app)

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.orm import joinedload
 
 from engine import (
+    access_log,
     catalogs,
     forms,
     groups,
@@ -179,7 +180,11 @@ class Analysis(UseCaseBase):
             cpfs = {g.cpf for g in users.list_grants(session, ANALYST_ROLES)}
             return list(session.scalars(select(User).where(User.cpf.in_(cpfs)).order_by(User.name)))
 
-    def analysis(self, actor: Actor, chamado_id: int) -> ChamadoView:
+    def analysis(
+        self, actor: Actor, chamado_id: int, channel: str = access_log.PAGE
+    ) -> ChamadoView:
+        """A ticket as staff see it; the read is recorded (engine.access_log, ``channel``:
+        the page or the API) unless the reader is its requester."""
         self._require_roles(actor, STAFF_ROLES)
         with self.reading() as session:
             chamado = session.get(
@@ -189,6 +194,7 @@ class Analysis(UseCaseBase):
             )
             if chamado is None:
                 raise NotFound("Chamado não encontrado.")
+            self._record_access(session, actor, chamado, channel)
             view = self._view(session, chamado, public_only=False)
             # What the requester changed: their last two sendings of the same form.
             last = session.scalar(

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, func, literal, null, select, union_all
 from sqlalchemy.orm import Session, contains_eager, joinedload, undefer
 
 from engine import (
+    access_log,
     audit,
     business_days,
     catalogs,
@@ -464,6 +465,43 @@ class UseCaseBase:
             details=details,
         )
 
+    def _record_access(
+        self,
+        session: Session,
+        actor: Actor,
+        chamado: Chamado,
+        channel: str,
+        item: str | None = None,
+    ) -> None:
+        """A member of staff read ``chamado``'s personal data (engine.access_log): one
+        INSERT, none for the requester's own reads, never waiting behind a writer."""
+        found = access_log.row(
+            actor_id=actor.id,
+            subject_id=chamado.requester_id,
+            chamado_id=chamado.id,
+            channel=channel,
+            at=self.clock(),
+            item=item,
+        )
+        if found is None:
+            return
+        if self.unit.db.dialect.name != "sqlite":
+            access_log.write(session.connection(), [found])  # autocommit: no BEGIN
+            return
+        self.flush_accesses([found])
+
+    def flush_accesses(self, extra: list[dict[str, Any]] | None = None) -> int:
+        """Write the buffered read records (and ``extra``) if SQLite's lock is free;
+        what could not be written stays buffered. Returns how many were written."""
+        rows = self.unit.access_buffer.take() + list(extra or [])
+        if not rows:
+            return 0
+        written = self.unit.write_if_free(lambda conn: access_log.write(conn, rows))
+        if written is None:
+            self.unit.access_buffer.put_back(rows)
+            return 0
+        return written
+
     def _last_submission_data(
         self, session: Session, chamado_id: int, form_schema: str | None
     ) -> dict[str, Any] | None:
@@ -579,9 +617,7 @@ class UseCaseBase:
         if not new:
             for row in session.connection().execute(_MIRRORED_ROWS, {"chamado_id": chamado.id}):
                 (timer_rows if row.kind == "timer" else task_rows).append(row)
-        created, open_groups = tasks.sync(
-            session, chamado, wf, bundle, now, draft, new, task_rows
-        )
+        created, open_groups = tasks.sync(session, chamado, wf, bundle, now, draft, new, task_rows)
         waiting = timers.sync(session, chamado, wf, now, new, timer_rows)
         # The service clock runs while a group has the instance, never while it waits for
         # the requester: a model's business deadlines count only that time.

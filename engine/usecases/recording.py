@@ -26,6 +26,7 @@ from engine import (
     incidents,
     notifications,
     policy,
+    retention,
     runtime,
     satisfaction,
     search,
@@ -350,6 +351,8 @@ class Recording(UseCaseBase):
         # Every ended ticket asks "O atendimento resolveu seu problema?"; the result
         # e-mail to the requester carries the one-click links (engine.satisfaction).
         token = satisfaction.open_survey(session, chamado.id, now)
+        if element.erase_personal_data:
+            retention.record_erasure_request(session, chamado.requester_id, now)
         if element.mail is not None:
             if token and element.mail.to == policy.REQUESTER:
                 facts = {

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from engine import (
+    access_log,
     corewrite,
     forms,
     incidents,
@@ -124,13 +125,17 @@ class Requests(Recording):
             first = next((t for t in step.created if t.group == tasks.REQUESTER_GROUP), None)
             return chamado, first
 
-    def services(self) -> list[ServiceInfo]:
-        """The published processes a person can start, as their models describe them."""
+    def services(self, include_unlisted: bool = False) -> list[ServiceInfo]:
+        """The published processes a person can start, as their models describe them.
+
+        ``listed="false"`` keeps a process off the "Serviços" page only: it is started
+        from a link of its own (the LGPD erasure request, from "Meus dados").
+        """
         with self.reading() as session:
             found = []
             for process_id, version_id in self._published_versions(session):
                 declared = self.bundle(session, version_id).policy
-                if declared.listed:
+                if declared.listed or include_unlisted:
                     found.append(
                         ServiceInfo(
                             process_id,
@@ -142,7 +147,10 @@ class Requests(Recording):
             return sorted(found, key=lambda s: s.title.casefold())
 
     def service(self, process_id: str) -> ServiceInfo:
-        found = next((s for s in self.services() if s.process_id == process_id), None)
+        found = next(
+            (s for s in self.services(include_unlisted=True) if s.process_id == process_id),
+            None,
+        )
         if found is None:
             raise NotFound("Serviço não encontrado.")
         return found
@@ -265,9 +273,7 @@ class Requests(Recording):
             if errors:
                 raise ValidationFailed(errors)
             due_before = chamado.analysis_due_at
-            deadlines = self._business_deadlines(
-                bundle, chamado, {**spiff_task.data, **clean}, now
-            )
+            deadlines = self._business_deadlines(bundle, chamado, {**spiff_task.data, **clean}, now)
             try:
                 with workflow_time(self.clock):
                     runtime.complete(wf, spiff_task, {**clean, **deadlines})
@@ -437,4 +443,8 @@ class Requests(Recording):
             assert chamado is not None
             if chamado.requester_id != actor.id and not (actor.roles & STAFF_ROLES):
                 raise NotFound("Anexo não encontrado.")
+            # Staff downloading a person's file is a read of their data (engine.access_log).
+            self._record_access(
+                session, actor, chamado, access_log.ATTACHMENT, item=f"anexo:{row.id}"
+            )
             return row, row.content

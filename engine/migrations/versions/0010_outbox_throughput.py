@@ -1,7 +1,7 @@
 """outbox throughput: recipient domain, per-domain holds, a wake-up on insert
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-06 07:00:00.000000
 
 Delivery (engine.outbox) backs off per recipient domain: ``outbox_messages.to_domain``
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

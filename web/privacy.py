@@ -1,0 +1,121 @@
+"""LGPD pages: "Meus dados" for everyone logged in (page and JSON download), and the
+admins' "Privacidade (LGPD)": retention per process, what is due and a run by hand, and
+who read whose data, per ticket and per person (the facade's ``privacy``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, cast
+
+from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
+
+from engine.errors import NotFound, ValidationFailed
+from engine.service import ACCESS_CHANNELS
+from web.auth import CurrentUser, current_user, login_required, role_required
+from web.context import service
+from web.filters import datetime_br
+
+bp = Blueprint("privacy", __name__)
+
+
+def init_privacy(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+def _user() -> CurrentUser:
+    return cast(CurrentUser, current_user())
+
+
+@bp.app_template_filter("iso_br")
+def iso_br(value: str | None) -> str:
+    """An ISO timestamp of the "Meus dados" document as pages show dates."""
+    if not value:
+        return ""
+    try:
+        return datetime_br(datetime.fromisoformat(value))
+    except ValueError:
+        return value
+
+
+@bp.get("/meus-dados")
+@login_required
+def my_data() -> Any:
+    svc = service()
+    return render_template(
+        "privacy/mine.html",
+        doc=svc.privacy.my_data(_user()),
+        erasure=svc.privacy.erasure_services(),
+    )
+
+
+@bp.get("/meus-dados.json")
+@login_required
+def my_data_download() -> Response:
+    doc = service().privacy.my_data(_user())
+    body = json.dumps(doc, ensure_ascii=False, indent=2)
+    day = (doc["gerado_em"] or "")[:10]
+    response = Response(body, mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="meus-dados-{day}.json"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/admin/privacidade")
+@role_required("admin")
+def admin() -> Any:
+    svc, user = service(), _user()
+    protocolo = request.args.get("protocolo", "").strip()[:40]
+    cpf = request.args.get("cpf", "").strip()[:20]
+    ticket = person = None
+    accesses: list[Any] | None = None
+    errors: dict[str, str] = {}
+    status = 200
+    try:
+        if protocolo:
+            ticket, accesses = svc.privacy.accesses_for_chamado(user, protocolo=protocolo)
+        elif cpf:
+            person, accesses = svc.privacy.accesses_for_person(user, cpf)
+    except ValidationFailed as exc:
+        errors, status = exc.errors, exc.status
+    except NotFound as exc:
+        errors = {"protocolo" if protocolo else "cpf": exc.message}
+        status = 404
+    return render_template(
+        "privacy/admin.html",
+        retention=svc.privacy.retention(user),
+        due=svc.privacy.due(user),
+        protocolo=protocolo,
+        cpf=cpf,
+        ticket=ticket,
+        person=person,
+        accesses=accesses,
+        errors=errors,
+        channels=ACCESS_CHANNELS,
+    ), status
+
+
+@bp.post("/admin/privacidade/retencao/<process_id>")
+@role_required("admin")
+def set_retention(process_id: str) -> Any:
+    try:
+        service().privacy.set_retention(_user(), process_id[:100], request.form.get("dias", ""))
+    except ValidationFailed as exc:
+        flash(exc.errors.get("dias", exc.message), "danger")
+    else:
+        flash("Prazo de retenção gravado.", "success")
+    return redirect(url_for("privacy.admin"))
+
+
+@bp.post("/admin/privacidade/anonimizar")
+@role_required("admin")
+def run_now() -> Any:
+    report = service().privacy.run_retention(_user())
+    if report.instances or report.accounts:
+        flash(
+            f"{report.instances} solicitação(ões) e {report.accounts} conta(s) anonimizada(s).",
+            "success",
+        )
+    else:
+        flash("Nada a anonimizar agora.", "info")
+    return redirect(url_for("privacy.admin"))
