@@ -185,11 +185,12 @@ def validate_model(
     try:
         bundle = specs.parse_process(bpmn, dict(form_texts))
     except ProcessDefinitionError as exc:
-        reported = {p.element_id for p in problems}
-        if not (exc.element_id and exc.element_id in reported) and not any(
-            p.message == exc.message for p in problems
-        ):
-            problems.append(Problem(exc.element_id, exc.message))
+        for element_id, message in exc.problems:
+            reported = {p.element_id for p in problems}
+            if not (element_id and element_id in reported) and not any(
+                p.message == message for p in problems
+            ):
+                problems.append(Problem(element_id, message))
     if bundle is not None and process_id is not None and bundle.process_id != process_id:
         problems.append(
             Problem(
