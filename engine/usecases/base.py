@@ -280,6 +280,13 @@ class UseCaseBase:
             raise NotFound(f"O processo {process_id!r} não está implantado.")
         return version_id
 
+    def _script_user(self, session: Session, user_id: int | None) -> dict[str, Any] | None:
+        """Who scripts see as ``get_current_user()`` (engine.scripting): no CPF."""
+        user = session.get(User, user_id) if user_id is not None else None
+        if user is None:
+            return None
+        return {"id": user.id, "name": user.display_name, "email": user.email}
+
     def _user(self, session: Session, user_id: int) -> User:
         user = session.get(User, user_id)
         if user is None:
@@ -566,9 +573,7 @@ class UseCaseBase:
         if not new:
             for row in session.connection().execute(_MIRRORED_ROWS, {"chamado_id": chamado.id}):
                 (timer_rows if row.kind == "timer" else task_rows).append(row)
-        created, open_groups = tasks.sync(
-            session, chamado, wf, bundle, now, draft, new, task_rows
-        )
+        created, open_groups = tasks.sync(session, chamado, wf, bundle, now, draft, new, task_rows)
         waiting = timers.sync(session, chamado, wf, now, new, timer_rows)
         # The service clock runs while a group has the instance, never while it waits for
         # the requester: a model's business deadlines count only that time.

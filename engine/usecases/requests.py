@@ -30,6 +30,7 @@ from engine.models import (
     Submission,
 )
 from engine.protocol import next_protocolo
+from engine.scripting import acting_as
 from engine.usecases.base import (
     STAFF_ROLES,
     STALE_CHAMADO,
@@ -80,7 +81,7 @@ class Requests(Recording):
             bundle = self.bundle(session, self._current_version_id(session, process_id))
             failure: ModelRuntimeError | None = None
             try:
-                with workflow_time(self.clock):
+                with workflow_time(self.clock), acting_as(self._script_user(session, user.id)):
                     wf = runtime.start(bundle)
             except ModelRuntimeError as exc:
                 failure, wf = exc, runtime.create(bundle)
@@ -265,11 +266,9 @@ class Requests(Recording):
             if errors:
                 raise ValidationFailed(errors)
             due_before = chamado.analysis_due_at
-            deadlines = self._business_deadlines(
-                bundle, chamado, {**spiff_task.data, **clean}, now
-            )
+            deadlines = self._business_deadlines(bundle, chamado, {**spiff_task.data, **clean}, now)
             try:
-                with workflow_time(self.clock):
+                with workflow_time(self.clock), acting_as(self._script_user(session, actor.id)):
                     runtime.complete(wf, spiff_task, {**clean, **deadlines})
             except ModelRuntimeError as failure:
                 chamado.analysis_due_at = due_before  # the step did not happen
