@@ -22,6 +22,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine import groups, limits, model_checks, policy
 from engine.errors import ProcessDefinitionError
+from engine.forms.types import implied_object
 from engine.mail import check_template
 from engine.serializer import bound_serializer
 
@@ -263,6 +264,7 @@ def _parse_forms(forms: dict[str, str]) -> dict[str, Any]:
             raise ProcessDefinitionError(f"Formulário {name} não é JSON válido: {exc}") from exc
         if not isinstance(parsed[name], dict):
             raise ProcessDefinitionError(f"Formulário {name} deve ser um objeto JSON.")
+        parsed[name] = implied_object(parsed[name])
     return parsed
 
 

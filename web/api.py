@@ -57,7 +57,8 @@ _MAX_ID = 2**31 - 1
 _MAX_PAGE = 100_000
 _MAX_CODE = 80  # a catalog code (tipo_problema)
 _MAX_STEP = 50  # a wizard step id (human_tasks.draft_step)
-_PROCESS_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,99}")
+# Any BPMN process id (an XML NCName, as engine.designer.template.PROCESS_ID).
+_PROCESS_ID = re.compile(r"[^\W\d][\w.\-]{0,99}")
 
 
 def init_api(app: Flask) -> None:

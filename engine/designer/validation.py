@@ -109,9 +109,14 @@ def _form_problems(
     for task in user_task_forms(tree):
         try:
             if not task.schema_file:
-                raise ProcessDefinitionError(
-                    f"A tarefa {task.task_id} não indica o formulário ({specs.FORM_SCHEMA_KEY})."
-                )
+                if task.ui_file:
+                    raise ProcessDefinitionError(
+                        f"A tarefa {task.task_id} indica só o UI do formulário; indique também "
+                        f"o esquema ({specs.FORM_SCHEMA_KEY})."
+                    )
+                # SpiffArena's manual tasks (and user tasks) without a form: the person
+                # reads the instructions and presses "Concluir".
+                continue
             for filename in (task.schema_file, task.ui_file):
                 if filename and filename not in form_texts:
                     raise ProcessDefinitionError(

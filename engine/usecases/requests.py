@@ -215,7 +215,11 @@ class Requests(Recording):
                 instructions=policy.render(instructions, wf_data),
                 request_message=self._request_message(session, task),
                 submit_label=element.submit_label
-                or ("Enviar" if task.group == tasks.REQUESTER_GROUP else "Concluir"),
+                or (
+                    "Enviar"
+                    if task.group == tasks.REQUESTER_GROUP and task.form_schema
+                    else "Concluir"  # staff decisions; tasks without a form (read, go on)
+                ),
             )
             return form
 
