@@ -67,6 +67,8 @@ from engine.context import request_id
 from engine.db import is_unavailable
 from engine.designer import Designer, ModelRejected, Problem, Tickets
 from engine.designer.diagram import TicketDiagram
+from engine.designer.folder import UnreadablePath
+from engine.designer.folder import read_path as read_model_path
 from engine.designer.publishing import ScenariosFailed
 from engine.designer.views import NewForm
 from engine.groups import DESCRIPTION_MAX as GROUP_DESCRIPTION_MAX
@@ -97,6 +99,9 @@ from engine.validators import format_cpf, normalize_cpf
 __all__ = [
     # The facade.
     "Chamados",
+    # SpiffArena process-model folders (chamados models deploy).
+    "UnreadablePath",
+    "read_model_path",
     # What its use cases take and return.
     "Actor",
     "ActorRef",

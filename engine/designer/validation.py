@@ -176,8 +176,13 @@ def validate_model(
     *,
     process_id: str | None = None,
     catalogs: Collection[str] | None = None,
+    run: str | None = None,
 ) -> Validation:
-    """Every problem found, and the parsed bundle when there is none."""
+    """Every problem found, and the parsed bundle when there is none.
+
+    ``run``: the process to run when the file holds several (SpiffArena's
+    ``primary_process_id``); ``process_id``: the id the model must keep.
+    """
     try:
         tree = specs.safe_parse_xml(bpmn)
     except ProcessDefinitionError as exc:
@@ -188,7 +193,7 @@ def validate_model(
     problems = _form_problems(tree, form_texts, catalogs)
     bundle = None
     try:
-        bundle = specs.parse_process(bpmn, dict(form_texts))
+        bundle = specs.parse_process(bpmn, dict(form_texts), process_id=run)
     except ProcessDefinitionError as exc:
         for element_id, message in exc.problems:
             reported = {p.element_id for p in problems}
