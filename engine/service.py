@@ -69,6 +69,7 @@ from engine.designer import Designer, ModelRejected, Problem, Tickets
 from engine.designer.diagram import TicketDiagram
 from engine.designer.folder import UnreadablePath
 from engine.designer.folder import read_path as read_model_path
+from engine.designer.folder import read_zip as read_model_zip
 from engine.designer.publishing import ScenariosFailed
 from engine.designer.views import NewForm
 from engine.groups import DESCRIPTION_MAX as GROUP_DESCRIPTION_MAX
@@ -102,6 +103,7 @@ __all__ = [
     # SpiffArena process-model folders (chamados models deploy).
     "UnreadablePath",
     "read_model_path",
+    "read_model_zip",
     # What its use cases take and return.
     "Actor",
     "ActorRef",

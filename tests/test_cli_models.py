@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -166,3 +167,61 @@ def test_the_real_command_never_prints_a_traceback(tmp_path: Path) -> None:
         assert "Traceback" not in r.stdout + r.stderr
     assert "Activity_http: " in results["bad"].stderr
     assert "lixo.bpmn: XML malformado" in results["garbage"].stderr
+
+
+# ------------------------------------------------------------------ the REST API
+
+
+def zipped(folder: Path, prefix: str = "pedido-de-ferias/") -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.iterdir()):
+            archive.write(path, prefix + path.name)
+    return buffer.getvalue()
+
+
+def post_zip(app: Flask, token: str, data: bytes) -> Any:
+    from tests.test_api import check_against_openapi
+
+    resp = app.test_client().post(
+        "/api/v1/models",
+        data=data,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/zip"},
+    )
+    check_against_openapi(resp)
+    return resp
+
+
+def test_a_designer_deploys_a_zipped_folder_through_the_api(app: Flask, tmp_path: Path) -> None:
+    from tests.test_api import person
+
+    dora = person(app, "12345678909", "Dora Projetista", "designer")
+    maria = person(app, MARIA, "Maria da Silva")
+    data = zipped(spiffarena_folder(tmp_path))
+    assert post_zip(app, maria, data).status_code == 403
+    resp = post_zip(app, dora, data)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    assert resp.get_json()["process_id"] == "PedidoFerias" and resp.get_json()["version"] == 1
+    again = post_zip(app, dora, data)
+    assert again.status_code == 200 and again.get_json()["unchanged"] is True
+    # Refused: every problem, on its element.
+    bad = tmp_path / "mau"
+    bad.mkdir()
+    (bad / "mau.bpmn").write_text(model(chain(SERVICE_TASK), process_id="Mau"))
+    refused = post_zip(app, dora, zipped(bad, ""))
+    assert refused.status_code == 422
+    assert refused.get_json()["problems"][0]["element_id"] == "Activity_http"
+    # Not a zip; a zip bomb: refused before inflating it all.
+    assert post_zip(app, dora, b"PK\x03\x04 not really").status_code == 400
+    import io
+    import zipfile
+
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("enorme.bpmn", b"\0" * (30 * 1024 * 1024))
+    assert len(bomb.getvalue()) < 100_000
+    resp = post_zip(app, dora, bomb.getvalue())
+    assert resp.status_code == 400 and "passa de 20 MB" in resp.get_json()["detail"]

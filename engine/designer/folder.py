@@ -9,9 +9,11 @@ beside it. Reading never raises for what is inside the files: every problem is a
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from lxml import etree
 
@@ -47,6 +49,8 @@ def read_path(path: Path) -> ModelFolder:
         folder = _read_dir(path.parent, str(path), only_bpmn=path.name)
         folder.primary_file = path.name
         return folder
+    if path.is_file() and path.suffix.lower() == ".zip":
+        return read_zip(str(path), path.read_bytes())
     if path.is_dir():
         return _read_dir(path, str(path))
     if not path.exists():
@@ -58,38 +62,94 @@ def read_path(path: Path) -> ModelFolder:
 
 
 def _read_dir(base: Path, source: str, only_bpmn: str | None = None) -> ModelFolder:
-    files = sorted(p for p in base.iterdir() if p.is_file())
-    if len(files) > MAX_FILES:
+    paths = sorted(p for p in base.iterdir() if p.is_file())
+    if len(paths) > MAX_FILES:
         raise UnreadablePath(f"{source}: a pasta tem mais de {MAX_FILES} arquivos.")
+    files: dict[str, bytes] = {}
+    for path in paths:
+        suffix = path.suffix.lower()
+        if suffix == ".bpmn" and only_bpmn is not None and path.name != only_bpmn:
+            continue
+        if suffix == ".json" and path.stat().st_size > MAX_FORM_BYTES:
+            files[path.name] = _TOO_BIG  # reported without reading it
+            continue
+        if suffix in (".bpmn", ".json") and not (only_bpmn and path.name == METADATA):
+            files[path.name] = path.read_bytes()
+        elif suffix == ".dmn":
+            files[path.name] = b""
+    return from_files(source, base.name, files)
+
+
+_TOO_BIG = b"(too big)"  # a marker, compared by identity
+MAX_ZIP_BYTES = 20 * 1024 * 1024  # uncompressed, all files together
+
+
+def read_zip(source: str, data: bytes) -> ModelFolder:
+    """A folder sent as a zip (the REST API): its files, wherever the zip nests them.
+
+    Bounded before anything is inflated: number of entries, declared sizes, and the
+    bytes actually read (a zip may lie about sizes). Only file names are used, never
+    the paths inside the zip.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        entries = [i for i in archive.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise UnreadablePath(f"{source}: o arquivo não é um zip válido.") from exc
+    if len(entries) > MAX_FILES:
+        raise UnreadablePath(f"{source}: o zip tem mais de {MAX_FILES} arquivos.")
+    if sum(i.file_size for i in entries) > MAX_ZIP_BYTES:
+        raise UnreadablePath(f"{source}: o conteúdo do zip passa de {MAX_ZIP_BYTES // 2**20} MB.")
+    files: dict[str, bytes] = {}
+    budget = MAX_ZIP_BYTES
+    for info in entries:
+        name = PurePosixPath(info.filename.replace("\\", "/")).name
+        if not name or name.startswith(".") or "__MACOSX" in info.filename:
+            continue
+        if name in files:
+            raise UnreadablePath(f"{source}: o zip tem dois arquivos chamados {name}.")
+        try:
+            with archive.open(info) as stream:
+                content = stream.read(budget + 1)
+        except (zipfile.BadZipFile, RuntimeError, OSError, NotImplementedError) as exc:
+            raise UnreadablePath(f"{source}: não foi possível ler {name} do zip.") from exc
+        budget -= len(content)
+        if budget < 0:
+            raise UnreadablePath(
+                f"{source}: o conteúdo do zip passa de {MAX_ZIP_BYTES // 2**20} MB."
+            )
+        files[name] = content
+    return from_files(source, PurePosixPath(source).stem, files)
+
+
+def from_files(source: str, name: str, files: dict[str, bytes]) -> ModelFolder:
+    """A folder from its files by name (only .bpmn, .dmn, .json are looked at)."""
     folder = ModelFolder(
         source=source,
-        name=base.name,
+        name=name,
         description="",
         primary_file=None,
         primary_process_id=None,
     )
-    metadata = base / METADATA
-    if only_bpmn is None and metadata.is_file():
-        _read_metadata(folder, metadata)
-    for path in files:
-        suffix = path.suffix.lower()
-        if suffix == ".bpmn" and (only_bpmn is None or path.name == only_bpmn):
-            folder.bpmn_files[path.name] = path.read_bytes()
+    if METADATA in files:
+        _read_metadata(folder, files[METADATA])
+    for filename in sorted(files):
+        data = files[filename]
+        suffix = PurePosixPath(filename).suffix.lower()
+        if suffix == ".bpmn":
+            folder.bpmn_files[filename] = data
         elif suffix == ".dmn":
-            folder.dmn_files += (path.name,)
-        elif suffix == ".json" and path.name != METADATA:
-            if path.stat().st_size > MAX_FORM_BYTES:
+            folder.dmn_files += (filename,)
+        elif suffix == ".json" and filename != METADATA:
+            if data is _TOO_BIG or len(data) > MAX_FORM_BYTES:
                 folder.problems.append(
-                    Problem(
-                        path.name,
-                        f"O arquivo passa do limite de {MAX_FORM_BYTES // 1024} KB.",
-                    )
+                    Problem(filename, f"O arquivo passa do limite de {MAX_FORM_BYTES // 1024} KB.")
                 )
                 continue
             try:
-                folder.form_files[path.name] = path.read_text(encoding="utf-8")
+                folder.form_files[filename] = data.decode("utf-8")
             except UnicodeDecodeError:
-                folder.problems.append(Problem(path.name, "O arquivo não está em UTF-8."))
+                folder.problems.append(Problem(filename, "O arquivo não está em UTF-8."))
     if not folder.bpmn_files:
         raise UnreadablePath(f"{source}: nenhum arquivo .bpmn encontrado.")
     if len(folder.form_files) > MAX_FORMS:
@@ -99,9 +159,9 @@ def _read_dir(base: Path, source: str, only_bpmn: str | None = None) -> ModelFol
     return folder
 
 
-def _read_metadata(folder: ModelFolder, path: Path) -> None:
+def _read_metadata(folder: ModelFolder, raw: bytes) -> None:
     try:
-        data = limits.loads(path.read_text(encoding="utf-8"))
+        data = limits.loads(raw.decode("utf-8"))
     except (limits.JsonRejected, json.JSONDecodeError, UnicodeDecodeError):
         folder.problems.append(Problem(METADATA, "O arquivo não é um JSON válido."))
         return

@@ -357,13 +357,18 @@ class Designer:
         except IntegrityError as exc:  # the same content published concurrently
             raise Conflict("Esta versão acabou de ser publicada por outra pessoa.") from exc
 
-    def deploy_folder(self, folder: ModelFolder, note: str = "") -> Deployed:
+    def deploy_folder(
+        self, folder: ModelFolder, note: str = "", actor: Actor | None = None
+    ) -> Deployed:
         """Validate and publish a SpiffArena folder (or one .bpmn) as its process's new
-        version, for the operator's shell (``chamados models deploy``): no person acts.
+        version: from the operator's shell (``chamados models deploy``, no ``actor``) or
+        by a designer through the API.
 
         The process id is the one written in the model. A draft being edited is replaced
         only when the folder publishes; an unchanged model publishes nothing.
         """
+        if actor is not None:
+            require_designer(actor)
         chosen, problems = choose_model(folder)
         if chosen is None:
             return Deployed(folder.source, None, problems=problems)
@@ -409,16 +414,17 @@ class Designer:
                 current = drafts.load(session, pid)
             else:
                 current = Draft(pid, folder.name or pid, xml, {}, 0, None, None)
+            who = cpf_of(session, actor) if actor is not None else None
             draft = drafts.save(
-                session, current, current.version, None, now, bpmn_xml=xml, form_texts=chosen.forms
+                session, current, current.version, who, now, bpmn_xml=xml, form_texts=chosen.forms
             )
             row, created = publishing.publish(
                 session,
                 draft,
                 result.bundle,
                 reports,
-                note or f"Implantado pela linha de comando a partir de {folder.source}",
-                None,
+                note or f"Implantado a partir de {folder.source}",
+                who,
                 now,
             )
             number = publishing.version_numbers(session, pid)[row.id]
