@@ -792,9 +792,10 @@ def _scope(budget: _Budget, context: dict[str, Any], external: Any) -> dict[str,
 
 
 def evaluate(source: str, context: dict[str, Any]) -> Any:
-    """Evaluate an expression over ``context`` (a copy: an expression changes nothing)."""
+    """Evaluate an expression over ``context`` (its keys are copied, not its values:
+    conditions run at every step and on pages, and read data rather than change it)."""
     code = compile_expression(source)
-    return eval(code, _scope(_Budget(), copy.deepcopy(context), None))  # noqa: S307 - restricted
+    return eval(code, _scope(_Budget(), context, None))  # noqa: S307 - restricted
 
 
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
@@ -805,7 +806,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         self, expression: str, context: dict[str, Any], external_context: Any = None
     ) -> Any:
         code = compile_expression(expression)
-        scope = _scope(_Budget(), copy.deepcopy(context), external_context)
+        scope = _scope(_Budget(), context, external_context)
         return eval(code, scope)  # noqa: S307 - RestrictedPython, guarded
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
