@@ -254,6 +254,9 @@ def _check_tree(tree: ast.AST) -> None:
             raise ExpressionRejected(
                 f"{where}o atributo {node.attr!r} não é permitido (começa com _)."
             )
+        if isinstance(node, ast.Attribute) and node.attr in ("format", "format_map"):
+            # str.format reaches any attribute of its arguments ("{0.__class__}").
+            raise ExpressionRejected(f"{where}.{node.attr}() não é permitido; use f-strings.")
         if isinstance(node, ast.FormattedValue):
             problem = _format_spec_problem(node.format_spec)
             if problem:
