@@ -167,3 +167,14 @@ def test_the_page_shows_the_instructions_as_safe_markdown_and_concluir(app: Flas
     assert task.task_name == "Activity_dados"
     page = maria.get(f"/tarefas/{task.id}").get_data(as_text=True)
     assert 'name="firstName"' in page and 'name="ageInYears"' in page
+
+
+def test_a_plain_task_is_a_step_the_requester_concludes(svc: Chamados) -> None:
+    w = World(svc)
+    plain = '<bpmn:task id="Activity_fazer" name="Fazer a entrega">{flows}</bpmn:task>'
+    w.publish("Simples", model(chain(plain), process_id="Simples"), "Tarefa simples")
+    chamado, first = svc.requests.start_instance(w.maria, "Simples")
+    assert first is not None and first.task_name == "Activity_fazer"
+    assert svc.requests.task_form(w.maria, first.id).submit_label == "Concluir"
+    chamado = svc.requests.complete_task(w.maria, first.id, {"ignorado": 1}, chamado.version)
+    assert w.ticket(chamado.id).closed_at is not None
