@@ -225,3 +225,14 @@ def test_a_designer_deploys_a_zipped_folder_through_the_api(app: Flask, tmp_path
     assert len(bomb.getvalue()) < 100_000
     resp = post_zip(app, dora, bomb.getvalue())
     assert resp.status_code == 400 and "passa de 20 MB" in resp.get_json()["detail"]
+
+
+def test_the_command_takes_the_folder_as_a_zip_too(app: Flask, tmp_path: Path) -> None:
+    archive = tmp_path / "pedido.zip"
+    archive.write_bytes(zipped(spiffarena_folder(tmp_path)))
+    result = deploy(app, archive)
+    assert result.exit_code == 0, result.output
+    assert "PedidoFerias publicado (versão 1)" in result.output
+    (tmp_path / "falso.zip").write_bytes(b"isto nao e zip")
+    bad = deploy(app, tmp_path / "falso.zip")
+    assert bad.exit_code == 2 and "não é um zip válido" in bad.output

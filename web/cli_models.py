@@ -1,7 +1,7 @@
 """`chamados models deploy PATH…`: publish SpiffArena process-model folders from the shell.
 
-PATH is a folder (``process_model.json``, its ``.bpmn``, ``.dmn`` and form files) or one
-``.bpmn`` file. Each refused model prints one line per problem, ``element_id: mensagem``,
+PATH is a folder (``process_model.json``, its ``.bpmn``, ``.dmn`` and form files), the
+same folder as a ``.zip``, or one ``.bpmn`` file. Each refused model prints one line per problem, ``element_id: mensagem``,
 on standard error. Exit status: 0 every model deployed and published (or unchanged), 1 a
 model refused, 2 a usage error (a path that is no model). Never a traceback: an
 unexpected failure is logged and reported as one line, exit 1.
@@ -30,7 +30,7 @@ def models() -> None:
 @click.argument("paths", nargs=-1, required=True, metavar="CAMINHO...")
 @click.option("--nota", default="", help="Nota registrada nas versões publicadas.")
 def deploy_command(paths: tuple[str, ...], nota: str) -> None:
-    """Valida e publica cada pasta de modelo do SpiffArena ou arquivo .bpmn."""
+    """Valida e publica cada pasta de modelo do SpiffArena (ou seu .zip) ou arquivo .bpmn."""
     folders = []
     usage = False
     for raw in paths:

@@ -57,7 +57,7 @@ def read_path(path: Path) -> ModelFolder:
         raise UnreadablePath(f"{path}: não existe.")
     raise UnreadablePath(
         f"{path}: informe uma pasta de modelo do SpiffArena (com process_model.json) ou um "
-        "arquivo .bpmn."
+        "arquivo .bpmn, ou a pasta num .zip."
     )
 
 
