@@ -1,10 +1,10 @@
 """`chamados models deploy PATH…`: publish SpiffArena process-model folders from the shell.
 
 PATH is a folder (``process_model.json``, its ``.bpmn``, ``.dmn`` and form files), the
-same folder as a ``.zip``, or one ``.bpmn`` file. Each refused model prints one line per problem, ``element_id: mensagem``,
-on standard error. Exit status: 0 every model deployed and published (or unchanged), 1 a
-model refused, 2 a usage error (a path that is no model). Never a traceback: an
-unexpected failure is logged and reported as one line, exit 1.
+same folder as a ``.zip``, or one ``.bpmn`` file. Each refused model prints one line per
+problem, ``element_id: mensagem``, on standard error. Exit status: 0 every model deployed
+and published (or unchanged), 1 a model refused, 2 a usage error (a path that is no
+model). Never a traceback: an unexpected failure is logged and reported as one line, exit 1.
 """
 
 from __future__ import annotations
