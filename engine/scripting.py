@@ -307,7 +307,8 @@ _RP_LINE = re.compile(r"Line (\d+)")
 def _restricted(tree: ast.AST, mode: str) -> Any:
     tree = ast.fix_missing_locations(_Shape().visit(tree))
     compiler = compile_restricted_exec if mode == "exec" else compile_restricted_eval
-    result = compiler(tree, "<script>" if mode == "exec" else "<expressão>", policy=_Policy)
+    # "<string>": the name SpiffWorkflow looks for in a traceback to tell the script's line.
+    result = compiler(tree, "<string>", policy=_Policy)
     if result.errors:
         # Whatever our checks let through and RestrictedPython refuses: its text is
         # English, so only the line is kept.

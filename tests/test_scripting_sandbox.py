@@ -286,3 +286,36 @@ def test_deploy_and_run_agree() -> None:
         except Exception:  # noqa: BLE001 - a guard stopped it while running
             refused_at_run = False
         assert accepted != refused_at_run, source
+
+
+def test_a_failing_script_is_reported_in_portuguese_with_its_line_and_python_error() -> None:
+    from engine import runtime, specs
+    from engine.errors import ModelRuntimeError
+
+    xml = model(chain(script_task("Script_1", "a = 1\nb = dados['falta']")))
+    bundle = specs.parse_process(xml.encode(), {})
+    with pytest.raises(ModelRuntimeError) as err:
+        runtime.start(bundle, {"dados": {}})
+    assert err.value.element_id == "Script_1"
+    assert err.value.message == (
+        "O processo não pôde continuar no elemento Script_1: o script ou a expressão falhou "
+        "na linha 2 com KeyError: 'falta'. Avise a equipe responsável pelo modelo."
+    )
+
+
+def test_a_gateway_no_flow_leaves_is_reported_in_portuguese() -> None:
+    from engine import runtime, specs
+    from engine.errors import ModelRuntimeError
+
+    gateway = '<bpmn:exclusiveGateway id="Gateway_1">{flows}</bpmn:exclusiveGateway>'
+    xml = model(chain(gateway)).replace(
+        '<bpmn:sequenceFlow id="f1" sourceRef="Gateway_1" targetRef="end"/>',
+        '<bpmn:sequenceFlow id="f1" sourceRef="Gateway_1" targetRef="end">'
+        "<bpmn:conditionExpression>1 == 2</bpmn:conditionExpression></bpmn:sequenceFlow>",
+    )
+    bundle = specs.parse_process(xml.encode(), {})
+    with pytest.raises(ModelRuntimeError) as err:
+        runtime.start(bundle)
+    assert err.value.element_id == "Gateway_1"
+    assert "nenhuma condição de saída do gateway valeu" in err.value.message
+    assert "No conditions" not in err.value.message
