@@ -236,3 +236,16 @@ def test_the_command_takes_the_folder_as_a_zip_too(app: Flask, tmp_path: Path) -
     (tmp_path / "falso.zip").write_bytes(b"isto nao e zip")
     bad = deploy(app, tmp_path / "falso.zip")
     assert bad.exit_code == 2 and "não é um zip válido" in bad.output
+
+
+def test_a_lane_naming_a_new_group_creates_it_empty_and_says_so(app: Flask, tmp_path: Path) -> None:
+    lane = (
+        '<bpmn:laneSet id="LaneSet_1"><bpmn:lane id="Lane_rh" name="Equipe de RH">'
+        "<bpmn:flowNodeRef>Activity_ler</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>"
+    )
+    bpmn = tmp_path / "com_raia.bpmn"
+    bpmn.write_text(model(lane + chain(MANUAL), process_id="ComRaia"))
+    result = deploy(app, bpmn)
+    assert result.exit_code == 0, result.output
+    assert "ComRaia publicado (versão 1)" in result.output
+    assert "Equipe de RH" in result.output and "criado, vazio" in result.output
