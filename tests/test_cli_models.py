@@ -249,3 +249,19 @@ def test_a_lane_naming_a_new_group_creates_it_empty_and_says_so(app: Flask, tmp_
     assert result.exit_code == 0, result.output
     assert "ComRaia publicado (versão 1)" in result.output
     assert "Equipe de RH" in result.output and "criado, vazio" in result.output
+
+
+def test_a_note_with_a_control_character_is_refused(app: Flask, tmp_path: Path) -> None:
+    from tests.test_api import person
+
+    folder = spiffarena_folder(tmp_path)
+    with app.app_context():
+        result = CliRunner().invoke(main, ["models", "deploy", "--nota", "a\x00b", str(folder)])
+    assert result.exit_code == 1 and "caractere de controle" in result.output
+    dora = person(app, "12345678909", "Dora Projetista", "designer")
+    resp = app.test_client().post(
+        "/api/v1/models?nota=a%00b",
+        data=zipped(folder),
+        headers={"Authorization": f"Bearer {dora}", "Content-Type": "application/zip"},
+    )
+    assert resp.status_code == 400 and "caractere de controle" in resp.get_json()["detail"]

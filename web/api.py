@@ -512,6 +512,8 @@ def deploy_models() -> Any:
     except UnreadablePath as exc:
         raise DomainError(str(exc).removeprefix("modelo.zip: ")) from exc
     note = (request.args.get("nota") or "")[:2000]
+    if limits.forbidden_character(note, multiline=True):
+        raise DomainError("A nota contém um caractere de controle inválido; nada foi implantado.")
     result = _service().designer.deploy_folder(folder, note, actor=user)
     if not result.ok:
         first = result.problems[0].message

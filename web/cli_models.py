@@ -61,7 +61,8 @@ def deploy_command(paths: tuple[str, ...], nota: str) -> None:
         try:
             result = designer.deploy_folder(folder, nota)
         except DomainError as exc:
-            click.echo(f"{folder.source}: {exc.message}", err=True)
+            details = "; ".join(getattr(exc, "errors", {}).values()) or exc.message
+            click.echo(f"{folder.source}: {details}", err=True)
             refused = True
             continue
         except Exception:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import catalogs, scenarios, specs
+from engine import catalogs, limits, scenarios, specs
 from engine.designer import drafts, publishing, template, xmledit
 from engine.designer.access import cpf_of, require_designer
 from engine.designer.drafts import Draft
@@ -39,7 +39,7 @@ from engine.designer.views import (
     template_files,
     user_task,
 )
-from engine.errors import Conflict, NotFound, ProcessDefinitionError
+from engine.errors import Conflict, NotFound, ProcessDefinitionError, ValidationFailed
 from engine.models import Chamado, ProcessDraft, ProcessVersion, Scenario
 from engine.unit import Unit
 from engine.usecases.base import Actor
@@ -369,6 +369,8 @@ class Designer:
         """
         if actor is not None:
             require_designer(actor)
+        if limits.forbidden_character(note, multiline=True):  # PostgreSQL refuses a NUL
+            raise ValidationFailed({"nota": "A nota contém um caractere de controle inválido."})
         chosen, problems = choose_model(folder)
         if chosen is None:
             return Deployed(folder.source, None, problems=problems)
