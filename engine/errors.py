@@ -52,9 +52,17 @@ class ProcessDefinitionError(DomainError):
     status = 422
     title = "Modelo de processo inválido"
 
-    def __init__(self, message: str, element_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        element_id: str | None = None,
+        problems: list[tuple[str | None, str]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.element_id = element_id
+        # Every problem found, as (element id, pt-BR message): deploy-time checks report
+        # them all at once so a designer fixes a model in one pass.
+        self.problems = problems or [(element_id, message)]
 
 
 class ModelRuntimeError(ProcessDefinitionError):

@@ -38,6 +38,38 @@ def _refused_expression(exc: BaseException) -> ExpressionRejected | None:
     return None
 
 
+def _original(exc: BaseException) -> BaseException | None:
+    """The script's own exception behind SpiffWorkflow's wrappers."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if not isinstance(current, WorkflowException):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _reason(exc: WorkflowException) -> str:
+    """Why a step failed, in pt-BR; the Python error of a script is named as Python says it
+    (a designer searches for "KeyError"), SpiffWorkflow's own English is not passed on."""
+    refused = _refused_expression(exc)
+    if refused is not None:
+        return str(refused)
+    if "No conditions satisfied" in str(exc):
+        return "nenhuma condição de saída do gateway valeu e ele não tem fluxo padrão."
+    original = _original(exc)
+    if original is not None:
+        line = getattr(exc, "line_number", None)
+        where = f" na linha {line}" if line else ""
+        detail = str(original)[:200]
+        name = type(original).__name__
+        return f"o script ou a expressão falhou{where} com {name}" + (
+            f": {detail}." if detail else "."
+        )
+    return "o motor de processos não conseguiu executar o elemento."
+
+
 # Automatic steps (scripts, gateways, events) one call may run. A request runs a handful;
 # a loop of script tasks with no human task in it would otherwise run until Python's
 # recursion limit, each step dearer than the last (completed tasks are never pruned).
@@ -87,8 +119,7 @@ def _steps(wf: BpmnWorkflow, task: Task | None = None, refresh: bool = False) ->
         ) from exc
     except WorkflowException as exc:
         element = _element(exc)
-        refused = _refused_expression(exc)
-        reason = str(refused) if refused is not None else f"{exc}."
+        reason = _reason(exc)
         raise ModelRuntimeError(
             f"O processo não pôde continuar no elemento {element}: {reason} "
             "Avise a equipe responsável pelo modelo.",

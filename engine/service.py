@@ -76,6 +76,9 @@ from engine.context import request_id
 from engine.db import is_unavailable
 from engine.designer import Designer, ModelRejected, Problem, Tickets
 from engine.designer.diagram import TicketDiagram
+from engine.designer.folder import UnreadablePath
+from engine.designer.folder import read_path as read_model_path
+from engine.designer.folder import read_zip as read_model_zip
 from engine.designer.publishing import ScenariosFailed
 from engine.designer.views import NewForm
 from engine.groups import DESCRIPTION_MAX as GROUP_DESCRIPTION_MAX
@@ -118,6 +121,10 @@ from engine.validators import format_cpf, normalize_cpf
 __all__ = [
     # The facade.
     "Chamados",
+    # SpiffArena process-model folders (chamados models deploy).
+    "UnreadablePath",
+    "read_model_path",
+    "read_model_zip",
     # What its use cases take and return.
     "Actor",
     "ActorRef",

@@ -17,15 +17,13 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
-from SpiffWorkflow.bpmn.specs.defaults import ExclusiveGateway, InclusiveGateway
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptEngineTask
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine import groups, limits, policy, timer_checks
+from engine import groups, limits, model_checks, policy
 from engine.errors import ProcessDefinitionError
+from engine.forms.types import implied_object
 from engine.mail import check_template
-from engine.scripting import ExpressionRejected, compile_expression, compile_script
 from engine.serializer import bound_serializer
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
@@ -50,7 +48,10 @@ def safe_parse_xml(data: bytes) -> etree._Element:
     try:
         tree = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        raise ProcessDefinitionError(f"XML malformado: {exc}") from exc
+        line, column = exc.position if exc.position else (exc.lineno, 0)
+        raise ProcessDefinitionError(
+            f"XML malformado (linha {line}, coluna {column}): confira o arquivo num editor BPMN."
+        ) from exc
     docinfo = tree.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise ProcessDefinitionError("Arquivos BPMN com DOCTYPE ou entidades não são aceitos.")
@@ -131,30 +132,54 @@ def referenced_mail(bpmn: bytes) -> set[str]:
     }
 
 
-def parse_process(bpmn: bytes, forms: dict[str, str], version_id: int = 0) -> ProcessBundle:
-    """Parse and validate a model; refuses with the offending element's id."""
+def parse_process(
+    bpmn: bytes,
+    forms: dict[str, str],
+    version_id: int = 0,
+    process_id: str | None = None,
+) -> ProcessBundle:
+    """Parse and validate a model; refuses with every problem found, each on its element.
+
+    ``process_id`` picks the process to run when the file holds several (SpiffArena's
+    ``primary_process_id``); without it the file's first executable process runs.
+    """
     tree = safe_parse_xml(bpmn)
     _check_size(tree)
+    problems = model_checks.xml_problems([tree])
     parser = SpiffBpmnParser()
     try:
         parser.add_bpmn_xml(tree, filename="model.bpmn")
         ids = parser.get_process_ids()
         if not ids:
             raise ProcessDefinitionError("O modelo não tem processo executável.")
-        process_id = ids[0]
+        if process_id is not None and process_id not in ids:
+            raise ProcessDefinitionError(
+                f"O processo {process_id!r} não está no arquivo (há: {', '.join(ids)}).",
+                process_id,
+            )
+        process_id = process_id or ids[0]
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)
-    except ProcessDefinitionError:
-        raise
+    except ProcessDefinitionError as exc:
+        raise _refused([*problems, *exc.problems]) from exc
     except RecursionError as exc:
-        raise ProcessDefinitionError(
+        deep = (
+            None,
             "Modelo encadeado ou aninhado demais para ser lido: reduza o número de elementos "
-            "em sequência ou de subprocessos um dentro do outro."
-        ) from exc
-    except Exception as exc:  # the parser raises several unrelated types
-        element = getattr(exc, "id", None) or getattr(exc, "node_id", None)
-        raise ProcessDefinitionError(f"Modelo inválido: {exc}", element) from exc
+            "em sequência ou de subprocessos um dentro do outro.",
+        )
+        raise _refused([*problems, deep]) from exc
+    except Exception as exc:  # the parser raises several unrelated types, in English
+        found = model_checks.parser_problem(exc)
+        # Often the parser only trips on what the XML pass already named (a call to a
+        # missing process): then its vaguer problem adds nothing.
+        if not problems or (found[0] and found[0] not in {p[0] for p in problems}):
+            problems.append(found)
+        raise _refused(problems) from exc
 
+    problems.extend(model_checks.spec_problems(spec, subprocess_specs))
+    if problems:
+        raise _refused(model_checks.in_document_order(problems, [tree]))
     parsed_forms = _parse_forms({k: v for k, v in forms.items() if not is_mail_file(k)})
     bundle = ProcessBundle(
         version_id=version_id,
@@ -167,12 +192,18 @@ def parse_process(bpmn: bytes, forms: dict[str, str], version_id: int = 0) -> Pr
         policy=policy.read(tree, process_id),
         mail_templates={k: v for k, v in forms.items() if is_mail_file(k)},
     )
-    for task_spec in [*spec.task_specs.values()]:
-        _validate_task_spec(task_spec, bundle)
+    for one in model_checks.all_specs(spec, subprocess_specs):
+        for task_spec in [*one.task_specs.values()]:
+            _collect_task_spec(task_spec, bundle)
     _check_mail_templates(bundle)
     lanes = {info.lane for info in bundle.user_tasks.values()}
     bundle.lane_groups = {lane: groups.lane_map_default(lane) for lane in lanes}
     return bundle
+
+
+def _refused(problems: list[tuple[str | None, str]]) -> ProcessDefinitionError:
+    element, message = problems[0]
+    return ProcessDefinitionError(message, element, problems)
 
 
 MAIL_DIR = "mail/"
@@ -233,33 +264,18 @@ def _parse_forms(forms: dict[str, str]) -> dict[str, Any]:
             raise ProcessDefinitionError(f"Formulário {name} não é JSON válido: {exc}") from exc
         if not isinstance(parsed[name], dict):
             raise ProcessDefinitionError(f"Formulário {name} deve ser um objeto JSON.")
+        parsed[name] = implied_object(parsed[name])
     return parsed
 
 
-def _validate_task_spec(task_spec: Any, bundle: ProcessBundle) -> None:
-    element = task_spec.bpmn_id
-    try:
-        if isinstance(task_spec, ScriptEngineTask):
-            compile_script(task_spec.script or "")
-        for script in (
-            getattr(task_spec, "prescript", None),
-            getattr(task_spec, "postscript", None),
-        ):
-            if script:
-                compile_script(script)
-        if isinstance(task_spec, (ExclusiveGateway, InclusiveGateway)):
-            for condition, _target in task_spec.cond_task_specs:
-                if condition is not None:
-                    compile_expression(condition.args[0])
-        definition = getattr(task_spec, "event_definition", None)
-        if isinstance(definition, TimerEventDefinition):
-            bundle.timer_names[element] = task_spec.bpmn_name or element
-            compile_expression(definition.expression)
-            problem = timer_checks.check_expression(definition, definition.expression)
-            if problem:
-                raise ProcessDefinitionError(f"Temporizador {element}: {problem}.", element)
-    except ExpressionRejected as exc:
-        raise ProcessDefinitionError(f"Elemento {element}: {exc}", element) from exc
+def _collect_task_spec(task_spec: Any, bundle: ProcessBundle) -> None:
+    """What the bundle keeps of one (already checked) task spec: human tasks, ends, timers."""
+    element = getattr(task_spec, "bpmn_id", None)
+    if element is None:
+        return
+    definition = getattr(task_spec, "event_definition", None)
+    if isinstance(definition, TimerEventDefinition):
+        bundle.timer_names[element] = task_spec.bpmn_name or element
 
     if getattr(task_spec, "manual", False):
         # Any lane is a group (created empty at deploy if new); no lane is the requester.

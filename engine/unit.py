@@ -109,7 +109,9 @@ class Unit:
         row = session.get(ProcessVersion, version_id)
         if row is None:
             raise NotFound("Versão de processo não encontrada.")
-        bundle = specs.parse_process(row.bpmn_xml.encode("utf-8"), dict(row.forms), row.id)
+        bundle = specs.parse_process(
+            row.bpmn_xml.encode("utf-8"), dict(row.forms), row.id, process_id=row.process_id
+        )
         # Lanes resolved against the groups as they are now; a group's key never changes.
         bundle.lane_groups.update(groups.lane_map(session, list(bundle.lane_groups)))
         return self.spec_cache.put(bundle)

@@ -342,12 +342,12 @@ INVALID_MODELS = {
     "condition": (
         lambda x: x.replace('decisao == "resolver"', "__import__('os').system('id')"),
         "decisao_analise",
-        "não permitida",
+        "nome não permitido '__import__'",
     ),
     "script": (
         lambda x: x.replace("rodadas_ajuste = rodadas_ajuste + 1", "import os"),
         "contar_rodada",
-        "atribuições",
+        "importações não são permitidas",
     ),
 }
 

@@ -132,7 +132,8 @@ def test_modeler_edits_and_saves(server: tuple[str, Flask], browser: Any) -> Non
     assert "Informe os dados do erro encontrado" in draft.bpmn_xml  # instructionsForEndUser
     shot(page, "designer-01-salvo")
 
-    # 2. A new user task without a form: the error is drawn on the diagram.
+    # 2. A new user task linked to a UI file but no schema: the error is drawn on the
+    # diagram. (A user task without any form is valid: SpiffArena's "read and continue".)
     page.evaluate(
         """() => {
           const m = window.chamadosModeler
@@ -146,10 +147,11 @@ def test_modeler_edits_and_saves(server: tuple[str, Flask], browser: Any) -> Non
           m.get('selection').select(registry.get('revisar_chamado'))
         }"""
     )
+    page.locator("#panel-ui").select_option("analisar-chamado-uischema.json")
     page.get_by_role("button", name="Validar").click()
     errors = page.locator("#modeler-errors")
     expect(errors).to_contain_text("revisar_chamado")
-    expect(errors).to_contain_text("não indica o formulário")
+    expect(errors).to_contain_text("indica só o UI do formulário")
     expect(page.locator(".djs-overlay .app-error-badge")).to_have_count(1)
     expect(
         page.locator(".djs-element.app-invalid[data-element-id='revisar_chamado']")

@@ -23,7 +23,7 @@ from typing import Any, cast
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request, url_for
 from flask_wtf.csrf import CSRFError
 
-from engine.errors import DomainError, NotFound, ValidationFailed
+from engine.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from engine.service import (
     MAX_AGE_DAYS,
     QUEUE_VIEWS,
@@ -35,10 +35,12 @@ from engine.service import (
     HumanTask,
     QueueFilters,
     TaskForm,
+    UnreadablePath,
     access_log,
     incidents,
     limits,
     listing,
+    read_model_zip,
 )
 from web import csrf
 from web.auth import CurrentUser, current_user
@@ -58,7 +60,8 @@ _MAX_ID = 2**31 - 1
 _MAX_PAGE = 100_000
 _MAX_CODE = 80  # a catalog code (tipo_problema)
 _MAX_STEP = 50  # a wizard step id (human_tasks.draft_step)
-_PROCESS_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,99}")
+# Any BPMN process id (an XML NCName, as engine.designer.template.PROCESS_ID).
+_PROCESS_ID = re.compile(r"[^\W\d][\w.\-]{0,99}")
 
 
 def init_api(app: Flask) -> None:
@@ -568,6 +571,42 @@ def retry_incident(chamado_id: int) -> Any:
 def claim_task(task_id: int) -> Any:
     _service().analysis.claim(_user(), task_id)
     return "", 204
+
+
+@bp.post("/models")
+def deploy_models() -> Any:
+    """A designer deploys a SpiffArena process-model folder sent as a zip."""
+    user = _user()
+    if "designer" not in user.roles:  # checked again by the use case; before reading
+        raise Forbidden("Apenas designers de processos implantam modelos.")
+    if request.mimetype not in ("application/zip", "application/octet-stream"):
+        raise DomainError("Envie a pasta do modelo como um zip, com Content-Type: application/zip.")
+    try:
+        folder = read_model_zip("modelo.zip", request.get_data(cache=False))
+    except UnreadablePath as exc:
+        raise DomainError(str(exc).removeprefix("modelo.zip: ")) from exc
+    note = (request.args.get("nota") or "")[:2000]
+    if limits.forbidden_character(note, multiline=True):
+        raise DomainError("A nota contém um caractere de controle inválido; nada foi implantado.")
+    result = _service().designer.deploy_folder(folder, note, actor=user)
+    if not result.ok:
+        first = result.problems[0].message
+        more = len(result.problems) - 1
+        return problem(
+            422,
+            "Modelo de processo inválido",
+            first if not more else f"{first} (e mais {more} problema(s))",
+            problems=[p.as_dict() for p in result.problems],
+            notes=result.notes,
+        )
+    body = {
+        "process_id": result.process_id,
+        "version": result.number,
+        "unchanged": result.unchanged,
+        "created_groups": result.created_groups,
+        "notes": result.notes,
+    }
+    return jsonify(body), 200 if result.unchanged else 201
 
 
 @bp.post("/tasks/<int:task_id>/release")

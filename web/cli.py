@@ -163,3 +163,16 @@ def _mount_roles() -> None:
 
 
 _mount_roles()
+
+
+def _mount_models() -> None:
+    from web.cli_models import models
+
+    main.add_command(models)
+
+
+_mount_models()
+
+
+if __name__ == "__main__":
+    main()

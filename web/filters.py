@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app
 
 from engine.service import format_cpf, forms, incidents, normalize_cpf
+from web import markdown
 
 LOCAL_TZ = ZoneInfo("America/Sao_Paulo")
 
@@ -85,5 +86,6 @@ def init_filters(app: Flask) -> None:
         relative_age=relative_age,
         incident_action=incidents.describe,
         incident_notice=incidents.notice_for,
+        markdown=markdown.render,
     )
     app.jinja_env.globals["has_endpoint"] = has_endpoint

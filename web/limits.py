@@ -38,6 +38,7 @@ BODY_LIMITS = {
     "api.save_draft": API_FORM_BODY,
     "api.submit_task": API_FORM_BODY,
     "designer.import_bpmn": MAX_BPMN_BYTES + 64 * KB,
+    "api.deploy_models": DESIGNER_BODY,  # a zipped SpiffArena folder
 }
 # Database ids are 32-bit: a larger number in a URL names nothing (404), instead of
 # failing in the database driver.

@@ -95,10 +95,8 @@ def create(
 ) -> Draft:
     process_id, name = process_id.strip(), name.strip()
     errors = {}
-    if not template.PROCESS_ID.match(process_id):
-        errors["process_id"] = (
-            "Use de 3 a 60 letras minúsculas, dígitos e _, começando por uma letra."
-        )
+    if not template.PROCESS_ID.fullmatch(process_id):
+        errors["process_id"] = template.PROCESS_ID_RULE
     elif exists(session, process_id):
         errors["process_id"] = "Já existe um modelo com este identificador."
     if not name or len(name) > 200:

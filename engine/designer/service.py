@@ -12,10 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import catalogs, scenarios, specs
+from engine import catalogs, limits, scenarios, specs
 from engine.designer import drafts, publishing, template, xmledit
 from engine.designer.access import cpf_of, require_designer
 from engine.designer.drafts import Draft
+from engine.designer.folder import ModelFolder
+from engine.designer.folder import choose as choose_model
 from engine.designer.publishing import VersionInfo
 from engine.designer.validation import (
     ModelRejected,
@@ -37,10 +39,27 @@ from engine.designer.views import (
     template_files,
     user_task,
 )
-from engine.errors import Conflict, NotFound, ProcessDefinitionError
+from engine.errors import Conflict, NotFound, ProcessDefinitionError, ValidationFailed
 from engine.models import Chamado, ProcessDraft, ProcessVersion, Scenario
 from engine.unit import Unit
 from engine.usecases.base import Actor
+
+
+@dataclasses.dataclass
+class Deployed:
+    """What deploying one folder did: the version published, or every problem found."""
+
+    source: str
+    process_id: str | None
+    number: int | None = None  # the version published (1, 2...)
+    unchanged: bool = False  # identical to a published version: nothing published
+    created_groups: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
 
 
 class Designer:
@@ -337,6 +356,83 @@ class Designer:
                 return dataclasses.replace(info, created_groups=tuple(created))
         except IntegrityError as exc:  # the same content published concurrently
             raise Conflict("Esta versão acabou de ser publicada por outra pessoa.") from exc
+
+    def deploy_folder(
+        self, folder: ModelFolder, note: str = "", actor: Actor | None = None
+    ) -> Deployed:
+        """Validate and publish a SpiffArena folder (or one .bpmn) as its process's new
+        version: from the operator's shell (``chamados models deploy``, no ``actor``) or
+        by a designer through the API.
+
+        The process id is the one written in the model. A draft being edited is replaced
+        only when the folder publishes; an unchanged model publishes nothing.
+        """
+        if actor is not None:
+            require_designer(actor)
+        if limits.forbidden_character(note, multiline=True):  # PostgreSQL refuses a NUL
+            raise ValidationFailed({"nota": "A nota contém um caractere de controle inválido."})
+        chosen, problems = choose_model(folder)
+        if chosen is None:
+            return Deployed(folder.source, None, problems=problems)
+        pid = chosen.process_id
+        if not template.PROCESS_ID.fullmatch(pid):
+            problem = Problem(pid[:100], f"Id de processo inválido. {template.PROCESS_ID_RULE}")
+            return Deployed(folder.source, None, problems=[problem], notes=chosen.notes)
+        with self.unit.transaction() as session:
+            result = validate_model(
+                chosen.bpmn,
+                chosen.forms,
+                catalogs=self._catalog_names(session),
+                run=pid,
+            )
+            if result.bundle is None:
+                return Deployed(folder.source, pid, problems=result.problems, notes=chosen.notes)
+            now = self.unit.clock()
+            digest = specs.content_hash(chosen.bpmn, chosen.forms)
+            same = session.scalar(
+                select(ProcessVersion.id).where(
+                    ProcessVersion.process_id == pid, ProcessVersion.content_hash == digest
+                )
+            )
+            if same is not None:  # identical to a published version: nothing to publish
+                return Deployed(folder.source, pid, unchanged=True, notes=chosen.notes)
+            # Checked before anything is written: a refusal leaves the draft as it was.
+            reports = publishing.run_scenarios(
+                session, result.bundle, catalogs.all_catalogs(session), now
+            )
+            failed = [r for r in reports if not r.passed]
+            if failed:
+                return Deployed(
+                    folder.source,
+                    pid,
+                    problems=[
+                        Problem(pid, f"O cenário {r.name!r} falhou: nada foi publicado.")
+                        for r in failed
+                    ],
+                    notes=chosen.notes,
+                )
+            xml = chosen.bpmn.decode("utf-8")
+            if drafts.exists(session, pid):
+                current = drafts.load(session, pid)
+            else:
+                current = Draft(pid, folder.name or pid, xml, {}, 0, None, None)
+            who = cpf_of(session, actor) if actor is not None else None
+            draft = drafts.save(
+                session, current, current.version, who, now, bpmn_xml=xml, form_texts=chosen.forms
+            )
+            row, created = publishing.publish(
+                session,
+                draft,
+                result.bundle,
+                reports,
+                note or f"Implantado a partir de {folder.source}",
+                who,
+                now,
+            )
+            number = publishing.version_numbers(session, pid)[row.id]
+            return Deployed(
+                folder.source, pid, number=number, created_groups=created, notes=chosen.notes
+            )
 
     def versions(self, actor: Actor, pid: str) -> list[VersionInfo]:
         require_designer(actor)

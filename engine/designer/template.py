@@ -10,11 +10,19 @@ import json
 import re
 from xml.sax.saxutils import quoteattr
 
-PROCESS_ID = re.compile(r"^[a-z][a-z0-9_]{2,59}$")
+# A process id is kept as its editor wrote it (bpmn.io: Process_1, SpiffArena: LoopingChild):
+# any XML NCName — a letter or _, then letters, digits, _, - and . — up to the column's 100.
+PROCESS_ID = re.compile(r"^[^\W\d][\w.\-]{0,99}$")
+PROCESS_ID_RULE = (
+    "Use de 1 a 100 letras, dígitos, _, - ou . começando por uma letra ou _ (um id de "
+    "processo BPMN, como Process_1)."
+)
 
 
 def form_files(process_id: str) -> tuple[str, str]:
-    return f"{process_id}-schema.json", f"{process_id}-uischema.json"
+    """Form file names for a new model: file names allow fewer characters than ids."""
+    stem = re.sub(r"[^A-Za-z0-9._-]", "-", process_id).lstrip("._-")[:80] or "processo"
+    return f"{stem}-schema.json", f"{stem}-uischema.json"
 
 
 def new_form_texts(title: str) -> tuple[str, str]:

@@ -109,9 +109,14 @@ def _form_problems(
     for task in user_task_forms(tree):
         try:
             if not task.schema_file:
-                raise ProcessDefinitionError(
-                    f"A tarefa {task.task_id} não indica o formulário ({specs.FORM_SCHEMA_KEY})."
-                )
+                if task.ui_file:
+                    raise ProcessDefinitionError(
+                        f"A tarefa {task.task_id} indica só o UI do formulário; indique também "
+                        f"o esquema ({specs.FORM_SCHEMA_KEY})."
+                    )
+                # SpiffArena's manual tasks (and user tasks) without a form: the person
+                # reads the instructions and presses "Concluir".
+                continue
             for filename in (task.schema_file, task.ui_file):
                 if filename and filename not in form_texts:
                     raise ProcessDefinitionError(
@@ -171,8 +176,13 @@ def validate_model(
     *,
     process_id: str | None = None,
     catalogs: Collection[str] | None = None,
+    run: str | None = None,
 ) -> Validation:
-    """Every problem found, and the parsed bundle when there is none."""
+    """Every problem found, and the parsed bundle when there is none.
+
+    ``run``: the process to run when the file holds several (SpiffArena's
+    ``primary_process_id``); ``process_id``: the id the model must keep.
+    """
     try:
         tree = specs.safe_parse_xml(bpmn)
     except ProcessDefinitionError as exc:
@@ -183,13 +193,14 @@ def validate_model(
     problems = _form_problems(tree, form_texts, catalogs)
     bundle = None
     try:
-        bundle = specs.parse_process(bpmn, dict(form_texts))
+        bundle = specs.parse_process(bpmn, dict(form_texts), process_id=run)
     except ProcessDefinitionError as exc:
-        reported = {p.element_id for p in problems}
-        if not (exc.element_id and exc.element_id in reported) and not any(
-            p.message == exc.message for p in problems
-        ):
-            problems.append(Problem(exc.element_id, exc.message))
+        for element_id, message in exc.problems:
+            reported = {p.element_id for p in problems}
+            if not (element_id and element_id in reported) and not any(
+                p.message == message for p in problems
+            ):
+                problems.append(Problem(element_id, message))
     if bundle is not None and process_id is not None and bundle.process_id != process_id:
         problems.append(
             Problem(

@@ -22,7 +22,7 @@ Input names, for a field ``f``:
 - ``f__<i>__<col>``      a table's existing rows (hidden inputs; ``i`` is the 0-based row);
 - ``f__upload``          a files field's ``<input type=file multiple>`` (read by the web layer).
 
-Field names match ``^[a-z][a-z0-9_]*$`` without ``__``, so these names never collide.
+Field names match ``^[A-Za-z][A-Za-z0-9_]*$`` without ``__``, so these names never collide.
 
 The clicked submit button is ``name="_action"``; its value is one of:
 

@@ -14,7 +14,7 @@ from engine import limits
 from engine.catalogs import CatalogOption as CatalogOption  # re-exported for callers
 from engine.errors import ProcessDefinitionError
 from engine.forms.structure import _is_table, steps
-from engine.forms.types import FIELD_NAME, WIDGETS, FormDefinition, Step
+from engine.forms.types import FIELD_NAME, WIDGETS, FormDefinition, Step, implied_object
 
 
 def load_form(forms_dir: Path | str, schema_filename: str, ui_filename: str) -> FormDefinition:
@@ -53,6 +53,7 @@ def _parse_json(filename: str, text: str) -> dict[str, Any]:
 def _definition(
     name: str, schema: dict[str, Any], ui: dict[str, Any], ui_name: str
 ) -> FormDefinition:
+    schema = implied_object(schema)
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -71,7 +72,9 @@ def _definition(
     except Exception as exc:  # an unresolvable $ref, say
         raise ProcessDefinitionError(f"Formulário {name}: esquema JSON inválido: {exc}") from exc
     props = schema.get("properties")
-    if schema.get("type") != "object" or not isinstance(props, dict) or not props:
+    # No properties at all is a form with nothing to fill: its page is the instructions
+    # and the button (SpiffArena's forms for "read and continue").
+    if schema.get("type") != "object" or not isinstance(props, dict):
         raise ProcessDefinitionError(
             f"Formulário {name}: o esquema deve ser do tipo object e ter properties."
         )
@@ -87,7 +90,7 @@ def _check_name(form: str, field_name: str) -> None:
     if not FIELD_NAME.match(field_name) or "__" in field_name:
         raise ProcessDefinitionError(
             f"Formulário {form}: o nome de campo '{field_name}' é inválido; use letras "
-            "minúsculas, dígitos e _ (começando por letra, sem '__').",
+            "sem acento, dígitos e _ (começando por letra, sem '__').",
             element_id=field_name,
         )
 

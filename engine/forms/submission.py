@@ -152,7 +152,7 @@ def _read_table(
 def _posted_rows(
     name: str, item: Mapping[str, Any], columns: list[str], form: Mapping[str, list[str]]
 ) -> list[dict[str, Any]]:
-    pattern = re.compile(rf"^{re.escape(name)}__(\d{{1,4}})__([a-z][a-z0-9_]*)$")
+    pattern = re.compile(rf"^{re.escape(name)}__(\d{{1,4}})__([A-Za-z][A-Za-z0-9_]*)$")
     by_index: dict[int, dict[str, Any]] = {}
     for key, values in form.items():
         match = pattern.match(key)

@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 from engine.catalogs import CatalogOption as CatalogOption  # re-exported for callers
 
-FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# SpiffArena's forms use camelCase (firstName): any ASCII letter, then letters, digits, _.
+FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 ACTION_FIELD = "_action"
 WIDGETS = frozenset(
     {
@@ -26,6 +27,14 @@ WIDGETS = frozenset(
     }
 )
 NOT_INFORMED = "Não informado"
+
+
+def implied_object(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with ``"type": "object"`` when it has properties and no type, as
+    react-jsonschema-form (and so SpiffArena's forms) implies it."""
+    if "type" not in schema and isinstance(schema.get("properties"), dict):
+        return {**schema, "type": "object"}
+    return schema
 
 
 @dataclass(frozen=True)

@@ -294,6 +294,13 @@ class UseCaseBase:
             raise NotFound(f"O processo {process_id!r} não está implantado.")
         return row.User, row.version_id
 
+    def _script_user(self, session: Session, user_id: int | None) -> dict[str, Any] | None:
+        """Who scripts see as ``get_current_user()`` (engine.scripting): no CPF."""
+        user = session.get(User, user_id) if user_id is not None else None
+        if user is None:
+            return None
+        return {"id": user.id, "name": user.display_name, "email": user.email}
+
     def _user(self, session: Session, user_id: int) -> User:
         user = session.get(User, user_id)
         if user is None:

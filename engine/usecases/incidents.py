@@ -30,6 +30,7 @@ from engine import incidents, runtime
 from engine.clock import workflow_time
 from engine.errors import Conflict, ModelRuntimeError
 from engine.models import Chamado, HumanTask, ProcessVersion, WorkflowTimer
+from engine.scripting import acting_as
 from engine.usecases.base import STALE_CHAMADO, Actor, ActorRef
 from engine.usecases.requests import Requests
 from engine.usecases.timing import Timing
@@ -140,7 +141,8 @@ class Incidents(Requests, Timing):
         due_before = chamado.analysis_due_at
         deadlines = self._business_deadlines(bundle, chamado, {**spiff_task.data, **clean}, now)
         try:
-            with workflow_time(self.clock):
+            who = self._script_user(session, action.actor_id)
+            with workflow_time(self.clock), acting_as(who):
                 runtime.complete(wf, spiff_task, {**clean, **deadlines})
         except ModelRuntimeError:
             chamado.analysis_due_at = due_before
@@ -220,7 +222,8 @@ class Incidents(Requests, Timing):
         )
         assert process_id is not None
         bundle = self.bundle(session, self._current_version_id(session, process_id))
-        with workflow_time(self.clock):
+        who = self._script_user(session, chamado.requester_id)
+        with workflow_time(self.clock), acting_as(who):
             wf = runtime.start(bundle)
         self._resolve(session, chamado, action, admin_id, now, bundle.version_id)
         requester = chamado.requester

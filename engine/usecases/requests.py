@@ -31,6 +31,7 @@ from engine.models import (
     Submission,
 )
 from engine.protocol import next_protocolo
+from engine.scripting import acting_as
 from engine.usecases.base import (
     STAFF_ROLES,
     STALE_CHAMADO,
@@ -81,7 +82,7 @@ class Requests(Recording):
             bundle = self.bundle(session, version_id)
             failure: ModelRuntimeError | None = None
             try:
-                with workflow_time(self.clock):
+                with workflow_time(self.clock), acting_as(self._script_user(session, user.id)):
                     wf = runtime.start(bundle)
             except ModelRuntimeError as exc:
                 failure, wf = exc, runtime.create(bundle)
@@ -222,7 +223,11 @@ class Requests(Recording):
                 instructions=policy.render(instructions, wf_data),
                 request_message=self._request_message(session, task),
                 submit_label=element.submit_label
-                or ("Enviar" if task.group == tasks.REQUESTER_GROUP else "Concluir"),
+                or (
+                    "Enviar"
+                    if task.group == tasks.REQUESTER_GROUP and task.form_schema
+                    else "Concluir"  # staff decisions; tasks without a form (read, go on)
+                ),
             )
             return form
 
@@ -275,7 +280,7 @@ class Requests(Recording):
             due_before = chamado.analysis_due_at
             deadlines = self._business_deadlines(bundle, chamado, {**spiff_task.data, **clean}, now)
             try:
-                with workflow_time(self.clock):
+                with workflow_time(self.clock), acting_as(self._script_user(session, actor.id)):
                     runtime.complete(wf, spiff_task, {**clean, **deadlines})
             except ModelRuntimeError as failure:
                 chamado.analysis_due_at = due_before  # the step did not happen
