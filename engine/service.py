@@ -76,6 +76,7 @@ from engine.context import request_id
 from engine.db import is_unavailable
 from engine.designer import Designer, ModelRejected, Problem, Tickets
 from engine.designer.diagram import TicketDiagram
+from engine.designer.elements import Edits as ElementEdits
 from engine.designer.folder import UnreadablePath
 from engine.designer.folder import read_path as read_model_path
 from engine.designer.folder import read_zip as read_model_zip
@@ -132,6 +133,7 @@ __all__ = [
     "AuditEvent",
     "Chamado",
     "ChamadoView",
+    "ElementEdits",
     "ErasureService",
     "Gauges",
     "GroupChange",

@@ -411,6 +411,7 @@ def crawl_designer(site: Site, browser: Any) -> None:
         ("/processos", "processos"),
         ("/processos/chamado", "modelo"),
         ("/processos/chamado/modelador", "modelador"),
+        ("/processos/chamado/elementos", "nomes e condições (formulário)"),
         ("/processos/chamado/formularios/registrar_chamado", "editor de formulário"),
         ("/processos/chamado/formularios/analisar_chamado", "editor de formulário (análise)"),
     ):
@@ -849,6 +850,7 @@ STAFF_PAGES = {
         "/processos",
         "/processos/chamado",
         "/processos/chamado/formularios/registrar_chamado",
+        "/processos/chamado/elementos",
     ],
 }
 
@@ -864,3 +866,32 @@ def test_staff_pages_reflow_at_320_px(site: Site, browser: Any) -> None:
             if horizontal_overflow(page) > 0:
                 overflow.append(f"{path}: {overflowing_elements(page)}")
     assert not overflow, "rolagem horizontal a 320 px:\n" + "\n".join(overflow)
+
+
+def test_the_model_is_edited_with_the_keyboard_alone(site: Site, browser: Any) -> None:
+    """WCAG 2.1.1: the modeler's common edits (names, conditions, the default flow) have a
+    keyboard path — the "Nomes e condições" form — reached and sent without a mouse."""
+    dora = person(site, browser, "Dora Projetista")
+    dora.goto(f"{site.base}/processos/chamado")
+    link = dora.get_by_role("link", name="Nomes e condições (formulário)")
+    for _ in range(60):
+        dora.keyboard.press("Tab")
+        if link.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        raise AssertionError("o link não foi alcançado com Tab")
+    dora.keyboard.press("Enter")
+    expect(dora).to_have_title(re.compile("^Nomes e condições"))
+    name = dora.get_by_label("Nome de analisar_chamado")
+    for _ in range(80):
+        dora.keyboard.press("Tab")
+        if name.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        raise AssertionError("o campo não foi alcançado com Tab")
+    dora.keyboard.press("Control+A")
+    dora.keyboard.type("Analisar o chamado")
+    dora.keyboard.press("Enter")  # the form's one button: save
+    expect(dora.get_by_text("Elementos salvos no rascunho.")).to_be_visible()
+    expect(dora.get_by_label("Nome de analisar_chamado")).to_have_value("Analisar o chamado")
+    assert dora.csp_violations == []

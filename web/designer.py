@@ -27,6 +27,7 @@ from engine.errors import Conflict, DomainError, NotFound, ProcessDefinitionErro
 from engine.service import (
     MAX_BPMN_BYTES,
     Actor,
+    ElementEdits,
     ModelRejected,
     NewForm,
     Problem,
@@ -166,6 +167,47 @@ def validate(pid: str) -> Any:
         return jsonify(title="Requisição inválida", detail="Envie o XML do modelo."), 400
     problems = _svc().designer.validate(_user(), pid, xml)
     return jsonify(errors=[p.as_dict() for p in problems])
+
+
+@bp.route("/processos/<pid>/elementos", methods=["GET", "POST"])
+@role_required(ROLE)
+def elements(pid: str) -> Any:
+    """The model's names, conditions and default flows as one form: the modeler's
+    keyboard path, and a way without JavaScript. A refused save keeps what was typed."""
+    designer = _svc().designer
+    problems: list[Problem] = []
+    errors: dict[str, str] = {}
+    typed: dict[str, str] | None = None
+    status = 200
+    if request.method == "POST":
+        form = request.form
+        edits = ElementEdits(
+            names={k[5:]: v for k, v in form.items() if k.startswith("nome-")},
+            conditions={k[9:]: v for k, v in form.items() if k.startswith("condicao-")},
+            defaults={k[7:]: v for k, v in form.items() if k.startswith("padrao-")},
+        )
+        try:
+            designer.save_elements(_user(), pid, _version_arg(form.get("version")), edits)
+        except ValidationFailed as exc:
+            errors, typed, status = exc.errors, dict(form), 422
+        except ModelRejected as exc:
+            problems, typed, status = exc.problems, dict(form), 422
+        except Conflict as exc:
+            flash(exc.message, "warning")
+            return redirect(url_for("designer.elements", pid=pid))
+        else:
+            flash("Elementos salvos no rascunho.", "success")
+            return redirect(url_for("designer.elements", pid=pid))
+    draft, found = designer.elements(_user(), pid)
+    return render_template(
+        "designer/elements.html",
+        pid=pid,
+        draft=draft,
+        elements=found,
+        problems=problems,
+        errors=errors,
+        typed=typed,
+    ), status
 
 
 def _read_upload() -> bytes:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import catalogs, limits, scenarios, specs
-from engine.designer import drafts, publishing, template, xmledit
+from engine.designer import drafts, elements, publishing, template, xmledit
 from engine.designer.access import cpf_of, require_designer
 from engine.designer.drafts import Draft
 from engine.designer.folder import ModelFolder
@@ -207,6 +207,25 @@ class Designer:
                 return self._save_valid(session, actor, pid, draft, expected_version, xml, forms)
         except IntegrityError as exc:
             raise Conflict(drafts.STALE) from exc
+
+    def elements(self, actor: Actor, pid: str) -> tuple[Draft, elements.Elements]:
+        """The draft's steps, events and gateways with their names, and each decision's
+        flows with their conditions: the "Elementos" form (engine.designer.elements)."""
+        require_designer(actor)
+        with self.unit.reading() as session:
+            draft = drafts.load(session, pid)
+        return draft, elements.read(draft.bpmn_xml.encode("utf-8"))
+
+    def save_elements(
+        self, actor: Actor, pid: str, expected_version: int, edits: elements.Edits
+    ) -> Draft:
+        """The edits made on the draft's XML, saved as the modeler saves (ModelRejected
+        with every problem when the result is not a valid model; nothing saved then)."""
+        require_designer(actor)
+        with self.unit.reading() as session:
+            draft = drafts.load(session, pid)
+        xml = elements.apply(draft.bpmn_xml.encode("utf-8"), edits)
+        return self.save_model(actor, pid, xml, expected_version)
 
     def import_model(self, actor: Actor, pid: str, data: bytes) -> Imported:
         """An uploaded .bpmn checked safely; not saved (the modeler shows it first)."""
