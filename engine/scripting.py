@@ -95,15 +95,19 @@ class LimitExceeded(ExpressionRejected):
 
 # --- the person on whose behalf a step runs (get_current_user) --------------------------------
 
-_current_user: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+# The person, or how to read them: most steps run no script that asks, so the row is
+# read on the first get_current_user() of the step, not before every step.
+UserSource = dict[str, Any] | Callable[[], dict[str, Any] | None] | None
+_current_user: contextvars.ContextVar[list[UserSource] | None] = contextvars.ContextVar(
     "chamados_script_user", default=None
 )
 
 
 @contextlib.contextmanager
-def acting_as(user: dict[str, Any] | None) -> Iterator[None]:
-    """Scripts run inside see ``user`` from ``get_current_user()``."""
-    token = _current_user.set(dict(user) if user else None)
+def acting_as(user: UserSource) -> Iterator[None]:
+    """Scripts run inside see ``user`` (or what the callable returns, called once, when
+    a script first asks) from ``get_current_user()``."""
+    token = _current_user.set([user])
     try:
         yield
     finally:
@@ -550,7 +554,12 @@ def _get_localtime(moment: _dt.datetime, zone: str = "America/Sao_Paulo") -> _dt
 
 
 def _get_current_user() -> dict[str, Any] | None:
-    user = _current_user.get()
+    holder = _current_user.get()
+    if holder is None:
+        return None
+    if callable(holder[0]):
+        holder[0] = holder[0]()  # read once per step, on the first call
+    user = holder[0]
     return dict(user) if user else None
 
 

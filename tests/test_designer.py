@@ -309,11 +309,23 @@ def test_scenario_attempting_a_sixth_adjustment_fails(designer: Designer, dora: 
     assert not report.passed and report.steps[-1].element_id == "analisar_chamado"
 
 
+# What is not a model at all is refused and nothing is saved; any other problem is
+# saved with the draft (a designer's unfinished work is never lost) and blocks publishing.
+NOT_A_MODEL = {"malformed", "doctype", "too_big"}
+
+
 def problems_of(designer: Designer, dora: ActorRef, xml: str) -> list[tuple[str | None, str]]:
-    with pytest.raises(ModelRejected) as err:
-        designer.save_model(dora, "chamado", xml, 0)
-    assert designer.draft(dora, "chamado").version == 0  # nothing saved
-    return [(p.element_id, p.message) for p in err.value.problems]
+    try:
+        saved = designer.save_model(dora, "chamado", xml, 0)
+    except ModelRejected as err:
+        assert designer.draft(dora, "chamado").version == 0  # nothing saved
+        return [(p.element_id, p.message) for p in err.problems]
+    assert saved.version == 1 and saved.problems  # saved all the same, with its problems
+    assert designer.draft(dora, "chamado").bpmn_xml == xml
+    with pytest.raises(ModelRejected) as blocked:  # and it cannot be published
+        designer.publish(dora, "chamado", saved.version, "com problemas")
+    assert [p.message for p in blocked.value.problems] == [p.message for p in saved.problems]
+    return [(p.element_id, p.message) for p in saved.problems]
 
 
 INVALID_MODELS = {
@@ -353,7 +365,7 @@ INVALID_MODELS = {
 
 
 @pytest.mark.parametrize("case", sorted(INVALID_MODELS))
-def test_invalid_models_are_refused_naming_the_element(
+def test_invalid_models_are_saved_or_refused_naming_the_element(
     designer: Designer, dora: ActorRef, case: str
 ) -> None:
     edit, element, text = INVALID_MODELS[case]
@@ -659,19 +671,22 @@ def test_web_change_publish_new_ticket_follows_old_finishes(
 
 
 @pytest.mark.parametrize("case", sorted(INVALID_MODELS))
-def test_web_refuses_invalid_models_with_their_message(
+def test_web_names_each_problem_of_an_invalid_model(
     app: Flask, dora_web: FlaskClient, case: str
 ) -> None:
     edit, element, text = INVALID_MODELS[case]
     resp = post_json(
         dora_web, "/processos/chamado/rascunho", {"xml": edit(CHAMADO_BPMN), "version": 0}
     )
-    assert resp.status_code == 422
     errors = resp.get_json()["errors"]
     assert any(e["element_id"] == element and text in e["message"] for e in errors), errors
     check = post_json(dora_web, "/processos/chamado/validar", {"xml": edit(CHAMADO_BPMN)})
     assert check.status_code == 200 and check.get_json()["errors"]
-    assert dora_web.get("/processos/chamado/rascunho").get_json()["version"] == 0
+    saved = dora_web.get("/processos/chamado/rascunho").get_json()["version"]
+    if case in NOT_A_MODEL:
+        assert resp.status_code == 422 and saved == 0  # nothing saved
+    else:
+        assert resp.status_code == 200 and saved == 1  # saved, with what blocks publishing
 
 
 def test_web_invalid_form_schema_is_refused(app: Flask, dora_web: FlaskClient) -> None:

@@ -157,17 +157,20 @@ def test_modeler_edits_and_saves(server: tuple[str, Flask], browser: Any) -> Non
         page.locator(".djs-element.app-invalid[data-element-id='revisar_chamado']")
     ).to_have_count(1)
     shot(page, "designer-02-erro-no-diagrama")
+    # Saved all the same (unfinished work is never lost), with what blocks publishing.
     page.get_by_role("button", name="Salvar rascunho").click()
-    expect(page.locator("#modeler-status")).to_contain_text("Nada foi salvo")
-    assert draft_of(app).version == 1
+    expect(page.locator("#modeler-status")).to_contain_text("com 1 problema(s)")
+    expect(errors).to_contain_text("revisar_chamado")
+    assert draft_of(app).version == 2
 
-    # 3. The side panel creates its form; saving now works.
+    # 3. The side panel creates its form; the draft is valid again.
     expect(page.locator("#panel-name")).to_have_value("Revisar chamado")
     page.get_by_role("button", name="Criar formulário para esta tarefa").click()
     expect(page.locator("#panel-schema")).to_have_value("revisar_chamado-schema.json")
     page.get_by_role("button", name="Salvar rascunho").click()
     expect(page.locator("#modeler-status")).to_contain_text("Rascunho salvo")
-    expect(modeler).to_have_attribute("data-version", "2")
+    expect(page.locator("#modeler-status")).not_to_contain_text("problema")
+    expect(modeler).to_have_attribute("data-version", "3")
     draft = draft_of(app)
     assert 'id="revisar_chamado"' in draft.bpmn_xml
     assert 'value="revisar_chamado-schema.json"' in draft.bpmn_xml

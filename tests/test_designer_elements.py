@@ -84,24 +84,28 @@ def test_edits_are_saved_and_nothing_else_in_the_model_changes(
     assert designer.validate(dora, "chamado", designer.draft(dora, "chamado").bpmn_xml) == []
 
 
-def test_an_invalid_result_is_refused_on_its_element_and_nothing_is_saved(
+def test_an_invalid_result_is_saved_with_its_problem_and_blocks_publishing(
     designer: Designer, dora: ActorRef
 ) -> None:
+    """Drafts are never lost: a condition that does not parse is saved, named on its
+    decision, and publishing is what refuses it."""
     draft = designer.draft(dora, "chamado")
-    with pytest.raises(ModelRejected) as refused:
-        designer.save_elements(
-            dora, "chamado", draft.version, Edits(conditions={"Flow_resolver": "decisao =="})
-        )
+    saved = designer.save_elements(
+        dora, "chamado", draft.version, Edits(conditions={"Flow_resolver": "decisao =="})
+    )
     # On the decision, naming where the flow goes and what is wrong.
-    ((problem),) = refused.value.problems
+    ((problem),) = saved.problems
     assert problem.element_id == "decisao_analise"
     assert "fim_resolvido" in problem.message and "erro de sintaxe" in problem.message
-    assert designer.draft(dora, "chamado").bpmn_xml == draft.bpmn_xml
-    with pytest.raises(ValidationFailed) as bounded:
+    assert "decisao ==" in designer.draft(dora, "chamado").bpmn_xml
+    with pytest.raises(ModelRejected):
+        designer.publish(dora, "chamado", saved.version, "não publica")
+    with pytest.raises(ValidationFailed) as bounded:  # past its bounds: nothing saved
         designer.save_elements(
-            dora, "chamado", draft.version, Edits(names={"registrar_chamado": "x" * 201})
+            dora, "chamado", saved.version, Edits(names={"registrar_chamado": "x" * 201})
         )
     assert "200 caracteres" in bounded.value.errors["nome-registrar_chamado"]
+    assert designer.draft(dora, "chamado").version == saved.version
 
 
 def test_the_page_saves_with_the_keyboard_and_keeps_what_was_typed(app: Flask) -> None:
@@ -109,15 +113,24 @@ def test_the_page_saves_with_the_keyboard_and_keeps_what_was_typed(app: Flask) -
     url = "/processos/chamado/elementos"
     page = client.get(url).get_data(as_text=True)
     assert 'for="condicao-Flow_resolver"' in page and "Caminho padrão (sem condição)" in page
-    refused = client.post(url, data=fill(page, {"condicao-Flow_resolver": "decisao =="}, "version"))
+    long_name = "x" * 201
+    refused = client.post(url, data=fill(page, {"nome-registrar_chamado": long_name}, "version"))
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422 and "<title>Erro: Nomes e condições" in html
-    assert "decisao_analise</code>:" in html and ">decisao ==</textarea>" in html
-    saved = client.post(
-        url, data=fill(page, {"nome-registrar_chamado": "Abrir chamado"}, "version")
-    )
-    assert saved.status_code == 302
-    assert 'value="Abrir chamado"' in client.get(url).get_data(as_text=True)
+    assert "O nome pode ter até 200 caracteres." in html and f'value="{long_name}"' in html
+    # A condition that does not parse is saved all the same: unfinished work is never lost.
+    broken = {"condicao-Flow_resolver": "decisao =="}
+    assert client.post(url, data=fill(page, broken, "version")).status_code == 302
+    page = client.get(url).get_data(as_text=True)
+    assert "O rascunho tem 1 problema(s): corrija-os antes de publicar" in page
+    assert "decisao_analise</code>:" in page and ">decisao ==</textarea>" in page
+    fixed = {
+        "nome-registrar_chamado": "Abrir chamado",
+        "condicao-Flow_resolver": 'decisao == "resolver"',
+    }
+    assert client.post(url, data=fill(page, fixed, "version")).status_code == 302
+    html = client.get(url).get_data(as_text=True)
+    assert 'value="Abrir chamado"' in html and "O rascunho tem problemas" not in html
     stale = client.post(url, data=fill(page, {"nome-inicio": "Outro"}, "version"))
     assert stale.status_code == 302  # the page's version is old: nothing saved, it says so
     assert "Outro" not in client.get(url).get_data(as_text=True)

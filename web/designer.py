@@ -154,7 +154,12 @@ def save_draft(pid: str) -> Any:
         )
     except DomainError as exc:
         return _json_error(exc)
-    return jsonify(version=draft.version, forms=sorted(draft.forms), errors=[])
+    # Saved whatever its state; what keeps it from being published comes back with it.
+    return jsonify(
+        version=draft.version,
+        forms=sorted(draft.forms),
+        errors=[p.as_dict() for p in draft.problems],
+    )
 
 
 @bp.post("/processos/<pid>/validar")
@@ -187,7 +192,7 @@ def elements(pid: str) -> Any:
             defaults={k[7:]: v for k, v in form.items() if k.startswith("padrao-")},
         )
         try:
-            designer.save_elements(_user(), pid, _version_arg(form.get("version")), edits)
+            saved = designer.save_elements(_user(), pid, _version_arg(form.get("version")), edits)
         except ValidationFailed as exc:
             errors, typed, status = exc.errors, dict(form), 422
         except ModelRejected as exc:
@@ -197,8 +202,11 @@ def elements(pid: str) -> Any:
             return redirect(url_for("designer.elements", pid=pid))
         else:
             flash("Elementos salvos no rascunho.", "success")
+            _flash_remaining(saved.problems)
             return redirect(url_for("designer.elements", pid=pid))
     draft, found = designer.elements(_user(), pid)
+    if not problems:  # what keeps the draft as it is from being published
+        problems = designer.validate(_user(), pid, draft.bpmn_xml)
     return render_template(
         "designer/elements.html",
         pid=pid,
@@ -208,6 +216,16 @@ def elements(pid: str) -> Any:
         errors=errors,
         typed=typed,
     ), status
+
+
+def _flash_remaining(problems: Any) -> None:
+    """A draft saved with problems: saved all the same, and what blocks publishing."""
+    if problems:
+        flash(
+            f"O rascunho tem {len(problems)} problema(s): corrija-os antes de publicar "
+            "(a lista está na página do modelo).",
+            "warning",
+        )
 
 
 def _read_upload() -> bytes:
@@ -239,13 +257,14 @@ def import_bpmn(pid: str) -> Any:
         if _wants_json():
             return jsonify(xml=imported.xml, errors=[p.as_dict() for p in imported.problems])
         version = _version_arg(request.form.get("version"))
-        designer.save_model(_user(), pid, imported.xml, version)
+        saved = designer.save_model(_user(), pid, imported.xml, version)
     except DomainError as exc:
         if _wants_json():
             return _json_error(exc)
         problems = exc.problems if isinstance(exc, ModelRejected) else [Problem(None, exc.message)]
         return _model_page(pid, exc.status, import_problems=problems)
     flash("Arquivo importado e salvo no rascunho.", "success")
+    _flash_remaining(saved.problems)
     return redirect(url_for("designer.model", pid=pid))
 
 
@@ -304,7 +323,7 @@ def form_editor(pid: str, task_id: str) -> Any:
         values.update({k: request.form.get(k, "") for k in values})
         if request.form.get("_action") == "save":
             try:
-                designer.save_form(
+                saved = designer.save_form(
                     _user(),
                     pid,
                     task_id,
@@ -318,6 +337,7 @@ def form_editor(pid: str, task_id: str) -> Any:
                 problems, status = [Problem(None, exc.message)], exc.status
             else:
                 flash(f"Formulário de “{edit.task.name}” salvo no rascunho.", "success")
+                _flash_remaining(saved.problems)
                 return redirect(url_for("designer.model", pid=pid))
     steps, preview_error = _preview(values["schema_text"], values["ui_text"])
     page = render_template(

@@ -4,7 +4,8 @@ Until someone saves, a model's draft is its current version (``version`` 0,
 nothing stored), so opening a page never writes. Every save bumps
 ``ProcessDraft.version`` with a conditional UPDATE: of two designers saving the
 same draft, the second is told to reload instead of silently overwriting the
-first. Callers validate before saving.
+first. A draft is saved whatever its state (engine.designer.service._save_draft);
+publishing is what requires a valid model.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class Draft:
     version: int  # 0: not saved yet, the current version's content
     updated_at: datetime | None
     updated_by: str | None
+    # What keeps this content from being published, as found when it was saved
+    # (engine.designer.validation.Problem); empty on a draft merely loaded.
+    problems: tuple[Any, ...] = ()
 
     @property
     def content_hash(self) -> str:

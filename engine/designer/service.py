@@ -79,7 +79,7 @@ class Designer:
             catalogs=self._catalog_names(session),
         )
 
-    def _save_valid(
+    def _save_draft(
         self,
         session: Session,
         actor: Actor,
@@ -89,9 +89,17 @@ class Designer:
         xml: str,
         forms: dict[str, str],
     ) -> Draft:
-        """Saves the draft's model and forms, once they pass every deploy-time check."""
-        self._require_valid(session, pid, xml, forms)
-        return drafts.save(
+        """Saves the draft's model and forms whatever their state — a designer's
+        unfinished work is never lost — with the problems that keep it from being
+        published (``Draft.problems``). Only what cannot be a model at all is refused
+        (ModelRejected, nothing saved): XML that does not parse, a DOCTYPE, past the
+        size limit. Publishing checks everything again (``publish``)."""
+        try:
+            specs.safe_parse_xml(xml.encode("utf-8"))
+        except ProcessDefinitionError as exc:
+            raise ModelRejected([Problem(exc.element_id, exc.message)]) from exc
+        problems = tuple(self._validate(session, pid, xml, forms).problems)
+        saved = drafts.save(
             session,
             draft,
             expected_version,
@@ -100,6 +108,7 @@ class Designer:
             bpmn_xml=xml,
             form_texts=forms,
         )
+        return dataclasses.replace(saved, problems=problems)
 
     def _require_valid(
         self, session: Session, pid: str, xml: str, forms: dict[str, str]
@@ -192,7 +201,8 @@ class Designer:
         expected_version: int,
         new_forms: list[NewForm] | None = None,
     ) -> Draft:
-        """Refuses an invalid model with every problem found (ModelRejected).
+        """Saves the model, valid or not (its problems in ``problems``); refuses only
+        what is not a model at all (engine.designer.service._save_draft).
 
         ``new_forms`` are form files to create from the starting template for tasks
         the designer just added, so a new user task can be saved linked to its form.
@@ -204,7 +214,7 @@ class Designer:
                 forms = dict(draft.forms)
                 for form in new_forms or []:
                     forms.update(template_files(form, forms))
-                return self._save_valid(session, actor, pid, draft, expected_version, xml, forms)
+                return self._save_draft(session, actor, pid, draft, expected_version, xml, forms)
         except IntegrityError as exc:
             raise Conflict(drafts.STALE) from exc
 
@@ -219,8 +229,9 @@ class Designer:
     def save_elements(
         self, actor: Actor, pid: str, expected_version: int, edits: elements.Edits
     ) -> Draft:
-        """The edits made on the draft's XML, saved as the modeler saves (ModelRejected
-        with every problem when the result is not a valid model; nothing saved then)."""
+        """The edits made on the draft's XML, saved as the modeler saves: whatever the
+        result's state, with its problems (ValidationFailed, nothing saved, for a name
+        or condition past its bounds)."""
         require_designer(actor)
         with self.unit.reading() as session:
             draft = drafts.load(session, pid)
@@ -300,7 +311,7 @@ class Designer:
             xml = xmledit.link_task_forms(
                 draft.bpmn_xml.encode("utf-8"), task_id, schema_file, ui_file
             ).decode("utf-8")
-            return self._save_valid(session, actor, pid, draft, expected_version, xml, forms)
+            return self._save_draft(session, actor, pid, draft, expected_version, xml, forms)
 
     def form_options(self, actor: Actor) -> dict[str, list[catalogs.CatalogOption]]:
         """Catalogs for the live preview of ``x-catalog`` fields."""

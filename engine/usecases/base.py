@@ -294,12 +294,19 @@ class UseCaseBase:
             raise NotFound(f"O processo {process_id!r} não está implantado.")
         return row.User, row.version_id
 
-    def _script_user(self, session: Session, user_id: int | None) -> dict[str, Any] | None:
-        """Who scripts see as ``get_current_user()`` (engine.scripting): no CPF."""
-        user = session.get(User, user_id) if user_id is not None else None
-        if user is None:
-            return None
-        return {"id": user.id, "name": user.display_name, "email": user.email}
+    def _script_user(
+        self, session: Session, user_id: int | None
+    ) -> Callable[[], dict[str, Any] | None]:
+        """Who scripts see as ``get_current_user()`` (engine.scripting): no CPF. Read
+        only if a script asks (one statement a step would otherwise always pay)."""
+
+        def read() -> dict[str, Any] | None:
+            user = session.get(User, user_id) if user_id is not None else None
+            if user is None:
+                return None
+            return {"id": user.id, "name": user.display_name, "email": user.email}
+
+        return read
 
     def _user(self, session: Session, user_id: int) -> User:
         user = session.get(User, user_id)

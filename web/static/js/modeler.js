@@ -1,8 +1,9 @@
 /* The process modeler: bpmn-js (vendored distro, global BpmnJS) talking to the server.
  *
  * - Loads the draft (GET data-draft-url: {xml, version, forms}).
- * - Saves with the draft's version (POST data-save-url, JSON); the server validates and
- *   answers 422 with [{element_id, message}], shown in a list and on the diagram.
+ * - Saves with the draft's version (POST data-save-url, JSON), whatever the model's state:
+ *   the server answers with what still blocks publishing, [{element_id, message}], shown in
+ *   a list and on the diagram (422 only for what is not a model at all, nothing saved).
  * - Validates without saving, imports a .bpmn (the server checks it safely and sends it
  *   back), downloads the diagram as it is on screen.
  * - A side panel edits the selected element's name and, for user tasks, the form files
@@ -149,8 +150,14 @@
         state.newForms = {}
         state.dirty = false
         root.dataset.version = String(state.version)
-        showProblems([])
-        say('Rascunho salvo (revisão ' + state.version + ').', 'success')
+        // Saved whatever its state: what still blocks publishing is listed and marked.
+        var problems = answer.data.errors || []
+        showProblems(problems)
+        if (problems.length) {
+          say('Rascunho salvo (revisão ' + state.version + '), com ' + problems.length + ' problema(s): corrija-os antes de publicar.', 'warning')
+        } else {
+          say('Rascunho salvo (revisão ' + state.version + ').', 'success')
+        }
         renderPanel()
       } else {
         if (answer.data.errors) showProblems(answer.data.errors)
