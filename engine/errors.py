@@ -73,3 +73,16 @@ class ModelRuntimeError(ProcessDefinitionError):
     request that made the step run, so the use cases turn it into a technical incident
     of the ticket (engine.incidents) instead of refusing the request.
     """
+
+
+class NeedsConfirmation(DomainError):
+    """A change that would break something the person may not have seen: nothing was
+    changed; ``consequences`` says what would break, and the same change sent again with
+    a confirmation goes through."""
+
+    status = 409
+    title = "Confirmação necessária"
+
+    def __init__(self, message: str, consequences: list[str]) -> None:
+        super().__init__(message)
+        self.consequences = consequences

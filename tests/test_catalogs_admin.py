@@ -558,3 +558,28 @@ def test_retired_item_leaves_new_forms_but_old_tickets_keep_it(app: Flask) -> No
         carlos = s.scalar(select(User).where(User.cpf == CARLOS))
         assert carlos is not None and {r.actor_id for r in rows} == {carlos.id}
         assert s.scalar(select(func.count()).select_from(HumanTask)) > 0
+
+
+def test_retiring_an_item_published_scenarios_choose_asks_for_confirmation(app: Flask) -> None:
+    """Retiring "Erro de API", which the chamado's scenarios send, would block the model's
+    next publication: the admin is told which scenarios before anything changes."""
+    admin = admin_client(app)
+    refused = post_action(admin, "tipo_problema", action="retire", code="erro_api")
+    page = shown(refused)
+    assert refused.status_code == 409
+    assert "faria falhar cenários de teste de modelos publicados" in page
+    assert "Nada foi alterado." in page and "Aposentar mesmo assim" in page
+    broken = re.findall(r"<li>(Chamado[^<]*)</li>", page)
+    assert broken, page  # "<service>: <scenario>" for each scenario that would fail
+    items = {
+        o.code: o.active for o in app.extensions["chamados"].admin.catalog_items("tipo_problema")
+    }
+    assert items["erro_api"] is True  # nothing changed
+    confirmed = post_action(admin, "tipo_problema", action="retire", code="erro_api", confirmar="1")
+    assert confirmed.status_code == 302
+    items = {
+        o.code: o.active for o in app.extensions["chamados"].admin.catalog_items("tipo_problema")
+    }
+    assert items["erro_api"] is False
+    # An item no scenario uses is retired at once.
+    assert post_action(admin, "tipo_problema", action="retire", code="lentidao").status_code == 302

@@ -22,7 +22,7 @@ from flask import (
     url_for,
 )
 
-from engine.errors import DomainError, ValidationFailed
+from engine.errors import DomainError, NeedsConfirmation, ValidationFailed
 from engine.service import CATALOG_HELP_MAX, CATALOG_LABEL_MAX, EDITABLE_CATALOGS
 from web.auth import current_user, role_required
 from web.context import service as _service
@@ -47,6 +47,9 @@ class Failure:
     errors: dict[str, str] = field(default_factory=dict)
     message: str | None = None
     status: int = 200
+    # A retirement that would break published models' scenarios: what breaks; the page
+    # offers the same retirement with a confirmation.
+    consequences: list[str] = field(default_factory=list)
 
 
 @bp.route("/admin/catalogos", methods=["GET", "POST"], endpoint="index")
@@ -120,7 +123,13 @@ def _apply(catalog: str) -> tuple[Failure | None, tuple[str, str]]:
             else:
                 outcome = (f'Nada mudou em "{option.label}".', "info")
         elif action in ("retire", "restore"):
-            option = admin.set_catalog_item_active(catalog, code, action == "restore", by_cpf)
+            option = admin.set_catalog_item_active(
+                catalog,
+                code,
+                action == "restore",
+                by_cpf,
+                confirmed=request.form.get("confirmar") == "1",
+            )
             if action == "retire":
                 outcome = (
                     f'Item "{option.label}" aposentado: não aparece mais em novos '
@@ -144,6 +153,7 @@ def _apply(catalog: str) -> tuple[Failure | None, tuple[str, str]]:
                 errors=exc.errors if isinstance(exc, ValidationFailed) else {},
                 message=exc.message,
                 status=exc.status,
+                consequences=exc.consequences if isinstance(exc, NeedsConfirmation) else [],
             ),
             outcome,
         )

@@ -8,13 +8,15 @@ engine.catalogs, engine.tokens, engine.outbox, engine.sessions). One transaction
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from engine import audit, catalogs, groups, outbox, sessions, tokens, users
-from engine.errors import Forbidden, ValidationFailed
+from engine.designer import publishing
+from engine.errors import Forbidden, NeedsConfirmation, ValidationFailed
 from engine.models import ApiToken, OutboxMessage, User
 from engine.usecases.base import Actor
 from engine.usecases.groups_admin import GroupsAdmin
@@ -128,10 +130,50 @@ class Admin(GroupsAdmin):
             return option, not same
 
     def set_catalog_item_active(
-        self, catalog: str, code: str, active: bool, by_cpf: str | None
+        self,
+        catalog: str,
+        code: str,
+        active: bool,
+        by_cpf: str | None,
+        confirmed: bool = False,
     ) -> catalogs.CatalogOption:
+        """Retiring an item a published model's scenarios choose would block that model's
+        next publication (its scenarios would fail): unless ``confirmed``, nothing changes
+        and NeedsConfirmation says which scenarios of which services."""
         with self.transaction() as db:
+            if not active and not confirmed:
+                broken = self._scenarios_broken_without(db, catalog, code)
+                if broken:
+                    raise NeedsConfirmation(
+                        "Aposentar este item faria falhar cenários de teste de modelos "
+                        "publicados: a próxima publicação desses modelos ficaria bloqueada "
+                        "até que os cenários sejam corrigidos. Nada foi alterado.",
+                        broken,
+                    )
             return catalogs.set_active(db, catalog, code, active, by_cpf)
+
+    def _scenarios_broken_without(self, db: Session, catalog: str, code: str) -> list[str]:
+        """"Serviço: cenário" for each scenario of a published model that passes with the
+        catalogs as they are and fails with ``code`` retired from ``catalog``."""
+        now_catalogs = catalogs.all_catalogs(db)
+        if not any(o.code == code and o.active for o in now_catalogs.get(catalog, [])):
+            return []
+        without = {
+            name: [
+                dataclasses.replace(o, active=False) if name == catalog and o.code == code else o
+                for o in items
+            ]
+            for name, items in now_catalogs.items()
+        }
+        broken = []
+        for _process_id, version_id in self._published_versions(db):
+            bundle = self.bundle(db, version_id)
+            before = publishing.run_scenarios(db, bundle, now_catalogs, self.clock())
+            after = publishing.run_scenarios(db, bundle, without, self.clock())
+            for was, will in zip(before, after, strict=True):
+                if was.passed and not will.passed:
+                    broken.append(f"{bundle.policy.title}: {will.name}")
+        return broken
 
     def move_catalog_item(
         self, catalog: str, code: str, direction: str, by_cpf: str | None
