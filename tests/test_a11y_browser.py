@@ -397,6 +397,11 @@ def crawl_admin(site: Site, browser: Any) -> None:
         ("/fila", "fila (admin)"),
     ):
         visit(site, carlos, path, label)
+    # Retiring a value the published scenarios send: the confirmation (nothing changes).
+    carlos.goto(f"{site.base}/admin/catalogos/tipo_problema")
+    carlos.get_by_role("button", name="Aposentar “Erro em alguma API”").click()
+    expect(carlos.get_by_role("button", name="Aposentar mesmo assim")).to_be_visible()
+    check(site, carlos, "catálogo: confirmar aposentadoria", "catalogs_admin.catalog")
     carlos.goto(f"{site.base}/admin/papeis")
     carlos.get_by_role("button", name="Conceder").click()  # nothing filled in: errors
     expect(carlos).to_have_title(re.compile("^Erro: "))
