@@ -123,8 +123,10 @@ def test_a_user_task_naming_only_a_ui_file_is_refused(svc: Chamados) -> None:
         '<spiffworkflow:property name="formJsonSchemaFilename" value="dados-schema.json"/>', ""
     )
     draft = w.designer.draft(w.dora, PID)
-    with pytest.raises(ModelRejected) as err:
-        w.designer.save_model(w.dora, PID, model(chain(only_ui), process_id=PID), draft.version)
+    saved = w.designer.save_model(w.dora, PID, model(chain(only_ui), process_id=PID), draft.version)
+    assert [p.element_id for p in saved.problems] == ["Activity_dados"]  # saved, listed
+    with pytest.raises(ModelRejected) as err:  # and it cannot be published
+        w.designer.publish(w.dora, PID, saved.version, "só o UI")
     assert [p.element_id for p in err.value.problems] == ["Activity_dados"]
 
 
