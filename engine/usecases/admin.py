@@ -156,8 +156,9 @@ class Admin(GroupsAdmin):
         """"Serviço: cenário" for each scenario of a published model that passes with the
         catalogs as they are and fails with ``code`` retired from ``catalog``."""
         now_catalogs = catalogs.all_catalogs(db)
-        if not any(o.code == code and o.active for o in now_catalogs.get(catalog, [])):
-            return []
+        active = [o.code for o in now_catalogs.get(catalog, []) if o.active]
+        if code not in active or active == [code]:
+            return []  # nothing to retire, or the last active item: catalogs refuses it
         without = {
             name: [
                 dataclasses.replace(o, active=False) if name == catalog and o.code == code else o
