@@ -74,6 +74,7 @@ NOT_PAGES: dict[str, str] = {
     "designer.draft_json": "JSON do modelador",
     "designer.export_draft": "download do .bpmn",
     "designer.export_version": "download do .bpmn",
+    "designer.export_folder": "download da pasta do modelo (.zip)",
 }
 
 

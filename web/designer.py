@@ -281,6 +281,16 @@ def export_draft(pid: str) -> Any:
     return _download(*_svc().designer.export(_user(), pid))
 
 
+@bp.get("/processos/<pid>/exportar-pasta")
+@role_required(ROLE)
+def export_folder(pid: str) -> Any:
+    """The draft as SpiffArena's process-model folder, zipped."""
+    filename, data = _svc().designer.export_folder(_user(), pid)
+    response = Response(data, mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 @bp.get("/processos/<pid>/versoes/<int:version_id>/exportar")
 @role_required(ROLE)
 def export_version(pid: str, version_id: int) -> Any:

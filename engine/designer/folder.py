@@ -2,9 +2,11 @@
 
 A folder holds ``process_model.json`` (``display_name``, ``description``,
 ``primary_file_name``, ``primary_process_id``), every ``.bpmn`` and ``.dmn`` file and the
-forms' JSON files. A single ``.bpmn`` file is a folder of one: its forms are looked up
+forms' JSON files — and, this platform's own, the e-mail templates the model declares in a
+``mail/`` subfolder. A single ``.bpmn`` file is a folder of one: its forms are looked up
 beside it. Reading never raises for what is inside the files: every problem is a
 ``Problem`` naming the element (or the file), for the deploy to report all at once.
+``write_zip`` is the way back: a model exported as the same folder, zipped.
 """
 
 from __future__ import annotations
@@ -77,9 +79,16 @@ def _read_dir(base: Path, source: str, only_bpmn: str | None = None) -> ModelFol
             files[path.name] = path.read_bytes()
         elif suffix == ".dmn":
             files[path.name] = b""
+    mail = base / "mail"
+    if only_bpmn is None and mail.is_dir():
+        for path in sorted(p for p in mail.iterdir() if p.is_file())[:MAX_FILES]:
+            if path.suffix.lower() in _MAIL_SUFFIXES:
+                too_big = path.stat().st_size > MAX_FORM_BYTES
+                files[f"{specs.MAIL_DIR}{path.name}"] = _TOO_BIG if too_big else path.read_bytes()
     return from_files(source, base.name, files)
 
 
+_MAIL_SUFFIXES = (".txt", ".html")
 _TOO_BIG = b"(too big)"  # a marker, compared by identity
 MAX_ZIP_BYTES = 20 * 1024 * 1024  # uncompressed, all files together
 
@@ -103,9 +112,12 @@ def read_zip(source: str, data: bytes) -> ModelFolder:
     files: dict[str, bytes] = {}
     budget = MAX_ZIP_BYTES
     for info in entries:
-        name = PurePosixPath(info.filename.replace("\\", "/")).name
+        inside = PurePosixPath(info.filename.replace("\\", "/"))
+        name = inside.name
         if not name or name.startswith(".") or "__MACOSX" in info.filename:
             continue
+        if inside.parent.name == "mail" and inside.suffix.lower() in _MAIL_SUFFIXES:
+            name = f"{specs.MAIL_DIR}{name}"  # the model's e-mail templates keep their folder
         if name in files:
             raise UnreadablePath(f"{source}: o zip tem dois arquivos chamados {name}.")
         try:
@@ -136,7 +148,17 @@ def from_files(source: str, name: str, files: dict[str, bytes]) -> ModelFolder:
     for filename in sorted(files):
         data = files[filename]
         suffix = PurePosixPath(filename).suffix.lower()
-        if suffix == ".bpmn":
+        if specs.is_mail_file(filename):
+            if data is _TOO_BIG or len(data) > MAX_FORM_BYTES:
+                folder.problems.append(
+                    Problem(filename, f"O arquivo passa do limite de {MAX_FORM_BYTES // 1024} KB.")
+                )
+                continue
+            try:
+                folder.form_files[filename] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                folder.problems.append(Problem(filename, "O arquivo não está em UTF-8."))
+        elif suffix == ".bpmn":
             folder.bpmn_files[filename] = data
         elif suffix == ".dmn":
             folder.dmn_files += (filename,)
@@ -237,6 +259,7 @@ def choose(folder: ModelFolder) -> tuple[Chosen | None, list[Problem]]:
     assert process_id is not None
     problems.extend(_calls_to_other_files(folder, primary, tree))
     used = specs.referenced_forms(bpmn)
+    used |= {name for mail in specs.referenced_mail(bpmn) for name in specs.mail_files(mail)}
     forms = {name: text for name, text in folder.form_files.items() if name in used}
     if problems:
         return None, problems
@@ -270,3 +293,31 @@ def _calls_to_other_files(folder: ModelFolder, primary: str, tree: etree._Elemen
                 )
             )
     return problems
+
+
+def write_zip(
+    process_id: str, name: str, description: str, bpmn: bytes, files: dict[str, str]
+) -> bytes:
+    """The model as SpiffArena's folder, zipped: ``<id>/process_model.json``,
+    ``<id>/<id>.bpmn``, the forms beside it and the e-mail templates in ``<id>/mail/`` —
+    what ``read_zip`` (``chamados models deploy``, ``POST /api/v1/models``) reads back."""
+    metadata = {
+        "id": process_id,
+        "display_name": name,
+        "description": description,
+        "primary_file_name": f"{process_id}.bpmn",
+        "primary_process_id": process_id,
+        "exception_notification_addresses": [],
+        "fault_or_suspend_on_exception": "fault",
+        "metadata_extraction_paths": None,
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            f"{process_id}/{METADATA}",
+            json.dumps(metadata, ensure_ascii=False, indent=2) + "\n",
+        )
+        archive.writestr(f"{process_id}/{process_id}.bpmn", bpmn)
+        for filename in sorted(files):
+            archive.writestr(f"{process_id}/{filename}", files[filename])
+    return buffer.getvalue()

@@ -18,6 +18,7 @@ from engine.designer.access import cpf_of, require_designer
 from engine.designer.drafts import Draft
 from engine.designer.folder import ModelFolder
 from engine.designer.folder import choose as choose_model
+from engine.designer.folder import write_zip as write_folder_zip
 from engine.designer.publishing import VersionInfo
 from engine.designer.validation import (
     ModelRejected,
@@ -249,6 +250,15 @@ class Designer:
         except UnicodeDecodeError as exc:
             raise ModelRejected([Problem(None, "O arquivo não está em UTF-8.")]) from exc
         return Imported(xml=xml, problems=self.validate(actor, pid, xml))
+
+    def export_folder(self, actor: Actor, pid: str) -> tuple[str, bytes]:
+        """The draft as SpiffArena's process-model folder, zipped (engine.designer.folder):
+        the model, the forms and e-mail templates it uses, ``process_model.json``."""
+        require_designer(actor)
+        with self.unit.reading() as session:
+            draft = drafts.load(session, pid)
+        bpmn, files = publishing.publishable_content(draft)
+        return f"{pid}.zip", write_folder_zip(pid, draft.name, "", bpmn, files)
 
     def export(self, actor: Actor, pid: str, version_id: int | None = None) -> tuple[str, bytes]:
         require_designer(actor)
