@@ -148,8 +148,10 @@ def test_modeler_edits_and_saves(server: tuple[str, Flask], browser: Any) -> Non
         }"""
     )
     page.locator("#panel-ui").select_option("analisar-chamado-uischema.json")
-    page.get_by_role("button", name="Validar").click()
+    # Validated as one edits: the problem shows without pressing "Validar".
     errors = page.locator("#modeler-errors")
+    expect(errors).to_contain_text("revisar_chamado", timeout=10000)
+    page.get_by_role("button", name="Validar").click()
     expect(errors).to_contain_text("revisar_chamado")
     expect(errors).to_contain_text("indica só o UI do formulário")
     expect(page.locator(".djs-overlay .app-error-badge")).to_have_count(1)

@@ -4,7 +4,7 @@
  * - Saves with the draft's version (POST data-save-url, JSON), whatever the model's state:
  *   the server answers with what still blocks publishing, [{element_id, message}], shown in
  *   a list and on the diagram (422 only for what is not a model at all, nothing saved).
- * - Validates without saving, imports a .bpmn (the server checks it safely and sends it
+ * - Validates as one edits (after a pause) and on demand, without saving; imports a .bpmn (the server checks it safely and sends it
  *   back), downloads the diagram as it is on screen.
  * - A side panel edits the selected element's name and, for user tasks, the form files
  *   (SpiffArena's formJsonSchemaFilename / formUiSchemaFilename properties). Unknown
@@ -22,7 +22,9 @@
   root.hidden = false
 
   var cfg = root.dataset
-  var modeler = new window.BpmnJS({ container: '#modeler-canvas' })
+  // bpmn-js's own keyboard bindings (undo/redo, delete, select all, direct editing…);
+  // they leave keys typed in the side panel's fields alone.
+  var modeler = new window.BpmnJS({ container: '#modeler-canvas', keyboard: { bindTo: document } })
   window.chamadosModeler = modeler // tests and the browser console drive it
   var state = { version: null, forms: [], newForms: {}, dirty: false, loading: true }
   var statusEl = document.getElementById('modeler-status')
@@ -178,6 +180,21 @@
     } catch (error) {
       say('Não foi possível validar: ' + error.message, 'danger')
     }
+  }
+
+  // Problems on the diagram as one edits: validated once the editing pauses, never on
+  // every keystroke (one request per pause), the list and the markers only.
+  var liveTimer = null
+  function validateSoon() {
+    clearTimeout(liveTimer)
+    liveTimer = setTimeout(async function () {
+      try {
+        var answer = await postJson(cfg.validateUrl, { xml: await currentXml() })
+        if (answer.status === 200) showProblems(answer.data.errors || [])
+      } catch (error) {
+        // The "Validar" button says why; a background check stays quiet.
+      }
+    }, 800)
   }
 
   async function importFile(file) {
@@ -359,6 +376,7 @@
     if (state.loading) return
     state.dirty = true
     say('Alterações não salvas.', 'warning')
+    validateSoon()
   })
   root.querySelector('[data-action="save"]').addEventListener('click', save)
   root.querySelector('[data-action="validate"]').addEventListener('click', validate)
