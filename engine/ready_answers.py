@@ -81,7 +81,10 @@ def list_answers(session: Session) -> list[Answer]:
     """Every answer, active ones first, by catalog and title."""
     rows = session.scalars(
         select(ReadyAnswer).order_by(
-            ReadyAnswer.active.desc(), ReadyAnswer.catalog, ReadyAnswer.code, ReadyAnswer.title
+            ReadyAnswer.active.desc(),
+            ReadyAnswer.catalog,
+            ReadyAnswer.code.asc().nulls_first(),
+            ReadyAnswer.title,
         )
     ).all()
     labels = {c: _labels(session, c) for c in {r.catalog for r in rows}}
@@ -247,7 +250,9 @@ def offered(
                 (ReadyAnswer.code.is_(None)) | (ReadyAnswer.code == chamado.categoria)
             )
         labels = _labels(session, catalog)
-        rows = session.scalars(query.order_by(ReadyAnswer.code, ReadyAnswer.title)).all()
+        rows = session.scalars(
+            query.order_by(ReadyAnswer.code.asc().nulls_first(), ReadyAnswer.title)
+        ).all()
         result[str(name)] = [
             Offered(
                 r.id,
