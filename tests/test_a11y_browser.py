@@ -75,6 +75,7 @@ NOT_PAGES: dict[str, str] = {
     "designer.export_draft": "download do .bpmn",
     "designer.export_version": "download do .bpmn",
     "designer.export_folder": "download da pasta do modelo (.zip)",
+    "designer.form_file": "download de um arquivo de formulário (.json)",
 }
 
 

@@ -291,6 +291,17 @@ def export_folder(pid: str) -> Any:
     return response
 
 
+@bp.get("/processos/<pid>/arquivos/<filename>")
+@role_required(ROLE)
+def form_file(pid: str, filename: str) -> Any:
+    """One of the draft's form files, as a download."""
+    data = _svc().designer.form_file(_user(), pid, filename)
+    response = Response(data, mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 @bp.get("/processos/<pid>/versoes/<int:version_id>/exportar")
 @role_required(ROLE)
 def export_version(pid: str, version_id: int) -> Any:

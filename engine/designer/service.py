@@ -251,6 +251,15 @@ class Designer:
             raise ModelRejected([Problem(None, "O arquivo não está em UTF-8.")]) from exc
         return Imported(xml=xml, problems=self.validate(actor, pid, xml))
 
+    def form_file(self, actor: Actor, pid: str, filename: str) -> bytes:
+        """One of the draft's form files (JSON), by its name."""
+        require_designer(actor)
+        with self.unit.reading() as session:
+            draft = drafts.load(session, pid)
+        if specs.is_mail_file(filename) or filename not in draft.forms:
+            raise NotFound(f"O arquivo {filename} não existe no rascunho.")
+        return draft.forms[filename].encode("utf-8")
+
     def export_folder(self, actor: Actor, pid: str) -> tuple[str, bytes]:
         """The draft as SpiffArena's process-model folder, zipped (engine.designer.folder):
         the model, the forms and e-mail templates it uses, ``process_model.json``."""
@@ -282,6 +291,12 @@ class Designer:
         ui_file = task.ui_file or f"{task_id}-uischema.json"
         schema_text, ui_text = template.new_form_texts(task.name)
         new = schema_file not in draft.forms
+        tree = specs.safe_parse_xml(draft.bpmn_xml.encode("utf-8"))
+        shared = tuple(
+            f"{other.name} ({other.task_id})"
+            for other in user_task_forms(tree)
+            if other.task_id != task_id and other.schema_file == schema_file
+        )
         return FormEdit(
             process_id=pid,
             draft_version=draft.version,
@@ -291,6 +306,7 @@ class Designer:
             schema_text=draft.forms.get(schema_file, schema_text),
             ui_text=draft.forms.get(ui_file, ui_text if new else "{}"),
             new=new,
+            shared_with=shared,
         )
 
     def save_form(

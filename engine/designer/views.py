@@ -54,6 +54,8 @@ class FormEdit:
     schema_text: str
     ui_text: str
     new: bool  # the files do not exist yet: the texts are a starting template
+    # The other tasks whose forms are these files: saving changes their forms too.
+    shared_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
