@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from engine import outbox, search, specs
+from engine import forms, outbox, search, specs
 from engine.models import (
     ApiToken,
     Attachment,
@@ -58,16 +58,8 @@ _MIN_NEEDLE = 4
 
 
 def _is_choice(prop: Mapping[str, Any]) -> bool:
-    """A field whose value is picked from a list the platform or the model defines."""
-    return bool(
-        prop.get("enum")
-        or prop.get("oneOf")
-        or prop.get("anyOf")
-        or prop.get("const") is not None
-        or prop.get("x-catalog")
-        or prop.get("x-lookup")
-        or prop.get("x-instance") in _KEPT_INSTANCE
-    )
+    """A field picked from a list, or one that describes the service, not the person."""
+    return forms.is_choice(prop) or prop.get("x-instance") in _KEPT_INSTANCE
 
 
 def redact_answers(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:

@@ -143,17 +143,7 @@ def save(
 ) -> int:
     title, body, catalog, code = _checked(session, title, body, catalog, code)
     if answer_id is None:
-        row = ReadyAnswer(
-            title=title,
-            body=body,
-            catalog=catalog,
-            code=code,
-            active=True,
-            created_at=now,
-            updated_at=now,
-            updated_by_id=by_user_id,
-        )
-        session.add(row)
+        row = _add(session, title, body, catalog, code, now, by_user_id)
         session.flush()
         action = "resposta_pronta.criada"
     else:
@@ -204,18 +194,32 @@ def seed(session: Session, path: Path, now: datetime) -> int:
         title, body, catalog, code = _checked(
             session, item["title"], item["text"], item["catalog"], item.get("value")
         )
-        session.add(
-            ReadyAnswer(
-                title=title,
-                body=body,
-                catalog=catalog,
-                code=code,
-                active=True,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        _add(session, title, body, catalog, code, now, None)
     return len(items)
+
+
+def _add(
+    session: Session,
+    title: str,
+    body: str,
+    catalog: str,
+    code: str | None,
+    now: datetime,
+    by_user_id: int | None,
+) -> ReadyAnswer:
+    """A new, active answer (already checked) in the session."""
+    row = ReadyAnswer(
+        title=title,
+        body=body,
+        catalog=catalog,
+        code=code,
+        active=True,
+        created_at=now,
+        updated_at=now,
+        updated_by_id=by_user_id,
+    )
+    session.add(row)
+    return row
 
 
 def _key_field(schema: dict[str, Any], catalog: str) -> str | None:

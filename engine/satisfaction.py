@@ -119,12 +119,7 @@ def answer_by_link(
         .values(link_used_at=now, rating=rating, answered_at=now, changed_at=now, channel="email")
         .returning(_TABLE.c.chamado_id)
     ).scalar()
-    if recorded is not None:
-        return LinkOutcome.RECORDED, recorded
-    row = by_token(session, token)
-    if row is None:
-        return LinkOutcome.INVALID, None
-    return LinkOutcome.ALREADY_USED, row.chamado_id
+    return _outcome(session, token, recorded, LinkOutcome.ALREADY_USED)
 
 
 def comment_by_link(
@@ -144,12 +139,18 @@ def comment_by_link(
         .values(rating=rating, comment=comment, changed_at=now)
         .returning(_TABLE.c.chamado_id)
     ).scalar()
-    if changed is not None:
-        return LinkOutcome.RECORDED, changed
+    return _outcome(session, token, changed, LinkOutcome.EXPIRED)
+
+
+def _outcome(
+    session: Session, token: str, written: int | None, otherwise: LinkOutcome
+) -> tuple[LinkOutcome, int | None]:
+    """What a link's conditional UPDATE means: it wrote (RECORDED), or the token exists
+    and the condition did not hold (``otherwise``), or no such token (INVALID)."""
+    if written is not None:
+        return LinkOutcome.RECORDED, written
     row = by_token(session, token)
-    if row is None:
-        return LinkOutcome.INVALID, None
-    return LinkOutcome.EXPIRED, row.chamado_id
+    return (LinkOutcome.INVALID, None) if row is None else (otherwise, row.chamado_id)
 
 
 def answer_on_page(

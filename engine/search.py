@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from engine import users
+from engine import forms, users
 from engine.models import PORTUGUESE, Chamado, SearchEntry, User
 
 # Each database's own full-text structure, created by migration 0012 and unknown to
@@ -66,17 +66,10 @@ def fold(value: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
-def _is_choice(schema: Any) -> bool:
-    """A field whose value is a code from a list (its label is what people read)."""
-    return isinstance(schema, dict) and any(
-        key in schema for key in ("enum", "oneOf", "anyOf", "const", "x-catalog", "x-lookup")
-    )
-
-
 def _texts(value: Any, schema: Any) -> Iterator[str]:
     """Every string a person typed into a form's answers: codes of choices left out
     ("analista_servico" is not a word anyone searches for), lists and nested objects in."""
-    if _is_choice(schema):
+    if isinstance(schema, dict) and forms.is_choice(schema):
         return
     if isinstance(value, str):
         yield value

@@ -148,7 +148,8 @@ def from_files(source: str, name: str, files: dict[str, bytes]) -> ModelFolder:
     for filename in sorted(files):
         data = files[filename]
         suffix = PurePosixPath(filename).suffix.lower()
-        if specs.is_mail_file(filename):
+        # The forms' JSON and the model's e-mail templates: text, bounded, kept by name.
+        if specs.is_mail_file(filename) or (suffix == ".json" and filename != METADATA):
             if data is _TOO_BIG or len(data) > MAX_FORM_BYTES:
                 folder.problems.append(
                     Problem(filename, f"O arquivo passa do limite de {MAX_FORM_BYTES // 1024} KB.")
@@ -162,16 +163,6 @@ def from_files(source: str, name: str, files: dict[str, bytes]) -> ModelFolder:
             folder.bpmn_files[filename] = data
         elif suffix == ".dmn":
             folder.dmn_files += (filename,)
-        elif suffix == ".json" and filename != METADATA:
-            if data is _TOO_BIG or len(data) > MAX_FORM_BYTES:
-                folder.problems.append(
-                    Problem(filename, f"O arquivo passa do limite de {MAX_FORM_BYTES // 1024} KB.")
-                )
-                continue
-            try:
-                folder.form_files[filename] = data.decode("utf-8")
-            except UnicodeDecodeError:
-                folder.problems.append(Problem(filename, "O arquivo não está em UTF-8."))
     if not folder.bpmn_files:
         raise UnreadablePath(f"{source}: nenhum arquivo .bpmn encontrado.")
     if len(folder.form_files) > MAX_FORMS:

@@ -61,6 +61,9 @@ from engine.forms.annotations import (
     internal_fields as internal_fields,
 )
 from engine.forms.annotations import (
+    is_choice as is_choice,
+)
+from engine.forms.annotations import (
     lookup_fields as lookup_fields,
 )
 from engine.forms.annotations import (

@@ -30,6 +30,19 @@ def _props(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     return props if isinstance(props, Mapping) else {}
 
 
+def is_choice(prop: Mapping[str, Any]) -> bool:
+    """A field whose value is picked from a list the platform or the model defines (its
+    value is a code: the label is what people read)."""
+    return bool(
+        prop.get("enum")
+        or prop.get("oneOf")
+        or prop.get("anyOf")
+        or prop.get("const") is not None
+        or prop.get("x-catalog")
+        or prop.get("x-lookup")
+    )
+
+
 def instance_values(schema: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, Any]:
     """Ticket attribute -> value, for the fields annotated ``x-instance`` that were sent."""
     found: dict[str, Any] = {}
