@@ -139,14 +139,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("a11y-browser")
     srv = werkzeug.serving.make_server("127.0.0.1", 0, lambda e, s: [], threaded=True)
     base = f"http://127.0.0.1:{srv.server_port}"
-    app = create_app(
-        {
-            "DATABASE_URL": database_url(tmp),
-            "SECRET_KEY": "a11y-browser-test",
-            "OIDC_ISSUER": "http://127.0.0.1:9",  # never contacted: sessions are opened directly
-            "APP_BASE_URL": base,
-        }
-    )
+    # A long instance path, as on a server: the mail pages show it (capture mode) and it
+    # must wrap at 320 px wherever the checkout lives.
+    instance = tmp / ("instancia_" + "caminho_longo_sem_quebra_" * 4)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INSTANCE_DIR", str(instance))
+        app = create_app(
+            {
+                "DATABASE_URL": database_url(tmp),
+                "SECRET_KEY": "a11y-browser-test",
+                # never contacted: sessions are opened directly
+                "OIDC_ISSUER": "http://127.0.0.1:9",
+                "APP_BASE_URL": base,
+            }
+        )
     svc: Chamados = app.extensions["chamados"]
     svc.init_database()
     seed_demo(svc)
