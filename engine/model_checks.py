@@ -3,7 +3,7 @@
 Two passes, both collecting instead of stopping at the first problem:
 
 * ``xml_problems`` reads the safe XML tree before SpiffWorkflow does: elements the
-  platform does not run yet (service tasks, DMN, messages, ad-hoc sub-processes) and
+  platform does not run yet (service tasks, messages, ad-hoc sub-processes) and
   call activities to processes that are not in the model. The parser would either
   crash on them (a service task has no ``script``), accept them and fail at start, or
   publish an instance that waits forever.
@@ -106,14 +106,6 @@ def xml_problems(trees: Iterable[etree._Element]) -> list[Problem]:
                     node.get("id"),
                     f"Tarefa de serviço{what}: a plataforma ainda não executa conectores; "
                     "troque-a por uma tarefa de script ou de usuário.",
-                )
-            )
-        for node in tree.iter(f"{_B}businessRuleTask"):
-            problems.append(
-                (
-                    node.get("id"),
-                    "Tarefa de regra de negócio: tabelas de decisão (DMN) ainda não são "
-                    "executadas pela plataforma; calcule o resultado numa tarefa de script.",
                 )
             )
         for node in tree.iter(f"{_B}adHocSubProcess"):

@@ -104,24 +104,6 @@ def test_a_refused_model_prints_one_line_per_problem_and_exits_1(
     assert isinstance(result.exception, SystemExit)
 
 
-def test_a_call_to_a_process_in_another_file_is_refused_on_the_element(
-    app: Flask, tmp_path: Path
-) -> None:
-    folder = tmp_path / "chamadas"
-    folder.mkdir()
-    call = '<bpmn:callActivity id="Call_filho" calledElement="Filho">{flows}</bpmn:callActivity>'
-    (folder / "pai.bpmn").write_text(model(chain(call), process_id="Pai"))
-    (folder / "filho.bpmn").write_text(model(chain(), process_id="Filho"))
-    (folder / "process_model.json").write_text(
-        json.dumps({"primary_file_name": "pai.bpmn", "primary_process_id": "Pai"})
-    )
-    result = deploy(app, folder)
-    assert result.exit_code == 1
-    assert "Call_filho: Atividade de chamada ao processo 'Filho', do arquivo filho.bpmn" in (
-        result.output
-    )
-
-
 def test_usage_errors_exit_2(app: Flask, tmp_path: Path) -> None:
     assert deploy(app).exit_code == 2  # no path
     missing = deploy(app, tmp_path / "nao-existe")

@@ -72,7 +72,7 @@ def test_every_problem_is_reported_at_once_including_inside_sub_processes() -> N
     [
         (
             '<bpmn:businessRuleTask id="Rule_1">{flows}</bpmn:businessRuleTask>',
-            "DMN",
+            "Tarefa de regra de negócio sem a tabela de decisão",
         ),
         ('<bpmn:receiveTask id="Receive_1">{flows}</bpmn:receiveTask>', "Mensagens BPMN"),
         (

@@ -146,8 +146,8 @@ def _files_problems(form_texts: Mapping[str, Any]) -> list[Problem]:
                     f"Formulário {name}: passa do limite de {MAX_FORM_BYTES // 1024} KB.",
                 )
             )
-        elif specs.is_mail_file(name):
-            continue  # an e-mail template: checked with the model that sends it
+        elif specs.is_mail_file(name) or specs.is_model_file(name):
+            continue  # an e-mail template, a called .bpmn or a .dmn: checked with the model
         else:
             try:
                 limits.loads(text)
