@@ -3,8 +3,8 @@
 Two passes, both collecting instead of stopping at the first problem:
 
 * ``xml_problems`` reads the safe XML tree before SpiffWorkflow does: elements the
-  platform does not run yet (service tasks, messages, ad-hoc sub-processes) and
-  call activities to processes that are not in the model. The parser would either
+  platform does not run (service tasks with an unknown connector, messages, ad-hoc
+  sub-processes) and call activities to processes that are not in the model. The parser would either
   crash on them (a service task has no ``script``), accept them and fail at start, or
   publish an instance that waits forever.
 * ``spec_problems`` walks every task spec of the process and of all its sub-processes
@@ -33,7 +33,7 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import (
 )
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 
-from engine import timer_checks
+from engine import connectors, timer_checks
 from engine.scripting import ExpressionRejected, compile_expression, compile_script
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -97,17 +97,15 @@ def xml_problems(trees: Iterable[etree._Element]) -> list[Problem]:
     problems: list[Problem] = []
     for tree in trees:
         for node in tree.iter(f"{_B}serviceTask"):
-            operator = next(
-                (op.get("id") for op in node.iter(f"{{{SPIFF_NS}}}serviceTaskOperator")), None
+            operator_node = next(iter(node.iter(f"{{{SPIFF_NS}}}serviceTaskOperator")), None)
+            operator = operator_node.get("id") if operator_node is not None else None
+            names = (
+                [p.get("id", "") for p in operator_node.iter(f"{{{SPIFF_NS}}}parameter")]
+                if operator_node is not None
+                else []
             )
-            what = f" (conector {operator})" if operator else ""
-            problems.append(
-                (
-                    node.get("id"),
-                    f"Tarefa de serviço{what}: a plataforma ainda não executa conectores; "
-                    "troque-a por uma tarefa de script ou de usuário.",
-                )
-            )
+            for problem in connectors.problems(operator, names):
+                problems.append((node.get("id"), f"Tarefa de serviço: {problem}"))
         for node in tree.iter(f"{_B}adHocSubProcess"):
             problems.append(
                 (
@@ -193,6 +191,9 @@ def task_spec_problems(task_spec: Any) -> list[Problem]:
     problems: list[Problem] = []
     if isinstance(task_spec, ScriptTask):
         _script(problems, element, "Script", task_spec.script)
+    for name, param in (getattr(task_spec, "operation_params", None) or {}).items():
+        value = param.get("value") if isinstance(param, dict) else None
+        _expression(problems, element, f"Parâmetro {name} do conector", value)
     _script(problems, element, "Script anterior (preScript)", getattr(task_spec, "prescript", None))
     _script(
         problems, element, "Script posterior (postScript)", getattr(task_spec, "postscript", None)

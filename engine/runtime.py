@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from SpiffWorkflow import TaskState
@@ -19,19 +19,22 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task
 
+from engine.connectors import ConnectorFailed
 from engine.errors import ModelRuntimeError, TaskNotReady
 from engine.scripting import ExpressionRejected, make_script_engine
 from engine.specs import ProcessBundle
 
 _SCRIPT_ENGINE = make_script_engine()
+_E = TypeVar("_E", bound=BaseException)
 
 
-def _refused_expression(exc: BaseException) -> ExpressionRejected | None:
-    """The ExpressionRejected (a script over a limit, say) behind SpiffWorkflow's wrapper."""
+def _in_chain(exc: BaseException, kind: type[_E]) -> _E | None:
+    """The ``kind`` exception (a script over a limit, a connector's failure) behind
+    SpiffWorkflow's wrappers."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, ExpressionRejected):
+        if isinstance(current, kind):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
@@ -53,9 +56,12 @@ def _original(exc: BaseException) -> BaseException | None:
 def _reason(exc: WorkflowException) -> str:
     """Why a step failed, in pt-BR; the Python error of a script is named as Python says it
     (a designer searches for "KeyError"), SpiffWorkflow's own English is not passed on."""
-    refused = _refused_expression(exc)
+    refused = _in_chain(exc, ExpressionRejected)
     if refused is not None:
         return str(refused)
+    failed = _in_chain(exc, ConnectorFailed)
+    if failed is not None:
+        return f"o conector {failed.operator} falhou: {failed}"
     if "No conditions satisfied" in str(exc):
         return "nenhuma condição de saída do gateway valeu e ele não tem fluxo padrão."
     original = _original(exc)

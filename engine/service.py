@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 from engine import (
     access_log,
     catalogs,
+    connectors,
     forms,
     groups,
     incidents,
@@ -200,11 +201,21 @@ __all__ = [
 ]
 
 
+def _configure_connectors(settings: Settings) -> None:
+    """Service tasks run in the shared script engine: the process's limits are global."""
+    connectors.configure(
+        connectors.HttpPolicy.from_text(
+            settings.connector_http_hosts, float(settings.connector_http_timeout)
+        )
+    )
+
+
 class Chamados:
     """One per process, shared by every request and job: named use cases over one unit."""
 
     def __init__(self, unit: Unit) -> None:
         self.unit = unit
+        _configure_connectors(unit.settings)
         self.requests = Requests(unit)
         self.analysis = Analysis(unit)
         self.timers = Timing(unit)
@@ -231,6 +242,7 @@ class Chamados:
     def settings(self, settings: Settings) -> None:
         # Tests point a running facade at other processes/ or shorter timeouts.
         self.unit.settings = settings
+        _configure_connectors(settings)
 
     @property
     def clock(self) -> Clock:

@@ -39,6 +39,10 @@ class Settings:
     # Links in e-mail are built from it: mail is sent by the scheduler, outside any request.
     app_base_url: str = "http://127.0.0.1:5000"
     queue_page_size: int = 20
+    # Service tasks' HTTP connector (engine.connectors): the hosts it may call, comma
+    # separated (names, "*.suffix", addresses, networks), and its total timeout.
+    connector_http_hosts: str = ""
+    connector_http_timeout: int = 10
 
     @classmethod
     def from_env(
@@ -58,4 +62,6 @@ class Settings:
             app_base_url=env.get("APP_BASE_URL") or "http://127.0.0.1:5000",
             session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 30, minimum=1),
             session_max_hours=_int(env, "SESSION_MAX_HOURS", 12, minimum=1),
+            connector_http_hosts=env.get("CONNECTOR_HTTP_ALLOWED_HOSTS") or "",
+            connector_http_timeout=_int(env, "CONNECTOR_HTTP_TIMEOUT", 10, minimum=1),
         )

@@ -98,7 +98,7 @@ def test_a_refused_model_prints_one_line_per_problem_and_exits_1(
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert lines[0] == f"{bpmn}: recusado (2 problema(s))"
-    assert lines[1].startswith("Activity_http: Tarefa de serviço (conector http/GetRequestV2)")
+    assert lines[1].startswith("Activity_http: Tarefa de serviço: o conector 'slack/PostMessage'")
     assert lines[2].startswith("Script_mau: Script: Linha 1: importações não são permitidas")
     assert "Traceback" not in result.output
     assert isinstance(result.exception, SystemExit)
