@@ -14,8 +14,13 @@ registry below runs them in the process, with the platform's limits:
   to a size limit, no redirect followed. The result, written to the task's result
   variable, is connector-http's version 2 response: ``{"body", "mimetype",
   "http_status"}``, the body parsed when it is JSON.
+* **E-mail** (``smtp/SendEmail``, connector-smtp's parameters): the message joins the
+  platform's outbox in the step's own transaction (engine.outbox: its relay, retries,
+  retention), so it leaves only if the step is saved; the model's ``smtp_*`` and
+  ``email_from`` are not used (the platform sends from ``MAIL_FROM``, through its relay).
+  Up to 10 recipients, a one-line subject, a plain-text body.
 * Any failure — a host not allowed, a timeout, a refused connection, a status of 300 or
-  more — raises :class:`ConnectorFailed` with a pt-BR message naming the operator: the
+  more, an invalid address — raises :class:`ConnectorFailed` with a pt-BR message: the
   step fails, the ticket gets a technical incident (engine.incidents) with that message,
   and nothing it did is saved. A connector never fails silently.
 
@@ -34,6 +39,7 @@ import ipaddress
 import json
 import socket
 import ssl
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,11 +123,12 @@ class Connector:
     operator: str
     required: tuple[str, ...]
     optional: tuple[str, ...]
-    run: Callable[[Mapping[str, Any]], dict[str, Any]]
+    # (parameters, the instance's top workflow) -> the result variable's value
+    run: Callable[[Mapping[str, Any], Any], dict[str, Any]]
 
 
-def _http(method: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
-    return lambda params: http_request(method, params, _policy)
+def _http(method: str) -> Callable[[Mapping[str, Any], Any], dict[str, Any]]:
+    return lambda params, _workflow: http_request(method, params, _policy)
 
 
 _HTTP_PARAMS = ("headers", "params", "basic_auth_username", "basic_auth_password", "attempts")
@@ -133,6 +140,14 @@ for _method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"):
         REGISTRY[_name] = Connector(_name, ("url",), _HTTP_PARAMS + _extra, _http(_method))
 
 
+REGISTRY["smtp/SendEmail"] = Connector(
+    "smtp/SendEmail",
+    ("email_to", "email_subject", "email_body"),
+    ("email_from", "smtp_host", "smtp_port", "smtp_user", "smtp_password"),
+    lambda params, workflow: queue_mail(params, workflow),
+)
+
+
 def problems(operator: str | None, parameters: Iterable[str]) -> list[str]:
     """What keeps a service task from running, in pt-BR (nothing: it runs)."""
     if not operator:
@@ -141,8 +156,7 @@ def problems(operator: str | None, parameters: Iterable[str]) -> list[str]:
     if connector is None:
         known = ", ".join(sorted(name for name in REGISTRY if not name.endswith("Request")))
         return [
-            f"o conector {operator!r} não existe na plataforma (há: {known}; e os mesmos "
-            "sem V2)."
+            f"o conector {operator!r} não existe na plataforma (há: {known}; e os http/ sem V2)."
         ]
     given = set(parameters)
     found = []
@@ -155,12 +169,12 @@ def problems(operator: str | None, parameters: Iterable[str]) -> list[str]:
     return found
 
 
-def call(operator: str, params: Mapping[str, Any]) -> dict[str, Any]:
+def call(operator: str, params: Mapping[str, Any], workflow: Any = None) -> dict[str, Any]:
     connector = REGISTRY.get(operator)
     try:
         if connector is None:  # checked at deploy; a version from before would land here
             raise ConnectorFailed("ele não existe na plataforma.")
-        return connector.run(params)
+        return connector.run(params, workflow)
     except ConnectorFailed as exc:
         exc.operator = operator
         raise
@@ -280,3 +294,60 @@ def http_request(method: str, params: Mapping[str, Any], limits: HttpPolicy) -> 
         except ValueError as exc:
             raise ConnectorFailed(f"{method} {host}: a resposta não é JSON válido.") from exc
     return {"body": parsed, "mimetype": mimetype, "http_status": response.status}
+
+
+# --- e-mail -------------------------------------------------------------------------------------
+
+MAX_RECIPIENTS = 10
+MAX_SUBJECT = 200
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Mail:
+    """A message a service task asked for, held until its step is saved."""
+
+    to: tuple[str, ...]
+    subject: str
+    body: str
+
+
+# Per instance (its top workflow object): what its current step queued. A failed step's
+# workflow object is thrown away, and its mail with it.
+_queued: weakref.WeakKeyDictionary[Any, list[Mail]] = weakref.WeakKeyDictionary()
+
+
+def take_mail(workflow: Any) -> list[Mail]:
+    """The mail the steps just run on ``workflow`` queued (once: it is handed over)."""
+    return _queued.pop(workflow, [])
+
+
+def _address(value: Any, what: str) -> str:
+    from engine.forms.validation import is_valid_email
+
+    text = str(value).strip() if value is not None else ""
+    if not text or not is_valid_email(text):
+        raise ConnectorFailed(f"{what} não é um endereço de e-mail válido: {text!r}.")
+    return text
+
+
+def queue_mail(params: Mapping[str, Any], workflow: Any) -> dict[str, Any]:
+    raw = params.get("email_to")
+    items = raw if isinstance(raw, list | tuple) else str(raw or "").replace(";", ",").split(",")
+    to = tuple(_address(item, "email_to") for item in items if str(item).strip())
+    if not to:
+        raise ConnectorFailed("email_to não tem destinatário.")
+    if len(to) > MAX_RECIPIENTS:
+        raise ConnectorFailed(f"email_to passa de {MAX_RECIPIENTS} destinatários.")
+    subject = str(params.get("email_subject") or "").strip()
+    if not subject or "\n" in subject or "\r" in subject or len(subject) > MAX_SUBJECT:
+        raise ConnectorFailed(
+            f"email_subject deve ser uma linha, sem quebras, de até {MAX_SUBJECT} caracteres."
+        )
+    body = str(params.get("email_body") or "")
+    if len(body.encode("utf-8")) > MAX_BODY_BYTES:
+        raise ConnectorFailed(f"email_body passa de {MAX_BODY_BYTES // 1024} KB.")
+    if workflow is None:
+        raise ConnectorFailed("o e-mail só pode ser enviado por uma instância.")
+    _queued.setdefault(workflow, []).append(Mail(to, subject, body))
+    return {"enfileirado": len(to)}

@@ -900,7 +900,7 @@ class BoundedScriptEngine(PythonScriptEngine):
         SpiffWorkflow decodes into the task's result variable (so only plain data lands)."""
         params = {name: p.get("value") for name, p in (operation_params or {}).items()}
         try:
-            result = connectors.call(operation_name, params)
+            result = connectors.call(operation_name, params, task.workflow.top_workflow)
         except connectors.ConnectorFailed as exc:
             raise WorkflowTaskException(
                 f"o conector {operation_name} falhou: {exc}", task=task, exception=exc

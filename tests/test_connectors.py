@@ -20,10 +20,12 @@ import pytest
 from flask import Flask
 
 from engine import connectors
-from engine.models import Chamado
+from engine.models import Chamado, OutboxMessage
+from engine.outbox import drain
 from engine.service import Chamados
 from tests.conftest import MARIA, add_person
 from tests.model_files import chain, http_task, model, script_task
+from tests.smtp_server import SmtpServer
 
 SEEN: list[dict[str, Any]] = []
 
@@ -231,3 +233,77 @@ def test_the_policy_matches_names_suffixes_and_networks() -> None:
     assert policy.allows_address(ipaddress.ip_address("10.1.9.9"))
     for private in ("10.9.0.1", "127.0.0.1", "169.254.169.254", "192.168.0.1", "::1"):
         assert not policy.allows_address(ipaddress.ip_address(private)), private
+
+
+def mail_task(element_id: str = "Service_mail", **params: str) -> str:
+    return http_task(element_id, "smtp/SendEmail", "aviso", **params)
+
+
+def test_an_email_task_goes_through_the_outbox_to_the_smtp_server(app: Flask) -> None:
+    svc: Chamados = app.extensions["chamados"]
+    xml = model(
+        chain(
+            script_task("Script_dados", 'numero = 42; destino = "gestor@orgao.gov.br"'),
+            mail_task(
+                email_to="destino + ', copia@orgao.gov.br'",
+                email_subject='f"Pedido {numero} recebido"',
+                email_body='f"O pedido {numero} chegou.\\nAtenciosamente."',
+                email_from="'ignorado@spiff.local'",
+                smtp_host="'10.0.0.1'",
+            ),
+        ),
+        process_id="Consulta",
+    )
+    chamado = run(app, xml)
+    assert chamado.closed_at is not None, chamado.incident_message
+    smtp = SmtpServer()
+    smtp.start()
+    try:
+        report = drain(svc.unit.transaction, smtp.transport(), svc.clock, "w1")
+    finally:
+        smtp.stop()
+    assert report.sent == 2
+    got = {tuple(r.rcpt_tos): r.message for r in smtp.handler.received}
+    assert set(got) == {("gestor@orgao.gov.br",), ("copia@orgao.gov.br",)}
+    message = got[("gestor@orgao.gov.br",)]
+    assert message["Subject"] == "Pedido 42 recebido"
+    text = message.get_body(preferencelist=("plain",))
+    assert text is not None
+    content = text.get_content().replace("\r\n", "\n").strip()
+    assert content == "O pedido 42 chegou.\nAtenciosamente."
+    assert "10.0.0.1" not in str(smtp.handler.received[0].peer)  # the platform's relay
+
+
+def test_a_failed_step_sends_no_mail_and_a_bad_address_is_an_incident(app: Flask) -> None:
+    svc: Chamados = app.extensions["chamados"]
+    xml = model(
+        chain(
+            mail_task(email_to="'a@orgao.gov.br'", email_subject="'Oi'", email_body="'x'"),
+            script_task("Script_falha", "1 / 0"),
+        ),
+        process_id="Consulta",
+    )
+    chamado = run(app, xml)
+    assert chamado.incident_element == "Script_falha"
+    bad = model(
+        chain(
+            mail_task("Service_x", email_to="'sem-arroba'", email_subject="'Oi'", email_body="'x'")
+        ),
+        process_id="Consulta",
+    )
+    message = incident_of(app, bad)
+    assert "o conector smtp/SendEmail falhou: email_to não é um endereço de e-mail" in message
+    injected = model(
+        chain(
+            mail_task(
+                "Service_x",
+                email_to="'a@orgao.gov.br'",
+                email_subject="'Oi\\nBcc: todos@orgao.gov.br'",
+                email_body="'x'",
+            )
+        ),
+        process_id="Consulta",
+    )
+    assert "email_subject deve ser uma linha" in incident_of(app, injected)
+    with svc.unit.session_factory() as s:
+        assert s.query(OutboxMessage).filter_by(kind="conector").count() == 0

@@ -44,7 +44,7 @@ def test_service_task_is_refused_on_its_element_not_a_crash() -> None:
             "Activity_http",
             "Tarefa de serviço: o conector 'slack/PostMessage' não existe na plataforma (há: "
             "http/DeleteRequestV2, http/GetRequestV2, http/HeadRequestV2, http/PatchRequestV2, "
-            "http/PostRequestV2, http/PutRequestV2; e os mesmos sem V2).",
+            "http/PostRequestV2, http/PutRequestV2, smtp/SendEmail; e os http/ sem V2).",
         )
     ]
 

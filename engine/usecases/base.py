@@ -18,10 +18,12 @@ from engine import (
     audit,
     business_days,
     catalogs,
+    connectors,
     corewrite,
     forms,
     groups,
     orgaos,
+    outbox,
     runtime,
     sla,
     specs,
@@ -633,6 +635,19 @@ class UseCaseBase:
                 (timer_rows if row.kind == "timer" else task_rows).append(row)
         created, open_groups = tasks.sync(session, chamado, wf, bundle, now, draft, new, task_rows)
         waiting = timers.sync(session, chamado, wf, now, new, timer_rows)
+        # Mail the model's service tasks asked for (smtp/SendEmail): saved with the step.
+        for mail in connectors.take_mail(wf):
+            for address in mail.to:
+                outbox.enqueue_rendered(
+                    session,
+                    "conector",
+                    address,
+                    mail.subject,
+                    mail.body,
+                    None,
+                    chamado_id=chamado.id,
+                    now=now,
+                )
         # The service clock runs while a group has the instance, never while it waits for
         # the requester: a model's business deadlines count only that time.
         analysing = any(group != tasks.REQUESTER_GROUP for group in open_groups)
