@@ -87,11 +87,15 @@ def _element(exc: BaseException) -> str | None:
     return getattr(spec, "bpmn_id", None) or getattr(spec, "name", None)
 
 
-def _steps(wf: BpmnWorkflow, task: Task | None = None, refresh: bool = False) -> None:
+def _steps(
+    wf: BpmnWorkflow, task: Task | None = None, refresh: bool = False, event: Any = None
+) -> int:
     """Run ``task`` (if any) and the engine steps after it, at most MAX_ENGINE_STEPS.
 
     ``refresh``: make the due timers READY first (SpiffWorkflow refreshes them only at
-    the end of its steps).
+    the end of its steps). ``event``: a message from outside, caught first (its
+    correlation expressions run in the sandbox too); returns how many events caught it
+    (0: nothing ran).
 
     Whatever fails in here is a flaw of the model, not of the request: a script or
     expression refused while running (it would have made a value too big), a script
@@ -112,7 +116,12 @@ def _steps(wf: BpmnWorkflow, task: Task | None = None, refresh: bool = False) ->
                 next_task.task_spec.bpmn_id,
             )
 
+    caught = 0
     try:
+        if event is not None:
+            caught = wf.event_manager.catch(event, internal=False)
+            if not caught:
+                return 0
         if refresh:
             wf.refresh_timers()
         if task is not None:
@@ -131,6 +140,7 @@ def _steps(wf: BpmnWorkflow, task: Task | None = None, refresh: bool = False) ->
             "Avise a equipe responsável pelo modelo.",
             element,
         ) from exc
+    return caught
 
 
 def create(bundle: ProcessBundle, data: dict[str, Any] | None = None) -> BpmnWorkflow:
@@ -146,6 +156,12 @@ def start(bundle: ProcessBundle, data: dict[str, Any] | None = None) -> BpmnWork
     wf = create(bundle, data)
     _steps(wf)
     return wf
+
+
+def deliver(wf: BpmnWorkflow, event: Any) -> bool:
+    """A message from outside the instance (engine.messages); False: nothing waits for it
+    here (another correlation, or no longer waiting) and nothing ran."""
+    return _steps(wf, event=event) > 0
 
 
 def load(bundle: ProcessBundle, state: str) -> BpmnWorkflow:

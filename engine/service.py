@@ -59,6 +59,7 @@ from engine import (
     limits,
     listing,
     orgaos,
+    outbox,
     scenarios,
     specs,
     users,
@@ -110,6 +111,7 @@ from engine.usecases.base import STAFF_ROLES, Actor, ActorRef, ChamadoView, Task
 from engine.usecases.groups_admin import GroupChange
 from engine.usecases.health import Gauges, Health
 from engine.usecases.incidents import Incidents, RetryOutcome
+from engine.usecases.messages import Delivery, Messages
 from engine.usecases.privacy import ErasureService, Privacy, RetentionReport
 from engine.usecases.ready_answers import ReadyAnswers
 from engine.usecases.requests import Requests, ServiceInfo
@@ -149,6 +151,7 @@ __all__ = [
     "Problem",
     "QueueFilters",
     "RetentionReport",
+    "Delivery",
     "RetryOutcome",
     "RoleChange",
     "ScenariosFailed",
@@ -229,6 +232,7 @@ class Chamados:
         self.satisfaction = Satisfaction(unit)
         self.ready_answers = ReadyAnswers(unit)
         self.privacy = Privacy(unit)
+        self.messages = Messages(unit)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Chamados:
@@ -305,13 +309,15 @@ class Chamados:
         interval_seconds: float = 5.0,
         extra_jobs: dict[str, Callable[[], Any]] | None = None,
     ) -> BaseScheduler:
-        """The jobs that fire due timers, deliver the outbox and anonymise what is past its
-        retention (engine.scheduler)."""
+        """The jobs that fire due timers, deliver the outbox, deliver the messages instances
+        threw for others and anonymise what is past its retention (engine.scheduler)."""
+        worker = outbox.default_worker_id()
+        jobs = {"messages": lambda: self.messages.deliver_queued(worker), **(extra_jobs or {})}
         return make_scheduler(
             self.timers,
             self.unit,
             privacy=self.privacy,
             blocking=blocking,
             interval_seconds=interval_seconds,
-            extra_jobs=extra_jobs,
+            extra_jobs=jobs,
         )

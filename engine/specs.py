@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine import decisions, groups, limits, model_checks, policy
+from engine import decisions, groups, limits, messages, model_checks, policy
 from engine.errors import ProcessDefinitionError
 from engine.forms.types import implied_object
 from engine.mail import check_template
@@ -91,6 +91,11 @@ class ProcessBundle:
     lane_groups: dict[str | None, str] = field(default_factory=dict)
     # The e-mail templates that ship with the model: "mail/<name>.txt|.html" -> source.
     mail_templates: dict[str, str] = field(default_factory=dict)
+    # BPMN messages (engine.messages): name -> the definitions of the events catching it
+    # (anywhere; its start events in ``message_starts``), and name -> a throwing element.
+    message_catches: dict[str, list[Any]] = field(default_factory=dict)
+    message_starts: dict[str, list[Any]] = field(default_factory=dict)
+    message_throws: dict[str, str] = field(default_factory=dict)
 
     def ui_for(self, form_schema: str | None) -> dict[str, Any]:
         """The UI schema a task of this model pairs with ``form_schema``."""
@@ -271,6 +276,10 @@ def parse_process(
         for task_spec in [*one.task_specs.values()]:
             _collect_task_spec(task_spec, bundle)
     _check_mail_templates(bundle)
+    every = list(model_checks.all_specs(spec, subprocess_specs))
+    bundle.message_catches = messages.catches(every)
+    bundle.message_starts = messages.catches([spec], start_only=True)
+    bundle.message_throws = messages.throws(every)
     lanes = {info.lane for info in bundle.user_tasks.values()}
     bundle.lane_groups = {lane: groups.lane_map_default(lane) for lane in lanes}
     return bundle

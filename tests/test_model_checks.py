@@ -75,11 +75,11 @@ def test_every_problem_is_reported_at_once_including_inside_sub_processes() -> N
             '<bpmn:businessRuleTask id="Rule_1">{flows}</bpmn:businessRuleTask>',
             "Tarefa de regra de negócio sem a tabela de decisão",
         ),
-        ('<bpmn:receiveTask id="Receive_1">{flows}</bpmn:receiveTask>', "Mensagens BPMN"),
+        ('<bpmn:receiveTask id="Receive_1">{flows}</bpmn:receiveTask>', "não indica a mensagem"),
         (
             '<bpmn:intermediateCatchEvent id="Catch_msg">{flows}'
             "<bpmn:messageEventDefinition/></bpmn:intermediateCatchEvent>",
-            "Mensagens BPMN",
+            "não indica a mensagem",
         ),
         (
             '<bpmn:callActivity id="Call_1" calledElement="OutroProcesso">{flows}'

@@ -22,6 +22,7 @@ from engine import (
     corewrite,
     forms,
     groups,
+    messages,
     orgaos,
     outbox,
     runtime,
@@ -635,6 +636,11 @@ class UseCaseBase:
                 (timer_rows if row.kind == "timer" else task_rows).append(row)
         created, open_groups = tasks.sync(session, chamado, wf, bundle, now, draft, new, task_rows)
         waiting = timers.sync(session, chamado, wf, now, new, timer_rows)
+        # Messages: what the instance now waits for (models that catch any), and what it
+        # threw for other instances, saved with the step (engine.messages).
+        if bundle.message_catches:
+            messages.sync(session, chamado, wf, new)
+        messages.queue_thrown(session, chamado, wf, now)
         # Mail the model's service tasks asked for (smtp/SendEmail): saved with the step.
         for mail in connectors.take_mail(wf):
             for address in mail.to:
