@@ -174,25 +174,30 @@ class Messages(Recording):
     ) -> list[int]:
         """The tickets waiting for ``name`` whose correlation may match (by index)."""
         with self.reading() as session:
-            if correlations is None:  # from outside: as each receiving model computes it
-                versions = session.scalars(
-                    select(Chamado.process_version_id)
-                    .join(MessageWait, MessageWait.chamado_id == Chamado.id)
-                    .where(MessageWait.name == name)
-                    .distinct()
-                ).all()
-                keys: set[str] = set()
-                for version_id in versions:
-                    bundle = self.bundle(session, version_id)
-                    for definition in bundle.message_catches.get(name, []):
+            versions = session.scalars(
+                select(Chamado.process_version_id)
+                .join(MessageWait, MessageWait.chamado_id == Chamado.id)
+                .where(MessageWait.name == name)
+                .distinct()
+            ).all()
+            keys: set[str] = set(messages.correlation_keys(correlations or {}))
+            # A catch with no correlation property takes the message whatever the
+            # instance's correlation (SpiffWorkflow's rule): its versions match by name.
+            uncorrelated: set[int] = set()
+            for version_id in versions:
+                for definition in self.bundle(session, version_id).message_catches.get(name, []):
+                    if not getattr(definition, "correlation_properties", None):
+                        uncorrelated.add(version_id)
+                    elif correlations is None:  # from outside: as this model computes it
                         keys.update(messages.correlation_keys(_correlate(definition, payload)))
-            else:
-                keys = set(messages.correlation_keys(correlations))
             match = MessageWait.correlation.is_(None)
             if keys:
                 match = or_(match, MessageWait.correlation.in_(sorted(keys)))
+            if uncorrelated:
+                match = or_(match, Chamado.process_version_id.in_(sorted(uncorrelated)))
             query = (
                 select(MessageWait.chamado_id)
+                .join(Chamado, Chamado.id == MessageWait.chamado_id)
                 .where(MessageWait.name == name, match)
                 .distinct()
                 .order_by(MessageWait.chamado_id)
