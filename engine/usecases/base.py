@@ -156,8 +156,14 @@ class Locked:
 
 
 class Actor(Protocol):
-    id: int
-    roles: frozenset[str]
+    """Who acts: the web's signed-in person, a token's account, an ActorRef. Read-only
+    members, so that classes exposing them as properties match too."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def roles(self) -> frozenset[str]: ...
 
 
 @dataclass(frozen=True)
