@@ -1,8 +1,8 @@
 /* The Chamados groups of the properties panel: what the engine runs, in pt-BR.
  *
  * Runs after bpmn-js-properties-panel's own BPMN provider, keeps its "Geral" and
- * "Documentação" groups (name, id — NCName, checked as one types —, isExecutable,
- * documentation) and drops the groups the platform does not run yet (messages, signals,
+ * "Documentação" groups (name, isExecutable, documentation; the id fields are ours:
+ * an NCName, checked as one types, a refused id kept in its field) and drops the groups the platform does not run yet (messages, signals,
  * errors, escalations, links, compensation, multi-instance: they stay in the XML as
  * they came). Adds, per element kind:
  *   - sequence flows out of a decision: the condition (Python, as the engine runs it);
@@ -156,6 +156,74 @@ function useServices() {
     debounce: useService('debounceInput'),
     chamados: useService('config').chamados || {}
   }
+}
+
+// ------------------------------------------------------------------ ids
+
+const NCNAME = /^[A-Za-z_][\w.-]*$/
+
+/* An id as the engine and SpiffArena accept it: an XML NCName, unique in the model. */
+function checkId(target, value) {
+  if (!value) return 'Informe o identificador.'
+  const assigned = target.$model.ids.assigned(value)
+  if (assigned && assigned !== target) return 'Outro elemento já usa este identificador: escolha outro.'
+  if (/\s/.test(value)) return 'O identificador não pode ter espaços (use _ no lugar, ex.: analisar_pedido).'
+  if (value.indexOf(':') !== -1) {
+    return 'O identificador não pode ter dois-pontos (ex.: use analisar_pedido, não x:analisar_pedido).'
+  }
+  if (!NCNAME.test(value)) {
+    return 'Identificador inválido: comece com uma letra ou _ e use só letras sem acento, dígitos, _, - ou . (um NCName do XML, ex.: Process_1).'
+  }
+  return null
+}
+
+/* Replaces the library's id fields: an id refused as typed stays in the field with its
+ * message (nothing typed is lost) until it is fixed — typing the old id back clears it. */
+function idEntry(label, targetOf, apply) {
+  return function Entry(props) {
+    const { element, id } = props
+    const services = useServices()
+    const target = targetOf(element)
+    const [typed, setTyped] = useState(null)
+    useEffect(() => setTyped(null), [element])
+    return TextFieldEntry({
+      element,
+      id,
+      label,
+      getValue: () => (typed !== null ? typed : target.get('id')),
+      setValue: (value, error) => {
+        if (error) return setTyped(value)
+        setTyped(null)
+        if (value !== target.get('id')) apply(services, element, target, value)
+      },
+      validate: (value) => checkId(target, value),
+      debounce: services.debounce
+    })
+  }
+}
+
+const ElementIdEntry = idEntry(
+  'Identificador (id)',
+  (element) => getBusinessObject(element),
+  (services, element, target, value) => services.modeling.updateProperties(element, { id: value })
+)
+const ProcessIdEntry = idEntry(
+  'Identificador do processo (id)',
+  (element) => getBusinessObject(element).get('processRef'),
+  (services, element, target, value) => run(services.commandStack, [{
+    cmd: 'element.updateModdleProperties',
+    context: { element, moddleElement: target, properties: { id: value } }
+  }])
+)
+
+function withOwnIds(group) {
+  if (group.id !== 'general') return group
+  const entries = group.entries.map((entry) => {
+    if (entry.id === 'id') return Object.assign({}, entry, { component: ElementIdEntry })
+    if (entry.id === 'processId') return Object.assign({}, entry, { component: ProcessIdEntry })
+    return entry
+  })
+  return Object.assign({}, group, { entries })
 }
 
 // ------------------------------------------------------------------ conditions and default flows
@@ -611,6 +679,7 @@ class ChamadosPropertiesProvider {
   getGroups(element) {
     return (groups) => groups
       .filter((g) => KEPT_GROUPS.indexOf(g.id) !== -1)
+      .map(withOwnIds)
       .concat(chamadosGroups(element))
   }
 }

@@ -1,0 +1,199 @@
+"""The modeler's properties panel in a real browser, by its visible labels.
+
+A designer creates the model ``Process_1``, imports a SpiffArena-style ``.bpmn`` into the
+modeler (``isExecutable="false"``, a lane named for no group, an empty timer, a script
+task without a script, a decision without conditions, a manual task without
+instructions) and completes it in the panel: switches the process on, gives the
+decision a condition and a default flow, the timer a duration (its preview reads
+"10 dias"; a value without quotes is refused as one types), the script task its
+script, the lane its group, the manual task its instructions (with their preview); an
+id with a space is refused with a pt-BR message tied to the field. The live validation
+then shows no problem; the draft is saved, published, and a requester runs it to its
+end. What the panel wrote is SpiffArena's XML: the draft is checked element by element.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from lxml import etree
+
+from tests.browser import browser, shot  # noqa: F401 - the fixture is used by name
+from tests.test_designer_browser import DORA, MARIA, server, signed_in  # noqa: F401
+
+pytestmark = pytest.mark.browser
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+MODEL = Path(__file__).parent / "models" / "spiffarena_panel.bpmn"
+BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
+
+
+def select(page: Any, element_id: str, **click: Any) -> None:
+    """Click an element of the diagram (the panel then shows it)."""
+    page.locator(f"g.djs-element[data-element-id='{element_id}']").click(**click)
+
+
+def select_flow(page: Any, element_id: str) -> None:
+    """A sequence flow's box is mostly empty: click on its name (the panel shows the flow)."""
+    page.locator(f"g.djs-element[data-element-id='{element_id}_label']").click()
+
+
+def open_modeler_with_import(page: Any, base: str) -> Any:
+    expect = playwright_api.expect
+    page.goto(base + "/processos")
+    page.get_by_label("Identificador").fill("Process_1")
+    page.get_by_label("Nome").fill("Orientação ao solicitante")
+    page.get_by_role("button", name="Criar modelo").click()
+    page.get_by_role("link", name="Abrir no modelador").click()
+    modeler = page.locator("#modeler")
+    expect(modeler).to_have_attribute("data-ready", "true", timeout=15000)
+    page.locator("#modeler-import").set_input_files(str(MODEL))
+    expect(page.locator("#modeler-status")).to_contain_text("Arquivo importado")
+    expect(page.locator("g.djs-element[data-element-id='Activity_ler']")).to_be_visible()
+    return modeler
+
+
+def test_a_spiffarena_model_completed_in_the_panel_runs(
+    server: tuple[str, Flask],  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    expect = playwright_api.expect
+    base, app = server
+    page = signed_in(browser, base, app, DORA, "Dora Projetista", "designer")
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    open_modeler_with_import(page, base)
+    panel = page.locator("#modeler-panel")
+    errors = page.locator("#modeler-errors")
+    expect(errors).to_contain_text("não tem processo executável")  # the import's problem
+
+    # The process: switched on through its pool (the participant's process).
+    gfx = page.locator("g.djs-element[data-element-id='Participant_1']")
+    box = gfx.bounding_box()
+    assert box is not None
+    gfx.click(position={"x": 12, "y": box["height"] / 2})
+    executable = panel.get_by_label("Executável (isExecutable)")
+    expect(executable).not_to_be_checked()
+    executable.check()
+    expect(panel.get_by_label("Identificador do processo (id)")).to_have_value("Process_1")
+
+    # The manual task: an id with a space is refused, in pt-BR, tied to its field.
+    select(page, "Activity_ler")
+    expect(panel.locator(".bio-properties-panel-header")).to_contain_text("Tarefa manual")
+    task_id = panel.get_by_label("Identificador (id)")
+    task_id.fill("ler orientacoes")
+    message = "O identificador não pode ter espaços"
+    expect(panel.locator(".bio-properties-panel-error")).to_contain_text(message)
+    expect(task_id).to_have_attribute("aria-invalid", "true")
+    described = task_id.get_attribute("aria-describedby") or ""
+    assert any(
+        message in (page.locator(f"[id='{i}']").text_content() or "") for i in described.split()
+    )
+    shot(page, "painel-01-id-invalido")
+    task_id.fill("Activity_ler")
+    expect(task_id).to_have_attribute("aria-invalid", "false")
+    # … and its instructions, in markdown, with their preview.
+    instructions = panel.get_by_label("Instruções ao usuário (markdown)")
+    instructions.fill("## Orientações\n\nLeia **com atenção** e conclua.")
+    preview = panel.get_by_role("region", name="Prévia das instruções")
+    expect(preview.locator("h2")).to_have_text("Orientações")
+    expect(preview.locator("strong")).to_have_text("com atenção")
+    shot(page, "painel-02-instrucoes")
+
+    # The timer: a value without quotes is refused as one types; the preview reads it.
+    select(page, "Event_prazo")
+    panel.get_by_label("Tipo de temporizador").select_option(label="Duração (ex.: \"P10D\", 10 dias)")
+    value = panel.get_by_label("Valor do temporizador (expressão Python)")
+    value.fill("P10D")
+    expect(panel.locator("[data-entry-id='timerValue']")).to_contain_text(
+        'Escreva o valor entre aspas: "P10D"'
+    )
+    expect(value).to_have_attribute("aria-invalid", "true")
+    value.fill('"P10D"')
+    expect(panel.locator("[data-entry-id='timerValue']")).to_contain_text("Prévia: 10 dias")
+    expect(value).to_have_attribute("aria-invalid", "false")
+    shot(page, "painel-03-temporizador")
+
+    # The script task's script.
+    select(page, "Activity_calc")
+    panel.get_by_label("Script (Python)").fill("total = 3")
+
+    # The decision: a condition on one branch, the other one the default.
+    select_flow(page, "Flow_alto")
+    expect(panel.locator(".bio-properties-panel-header")).to_contain_text("Fluxo")
+    panel.get_by_label("Condição (expressão Python)").fill("total > 2")
+    select(page, "Gateway_1")
+    panel.get_by_label("Fluxo padrão (seguido quando nenhuma condição vale)").select_option(
+        "Flow_baixo"
+    )
+    shot(page, "painel-04-decisao")
+
+    # The lane (a click on its empty top right corner): the requester's.
+    gfx = page.locator("g.djs-element[data-element-id='Lane_1']")
+    box = gfx.bounding_box()
+    assert box is not None
+    gfx.click(position={"x": box["width"] - 30, "y": 15})
+    group = panel.get_by_label("Grupo que trabalha nesta raia")
+    expect(group).to_have_value("@atual")  # "Pessoas" is no group yet
+    group.select_option(label="Solicitante (quem abriu o chamado)")
+    expect(panel.get_by_label("Nome", exact=True)).to_have_value("Solicitante")
+
+    # The live validation finds nothing left; saving writes what the panel made.
+    expect(errors).to_have_text("Nenhum problema encontrado.", timeout=15000)
+    page.get_by_role("button", name="Salvar rascunho").click()
+    expect(page.locator("#modeler-status")).to_contain_text("Rascunho salvo")
+    expect(page.locator("#modeler-status")).not_to_contain_text("problema")
+    assert page.problems == [] and page.csp_violations == []
+    shot(page, "painel-05-salvo")
+
+    xml = drafted(app)
+    tree = etree.fromstring(xml.encode())
+    process = tree.find(f"{BPMN}process")
+    assert process is not None and process.get("isExecutable") == "true"
+    assert process.get("id") == "Process_1"
+    ler = tree.find(f".//{BPMN}manualTask[@id='Activity_ler']")
+    assert ler is not None
+    assert ler.findtext(f"{BPMN}extensionElements/{SPIFF}instructionsForEndUser") == (
+        "## Orientações\n\nLeia **com atenção** e conclua."
+    )
+    timer = tree.find(f".//{BPMN}boundaryEvent[@id='Event_prazo']/{BPMN}timerEventDefinition")
+    assert timer is not None and timer.findtext(f"{BPMN}timeDuration") == '"P10D"'
+    assert tree.findtext(f".//{BPMN}scriptTask[@id='Activity_calc']/{BPMN}script") == "total = 3"
+    alto = tree.find(f".//{BPMN}sequenceFlow[@id='Flow_alto']")
+    assert alto is not None and alto.findtext(f"{BPMN}conditionExpression") == "total > 2"
+    gateway = tree.find(f".//{BPMN}exclusiveGateway[@id='Gateway_1']")
+    assert gateway is not None and gateway.get("default") == "Flow_baixo"
+    lane = tree.find(f".//{BPMN}lane[@id='Lane_1']")
+    assert lane is not None and lane.get("name") == "Solicitante"
+
+    # Published from the model's page.
+    page.goto(base + "/processos/Process_1")
+    page.get_by_role("button", name="Publicar nova versão").click()
+    expect(page.locator("main")).to_contain_text("Versão 1")
+    expect(page.locator("#publish-error")).to_have_count(0)
+
+    # A requester runs it to its end.
+    maria = signed_in(browser, base, app, MARIA, "Maria da Silva")
+    maria.goto(base + "/servicos")
+    card = maria.get_by_role("link", name="Iniciar").and_(
+        maria.locator("[aria-describedby='svc-Process_1']")
+    )
+    card.click()
+    maria.get_by_role("button", name="Iniciar").click()
+    expect(maria.locator("main")).to_contain_text("Orientações")
+    expect(maria.locator("main strong")).to_have_text("com atenção")
+    maria.get_by_role("button", name="Concluir").click()
+    expect(maria.locator("main")).to_contain_text("Fim com total alto")
+    assert maria.problems == [] and maria.csp_violations == []
+    shot(maria, "painel-06-solicitante-fim")
+
+
+def drafted(app: Flask) -> str:
+    svc = app.extensions["chamados"]
+    with svc.unit.session_factory() as s:
+        from engine.designer import drafts
+
+        return drafts.load(s, "Process_1").bpmn_xml
