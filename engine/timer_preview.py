@@ -155,10 +155,12 @@ def _name_preview(kind: str, name: str, xml: str) -> str:
 def preview(kind: str, expression: str, xml: str = "") -> TimerPreview:
     """What ``expression`` means for a timer of ``kind``, or why it cannot be armed."""
     if kind not in KINDS:
-        return TimerPreview(None, "Escolha o tipo de temporizador: duração, data e hora ou repetição.")
+        return TimerPreview(
+            None, "Escolha o tipo de temporizador: duração, data e hora ou repetição."
+        )
     text = (expression or "").strip()
     if not text:
-        return TimerPreview(None, "Informe o valor do temporizador, ex.: \"P10D\".")
+        return TimerPreview(None, 'Informe o valor do temporizador, ex.: "P10D".')
     if len(text) > MAX_EXPRESSION:
         return TimerPreview(None, f"A expressão passa de {MAX_EXPRESSION} caracteres.")
     if _BARE_ISO.match(text):
@@ -174,7 +176,9 @@ def preview(kind: str, expression: str, xml: str = "") -> TimerPreview:
     except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
         if isinstance(tree.body, ast.Name):
             return TimerPreview(_name_preview(kind, tree.body.id, xml), None)
-        return TimerPreview("calculado com os dados do chamado quando o temporizador é armado", None)
+        return TimerPreview(
+            "calculado com os dados do chamado quando o temporizador é armado", None
+        )
     try:
         durations.check_kind(kind, value)
     except durations.TimerValueRejected as exc:

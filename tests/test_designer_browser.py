@@ -148,7 +148,9 @@ def test_modeler_edits_and_saves(server: tuple[str, Flask], browser: Any) -> Non
         }"""
     )
     panel = page.locator("#modeler-panel")
-    panel.get_by_label("UI do formulário (UI schema)").select_option("analisar-chamado-uischema.json")
+    panel.get_by_label("UI do formulário (UI schema)").select_option(
+        "analisar-chamado-uischema.json"
+    )
     # Validated as one edits: the problem shows without pressing "Validar".
     errors = page.locator("#modeler-errors")
     expect(errors).to_contain_text("revisar_chamado", timeout=10000)

@@ -9,7 +9,9 @@ decision a condition and a default flow, the timer a duration (its preview reads
 script, the lane its group, the manual task its instructions (with their preview); an
 id with a space is refused with a pt-BR message tied to the field. The live validation
 then shows no problem; the draft is saved, published, and a requester runs it to its
-end. What the panel wrote is SpiffArena's XML: the draft is checked element by element.
+end. What the panel wrote is SpiffArena's XML: the draft is checked element by element,
+bpmn-moddle (node) reads it without a warning, and the exported folder re-imports with
+nothing lost.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ import pytest
 from flask import Flask
 from lxml import etree
 
+from engine.designer.folder import choose, read_zip
+from tests import spiff_moddle
 from tests.browser import browser, shot  # noqa: F401 - the fixture is used by name
+from tests.test_designer import web_actor
 from tests.test_designer_browser import DORA, MARIA, server, signed_in  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -60,6 +65,7 @@ def open_modeler_with_import(page: Any, base: str) -> Any:
 def test_a_spiffarena_model_completed_in_the_panel_runs(
     server: tuple[str, Flask],  # noqa: F811
     browser: Any,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     expect = playwright_api.expect
     base, app = server
@@ -102,10 +108,11 @@ def test_a_spiffarena_model_completed_in_the_panel_runs(
     expect(preview.locator("h2")).to_have_text("Orientações")
     expect(preview.locator("strong")).to_have_text("com atenção")
     shot(page, "painel-02-instrucoes")
+    panel.get_by_label("Script antes da tarefa (preScript, Python)").fill("orientado = True")
 
     # The timer: a value without quotes is refused as one types; the preview reads it.
     select(page, "Event_prazo")
-    panel.get_by_label("Tipo de temporizador").select_option(label="Duração (ex.: \"P10D\", 10 dias)")
+    panel.get_by_label("Tipo de temporizador").select_option(label='Duração (ex.: "P10D", 10 dias)')
     value = panel.get_by_label("Valor do temporizador (expressão Python)")
     value.fill("P10D")
     expect(panel.locator("[data-entry-id='timerValue']")).to_contain_text(
@@ -120,6 +127,7 @@ def test_a_spiffarena_model_completed_in_the_panel_runs(
     # The script task's script.
     select(page, "Activity_calc")
     panel.get_by_label("Script (Python)").fill("total = 3")
+    panel.get_by_label("Script depois da tarefa (postScript, Python)").fill("dobro = total * 2")
 
     # The decision: a condition on one branch, the other one the default.
     select_flow(page, "Flow_alto")
@@ -168,12 +176,35 @@ def test_a_spiffarena_model_completed_in_the_panel_runs(
     assert gateway is not None and gateway.get("default") == "Flow_baixo"
     lane = tree.find(f".//{BPMN}lane[@id='Lane_1']")
     assert lane is not None and lane.get("name") == "Solicitante"
+    ext = f"{BPMN}extensionElements"
+    assert ler.findtext(f"{ext}/{SPIFF}preScript") == "orientado = True"
+    calc = tree.find(f".//{BPMN}scriptTask[@id='Activity_calc']")
+    assert calc is not None and calc.findtext(f"{ext}/{SPIFF}postScript") == "dobro = total * 2"
+    # bpmn-moddle (with node) reads what the panel wrote without a warning, typed.
+    saved = tmp_path / "Process_1.bpmn"
+    saved.write_text(xml, encoding="utf-8")
+    (moddle,) = spiff_moddle.read(saved)
+    assert moddle.warnings == []
+    assert {"spiffworkflow:InstructionsForEndUser", "spiffworkflow:PreScript"} <= set(
+        moddle.spiff_types
+    )
 
     # Published from the model's page.
     page.goto(base + "/processos/Process_1")
     page.get_by_role("button", name="Publicar nova versão").click()
     expect(page.locator("main")).to_contain_text("Versão 1")
     expect(page.locator("#publish-error")).to_have_count(0)
+
+    # The exported folder re-imports with nothing lost: the same model, element by element,
+    # and deploying it publishes nothing new (identical to version 1).
+    dora = web_actor(app, DORA)
+    filename, data = app.extensions["chamados"].designer.export_folder(dora, "Process_1")
+    folder = read_zip(filename, data)
+    chosen, problems = choose(folder)
+    assert problems == [] and chosen is not None and chosen.process_id == "Process_1"
+    assert spiff_moddle.differences(spiff_moddle.parse(xml), spiff_moddle.parse(chosen.bpmn)) == []
+    deployed = app.extensions["chamados"].designer.deploy_folder(folder, actor=dora)
+    assert deployed.ok and deployed.unchanged
 
     # A requester runs it to its end.
     maria = signed_in(browser, base, app, MARIA, "Maria da Silva")
