@@ -42,11 +42,6 @@ def select(page: Any, element_id: str, **click: Any) -> None:
     page.locator(f"g.djs-element[data-element-id='{element_id}']").click(**click)
 
 
-def select_flow(page: Any, element_id: str) -> None:
-    """A sequence flow's box is mostly empty: click on its name (the panel shows the flow)."""
-    page.locator(f"g.djs-element[data-element-id='{element_id}_label']").click()
-
-
 def open_modeler_with_import(page: Any, base: str) -> Any:
     expect = playwright_api.expect
     page.goto(base + "/processos")
@@ -130,7 +125,8 @@ def test_a_spiffarena_model_completed_in_the_panel_runs(
     panel.get_by_label("Script depois da tarefa (postScript, Python)").fill("dobro = total * 2")
 
     # The decision: a condition on one branch, the other one the default.
-    select_flow(page, "Flow_alto")
+    # (the flow through the element list, the keyboard's way to any element)
+    page.get_by_label("Elemento", exact=True).select_option(label="Fluxo: alto (Flow_alto)")
     expect(panel.locator(".bio-properties-panel-header")).to_contain_text("Fluxo")
     panel.get_by_label("Condição (expressão Python)").fill("total > 2")
     select(page, "Gateway_1")
@@ -139,13 +135,16 @@ def test_a_spiffarena_model_completed_in_the_panel_runs(
     )
     shot(page, "painel-04-decisao")
 
-    # The lane (a click on its empty top right corner): the requester's.
+    # The lane (a click on its empty top right corner): the requester's. The groups
+    # that exist are offered.
     gfx = page.locator("g.djs-element[data-element-id='Lane_1']")
     box = gfx.bounding_box()
     assert box is not None
     gfx.click(position={"x": box["width"] - 30, "y": 15})
+    expect(page.get_by_label("Elemento", exact=True)).to_have_value("Lane_1")
     group = panel.get_by_label("Grupo que trabalha nesta raia")
     expect(group).to_have_value("@atual")  # "Pessoas" is no group yet
+    expect(group.locator("option", has_text="Equipe técnica")).to_have_count(1)
     group.select_option(label="Solicitante (quem abriu o chamado)")
     expect(panel.get_by_label("Nome", exact=True)).to_have_value("Solicitante")
 

@@ -307,6 +307,57 @@
     if (selected.length) modeler.get('eventBus').fire('elements.changed', { elements: selected })
   }
 
+  // The element list: the keyboard's way to what the panel edits (the canvas is a
+  // pointer's surface). Kept in step with the diagram and with the selection.
+  var pickEl = document.getElementById('modeler-element')
+  var TYPE_LABELS = {
+    'bpmn:Participant': 'Processo (pool)', 'bpmn:Lane': 'Raia', 'bpmn:UserTask': 'Tarefa de usuário',
+    'bpmn:ManualTask': 'Tarefa manual', 'bpmn:ScriptTask': 'Tarefa de script', 'bpmn:Task': 'Tarefa',
+    'bpmn:ServiceTask': 'Tarefa de serviço', 'bpmn:StartEvent': 'Início', 'bpmn:EndEvent': 'Fim',
+    'bpmn:BoundaryEvent': 'Evento de borda', 'bpmn:IntermediateCatchEvent': 'Evento intermediário',
+    'bpmn:ExclusiveGateway': 'Decisão', 'bpmn:InclusiveGateway': 'Decisão inclusiva',
+    'bpmn:ParallelGateway': 'Paralelo', 'bpmn:SequenceFlow': 'Fluxo', 'bpmn:SubProcess': 'Subprocesso',
+    'bpmn:CallActivity': 'Atividade de chamada', 'bpmn:BusinessRuleTask': 'Regra de negócio'
+  }
+
+  function fillPicker() {
+    var current = pickEl.value
+    var elements = modeler.get('elementRegistry').filter(function (e) {
+      return !e.labelTarget && e.type !== 'label' && e.businessObject && e.businessObject.id &&
+        !/^bpmn:(Collaboration|Process|Definitions)$/.test(e.type) && e.parent
+    })
+    while (pickEl.options.length > 1) pickEl.remove(1)
+    elements.forEach(function (e) {
+      var bo = e.businessObject
+      var option = document.createElement('option')
+      option.value = e.id
+      option.textContent = (TYPE_LABELS[e.type] || e.type.replace('bpmn:', '')) + ': ' +
+        (bo.name ? bo.name + ' (' + bo.id + ')' : bo.id)
+      pickEl.appendChild(option)
+    })
+    pickEl.value = current
+  }
+
+  pickEl.addEventListener('change', function () {
+    var element = pickEl.value && modeler.get('elementRegistry').get(pickEl.value)
+    if (!element) return
+    // A field of the panel still focused commits on blur: first, so the change lands on
+    // the element it was typed for and the panel then shows the new one.
+    var active = document.activeElement
+    if (active && panelEl.contains(active)) active.blur()
+    setTimeout(function () {
+      modeler.get('selection').select(element)
+      if (!element.waypoints) modeler.get('canvas').scrollToElement(element)
+    }, 0)
+  })
+  modeler.on('selection.changed', function (event) {
+    var one = event.newSelection.length === 1 ? event.newSelection[0] : null
+    if (one && one.labelTarget) one = one.labelTarget
+    pickEl.value = one ? one.id : ''
+  })
+  modeler.on('import.done', fillPicker)
+  modeler.on('commandStack.changed', fillPicker)
+
   // bpmn.io's panel shows an entry's error and description next to its field; tie them
   // to the field for screen readers (aria-describedby, aria-invalid), and say whether
   // each section's toggle is open (aria-expanded). Redone after every redraw.
