@@ -227,3 +227,46 @@ def drafted(app: Flask) -> str:
         from engine.designer import drafts
 
         return drafts.load(s, "Process_1").bpmn_xml
+
+
+def test_a_model_the_modeler_cannot_read_whole_is_not_saved_from_it(
+    server: tuple[str, Flask],  # noqa: F811
+    browser: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A spiffworkflow element the descriptor does not type would be dropped by bpmn-moddle:
+    the modeler says so and refuses to save, and the draft keeps what it had."""
+    expect = playwright_api.expect
+    base, app = server
+    page = signed_in(browser, base, app, DORA, "Dora Projetista", "designer")
+    page.goto(base + "/processos")
+    page.get_by_label("Identificador").fill("modelo_novo")
+    page.get_by_label("Nome").fill("Modelo com extensão nova")
+    page.get_by_role("button", name="Criar modelo").click()
+    page.get_by_role("link", name="Abrir no modelador").click()
+    expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
+    before = app_draft(app, "modelo_novo")
+    unknown = MODEL.read_text(encoding="utf-8").replace(
+        '<bpmn:manualTask id="Activity_ler" name="Ler orientações">',
+        '<bpmn:manualTask id="Activity_ler" name="Ler orientações"><bpmn:extensionElements>'
+        "<spiffworkflow:somethingNew>x</spiffworkflow:somethingNew></bpmn:extensionElements>",
+    )
+    path = tmp_path / "novo.bpmn"
+    path.write_text(unknown, encoding="utf-8")
+    page.locator("#modeler-import").set_input_files(str(path))
+    status = page.locator("#modeler-status")
+    expect(status).to_contain_text("não reconhece 1 trecho(s)")
+    expect(status).to_contain_text("somethingNew")
+    page.get_by_role("button", name="Salvar rascunho").click()
+    expect(status).to_contain_text("Nada foi salvo")
+    assert app_draft(app, "modelo_novo") == before
+    assert page.problems == [] and page.csp_violations == []
+
+
+def app_draft(app: Flask, pid: str) -> tuple[int, str]:
+    svc = app.extensions["chamados"]
+    with svc.unit.session_factory() as s:
+        from engine.designer import drafts
+
+        draft = drafts.load(s, pid)
+        return draft.version, draft.bpmn_xml
