@@ -270,3 +270,44 @@ def app_draft(app: Flask, pid: str) -> tuple[int, str]:
 
         draft = drafts.load(s, pid)
         return draft.version, draft.bpmn_xml
+
+
+def test_the_panel_edits_an_element_with_the_keyboard_alone(
+    server: tuple[str, Flask],  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    """No pointer: the "Elemento" list picks the element (type-ahead), Tab reaches the
+    panel's field, the text is typed, Ctrl+S saves the draft."""
+    expect = playwright_api.expect
+    base, app = server
+    page = signed_in(browser, base, app, DORA, "Dora Projetista", "designer")
+    page.goto(base + "/processos/chamado/modelador")
+    expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
+    version = app_draft(app, "chamado")[0]
+    picker = page.get_by_label("Elemento", exact=True)
+    for _ in range(30):  # Tab from the page's start to the list
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.id") == "modeler-element":
+            break
+    expect(picker).to_be_focused()
+    page.keyboard.type("Tarefa de script: Contar")  # type-ahead picks "Contar rodada de ajuste"
+    expect(picker).to_have_value("contar_rodada")
+    panel = page.locator("#modeler-panel")
+    expect(panel.locator(".bio-properties-panel-header")).to_contain_text("Contar rodada")
+    target = panel.get_by_label("Script depois da tarefa (postScript, Python)")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if target.evaluate("e => e === document.activeElement"):
+            break
+    expect(target).to_be_focused()
+    page.keyboard.type("ajustes_pedidos = rodadas_ajuste")
+    page.keyboard.press("Tab")  # leaving the field commits it
+    page.keyboard.press("Control+s")
+    expect(page.locator("#modeler-status")).to_contain_text("Rascunho salvo")
+    saved_version, xml = app_draft(app, "chamado")
+    assert saved_version == version + 1
+    assert (
+        "<spiffworkflow:postScript>ajustes_pedidos = rodadas_ajuste</spiffworkflow:postScript>"
+        in xml
+    )
+    assert page.problems == [] and page.csp_violations == []
