@@ -48,6 +48,7 @@ def open_modeler_with_import(page: Any, base: str) -> Any:
     page.get_by_label("Identificador").fill("Process_1")
     page.get_by_label("Nome").fill("Orientação ao solicitante")
     page.get_by_role("button", name="Criar modelo").click()
+    page.wait_for_load_state("load")  # the model page's scripts, before leaving it
     page.get_by_role("link", name="Abrir no modelador").click()
     modeler = page.locator("#modeler")
     expect(modeler).to_have_attribute("data-ready", "true", timeout=15000)
@@ -78,7 +79,8 @@ def test_a_spiffarena_model_completed_in_the_panel_runs(
     gfx.click(position={"x": 12, "y": box["height"] / 2})
     executable = panel.get_by_label("Executável (isExecutable)")
     expect(executable).not_to_be_checked()
-    executable.check()
+    executable.click()  # (check() reads the box before the panel redraws it)
+    expect(executable).to_be_checked()
     expect(panel.get_by_label("Identificador do processo (id)")).to_have_value("Process_1")
 
     # The manual task: an id with a space is refused, in pt-BR, tied to its field.
@@ -243,6 +245,7 @@ def test_a_model_the_modeler_cannot_read_whole_is_not_saved_from_it(
     page.get_by_label("Identificador").fill("modelo_novo")
     page.get_by_label("Nome").fill("Modelo com extensão nova")
     page.get_by_role("button", name="Criar modelo").click()
+    page.wait_for_load_state("load")  # the model page's scripts, before leaving it
     page.get_by_role("link", name="Abrir no modelador").click()
     expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
     before = app_draft(app, "modelo_novo")
@@ -310,4 +313,72 @@ def test_the_panel_edits_an_element_with_the_keyboard_alone(
         "<spiffworkflow:postScript>ajustes_pedidos = rodadas_ajuste</spiffworkflow:postScript>"
         in xml
     )
+    assert page.problems == [] and page.csp_violations == []
+
+
+NO_POOL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI"
+  xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
+  xmlns:di="http://www.omg.org/spec/DD/20100524/DI" id="Definitions_1"
+  targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="sem_pool" name="Modelo sem pool" isExecutable="true">
+    <bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>Flow_1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:endEvent id="EndEvent_1"><bpmn:incoming>Flow_1</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="EndEvent_1" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="BPMNDiagram_1">
+    <bpmndi:BPMNPlane id="BPMNPlane_1" bpmnElement="sem_pool">
+      <bpmndi:BPMNShape id="StartEvent_1_di" bpmnElement="StartEvent_1">
+        <dc:Bounds x="180" y="100" width="36" height="36" />
+      </bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="EndEvent_1_di" bpmnElement="EndEvent_1">
+        <dc:Bounds x="300" y="100" width="36" height="36" />
+      </bpmndi:BPMNShape>
+      <bpmndi:BPMNEdge id="Flow_1_di" bpmnElement="Flow_1">
+        <di:waypoint x="216" y="118" />
+        <di:waypoint x="300" y="118" />
+      </bpmndi:BPMNEdge>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>
+"""
+
+
+def test_a_model_without_a_pool_edits_its_process_from_the_list(
+    server: tuple[str, Flask],  # noqa: F811
+    browser: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Without a pool the process is the diagram's root, listed in "Elemento" (and shown
+    when nothing is selected); switching isExecutable off there is saved, then reported."""
+    expect = playwright_api.expect
+    base, app = server
+    page = signed_in(browser, base, app, DORA, "Dora Projetista", "designer")
+    page.goto(base + "/processos")
+    page.get_by_label("Identificador").fill("sem_pool")
+    page.get_by_label("Nome").fill("Modelo sem pool")
+    page.get_by_role("button", name="Criar modelo").click()
+    page.wait_for_load_state("load")  # the model page's scripts, before leaving it
+    page.get_by_role("link", name="Abrir no modelador").click()
+    expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
+    path = tmp_path / "sem_pool.bpmn"
+    path.write_text(NO_POOL, encoding="utf-8")
+    page.locator("#modeler-import").set_input_files(str(path))
+    expect(page.locator("#modeler-status")).to_contain_text("Arquivo importado")
+    picker = page.get_by_label("Elemento", exact=True)
+    select(page, "StartEvent_1")
+    expect(picker).to_have_value("StartEvent_1")
+    picker.select_option("sem_pool")
+    panel = page.locator("#modeler-panel")
+    expect(panel.locator(".bio-properties-panel-header")).to_contain_text("Processo")
+    expect(picker).to_have_value("sem_pool")
+    executable = panel.get_by_label("Executável (isExecutable)")
+    expect(executable).to_be_checked()
+    executable.click()  # (uncheck() reads the box before the panel redraws it)
+    expect(executable).not_to_be_checked()
+    page.get_by_role("button", name="Salvar rascunho").click()
+    expect(page.locator("#modeler-status")).to_contain_text("problema(s)")
+    expect(page.locator("#modeler-errors")).to_contain_text("não tem processo executável")
+    assert 'isExecutable="false"' in app_draft(app, "sem_pool")[1]
     assert page.problems == [] and page.csp_violations == []

@@ -317,7 +317,13 @@
     'bpmn:BoundaryEvent': 'Evento de borda', 'bpmn:IntermediateCatchEvent': 'Evento intermediário',
     'bpmn:ExclusiveGateway': 'Decisão', 'bpmn:InclusiveGateway': 'Decisão inclusiva',
     'bpmn:ParallelGateway': 'Paralelo', 'bpmn:SequenceFlow': 'Fluxo', 'bpmn:SubProcess': 'Subprocesso',
-    'bpmn:CallActivity': 'Atividade de chamada', 'bpmn:BusinessRuleTask': 'Regra de negócio'
+    'bpmn:CallActivity': 'Atividade de chamada', 'bpmn:BusinessRuleTask': 'Regra de negócio',
+    'bpmn:Process': 'Processo'
+  }
+
+  function rootProcess() {
+    var root = modeler.get('canvas').getRootElement()
+    return root && root.type === 'bpmn:Process' ? root : null
   }
 
   function fillPicker() {
@@ -327,6 +333,10 @@
         !/^bpmn:(Collaboration|Process|Definitions)$/.test(e.type) && e.parent
     })
     while (pickEl.options.length > 1) pickEl.remove(1)
+    // A model without a pool: the process is the diagram's root, shown when nothing is
+    // selected; listed first so its id and isExecutable are reached from here too.
+    var root = modeler.get('canvas').getRootElement()
+    if (root && root.type === 'bpmn:Process') elements.unshift(root)
     elements.forEach(function (e) {
       var bo = e.businessObject
       var option = document.createElement('option')
@@ -335,7 +345,7 @@
         (bo.name ? bo.name + ' (' + bo.id + ')' : bo.id)
       pickEl.appendChild(option)
     })
-    pickEl.value = current
+    pickEl.value = current || (rootProcess() && !modeler.get('selection').get().length ? rootProcess().id : '')
   }
 
   pickEl.addEventListener('change', function () {
@@ -346,6 +356,7 @@
     var active = document.activeElement
     if (active && panelEl.contains(active)) active.blur()
     setTimeout(function () {
+      if (element === rootProcess()) return modeler.get('selection').select(null)
       modeler.get('selection').select(element)
       if (!element.waypoints) modeler.get('canvas').scrollToElement(element)
     }, 0)
@@ -353,7 +364,8 @@
   modeler.on('selection.changed', function (event) {
     var one = event.newSelection.length === 1 ? event.newSelection[0] : null
     if (one && one.labelTarget) one = one.labelTarget
-    pickEl.value = one ? one.id : ''
+    var root = rootProcess()
+    pickEl.value = one ? one.id : (event.newSelection.length ? '' : (root ? root.id : ''))
   })
   modeler.on('import.done', fillPicker)
   modeler.on('commandStack.changed', fillPicker)
