@@ -382,3 +382,104 @@ def test_a_model_without_a_pool_edits_its_process_from_the_list(
     expect(page.locator("#modeler-errors")).to_contain_text("não tem processo executável")
     assert 'isExecutable="false"' in app_draft(app, "sem_pool")[1]
     assert page.problems == [] and page.csp_violations == []
+
+
+CALLS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI"
+  xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
+  xmlns:di="http://www.omg.org/spec/DD/20100524/DI" id="Definitions_1"
+  targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="com_chamada" name="Com chamada" isExecutable="true">
+    <bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>Flow_1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:callActivity id="Call_1" name="Preparar dados">
+      <bpmn:incoming>Flow_1</bpmn:incoming><bpmn:outgoing>Flow_2</bpmn:outgoing>
+    </bpmn:callActivity>
+    <bpmn:businessRuleTask id="Rule_1" name="Classificar">
+      <bpmn:incoming>Flow_2</bpmn:incoming><bpmn:outgoing>Flow_3</bpmn:outgoing>
+    </bpmn:businessRuleTask>
+    <bpmn:endEvent id="EndEvent_1"><bpmn:incoming>Flow_3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="Call_1" />
+    <bpmn:sequenceFlow id="Flow_2" sourceRef="Call_1" targetRef="Rule_1" />
+    <bpmn:sequenceFlow id="Flow_3" sourceRef="Rule_1" targetRef="EndEvent_1" />
+  </bpmn:process>
+  <bpmn:process id="Preparar" name="Preparar dados" isExecutable="false">
+    <bpmn:startEvent id="Sub_start"><bpmn:outgoing>Sub_flow</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:endEvent id="Sub_end"><bpmn:incoming>Sub_flow</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="Sub_flow" sourceRef="Sub_start" targetRef="Sub_end" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="BPMNDiagram_1">
+    <bpmndi:BPMNPlane id="BPMNPlane_1" bpmnElement="com_chamada">
+      <bpmndi:BPMNShape id="StartEvent_1_di" bpmnElement="StartEvent_1">
+        <dc:Bounds x="180" y="100" width="36" height="36" />
+      </bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="Call_1_di" bpmnElement="Call_1">
+        <dc:Bounds x="260" y="78" width="100" height="80" />
+      </bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="Rule_1_di" bpmnElement="Rule_1">
+        <dc:Bounds x="410" y="78" width="100" height="80" />
+      </bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="EndEvent_1_di" bpmnElement="EndEvent_1">
+        <dc:Bounds x="560" y="100" width="36" height="36" />
+      </bpmndi:BPMNShape>
+      <bpmndi:BPMNEdge id="Flow_1_di" bpmnElement="Flow_1">
+        <di:waypoint x="216" y="118" /><di:waypoint x="260" y="118" />
+      </bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="Flow_2_di" bpmnElement="Flow_2">
+        <di:waypoint x="360" y="118" /><di:waypoint x="410" y="118" />
+      </bpmndi:BPMNEdge>
+      <bpmndi:BPMNEdge id="Flow_3_di" bpmnElement="Flow_3">
+        <di:waypoint x="510" y="118" /><di:waypoint x="560" y="118" />
+      </bpmndi:BPMNEdge>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>
+"""
+
+
+def test_a_call_activity_and_a_decision_id_in_the_panel(
+    server: tuple[str, Flask],  # noqa: F811
+    browser: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A call activity picks a process of the same file; a business rule task gets its
+    decision id as SpiffArena writes it — and the live validation still says the platform
+    does not run decision tables yet."""
+    expect = playwright_api.expect
+    base, app = server
+    page = signed_in(browser, base, app, DORA, "Dora Projetista", "designer")
+    page.goto(base + "/processos")
+    page.get_by_label("Identificador").fill("com_chamada")
+    page.get_by_label("Nome").fill("Com chamada")
+    page.get_by_role("button", name="Criar modelo").click()
+    page.wait_for_load_state("load")
+    page.get_by_role("link", name="Abrir no modelador").click()
+    expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
+    path = tmp_path / "com_chamada.bpmn"
+    path.write_text(CALLS, encoding="utf-8")
+    page.locator("#modeler-import").set_input_files(str(path))
+    expect(page.locator("#modeler-status")).to_contain_text("Arquivo importado")
+    panel = page.locator("#modeler-panel")
+    select(page, "Call_1")
+    called = panel.get_by_label("Processo chamado (do mesmo arquivo)")
+    expect(called.locator("option")).to_have_text(
+        ["(escolha um processo)", "Preparar dados (Preparar)"]
+    )
+    called.select_option("Preparar")
+    select(page, "Rule_1")
+    panel.get_by_label("Decisão (id da tabela DMN, calledDecisionId)").fill("classificar_pedido")
+    select(page, "Call_1")  # leaves the field: committed
+    expect(page.locator("#modeler-errors")).to_contain_text("Rule_1", timeout=15000)
+    page.get_by_role("button", name="Salvar rascunho").click()
+    expect(page.locator("#modeler-status")).to_contain_text("Rascunho salvo")
+    xml = app_draft(app, "com_chamada")[1]
+    tree = etree.fromstring(xml.encode())
+    call = tree.find(f".//{BPMN}callActivity[@id='Call_1']")
+    assert call is not None and call.get("calledElement") == "Preparar"
+    assert (
+        tree.findtext(
+            f".//{BPMN}businessRuleTask[@id='Rule_1']/{BPMN}extensionElements/{SPIFF}calledDecisionId"
+        )
+        == "classificar_pedido"
+    )
+    assert page.problems == [] and page.csp_violations == []

@@ -11,6 +11,8 @@
  *   - timers: the kind (duration, date, cycle) and the expression, with a pt-BR preview
  *     and the server's check as one types;
  *   - lanes: the group that works them (a lane's name is its group, as in SpiffArena);
+ *   - call activities: the process of the same file they start; business rule tasks: the
+ *     decision id (spiffworkflow:calledDecisionId; DMN itself is not run yet);
  *   - user tasks: form and UI schema files (spiffworkflow:properties) and the
  *     instructions (spiffworkflow:instructionsForEndUser, markdown, with a preview);
  *     manual tasks: the instructions.
@@ -613,6 +615,59 @@ function InstructionsEntry(props) {
   ])
 }
 
+// ------------------------------------------------------------------ call activities and decisions
+
+function definitionsOf(bo) {
+  let node = bo
+  while (node && !is(node, 'bpmn:Definitions')) node = node.$parent
+  return node
+}
+
+/* The process a call activity starts: one of the same file (the engine refuses others). */
+function CalledProcessEntry(props) {
+  const { element, id } = props
+  const { modeling } = useServices()
+  const bo = getBusinessObject(element)
+  let own = bo
+  while (own && !is(own, 'bpmn:Process')) own = own.$parent
+  const definitions = definitionsOf(bo)
+  const processes = ((definitions && definitions.get('rootElements')) || [])
+    .filter((r) => is(r, 'bpmn:Process') && r !== own)
+  const current = bo.get('calledElement') || ''
+  return SelectEntry({
+    element,
+    id,
+    label: 'Processo chamado (do mesmo arquivo)',
+    description: 'A atividade inicia este processo e espera o fim dele para seguir.',
+    getValue: () => current,
+    setValue: (value) => modeling.updateProperties(element, { calledElement: value || undefined }),
+    getOptions: () => {
+      const options = [{ value: '', label: '(escolha um processo)' }].concat(processes.map((p) => ({
+        value: p.get('id'), label: (p.get('name') ? p.get('name') + ' (' + p.get('id') + ')' : p.get('id'))
+      })))
+      if (current && !processes.some((p) => p.get('id') === current)) {
+        options.push({ value: current, label: current + ' (não está neste arquivo)' })
+      }
+      return options
+    }
+  })
+}
+
+function CalledDecisionEntry(props) {
+  const { element, id } = props
+  const services = useServices()
+  const type = 'spiffworkflow:CalledDecisionId'
+  return TextFieldEntry({
+    element,
+    id,
+    label: 'Decisão (id da tabela DMN, calledDecisionId)',
+    description: 'As tabelas de decisão ainda não são executadas pela plataforma: o modelo não será publicado com esta tarefa.',
+    getValue: () => textExtension(element, type),
+    setValue: (value) => setTextExtension(services, element, type, value),
+    debounce: services.debounce
+  })
+}
+
 // ------------------------------------------------------------------ groups per element
 
 function group(id, label, entries) {
@@ -660,6 +715,16 @@ function chamadosGroups(element) {
     groups.push(group('app-timer', 'Temporizador', [
       { id: 'timerKind', component: TimerKindEntry, isEdited: isSelectEntryEdited },
       { id: 'timerValue', component: TimerValueEntry, isEdited: isTextFieldEntryEdited }
+    ]))
+  }
+  if (is(bo, 'bpmn:CallActivity')) {
+    groups.push(group('app-call', 'Processo chamado', [
+      { id: 'calledElement', component: CalledProcessEntry, isEdited: isSelectEntryEdited }
+    ]))
+  }
+  if (is(bo, 'bpmn:BusinessRuleTask')) {
+    groups.push(group('app-decision', 'Tabela de decisão', [
+      { id: 'calledDecisionId', component: CalledDecisionEntry, isEdited: isTextFieldEntryEdited }
     ]))
   }
   if (is(bo, 'bpmn:Lane')) {

@@ -74,7 +74,7 @@
       parent: panelEl,
       // Every section open: what an element has is seen (and reached by Tab) at once.
       layout: { groups: ['general', 'documentation', 'app-condition', 'app-default-flow', 'app-user-task',
-        'app-manual-task', 'app-script', 'app-pre-post', 'app-timer', 'app-lane'].reduce(function (all, id) {
+        'app-manual-task', 'app-script', 'app-pre-post', 'app-timer', 'app-lane', 'app-call', 'app-decision'].reduce(function (all, id) {
         all[id] = { open: true }
         return all
       }, {}) }
