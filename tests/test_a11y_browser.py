@@ -435,6 +435,62 @@ def crawl_designer(site: Site, browser: Any) -> None:
         ).first()
     visit(site, dora, f"/processos/chamado/migracao?para={version}", "migração")
     assert dora.csp_violations == []
+    crawl_properties_panel(site, browser)
+
+
+# The modeler's properties panel, one state per kind of element it edits (and its errors).
+PANEL_STATES = [
+    ("Participant_plataforma", "processo (pool)"),
+    ("registrar_chamado", "tarefa de usuário: formulário e instruções"),
+    ("inicializar", "tarefa de script"),
+    ("decisao_analise", "gateway: fluxo padrão"),
+    ("Flow_resolver", "fluxo com condição"),
+    ("timer_sem_resposta", "temporizador com prévia"),
+    ("Lane_analista", "raia: grupo"),
+]
+
+
+def crawl_properties_panel(site: Site, browser: Any) -> None:
+    """axe on the modeler with the panel showing each kind of element, then with an id
+    and a timer value refused (errors tied to their fields). A page of its own: edits
+    left unsaved must not hold the designer's shared page on a "leave?" prompt."""
+    context = browser.new_context(locale="pt-BR")
+    context.add_cookies(
+        [{"name": "session", "value": log_in(site, "Dora Projetista"), "url": site.base}]
+    )
+    page = context.new_page()
+    page.csp_violations = watch_csp(page)
+    page.goto(site.base + "/processos/chamado/modelador")
+    expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
+    header = page.locator("#modeler-panel .bio-properties-panel-header")
+    registry = page.evaluate(
+        "() => window.chamadosModeler.get('elementRegistry').getAll().map(e => e.id)"
+    )
+    for element_id, label in PANEL_STATES:
+        assert element_id in registry, element_id
+        page.evaluate(
+            """id => { const m = window.chamadosModeler
+              m.get('selection').select(m.get('elementRegistry').get(id)) }""",
+            element_id,
+        )
+        expect(header).to_be_visible()
+        if element_id == "timer_sem_resposta":
+            expect(page.locator("#modeler-panel")).to_contain_text("Prévia: 10 dias")
+        check(site, page, f"painel de propriedades: {label}", "designer.modeler")
+    panel = page.locator("#modeler-panel")
+    panel.get_by_label("Identificador (id)").fill("com espaço")
+    expect(panel.get_by_label("Identificador (id)")).to_have_attribute("aria-invalid", "true")
+    check(site, page, "painel de propriedades: id recusado", "designer.modeler")
+    page.evaluate(
+        """() => { const m = window.chamadosModeler
+          m.get('selection').select(m.get('elementRegistry').get('timer_sem_resposta')) }"""
+    )
+    value = panel.get_by_label("Valor do temporizador (expressão Python)")
+    value.fill("P10D")
+    expect(value).to_have_attribute("aria-invalid", "true")
+    check(site, page, "painel de propriedades: temporizador recusado", "designer.modeler")
+    assert page.csp_violations == []
+    context.close()
 
 
 def test_axe_on_every_page_and_state(site: Site, browser: Any) -> None:
