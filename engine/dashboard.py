@@ -377,6 +377,10 @@ def _times(facts: Facts) -> Metric:
         ],
         rows=rows,
         chart="",
+        summary=[
+            ("Primeira análise, mediana", format_duration(rows[0][1])),
+            ("Resultado, mediana", format_duration(rows[1][1])),
+        ],
     )
 
 

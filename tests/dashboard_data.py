@@ -92,3 +92,87 @@ def build(svc: Chamados, clock: FakeClock) -> Known:
     svc.timers.fire_due_timers("dashboard-test")
     assert chamado(svc, ids["C"]).overdue
     return Known(maria, ana, ids)
+
+
+# Demo-like tickets for the Painel's screenshot (tests/test_dashboard_browser.py).
+DEMO_ORGAOS = (1934, 1934, 1934, 244, 244, 308820, 304, 253, 25064)
+DEMO_SERVICES = (
+    "Aposentadoria por idade",
+    "Pensão por morte",
+    "Seguro-desemprego",
+    "Benefício de prestação continuada",
+    "Matrícula no ensino técnico",
+    "Carteira de trabalho digital",
+)
+DEMO_TYPES = ("erro_api", "erro_api", "erro_integracao", "lentidao", "erro_roteamento", "outros")
+DEMO_DAYS = 28
+# The last day of the demo, 17:00 in Brasília.
+DEMO_END = datetime(2026, 12, 4, 20, 0, tzinfo=UTC)
+
+
+def demo(svc: Chamados, clock: FakeClock, tickets: int = 70) -> Known:
+    """Four weeks of tickets, a few a day, with the usual mix: most analysed within hours,
+    some asked for an adjustment, some returned, a few still open or overdue, and the
+    satisfaction answers of most of the closed ones. Deterministic (a seeded random)."""
+    import random
+
+    rng = random.Random(12)
+    maria = add_person(svc, MARIA, "Maria da Silva")
+    ana = add_person(svc, ANA, "Ana Souza", "analyst")
+    start = DEMO_END - timedelta(days=DEMO_DAYS)
+    # (when, what): every action of every ticket, played in time order.
+    plan: list[tuple[datetime, int, str]] = []
+    for n in range(tickets):
+        # More tickets in the last week: the wave of a failing integration.
+        day = min(DEMO_DAYS - 1, int(DEMO_DAYS * rng.random() ** 0.6))
+        sent = start + timedelta(days=day, hours=rng.uniform(11, 22))
+        plan.append((sent, n, "enviar"))
+        if sent > DEMO_END - timedelta(days=2) and rng.random() < 0.7:
+            continue  # still waiting
+        if rng.random() < 0.08:
+            continue  # never picked: its deadline passes
+        first = sent + timedelta(minutes=rng.choice((20, 45, 90, 180, 300, 600, 1500)))
+        plan.append((first, n, "ajuste" if rng.random() < 0.2 else "decidir"))
+    plan.sort()
+    ids: dict[int, int] = {}
+    followups: list[tuple[datetime, int, str]] = []
+    while plan or followups:
+        plan.extend(followups)
+        followups = []
+        plan.sort()
+        when, n, action = plan.pop(0)
+        if when > DEMO_END:
+            continue
+        clock.now = when
+        svc.timers.fire_due_timers("dashboard-demo")  # deadlines pass as time goes by
+        if action == "enviar":
+            ids[n] = _submit(
+                svc,
+                maria,
+                orgao=rng.choice(DEMO_ORGAOS),
+                nome_servico=rng.choice(DEMO_SERVICES),
+                tipo_problema=rng.choice(DEMO_TYPES),
+            )
+        elif action == "ajuste":
+            decide(svc, ana, ids[n], {"decisao": "ajuste", "ajuste_solicitado": "Qual protocolo?"})
+            followups.append((when + timedelta(hours=rng.uniform(2, 30)), n, "reenviar"))
+        elif action == "reenviar":
+            task = open_task(svc, ids[n])
+            form = svc.requests.task_form(maria, task.id)
+            svc.requests.complete_task(maria, task.id, form.data, chamado(svc, ids[n]).version)
+            followups.append((when + timedelta(hours=rng.uniform(1, 8)), n, "decidir"))
+        elif action == "decidir":
+            if rng.random() < 0.15:
+                data = {"decisao": "devolver", "motivo_devolucao": "fora_escopo"}
+            else:
+                data = {"decisao": "resolver", "resposta": "Corrigimos a integração."}
+            decide(svc, ana, ids[n], data)
+            if rng.random() < 0.75:
+                followups.append((when + timedelta(minutes=rng.uniform(5, 600)), n, "avaliar"))
+        elif action == "avaliar":
+            score = rng.choices((1, 2, 3, 4, 5), weights=(1, 1, 2, 4, 6))[0]
+            comment = rng.choice(("", "", "Resolveram rápido.", "Demorou, mas resolveu."))
+            svc.satisfaction.answer(maria, ids[n], str(score), comment)
+    clock.now = DEMO_END
+    svc.timers.fire_due_timers("dashboard-demo")
+    return Known(maria, ana, {str(n): cid for n, cid in ids.items()})
