@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -152,29 +152,44 @@ def parse_filters(args: Mapping[str, str], today: date) -> Filters:
 
 
 @dataclass(frozen=True)
-class Opened:
-    submitted_at: datetime
+class Combo:
+    """Tickets sent in the period with one órgão, service, problem type and process."""
+
     orgao_id: int | None
     servico: str | None
     categoria: str | None
     process_id: str
-    first_analysis_at: datetime | None
-    overdue: bool
+    count: int
 
 
 @dataclass(frozen=True)
-class Closed:
-    submitted_at: datetime
-    closed_at: datetime
-    adjustment_rounds: int
+class Sent:
+    """Tickets sent in one hour (UTC) of the period, overdue or not: Brasília's offset is
+    a whole number of hours, so hours add up to Brasília days exactly."""
+
+    hour: datetime
+    overdue: bool
+    count: int
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Seconds from one moment of a ticket to another: median, p90 (nearest rank), how many."""
+
+    p50: float | None
+    p90: float | None
+    count: int
 
 
 @dataclass
 class Facts:
     filters: Filters
     now: datetime
-    opened: list[Opened]  # sent in the period, the dimension filters applied
-    closed: list[Closed]  # closed in the period
+    combos: list[Combo]  # sent in the period, the dimension filters applied
+    sent: list[Sent]  # sent in the period per hour, the dimension filters applied
+    first_analysis: Durations  # of the tickets sent in the period
+    result: Durations  # of the tickets closed in the period
+    rounds: dict[int, int]  # tickets closed in the period per adjustment rounds
     backlog: list[int]  # open tickets per AGE_BUCKETS
     ratings: dict[int, int]  # answers in the period per score
     comments: int  # of those answers, with a comment
@@ -182,6 +197,10 @@ class Facts:
     orgao_labels: dict[int, str] = field(default_factory=dict)
     categoria_labels: dict[str, str] = field(default_factory=dict)
     process_labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def opened(self) -> int:
+        return sum(c.count for c in self.combos)
 
 
 # --- figures --------------------------------------------------------------------------------
@@ -260,9 +279,18 @@ def decimal_br(value: float | None, places: int = 1) -> str:
     return "—" if value is None else f"{value:.{places}f}".replace(".", ",")
 
 
+def _per_bucket(facts: Facts, overdue_only: bool = False) -> Counter[date]:
+    g = facts.filters.granularity
+    counts: Counter[date] = Counter()
+    for sent in facts.sent:
+        if sent.overdue or not overdue_only:
+            counts[bucket_of(local_day(sent.hour), g)] += sent.count
+    return counts
+
+
 def _opened_over_time(facts: Facts) -> Metric:
     g = facts.filters.granularity
-    counts = Counter(bucket_of(local_day(o.submitted_at), g) for o in facts.opened)
+    counts = _per_bucket(facts)
     rows = [[bucket_label(day, g), counts.get(day, 0)] for day in buckets(facts.filters)]
     per = "dia" if g == "dia" else "semana"
     return Metric(
@@ -274,7 +302,7 @@ def _opened_over_time(facts: Facts) -> Metric:
         columns=[Column(GRANULARITIES[g], "text"), Column("Chamados abertos")],
         rows=rows,
         chart="colunas",
-        summary=[("Total no período", str(len(facts.opened)))],
+        summary=[("Total no período", str(facts.opened))],
     )
 
 
@@ -282,10 +310,9 @@ def _by(
     key: str,
     title: str,
     heading: str,
-    values: Iterable[Any],
+    counts: Counter[Any],
     label: Callable[[Any], str],
 ) -> Metric:
-    counts = Counter(values)
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], label(kv[0]).casefold()))
     return Metric(
         key=key,
@@ -296,13 +323,20 @@ def _by(
     )
 
 
+def _count(facts: Facts, attribute: str) -> Counter[Any]:
+    counts: Counter[Any] = Counter()
+    for combo in facts.combos:
+        counts[getattr(combo, attribute)] += combo.count
+    return counts
+
+
 def _by_orgao(facts: Facts) -> Metric:
     labels = facts.orgao_labels
     return _by(
         "por_orgao",
         "Abertos por órgão",
         "Órgão",
-        (o.orgao_id for o in facts.opened),
+        _count(facts, "orgao_id"),
         lambda v: NOT_INFORMED if v is None else labels.get(v, f"SIORG {v}"),
     )
 
@@ -312,7 +346,7 @@ def _by_servico(facts: Facts) -> Metric:
         "por_servico",
         "Abertos por serviço",
         "Serviço",
-        (o.servico for o in facts.opened),
+        _count(facts, "servico"),
         lambda v: v or NOT_INFORMED,
     )
 
@@ -323,7 +357,7 @@ def _by_categoria(facts: Facts) -> Metric:
         "por_tipo",
         "Abertos por tipo de problema",
         "Tipo de problema",
-        (o.categoria for o in facts.opened),
+        _count(facts, "categoria"),
         lambda v: NOT_INFORMED if v is None else labels.get(v, v),
     )
 
@@ -334,7 +368,7 @@ def _by_process(facts: Facts) -> Metric:
         "por_processo",
         "Abertos por processo",
         "Processo",
-        (o.process_id for o in facts.opened),
+        _count(facts, "process_id"),
         lambda v: labels.get(v, v),
     )
 
@@ -352,15 +386,10 @@ def _backlog(facts: Facts) -> Metric:
 
 
 def _times(facts: Facts) -> Metric:
-    first = [
-        (o.first_analysis_at - o.submitted_at).total_seconds()
-        for o in facts.opened
-        if o.first_analysis_at is not None
-    ]
-    result = [(c.closed_at - c.submitted_at).total_seconds() for c in facts.closed]
+    first, result = facts.first_analysis, facts.result
     rows = [
-        ["Até a primeira análise", percentile(first, 50), percentile(first, 90), len(first)],
-        ["Até o resultado", percentile(result, 50), percentile(result, 90), len(result)],
+        ["Até a primeira análise", first.p50, first.p90, first.count],
+        ["Até o resultado", result.p50, result.p90, result.count],
     ]
     return Metric(
         key="tempos",
@@ -386,16 +415,11 @@ def _times(facts: Facts) -> Metric:
 
 def _sla(facts: Facts) -> Metric:
     g = facts.filters.granularity
-    sent: Counter[date] = Counter()
-    late: Counter[date] = Counter()
-    for o in facts.opened:
-        day = bucket_of(local_day(o.submitted_at), g)
-        sent[day] += 1
-        late[day] += o.overdue
+    sent, late = _per_bucket(facts), _per_bucket(facts, overdue_only=True)
     rows = [
         [bucket_label(day, g), late.get(day, 0), sent.get(day, 0)] for day in buckets(facts.filters)
     ]
-    total, breached = len(facts.opened), sum(o.overdue for o in facts.opened)
+    total, breached = facts.opened, sum(s.count for s in facts.sent if s.overdue)
     share = 100 * breached / total if total else None
     return Metric(
         key="prazos_vencidos",
@@ -417,7 +441,9 @@ def _sla(facts: Facts) -> Metric:
 
 
 def _rounds(facts: Facts) -> Metric:
-    counts = Counter(min(c.adjustment_rounds, ROUND_BUCKETS) for c in facts.closed)
+    counts: Counter[int] = Counter()
+    for rounds, n in facts.rounds.items():
+        counts[min(rounds, ROUND_BUCKETS)] += n
     rows = []
     for n in range(ROUND_BUCKETS + 1):
         label = (
@@ -430,9 +456,8 @@ def _rounds(facts: Facts) -> Metric:
             else f"{n} rodadas"
         )
         rows.append([label, counts.get(n, 0)])
-    mean = (
-        sum(c.adjustment_rounds for c in facts.closed) / len(facts.closed) if facts.closed else None
-    )
+    closed = sum(facts.rounds.values())
+    mean = sum(r * n for r, n in facts.rounds.items()) / closed if closed else None
     return Metric(
         key="rodadas_ajuste",
         title="Rodadas de ajuste",
@@ -441,7 +466,7 @@ def _rounds(facts: Facts) -> Metric:
         columns=[Column("Rodadas de ajuste", "text"), Column("Chamados concluídos")],
         rows=rows,
         summary=[
-            ("Chamados concluídos", str(len(facts.closed))),
+            ("Chamados concluídos", str(closed)),
             ("Média de rodadas", decimal_br(mean, 2)),
         ],
     )
@@ -485,13 +510,22 @@ def metrics(facts: Facts) -> list[Metric]:
     return [build(facts) for build in METRICS]
 
 
+# A text cell starting with one of these is a formula to a spreadsheet (OWASP "CSV
+# injection"): a service name a requester typed must not run in a supervisor's sheet.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_value(value: Any, kind: str) -> str:
-    """A cell of the CSV export: numbers as numbers (hours with two decimals, a dot)."""
+    """A cell of the CSV export: numbers as numbers (hours with two decimals, a dot);
+    a text that a spreadsheet would read as a formula gets a leading apostrophe."""
     if value is None:
         return ""
     if kind == "hours":
         return f"{value / 3600:.2f}"
-    return str(value)
+    text = str(value)
+    if kind == "text" and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
 
 
 def csv_header(column: Column) -> str:

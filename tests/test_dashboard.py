@@ -222,3 +222,13 @@ def test_percentiles_are_nearest_rank() -> None:
     assert dashboard.format_duration(45000) == "12 h 30 min"
     assert dashboard.format_duration(3 * 86400 + 7200) == "3 d 2 h"
     assert dashboard.format_duration(1800) == "30 min"
+
+
+def test_csv_cells_never_start_a_formula() -> None:
+    assert dashboard.csv_value('=HYPERLINK("http://x")', "text") == '\'=HYPERLINK("http://x")'
+    assert dashboard.csv_value("+1", "text") == "'+1"
+    assert dashboard.csv_value("@SUM(A1)", "text") == "'@SUM(A1)"
+    assert dashboard.csv_value("Aposentadoria", "text") == "Aposentadoria"
+    assert dashboard.csv_value(-3, "int") == "-3"  # numbers stay numbers
+    assert dashboard.csv_value(5400, "hours") == "1.50"
+    assert dashboard.csv_value(None, "hours") == ""

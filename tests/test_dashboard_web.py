@@ -179,3 +179,18 @@ def test_the_api_gives_the_figures_to_whom_the_page_does(app: Flask, known: Know
     assert "supervisores e administradores" in refused["detail"]
     Api(app.test_client(), person(app, MARIA, "Maria da Silva")).get("/dashboard", expect=403)
     Api(app.test_client()).get("/dashboard", expect=401)
+
+
+def test_a_service_name_that_looks_like_a_formula_is_not_one_in_the_csv(
+    app: Flask, known: Known
+) -> None:
+    svc: Chamados = app.extensions["chamados"]
+    dashboard_data._submit(svc, known.maria, nome_servico="=HYPERLINK(1)")
+    client = app.test_client()
+    set_session_user(app, client, ADMIN, "Carlos Admin", "admin")
+    body = client.get(f"/painel/por_servico.csv?{PERIOD}").get_data(as_text=True)
+    assert list(csv.reader(io.StringIO(body[1:])))[1:] == [
+        ["Aposentadoria por idade", "3"],
+        ["'=HYPERLINK(1)", "1"],
+        ["Pensão por morte", "1"],
+    ]

@@ -13,10 +13,10 @@ satisfaction answers given in it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, select, type_coerce
+from sqlalchemy import Select, case, extract, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from engine import catalogs, dashboard, groups
@@ -80,13 +80,17 @@ class Dashboard(UseCaseBase):
                     {"processo": "Escolha um processo da lista."}, "Corrija os filtros do painel."
                 )
             start, after = filters.window()
-            period = self._opened(session, scope, start, after)
-            opened = [o for o in period if self._matches(o, filters)]
+            dialect = session.get_bind().dialect.name
+            period = self._combos(session, scope, start, after)
+            combos = [c for c in period if self._matches(c, filters)]
             facts = Facts(
                 filters=filters,
                 now=now,
-                opened=opened,
-                closed=self._closed(session, scope, filters, start, after),
+                combos=combos,
+                sent=self._sent(session, scope, filters, start, after, dialect),
+                first_analysis=self._first_analysis(session, scope, filters, start, after, dialect),
+                result=self._result(session, scope, filters, start, after, dialect),
+                rounds=self._rounds(session, scope, filters, start, after),
                 backlog=self._backlog(session, scope, filters, now),
                 ratings={},
                 comments=0,
@@ -94,7 +98,7 @@ class Dashboard(UseCaseBase):
             facts.ratings, facts.comments = self._satisfaction(
                 session, scope, filters, start, after
             )
-            orgao_ids = {o.orgao_id for o in period if o.orgao_id is not None}
+            orgao_ids = {c.orgao_id for c in period if c.orgao_id is not None}
             if filters.orgao_id is not None:
                 orgao_ids.add(filters.orgao_id)
             facts.orgao_labels = {
@@ -103,7 +107,7 @@ class Dashboard(UseCaseBase):
             facts.categoria_labels = self._categoria_labels(session)
             visible = titles if scope is None else {p: titles[p] for p in scope}
             facts.process_labels = titles
-            servicos = {o.servico for o in period if o.servico}
+            servicos = {c.servico for c in period if c.servico}
             if filters.servico:
                 servicos.add(filters.servico)
             return Panel(
@@ -178,48 +182,137 @@ class Dashboard(UseCaseBase):
         return query
 
     @staticmethod
-    def _matches(opened: dashboard.Opened, filters: Filters) -> bool:
+    def _matches(combo: dashboard.Combo, filters: Filters) -> bool:
         return (
-            (filters.orgao_id is None or opened.orgao_id == filters.orgao_id)
-            and (not filters.servico or opened.servico == filters.servico)
-            and (not filters.process_id or opened.process_id == filters.process_id)
+            (filters.orgao_id is None or combo.orgao_id == filters.orgao_id)
+            and (not filters.servico or combo.servico == filters.servico)
+            and (not filters.process_id or combo.process_id == filters.process_id)
         )
 
-    def _opened(
-        self, session: Session, scope: set[str] | None, start: datetime, after: datetime
-    ) -> list[dashboard.Opened]:
-        """Every ticket sent in the period (the dimension filters are applied by the
-        caller: the unfiltered rows give the filters' choices)."""
-        query = self._in_scope(
-            select(
-                Chamado.submitted_at,
-                Chamado.orgao_id,
-                Chamado.servico,
-                Chamado.categoria,
-                ProcessVersion.process_id,
-                _FIRST_ANALYSIS.label("first_analysis_at"),
-                Chamado.overdue,
-            ),
-            scope,
-        ).where(Chamado.submitted_at >= start, Chamado.submitted_at < after)
-        return [dashboard.Opened(*row) for row in session.execute(query)]
+    @staticmethod
+    def _sent_in(start: datetime, after: datetime) -> Any:
+        return (Chamado.submitted_at >= start) & (Chamado.submitted_at < after)
 
-    def _closed(
+    def _combos(
+        self, session: Session, scope: set[str] | None, start: datetime, after: datetime
+    ) -> list[dashboard.Combo]:
+        """The tickets sent in the period per órgão × service × type × process, before
+        the dimension filters (the caller applies them: the whole period's values are
+        the filters' choices). Rows: the combinations, not the tickets."""
+        dims = (Chamado.orgao_id, Chamado.servico, Chamado.categoria, ProcessVersion.process_id)
+        query = (
+            self._in_scope(select(*dims, func.count()), scope)
+            .where(self._sent_in(start, after))
+            .group_by(*dims)
+        )
+        return [dashboard.Combo(*row) for row in session.execute(query)]
+
+    def _sent(
         self,
         session: Session,
         scope: set[str] | None,
         filters: Filters,
         start: datetime,
         after: datetime,
-    ) -> list[dashboard.Closed]:
-        query = self._in_scope(
-            select(Chamado.submitted_at, Chamado.closed_at, Chamado.adjustment_rounds), scope
-        ).where(
+        dialect: str,
+    ) -> list[dashboard.Sent]:
+        """The tickets sent in the period per UTC hour and overdue flag."""
+        if dialect == "postgresql":
+            hour: Any = func.date_trunc("hour", func.timezone("UTC", Chamado.submitted_at))
+        else:  # SQLite keeps UTC text
+            hour = func.strftime("%Y-%m-%d %H:00:00", Chamado.submitted_at)
+        query = (
+            self._in_scope(select(hour, Chamado.overdue, func.count()), scope)
+            .where(self._sent_in(start, after))
+            .group_by(hour, Chamado.overdue)
+        )
+        found = []
+        for when, overdue, count in session.execute(self._narrowed(query, filters)):
+            moment = when if isinstance(when, datetime) else datetime.fromisoformat(when)
+            found.append(dashboard.Sent(moment.replace(tzinfo=UTC), bool(overdue), int(count)))
+        return found
+
+    @staticmethod
+    def _seconds(later: Any, earlier: Any, dialect: str) -> Any:
+        if dialect == "postgresql":
+            return extract("epoch", later - earlier)
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+    @staticmethod
+    def _durations(session: Session, seconds: Any, query: Select[Any], dialect: str) -> Any:
+        """Median, p90 (nearest rank) and count of ``seconds`` over ``query``'s rows: on
+        PostgreSQL computed there (percentile_disc is the nearest rank); SQLite has no
+        percentile, and its deployments are small: the values come to Python."""
+        values = query.add_columns(seconds.label("s")).subquery()
+        present = values.c.s.is_not(None)
+        if dialect == "postgresql":
+            p50, p90, count = session.execute(
+                select(
+                    func.percentile_disc(0.5).within_group(values.c.s),
+                    func.percentile_disc(0.9).within_group(values.c.s),
+                    func.count(values.c.s),
+                ).where(present)
+            ).one()
+            return dashboard.Durations(
+                None if p50 is None else round(float(p50)),
+                None if p90 is None else round(float(p90)),
+                int(count),
+            )
+        found = [round(float(v)) for v in session.scalars(select(values.c.s).where(present))]
+        return dashboard.Durations(
+            dashboard.percentile(found, 50), dashboard.percentile(found, 90), len(found)
+        )
+
+    def _first_analysis(
+        self,
+        session: Session,
+        scope: set[str] | None,
+        filters: Filters,
+        start: datetime,
+        after: datetime,
+        dialect: str,
+    ) -> dashboard.Durations:
+        query = self._in_scope(select(Chamado.id), scope).where(self._sent_in(start, after))
+        seconds = self._seconds(_FIRST_ANALYSIS, Chamado.submitted_at, dialect)
+        return self._durations(session, seconds, self._narrowed(query, filters), dialect)
+
+    def _closed_in(
+        self, scope: set[str] | None, filters: Filters, start: datetime, after: datetime
+    ) -> Select[Any]:
+        query = self._in_scope(select(), scope).where(
             Chamado.closed_at >= start,
             Chamado.closed_at < after,
             Chamado.submitted_at.is_not(None),
         )
-        return [dashboard.Closed(*row) for row in session.execute(self._narrowed(query, filters))]
+        return self._narrowed(query, filters)
+
+    def _result(
+        self,
+        session: Session,
+        scope: set[str] | None,
+        filters: Filters,
+        start: datetime,
+        after: datetime,
+        dialect: str,
+    ) -> dashboard.Durations:
+        seconds = self._seconds(Chamado.closed_at, Chamado.submitted_at, dialect)
+        query = self._closed_in(scope, filters, start, after).add_columns(Chamado.id)
+        return self._durations(session, seconds, query, dialect)
+
+    def _rounds(
+        self,
+        session: Session,
+        scope: set[str] | None,
+        filters: Filters,
+        start: datetime,
+        after: datetime,
+    ) -> dict[int, int]:
+        query = (
+            self._closed_in(scope, filters, start, after)
+            .add_columns(Chamado.adjustment_rounds, func.count())
+            .group_by(Chamado.adjustment_rounds)
+        )
+        return {int(rounds or 0): int(n) for rounds, n in session.execute(query)}
 
     def _backlog(
         self, session: Session, scope: set[str] | None, filters: Filters, now: datetime
