@@ -20,18 +20,24 @@ The figures, for a period of Brasília days (at most ``MAX_PERIOD_DAYS``):
   engine.satisfaction): how many per score, their mean and how many have a comment.
 
 How it stays fast at a million tickets (measured by ``bench/dashboard_scale.py``):
-bounded queries on indexes, not a rollup table. Each figure reads the tickets of its own
-period through an index on the time that defines it (migration 0016: ``submitted_at``,
-``closed_at``, the open tickets by ``submitted_at``, ``satisfaction_surveys.answered_at``)
-and nothing older, so the work follows the tickets *in the period* — capped by the
-period's length — and not the tickets the database holds. A rollup table would have
-made the counts cheaper still for a long period, but the percentiles need every duration
-(a histogram rounds them), and keeping one more row per day × órgão × service × type ×
-process in step with every ticket change would add a write to every step of every
-process for a page few people open. What this costs: a year of a very busy deployment
-reads that year's tickets (a few hundred milliseconds per hundred thousand); the
-default period is the last 30 days. The open backlog is counted in one aggregate over
-the partial index of open tickets, which holds only what is still open.
+bounded queries on indexes, aggregated by the database, not a rollup table. Each figure
+reads the tickets of its own period through an index on the time that defines it
+(migration 0016: ``submitted_at``, ``closed_at``, the open tickets by ``submitted_at``,
+``satisfaction_surveys.answered_at``) and nothing older, so the work follows the tickets
+*in the period* — capped by the period's length — and not the tickets the database
+holds. What comes back is already counted: the period's tickets per órgão × service ×
+type × process (the breakdowns and the filters' choices), per UTC hour × overdue (the
+series: Brasília's offset is a whole number of hours, so hours add up to Brasília days
+exactly, past daylight-saving years included), per adjustment rounds, per score; the
+percentiles are PostgreSQL's ``percentile_disc`` (which is the nearest rank); only
+SQLite, whose deployments are small, sends the durations to Python to rank them.
+A rollup table would make a long period cheaper still, but the percentiles need every
+duration (a histogram rounds them), and keeping a row per day × órgão × service × type
+× process in step with every ticket change would add writes to every step of every
+process, for a page few people open. What this costs: a long period of a busy deployment
+reads its period's tickets inside the database — see the benchmark's one-year line —;
+the default period is the last 30 days. The open backlog is one aggregate over the
+partial index of open tickets, which holds only what is still open.
 
 Adding a figure (the incidents of issue #12, for one) is a fact query in
 ``usecases/dashboard.py`` and a builder in ``METRICS`` here: the page, the API and the

@@ -30,15 +30,9 @@ REFUSED = (
     "Peça o papel de Supervisor(a) a um(a) administrador(a), se precisar dele."
 )
 _VIEWERS = frozenset({"supervisor", "admin"})
+# The first time the team took up a ticket: the first claim of a staff task, or the
+# completion of one nobody claimed (a released claim is forgotten with its claimed_at).
 _TASKS = HumanTask.__table__
-# The first time the team took up the ticket: the first claim, or the completion of a
-# staff task nobody claimed (a released claim is forgotten with the task's claimed_at).
-_FIRST_ANALYSIS = type_coerce(
-    select(func.min(func.coalesce(_TASKS.c.claimed_at, _TASKS.c.completed_at)))
-    .where(_TASKS.c.chamado_id == Chamado.id, _TASKS.c.group != groups.REQUESTER)
-    .scalar_subquery(),
-    AwareDateTime(),
-)
 
 
 @dataclass(frozen=True)
@@ -233,32 +227,30 @@ class Dashboard(UseCaseBase):
         return found
 
     @staticmethod
-    def _seconds(later: Any, earlier: Any, dialect: str) -> Any:
+    def _durations(session: Session, moments: Any, dialect: str) -> dashboard.Durations:
+        """Median, p90 (nearest rank) and count of the seconds from ``moments.c.start``
+        to ``moments.c.end`` (a subquery, one row per ticket): on PostgreSQL computed
+        there (``percentile_disc`` is the nearest rank); SQLite has no percentile, and
+        its deployments are small: the values come to Python."""
         if dialect == "postgresql":
-            return extract("epoch", later - earlier)
-        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-
-    @staticmethod
-    def _durations(session: Session, seconds: Any, query: Select[Any], dialect: str) -> Any:
-        """Median, p90 (nearest rank) and count of ``seconds`` over ``query``'s rows: on
-        PostgreSQL computed there (percentile_disc is the nearest rank); SQLite has no
-        percentile, and its deployments are small: the values come to Python."""
-        values = query.add_columns(seconds.label("s")).subquery()
-        present = values.c.s.is_not(None)
+            seconds: Any = extract("epoch", moments.c.end - moments.c.start)
+        else:
+            seconds = (func.julianday(moments.c.end) - func.julianday(moments.c.start)) * 86400.0
+        values = select(seconds.label("s")).where(moments.c.end.is_not(None)).subquery()
         if dialect == "postgresql":
             p50, p90, count = session.execute(
                 select(
                     func.percentile_disc(0.5).within_group(values.c.s),
                     func.percentile_disc(0.9).within_group(values.c.s),
                     func.count(values.c.s),
-                ).where(present)
+                )
             ).one()
             return dashboard.Durations(
                 None if p50 is None else round(float(p50)),
                 None if p90 is None else round(float(p90)),
                 int(count),
             )
-        found = [round(float(v)) for v in session.scalars(select(values.c.s).where(present))]
+        found = [round(float(v)) for v in session.scalars(select(values.c.s))]
         return dashboard.Durations(
             dashboard.percentile(found, 50), dashboard.percentile(found, 90), len(found)
         )
@@ -272,9 +264,19 @@ class Dashboard(UseCaseBase):
         after: datetime,
         dialect: str,
     ) -> dashboard.Durations:
-        query = self._in_scope(select(Chamado.id), scope).where(self._sent_in(start, after))
-        seconds = self._seconds(_FIRST_ANALYSIS, Chamado.submitted_at, dialect)
-        return self._durations(session, seconds, self._narrowed(query, filters), dialect)
+        """Sent → the first claim (or completion) of a staff task: one join with the
+        tickets' task rows, grouped per ticket, so the first moment is computed once."""
+        tasks = _TASKS
+        first = type_coerce(
+            func.min(func.coalesce(tasks.c.claimed_at, tasks.c.completed_at)), AwareDateTime()
+        )
+        query = (
+            self._in_scope(select(Chamado.submitted_at.label("start"), first.label("end")), scope)
+            .join(tasks, (tasks.c.chamado_id == Chamado.id) & (tasks.c.group != groups.REQUESTER))
+            .where(self._sent_in(start, after))
+            .group_by(Chamado.id, Chamado.submitted_at)
+        )
+        return self._durations(session, self._narrowed(query, filters).subquery(), dialect)
 
     def _closed_in(
         self, scope: set[str] | None, filters: Filters, start: datetime, after: datetime
@@ -295,9 +297,10 @@ class Dashboard(UseCaseBase):
         after: datetime,
         dialect: str,
     ) -> dashboard.Durations:
-        seconds = self._seconds(Chamado.closed_at, Chamado.submitted_at, dialect)
-        query = self._closed_in(scope, filters, start, after).add_columns(Chamado.id)
-        return self._durations(session, seconds, query, dialect)
+        query = self._closed_in(scope, filters, start, after).add_columns(
+            Chamado.submitted_at.label("start"), Chamado.closed_at.label("end")
+        )
+        return self._durations(session, query.subquery(), dialect)
 
     def _rounds(
         self,
