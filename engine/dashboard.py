@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from engine import limits
 from engine.business_days import TZ
 from engine.errors import ValidationFailed
 from engine.satisfaction import SCALE
@@ -145,8 +146,12 @@ def parse_filters(args: Mapping[str, str], today: date) -> Filters:
     servico = (args.get("servico") or "").strip() or None
     if servico is not None and len(servico) > SERVICE_MAX:
         errors["servico"] = f"O nome do serviço pode ter até {SERVICE_MAX} caracteres."
+    elif servico is not None and (refused := limits.forbidden_character(servico)):
+        errors["servico"] = refused
     process_id = (args.get("processo") or "").strip() or None
-    if process_id is not None and len(process_id) > PROCESS_MAX:
+    if process_id is not None and (
+        len(process_id) > PROCESS_MAX or limits.forbidden_character(process_id)
+    ):
         errors["processo"] = "Escolha um processo da lista."
     if errors:
         raise ValidationFailed(errors, "Corrija os filtros do painel.")

@@ -188,6 +188,8 @@ def test_only_supervisors_and_admins_and_each_supervisor_sees_their_groups(
         ({"orgao": "9" * 10}, "orgao", "Escolha um órgão"),
         ({"servico": "x" * 301}, "servico", "até 300 caracteres"),
         ({"processo": "nao_existe"}, "processo", "Escolha um processo"),
+        ({"processo": "cha\x00mado"}, "processo", "Escolha um processo"),
+        ({"servico": "Aposenta\x00doria"}, "servico", "U+0000"),
     ],
 )
 def test_bad_filters_are_named_in_portuguese(
