@@ -264,19 +264,24 @@ class Dashboard(UseCaseBase):
         after: datetime,
         dialect: str,
     ) -> dashboard.Durations:
-        """Sent → the first claim (or completion) of a staff task: one join with the
-        tickets' task rows, grouped per ticket, so the first moment is computed once."""
+        """Sent → the first claim (or completion) of a staff task, looked up per ticket
+        on the index of its task rows. A join grouped per ticket lets PostgreSQL hash the
+        whole task table once the period holds thousands of tickets (measured with a
+        million, 100 days: a parallel scan of every task row, 564 ms, against 71 ms for
+        the lookups); a scalar subquery is always the per-ticket lookup, and OFFSET 0 keeps
+        the planner from inlining it into each reference of the percentiles."""
         tasks = _TASKS
         first = type_coerce(
-            func.min(func.coalesce(tasks.c.claimed_at, tasks.c.completed_at)), AwareDateTime()
+            select(func.min(func.coalesce(tasks.c.claimed_at, tasks.c.completed_at)))
+            .where(tasks.c.chamado_id == Chamado.id, tasks.c.group != groups.REQUESTER)
+            .scalar_subquery(),
+            AwareDateTime(),
         )
-        query = (
-            self._in_scope(select(Chamado.submitted_at.label("start"), first.label("end")), scope)
-            .join(tasks, (tasks.c.chamado_id == Chamado.id) & (tasks.c.group != groups.REQUESTER))
-            .where(self._sent_in(start, after))
-            .group_by(Chamado.id, Chamado.submitted_at)
-        )
-        return self._durations(session, self._narrowed(query, filters).subquery(), dialect)
+        query = self._in_scope(
+            select(Chamado.submitted_at.label("start"), first.label("end")), scope
+        ).where(self._sent_in(start, after))
+        fenced = self._narrowed(query, filters).offset(0)
+        return self._durations(session, fenced.subquery(), dialect)
 
     def _closed_in(
         self, scope: set[str] | None, filters: Filters, start: datetime, after: datetime
