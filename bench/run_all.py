@@ -20,7 +20,7 @@ The full run's counts, chosen to fit in ~20 minutes on this 2-core machine:
      worker, both databases, 300 instances each (~1 min; quick: 100).
   9. search: staff search with 10,000 and 1,000,000 tickets on PostgreSQL, 15 requests
      per query (~4 min, most of it loading the million; --quick: 100,000).
-  10. dashboard: the Painel with 10,000 and 1,000,000 tickets on PostgreSQL, 9 requests
+  10. dashboard: the Painel with 10,000 and 1,000,000 tickets on PostgreSQL, 15 requests
      per view (~6 min, most of it loading the million; --quick: 100,000).
 Benchmarks print verdicts; they never fail on a missed target (exit 1 only on errors).
 """
