@@ -470,7 +470,7 @@ def _rounds(facts: Facts) -> Metric:
     closed = sum(facts.rounds.values())
     mean = sum(r * n for r, n in facts.rounds.items()) / closed if closed else None
     return Metric(
-        key="rodadas_ajuste",
+        key="ajustes",
         title="Rodadas de ajuste",
         description="Chamados concluídos no período pelo número de vezes que voltaram ao "
         "solicitante para ajuste.",

@@ -79,8 +79,8 @@ def test_every_figure_of_the_known_tickets(tsvc: Chamados, known: Known, admin: 
         ("Com prazo vencido", "1"),
         ("Do total aberto no período", "25,0 %"),
     ]
-    assert rows(p, "rodadas_ajuste")[:3] == [["Nenhuma", 2], ["1 rodada", 1], ["2 rodadas", 0]]
-    assert p.metric("rodadas_ajuste").summary == [
+    assert rows(p, "ajustes")[:3] == [["Nenhuma", 2], ["1 rodada", 1], ["2 rodadas", 0]]
+    assert p.metric("ajustes").summary == [
         ("Chamados concluídos", "3"),
         ("Média de rodadas", "0,33"),
     ]
@@ -133,7 +133,7 @@ def test_filters_by_organ_service_and_process(
     assert [i for i, _label in inss.orgaos] == [dashboard_data.INSS, dashboard_data.OTHER_ORGAO]
     pensao = panel(tsvc, admin, servico="Pensão por morte")
     assert pensao.metric("abertos").summary == [("Total no período", "1")]
-    assert rows(pensao, "rodadas_ajuste")[1] == ["1 rodada", 1]
+    assert rows(pensao, "ajustes")[1] == ["1 rodada", 1]
     assert pensao.metric("satisfacao").summary == [
         ("Respostas", "1"),
         ("Média", "3,00"),

@@ -161,7 +161,7 @@ def test_the_api_gives_the_figures_to_whom_the_page_does(app: Flask, known: Know
         "em_aberto",
         "tempos",
         "prazos_vencidos",
-        "rodadas_ajuste",
+        "ajustes",
         "satisfacao",
     ]
     assert metrics["abertos"]["rows"] == [["Semana de 23/11/2026", 3], ["Semana de 30/11/2026", 1]]
