@@ -24,6 +24,7 @@ a session) and, from it, the use cases, each a named attribute:
 ``svc.search``     engine.usecases.search            staff search by protocol, CPF, NUP, words
 ``svc.satisfaction`` engine.usecases.satisfaction    "O atendimento resolveu seu problema?"
 ``svc.ready_answers`` engine.usecases.ready_answers  supervisors' answer texts for analysts
+``svc.dashboard``  engine.usecases.dashboard         the "Painel" of supervisors and admins
 ``svc.privacy``    engine.usecases.privacy           LGPD: "Meus dados", who read whose data,
                                                      retention and anonymisation
 =================  ================================  ===========================================
@@ -53,6 +54,7 @@ from engine import (
     access_log,
     catalogs,
     connectors,
+    dashboard,
     forms,
     groups,
     incidents,
@@ -75,6 +77,8 @@ from engine.catalogs import HELP_MAX as CATALOG_HELP_MAX
 from engine.catalogs import LABEL_MAX as CATALOG_LABEL_MAX
 from engine.clock import Clock
 from engine.context import request_id
+from engine.dashboard import Filters as DashboardFilters
+from engine.dashboard import Metric as DashboardMetric
 from engine.db import is_unavailable
 from engine.designer import Designer, ModelRejected, Problem, Tickets
 from engine.designer.diagram import TicketDiagram
@@ -108,6 +112,7 @@ from engine.unit import Unit
 from engine.usecases.admin import Admin, RoleChange
 from engine.usecases.analysis import Analysis
 from engine.usecases.base import STAFF_ROLES, Actor, ActorRef, ChamadoView, TaskForm
+from engine.usecases.dashboard import Dashboard, Panel
 from engine.usecases.groups_admin import GroupChange
 from engine.usecases.health import Gauges, Health
 from engine.usecases.incidents import Incidents, RetryOutcome
@@ -136,6 +141,8 @@ __all__ = [
     "AuditEvent",
     "Chamado",
     "ChamadoView",
+    "DashboardFilters",
+    "DashboardMetric",
     "ElementEdits",
     "ErasureService",
     "Gauges",
@@ -147,6 +154,7 @@ __all__ = [
     "MailSettings",
     "ModelRejected",
     "NewForm",
+    "Panel",
     "Principal",
     "Problem",
     "QueueFilters",
@@ -190,6 +198,7 @@ __all__ = [
     # texts of a technical incident.
     "access_log",
     "content_disposition",
+    "dashboard",
     "describe_business_time",
     "format_cpf",
     "forms",
@@ -233,6 +242,7 @@ class Chamados:
         self.ready_answers = ReadyAnswers(unit)
         self.privacy = Privacy(unit)
         self.messages = Messages(unit)
+        self.dashboard = Dashboard(unit)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Chamados:

@@ -65,6 +65,8 @@ NOT_PAGES: dict[str, str] = {
     "api.list_ready_answers": "API REST (JSON)",
     "api.my_data": "API REST (JSON)",
     "api.chamado_accesses": "API REST (JSON)",
+    "api.dashboard_panel": "API REST (JSON)",
+    "dashboard.export": "download do CSV de um indicador (Content-Disposition: attachment)",
     "privacy.my_data_download": "download do JSON de Meus dados (Content-Disposition: attachment)",
     "auth.login": "redireciona ao provedor gov.br (a página de lá não é nossa)",
     "requester.new_chamado": "endereço antigo: redireciona (301) a /servicos",
@@ -365,6 +367,9 @@ def crawl_staff(site: Site, browser: Any) -> None:
         visit(site, page, "/busca?q=%21%21", f"busca recusada ({name})", status=422)
     sofia = person(site, browser, "Sofia Supervisora")
     visit(site, sofia, "/respostas-prontas", "respostas prontas")
+    visit(site, sofia, "/painel", "painel (supervisora)")
+    visit(site, sofia, "/painel?agrupamento=semana", "painel por semana")
+    visit(site, sofia, "/painel?de=2026-12-31&ate=2026-01-01", "painel: filtros recusados", 422)
     visit(site, sofia, f"/respostas-prontas/{ids['ready_answer']}", "alterar resposta pronta")
     sofia.goto(f"{site.base}/respostas-prontas")
     sofia.get_by_role("button", name="Salvar resposta").click()  # nothing filled in
@@ -403,6 +408,7 @@ def crawl_admin(site: Site, browser: Any) -> None:
         ("/admin/privacidade?cpf=390.533.447-05", "privacidade: acessos a uma pessoa"),
         ("/incidentes", "incidentes"),
         ("/fila", "fila (admin)"),
+        ("/painel?processo=chamado", "painel (admin)"),
     ):
         visit(site, carlos, path, label)
     # Retiring a value the published scenarios send: the confirmation (nothing changes).
@@ -902,7 +908,12 @@ STAFF_PAGES = {
         "/analise/{resolved}",
         "/busca?q=aposentadoria",
     ],
-    "Sofia Supervisora": ["/respostas-prontas", "/respostas-prontas/{ready_answer}"],
+    "Sofia Supervisora": [
+        "/respostas-prontas",
+        "/respostas-prontas/{ready_answer}",
+        "/painel",
+        "/painel?agrupamento=semana",
+    ],
     "Carlos Admin": [
         "/admin/papeis",
         "/admin/grupos",

@@ -10,6 +10,7 @@ def init_views(app: Flask) -> None:
         admin,
         analyst,
         catalogs_admin,
+        dashboard,
         designer,
         groups_admin,
         privacy,
@@ -27,3 +28,4 @@ def init_views(app: Flask) -> None:
     satisfaction.init_satisfaction(app)
     ready_answers.init_ready_answers(app)
     privacy.init_privacy(app)
+    dashboard.init_dashboard(app)
