@@ -348,20 +348,37 @@ class UseCaseBase:
             raise NotFound("Chamado não encontrado.")
         return chamado
 
-    def _lock_task(self, session: Session, actor: Actor, task_id: int) -> Locked:
+    def _lock_task(
+        self, session: Session, actor: Actor, task_id: int, on_behalf: bool = False
+    ) -> Locked:
         """The actor's ready task about to run, with its ticket (state and requester).
 
         The ticket row is locked (PostgreSQL; SQLite's write lock covers it all); its version
         is then checked in Python and written at the end, and the task row is written only
-        if it still is ready and the actor's (see complete_task).
+        if it still is ready and the actor's (see complete_task). ``on_behalf``: an admin
+        completing someone else's task (checked by the caller): any ready task will do.
         """
         row = session.execute(_LOCK_TASK, {"task_id": task_id}).first()
-        task = self._check_owned_ready(session, actor, row.HumanTask if row else None)
+        if on_behalf:
+            task = self._check_ready(row.HumanTask if row else None)
+        else:
+            task = self._check_owned_ready(session, actor, row.HumanTask if row else None)
         assert row is not None
         last = row.last_submission
         return Locked(
             task, row.catalogs_revision, copy.deepcopy(last) if last is not None else None
         )
+
+    @staticmethod
+    def _check_ready(task: HumanTask | None) -> HumanTask:
+        """The task exists and still waits for someone, whoever holds it."""
+        if task is None:
+            raise NotFound("Tarefa não encontrada.")
+        if task.state != "ready":
+            raise TaskNotReady(
+                "Esta tarefa já foi concluída ou não está mais disponível; nada foi alterado."
+            )
+        return task
 
     def _check_owned_ready(
         self, session: Session, actor: Actor, task: HumanTask | None
