@@ -238,6 +238,12 @@ def choose(folder: ModelFolder) -> tuple[Chosen | None, list[Problem]]:
         return None, [*problems, Problem(primary, exc.message)]
     found = executable_processes(tree)
     process_id = folder.primary_process_id
+    if not found:
+        # Nothing to pick: said on the file (a folder may have no process_model.json).
+        return None, [
+            *problems,
+            Problem(primary, f"O arquivo {primary} não tem nenhum processo executável."),
+        ]
     if process_id not in found:
         if len(found) == 1:
             if process_id:
@@ -251,7 +257,7 @@ def choose(folder: ModelFolder) -> tuple[Chosen | None, list[Problem]]:
             problems.append(
                 Problem(
                     METADATA,
-                    f"O processo principal {what}; o arquivo tem {', '.join(found) or 'nenhum'}.",
+                    f"O processo principal {what}; o arquivo tem {', '.join(found)}.",
                 )
             )
             return None, problems
