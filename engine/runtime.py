@@ -70,6 +70,14 @@ def _reason(exc: WorkflowException) -> str:
         where = f" na linha {line}" if line else ""
         detail = str(original)[:200]
         name = type(original).__name__
+        if isinstance(original, NameError) and getattr(original, "name", None):
+            # The commonest failure of models brought from elsewhere: a helper of their
+            # platform (SpiffArena's get_last_user_completing_task…) or a variable no step
+            # set. Said in Portuguese; the class name stays for the designer to search.
+            detail = (
+                f"o nome '{original.name}' não existe nos dados da instância nem entre as "
+                "funções oferecidas aos scripts"
+            )
         return f"o script ou a expressão falhou{where} com {name}" + (
             f": {detail}." if detail else "."
         )

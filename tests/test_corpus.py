@@ -185,10 +185,11 @@ def send_awaited_message(svc: Chamados, api: Client, cid: int) -> bool:
         ).first()
     if wait is None:
         return False
+    # The correlation it holds, ``[key, {property: value}]``, sent as the payload: right
+    # when each property's retrieval expression is its own name, as in SpiffArena's models.
     payload: dict[str, Any] = {}
     if wait.correlation:
-        keyed = json.loads(wait.correlation)
-        values = keyed.get("values", keyed) if isinstance(keyed, dict) else {}
+        _key, values = json.loads(wait.correlation)
         payload = values if isinstance(values, dict) else {}
     status, _body = api.call("POST", f"/messages/{wait.name}", {"payload": payload})
     return status == 200
