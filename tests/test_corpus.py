@@ -59,12 +59,12 @@ MAX_STEPS = 40
 # What the corpus does today; a change either way must be looked at (and the report,
 # README included, regenerated).
 EXPECTED = {
-    "models": 0,
-    "deployed": 0,
-    "refused": 0,
-    "ran_to_end": 0,
-    "incident": 0,
-    "stuck": 0,
+    "models": 32,
+    "deployed": 15,
+    "refused": 17,
+    "ran_to_end": 10,
+    "incident": 4,
+    "stuck": 1,
     "not_started": 0,
 }
 
@@ -246,6 +246,25 @@ def test_the_public_corpus_deploys_and_runs_as_reported(app: Flask) -> None:
         assert got == want, f"{got['model']}: mudou (CORPUS_WRITE=1 regrava corpus/report.json)"
     assert report == committed
     assert report["counts"] == EXPECTED
+
+
+def test_every_corpus_file_is_listed_with_its_source_and_unchanged_length() -> None:
+    """corpus/MANIFEST.tsv names where each file came from; a file edited here (even a
+    line ending) no longer has the length it had upstream."""
+    listed = {}
+    for line in (CORPUS / "MANIFEST.tsv").read_text(encoding="utf-8").splitlines():
+        rel, repo, path, commit, chars = line.split("\t")
+        assert re.fullmatch(r"[0-9a-f]{40}", commit) and repo and path, line
+        listed[rel] = int(chars)
+    files = {
+        p.relative_to(CORPUS).as_posix(): p
+        for d in model_dirs()
+        for p in d.iterdir()
+        if p.is_file()
+    }
+    assert sorted(files) == sorted(listed)
+    for rel, path in files.items():
+        assert len(path.read_bytes().decode("utf-8")) == listed[rel], rel
 
 
 def test_the_readme_reports_the_committed_corpus_run() -> None:
