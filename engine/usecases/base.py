@@ -348,22 +348,25 @@ class UseCaseBase:
             raise NotFound("Chamado não encontrado.")
         return chamado
 
-    def _lock_task(
-        self, session: Session, actor: Actor, task_id: int, on_behalf: bool = False
-    ) -> Locked:
+    def _lock_task(self, session: Session, actor: Actor, task_id: int) -> Locked:
         """The actor's ready task about to run, with its ticket (state and requester).
 
         The ticket row is locked (PostgreSQL; SQLite's write lock covers it all); its version
         is then checked in Python and written at the end, and the task row is written only
-        if it still is ready and the actor's (see complete_task). ``on_behalf``: an admin
-        completing someone else's task (checked by the caller): any ready task will do.
+        if it still is ready and the actor's (see complete_task).
         """
         row = session.execute(_LOCK_TASK, {"task_id": task_id}).first()
-        if on_behalf:
-            task = self._check_ready(row.HumanTask if row else None)
-        else:
-            task = self._check_owned_ready(session, actor, row.HumanTask if row else None)
-        assert row is not None
+        task = self._check_owned_ready(session, actor, row.HumanTask if row else None)
+        return self._locked(task, row)
+
+    def _lock_any_ready_task(self, session: Session, task_id: int) -> Locked:
+        """The same for an admin completing someone else's task (the caller checked the
+        role): any ready task, whoever holds it."""
+        row = session.execute(_LOCK_TASK, {"task_id": task_id}).first()
+        return self._locked(self._check_ready(row.HumanTask if row else None), row)
+
+    @staticmethod
+    def _locked(task: HumanTask, row: Any) -> Locked:
         last = row.last_submission
         return Locked(
             task, row.catalogs_revision, copy.deepcopy(last) if last is not None else None

@@ -288,7 +288,11 @@ class Requests(Recording):
         """
         now = self.clock()
         with self.transaction() as session, session.no_autoflush:
-            locked = self._lock_task(session, actor, task_id, on_behalf=on_behalf)
+            locked = (
+                self._lock_any_ready_task(session, task_id)
+                if on_behalf
+                else self._lock_task(session, actor, task_id)
+            )
             task, last = locked.task, locked.last_submission
             holder_id = task.assignee_id
             chamado = task.chamado
