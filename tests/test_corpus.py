@@ -59,11 +59,11 @@ MAX_STEPS = 40
 # What the corpus does today; a change either way must be looked at (and the report,
 # README included, regenerated).
 EXPECTED = {
-    "models": 35,
-    "deployed": 16,
+    "models": 38,
+    "deployed": 19,
     "refused": 19,
-    "ran_to_end": 11,
-    "incident": 4,
+    "ran_to_end": 12,
+    "incident": 6,
     "stuck": 1,
     "not_started": 0,
 }
