@@ -68,12 +68,31 @@ def _reason(exc: WorkflowException) -> str:
     if original is not None:
         line = getattr(exc, "line_number", None)
         where = f" na linha {line}" if line else ""
-        detail = str(original)[:200]
-        name = type(original).__name__
-        return f"o script ou a expressão falhou{where} com {name}" + (
-            f": {detail}." if detail else "."
-        )
+        return f"o script ou a expressão falhou{where} com {_python_error(original)}"
     return "o motor de processos não conseguiu executar o elemento."
+
+
+def _catcher(wf: BpmnWorkflow, name: str) -> str | None:
+    """The element of ``wf`` waiting for the message ``name`` (where an incident shows)."""
+    for task in wf.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if getattr(definition, "name", None) == name:
+            return str(task.task_spec.bpmn_id)
+    return None
+
+
+def _python_error(original: BaseException) -> str:
+    """``KeyError: 'falta'.``: the class as Python names it (a designer searches for it)
+    and its text, but for an unknown name, the commonest failure of models brought from
+    elsewhere — a helper of their platform (SpiffArena's get_last_user_completing_task…)
+    or a variable no step set — which is said in Portuguese."""
+    detail = str(original)[:200]
+    if isinstance(original, NameError) and getattr(original, "name", None):
+        detail = (
+            f"o nome '{original.name}' não existe nos dados da instância nem entre as "
+            "funções oferecidas aos scripts"
+        )
+    return type(original).__name__ + (f": {detail}." if detail else ".")
 
 
 # Automatic steps (scripts, gateways, events) one call may run. A request runs a handful;
@@ -119,7 +138,20 @@ def _steps(
     caught = 0
     try:
         if event is not None:
-            caught = wf.event_manager.catch(event, internal=False)
+            try:
+                caught = wf.event_manager.catch(event, internal=False)
+            except WorkflowException:
+                raise
+            except Exception as exc:  # noqa: BLE001 - SpiffWorkflow runs the model's
+                # correlation expressions over the payload unwrapped: one the payload does
+                # not satisfy is a failure of this delivery, said on the message.
+                name = getattr(getattr(event, "event_definition", None), "name", "")
+                raise ModelRuntimeError(
+                    f"A mensagem “{name}” não pôde ser recebida: uma expressão de "
+                    f"correlação do modelo falhou com {_python_error(exc)} Confira o "
+                    "conteúdo enviado e a correlação do modelo.",
+                    _catcher(wf, name),
+                ) from exc
             if not caught:
                 return 0
         if refresh:

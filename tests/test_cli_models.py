@@ -247,3 +247,32 @@ def test_a_note_with_a_control_character_is_refused(app: Flask, tmp_path: Path) 
         headers={"Authorization": f"Bearer {dora}", "Content-Type": "application/zip"},
     )
     assert resp.status_code == 400 and "caractere de controle" in resp.get_json()["detail"]
+
+
+def test_a_file_without_any_process_is_refused_on_the_file(app: Flask, tmp_path: Path) -> None:
+    # bpmn-moddle's escalation-error.bpmn (corpus/): definitions with no process at all.
+    bpmn = tmp_path / "so-erros.bpmn"
+    bpmn.write_text(
+        '<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" '
+        'targetNamespace="x"><escalation id="e"/><error id="r"/></definitions>'
+    )
+    result = deploy(app, bpmn)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[1] == "so-erros.bpmn: O arquivo so-erros.bpmn não tem nenhum processo executável."
+
+
+def test_a_file_whose_processes_are_not_executable_says_so(app: Flask, tmp_path: Path) -> None:
+    # bpmn-js's fixtures (corpus/): drawings marked isExecutable="false".
+    bpmn = tmp_path / "desenho.bpmn"
+    bpmn.write_text(
+        '<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" '
+        'targetNamespace="x"><process id="Process_1" isExecutable="false">'
+        '<startEvent id="s"/></process></definitions>'
+    )
+    result = deploy(app, bpmn)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[1] == (
+        "desenho.bpmn: O arquivo desenho.bpmn não tem nenhum processo executável: "
+        'Process_1 está(ão) marcado(s) isExecutable="false".'
+    )

@@ -270,3 +270,33 @@ def test_a_throw_nobody_receives_is_refused_at_deploy(app: Flask) -> None:
     # Once a process that receives it is published, the same model deploys.
     assert deploy(app, "pedido", pedido()).exit_code == 0
     assert deploy(app, "aprovador", aprovador()).exit_code == 0
+
+
+def test_a_payload_the_models_correlation_cannot_read_is_no_500(app: Flask) -> None:
+    # SpiffArena's error_handler.bpmn (corpus/): a message start whose correlation
+    # properties read `message_text` and `recipients` from the payload. SpiffWorkflow
+    # evaluates them unwrapped; a payload without them used to answer 500.
+    from tests.test_api import person
+
+    folder = Path(__file__).resolve().parent.parent / "corpus/spiff-arena/error_handler"
+    with app.app_context():
+        assert CliRunner().invoke(main, ["models", "deploy", str(folder)]).exit_code == 0
+    svc: Chamados = app.extensions["chamados"]
+    admin = person(app, "11144477735", "Ana Admin", "admin")
+    resp = post(app, admin, "SystemErrorMessage", {"payload": {"outra": 1}})
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert body["started"] == [] and len(body["failed"]) == 1
+    with svc.unit.session_factory() as s:
+        chamado = s.query(Chamado).filter_by(protocolo=body["failed"][0]).one()
+        assert chamado.incident_at is not None and chamado.closed_at is None
+        assert chamado.incident_message is not None
+        assert chamado.incident_message.startswith(
+            "A mensagem “SystemErrorMessage” não pôde ser recebida: uma expressão de "
+            "correlação do modelo falhou com NameError: o nome 'message_text' não existe"
+        )
+    # With what the correlation reads, the same message starts it and it runs to its end.
+    ok = post(
+        app, admin, "SystemErrorMessage", {"payload": {"message_text": "x", "recipients": []}}
+    )
+    assert ok.status_code == 200 and len(ok.get_json()["started"]) == 1, ok.get_json()

@@ -453,7 +453,12 @@ def search() -> Any:
 
 @bp.get("/tasks/<int:task_id>")
 def get_task(task_id: int) -> Any:
-    return jsonify(task_form_json(_service().requests.task_form(_user(), task_id)))
+    # ?as_admin=true: an admin reads any ready task's form, to complete it on its
+    # holder's behalf (POST …/complete-as-admin).
+    as_admin = request.args.get("as_admin", "").lower() in ("true", "1")
+    return jsonify(
+        task_form_json(_service().requests.task_form(_user(), task_id, on_behalf=as_admin))
+    )
 
 
 @bp.put("/tasks/<int:task_id>/draft")
@@ -536,8 +541,8 @@ def create_ready_answer() -> Any:
     return jsonify(ready_answer_json(_service().ready_answers.get(user, answer_id))), 201
 
 
-@bp.post("/tasks/<int:task_id>/submit")
-def submit_task(task_id: int) -> Any:
+def _completion_body() -> tuple[dict[str, Any], int]:
+    """The form's data and the ticket's version a completion was made on."""
     body = _json_body()
     errors: dict[str, str] = {}
     data = _data_field(body, errors)
@@ -546,7 +551,28 @@ def submit_task(task_id: int) -> Any:
         errors["version"] = "Informe a versão do chamado lida com a tarefa (número inteiro)."
     if errors:
         raise ValidationFailed(errors)
-    chamado = _service().requests.complete_task(_user(), task_id, data, cast(int, version))
+    return data, cast(int, version)
+
+
+@bp.post("/tasks/<int:task_id>/submit")
+def submit_task(task_id: int) -> Any:
+    data, version = _completion_body()
+    chamado = _service().requests.complete_task(_user(), task_id, data, version)
+    return _completed(chamado)
+
+
+@bp.post("/tasks/<int:task_id>/complete-as-admin")
+def complete_task_as_admin(task_id: int) -> Any:
+    """An admin completes any ready task on its holder's behalf (audited as such)."""
+    user = _user()
+    if "admin" not in user.roles:  # checked again by the use case; before reading
+        raise Forbidden("Apenas administradores concluem tarefas em nome de outra pessoa.")
+    data, version = _completion_body()
+    chamado = _service().requests.complete_task_on_behalf(user, task_id, data, version)
+    return _completed(chamado)
+
+
+def _completed(chamado: Chamado) -> Any:
     if chamado.incident_at is not None:
         # Received, not yet processed: the step waits in a technical incident.
         return jsonify(chamado=chamado_json(chamado), message=incidents.RECEIVED), 202

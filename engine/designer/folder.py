@@ -238,6 +238,17 @@ def choose(folder: ModelFolder) -> tuple[Chosen | None, list[Problem]]:
         return None, [*problems, Problem(primary, exc.message)]
     found = executable_processes(tree)
     process_id = folder.primary_process_id
+    if not found:
+        # Nothing to pick: said on the file (a folder may have no process_model.json).
+        # Modelers' drawings are often marked not executable: say so, it is one click.
+        drawn = [n.get("id", "") for n in tree.iter(f"{{{BPMN_NS}}}process") if n.get("id")]
+        message = f"O arquivo {primary} não tem nenhum processo executável."
+        if drawn:
+            message = (
+                f"O arquivo {primary} não tem nenhum processo executável: "
+                f'{", ".join(drawn[:5])} está(ão) marcado(s) isExecutable="false".'
+            )
+        return None, [*problems, Problem(primary, message)]
     if process_id not in found:
         if len(found) == 1:
             if process_id:
@@ -251,7 +262,7 @@ def choose(folder: ModelFolder) -> tuple[Chosen | None, list[Problem]]:
             problems.append(
                 Problem(
                     METADATA,
-                    f"O processo principal {what}; o arquivo tem {', '.join(found) or 'nenhum'}.",
+                    f"O processo principal {what}; o arquivo tem {', '.join(found)}.",
                 )
             )
             return None, problems

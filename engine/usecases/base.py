@@ -363,11 +363,31 @@ class UseCaseBase:
         """
         row = session.execute(_LOCK_TASK, {"task_id": task_id}).first()
         task = self._check_owned_ready(session, actor, row.HumanTask if row else None)
-        assert row is not None
+        return self._locked(task, row)
+
+    def _lock_any_ready_task(self, session: Session, task_id: int) -> Locked:
+        """The same for an admin completing someone else's task (the caller checked the
+        role): any ready task, whoever holds it."""
+        row = session.execute(_LOCK_TASK, {"task_id": task_id}).first()
+        return self._locked(self._check_ready(row.HumanTask if row else None), row)
+
+    @staticmethod
+    def _locked(task: HumanTask, row: Any) -> Locked:
         last = row.last_submission
         return Locked(
             task, row.catalogs_revision, copy.deepcopy(last) if last is not None else None
         )
+
+    @staticmethod
+    def _check_ready(task: HumanTask | None) -> HumanTask:
+        """The task exists and still waits for someone, whoever holds it."""
+        if task is None:
+            raise NotFound("Tarefa não encontrada.")
+        if task.state != "ready":
+            raise TaskNotReady(
+                "Esta tarefa já foi concluída ou não está mais disponível; nada foi alterado."
+            )
+        return task
 
     def _check_owned_ready(
         self, session: Session, actor: Actor, task: HumanTask | None

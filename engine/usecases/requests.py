@@ -52,6 +52,14 @@ _KEEP_DRAFT = (
     )
     .values(draft_data=bindparam("draft"))
 )
+# The same for an admin completing the task on someone's behalf: whoever holds it.
+_KEEP_DRAFT_ANY_HOLDER = (
+    update(_TASKS)
+    .where(_TASKS.c.id == bindparam("task_id"), _TASKS.c.state == "ready")
+    .values(draft_data=bindparam("draft"))
+)
+# Only admins complete a task that is not theirs (audited as such).
+ADMIN_ROLES = frozenset({"admin"})
 
 
 @dataclass(frozen=True)
@@ -193,9 +201,18 @@ class Requests(Recording):
                 request or listing.first_page(listing.TASKS),
             )
 
-    def task_form(self, actor: Actor, task_id: int) -> TaskForm:
+    def task_form(self, actor: Actor, task_id: int, on_behalf: bool = False) -> TaskForm:
+        """The form of the actor's ready task. ``on_behalf``: an admin reads any ready
+        task's form, to complete it for its holder (complete_task_on_behalf); the read
+        of the ticket's data is recorded like any staff read (engine.access_log)."""
+        if on_behalf:
+            self._require_roles(actor, ADMIN_ROLES)
         with self.reading() as session:
-            task = self._owned_ready_task(session, actor, task_id)
+            if on_behalf:
+                task = self._check_ready(session.get(HumanTask, task_id))
+                self._record_access(session, actor, task.chamado, access_log.API)
+            else:
+                task = self._owned_ready_task(session, actor, task_id)
             chamado = task.chamado
             bundle = self.bundle(session, chamado.process_version_id)
             last = self._last_submission_data(session, chamado.id, task.form_schema)
@@ -239,8 +256,23 @@ class Requests(Recording):
             task.draft_data = copy.deepcopy(data)
             task.draft_step = step
 
-    def complete_task(
+    def complete_task_on_behalf(
         self, actor: Actor, task_id: int, data: dict[str, Any], expected_version: int
+    ) -> Chamado:
+        """An admin completes any ready task — the requester's, a group's, claimed or not —
+        as its holder would: the same form checks and the same step, with an audit row
+        saying an admin did it on someone's behalf (who held it, which group). For
+        integrations and for work nobody can do any more (a group with no members)."""
+        self._require_roles(actor, ADMIN_ROLES)
+        return self.complete_task(actor, task_id, data, expected_version, on_behalf=True)
+
+    def complete_task(
+        self,
+        actor: Actor,
+        task_id: int,
+        data: dict[str, Any],
+        expected_version: int,
+        on_behalf: bool = False,
     ) -> Chamado:
         """Validate the form on the server, run the task and step the workflow.
 
@@ -256,8 +288,13 @@ class Requests(Recording):
         """
         now = self.clock()
         with self.transaction() as session, session.no_autoflush:
-            locked = self._lock_task(session, actor, task_id)
+            locked = (
+                self._lock_any_ready_task(session, task_id)
+                if on_behalf
+                else self._lock_task(session, actor, task_id)
+            )
             task, last = locked.task, locked.last_submission
+            holder_id = task.assignee_id
             chamado = task.chamado
             if chamado.version != expected_version:
                 raise Conflict(STALE_CHAMADO)
@@ -284,7 +321,7 @@ class Requests(Recording):
                     runtime.complete(wf, spiff_task, {**clean, **deadlines})
             except ModelRuntimeError as failure:
                 chamado.analysis_due_at = due_before  # the step did not happen
-                self._hold_completion(session, task, data, actor)
+                self._hold_completion(session, task, data, None if on_behalf else actor)
                 action = incidents.PendingAction(
                     incidents.TASK,
                     element=task.task_name,
@@ -297,8 +334,11 @@ class Requests(Recording):
                 self._write_chamado(session, chamado, expected_version)
                 return chamado
             # The task row is not locked: a release or reassignment since it was read
-            # makes this change nothing.
-            expect = {"state": "ready", "assignee_id": actor.id}
+            # makes this change nothing (an admin's completion on someone's behalf does
+            # not depend on who holds it).
+            expect: dict[str, Any] = {"state": "ready"}
+            if not on_behalf:
+                expect["assignee_id"] = actor.id
             self._finish_completion(
                 session,
                 chamado,
@@ -311,19 +351,57 @@ class Requests(Recording):
                 expect,
                 catalogs_revision=locked.catalogs_revision,
             )
+            if on_behalf:
+                self._audit_on_behalf(session, chamado, task, holder_id, actor, now)
             self._write_chamado(session, chamado, expected_version)
             return chamado
 
+    def _audit_on_behalf(
+        self,
+        session: Session,
+        chamado: Chamado,
+        task: HumanTask,
+        holder_id: int | None,
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        """The trace of an admin's completion: whose task it was (the holder, else the
+        group's queue), kept with the ticket's staff history."""
+        if holder_id is not None:
+            holder = self._user(session, holder_id).display_name
+            whom = f"em nome de {holder}"
+        else:
+            whom = f"em nome do grupo {task.group}"
+        self._audit(
+            session,
+            chamado,
+            actor.id,
+            "task_completed_by_admin",
+            f"Tarefa “{task.title}” concluída por administrador(a) {whom}",
+            now=now,
+            public=False,
+            details={
+                "task_id": task.id,
+                "element": task.task_name,
+                "group": task.group,
+                "holder_id": holder_id,
+            },
+        )
+
     @staticmethod
     def _hold_completion(
-        session: Session, task: HumanTask, data: dict[str, Any], actor: Actor
+        session: Session, task: HumanTask, data: dict[str, Any], actor: Actor | None
     ) -> None:
         """A completion the model failed to run: the task stays open, what was sent is
         its draft (the person finds their data as they sent it; often it is the draft
-        already, hence a plain UPDATE: it matches the row even when nothing changes)."""
+        already, hence a plain UPDATE: it matches the row even when nothing changes).
+        ``actor`` None: an admin's completion on someone's behalf, whoever holds it."""
+        draft = copy.deepcopy(data)
         kept = session.connection().execute(
-            _KEEP_DRAFT,
-            {"task_id": task.id, "holder_id": actor.id, "draft": copy.deepcopy(data)},
+            _KEEP_DRAFT if actor is not None else _KEEP_DRAFT_ANY_HOLDER,
+            {"task_id": task.id, "holder_id": actor.id, "draft": draft}
+            if actor is not None
+            else {"task_id": task.id, "draft": draft},
         )
         if kept.rowcount != 1:
             raise Conflict(
