@@ -26,6 +26,8 @@ a session) and, from it, the use cases, each a named attribute:
 ``svc.ready_answers`` engine.usecases.ready_answers  supervisors' answer texts for analysts
 ``svc.privacy``    engine.usecases.privacy           LGPD: "Meus dados", who read whose data,
                                                      retention and anonymisation
+``svc.outages``    engine.usecases.outages           "Incidentes": one failing service, many
+                                                     tickets linked, duplicates, resolved at once
 =================  ================================  ===========================================
 
 Each public method runs in one transaction (or reads outside any); a domain error
@@ -87,6 +89,11 @@ from engine.groups import NAME_MAX as GROUP_NAME_MAX
 from engine.identity import Identity, identity_from_claims
 from engine.mail import MailSettings
 from engine.models import Attachment, AuditEvent, Chamado, HumanTask, ProcessVersion
+from engine.outages import MAX_LINKS as OUTAGE_MAX_LINKS
+from engine.outages import OUTCOMES as OUTAGE_OUTCOMES
+from engine.outages import TEXT_MAX as OUTAGE_TEXT_MAX
+from engine.outages import TITLE_MAX as OUTAGE_TITLE_MAX
+from engine.outages import Duplicate
 from engine.queue import ALL_VIEWS as QUEUE_VIEWS
 from engine.queue import INCIDENTS as INCIDENTS_VIEW
 from engine.queue import MAX_AGE_DAYS, QueueFilters
@@ -109,6 +116,7 @@ from engine.usecases.base import STAFF_ROLES, Actor, ActorRef, ChamadoView, Task
 from engine.usecases.groups_admin import GroupChange
 from engine.usecases.health import Gauges, Health
 from engine.usecases.incidents import Incidents, RetryOutcome
+from engine.usecases.outages import LinkReport, Notice, Outages, OutageView, ResolveReport
 from engine.usecases.privacy import ErasureService, Privacy, RetentionReport
 from engine.usecases.ready_answers import ReadyAnswers
 from engine.usecases.requests import Requests, ServiceInfo
@@ -133,6 +141,11 @@ __all__ = [
     "AuditEvent",
     "Chamado",
     "ChamadoView",
+    "Duplicate",
+    "LinkReport",
+    "Notice",
+    "OutageView",
+    "ResolveReport",
     "ElementEdits",
     "ErasureService",
     "Gauges",
@@ -169,6 +182,10 @@ __all__ = [
     "MAX_AGE_DAYS",
     "MAX_BPMN_BYTES",
     "MAX_SEARCH_QUERY",
+    "OUTAGE_MAX_LINKS",
+    "OUTAGE_OUTCOMES",
+    "OUTAGE_TEXT_MAX",
+    "OUTAGE_TITLE_MAX",
     "READY_ANSWER_BODY_MAX",
     "READY_ANSWER_PLACEHOLDERS",
     "READY_ANSWER_TITLE_MAX",
@@ -218,6 +235,7 @@ class Chamados:
         self.satisfaction = Satisfaction(unit)
         self.ready_answers = ReadyAnswers(unit)
         self.privacy = Privacy(unit)
+        self.outages = Outages(unit)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Chamados:
@@ -293,8 +311,9 @@ class Chamados:
         interval_seconds: float = 5.0,
         extra_jobs: dict[str, Callable[[], Any]] | None = None,
     ) -> BaseScheduler:
-        """The jobs that fire due timers, deliver the outbox and anonymise what is past its
-        retention (engine.scheduler)."""
+        """The jobs that fire due timers, deliver the outbox, anonymise what is past its
+        retention (engine.scheduler) and go on resolving outages (engine.usecases.outages)."""
+        extra_jobs = {"outages": self.outages.continue_resolutions, **(extra_jobs or {})}
         return make_scheduler(
             self.timers,
             self.unit,
