@@ -121,9 +121,7 @@ def test_resolving_completes_each_ticket_through_its_model_once_and_mails_each_r
 
     result = svc.outages.resolve(sofia, oid, version_of(svc, sofia, oid))
     assert result.state == outages.RESOLVED and result.pending == 0
-    assert sorted(result.done["resolvido"]) == sorted(
-        chamado(svc, i).protocolo for i in ids[:2]
-    )
+    assert sorted(result.done["resolvido"]) == sorted(chamado(svc, i).protocolo for i in ids[:2])
     assert result.done["aguardando_solicitante"] == [chamado(svc, adjusting).protocolo]
     assert result.done["ja_encerrado"] == [chamado(svc, closed).protocolo]
     assert "aguardava ajuste" in result.message
@@ -140,9 +138,7 @@ def test_resolving_completes_each_ticket_through_its_model_once_and_mails_each_r
     assert "CadÚnico fora do ar" in joined[0].subject and PUBLIC in joined[0].body_text
     with svc.unit.session_factory() as s:
         audited = s.scalar(
-            select(func.count()).where(
-                AuditEvent.action == "incidente_servico.chamado_resolvido"
-            )
+            select(func.count()).where(AuditEvent.action == "incidente_servico.chamado_resolvido")
         )
         assert audited == 2
         task = s.get(HumanTask, claimed.id)
@@ -150,7 +146,10 @@ def test_resolving_completes_each_ticket_through_its_model_once_and_mails_each_r
     # The analyst's open form now changes nothing.
     with pytest.raises(Exception) as stale:
         svc.requests.complete_task(
-            ana, claimed.id, {"decisao": "resolver", "resposta": "Outra"}, chamado(svc, ids[1]).version
+            ana,
+            claimed.id,
+            {"decisao": "resolver", "resposta": "Outra"},
+            chamado(svc, ids[1]).version,
         )
     assert "nada" in str(stale.value) or "não" in str(stale.value)
     # Pressing again: nothing more.
@@ -200,9 +199,7 @@ def test_two_supervisors_pressing_at_once_resolve_each_ticket_once(
     assert len(mails(svc, "chamado_resolvido")) == 6
     with svc.unit.session_factory() as s:
         completions = s.scalar(
-            select(func.count()).where(
-                AuditEvent.action == "incidente_servico.chamado_resolvido"
-            )
+            select(func.count()).where(AuditEvent.action == "incidente_servico.chamado_resolvido")
         )
         assert completions == 6
 
@@ -279,7 +276,9 @@ def test_what_staff_type_is_checked_in_portuguese(svc: Chamados, ana: ActorRef) 
         svc.outages.create(ana, title="", public_text="oi", process_id="chamado")
     assert set(refused.value.errors) == {"titulo", "texto_publico"}
     with pytest.raises(ValidationFailed) as refused:
-        svc.outages.create(ana, title="T", public_text="Texto público", process_id="pedido_automacao")
+        svc.outages.create(
+            ana, title="T", public_text="Texto público", process_id="pedido_automacao"
+        )
     assert "incidentAnswer" in refused.value.errors["processo"]
 
 
@@ -359,9 +358,7 @@ def test_who_sees_and_changes_what(
         svc.outages.duplicates(ana, ti.id)
     assert svc.outages.link(ana, oid, [ti.id]).refused == [(f"#{ti.id}", "chamado não encontrado")]
     with pytest.raises(Forbidden):
-        svc.outages.create(
-            ana, title="X", public_text="Texto público", process_id="chamado_ti"
-        )
+        svc.outages.create(ana, title="X", public_text="Texto público", process_id="chamado_ti")
     # Only supervisors resolve; requesters and admins see nothing of staff's side.
     with pytest.raises(Forbidden):
         svc.outages.resolve(ana, oid, 1)

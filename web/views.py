@@ -12,6 +12,7 @@ def init_views(app: Flask) -> None:
         catalogs_admin,
         designer,
         groups_admin,
+        outages,
         privacy,
         ready_answers,
         requester,
@@ -27,3 +28,4 @@ def init_views(app: Flask) -> None:
     satisfaction.init_satisfaction(app)
     ready_answers.init_ready_answers(app)
     privacy.init_privacy(app)
+    outages.init_outages(app)

@@ -303,11 +303,13 @@ class Outages(Requests):
                 self._link_rows(session, actor, outage, [source.id], now)
             return outage.id
 
-    def list(self, actor: Actor) -> list[OutageView]:
+    def list(self, actor: Actor, only_open: bool = False) -> list[OutageView]:
         """The outages the actor may see: open ones first, newest first (at most 200)."""
         self._require_roles(actor, ANALYST_ROLES)
         with self.reading() as session:
             query = select(Outage)
+            if only_open:
+                query = query.where(Outage.state == outages.OPEN)
             if "supervisor" not in actor.roles:
                 query = query.where(Outage.group.in_(self._groups(session, actor)))
             rows = session.scalars(
@@ -369,8 +371,8 @@ class Outages(Requests):
         "Vincular ao incidente"), of one process if given."""
         return [
             v
-            for v in self.list(actor)
-            if v.is_open and (process_id is None or v.outage.process_id == process_id)
+            for v in self.list(actor, only_open=True)
+            if (process_id is None or v.outage.process_id == process_id)
         ]
 
     def of_chamado(self, actor: Actor, chamado_id: int) -> OutageView | None:
