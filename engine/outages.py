@@ -230,7 +230,8 @@ def notify_subscribers(
         marked = session.execute(
             table.update()
             .where(table.c.id == row_id, table.c.notified_at.is_(None))
-            .values(notified_at=now)
+            # The address is needed for this one e-mail only (data/lgpd_inventory.json).
+            .values(notified_at=now, email=None)
         )
         if marked.rowcount != 1 or not email:
             continue

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import update
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
 from engine.models import User
 from engine.service import Chamados
