@@ -32,14 +32,18 @@ FAILING = "A API de consulta do CadÚnico devolve erro 500 desde as 8h para todo
 PUBLIC = "A integração com o CadÚnico foi restabelecida às 14h. Pode tentar de novo."
 
 
-def requester(svc: Chamados, n: int) -> ActorRef:
-    """A distinct requester (valid CPF) numbered ``n``."""
-    base = f"{100000000 + n:09d}"
-    digits = [int(d) for d in base]
+def requester_cpf(n: int) -> str:
+    """A valid CPF numbered ``n``."""
+    digits = [int(d) for d in f"{100000000 + n:09d}"]
     for size in (9, 10):
         total = sum(d * w for d, w in zip(digits, range(size + 1, 1, -1), strict=False))
         digits.append((total * 10 % 11) % 10)
-    return add_person(svc, "".join(map(str, digits)), f"Pessoa {n}")
+    return "".join(map(str, digits))
+
+
+def requester(svc: Chamados, n: int) -> ActorRef:
+    """A distinct requester numbered ``n`` (e-mail ``<cpf>@example.gov.br``)."""
+    return add_person(svc, requester_cpf(n), f"Pessoa {n}")
 
 
 def wave(svc: Chamados, count: int, **overrides: Any) -> list[int]:
@@ -47,7 +51,12 @@ def wave(svc: Chamados, count: int, **overrides: Any) -> list[int]:
     ids = []
     for n in range(count):
         person = requester(svc, n)
-        data = {"detalhamento": FAILING, "solicitante_nome": f"Pessoa {n}", **overrides}
+        data = {
+            "detalhamento": FAILING,
+            "solicitante_nome": f"Pessoa {n}",
+            "solicitante_email": f"{requester_cpf(n)}@example.gov.br",
+            **overrides,
+        }
         ids.append(submit_registration(svc, person, **data))
     return ids
 
