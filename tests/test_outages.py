@@ -389,3 +389,69 @@ def _registration() -> dict[str, Any]:
     from tests.test_engine_lifecycle import registration
 
     return registration()
+
+
+def test_a_model_whose_resolution_its_form_refuses_leaves_the_ticket_and_says_why(
+    svc: Chamados, ana: ActorRef, sofia: ActorRef, tmp_path: Path
+) -> None:
+    """The values an outage sends are checked like any sending: a model declaring a
+    decision its form does not have gets "falhou" with the form's message, unchanged."""
+    root = Path(__file__).resolve().parent.parent
+    folder = tmp_path / "processes"
+    shutil.copytree(root / "processes" / "mail", folder / "mail")
+    xml = (root / "processes" / "chamado.bpmn").read_text("utf-8")
+    xml = xml.replace('processRef="chamado"', 'processRef="chamado_x"')
+    xml = xml.replace('<bpmn:process id="chamado"', '<bpmn:process id="chamado_x"')
+    xml = xml.replace(
+        'name="incidentResolution:decisao" value="resolver"',
+        'name="incidentResolution:decisao" value="arquivar"',
+    )
+    (folder / "chamado_x.bpmn").write_text(xml, "utf-8")
+    svc.settings = Settings(**{**svc.settings.__dict__, "processes_dir": folder})
+    with svc.unit.transaction() as s:
+        svc.deploy_processes(s)
+    maria = requester(svc, 70)
+    started = svc.requests.start_chamado(maria, "chamado_x")
+    from tests.test_engine_lifecycle import registration
+
+    svc.requests.complete_task(
+        maria, open_task(svc, started.id).id, registration(), chamado(svc, started.id).version
+    )
+    oid = open_outage(svc, ana, started.id)
+    report = svc.outages.resolve(sofia, oid, version_of(svc, sofia, oid))
+    assert report.done == {"falhou": [started.protocolo]} and report.state == outages.RESOLVED
+    link = svc.outages.get(sofia, oid).links[0]
+    assert link.outcome == "falhou" and link.note and link.note.startswith("decisao:")
+    assert chamado(svc, started.id).status == "em_analise"
+
+
+def test_the_model_must_name_the_answer_field() -> None:
+    from lxml import etree
+
+    from engine import policy
+    from engine.errors import ProcessDefinitionError
+
+    namespaces = f'xmlns:bpmn="{policy.BPMN_NS}" xmlns:spiffworkflow="{policy.SPIFF_NS}"'
+    xml = f"""<bpmn:definitions {namespaces}>
+      <bpmn:process id="p"><bpmn:userTask id="t"><bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="incidentResolution:decisao" value="resolver"/>
+      </spiffworkflow:properties></bpmn:extensionElements></bpmn:userTask></bpmn:process>
+    </bpmn:definitions>"""
+    with pytest.raises(ProcessDefinitionError, match="incidentAnswer"):
+        policy.read(etree.fromstring(xml.encode()), "p")
+    declared = policy.read(
+        etree.fromstring(
+            xml.replace(
+                '<spiffworkflow:property name="incidentResolution',
+                '<spiffworkflow:property name="incidentAnswer" value="resposta"/>'
+                '<spiffworkflow:property name="incidentResolution',
+            ).encode()
+        ),
+        "p",
+    )
+    assert declared.incident_tasks["t"].incident_values == (("decisao", "resolver"),)
+
+
+def test_the_scheduler_goes_on_resolving(svc: Chamados) -> None:
+    sched = svc.scheduler()
+    assert sched.get_job("outages") is not None
