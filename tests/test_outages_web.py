@@ -250,3 +250,33 @@ def test_the_api(app: Flask) -> None:
     )
     assert "nada foi alterado" in again["detail"]
     assert sofia.get(f"/outages/{oid}")["pending"] == 0
+
+
+def test_linking_from_the_analysis_page_and_unlinking(app: Flask) -> None:
+    svc: Chamados = app.extensions["chamados"]
+    ids = wave(svc, 2)
+    ana_ref = add_person(svc, ANA, "Ana", "analyst")
+    oid = svc.outages.create(
+        ana_ref, title="Fora do ar", public_text=PUBLIC, from_chamado_id=ids[0]
+    )
+    ana = staff(app, ANA, "Ana", "analyst")
+    page = text(ana.get(f"/analise/{ids[1]}"))
+    assert "Ver possíveis duplicados" in page and "Vincular a este incidente" in page
+    linked = ana.post(
+        "/fila/vincular",
+        data=fill(page, {"incidente": str(oid)}, "incidente"),
+        follow_redirects=True,
+    )
+    assert "1 chamado(s) vinculado(s) ao incidente" in text(linked)
+    assert "Este chamado está no incidente" in text(linked) and PUBLIC in text(linked)
+    detail = text(ana.get(f"/incidentes-de-servico/{oid}"))
+    unlink_url = f"/incidentes-de-servico/{oid}/desvincular/{ids[1]}"
+    ana.post(unlink_url, data=fill(detail, {}, unlink_url))
+    assert [link.chamado.id for link in svc.outages.get(ana_ref, oid).links] == [ids[0]]
+    # Linking a stale selection to nothing chosen: told, nothing linked.
+    refused = ana.post(
+        "/fila/vincular",
+        data={**fill(page, {}, "incidente"), "incidente": ""},
+        follow_redirects=True,
+    )
+    assert "Escolha o incidente" in text(refused)

@@ -432,9 +432,20 @@ class Outages(Requests):
                 )
             ).all()
         )
+        # What an analyst's groups worked, in one statement (the staff search's rule).
+        visible = set(found)
+        if "supervisor" not in actor.roles:
+            visible = set(
+                session.scalars(
+                    select(HumanTask.chamado_id).where(
+                        HumanTask.chamado_id.in_(ids),
+                        HumanTask.group.in_(self._groups(session, actor)),
+                    )
+                )
+            )
         for cid in ids:
             chamado = found.get(cid)
-            if chamado is None or not self._ticket_visible(session, actor, cid):
+            if chamado is None or cid not in visible:
                 refused.append((f"#{cid}", "chamado não encontrado"))
                 continue
             if self._process_of(session, chamado) != outage.process_id:
