@@ -455,3 +455,18 @@ def test_the_model_must_name_the_answer_field() -> None:
 def test_the_scheduler_goes_on_resolving(svc: Chamados) -> None:
     sched = svc.scheduler()
     assert sched.get_job("outages") is not None
+
+
+def test_meus_dados_lists_what_one_follows(svc: Chamados, ana: ActorRef, sofia: ActorRef) -> None:
+    ids = wave(svc, 1)
+    oid = open_outage(svc, ana, ids[0])
+    person, other = requester(svc, 80), requester(svc, 81)
+    svc.outages.subscribe(person, oid)
+    svc.outages.subscribe(other, oid)
+    followed = svc.privacy.my_data(person)["problemas_acompanhados"]
+    assert [(f["titulo"], f["email"]) for f in followed] == [
+        ("CadÚnico fora do ar", f"{requester_cpf(80)}@example.gov.br")
+    ]
+    svc.outages.resolve(sofia, oid, version_of(svc, sofia, oid))
+    followed = svc.privacy.my_data(person)["problemas_acompanhados"]
+    assert followed[0]["email"] is None and followed[0]["avisado_em"]  # erased once mailed
