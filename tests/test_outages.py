@@ -470,3 +470,25 @@ def test_meus_dados_lists_what_one_follows(svc: Chamados, ana: ActorRef, sofia: 
     svc.outages.resolve(sofia, oid, version_of(svc, sofia, oid))
     followed = svc.privacy.my_data(person)["problemas_acompanhados"]
     assert followed[0]["email"] is None and followed[0]["avisado_em"]  # erased once mailed
+
+
+def test_an_unused_account_is_anonymised_with_its_followed_address(
+    svc: Chamados, ana: ActorRef
+) -> None:
+    from engine.models import User
+
+    ids = wave(svc, 1)
+    oid = open_outage(svc, ana, ids[0])
+    person = requester(svc, 90)
+    svc.outages.subscribe(person, oid)
+    long_ago = chamado(svc, ids[0]).created_at - timedelta(days=800)
+    with svc.unit.transaction() as s:
+        s.execute(
+            update(User)
+            .where(User.id == person.id)
+            .values(last_login_at=long_ago, created_at=long_ago)
+        )
+    assert svc.privacy.run_retention().accounts >= 1
+    with svc.unit.session_factory() as s:
+        row = s.scalars(select(OutageSubscriber).where(OutageSubscriber.user_id == person.id)).one()
+        assert row.email is None
