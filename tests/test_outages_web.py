@@ -240,6 +240,23 @@ def test_the_api(app: Flask) -> None:
     known = maria.get("/services/chamado/known-problems")["items"]
     assert [k["title"] for k in known] == ["Fora do ar"] and not known[0]["subscribed"]
     assert maria.call("POST", f"/outages/{oid}/subscription")["subscribed"] is True
+    patched = ana.call(
+        "PATCH",
+        f"/outages/{oid}",
+        {
+            "title": "Fora do ar",
+            "public_text": PUBLIC + " (atualizado)",
+            "version": created["version"],
+        },
+    )
+    stale = ana.call(
+        "PATCH",
+        f"/outages/{oid}",
+        {"title": "X", "public_text": "Velho texto", "version": created["version"]},
+        expect=409,
+    )
+    assert "nada foi feito" in stale["detail"]
+    created = patched
     maria.get("/outages", expect=403)
     maria.get(f"/outages/{oid}", expect=403)
     ana.call("POST", f"/outages/{oid}/resolve", {"version": created["version"]}, expect=403)
@@ -250,6 +267,7 @@ def test_the_api(app: Flask) -> None:
     )
     assert "nada foi alterado" in again["detail"]
     assert sofia.get(f"/outages/{oid}")["pending"] == 0
+    assert chamado(svc, ids[0]).outcome_message == PUBLIC + " (atualizado)"
 
 
 def test_linking_from_the_analysis_page_and_unlinking(app: Flask) -> None:
@@ -280,3 +298,24 @@ def test_linking_from_the_analysis_page_and_unlinking(app: Flask) -> None:
         follow_redirects=True,
     )
     assert "Escolha o incidente" in text(refused)
+
+
+def test_the_public_text_is_changed_while_open_on_the_version_seen(app: Flask) -> None:
+    svc: Chamados = app.extensions["chamados"]
+    ids = wave(svc, 1)
+    sofia_ref = add_person(svc, SOFIA, "Sofia", "supervisor")
+    oid = svc.outages.create(sofia_ref, title="Fora", public_text=PUBLIC, from_chamado_id=ids[0])
+    sofia = staff(app, SOFIA, "Sofia", "supervisor")
+    url = f"/incidentes-de-servico/{oid}/texto"
+    page = text(sofia.get(f"/incidentes-de-servico/{oid}"))
+    refused = sofia.post(url, data=fill(page, {"texto_publico": "x"}, url))
+    assert refused.status_code == 422 and "ao menos 5 caracteres" in text(refused)
+    changed = sofia.post(url, data=fill(page, {"texto_publico": "Voltou às 15h."}, url))
+    assert changed.status_code == 302
+    assert svc.outages.get(sofia_ref, oid).outage.public_text == "Voltou às 15h."
+    # The same (now stale) form again: nothing changes, what was typed is kept.
+    stale = sofia.post(url, data=fill(page, {"texto_publico": "Texto velho da aba."}, url))
+    assert stale.status_code == 409 and "Texto velho da aba." in text(stale)
+    assert svc.outages.get(sofia_ref, oid).outage.public_text == "Voltou às 15h."
+    svc.outages.resolve(sofia_ref, oid, svc.outages.get(sofia_ref, oid).outage.version)
+    assert chamado(svc, ids[0]).outcome_message == "Voltou às 15h."

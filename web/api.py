@@ -791,6 +791,27 @@ def get_outage(outage_id: int) -> Any:
     return jsonify(_outage_detail_json(_service().outages.get(_user(), outage_id)))
 
 
+@bp.patch("/outages/<int:outage_id>")
+def update_outage(outage_id: int) -> Any:
+    """The title and public text of an open incident, on the version read."""
+    body = _json_body()
+    errors: dict[str, str] = {}
+    title = _optional(body, "title", str, errors)
+    public_text = _optional(body, "public_text", str, errors)
+    version = _version_field(body, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    user = _user()
+    try:
+        _service().outages.update_text(user, outage_id, title or "", public_text or "", version)
+    except ValidationFailed as refused:
+        names = {"titulo": "title", "texto_publico": "public_text"}
+        raise ValidationFailed(
+            {names.get(k, k): v for k, v in refused.errors.items()}, refused.message
+        ) from None
+    return jsonify(_outage_detail_json(_service().outages.get(user, outage_id)))
+
+
 @bp.post("/outages/<int:outage_id>/links")
 def link_outage(outage_id: int) -> Any:
     body = _json_body()

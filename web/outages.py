@@ -113,12 +113,48 @@ def create() -> Any:
 @bp.get("/incidentes-de-servico/<int:outage_id>")
 @role_required(*_STAFF)
 def detail(outage_id: int) -> Any:
+    return _detail_page(outage_id, None, {}, 200)
+
+
+def _detail_page(
+    outage_id: int, values: dict[str, str] | None, errors: dict[str, str], status: int
+) -> Any:
     user = current_user()
+    view = svc().outages.get(user, outage_id)
+    typed = values or {"titulo": view.outage.title, "texto_publico": view.outage.public_text}
     return render_template(
         "outages/detail.html",
-        view=svc().outages.get(user, outage_id),
+        view=view,
+        values=typed,
+        errors=errors,
         can_resolve="supervisor" in user.roles,
-    )
+        title_max=OUTAGE_TITLE_MAX,
+        text_max=OUTAGE_TEXT_MAX,
+    ), status
+
+
+@bp.post("/incidentes-de-servico/<int:outage_id>/texto")
+@role_required(*_STAFF)
+def update_text(outage_id: int) -> Any:
+    user = current_user()
+    values = {k: request.form.get(k, "") for k in ("titulo", "texto_publico")}
+    try:
+        svc().outages.update_text(
+            user,
+            outage_id,
+            values["titulo"],
+            values["texto_publico"],
+            to_int(request.form.get("version")) or 0,
+        )
+    except ValidationFailed as refused:
+        flash(refused.message, "danger")
+        return _detail_page(outage_id, values, refused.errors, 422)
+    except Conflict as refused:
+        # What was typed stays on the page, over the incident as it is now.
+        flash(refused.message, "warning")
+        return _detail_page(outage_id, values, {}, 409)
+    flash("Texto do incidente alterado.", "success")
+    return redirect(url_for("outages.detail", outage_id=outage_id))
 
 
 @bp.post("/incidentes-de-servico/<int:outage_id>/vincular")

@@ -397,6 +397,39 @@ class Outages(Requests):
                 raise NotFound("Chamado não encontrado.")
             return self._process_of(session, chamado)
 
+    def update_text(
+        self, actor: Actor, outage_id: int, title: str, public_text: str, expected_version: int
+    ) -> None:
+        """Change the title and public text of an open outage (what the notice shows and
+        what the resolution answers), on the version the person saw."""
+        title, public_text, _ = outages.checked(title, public_text, None)
+        now = self.clock()
+        with self.transaction() as session:
+            outage = self._outage(session, actor, outage_id)
+            changed = session.execute(
+                update(_OUTAGES)
+                .where(
+                    _OUTAGES.c.id == outage_id,
+                    _OUTAGES.c.state == outages.OPEN,
+                    _OUTAGES.c.version == expected_version,
+                )
+                .values(title=title, public_text=public_text, version=_OUTAGES.c.version + 1)
+            )
+            if changed.rowcount != 1:
+                if outage.state != outages.OPEN:
+                    raise Conflict("Este incidente não está mais aberto; nada foi alterado.")
+                raise Conflict(STALE_OUTAGE)
+            self._audit(
+                session,
+                None,
+                actor.id,
+                "incidente_servico.texto_alterado",
+                f"Texto do incidente “{title}” alterado"[:300],
+                now=now,
+                public=False,
+                details={"incidente": outage_id},
+            )
+
     # ------------------------------------------------------------------ linking
 
     def link(self, actor: Actor, outage_id: int, chamado_ids: list[int]) -> LinkReport:
