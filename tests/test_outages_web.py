@@ -241,8 +241,8 @@ def test_the_api(app: Flask) -> None:
     assert [k["title"] for k in known] == ["Fora do ar"] and not known[0]["subscribed"]
     assert maria.call("POST", f"/outages/{oid}/subscription")["subscribed"] is True
     patched = ana.call(
-        "PATCH",
-        f"/outages/{oid}",
+        "PUT",
+        f"/outages/{oid}/text",
         {
             "title": "Fora do ar",
             "public_text": PUBLIC + " (atualizado)",
@@ -250,8 +250,8 @@ def test_the_api(app: Flask) -> None:
         },
     )
     stale = ana.call(
-        "PATCH",
-        f"/outages/{oid}",
+        "PUT",
+        f"/outages/{oid}/text",
         {"title": "X", "public_text": "Velho texto", "version": created["version"]},
         expect=409,
     )

@@ -791,7 +791,7 @@ def get_outage(outage_id: int) -> Any:
     return jsonify(_outage_detail_json(_service().outages.get(_user(), outage_id)))
 
 
-@bp.patch("/outages/<int:outage_id>")
+@bp.put("/outages/<int:outage_id>/text")
 def update_outage(outage_id: int) -> Any:
     """The title and public text of an open incident, on the version read."""
     body = _json_body()
