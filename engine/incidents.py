@@ -29,7 +29,7 @@ from engine.errors import ModelRuntimeError
 from engine.mail import TEMPLATES_DIR
 from engine.models import Chamado
 
-START, TASK, TIMER = "start", "task", "timer"
+START, TASK, TIMER, MESSAGE = "start", "task", "timer", "message"
 MAX_MESSAGE = 2000
 # Who is told, once per incident: those who can have the model fixed and retry it.
 RECIPIENTS = ("papel:supervisor", "papel:admin")
@@ -66,7 +66,8 @@ class PendingAction:
 
     ``task``: the task row, its element and title, who completed it and the data sent
     (the form's fields only, as they would have reached the workflow); ``timer``: the
-    timer row and its element; ``start``: the instance's first steps.
+    timer row and its element; ``start``: the instance's first steps; ``message``: a BPMN
+    message (its name, payload and correlations in ``data``, engine.usecases.messages).
     """
 
     kind: str
@@ -94,6 +95,8 @@ def describe(raw: dict[str, Any] | None) -> str:
         return f"Conclusão da etapa “{action.title or action.element}” (dados recebidos)"
     if action.kind == TIMER:
         return f"Disparo do temporizador “{action.title or action.element}”"
+    if action.kind == MESSAGE:
+        return f"Recebimento da mensagem “{action.title}”"
     return "Início da solicitação"
 
 

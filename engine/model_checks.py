@@ -3,10 +3,11 @@
 Two passes, both collecting instead of stopping at the first problem:
 
 * ``xml_problems`` reads the safe XML tree before SpiffWorkflow does: elements the
-  platform does not run yet (service tasks, DMN, messages, ad-hoc sub-processes) and
-  call activities to processes that are not in the model. The parser would either
-  crash on them (a service task has no ``script``), accept them and fail at start, or
-  publish an instance that waits forever.
+  platform does not run (service tasks with an unknown connector, ad-hoc sub-processes,
+  complex gateways) and call activities to processes that are not in the model. The
+  parser would either crash on them, accept them and fail at start, or publish an
+  instance that waits forever. (A message thrown that nothing catches is refused by the
+  designer's validation, which knows the other published processes.)
 * ``spec_problems`` walks every task spec of the process and of all its sub-processes
   (embedded, event and transaction sub-processes are separate specs in SpiffWorkflow):
   scripts, pre/post scripts, gateway conditions, timers, conditional events,
@@ -33,7 +34,7 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import (
 )
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 
-from engine import timer_checks
+from engine import connectors, timer_checks
 from engine.scripting import ExpressionRejected, compile_expression, compile_script
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -80,14 +81,6 @@ def kind(tag: str) -> str:
     return ELEMENT_KINDS.get(local, local or "elemento")
 
 
-def _owner(node: etree._Element) -> etree._Element:
-    """The flow node an extension or definition belongs to (the nearest with an id)."""
-    current: etree._Element | None = node
-    while current is not None and current.get("id") is None:
-        current = current.getparent()
-    return current if current is not None else node
-
-
 def xml_problems(trees: Iterable[etree._Element]) -> list[Problem]:
     """Unsupported elements and unresolvable call activities, over all files of a model."""
     trees = list(trees)
@@ -97,25 +90,15 @@ def xml_problems(trees: Iterable[etree._Element]) -> list[Problem]:
     problems: list[Problem] = []
     for tree in trees:
         for node in tree.iter(f"{_B}serviceTask"):
-            operator = next(
-                (op.get("id") for op in node.iter(f"{{{SPIFF_NS}}}serviceTaskOperator")), None
+            operator_node = next(iter(node.iter(f"{{{SPIFF_NS}}}serviceTaskOperator")), None)
+            operator = operator_node.get("id") if operator_node is not None else None
+            names = (
+                [p.get("id", "") for p in operator_node.iter(f"{{{SPIFF_NS}}}parameter")]
+                if operator_node is not None
+                else []
             )
-            what = f" (conector {operator})" if operator else ""
-            problems.append(
-                (
-                    node.get("id"),
-                    f"Tarefa de serviço{what}: a plataforma ainda não executa conectores; "
-                    "troque-a por uma tarefa de script ou de usuário.",
-                )
-            )
-        for node in tree.iter(f"{_B}businessRuleTask"):
-            problems.append(
-                (
-                    node.get("id"),
-                    "Tarefa de regra de negócio: tabelas de decisão (DMN) ainda não são "
-                    "executadas pela plataforma; calcule o resultado numa tarefa de script.",
-                )
-            )
+            for problem in connectors.problems(operator, names):
+                problems.append((node.get("id"), f"Tarefa de serviço: {problem}"))
         for node in tree.iter(f"{_B}adHocSubProcess"):
             problems.append(
                 (
@@ -132,11 +115,12 @@ def xml_problems(trees: Iterable[etree._Element]) -> list[Problem]:
                     "exclusivos, inclusivos ou paralelos.",
                 )
             )
-        for tag in ("sendTask", "receiveTask"):
-            for node in tree.iter(f"{_B}{tag}"):
-                problems.append((node.get("id"), _MESSAGES))
-        for definition in tree.iter(f"{_B}messageEventDefinition"):
-            problems.append((_owner(definition.getparent()).get("id"), _MESSAGES))
+        messages = {m.get("id"): m.get("name") for m in tree.iter(f"{_B}message")}
+        for node in tree.iter(f"{_B}messageEventDefinition", f"{_B}sendTask", f"{_B}receiveTask"):
+            problem = _message_problem(node, messages)
+            if problem:
+                owner = node if node.get("id") and "Task" in str(node.tag) else node.getparent()
+                problems.append((owner.get("id") if owner is not None else None, problem))
         for node in tree.iter(f"{_B}callActivity"):
             called = (node.get("calledElement") or "").strip()
             if not called:
@@ -154,10 +138,24 @@ def xml_problems(trees: Iterable[etree._Element]) -> list[Problem]:
     return problems
 
 
-_MESSAGES = (
-    "Mensagens BPMN ainda não são entregues pela plataforma: a instância esperaria para "
-    "sempre. Use um sinal, um temporizador ou uma tarefa de usuário."
-)
+def _message_problem(node: etree._Element, messages: dict[str | None, str | None]) -> str | None:
+    """A message event or send/receive task that names no message would wait forever (or
+    throw nothing anyone can catch)."""
+    local = etree.QName(node).localname
+    if local in ("sendTask", "receiveTask"):
+        definition = next(iter(node.iter(f"{_B}messageEventDefinition")), None)
+        if definition is not None:
+            return None  # checked as a definition of its own
+        ref = node.get("messageRef")
+    else:
+        ref = node.get("messageRef")
+    if not ref:
+        return "O elemento de mensagem não indica a mensagem (messageRef)."
+    if ref not in messages:
+        return f"A mensagem {ref!r} não está definida no arquivo (bpmn:message)."
+    if not (messages[ref] or "").strip():
+        return f"A mensagem {ref!r} não tem nome (name): é pelo nome que ela é entregue."
+    return None
 
 
 def all_specs(
@@ -201,6 +199,9 @@ def task_spec_problems(task_spec: Any) -> list[Problem]:
     problems: list[Problem] = []
     if isinstance(task_spec, ScriptTask):
         _script(problems, element, "Script", task_spec.script)
+    for name, param in (getattr(task_spec, "operation_params", None) or {}).items():
+        value = param.get("value") if isinstance(param, dict) else None
+        _expression(problems, element, f"Parâmetro {name} do conector", value)
     _script(problems, element, "Script anterior (preScript)", getattr(task_spec, "prescript", None))
     _script(
         problems, element, "Script posterior (postScript)", getattr(task_spec, "postscript", None)

@@ -387,6 +387,42 @@ class ReadyAnswer(Base):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
+class MessageWait(Base):
+    """A BPMN message an instance waits for (engine.messages): mirrored after each step of
+    a model that catches messages, so a delivery finds its instances without loading any.
+
+    One row per correlation key the instance holds (``correlation``: the key and its
+    values as canonical JSON), or one with none while it holds none (it catches any)."""
+
+    __tablename__ = "message_waits"
+    __table_args__ = (Index("ix_message_waits_name", "name", "correlation"),)
+
+    id: Mapped[intpk]
+    chamado_id: Mapped[int] = mapped_column(ForeignKey("chamados.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    correlation: Mapped[str | None] = mapped_column(String(500))
+
+
+class QueuedMessage(Base):
+    """A message thrown by one instance for others (engine.messages), saved with the
+    throwing step and delivered by the scheduler's ``messages`` job, exactly once."""
+
+    __tablename__ = "message_queue"
+    __table_args__ = (Index("ix_message_queue_due", "state", "lease_until"),)
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    correlations: Mapped[dict[str, Any]] = mapped_column(JSON)
+    from_chamado_id: Mapped[int | None] = mapped_column(ForeignKey("chamados.id"))
+    # pending, delivered (to ``delivered_to``: ticket ids), undelivered (no receiver)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    delivered_to: Mapped[list[Any] | None] = mapped_column(JSON)
+    lease_until: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    created_at: Mapped[timestamp]
+    delivered_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+
+
 class SatisfactionSurvey(Base):
     """ "O atendimento resolveu seu problema?": one per closed ticket (engine.satisfaction).
 

@@ -26,6 +26,7 @@ so a receiver or an auditor can recognise the duplicate.
 
 from __future__ import annotations
 
+import html as _html
 import logging
 import os
 import re
@@ -114,15 +115,42 @@ def enqueue(
     if not address:
         return None
     rendered = render(templates, kind, context, base_url, catalogs)
+    return enqueue_rendered(
+        session,
+        kind,
+        address,
+        rendered.subject,
+        rendered.text,
+        rendered.html,
+        chamado_id=chamado_id,
+        now=now,
+    )
+
+
+def enqueue_rendered(
+    session: Session,
+    kind: str,
+    address: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    *,
+    chamado_id: int | None,
+    now: datetime,
+) -> OutboxMessage:
+    """Add a message already written (a template rendered, or a service task's own text:
+    ``html`` None, its HTML part is that text, escaped)."""
+    if html is None:
+        html = "<p>" + _html.escape(text).replace("\n", "<br>\n") + "</p>"
     ref = f"chamado-{chamado_id}" if chamado_id is not None else "mail"
     row = OutboxMessage(
         message_id=f"<{ref}-{_ID_UNSAFE.sub('-', kind)}-{uuid.uuid4().hex}@{MESSAGE_ID_DOMAIN}>",
         kind=kind,
         chamado_id=chamado_id,
         to_addr=address,
-        subject=rendered.subject,
-        body_text=rendered.text,
-        body_html=rendered.html,
+        subject=subject,
+        body_text=text,
+        body_html=html,
         status="pending",
         attempts=0,
         next_attempt_at=_utc(now),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from SpiffWorkflow import TaskState
@@ -19,19 +19,22 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task
 
+from engine.connectors import ConnectorFailed
 from engine.errors import ModelRuntimeError, TaskNotReady
 from engine.scripting import ExpressionRejected, make_script_engine
 from engine.specs import ProcessBundle
 
 _SCRIPT_ENGINE = make_script_engine()
+_E = TypeVar("_E", bound=BaseException)
 
 
-def _refused_expression(exc: BaseException) -> ExpressionRejected | None:
-    """The ExpressionRejected (a script over a limit, say) behind SpiffWorkflow's wrapper."""
+def _in_chain(exc: BaseException, kind: type[_E]) -> _E | None:
+    """The ``kind`` exception (a script over a limit, a connector's failure) behind
+    SpiffWorkflow's wrappers."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, ExpressionRejected):
+        if isinstance(current, kind):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
@@ -53,9 +56,12 @@ def _original(exc: BaseException) -> BaseException | None:
 def _reason(exc: WorkflowException) -> str:
     """Why a step failed, in pt-BR; the Python error of a script is named as Python says it
     (a designer searches for "KeyError"), SpiffWorkflow's own English is not passed on."""
-    refused = _refused_expression(exc)
+    refused = _in_chain(exc, ExpressionRejected)
     if refused is not None:
         return str(refused)
+    failed = _in_chain(exc, ConnectorFailed)
+    if failed is not None:
+        return f"o conector {failed.operator} falhou: {failed}"
     if "No conditions satisfied" in str(exc):
         return "nenhuma condição de saída do gateway valeu e ele não tem fluxo padrão."
     original = _original(exc)
@@ -81,11 +87,15 @@ def _element(exc: BaseException) -> str | None:
     return getattr(spec, "bpmn_id", None) or getattr(spec, "name", None)
 
 
-def _steps(wf: BpmnWorkflow, task: Task | None = None, refresh: bool = False) -> None:
+def _steps(
+    wf: BpmnWorkflow, task: Task | None = None, refresh: bool = False, event: Any = None
+) -> int:
     """Run ``task`` (if any) and the engine steps after it, at most MAX_ENGINE_STEPS.
 
     ``refresh``: make the due timers READY first (SpiffWorkflow refreshes them only at
-    the end of its steps).
+    the end of its steps). ``event``: a message from outside, caught first (its
+    correlation expressions run in the sandbox too); returns how many events caught it
+    (0: nothing ran).
 
     Whatever fails in here is a flaw of the model, not of the request: a script or
     expression refused while running (it would have made a value too big), a script
@@ -106,7 +116,12 @@ def _steps(wf: BpmnWorkflow, task: Task | None = None, refresh: bool = False) ->
                 next_task.task_spec.bpmn_id,
             )
 
+    caught = 0
     try:
+        if event is not None:
+            caught = wf.event_manager.catch(event, internal=False)
+            if not caught:
+                return 0
         if refresh:
             wf.refresh_timers()
         if task is not None:
@@ -125,6 +140,7 @@ def _steps(wf: BpmnWorkflow, task: Task | None = None, refresh: bool = False) ->
             "Avise a equipe responsável pelo modelo.",
             element,
         ) from exc
+    return caught
 
 
 def create(bundle: ProcessBundle, data: dict[str, Any] | None = None) -> BpmnWorkflow:
@@ -140,6 +156,12 @@ def start(bundle: ProcessBundle, data: dict[str, Any] | None = None) -> BpmnWork
     wf = create(bundle, data)
     _steps(wf)
     return wf
+
+
+def deliver(wf: BpmnWorkflow, event: Any) -> bool:
+    """A message from outside the instance (engine.messages); False: nothing waits for it
+    here (another correlation, or no longer waiting) and nothing ran."""
+    return _steps(wf, event=event) > 0
 
 
 def load(bundle: ProcessBundle, state: str) -> BpmnWorkflow:

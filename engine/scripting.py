@@ -67,7 +67,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.task import Task
 
-from engine import durations, limits
+from engine import connectors, durations, limits
 
 log = logging.getLogger(__name__)
 
@@ -860,7 +860,9 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         return True
 
     def call_service(self, context: Any, **kwargs: Any) -> Any:
-        raise ExpressionRejected("Tarefas de serviço não são executadas pela plataforma.")
+        # Never reached: BoundedScriptEngine.call_service sends service tasks to
+        # engine.connectors (SpiffWorkflow's own call_service has no task to report).
+        raise ExpressionRejected("Tarefa de serviço sem conector.")
 
 
 class BoundedScriptEngine(PythonScriptEngine):
@@ -883,6 +885,27 @@ class BoundedScriptEngine(PythonScriptEngine):
                     refused
                 )
         return value
+
+
+    def call_service(
+        self,
+        task: Task,
+        operation_name: str = "",
+        operation_params: dict[str, dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> str:
+        """A service task's call, through the platform's connectors (engine.connectors).
+
+        The parameters arrive evaluated in the sandbox; the result goes back as JSON, which
+        SpiffWorkflow decodes into the task's result variable (so only plain data lands)."""
+        params = {name: p.get("value") for name, p in (operation_params or {}).items()}
+        try:
+            result = connectors.call(operation_name, params, task.workflow.top_workflow)
+        except connectors.ConnectorFailed as exc:
+            raise WorkflowTaskException(
+                f"o conector {operation_name} falhou: {exc}", task=task, exception=exc
+            ) from exc
+        return _json.dumps(result)
 
 
 def make_script_engine() -> PythonScriptEngine:

@@ -54,12 +54,14 @@ from sqlalchemy.orm import Session
 from engine import (
     access_log,
     catalogs,
+    connectors,
     forms,
     groups,
     incidents,
     limits,
     listing,
     orgaos,
+    outbox,
     scenarios,
     specs,
     users,
@@ -116,6 +118,7 @@ from engine.usecases.base import STAFF_ROLES, Actor, ActorRef, ChamadoView, Task
 from engine.usecases.groups_admin import GroupChange
 from engine.usecases.health import Gauges, Health
 from engine.usecases.incidents import Incidents, RetryOutcome
+from engine.usecases.messages import Delivery, Messages
 from engine.usecases.outages import LinkReport, Notice, Outages, OutageView, ResolveReport
 from engine.usecases.privacy import ErasureService, Privacy, RetentionReport
 from engine.usecases.ready_answers import ReadyAnswers
@@ -161,6 +164,7 @@ __all__ = [
     "Problem",
     "QueueFilters",
     "RetentionReport",
+    "Delivery",
     "RetryOutcome",
     "RoleChange",
     "ScenariosFailed",
@@ -217,11 +221,21 @@ __all__ = [
 ]
 
 
+def _configure_connectors(settings: Settings) -> None:
+    """Service tasks run in the shared script engine: the process's limits are global."""
+    connectors.configure(
+        connectors.HttpPolicy.from_text(
+            settings.connector_http_hosts, float(settings.connector_http_timeout)
+        )
+    )
+
+
 class Chamados:
     """One per process, shared by every request and job: named use cases over one unit."""
 
     def __init__(self, unit: Unit) -> None:
         self.unit = unit
+        _configure_connectors(unit.settings)
         self.requests = Requests(unit)
         self.analysis = Analysis(unit)
         self.timers = Timing(unit)
@@ -236,6 +250,7 @@ class Chamados:
         self.ready_answers = ReadyAnswers(unit)
         self.privacy = Privacy(unit)
         self.outages = Outages(unit)
+        self.messages = Messages(unit)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Chamados:
@@ -249,6 +264,7 @@ class Chamados:
     def settings(self, settings: Settings) -> None:
         # Tests point a running facade at other processes/ or shorter timeouts.
         self.unit.settings = settings
+        _configure_connectors(settings)
 
     @property
     def clock(self) -> Clock:
@@ -311,14 +327,21 @@ class Chamados:
         interval_seconds: float = 5.0,
         extra_jobs: dict[str, Callable[[], Any]] | None = None,
     ) -> BaseScheduler:
-        """The jobs that fire due timers, deliver the outbox, anonymise what is past its
-        retention (engine.scheduler) and go on resolving outages (engine.usecases.outages)."""
-        extra_jobs = {"outages": self.outages.continue_resolutions, **(extra_jobs or {})}
+        """The jobs that fire due timers, deliver the outbox, deliver the messages instances
+        threw for others, go on resolving incidents and anonymise what is past its
+        retention (engine.scheduler)."""
+        worker = outbox.default_worker_id()
+        jobs = {
+            "messages": lambda: self.messages.deliver_queued(worker),
+            # Incidents being resolved: their next batch of tickets (engine.usecases.outages).
+            "outages": self.outages.continue_resolutions,
+            **(extra_jobs or {}),
+        }
         return make_scheduler(
             self.timers,
             self.unit,
             privacy=self.privacy,
             blocking=blocking,
             interval_seconds=interval_seconds,
-            extra_jobs=extra_jobs,
+            extra_jobs=jobs,
         )

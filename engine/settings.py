@@ -42,6 +42,10 @@ class Settings:
     # Likely duplicates of a ticket (engine.outages): tickets sent within this many hours
     # of it, before or after, about the same órgão, service and problem type.
     duplicate_window_hours: int = 72
+    # Service tasks' HTTP connector (engine.connectors): the hosts it may call, comma
+    # separated (names, "*.suffix", addresses, networks), and its total timeout.
+    connector_http_hosts: str = ""
+    connector_http_timeout: int = 10
 
     @classmethod
     def from_env(
@@ -62,4 +66,6 @@ class Settings:
             session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 30, minimum=1),
             session_max_hours=_int(env, "SESSION_MAX_HOURS", 12, minimum=1),
             duplicate_window_hours=_int(env, "DUPLICATE_WINDOW_HOURS", 72, minimum=1),
+            connector_http_hosts=env.get("CONNECTOR_HTTP_ALLOWED_HOSTS") or "",
+            connector_http_timeout=_int(env, "CONNECTOR_HTTP_TIMEOUT", 10, minimum=1),
         )

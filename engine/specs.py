@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.specs import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from engine import groups, limits, model_checks, policy
+from engine import decisions, groups, limits, messages, model_checks, policy
 from engine.errors import ProcessDefinitionError
 from engine.forms.types import implied_object
 from engine.mail import check_template
@@ -40,7 +40,7 @@ FORM_UI_KEY = "formUiSchemaFilename"
 def safe_parse_xml(data: bytes) -> etree._Element:
     if len(data) > MAX_BPMN_BYTES:
         raise ProcessDefinitionError(
-            f"O arquivo BPMN tem {len(data)} bytes; o limite é {MAX_BPMN_BYTES} bytes."
+            f"O arquivo tem {len(data)} bytes; o limite é {MAX_BPMN_BYTES} bytes."
         )
     parser = etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
@@ -54,7 +54,7 @@ def safe_parse_xml(data: bytes) -> etree._Element:
         ) from exc
     docinfo = tree.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
-        raise ProcessDefinitionError("Arquivos BPMN com DOCTYPE ou entidades não são aceitos.")
+        raise ProcessDefinitionError("Arquivos XML com DOCTYPE ou entidades não são aceitos.")
     return tree
 
 
@@ -91,6 +91,11 @@ class ProcessBundle:
     lane_groups: dict[str | None, str] = field(default_factory=dict)
     # The e-mail templates that ship with the model: "mail/<name>.txt|.html" -> source.
     mail_templates: dict[str, str] = field(default_factory=dict)
+    # BPMN messages (engine.messages): name -> the definitions of the events catching it
+    # (anywhere; its start events in ``message_starts``), and name -> a throwing element.
+    message_catches: dict[str, list[Any]] = field(default_factory=dict)
+    message_starts: dict[str, list[Any]] = field(default_factory=dict)
+    message_throws: dict[str, str] = field(default_factory=dict)
 
     def ui_for(self, form_schema: str | None) -> dict[str, Any]:
         """The UI schema a task of this model pairs with ``form_schema``."""
@@ -112,9 +117,9 @@ def content_hash(bpmn: bytes, forms: dict[str, str]) -> str:
     return h.hexdigest()
 
 
-def referenced_forms(bpmn: bytes) -> set[str]:
+def referenced_forms(bpmn: bytes | etree._Element) -> set[str]:
     """Form files named by the model's user tasks (SpiffArena's properties)."""
-    tree = safe_parse_xml(bpmn)
+    tree = safe_parse_xml(bpmn) if isinstance(bpmn, bytes) else bpmn
     names = set()
     for prop in tree.iter("{http://spiffworkflow.org/bpmn/schema/1.0/core}property"):
         if prop.get("name") in (FORM_SCHEMA_KEY, FORM_UI_KEY) and prop.get("value"):
@@ -122,14 +127,72 @@ def referenced_forms(bpmn: bytes) -> set[str]:
     return names
 
 
-def referenced_mail(bpmn: bytes) -> set[str]:
+def referenced_mail(bpmn: bytes | etree._Element) -> set[str]:
     """E-mail templates named by the model's ``mail`` properties (engine.policy)."""
-    tree = safe_parse_xml(bpmn)
+    tree = safe_parse_xml(bpmn) if isinstance(bpmn, bytes) else bpmn
     return {
         (prop.get("value") or "").strip()
         for prop in tree.iter("{http://spiffworkflow.org/bpmn/schema/1.0/core}property")
         if prop.get("name") in ("mail", "mailOnComplete") and (prop.get("value") or "").strip()
     }
+
+
+# Files a version keeps beside its primary model, under their names in the folder: the
+# .bpmn files its call activities reach and the .dmn files its business rule tasks run.
+MODEL_SUFFIXES = (".bpmn", ".dmn")
+
+
+def is_model_file(name: str) -> bool:
+    return not is_mail_file(name) and name.lower().endswith(MODEL_SUFFIXES)
+
+
+def is_dmn_file(name: str) -> bool:
+    return name.lower().endswith(".dmn")
+
+
+def used_files(bpmn: bytes, files: dict[str, str]) -> dict[str, str]:
+    """The files a model runs with, out of a folder's: followed from the primary file
+    through call activities (a process in another .bpmn file brings that file) and
+    business rule tasks (the .dmn file of the decision), then the forms and e-mail
+    templates every file taken names. What is missing is the deploy's to report."""
+    processes: dict[str, str] = {}
+    decision_files: dict[str, etree._Element] = {}
+    trees: dict[str, etree._Element] = {}
+    for name, text in sorted(files.items()):
+        if not is_model_file(name):
+            continue
+        try:
+            tree = safe_parse_xml(text.encode("utf-8"))
+        except ProcessDefinitionError:
+            continue  # unreadable: reported if the model reaches it
+        trees[name] = tree
+        if is_dmn_file(name):
+            decision_files[name] = tree
+        else:
+            for node in tree.iter(f"{_BPMN_NS}process"):
+                processes.setdefault(node.get("id", ""), name)
+    by_decision = decisions.decision_ids(decision_files)
+    taken: set[str] = set()
+    pending = [safe_parse_xml(bpmn)]
+    seen_bpmn: list[etree._Element] = []
+    while pending:
+        tree = pending.pop()
+        seen_bpmn.append(tree)
+        own = {node.get("id") for node in tree.iter(f"{_BPMN_NS}process")}
+        for call in tree.iter(f"{_BPMN_NS}callActivity"):
+            called = (call.get("calledElement") or "").strip()
+            found = processes.get(called)
+            if called not in own and found is not None and found not in taken:
+                taken.add(found)
+                pending.append(trees[found])
+        for task in tree.iter(f"{_BPMN_NS}businessRuleTask"):
+            found = by_decision.get(decisions.called_decision(task) or "")
+            if found is not None:
+                taken.add(found)
+    for tree in seen_bpmn:
+        taken |= referenced_forms(tree)
+        taken |= {name for mail in referenced_mail(tree) for name in mail_files(mail)}
+    return {name: text for name, text in files.items() if name in taken}
 
 
 def parse_process(
@@ -145,11 +208,24 @@ def parse_process(
     """
     tree = safe_parse_xml(bpmn)
     _check_size(tree)
-    problems = model_checks.xml_problems([tree])
+    bpmn_trees, dmn_trees, file_problems = _companions(forms)
+    trees = [tree, *bpmn_trees.values()]
+    problems = [*file_problems, *model_checks.xml_problems(trees)]
+    for name, dmn in dmn_trees.items():
+        problems.extend(decisions.file_problems(name, dmn))
+    problems.extend(decisions.task_problems(trees, decisions.decision_ids(dmn_trees)))
     parser = SpiffBpmnParser()
+    unread_tables = False
     try:
         parser.add_bpmn_xml(tree, filename="model.bpmn")
         ids = parser.get_process_ids()
+        for name, companion in bpmn_trees.items():
+            parser.add_bpmn_xml(companion, filename=name)
+        for name, dmn in dmn_trees.items():
+            if len(decisions.decisions_in(dmn)) == 1:  # else named above, unreadable to it
+                parser.add_dmn_xml(dmn, filename=name)
+            else:
+                unread_tables = True
         if not ids:
             raise ProcessDefinitionError("O modelo não tem processo executável.")
         if process_id is not None and process_id not in ids:
@@ -173,14 +249,18 @@ def parse_process(
         found = model_checks.parser_problem(exc)
         # Often the parser only trips on what the XML pass already named (a call to a
         # missing process): then its vaguer problem adds nothing.
-        if not problems or (found[0] and found[0] not in {p[0] for p in problems}):
+        # A business rule task whose table was left unread trips it too: already said.
+        on_table = unread_tables and "businessRuleTask" in str(getattr(exc, "tag", ""))
+        if not problems or (found[0] and found[0] not in {p[0] for p in problems} and not on_table):
             problems.append(found)
         raise _refused(problems) from exc
 
     problems.extend(model_checks.spec_problems(spec, subprocess_specs))
     if problems:
-        raise _refused(model_checks.in_document_order(problems, [tree]))
-    parsed_forms = _parse_forms({k: v for k, v in forms.items() if not is_mail_file(k)})
+        raise _refused(model_checks.in_document_order(problems, [*trees, *dmn_trees.values()]))
+    parsed_forms = _parse_forms(
+        {k: v for k, v in forms.items() if not is_mail_file(k) and not is_model_file(k)}
+    )
     bundle = ProcessBundle(
         version_id=version_id,
         process_id=process_id,
@@ -196,9 +276,34 @@ def parse_process(
         for task_spec in [*one.task_specs.values()]:
             _collect_task_spec(task_spec, bundle)
     _check_mail_templates(bundle)
+    every = list(model_checks.all_specs(spec, subprocess_specs))
+    bundle.message_catches = messages.catches(every)
+    bundle.message_starts = messages.catches([spec], start_only=True)
+    bundle.message_throws = messages.throws(every)
     lanes = {info.lane for info in bundle.user_tasks.values()}
     bundle.lane_groups = {lane: groups.lane_map_default(lane) for lane in lanes}
     return bundle
+
+
+def _companions(
+    forms: dict[str, str],
+) -> tuple[dict[str, etree._Element], dict[str, etree._Element], list[tuple[str | None, str]]]:
+    """The version's other .bpmn files and its .dmn files, parsed as safely as the model."""
+    bpmn_trees: dict[str, etree._Element] = {}
+    dmn_trees: dict[str, etree._Element] = {}
+    problems: list[tuple[str | None, str]] = []
+    for name in sorted(forms):
+        if not is_model_file(name):
+            continue
+        try:
+            tree = safe_parse_xml(forms[name].encode("utf-8"))
+            if not is_dmn_file(name):
+                _check_size(tree)
+        except ProcessDefinitionError as exc:
+            problems.append((exc.element_id, f"{name}: {exc.message}"))
+            continue
+        (dmn_trees if is_dmn_file(name) else bpmn_trees)[name] = tree
+    return bpmn_trees, dmn_trees, problems
 
 
 def _refused(problems: list[tuple[str | None, str]]) -> ProcessDefinitionError:

@@ -62,12 +62,30 @@ def sub_process(element_id: str, *elements: str) -> str:
     return f'<bpmn:subProcess id="{element_id}">{{flows}}{inner}</bpmn:subProcess>'
 
 
+# A connector the platform does not have (SpiffArena's Slack connector): refused at deploy.
 SERVICE_TASK = (
-    '<bpmn:serviceTask id="Activity_http" name="Consultar">{flows}'
+    '<bpmn:serviceTask id="Activity_http" name="Avisar">{flows}'
     "<bpmn:extensionElements>"
-    '<spiffworkflow:serviceTaskOperator id="http/GetRequestV2" resultVariable="resposta">'
+    '<spiffworkflow:serviceTaskOperator id="slack/PostMessage" resultVariable="resposta">'
     "<spiffworkflow:parameters>"
-    '<spiffworkflow:parameter id="url" type="str" value="\'https://example.com\'"/>'
+    '<spiffworkflow:parameter id="channel" type="str" value="\'#geral\'"/>'
     "</spiffworkflow:parameters></spiffworkflow:serviceTaskOperator>"
     "</bpmn:extensionElements></bpmn:serviceTask>"
 )
+
+
+def http_task(element_id: str, operator: str, result: str, **params: str) -> str:
+    """A service task through the HTTP connector; ``params`` are Python expressions."""
+    from xml.sax.saxutils import quoteattr
+
+    rows = "".join(
+        f'<spiffworkflow:parameter id="{name}" type="any" value={quoteattr(value)}/>'
+        for name, value in params.items()
+    )
+    return (
+        f'<bpmn:serviceTask id="{element_id}" name="Consultar">{{flows}}'
+        "<bpmn:extensionElements>"
+        f'<spiffworkflow:serviceTaskOperator id="{operator}" resultVariable="{result}">'
+        f"<spiffworkflow:parameters>{rows}</spiffworkflow:parameters>"
+        "</spiffworkflow:serviceTaskOperator></bpmn:extensionElements></bpmn:serviceTask>"
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from flask import Flask
@@ -95,3 +96,23 @@ def test_one_list_of_accepted_file_types(maria: tuple[FlaskClient, str]) -> None
     for ext in ACCEPTED_FILE_EXTENSIONS:  # the text names every extension accepted
         name = ext.removeprefix(".").upper()
         assert name in ACCEPTED_FILE_TYPES or name == "JPG", name
+
+
+def test_the_header_shows_the_design_systems_govbr_logo(maria: tuple[FlaskClient, str]) -> None:
+    """The gov.br mark is the Design System's logo image (with a text alternative), not typed
+    text; the file is served by the app, is a plain SVG (no script, no external reference)."""
+    client, _ = maria
+    page = client.get("/").get_data(as_text=True)
+    logo = re.search(r'<a class="app-brand" href="/"><img src="([^"]+)" alt="([^"]+)"', page)
+    assert logo is not None, "o cabeçalho não mostra a imagem do logo gov.br"
+    assert logo.group(2) == "gov.br — Chamados, página inicial"
+    resp = client.get(logo.group(1))
+    assert resp.status_code == 200
+    assert resp.mimetype == "image/svg+xml"
+    svg = resp.get_data(as_text=True)
+    root = ElementTree.fromstring(svg)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert root.get("viewBox") == "0 0 495 178"
+    tags = {el.tag.rsplit("}", 1)[-1] for el in root.iter()}
+    assert tags == {"svg", "path"}, tags  # no script, image, foreignObject or link
+    assert "href" not in svg

@@ -98,28 +98,10 @@ def test_a_refused_model_prints_one_line_per_problem_and_exits_1(
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert lines[0] == f"{bpmn}: recusado (2 problema(s))"
-    assert lines[1].startswith("Activity_http: Tarefa de serviço (conector http/GetRequestV2)")
+    assert lines[1].startswith("Activity_http: Tarefa de serviço: o conector 'slack/PostMessage'")
     assert lines[2].startswith("Script_mau: Script: Linha 1: importações não são permitidas")
     assert "Traceback" not in result.output
     assert isinstance(result.exception, SystemExit)
-
-
-def test_a_call_to_a_process_in_another_file_is_refused_on_the_element(
-    app: Flask, tmp_path: Path
-) -> None:
-    folder = tmp_path / "chamadas"
-    folder.mkdir()
-    call = '<bpmn:callActivity id="Call_filho" calledElement="Filho">{flows}</bpmn:callActivity>'
-    (folder / "pai.bpmn").write_text(model(chain(call), process_id="Pai"))
-    (folder / "filho.bpmn").write_text(model(chain(), process_id="Filho"))
-    (folder / "process_model.json").write_text(
-        json.dumps({"primary_file_name": "pai.bpmn", "primary_process_id": "Pai"})
-    )
-    result = deploy(app, folder)
-    assert result.exit_code == 1
-    assert "Call_filho: Atividade de chamada ao processo 'Filho', do arquivo filho.bpmn" in (
-        result.output
-    )
 
 
 def test_usage_errors_exit_2(app: Flask, tmp_path: Path) -> None:

@@ -42,8 +42,9 @@ def test_service_task_is_refused_on_its_element_not_a_crash() -> None:
     assert found == [
         (
             "Activity_http",
-            "Tarefa de serviço (conector http/GetRequestV2): a plataforma ainda não executa "
-            "conectores; troque-a por uma tarefa de script ou de usuário.",
+            "Tarefa de serviço: o conector 'slack/PostMessage' não existe na plataforma (há: "
+            "http/DeleteRequestV2, http/GetRequestV2, http/HeadRequestV2, http/PatchRequestV2, "
+            "http/PostRequestV2, http/PutRequestV2, smtp/SendEmail; e os http/ sem V2).",
         )
     ]
 
@@ -72,13 +73,13 @@ def test_every_problem_is_reported_at_once_including_inside_sub_processes() -> N
     [
         (
             '<bpmn:businessRuleTask id="Rule_1">{flows}</bpmn:businessRuleTask>',
-            "DMN",
+            "Tarefa de regra de negócio sem a tabela de decisão",
         ),
-        ('<bpmn:receiveTask id="Receive_1">{flows}</bpmn:receiveTask>', "Mensagens BPMN"),
+        ('<bpmn:receiveTask id="Receive_1">{flows}</bpmn:receiveTask>', "não indica a mensagem"),
         (
             '<bpmn:intermediateCatchEvent id="Catch_msg">{flows}'
             "<bpmn:messageEventDefinition/></bpmn:intermediateCatchEvent>",
-            "Mensagens BPMN",
+            "não indica a mensagem",
         ),
         (
             '<bpmn:callActivity id="Call_1" calledElement="OutroProcesso">{flows}'
@@ -158,5 +159,5 @@ def test_web_import_of_a_service_task_answers_with_the_problem_not_a_500(
     assert resp.status_code == 302
     page = dora_web.get("/processos/chamado").get_data(as_text=True)
     assert "O rascunho tem 1 problema(s)" in page
-    assert "Activity_http" in page and "conectores" in page
+    assert "Activity_http" in page and "slack/PostMessage" in page
     assert not RAW_LIBRARY_TEXT.search(page)

@@ -612,6 +612,22 @@ def deploy_models() -> Any:
     return jsonify(body), 200 if result.unchanged else 201
 
 
+@bp.post("/messages/<name>")
+def send_message(name: str) -> Any:
+    """A BPMN message from outside: to the instances waiting for it (correlated by the
+    payload, as each model defines), and the start of processes that begin with it."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise DomainError('Envie um objeto JSON: {"payload": {...}}.')
+    delivery = _service().messages.send_message(_user(), name, body.get("payload", {}))
+    return jsonify(
+        name=delivery.name,
+        delivered=delivery.delivered,
+        started=delivery.started,
+        failed=delivery.failed,
+    )
+
+
 @bp.post("/tasks/<int:task_id>/release")
 def release_task(task_id: int) -> Any:
     _service().analysis.release(_user(), task_id)

@@ -6,7 +6,10 @@ forms' JSON files — and, this platform's own, the e-mail templates the model d
 ``mail/`` subfolder. A single ``.bpmn`` file is a folder of one: its forms are looked up
 beside it. Reading never raises for what is inside the files: every problem is a
 ``Problem`` naming the element (or the file), for the deploy to report all at once.
-``write_zip`` is the way back: a model exported as the same folder, zipped.
+The version keeps, beside the primary model, the files it runs with (specs.used_files):
+the .bpmn files its call activities reach, the .dmn files of its business rule tasks,
+its forms and e-mail templates. ``write_zip`` is the way back: a model exported as the
+same folder, zipped.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ class ModelFolder:
     primary_process_id: str | None
     bpmn_files: dict[str, bytes] = field(default_factory=dict)
     form_files: dict[str, str] = field(default_factory=dict)
-    dmn_files: tuple[str, ...] = ()
+    dmn_files: dict[str, bytes] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -77,8 +80,9 @@ def _read_dir(base: Path, source: str, only_bpmn: str | None = None) -> ModelFol
             continue
         if suffix in (".bpmn", ".json") and not (only_bpmn and path.name == METADATA):
             files[path.name] = path.read_bytes()
-        elif suffix == ".dmn":
-            files[path.name] = b""
+        elif suffix == ".dmn" and only_bpmn is None:
+            too_big = path.stat().st_size > specs.MAX_BPMN_BYTES
+            files[path.name] = _TOO_BIG if too_big else path.read_bytes()
     mail = base / "mail"
     if only_bpmn is None and mail.is_dir():
         for path in sorted(p for p in mail.iterdir() if p.is_file())[:MAX_FILES]:
@@ -162,7 +166,11 @@ def from_files(source: str, name: str, files: dict[str, bytes]) -> ModelFolder:
         elif suffix == ".bpmn":
             folder.bpmn_files[filename] = data
         elif suffix == ".dmn":
-            folder.dmn_files += (filename,)
+            if data is _TOO_BIG:
+                limit = f"{specs.MAX_BPMN_BYTES // 1024} KB"
+                folder.problems.append(Problem(filename, f"O arquivo passa do limite de {limit}."))
+            else:
+                folder.dmn_files[filename] = data
     if not folder.bpmn_files:
         raise UnreadablePath(f"{source}: nenhum arquivo .bpmn encontrado.")
     if len(folder.form_files) > MAX_FORMS:
@@ -248,42 +256,21 @@ def choose(folder: ModelFolder) -> tuple[Chosen | None, list[Problem]]:
             )
             return None, problems
     assert process_id is not None
-    problems.extend(_calls_to_other_files(folder, primary, tree))
-    used = specs.referenced_forms(bpmn)
-    used |= {name for mail in specs.referenced_mail(bpmn) for name in specs.mail_files(mail)}
-    forms = {name: text for name, text in folder.form_files.items() if name in used}
+    files = dict(folder.form_files)
+    others = {n: d for n, d in folder.bpmn_files.items() if n != primary}
+    for filename, data in {**others, **folder.dmn_files}.items():
+        try:
+            files[filename] = data.decode("utf-8")
+            specs.safe_parse_xml(data)  # an unsafe or broken file is named, used or not
+        except UnicodeDecodeError:
+            problems.append(Problem(filename, "O arquivo não está em UTF-8."))
+        except ProcessDefinitionError as exc:
+            problems.append(Problem(filename, f"{filename}: {exc.message}"))
+    # The forms, e-mail templates, called .bpmn files and decision tables the model uses.
+    forms = specs.used_files(bpmn, files)
     if problems:
         return None, problems
     return Chosen(bpmn=bpmn, process_id=process_id, forms=forms, notes=notes), []
-
-
-def _calls_to_other_files(folder: ModelFolder, primary: str, tree: etree._Element) -> list[Problem]:
-    """Call activities whose process lives in another file of the folder: not yet run."""
-    here = {node.get("id") for node in tree.iter(f"{{{BPMN_NS}}}process")}
-    elsewhere: dict[str, str] = {}
-    for name, data in folder.bpmn_files.items():
-        if name == primary:
-            continue
-        try:
-            other = specs.safe_parse_xml(data)
-        except ProcessDefinitionError:
-            continue
-        for node in other.iter(f"{{{BPMN_NS}}}process"):
-            elsewhere.setdefault(node.get("id", ""), name)
-    problems = []
-    for node in tree.iter(f"{{{BPMN_NS}}}callActivity"):
-        called = node.get("calledElement") or ""
-        if called not in here and called in elsewhere:
-            problems.append(
-                Problem(
-                    node.get("id"),
-                    f"Atividade de chamada ao processo {called!r}, do arquivo "
-                    f"{elsewhere[called]}: chamadas a processos de outros arquivos ainda não "
-                    "são executadas pela plataforma; traga o processo para o arquivo "
-                    "principal.",
-                )
-            )
-    return problems
 
 
 def write_zip(

@@ -68,11 +68,10 @@ def run_scenarios(
 
 
 def publishable_content(draft: Draft) -> tuple[bytes, dict[str, str]]:
-    """The draft's model and only the form files it references (as ``processes/`` deploys)."""
+    """The draft's model and only the files it runs with (specs.used_files): forms, e-mail
+    templates, called .bpmn files and decision tables."""
     bpmn = draft.bpmn_xml.encode("utf-8")
-    used = specs.referenced_forms(bpmn)
-    used |= {name for mail in specs.referenced_mail(bpmn) for name in specs.mail_files(mail)}
-    return bpmn, {name: text for name, text in draft.forms.items() if name in used}
+    return bpmn, specs.used_files(bpmn, draft.forms)
 
 
 def publish(

@@ -72,12 +72,25 @@ class Designer:
     def _catalog_names(self, session: Session) -> set[str]:
         return set(catalogs.all_catalogs(session))
 
+    def _message_receivers(self, session: Session, pid: str) -> set[str]:
+        """Messages the other published processes catch (engine.messages)."""
+        latest = (
+            select(func.max(ProcessVersion.id))
+            .where(ProcessVersion.published_at.is_not(None), ProcessVersion.process_id != pid)
+            .group_by(ProcessVersion.process_id)
+        )
+        found: set[str] = set()
+        for version_id in session.scalars(latest):
+            found.update(self.unit.bundle(session, version_id).message_catches)
+        return found
+
     def _validate(self, session: Session, pid: str, xml: str, forms: dict[str, str]) -> Validation:
         return validate_model(
             xml.encode("utf-8"),
             forms,
             process_id=pid,
             catalogs=self._catalog_names(session),
+            message_receivers=self._message_receivers(session, pid),
         )
 
     def _save_draft(
@@ -440,6 +453,7 @@ class Designer:
                 chosen.forms,
                 catalogs=self._catalog_names(session),
                 run=pid,
+                message_receivers=self._message_receivers(session, pid),
             )
             if result.bundle is None:
                 return Deployed(folder.source, pid, problems=result.problems, notes=chosen.notes)

@@ -146,8 +146,8 @@ def _files_problems(form_texts: Mapping[str, Any]) -> list[Problem]:
                     f"Formulário {name}: passa do limite de {MAX_FORM_BYTES // 1024} KB.",
                 )
             )
-        elif specs.is_mail_file(name):
-            continue  # an e-mail template: checked with the model that sends it
+        elif specs.is_mail_file(name) or specs.is_model_file(name):
+            continue  # an e-mail template, a called .bpmn or a .dmn: checked with the model
         else:
             try:
                 limits.loads(text)
@@ -177,11 +177,14 @@ def validate_model(
     process_id: str | None = None,
     catalogs: Collection[str] | None = None,
     run: str | None = None,
+    message_receivers: Collection[str] | None = None,
 ) -> Validation:
     """Every problem found, and the parsed bundle when there is none.
 
     ``run``: the process to run when the file holds several (SpiffArena's
-    ``primary_process_id``); ``process_id``: the id the model must keep.
+    ``primary_process_id``); ``process_id``: the id the model must keep;
+    ``message_receivers``: the messages other published processes catch (a throw that
+    neither they nor this model catch could never be delivered).
     """
     try:
         tree = specs.safe_parse_xml(bpmn)
@@ -209,4 +212,15 @@ def validate_model(
                 f"'{process_id}': mantenha o id do processo.",
             )
         )
+    if bundle is not None and message_receivers is not None:
+        for name, element in sorted(bundle.message_throws.items()):
+            if name not in bundle.message_catches and name not in message_receivers:
+                problems.append(
+                    Problem(
+                        element,
+                        f"A mensagem “{name}” não é recebida por nenhum processo publicado nem "
+                        "por este modelo: ninguém a receberia. Publique antes o processo que a "
+                        "recebe.",
+                    )
+                )
     return Validation(problems, None if problems else bundle)

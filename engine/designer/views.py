@@ -80,10 +80,7 @@ def is_pending(draft: Draft, current: ProcessVersion | None) -> bool:
     if current is None:
         return True
     bpmn = draft.bpmn_xml.encode("utf-8")
-    used = specs.referenced_forms(bpmn)
-    used |= {name for mail in specs.referenced_mail(bpmn) for name in specs.mail_files(mail)}
-    forms = {k: v for k, v in draft.forms.items() if k in used}
-    return specs.content_hash(bpmn, forms) != current.content_hash
+    return specs.content_hash(bpmn, specs.used_files(bpmn, draft.forms)) != current.content_hash
 
 
 def check_form_file(name: str, element_id: str | None = None) -> None:

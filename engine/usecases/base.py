@@ -18,10 +18,13 @@ from engine import (
     audit,
     business_days,
     catalogs,
+    connectors,
     corewrite,
     forms,
     groups,
+    messages,
     orgaos,
+    outbox,
     runtime,
     sla,
     specs,
@@ -153,8 +156,14 @@ class Locked:
 
 
 class Actor(Protocol):
-    id: int
-    roles: frozenset[str]
+    """Who acts: the web's signed-in person, a token's account, an ActorRef. Read-only
+    members, so that classes exposing them as properties match too."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def roles(self) -> frozenset[str]: ...
 
 
 @dataclass(frozen=True)
@@ -633,6 +642,24 @@ class UseCaseBase:
                 (timer_rows if row.kind == "timer" else task_rows).append(row)
         created, open_groups = tasks.sync(session, chamado, wf, bundle, now, draft, new, task_rows)
         waiting = timers.sync(session, chamado, wf, now, new, timer_rows)
+        # Messages: what the instance now waits for (models that catch any), and what it
+        # threw for other instances, saved with the step (engine.messages).
+        if bundle.message_catches:
+            messages.sync(session, chamado, wf, new)
+        messages.queue_thrown(session, chamado, wf, now)
+        # Mail the model's service tasks asked for (smtp/SendEmail): saved with the step.
+        for mail in connectors.take_mail(wf):
+            for address in mail.to:
+                outbox.enqueue_rendered(
+                    session,
+                    "conector",
+                    address,
+                    mail.subject,
+                    mail.body,
+                    None,
+                    chamado_id=chamado.id,
+                    now=now,
+                )
         # The service clock runs while a group has the instance, never while it waits for
         # the requester: a model's business deadlines count only that time.
         analysing = any(group != tasks.REQUESTER_GROUP for group in open_groups)

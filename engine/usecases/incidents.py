@@ -32,6 +32,7 @@ from engine.errors import Conflict, ModelRuntimeError
 from engine.models import Chamado, HumanTask, ProcessVersion, WorkflowTimer
 from engine.scripting import acting_as
 from engine.usecases.base import STALE_CHAMADO, Actor, ActorRef
+from engine.usecases.messages import Messages
 from engine.usecases.requests import Requests
 from engine.usecases.timing import Timing
 
@@ -49,7 +50,7 @@ class RetryOutcome:
     message: str
 
 
-class Incidents(Requests, Timing):
+class Incidents(Requests, Timing, Messages):
     """The "Tentar novamente" retry runs the pending step as the use case that failed
     would have (a start or a completion of Requests, a timer of Timing), so it inherits
     both; opening an incident is a step's record (Recording._open_incident)."""
@@ -73,6 +74,8 @@ class Incidents(Requests, Timing):
                     self._retry_task(session, chamado, action, actor.id, now)
                 elif action.kind == incidents.TIMER:
                     self._retry_timer(session, chamado, action, actor.id, now)
+                elif action.kind == incidents.MESSAGE:
+                    self._retry_message(session, chamado, action, actor.id, now)
                 else:
                     self._retry_start(session, chamado, action, actor.id, now)
             except ModelRuntimeError as failure:
@@ -208,6 +211,24 @@ class Incidents(Requests, Timing):
         session.flush()
         step = self._after_step(session, chamado, wf, bundle, now)
         self._announce(session, chamado, bundle, wf, step, now, None)
+
+    def _retry_message(
+        self,
+        session: Session,
+        chamado: Chamado,
+        action: incidents.PendingAction,
+        admin_id: int,
+        now: datetime,
+    ) -> None:
+        data = action.data or {}
+        bundle = self.bundle(session, chamado.process_version_id)
+        wf = runtime.load(bundle, chamado.workflow_state)
+        name = str(data.get("name", ""))
+        payload, correlations = data.get("payload") or {}, data.get("correlations") or {}
+        caught = self._catch_message(wf, name, payload, correlations)
+        self._resolve(session, chamado, action, admin_id, now, bundle.version_id)
+        if caught:  # else the workflow no longer waits for it: the ticket stays as it is
+            self._record_message(session, chamado, bundle, wf, name, now)
 
     def _retry_start(
         self,

@@ -1,7 +1,7 @@
 """outages: "Incidentes" gathering many tickets about one failing service
 
 Revision ID: 0015
-Revises: 0014
+Revises: 0017 (chained after main's 0017 at the merge of main into this branch)
 Create Date: 2026-12-06 10:00:00.000000
 
 An outage (engine.outages) is keyed by a process and the ticket columns its forms fill
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0014"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
