@@ -20,7 +20,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-web/static/vendor/.installed: node_modules/.installed scripts/vendor_assets.py
+web/static/vendor/.installed: node_modules/.installed scripts/vendor_assets.py $(wildcard assets/modeler/*)
 	$(PY) scripts/vendor_assets.py
 	touch $@
 

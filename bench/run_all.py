@@ -20,6 +20,8 @@ The full run's counts, chosen to fit in ~20 minutes on this 2-core machine:
      worker, both databases, 300 instances each (~1 min; quick: 100).
   9. search: staff search with 10,000 and 1,000,000 tickets on PostgreSQL, 15 requests
      per query (~4 min, most of it loading the million; --quick: 100,000).
+  10. dashboard: the Painel with 10,000 and 1,000,000 tickets on PostgreSQL, 15 requests
+     per view (~6 min, most of it loading the million; --quick: 100,000).
 Benchmarks print verdicts; they never fail on a missed target (exit 1 only on errors).
 """
 
@@ -36,6 +38,7 @@ from typing import Any
 from bench import (
     bounds,
     common,
+    dashboard_scale,
     engine_overhead,
     http_lifecycle,
     mail_burst,
@@ -46,7 +49,18 @@ from bench import (
     two_tasks,
 )
 
-ORDER = ("engine", "http", "two_tasks", "queue", "memory", "history", "bounds", "mail", "search")
+ORDER = (
+    "engine",
+    "http",
+    "two_tasks",
+    "queue",
+    "memory",
+    "history",
+    "bounds",
+    "mail",
+    "search",
+    "dashboard",
+)
 
 
 def _git_commit() -> str:
@@ -121,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         "mail": lambda: mail_burst.main(quick),
         "two_tasks": lambda: two_tasks.main(quick),
         "search": lambda: search_scale.main(quick),
+        "dashboard": lambda: dashboard_scale.main(quick),
     }
     failures: list[str] = []
     results: dict[str, Any] = {}

@@ -107,16 +107,31 @@ def _cycle(text: str) -> None:
         ) from exc
 
 
+# The BPMN element each kind of timer writes its expression in.
+DURATION, DATE, CYCLE = "timeDuration", "timeDate", "timeCycle"
+
+
 def check(definition: TimerEventDefinition, value: Any) -> None:
     """Raises TimerValueRejected unless ``value`` is a timer value the definition can arm."""
+    if isinstance(definition, CycleTimerEventDefinition):
+        check_kind(CYCLE, value)
+    elif isinstance(definition, DurationTimerEventDefinition):
+        check_kind(DURATION, value)
+    else:
+        check_kind(DATE, value)
+
+
+def check_kind(kind: str, value: Any) -> None:
+    """``check`` by the BPMN element's name (``timeDuration``, ``timeDate``, ``timeCycle``):
+    the modeler's panel checks a value before any definition exists."""
     if not isinstance(value, str):
         raise TimerValueRejected("o valor do temporizador deve ser um texto ISO 8601 entre aspas")
     text = value.strip()
     if not text or len(text) > _MAX_TEXT:
         raise TimerValueRejected(f"{value[:_MAX_TEXT]!r} não é um valor ISO 8601 ({_EXAMPLES})")
-    if isinstance(definition, CycleTimerEventDefinition):
+    if kind == CYCLE:
         _cycle(text)
-    elif isinstance(definition, DurationTimerEventDefinition):
+    elif kind == DURATION:
         _duration(text)
     else:
         _moment(text)

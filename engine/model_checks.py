@@ -68,6 +68,13 @@ ELEMENT_KINDS = {
     "parallelGateway": "gateway paralelo",
     "eventBasedGateway": "gateway baseado em eventos",
     "process": "processo",
+    "sequenceFlow": "fluxo",
+    "message": "mensagem",
+    "signal": "sinal",
+    "error": "erro",
+    "escalation": "escalonamento",
+    "lane": "raia",
+    "dataObject": "objeto de dados",
 }
 
 # An ISO 8601 duration or cycle written without quotes (bpmn.io and Camunda write them

@@ -238,6 +238,26 @@ class Chamado(Base):
             sqlite_where=text("incident_at IS NOT NULL"),
             postgresql_where=text("incident_at IS NOT NULL"),
         ),
+        # The Painel (engine.dashboard) reads each figure by the period of one time:
+        # sent, closed, and the open tickets by the time they were sent (migration 0016).
+        Index(
+            "ix_chamados_submitted",
+            "submitted_at",
+            sqlite_where=text("submitted_at IS NOT NULL"),
+            postgresql_where=text("submitted_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_chamados_closed",
+            "closed_at",
+            sqlite_where=text("closed_at IS NOT NULL"),
+            postgresql_where=text("closed_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_chamados_open_age",
+            "submitted_at",
+            sqlite_where=text("closed_at IS NULL AND submitted_at IS NOT NULL"),
+            postgresql_where=text("closed_at IS NULL AND submitted_at IS NOT NULL"),
+        ),
         # The retention job: closed tickets still holding personal data, oldest first.
         Index(
             "ix_chamados_retention",
@@ -430,6 +450,15 @@ class SatisfactionSurvey(Base):
     whose token is kept only as its SHA-256 hash."""
 
     __tablename__ = "satisfaction_surveys"
+    __table_args__ = (
+        # The Painel's answers of a period (engine.dashboard, migration 0016).
+        Index(
+            "ix_satisfaction_answered",
+            "answered_at",
+            sqlite_where=text("answered_at IS NOT NULL"),
+            postgresql_where=text("answered_at IS NOT NULL"),
+        ),
+    )
 
     chamado_id: Mapped[int] = mapped_column(ForeignKey("chamados.id"), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -24,6 +24,7 @@ a session) and, from it, the use cases, each a named attribute:
 ``svc.search``     engine.usecases.search            staff search by protocol, CPF, NUP, words
 ``svc.satisfaction`` engine.usecases.satisfaction    "O atendimento resolveu seu problema?"
 ``svc.ready_answers`` engine.usecases.ready_answers  supervisors' answer texts for analysts
+``svc.dashboard``  engine.usecases.dashboard         the "Painel" of supervisors and admins
 ``svc.privacy``    engine.usecases.privacy           LGPD: "Meus dados", who read whose data,
                                                      retention and anonymisation
 ``svc.outages``    engine.usecases.outages           "Incidentes": one failing service, many
@@ -55,6 +56,7 @@ from engine import (
     access_log,
     catalogs,
     connectors,
+    dashboard,
     forms,
     groups,
     incidents,
@@ -77,6 +79,8 @@ from engine.catalogs import HELP_MAX as CATALOG_HELP_MAX
 from engine.catalogs import LABEL_MAX as CATALOG_LABEL_MAX
 from engine.clock import Clock
 from engine.context import request_id
+from engine.dashboard import Filters as DashboardFilters
+from engine.dashboard import Metric as DashboardMetric
 from engine.db import is_unavailable
 from engine.designer import Designer, ModelRejected, Problem, Tickets
 from engine.designer.diagram import TicketDiagram
@@ -115,6 +119,7 @@ from engine.unit import Unit
 from engine.usecases.admin import Admin, RoleChange
 from engine.usecases.analysis import Analysis
 from engine.usecases.base import STAFF_ROLES, Actor, ActorRef, ChamadoView, TaskForm
+from engine.usecases.dashboard import Dashboard, Panel
 from engine.usecases.groups_admin import GroupChange
 from engine.usecases.health import Gauges, Health
 from engine.usecases.incidents import Incidents, RetryOutcome
@@ -149,6 +154,8 @@ __all__ = [
     "Notice",
     "OutageView",
     "ResolveReport",
+    "DashboardFilters",
+    "DashboardMetric",
     "ElementEdits",
     "ErasureService",
     "Gauges",
@@ -160,6 +167,7 @@ __all__ = [
     "MailSettings",
     "ModelRejected",
     "NewForm",
+    "Panel",
     "Principal",
     "Problem",
     "QueueFilters",
@@ -207,6 +215,7 @@ __all__ = [
     # texts of a technical incident.
     "access_log",
     "content_disposition",
+    "dashboard",
     "describe_business_time",
     "format_cpf",
     "forms",
@@ -251,6 +260,7 @@ class Chamados:
         self.privacy = Privacy(unit)
         self.outages = Outages(unit)
         self.messages = Messages(unit)
+        self.dashboard = Dashboard(unit)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> Chamados:

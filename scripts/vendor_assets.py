@@ -6,6 +6,11 @@ is served by the app. Only the files below are copied (plus whatever their CSS p
 at with ``url(...)``, keeping relative paths so fonts keep loading). Any missing file
 stops the script with a non-zero exit: a half-vendored page must never ship.
 
+The modeler is the one asset built here rather than copied: bpmn-js's modeler with
+bpmn.io's properties panel (ES modules) is bundled by esbuild (a pinned devDependency,
+run from node_modules: no network) from ``assets/modeler/index.js`` into
+``modeler/chamados-modeler.js``, with the licenses of what it holds at its end.
+
 Run after ``npm ci``:  python3 scripts/vendor_assets.py
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -33,9 +39,8 @@ FILES: list[tuple[str, str]] = [
     ("@fontsource/raleway/LICENSE", "raleway/LICENSE"),
     ("htmx.org/dist/htmx.min.js", "htmx/htmx.min.js"),
     ("htmx.org/LICENSE", "htmx/LICENSE"),
-    # bpmn-js prebuilt distros (no bundler): the modeler for designers, the navigated
-    # viewer for a ticket's diagram. Its license asks that the bpmn.io mark stay visible.
-    ("bpmn-js/dist/bpmn-modeler.production.min.js", "bpmn-js/bpmn-modeler.production.min.js"),
+    # bpmn-js's prebuilt navigated viewer for a ticket's diagram (the modeler is bundled
+    # below). Its license asks that the bpmn.io mark stay visible.
     (
         "bpmn-js/dist/bpmn-navigated-viewer.production.min.js",
         "bpmn-js/bpmn-navigated-viewer.production.min.js",
@@ -47,7 +52,16 @@ FILES: list[tuple[str, str]] = [
         "bpmn-js/assets/bpmn-font/css/bpmn-embedded.css",
     ),
     ("bpmn-js/LICENSE", "bpmn-js/LICENSE"),
+    # The properties panel's stylesheet and licenses (its code is in the modeler bundle).
+    ("@bpmn-io/properties-panel/dist/assets/properties-panel.css", "modeler/properties-panel.css"),
+    ("@bpmn-io/properties-panel/LICENSE", "modeler/LICENSE-properties-panel"),
+    ("bpmn-js-properties-panel/LICENSE", "modeler/LICENSE-bpmn-js-properties-panel"),
 ]
+
+# esbuild's entry and output (under the vendor directory).
+BUNDLE_ENTRY = ROOT / "assets" / "modeler" / "index.js"
+BUNDLE_OUT = "modeler/chamados-modeler.js"
+ESBUILD = NODE_MODULES / ".bin" / "esbuild"
 
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)""")
 
@@ -97,12 +111,35 @@ def vendor(build: Path) -> list[Path]:
     return copied
 
 
+def bundle(build: Path) -> Path:
+    """The modeler bundle: one minified script, no network, fails loudly."""
+    out = build / BUNDLE_OUT
+    if not ESBUILD.exists():
+        raise VendorError(f"missing {ESBUILD} (run `npm ci` first?)")
+    command = [
+        str(ESBUILD),
+        str(BUNDLE_ENTRY),
+        "--bundle",
+        "--minify",
+        "--format=iife",
+        "--target=es2019",
+        "--legal-comments=eof",
+        "--log-level=warning",
+        f"--outfile={out}",
+    ]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if result.returncode != 0 or not out.is_file():
+        raise VendorError(f"esbuild failed: {result.stderr.strip() or result.stdout.strip()}")
+    return out
+
+
 def main() -> int:
     try:
         # Build aside and swap, so a failure never leaves a half-filled vendor dir.
         with tempfile.TemporaryDirectory(dir=DEST.parent if DEST.parent.exists() else None) as tmp:
             build = Path(tmp) / "vendor"
             copied = vendor(build)
+            copied.append(bundle(build))
             if DEST.exists():
                 shutil.rmtree(DEST)
             shutil.move(str(build), DEST)

@@ -69,6 +69,8 @@ NOT_PAGES: dict[str, str] = {
     "api.get_outage": "API REST (JSON)",
     "api.chamado_duplicates": "API REST (JSON)",
     "api.known_problems": "API REST (JSON)",
+    "api.dashboard_panel": "API REST (JSON)",
+    "dashboard.export": "download do CSV de um indicador (Content-Disposition: attachment)",
     "privacy.my_data_download": "download do JSON de Meus dados (Content-Disposition: attachment)",
     "auth.login": "redireciona ao provedor gov.br (a página de lá não é nossa)",
     "requester.new_chamado": "endereço antigo: redireciona (301) a /servicos",
@@ -376,6 +378,9 @@ def crawl_staff(site: Site, browser: Any) -> None:
         visit(site, page, "/busca?q=%21%21", f"busca recusada ({name})", status=422)
     sofia = person(site, browser, "Sofia Supervisora")
     visit(site, sofia, "/respostas-prontas", "respostas prontas")
+    visit(site, sofia, "/painel", "painel (supervisora)")
+    visit(site, sofia, "/painel?agrupamento=semana", "painel por semana")
+    visit(site, sofia, "/painel?de=2026-12-31&ate=2026-01-01", "painel: filtros recusados", 422)
     visit(site, sofia, f"/respostas-prontas/{ids['ready_answer']}", "alterar resposta pronta")
     sofia.goto(f"{site.base}/respostas-prontas")
     sofia.get_by_role("button", name="Salvar resposta").click()  # nothing filled in
@@ -465,6 +470,7 @@ def crawl_admin(site: Site, browser: Any) -> None:
         ("/admin/privacidade?cpf=390.533.447-05", "privacidade: acessos a uma pessoa"),
         ("/incidentes", "incidentes"),
         ("/fila", "fila (admin)"),
+        ("/painel?processo=chamado", "painel (admin)"),
     ):
         visit(site, carlos, path, label)
     # Retiring a value the published scenarios send: the confirmation (nothing changes).
@@ -497,6 +503,62 @@ def crawl_designer(site: Site, browser: Any) -> None:
         ).first()
     visit(site, dora, f"/processos/chamado/migracao?para={version}", "migração")
     assert dora.csp_violations == []
+    crawl_properties_panel(site, browser)
+
+
+# The modeler's properties panel, one state per kind of element it edits (and its errors).
+PANEL_STATES = [
+    ("Participant_plataforma", "processo (pool)"),
+    ("registrar_chamado", "tarefa de usuário: formulário e instruções"),
+    ("inicializar", "tarefa de script"),
+    ("decisao_analise", "gateway: fluxo padrão"),
+    ("Flow_resolver", "fluxo com condição"),
+    ("timer_sem_resposta", "temporizador com prévia"),
+    ("Lane_analista", "raia: grupo"),
+]
+
+
+def crawl_properties_panel(site: Site, browser: Any) -> None:
+    """axe on the modeler with the panel showing each kind of element, then with an id
+    and a timer value refused (errors tied to their fields). A page of its own: edits
+    left unsaved must not hold the designer's shared page on a "leave?" prompt."""
+    context = browser.new_context(locale="pt-BR")
+    context.add_cookies(
+        [{"name": "session", "value": log_in(site, "Dora Projetista"), "url": site.base}]
+    )
+    page = context.new_page()
+    page.csp_violations = watch_csp(page)
+    page.goto(site.base + "/processos/chamado/modelador")
+    expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
+    header = page.locator("#modeler-panel .bio-properties-panel-header")
+    registry = page.evaluate(
+        "() => window.chamadosModeler.get('elementRegistry').getAll().map(e => e.id)"
+    )
+    for element_id, label in PANEL_STATES:
+        assert element_id in registry, element_id
+        page.evaluate(
+            """id => { const m = window.chamadosModeler
+              m.get('selection').select(m.get('elementRegistry').get(id)) }""",
+            element_id,
+        )
+        expect(header).to_be_visible()
+        if element_id == "timer_sem_resposta":
+            expect(page.locator("#modeler-panel")).to_contain_text("Prévia: 10 dias")
+        check(site, page, f"painel de propriedades: {label}", "designer.modeler")
+    panel = page.locator("#modeler-panel")
+    panel.get_by_label("Identificador (id)").fill("com espaço")
+    expect(panel.get_by_label("Identificador (id)")).to_have_attribute("aria-invalid", "true")
+    check(site, page, "painel de propriedades: id recusado", "designer.modeler")
+    page.evaluate(
+        """() => { const m = window.chamadosModeler
+          m.get('selection').select(m.get('elementRegistry').get('timer_sem_resposta')) }"""
+    )
+    value = panel.get_by_label("Valor do temporizador (expressão Python)")
+    value.fill("P10D")
+    expect(value).to_have_attribute("aria-invalid", "true")
+    check(site, page, "painel de propriedades: temporizador recusado", "designer.modeler")
+    assert page.csp_violations == []
+    context.close()
 
 
 def test_axe_on_every_page_and_state(site: Site, browser: Any) -> None:
@@ -916,6 +978,8 @@ STAFF_PAGES = {
         "/incidentes-de-servico/{outage}",
         "/incidentes-de-servico/novo",
         "/fila/chamados/{analysing}/duplicados",
+        "/painel",
+        "/painel?agrupamento=semana",
     ],
     "Carlos Admin": [
         "/admin/papeis",

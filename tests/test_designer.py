@@ -600,7 +600,7 @@ def test_pages_need_the_designer_role(app: Flask, dora_web: FlaskClient) -> None
     assert "Resolver" in model and "Limite de ajustes" in model  # the shipped scenarios
     assert "Editar formulário" in model and "registrar-chamado-schema.json" in model
     modeler = dora_web.get("/processos/chamado/modelador").get_data(as_text=True)
-    assert "bpmn-modeler.production.min.js" in modeler and "js/modeler.js" in modeler
+    assert "vendor/modeler/chamados-modeler.js" in modeler and "js/modeler.js" in modeler
     assert 'data-save-url="/processos/chamado/rascunho"' in modeler
 
 

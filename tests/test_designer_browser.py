@@ -147,7 +147,10 @@ def test_modeler_edits_and_saves(server: tuple[str, Flask], browser: Any) -> Non
           m.get('selection').select(registry.get('revisar_chamado'))
         }"""
     )
-    page.locator("#panel-ui").select_option("analisar-chamado-uischema.json")
+    panel = page.locator("#modeler-panel")
+    panel.get_by_label("UI do formulário (UI schema)").select_option(
+        "analisar-chamado-uischema.json"
+    )
     # Validated as one edits: the problem shows without pressing "Validar".
     errors = page.locator("#modeler-errors")
     expect(errors).to_contain_text("revisar_chamado", timeout=10000)
@@ -165,10 +168,12 @@ def test_modeler_edits_and_saves(server: tuple[str, Flask], browser: Any) -> Non
     expect(errors).to_contain_text("revisar_chamado")
     assert draft_of(app).version == 2
 
-    # 3. The side panel creates its form; the draft is valid again.
-    expect(page.locator("#panel-name")).to_have_value("Revisar chamado")
+    # 3. The properties panel creates its form; the draft is valid again.
+    expect(panel.get_by_label("Nome", exact=True)).to_have_value("Revisar chamado")
     page.get_by_role("button", name="Criar formulário para esta tarefa").click()
-    expect(page.locator("#panel-schema")).to_have_value("revisar_chamado-schema.json")
+    expect(panel.get_by_label("Esquema do formulário (JSON Schema)")).to_have_value(
+        "revisar_chamado-schema.json"
+    )
     page.get_by_role("button", name="Salvar rascunho").click()
     expect(page.locator("#modeler-status")).to_contain_text("Rascunho salvo")
     expect(page.locator("#modeler-status")).not_to_contain_text("problema")

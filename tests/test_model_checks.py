@@ -126,6 +126,18 @@ def test_parser_errors_become_portuguese_on_the_element() -> None:
     assert found[0][1].startswith("Subprocesso Sub_empty:")
 
 
+def test_parser_errors_on_flows_and_definitions_name_them_in_portuguese() -> None:
+    """The parser's tags are said as a designer says them ("Fluxo", not "Sequenceflow")."""
+    from engine.model_checks import parser_problem
+
+    class Raised(Exception):
+        id = "Flow_alto"
+        tag = "bpmn:sequenceFlow"
+        msg = "Invalid default flow"
+
+    assert parser_problem(Raised()) == ("Flow_alto", "Fluxo Flow_alto: o fluxo padrão é inválido.")
+
+
 def test_malformed_xml_names_line_without_library_text() -> None:
     found = problems(model(chain()).replace("</bpmn:process>", ""))
     assert found[0][0] is None and found[0][1].startswith("XML malformado (linha ")

@@ -46,6 +46,7 @@ from engine.service import (
     read_model_zip,
 )
 from web import csrf
+from web import dashboard as web_dashboard
 from web.auth import CurrentUser, current_user
 from web.context import service as _service
 from web.errors import problem
@@ -433,6 +434,14 @@ def queue() -> Any:
         counts=result.counts,
         count_cap=result.count_cap,
     )
+
+
+@bp.get("/dashboard")
+def dashboard_panel() -> Any:
+    """The Painel's figures (supervisors and admins), filtered as the page is."""
+    user = _user()
+    filters = _service().dashboard.filters(user, web_dashboard.filter_args())
+    return jsonify(web_dashboard.panel_json(_service().dashboard.panel(user, filters)))
 
 
 @bp.get("/search")

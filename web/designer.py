@@ -38,6 +38,7 @@ from engine.service import (
 from web.auth import current_user, login_required, role_required
 from web.context import service as _svc
 from web.formview import build_form_view
+from web.markdown import render as render_markdown
 from web.params import to_int
 
 bp = Blueprint("designer", __name__)
@@ -125,13 +126,15 @@ def modeler(pid: str) -> Any:
 @role_required(ROLE)
 def draft_json(pid: str) -> Any:
     """JSON: the draft's model, its version (for the save check) and its form files."""
-    draft = _svc().designer.draft(_user(), pid)
+    designer = _svc().designer
+    draft = designer.draft(_user(), pid)
     return jsonify(
         process_id=pid,
         name=draft.name,
         xml=draft.bpmn_xml,
         version=draft.version,
         forms=sorted(draft.forms),
+        groups=[{"key": key, "name": name} for key, name in designer.lane_groups(_user())],
     )
 
 
@@ -172,6 +175,42 @@ def validate(pid: str) -> Any:
         return jsonify(title="Requisição inválida", detail="Envie o XML do modelo."), 400
     problems = _svc().designer.validate(_user(), pid, xml)
     return jsonify(errors=[p.as_dict() for p in problems])
+
+
+# Bounds of what the panel's previews read: a timer expression rides with the model it
+# belongs to (up to the model's own limit); instructions are a task's text.
+MAX_INSTRUCTIONS = 20_000
+
+
+@bp.post("/processos/<pid>/previa-temporizador")
+@role_required(ROLE)
+def timer_preview(pid: str) -> Any:
+    """JSON: ``{kind, expression, xml?}`` → ``{preview, error}``: what a timer's value
+    means in pt-BR ("10 dias", "dois dias úteis …") or why it cannot be armed."""
+    body = request.get_json(silent=True) or {}
+    kind, expression, xml = body.get("kind"), body.get("expression"), body.get("xml", "")
+    if not all(isinstance(v, str) for v in (kind, expression, xml)):
+        return jsonify(title="Requisição inválida", detail="Envie kind, expression e xml."), 400
+    if len(xml.encode("utf-8")) > MAX_BPMN_BYTES:
+        xml = ""  # the preview of a constant needs no model; a huge one is not read
+    answer = _svc().designer.timer_preview(_user(), kind, expression, xml)
+    return jsonify(answer.as_dict())
+
+
+@bp.post("/processos/<pid>/previa-instrucoes")
+@role_required(ROLE)
+def instructions_preview(pid: str) -> Any:
+    """JSON: ``{text}`` → ``{html}``: a task's instructions as requesters will see them
+    (markdown, cleaned), before the Jinja over the ticket's data."""
+    _svc().designer.draft(_user(), pid)  # the model exists (404 otherwise)
+    body = request.get_json(silent=True) or {}
+    text = body.get("text")
+    if not isinstance(text, str):
+        return jsonify(title="Requisição inválida", detail="Envie o texto."), 400
+    if len(text) > MAX_INSTRUCTIONS:
+        detail = f"As instruções passam de {MAX_INSTRUCTIONS} caracteres."
+        return jsonify(title="Texto longo demais", detail=detail), 413
+    return jsonify(html=str(render_markdown(text)))
 
 
 @bp.route("/processos/<pid>/elementos", methods=["GET", "POST"])

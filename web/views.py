@@ -10,6 +10,7 @@ def init_views(app: Flask) -> None:
         admin,
         analyst,
         catalogs_admin,
+        dashboard,
         designer,
         groups_admin,
         outages,
@@ -29,3 +30,4 @@ def init_views(app: Flask) -> None:
     ready_answers.init_ready_answers(app)
     privacy.init_privacy(app)
     outages.init_outages(app)
+    dashboard.init_dashboard(app)

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import catalogs, limits, scenarios, specs
+from engine import catalogs, limits, scenarios, specs, timer_preview
+from engine import groups as lane_groups
 from engine.designer import drafts, elements, publishing, template, xmledit
 from engine.designer.access import cpf_of, require_designer
 from engine.designer.drafts import Draft
@@ -41,7 +42,7 @@ from engine.designer.views import (
     user_task,
 )
 from engine.errors import Conflict, NotFound, ProcessDefinitionError, ValidationFailed
-from engine.models import Chamado, ProcessDraft, ProcessVersion, Scenario
+from engine.models import Chamado, Group, ProcessDraft, ProcessVersion, Scenario
 from engine.unit import Unit
 from engine.usecases.base import Actor
 
@@ -351,6 +352,20 @@ class Designer:
                 draft.bpmn_xml.encode("utf-8"), task_id, schema_file, ui_file
             ).decode("utf-8")
             return self._save_draft(session, actor, pid, draft, expected_version, xml, forms)
+
+    def lane_groups(self, actor: Actor) -> list[tuple[str, str]]:
+        """(key, name) of every group, for the modeler's lane → group choice."""
+        require_designer(actor)
+        with self.unit.reading() as session:
+            rows = session.execute(select(Group.key, Group.name).order_by(Group.name)).all()
+        return [(key, name) for key, name in rows if key != lane_groups.REQUESTER]
+
+    def timer_preview(
+        self, actor: Actor, kind: str, expression: str, xml: str = ""
+    ) -> timer_preview.TimerPreview:
+        """A timer expression read back in pt-BR, or why it cannot be armed (no database)."""
+        require_designer(actor)
+        return timer_preview.preview(kind, expression, xml)
 
     def form_options(self, actor: Actor) -> dict[str, list[catalogs.CatalogOption]]:
         """Catalogs for the live preview of ``x-catalog`` fields."""

@@ -153,7 +153,7 @@ class Admin(GroupsAdmin):
             return catalogs.set_active(db, catalog, code, active, by_cpf)
 
     def _scenarios_broken_without(self, db: Session, catalog: str, code: str) -> list[str]:
-        """"Serviço: cenário" for each scenario of a published model that passes with the
+        """ "Serviço: cenário" for each scenario of a published model that passes with the
         catalogs as they are and fails with ``code`` retired from ``catalog``."""
         now_catalogs = catalogs.all_catalogs(db)
         active = [o.code for o in now_catalogs.get(catalog, []) if o.active]

@@ -1,7 +1,7 @@
 """messages: what instances wait for, and messages thrown for other instances
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-06 10:20:00.000000
 
 ``message_waits`` mirrors the BPMN messages each instance waits for (engine.messages),
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0014"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

@@ -1,35 +1,89 @@
-/* The process modeler: bpmn-js (vendored distro, global BpmnJS) talking to the server.
+/* The process modeler: bpmn-js with bpmn.io's properties panel (the bundle
+ * web/static/vendor/modeler/chamados-modeler.js, global ChamadosBpmn, built from
+ * assets/modeler/ by scripts/vendor_assets.py) talking to the server.
  *
- * - Loads the draft (GET data-draft-url: {xml, version, forms}).
+ * - Loads the draft (GET data-draft-url: {xml, version, forms, groups}).
  * - Saves with the draft's version (POST data-save-url, JSON), whatever the model's state:
  *   the server answers with what still blocks publishing, [{element_id, message}], shown in
  *   a list and on the diagram (422 only for what is not a model at all, nothing saved).
  * - Validates as one edits (after a pause) and on demand, without saving; imports a .bpmn (the server checks it safely and sends it
  *   back), downloads the diagram as it is on screen.
- * - A side panel edits the selected element's name and, for user tasks, the form files
- *   (SpiffArena's formJsonSchemaFilename / formUiSchemaFilename properties). Unknown
- *   extension elements are kept as bpmn-moddle generic elements, so nothing is lost.
+ * - The properties panel (assets/modeler/provider.js) edits what the engine runs; SpiffArena's
+ *   extension elements are typed by the spiffworkflow moddle descriptor and written as
+ *   SpiffArena writes them. What the page knows (form files, groups, previews) reaches the
+ *   panel through the `chamados` option below.
  */
 (function () {
   'use strict'
 
-  var SPIFF_NS = 'http://spiffworkflow.org/bpmn/schema/1.0/core'
-  var SCHEMA_KEY = 'formJsonSchemaFilename'
-  var UI_KEY = 'formUiSchemaFilename'
-
   var root = document.getElementById('modeler')
-  if (!root || typeof window.BpmnJS === 'undefined') return
+  if (!root || typeof window.ChamadosBpmn === 'undefined') return
   root.hidden = false
 
   var cfg = root.dataset
-  // bpmn-js's own keyboard bindings (undo/redo, delete, select all, direct editing…);
-  // they leave keys typed in the side panel's fields alone.
-  var modeler = new window.BpmnJS({ container: '#modeler-canvas', keyboard: { bindTo: document } })
-  window.chamadosModeler = modeler // tests and the browser console drive it
-  var state = { version: null, forms: [], newForms: {}, dirty: false, loading: true }
+  var state = { version: null, forms: [], newForms: {}, groups: [], dirty: false, loading: true, lost: [] }
   var statusEl = document.getElementById('modeler-status')
   var errorsEl = document.getElementById('modeler-errors')
   var panelEl = document.getElementById('modeler-panel-body')
+
+  // What only the page knows, for the properties panel (assets/modeler/provider.js).
+  var chamados = {
+    forms: function () {
+      var names = state.forms.slice()
+      Object.keys(state.newForms).forEach(function (k) {
+        names.push(state.newForms[k].schema, state.newForms[k].ui)
+      })
+      return names
+    },
+    groups: function () { return state.groups },
+    formUrl: function (taskId) { return cfg.formUrl.replace('__TASK__', encodeURIComponent(taskId)) },
+    createForm: function (bo) {
+      var schema = bo.id + '-schema.json'
+      var ui = bo.id + '-uischema.json'
+      if (state.forms.indexOf(schema) === -1) {
+        state.newForms[bo.id] = { schema: schema, ui: ui, title: bo.name || bo.id }
+      }
+      say('Formulário inicial criado para ' + bo.id + ': salve o rascunho e depois edite-o.', 'warning')
+      return { schema: schema, ui: ui }
+    },
+    previewTimer: async function (kind, expression) {
+      try {
+        var answer = await postJson(cfg.timerUrl, { kind: kind, expression: expression, xml: await currentXml() })
+        return answer.status === 200 ? answer.data : { preview: null, error: null }
+      } catch (error) {
+        return { preview: null, error: null }
+      }
+    },
+    previewMarkdown: async function (text) {
+      try {
+        var answer = await postJson(cfg.instructionsUrl, { text: text })
+        return answer.status === 200 ? answer.data.html : ''
+      } catch (error) {
+        return ''
+      }
+    }
+  }
+
+  var B = window.ChamadosBpmn
+  var modeler = new B.Modeler({
+    container: '#modeler-canvas',
+    // bpmn-js's own keyboard bindings (undo/redo, delete, select all, direct editing…);
+    // they leave keys typed in the panel's fields alone.
+    keyboard: { bindTo: document },
+    propertiesPanel: {
+      parent: panelEl,
+      // Every section open: what an element has is seen (and reached by Tab) at once.
+      layout: { groups: ['general', 'documentation', 'app-condition', 'app-default-flow', 'app-user-task',
+        'app-manual-task', 'app-script', 'app-pre-post', 'app-timer', 'app-lane', 'app-call', 'app-decision'].reduce(function (all, id) {
+        all[id] = { open: true }
+        return all
+      }, {}) }
+    },
+    additionalModules: B.additionalModules,
+    moddleExtensions: B.moddleExtensions,
+    chamados: chamados
+  })
+  window.chamadosModeler = modeler // tests and the browser console drive it
 
   // ---------------------------------------------------------------- server
 
@@ -126,19 +180,35 @@
       var answer = await api(cfg.draftUrl)
       state.version = answer.data.version
       state.forms = answer.data.forms || []
-      await modeler.importXML(answer.data.xml)
+      state.groups = answer.data.groups || []
+      noteLost(await modeler.importXML(answer.data.xml))
       modeler.get('canvas').zoom('fit-viewport')
       state.dirty = false
       state.loading = false
       root.dataset.version = String(state.version)
       root.dataset.ready = 'true'
-      say('Diagrama carregado (revisão ' + state.version + ' do rascunho).')
+      if (!state.lost.length) say('Diagrama carregado (revisão ' + state.version + ' do rascunho).')
     } catch (error) {
       say('Não foi possível carregar o diagrama: ' + error.message, 'danger')
     }
   }
 
+  // The descriptor types every spiffworkflow element SpiffArena and SpiffWorkflow know;
+  // an element it still cannot read would be dropped by saving from here, so saving
+  // from the modeler is refused and the designer told why (the draft stays as it was).
+  function noteLost(result) {
+    state.lost = ((result && result.warnings) || []).map(function (w) { return w.message })
+    if (state.lost.length) {
+      say('O modelador não reconhece ' + state.lost.length + ' trecho(s) deste modelo e não pode salvá-lo sem perdê-los: ' +
+        state.lost.slice(0, 3).join('; ') + '. Edite-o em “Nomes e condições” ou importe o arquivo na página do modelo.', 'danger')
+    }
+  }
+
   async function save() {
+    if (state.lost.length) {
+      say('Nada foi salvo: o modelador perderia trechos que não reconhece (' + state.lost.slice(0, 3).join('; ') + ').', 'danger')
+      return
+    }
     say('Salvando…')
     try {
       var answer = await postJson(cfg.saveUrl, {
@@ -160,7 +230,7 @@
         } else {
           say('Rascunho salvo (revisão ' + state.version + ').', 'success')
         }
-        renderPanel()
+        refreshPanel()
       } else {
         if (answer.data.errors) showProblems(answer.data.errors)
         say('Nada foi salvo: ' + (answer.data.detail || 'erro ' + answer.status), 'danger')
@@ -208,11 +278,11 @@
         say('Arquivo recusado: ' + answer.data.detail, 'danger')
         return
       }
-      await modeler.importXML(answer.data.xml)
+      noteLost(await modeler.importXML(answer.data.xml))
       modeler.get('canvas').zoom('fit-viewport')
       state.dirty = true
       showProblems(answer.data.errors || [])
-      say('Arquivo importado: revise e salve para guardá-lo no rascunho.', 'warning')
+      if (!state.lost.length) say('Arquivo importado: revise e salve para guardá-lo no rascunho.', 'warning')
     } catch (error) {
       say('Não foi possível importar: ' + error.message, 'danger')
     }
@@ -229,149 +299,119 @@
     setTimeout(function () { URL.revokeObjectURL(link.href) }, 1000)
   }
 
-  // ---------------------------------------------------------------- form properties (generic moddle elements)
+  // ---------------------------------------------------------------- the properties panel
 
-  function propertiesElement(bo, create) {
-    var moddle = modeler.get('moddle')
-    var ext = bo.extensionElements
-    if (!ext) {
-      if (!create) return null
-      ext = moddle.create('bpmn:ExtensionElements', { values: [] })
-      ext.$parent = bo
-    }
-    var values = ext.values || (ext.values = [])
-    var props = values.filter(function (v) { return v.$type === 'spiffworkflow:properties' })[0]
-    if (!props && create) {
-      props = moddle.createAny('spiffworkflow:properties', SPIFF_NS, { $children: [] })
-      props.$parent = ext
-      values.push(props)
-    }
-    return props ? { ext: ext, props: props } : null
-  }
-
-  function formProperties(bo) {
-    var found = {}
-    var holder = propertiesElement(bo, false)
-    var children = holder ? holder.props.$children || [] : []
-    children.forEach(function (c) { if (c.name) found[c.name] = c.value })
-    return found
-  }
-
-  function setFormProperties(element, updates) {
-    var moddle = modeler.get('moddle')
-    var holder = propertiesElement(element.businessObject, true)
-    var children = holder.props.$children || (holder.props.$children = [])
-    Object.keys(updates).forEach(function (name) {
-      var value = updates[name]
-      var existing = children.filter(function (c) { return c.name === name })[0]
-      if (!value) {
-        if (existing) children.splice(children.indexOf(existing), 1)
-      } else if (existing) {
-        existing.value = value
-      } else {
-        var child = moddle.createAny('spiffworkflow:property', SPIFF_NS, { name: name, value: value })
-        child.$parent = holder.props
-        children.push(child)
-      }
-    })
-    // Through the command stack: undoable, and it marks the draft as changed.
-    modeler.get('modeling').updateProperties(element, { extensionElements: holder.ext })
-  }
-
-  // ---------------------------------------------------------------- side panel
-
-  function field(labelText, input) {
-    var wrap = document.createElement('div')
-    wrap.className = 'br-input mb-2'
-    var label = document.createElement('label')
-    label.htmlFor = input.id
-    label.textContent = labelText
-    wrap.appendChild(label)
-    wrap.appendChild(input)
-    return wrap
-  }
-
-  function fileSelect(id, current, onChange) {
-    var select = document.createElement('select')
-    select.id = id
-    var names = state.forms.concat(Object.keys(state.newForms).reduce(function (all, k) {
-      return all.concat([state.newForms[k].schema, state.newForms[k].ui])
-    }, []))
-    if (current && names.indexOf(current) === -1) names.push(current)
-    ;[''].concat(names).forEach(function (name) {
-      var option = document.createElement('option')
-      option.value = name
-      option.textContent = name || '(nenhum)'
-      option.selected = name === (current || '')
-      select.appendChild(option)
-    })
-    select.addEventListener('change', function () { onChange(select.value) })
-    return select
-  }
-
-  function renderPanel() {
+  // The panel redraws on selection and on changes; the form files change on saving.
+  function refreshPanel() {
     var selected = modeler.get('selection').get()
-    panelEl.innerHTML = ''
-    if (selected.length !== 1) {
-      panelEl.innerHTML = '<p class="text-down-01">Selecione um elemento do diagrama.</p>'
-      return
-    }
-    var element = selected[0]
-    var bo = element.businessObject
-    var info = document.createElement('p')
-    info.className = 'text-down-01'
-    info.textContent = bo.$type.replace('bpmn:', '') + ' · id ' + bo.id
-    panelEl.appendChild(info)
-
-    var name = document.createElement('input')
-    name.id = 'panel-name'
-    name.type = 'text'
-    name.value = bo.name || ''
-    name.addEventListener('change', function () {
-      modeler.get('modeling').updateLabel(element, name.value)
-    })
-    panelEl.appendChild(field('Nome', name))
-
-    if (bo.$type !== 'bpmn:UserTask' && bo.$type !== 'bpmn:ManualTask') return
-    var props = formProperties(bo)
-    panelEl.appendChild(field('Esquema do formulário', fileSelect('panel-schema', props[SCHEMA_KEY], function (v) {
-      var update = {}
-      update[SCHEMA_KEY] = v
-      setFormProperties(element, update)
-    })))
-    panelEl.appendChild(field('UI do formulário', fileSelect('panel-ui', props[UI_KEY], function (v) {
-      var update = {}
-      update[UI_KEY] = v
-      setFormProperties(element, update)
-    })))
-    var create = document.createElement('button')
-    create.type = 'button'
-    create.className = 'br-button secondary small mb-2'
-    create.textContent = 'Criar formulário para esta tarefa'
-    create.addEventListener('click', function () {
-      var schema = bo.id + '-schema.json'
-      var ui = bo.id + '-uischema.json'
-      if (state.forms.indexOf(schema) === -1) {
-        state.newForms[bo.id] = { schema: schema, ui: ui, title: bo.name || bo.id }
-      }
-      var update = {}
-      update[SCHEMA_KEY] = schema
-      update[UI_KEY] = ui
-      setFormProperties(element, update)
-      renderPanel()
-      say('Formulário inicial criado para ' + bo.id + ': salve o rascunho e depois edite-o.', 'warning')
-    })
-    panelEl.appendChild(create)
-    var edit = document.createElement('a')
-    edit.className = 'br-button tertiary small'
-    edit.href = cfg.formUrl.replace('__TASK__', encodeURIComponent(bo.id))
-    edit.textContent = 'Editar o formulário (salve antes)'
-    panelEl.appendChild(edit)
+    if (selected.length) modeler.get('eventBus').fire('elements.changed', { elements: selected })
   }
+
+  // The element list: the keyboard's way to what the panel edits (the canvas is a
+  // pointer's surface). Kept in step with the diagram and with the selection.
+  var pickEl = document.getElementById('modeler-element')
+  var TYPE_LABELS = {
+    'bpmn:Participant': 'Processo (pool)', 'bpmn:Lane': 'Raia', 'bpmn:UserTask': 'Tarefa de usuário',
+    'bpmn:ManualTask': 'Tarefa manual', 'bpmn:ScriptTask': 'Tarefa de script', 'bpmn:Task': 'Tarefa',
+    'bpmn:ServiceTask': 'Tarefa de serviço', 'bpmn:StartEvent': 'Início', 'bpmn:EndEvent': 'Fim',
+    'bpmn:BoundaryEvent': 'Evento de borda', 'bpmn:IntermediateCatchEvent': 'Evento intermediário',
+    'bpmn:ExclusiveGateway': 'Decisão', 'bpmn:InclusiveGateway': 'Decisão inclusiva',
+    'bpmn:ParallelGateway': 'Paralelo', 'bpmn:SequenceFlow': 'Fluxo', 'bpmn:SubProcess': 'Subprocesso',
+    'bpmn:CallActivity': 'Atividade de chamada', 'bpmn:BusinessRuleTask': 'Regra de negócio',
+    'bpmn:Process': 'Processo'
+  }
+
+  function rootProcess() {
+    var root = modeler.get('canvas').getRootElement()
+    return root && root.type === 'bpmn:Process' ? root : null
+  }
+
+  function fillPicker() {
+    var current = pickEl.value
+    var elements = modeler.get('elementRegistry').filter(function (e) {
+      return !e.labelTarget && e.type !== 'label' && e.businessObject && e.businessObject.id &&
+        !/^bpmn:(Collaboration|Process|Definitions)$/.test(e.type) && e.parent
+    })
+    while (pickEl.options.length > 1) pickEl.remove(1)
+    // A model without a pool: the process is the diagram's root, shown when nothing is
+    // selected; listed first so its id and isExecutable are reached from here too.
+    var root = modeler.get('canvas').getRootElement()
+    if (root && root.type === 'bpmn:Process') elements.unshift(root)
+    elements.forEach(function (e) {
+      var bo = e.businessObject
+      var option = document.createElement('option')
+      option.value = e.id
+      option.textContent = (TYPE_LABELS[e.type] || e.type.replace('bpmn:', '')) + ': ' +
+        (bo.name ? bo.name + ' (' + bo.id + ')' : bo.id)
+      pickEl.appendChild(option)
+    })
+    pickEl.value = current || (rootProcess() && !modeler.get('selection').get().length ? rootProcess().id : '')
+  }
+
+  pickEl.addEventListener('change', function () {
+    var element = pickEl.value && modeler.get('elementRegistry').get(pickEl.value)
+    if (!element) return
+    // A field of the panel still focused commits on blur: first, so the change lands on
+    // the element it was typed for and the panel then shows the new one.
+    var active = document.activeElement
+    if (active && panelEl.contains(active)) active.blur()
+    setTimeout(function () {
+      if (element === rootProcess()) return modeler.get('selection').select(null)
+      modeler.get('selection').select(element)
+      if (!element.waypoints) modeler.get('canvas').scrollToElement(element)
+    }, 0)
+  })
+  modeler.on('selection.changed', function (event) {
+    var one = event.newSelection.length === 1 ? event.newSelection[0] : null
+    if (one && one.labelTarget) one = one.labelTarget
+    var root = rootProcess()
+    pickEl.value = one ? one.id : (event.newSelection.length ? '' : (root ? root.id : ''))
+  })
+  modeler.on('import.done', fillPicker)
+  modeler.on('commandStack.changed', fillPicker)
+
+  // bpmn.io's panel shows an entry's error and description next to its field; tie them
+  // to the field for screen readers (aria-describedby, aria-invalid), and say whether
+  // each section's toggle is open (aria-expanded). Redone after every redraw.
+  function tieEntries() {
+    panelEl.querySelectorAll('.bio-properties-panel-entry').forEach(function (entry) {
+      var field = entry.querySelector('input, textarea, select')
+      if (!field || !field.id) return
+      var ids = []
+      var error = entry.querySelector(':scope > .bio-properties-panel-error')
+      if (error) {
+        if (error.id !== field.id + '-erro') error.id = field.id + '-erro'
+        ids.push(error.id)
+      }
+      var description = entry.querySelector(':scope > .bio-properties-panel-description')
+      if (description) {
+        if (description.id !== field.id + '-ajuda') description.id = field.id + '-ajuda'
+        ids.push(description.id)
+      }
+      var wanted = ids.join(' ')
+      if ((field.getAttribute('aria-describedby') || '') !== wanted) {
+        if (wanted) field.setAttribute('aria-describedby', wanted)
+        else field.removeAttribute('aria-describedby')
+      }
+      var invalid = error ? 'true' : 'false'
+      if (field.getAttribute('aria-invalid') !== invalid) field.setAttribute('aria-invalid', invalid)
+    })
+    panelEl.querySelectorAll('.bio-properties-panel-group-header').forEach(function (header) {
+      var button = header.querySelector('.bio-properties-panel-group-header-button.bio-properties-panel-arrow')
+      if (!button) return
+      var open = header.classList.contains('open') ? 'true' : 'false'
+      if (button.getAttribute('aria-expanded') !== open) button.setAttribute('aria-expanded', open)
+      var title = header.querySelector('.bio-properties-panel-group-header-title')
+      var name = 'Abrir ou fechar a seção ' + (title ? title.textContent : '')
+      if (button.getAttribute('aria-label') !== name) button.setAttribute('aria-label', name)
+    })
+  }
+  new MutationObserver(tieEntries).observe(panelEl, {
+    childList: true, subtree: true, attributes: true, attributeFilter: ['class']
+  })
 
   // ---------------------------------------------------------------- wiring
 
-  modeler.on('selection.changed', renderPanel)
   modeler.on('commandStack.changed', function () {
     if (state.loading) return
     state.dirty = true

@@ -1,0 +1,236 @@
+"""The Painel's figures (engine.dashboard, svc.dashboard) on a known set of tickets run
+through the real engine (tests/dashboard_data.py): exact counts, percentiles, buckets in
+Brasília time, filters, who may see what, bad filters."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from engine import dashboard, groups
+from engine.errors import Forbidden, ValidationFailed
+from engine.service import ActorRef, Chamados, Panel
+from tests import dashboard_data
+from tests.conftest import FakeClock, add_person
+from tests.dashboard_data import Known
+
+ADMIN, SOFIA = "52998224725", "71460238001"
+PERIOD = {"de": "2026-11-27", "ate": "2026-12-02"}
+
+
+@pytest.fixture
+def known(tsvc: Chamados, clock: FakeClock) -> Known:
+    return dashboard_data.build(tsvc, clock)
+
+
+@pytest.fixture
+def admin(tsvc: Chamados) -> ActorRef:
+    return add_person(tsvc, ADMIN, "Carlos Admin", "admin")
+
+
+def panel(svc: Chamados, actor: ActorRef, **args: str) -> Panel:
+    return svc.dashboard.panel(actor, svc.dashboard.filters(actor, {**PERIOD, **args}))
+
+
+def rows(p: Panel, key: str) -> list[list[object]]:
+    return p.metric(key).rows
+
+
+def test_every_figure_of_the_known_tickets(tsvc: Chamados, known: Known, admin: ActorRef) -> None:
+    p = panel(tsvc, admin)
+    # B was sent at 23:30 of the 27th in Brasília (the 28th in UTC): the 27th's.
+    assert rows(p, "abertos") == [
+        ["27/11/2026", 2],
+        ["28/11/2026", 1],
+        ["29/11/2026", 0],
+        ["30/11/2026", 1],
+        ["01/12/2026", 0],
+        ["02/12/2026", 0],
+    ]
+    assert p.metric("abertos").summary == [("Total no período", "4")]
+    assert rows(p, "por_orgao") == [
+        ["INSS — Instituto Nacional do Seguro Social", 3],
+        ["MEC — Ministério da Educação", 1],
+    ]
+    assert rows(p, "por_servico") == [["Aposentadoria por idade", 3], ["Pensão por morte", 1]]
+    assert rows(p, "por_tipo") == [
+        ["Erro em alguma API", 3],
+        ["Lentidão no acesso ao serviço", 1],
+    ]
+    assert rows(p, "por_processo") == [["Chamado da Plataforma de Automação", 4]]
+    # C, open since Saturday 09:00, four days and three hours ago.
+    assert rows(p, "em_aberto") == [
+        ["Até 1 dia", 0],
+        ["De 1 a 3 dias", 0],
+        ["De 3 a 7 dias", 1],
+        ["De 7 a 15 dias", 0],
+        ["De 15 a 30 dias", 0],
+        ["Mais de 30 dias", 0],
+    ]
+    # First look: D 30 min, A 1 h, B 4 h (nearest rank: p50 the 2nd, p90 the 3rd);
+    # result: D 30 min, A 3 h, B 12 h 30.
+    assert rows(p, "tempos") == [
+        ["Até a primeira análise", 3600.0, 14400.0, 3],
+        ["Até o resultado", 10800.0, 45000.0, 3],
+    ]
+    assert rows(p, "prazos_vencidos")[:2] == [["27/11/2026", 0, 2], ["28/11/2026", 1, 1]]
+    assert p.metric("prazos_vencidos").summary == [
+        ("Com prazo vencido", "1"),
+        ("Do total aberto no período", "25,0 %"),
+    ]
+    assert rows(p, "ajustes")[:3] == [["Nenhuma", 2], ["1 rodada", 1], ["2 rodadas", 0]]
+    assert p.metric("ajustes").summary == [
+        ("Chamados concluídos", "3"),
+        ("Média de rodadas", "0,33"),
+    ]
+    assert rows(p, "satisfacao") == [
+        ["1 — Não resolveu", 1],
+        ["2 — Resolveu pouco", 0],
+        ["3 — Resolveu em parte", 1],
+        ["4 — Resolveu quase tudo", 0],
+        ["5 — Resolveu totalmente", 1],
+    ]
+    assert p.metric("satisfacao").summary == [
+        ("Respostas", "3"),
+        ("Média", "3,00"),
+        ("Com comentário", "2"),
+    ]
+    assert p.everything
+    assert [pid for pid, _title in p.processos] == [
+        "chamado",
+        "pedido_automacao",
+        "pedido_eliminacao_dados",
+    ]
+
+
+def test_weeks_start_on_monday_and_days_are_brasilia_days(
+    tsvc: Chamados, known: Known, admin: ActorRef
+) -> None:
+    weeks = panel(tsvc, admin, agrupamento="semana")
+    assert rows(weeks, "abertos") == [["Semana de 23/11/2026", 3], ["Semana de 30/11/2026", 1]]
+    # From the 28th (Brasília): B, sent at 02:30 UTC of the 28th, is not in it.
+    later = panel(tsvc, admin, de="2026-11-28")
+    assert later.metric("abertos").summary == [("Total no período", "2")]
+    assert rows(later, "tempos")[0] == ["Até a primeira análise", 1800.0, 1800.0, 1]
+    # B closed on the 28th and A on the 27th: only B and D closed in it.
+    assert rows(later, "tempos")[1] == ["Até o resultado", 1800.0, 45000.0, 2]
+    assert later.metric("satisfacao").summary[0] == ("Respostas", "2")
+    # Until the 27th: A and B only.
+    first = panel(tsvc, admin, de="2026-11-27", ate="2026-11-27")
+    assert first.metric("abertos").summary == [("Total no período", "2")]
+    assert rows(first, "tempos")[1] == ["Até o resultado", 10800.0, 10800.0, 1]
+
+
+def test_filters_by_organ_service_and_process(
+    tsvc: Chamados, known: Known, admin: ActorRef
+) -> None:
+    inss = panel(tsvc, admin, orgao=str(dashboard_data.INSS))
+    assert inss.metric("abertos").summary == [("Total no período", "3")]
+    assert rows(inss, "em_aberto")[2] == ["De 3 a 7 dias", 0]  # C is MEC's
+    assert rows(inss, "prazos_vencidos")[1] == ["28/11/2026", 0, 0]
+    # The filter's choices stay those of the whole period.
+    assert [i for i, _label in inss.orgaos] == [dashboard_data.INSS, dashboard_data.OTHER_ORGAO]
+    pensao = panel(tsvc, admin, servico="Pensão por morte")
+    assert pensao.metric("abertos").summary == [("Total no período", "1")]
+    assert rows(pensao, "ajustes")[1] == ["1 rodada", 1]
+    assert pensao.metric("satisfacao").summary == [
+        ("Respostas", "1"),
+        ("Média", "3,00"),
+        ("Com comentário", "0"),
+    ]
+    other = panel(tsvc, admin, processo="pedido_automacao")
+    assert other.metric("abertos").summary == [("Total no período", "0")]
+    assert rows(other, "tempos")[0] == ["Até a primeira análise", None, None, 0]
+    assert other.metric("satisfacao").summary[1] == ("Média", "—")
+    assert panel(tsvc, admin, processo="chamado").metric("abertos").summary == [
+        ("Total no período", "4")
+    ]
+
+
+def test_only_supervisors_and_admins_and_each_supervisor_sees_their_groups(
+    tsvc: Chamados, known: Known
+) -> None:
+    for refused in (known.maria, known.ana):
+        with pytest.raises(Forbidden, match="supervisores e administradores"):
+            tsvc.dashboard.panel(refused, dashboard.default_filters(date(2026, 12, 2)))
+        with pytest.raises(Forbidden):
+            tsvc.dashboard.filters(refused, {})
+    sofia = add_person(tsvc, SOFIA, "Sofia Supervisora", "supervisor")
+    # Supervisors work the chamado's "Analista" lane through their role (data/groups.json).
+    mine = panel(tsvc, sofia)
+    assert mine.metric("abertos").summary == [("Total no período", "4")]
+    assert not mine.everything
+    assert [pid for pid, _t in mine.processos] == ["chamado", "pedido_automacao"]
+    # A supervisor of other groups only: nothing of the chamado's tickets.
+    with tsvc.unit.transaction() as s:
+        groups.set_roles(s, "analyst", ["analyst"])
+    theirs = panel(tsvc, sofia)
+    assert [pid for pid, _t in theirs.processos] == ["pedido_automacao"]
+    assert theirs.metric("abertos").summary == [("Total no período", "0")]
+    assert sum(n for _label, n in rows(theirs, "em_aberto")) == 0
+    assert theirs.metric("satisfacao").summary[0] == ("Respostas", "0")
+    assert theirs.orgaos == [] and theirs.servicos == []
+    with pytest.raises(ValidationFailed) as refused:
+        panel(tsvc, sofia, processo="chamado")
+    assert refused.value.errors == {"processo": "Escolha um processo da lista."}
+
+
+@pytest.mark.parametrize(
+    ("args", "field", "message"),
+    [
+        ({"de": "27/11/2026"}, "de", "AAAA-MM-DD"),
+        ({"ate": "2026-02-30"}, "ate", "AAAA-MM-DD"),
+        ({"de": "2026-12-02", "ate": "2026-11-27"}, "ate", "igual ou posterior"),
+        ({"de": "2025-01-01", "ate": "2026-12-02"}, "ate", "até 366 dias"),
+        ({"agrupamento": "mes"}, "agrupamento", "por dia ou por semana"),
+        ({"orgao": "INSS"}, "orgao", "Escolha um órgão"),
+        ({"orgao": "9" * 10}, "orgao", "Escolha um órgão"),
+        ({"servico": "x" * 301}, "servico", "até 300 caracteres"),
+        ({"processo": "nao_existe"}, "processo", "Escolha um processo"),
+        ({"processo": "cha\x00mado"}, "processo", "Escolha um processo"),
+        ({"servico": "Aposenta\x00doria"}, "servico", "U+0000"),
+    ],
+)
+def test_bad_filters_are_named_in_portuguese(
+    tsvc: Chamados, admin: ActorRef, args: dict[str, str], field: str, message: str
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        panel(tsvc, admin, **args)
+    assert list(refused.value.errors) == [field]
+    assert message in refused.value.errors[field]
+
+
+def test_default_period_is_the_last_thirty_brasilia_days(tsvc: Chamados, admin: ActorRef) -> None:
+    # 01:00 UTC of 02/12 is still the 1st in Brasília.
+    tsvc.clock = lambda: datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+    filters = tsvc.dashboard.filters(admin, {})
+    assert (filters.start, filters.end) == (date(2026, 11, 2), date(2026, 12, 1))
+    only_end = tsvc.dashboard.filters(admin, {"ate": "2026-10-31"})
+    assert (only_end.start, only_end.end) == (date(2026, 10, 2), date(2026, 10, 31))
+    assert filters.window() == (
+        datetime(2026, 11, 2, 3, 0, tzinfo=UTC),
+        datetime(2026, 12, 2, 3, 0, tzinfo=UTC),
+    )
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    assert dashboard.percentile([], 50) is None
+    assert dashboard.percentile([7.0], 90) == 7.0
+    values = [float(n) for n in range(1, 11)]
+    assert dashboard.percentile(values, 50) == 5.0
+    assert dashboard.percentile(values, 90) == 9.0
+    assert dashboard.percentile(list(reversed(values)), 91) == 10.0
+    assert dashboard.format_duration(45000) == "12 h 30 min"
+    assert dashboard.format_duration(3 * 86400 + 7200) == "3 d 2 h"
+    assert dashboard.format_duration(1800) == "30 min"
+
+
+def test_csv_cells_never_start_a_formula() -> None:
+    assert dashboard.csv_value('=HYPERLINK("http://x")', "text") == '\'=HYPERLINK("http://x")'
+    assert dashboard.csv_value("+1", "text") == "'+1"
+    assert dashboard.csv_value("@SUM(A1)", "text") == "'@SUM(A1)"
+    assert dashboard.csv_value("Aposentadoria", "text") == "Aposentadoria"
+    assert dashboard.csv_value(-3, "int") == "-3"  # numbers stay numbers
+    assert dashboard.csv_value(5400, "hours") == "1.50"
+    assert dashboard.csv_value(None, "hours") == ""
