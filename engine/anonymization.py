@@ -36,6 +36,7 @@ from engine.models import (
     AuditEvent,
     Chamado,
     HumanTask,
+    OutageSubscriber,
     OutboxMessage,
     SatisfactionSurvey,
     Submission,
@@ -293,4 +294,8 @@ def anonymize_account(session: Session, user: User) -> None:
     user.reliability = None
     session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    # The address kept to tell them a known problem was solved (engine.outages).
+    session.execute(
+        update(OutageSubscriber).where(OutageSubscriber.user_id == user.id).values(email=None)
+    )
     session.flush()

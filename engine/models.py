@@ -645,3 +645,69 @@ class RetentionSetting(Base):
     days: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[timestamp]
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Outage(Base):
+    """An "Incidente": one failure of a service that many tickets report (engine.outages).
+
+    Keyed, like the tickets it gathers, by a process and the ticket columns its forms
+    fill (``x-instance``: órgão, serviço, categoria); worked by one staff group.
+    ``state``: aberto → resolvendo (the tickets are being completed, in batches) →
+    resolvido. Every change bumps ``version``; "Resolver" is a conditional UPDATE on it.
+    """
+
+    __tablename__ = "outages"
+    __table_args__ = (Index("ix_outages_process_state", "process_id", "state"),)
+
+    id: Mapped[intpk]
+    process_id: Mapped[str] = mapped_column(String(100))
+    group: Mapped[str] = mapped_column(String(50))
+    title: Mapped[str] = mapped_column(String(200))
+    public_text: Mapped[str] = mapped_column(Text)
+    orgao_id: Mapped[int | None] = mapped_column(ForeignKey("orgaos.id"))
+    servico: Mapped[str | None] = mapped_column(String(300))
+    categoria: Mapped[str | None] = mapped_column(String(80))
+    state: Mapped[str] = mapped_column(String(20), default="aberto")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[timestamp]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolve_started_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+
+
+class OutageLink(Base):
+    """A ticket gathered into an outage (at most one outage per ticket). ``outcome`` is
+    set exactly once, by the resolution (engine.outages.OUTCOMES)."""
+
+    __tablename__ = "outage_links"
+    __table_args__ = (
+        UniqueConstraint("chamado_id", name="uq_outage_links_chamado"),
+        Index("ix_outage_links_pending", "outage_id", "outcome"),
+    )
+
+    id: Mapped[intpk]
+    outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id"))
+    chamado_id: Mapped[int] = mapped_column(ForeignKey("chamados.id"))
+    linked_at: Mapped[timestamp]
+    linked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+
+    chamado: Mapped[Chamado] = relationship()
+
+
+class OutageSubscriber(Base):
+    """A requester who joined an open outage instead of opening a ticket: they get the
+    platform's result e-mail when it is resolved (``notified_at``: sent, once)."""
+
+    __tablename__ = "outage_subscribers"
+    __table_args__ = (UniqueConstraint("outage_id", "user_id", name="uq_outage_subscribers"),)
+
+    id: Mapped[intpk]
+    outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[timestamp]
+    notified_at: Mapped[datetime | None] = mapped_column(AwareDateTime())

@@ -4,7 +4,8 @@ LGPD art. 18 (II, V): the person may know and obtain the data held about them. T
 document (format ``chamados.meus-dados/1``, described in README "Dados pessoais (LGPD)")
 has the account as gov.br gave it, every instance the person requested with their own
 answers (staff-only notes left out) and the names and sizes of their attachments, the
-e-mails written to them about those instances, their sessions, and the record of staff
+e-mails written to them about those instances, their sessions, the known problems they
+follow (engine.outages), and the record of staff
 who read their data (engine.access_log). Everything is read by the person's id: nothing
 of anyone else's instances can enter it.
 """
@@ -22,6 +23,8 @@ from engine.models import (
     Attachment,
     AuditEvent,
     Chamado,
+    Outage,
+    OutageSubscriber,
     OutboxMessage,
     SatisfactionSurvey,
     Submission,
@@ -165,6 +168,14 @@ def build(
         .order_by(UserSession.created_at.desc())
         .limit(100)
     )
+    # Problems the person chose to follow instead of opening an instance (engine.outages).
+    followed = session.execute(
+        select(OutageSubscriber, Outage)
+        .join(Outage, Outage.id == OutageSubscriber.outage_id)
+        .where(OutageSubscriber.user_id == user_id)
+        .order_by(OutageSubscriber.created_at)
+        .limit(MAX_INSTANCES)
+    ).all()
     return {
         "formato": FORMAT,
         "gerado_em": _iso(now),
@@ -199,6 +210,16 @@ def build(
                 "navegador": s.user_agent,
             }
             for s in sessions
+        ],
+        "problemas_acompanhados": [
+            {
+                "titulo": o.title,
+                "servico": o.servico,
+                "desde": _iso(sub.created_at),
+                "email": sub.email,
+                "avisado_em": _iso(sub.notified_at),
+            }
+            for sub, o in followed
         ],
         "acessos_por_servidores": [
             {

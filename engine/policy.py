@@ -30,6 +30,12 @@ On a user or manual task:
   ``optionIf:<field>:<value>``  the option ``<value>`` of ``<field>`` is offered only
                              while this expression over the instance data holds
                              (``optionIfMessage:<field>:<value>``: the refusal's text).
+  ``incidentAnswer``         on a staff task: the form field an "Incidente"'s public
+                             text answers when the incident is resolved
+                             (engine.outages); with ``incidentResolution:<field>`` =
+                             ``<value>`` for each other field that resolution sends
+                             (e.g. ``incidentResolution:decisao`` = ``resolver``). The
+                             task is completed through the model like any other sending.
 On an end event: ``status``/``statusLabel``/``statusTone``, ``mail``/``mailTo``,
   ``outcome`` (the result shown to the requester: a Jinja template over the data), and
   ``timeline`` (its timeline entry; the end event's own name without it), and
@@ -113,6 +119,10 @@ class ElementPolicy:
     marks_overdue: bool = False
     erase_personal_data: bool = False
     option_rules: tuple[OptionRule, ...] = ()
+    # What resolving an outage sends to this task (engine.outages): the field its public
+    # text answers, and the fixed values of the other fields. None: the task takes none.
+    incident_answer: str | None = None
+    incident_values: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,11 @@ class ProcessPolicy:
 
     def element(self, element_id: str | None) -> ElementPolicy:
         return self.elements.get(element_id or "", _EMPTY)
+
+    @property
+    def incident_tasks(self) -> dict[str, ElementPolicy]:
+        """element id → policy, for the tasks an outage's resolution completes."""
+        return {k: v for k, v in self.elements.items() if v.incident_answer}
 
 
 _EMPTY = ElementPolicy()
@@ -214,6 +229,22 @@ def _element_policy(props: dict[str, str], element: str) -> ElementPolicy | None
             rules.append(
                 OptionRule(field_name, value, _check_expression(expression, element), refusal)
             )
+    answer = props.get("incidentAnswer", "").strip() or None
+    values = []
+    for key, value in props.items():
+        if key.startswith("incidentResolution:"):
+            field_name = key.partition(":")[2].strip()
+            if not field_name:
+                raise ProcessDefinitionError(
+                    f"Elemento {element}: use incidentResolution:<campo>.", element
+                )
+            values.append((field_name, value))
+    if values and answer is None:
+        raise ProcessDefinitionError(
+            f"Elemento {element}: incidentResolution exige incidentAnswer (o campo que "
+            "recebe o texto público do incidente).",
+            element,
+        )
     message = props.get("message")
     outcome = props.get("outcome")
     return ElementPolicy(
@@ -228,6 +259,8 @@ def _element_policy(props: dict[str, str], element: str) -> ElementPolicy | None
         marks_overdue=props.get("marksOverdue", "").strip().lower() == "true",
         erase_personal_data=props.get("erasePersonalData", "").strip().lower() == "true",
         option_rules=tuple(rules),
+        incident_answer=answer,
+        incident_values=tuple(sorted(values)),
     )
 
 

@@ -27,6 +27,8 @@ a session) and, from it, the use cases, each a named attribute:
 ``svc.dashboard``  engine.usecases.dashboard         the "Painel" of supervisors and admins
 ``svc.privacy``    engine.usecases.privacy           LGPD: "Meus dados", who read whose data,
                                                      retention and anonymisation
+``svc.outages``    engine.usecases.outages           "Incidentes": one failing service, many
+                                                     tickets linked, duplicates, resolved at once
 =================  ================================  ===========================================
 
 Each public method runs in one transaction (or reads outside any); a domain error
@@ -93,6 +95,11 @@ from engine.groups import NAME_MAX as GROUP_NAME_MAX
 from engine.identity import Identity, identity_from_claims
 from engine.mail import MailSettings
 from engine.models import Attachment, AuditEvent, Chamado, HumanTask, ProcessVersion
+from engine.outages import MAX_LINKS as OUTAGE_MAX_LINKS
+from engine.outages import OUTCOMES as OUTAGE_OUTCOMES
+from engine.outages import TEXT_MAX as OUTAGE_TEXT_MAX
+from engine.outages import TITLE_MAX as OUTAGE_TITLE_MAX
+from engine.outages import Duplicate
 from engine.queue import ALL_VIEWS as QUEUE_VIEWS
 from engine.queue import INCIDENTS as INCIDENTS_VIEW
 from engine.queue import MAX_AGE_DAYS, QueueFilters
@@ -117,6 +124,7 @@ from engine.usecases.groups_admin import GroupChange
 from engine.usecases.health import Gauges, Health
 from engine.usecases.incidents import Incidents, RetryOutcome
 from engine.usecases.messages import Delivery, Messages
+from engine.usecases.outages import LinkReport, Notice, Outages, OutageView, ResolveReport
 from engine.usecases.privacy import ErasureService, Privacy, RetentionReport
 from engine.usecases.ready_answers import ReadyAnswers
 from engine.usecases.requests import Requests, ServiceInfo
@@ -141,6 +149,11 @@ __all__ = [
     "AuditEvent",
     "Chamado",
     "ChamadoView",
+    "Duplicate",
+    "LinkReport",
+    "Notice",
+    "OutageView",
+    "ResolveReport",
     "DashboardFilters",
     "DashboardMetric",
     "ElementEdits",
@@ -181,6 +194,10 @@ __all__ = [
     "MAX_AGE_DAYS",
     "MAX_BPMN_BYTES",
     "MAX_SEARCH_QUERY",
+    "OUTAGE_MAX_LINKS",
+    "OUTAGE_OUTCOMES",
+    "OUTAGE_TEXT_MAX",
+    "OUTAGE_TITLE_MAX",
     "READY_ANSWER_BODY_MAX",
     "READY_ANSWER_PLACEHOLDERS",
     "READY_ANSWER_TITLE_MAX",
@@ -241,6 +258,7 @@ class Chamados:
         self.satisfaction = Satisfaction(unit)
         self.ready_answers = ReadyAnswers(unit)
         self.privacy = Privacy(unit)
+        self.outages = Outages(unit)
         self.messages = Messages(unit)
         self.dashboard = Dashboard(unit)
 
@@ -320,9 +338,15 @@ class Chamados:
         extra_jobs: dict[str, Callable[[], Any]] | None = None,
     ) -> BaseScheduler:
         """The jobs that fire due timers, deliver the outbox, deliver the messages instances
-        threw for others and anonymise what is past its retention (engine.scheduler)."""
+        threw for others, go on resolving incidents and anonymise what is past its
+        retention (engine.scheduler)."""
         worker = outbox.default_worker_id()
-        jobs = {"messages": lambda: self.messages.deliver_queued(worker), **(extra_jobs or {})}
+        jobs = {
+            "messages": lambda: self.messages.deliver_queued(worker),
+            # Incidents being resolved: their next batch of tickets (engine.usecases.outages).
+            "outages": self.outages.continue_resolutions,
+            **(extra_jobs or {}),
+        }
         return make_scheduler(
             self.timers,
             self.unit,

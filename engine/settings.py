@@ -39,6 +39,9 @@ class Settings:
     # Links in e-mail are built from it: mail is sent by the scheduler, outside any request.
     app_base_url: str = "http://127.0.0.1:5000"
     queue_page_size: int = 20
+    # Likely duplicates of a ticket (engine.outages): tickets sent within this many hours
+    # of it, before or after, about the same órgão, service and problem type.
+    duplicate_window_hours: int = 72
     # Service tasks' HTTP connector (engine.connectors): the hosts it may call, comma
     # separated (names, "*.suffix", addresses, networks), and its total timeout.
     connector_http_hosts: str = ""
@@ -62,6 +65,7 @@ class Settings:
             app_base_url=env.get("APP_BASE_URL") or "http://127.0.0.1:5000",
             session_idle_minutes=_int(env, "SESSION_IDLE_MINUTES", 30, minimum=1),
             session_max_hours=_int(env, "SESSION_MAX_HOURS", 12, minimum=1),
+            duplicate_window_hours=_int(env, "DUPLICATE_WINDOW_HOURS", 72, minimum=1),
             connector_http_hosts=env.get("CONNECTOR_HTTP_ALLOWED_HOSTS") or "",
             connector_http_timeout=_int(env, "CONNECTOR_HTTP_TIMEOUT", 10, minimum=1),
         )

@@ -65,6 +65,10 @@ NOT_PAGES: dict[str, str] = {
     "api.list_ready_answers": "API REST (JSON)",
     "api.my_data": "API REST (JSON)",
     "api.chamado_accesses": "API REST (JSON)",
+    "api.list_outages": "API REST (JSON)",
+    "api.get_outage": "API REST (JSON)",
+    "api.chamado_duplicates": "API REST (JSON)",
+    "api.known_problems": "API REST (JSON)",
     "api.dashboard_panel": "API REST (JSON)",
     "dashboard.export": "download do CSV de um indicador (Content-Disposition: attachment)",
     "privacy.my_data_download": "download do JSON de Meus dados (Content-Disposition: attachment)",
@@ -203,6 +207,13 @@ def _make_data(site: Site) -> None:
     # The satisfaction link of the resolved ticket's result e-mail.
     site.survey_token = re.search(r"/avaliacao/([\w-]{43})", result).group(1)  # type: ignore[union-attr]
     site.ids["ready_answer"] = svc.ready_answers.list(actor(svc, "Sofia Supervisora"))[0].id
+    # A resolved incident (an open one would put its notice on the chamado's start page,
+    # which the keyboard and no-JavaScript tests walk: crawl_outages opens one for a while).
+    sofia = actor(svc, "Sofia Supervisora")
+    site.ids["outage"] = svc.outages.create(
+        sofia, title="Lentidão resolvida", public_text="Normalizado.", process_id="chamado"
+    )
+    svc.outages.resolve(sofia, site.ids["outage"], 1)
 
 
 def person(site: Site, browser: Any, name: str, js: bool = True) -> Any:
@@ -388,6 +399,57 @@ def crawl_staff(site: Site, browser: Any) -> None:
     assert ana.csp_violations == []
 
 
+def crawl_outages(site: Site, browser: Any) -> None:
+    """Incidentes: staff pages with an open incident, its notice on the service's start
+    page (also at 320 px); resolved at the end, so later tests meet no notice."""
+    svc, ids = site.svc, site.ids
+    sofia_ref = actor(svc, "Sofia Supervisora")
+    outage = svc.outages.create(
+        sofia_ref,
+        title="CadÚnico fora do ar",
+        public_text="A consulta ao CadÚnico está fora do ar desde as 8h.",
+        process_id="chamado",
+        orgao_id=1934,
+        servico="Aposentadoria por idade",
+        categoria="erro_api",
+    )
+    svc.outages.link(sofia_ref, outage, [ids["adjusting"]])
+    for name in ("Ana Souza", "Sofia Supervisora"):
+        page = person(site, browser, name)
+        visit(site, page, "/incidentes-de-servico", f"incidentes ({name})")
+        visit(site, page, f"/incidentes-de-servico/{outage}", f"incidente aberto ({name})")
+        visit(site, page, "/fila?visao=todas", f"fila com incidente aberto ({name})")
+        visit(site, page, f"/analise/{ids['analysing']}", f"análise com incidente aberto ({name})")
+        visit(site, page, f"/fila/chamados/{ids['analysing']}/duplicados", f"duplicados ({name})")
+    sofia = person(site, browser, "Sofia Supervisora")
+    visit(site, sofia, f"/incidentes-de-servico/{ids['outage']}", "incidente resolvido")
+    visit(site, sofia, "/incidentes-de-servico/novo", "abrir incidente")
+    visit(
+        site,
+        sofia,
+        f"/incidentes-de-servico/novo?chamado={ids['analysing']}",
+        "abrir de um chamado",
+    )
+    sofia.get_by_role("button", name="Abrir incidente").click()  # nothing typed: errors
+    expect(sofia).to_have_title(re.compile("^Erro: "))
+    check(site, sofia, "abrir incidente com erros", "outages.create")
+    visit(site, sofia, f"/analise/{ids['adjusting']}", "análise de chamado vinculado")
+    sofia.goto(f"{site.base}/incidentes-de-servico/{outage}")
+    sofia.get_by_text("Alterar título e texto público").click()
+    sofia.get_by_label("Texto público").fill("")
+    sofia.get_by_role("button", name="Salvar texto").click()
+    expect(sofia).to_have_title(re.compile("^Erro: "))
+    check(site, sofia, "texto do incidente com erros", "outages.update_text")
+    maria = person(site, browser, "Maria da Silva")
+    visit(site, maria, "/servicos/chamado", "serviço com problema conhecido")
+    small = phone(site, browser, "Maria da Silva", 320)
+    small.goto(f"{site.base}/servicos/chamado")
+    expect(small.get_by_text("Problema conhecido: CadÚnico fora do ar")).to_be_visible()
+    assert horizontal_overflow(small) <= 0, overflowing_elements(small)
+    svc.outages.resolve(sofia_ref, outage, svc.outages.get(sofia_ref, outage).outage.version)
+    assert sofia.csp_violations == [] and maria.csp_violations == []
+
+
 def crawl_admin(site: Site, browser: Any) -> None:
     carlos = person(site, browser, "Carlos Admin")
     with site.svc.unit.session_factory() as s:
@@ -507,6 +569,7 @@ def test_axe_on_every_page_and_state(site: Site, browser: Any) -> None:
     crawl_requester(site, browser)
     crawl_requester_without_scripts(site, browser)
     crawl_staff(site, browser)
+    crawl_outages(site, browser)
     crawl_admin(site, browser)
     crawl_designer(site, browser)
     assert not site.problems, "Violações do axe-core (WCAG 2.0/2.1 A+AA):\n" + "\n".join(
@@ -911,6 +974,10 @@ STAFF_PAGES = {
     "Sofia Supervisora": [
         "/respostas-prontas",
         "/respostas-prontas/{ready_answer}",
+        "/incidentes-de-servico",
+        "/incidentes-de-servico/{outage}",
+        "/incidentes-de-servico/novo",
+        "/fila/chamados/{analysing}/duplicados",
         "/painel",
         "/painel?agrupamento=semana",
     ],

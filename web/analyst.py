@@ -10,6 +10,7 @@ from engine.errors import Conflict, ValidationFailed
 from engine.service import (
     INCIDENTS_VIEW,
     MAX_SEARCH_QUERY,
+    OUTAGE_MAX_LINKS,
     QUEUE_VIEWS,
     QueueFilters,
     describe_business_time,
@@ -69,6 +70,8 @@ def queue() -> Any:
         orgaos=svc().analysis.queue_orgaos(user),
         analysis_time=lambda c: describe_business_time(svc().analysis.analysis_clock(c)),
         analysts=svc().analysis.analysts() if "supervisor" in user.roles else [],
+        open_outages=svc().outages.open_outages(user) if works_queue else [],
+        max_links=OUTAGE_MAX_LINKS,
         now=svc().clock(),
     )
 
@@ -205,8 +208,17 @@ def _analysis_page(
 ) -> Any:
     user = current_user()
     offered = svc().ready_answers.offered(user, view.chamado.id, form.schema) if form else {}
+    outage, open_outages = None, []
+    if user.has_role(*_QUEUE_ROLES) and view.chamado.submitted_at is not None:
+        outage = svc().outages.of_chamado(user, view.chamado.id)
+        if outage is None and view.chamado.closed_at is None:
+            process_id = svc().outages.process_of_chamado(user, view.chamado.id)
+            open_outages = svc().outages.open_outages(user, process_id)
     return render_template(
         "analyst/analysis.html",
+        outage=outage,
+        open_outages=open_outages,
+        works_queue=user.has_role(*_QUEUE_ROLES),
         ready_answers={field: answers for field, answers in offered.items() if answers},
         used_answer=used_answer,
         view=view,

@@ -26,6 +26,7 @@ from flask_wtf.csrf import CSRFError
 from engine.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from engine.service import (
     MAX_AGE_DAYS,
+    OUTAGE_MAX_LINKS,
     QUEUE_VIEWS,
     STAFF_ROLES,
     Attachment,
@@ -33,6 +34,8 @@ from engine.service import (
     Chamado,
     ChamadoView,
     HumanTask,
+    Notice,
+    OutageView,
     QueueFilters,
     TaskForm,
     UnreadablePath,
@@ -718,3 +721,202 @@ def chamado_accesses(chamado_id: int) -> Any:
             for row in rows
         ],
     )
+
+
+# --- incidents ("Incidentes": outages of a service, engine.usecases.outages) ---------------
+
+
+def outage_json(view: OutageView) -> dict[str, Any]:
+    o = view.outage
+    return {
+        "id": o.id,
+        "title": o.title,
+        "public_text": o.public_text,
+        "state": o.state,
+        "state_label": view.state_label,
+        "version": o.version,
+        "process_id": o.process_id,
+        "process_title": view.process_title,
+        "group": o.group,
+        "orgao_id": o.orgao_id,
+        "orgao": view.orgao,
+        "servico": o.servico,
+        "categoria": o.categoria,
+        "categoria_label": view.categoria,
+        "created_at": iso(o.created_at),
+        "resolved_at": iso(o.resolved_at),
+    }
+
+
+def _outage_detail_json(view: OutageView) -> dict[str, Any]:
+    return {
+        **outage_json(view),
+        "subscribers": view.subscribers,
+        "pending": view.pending,
+        "links": [
+            {
+                "chamado": chamado_json(link.chamado, staff=True),
+                "outcome": link.outcome,
+                "outcome_label": link.outcome_label,
+                "note": link.note,
+            }
+            for link in view.links
+        ],
+    }
+
+
+def _notice_json(n: Notice) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "title": n.title,
+        "public_text": n.public_text,
+        "orgao": n.orgao,
+        "servico": n.servico,
+        "categoria": n.categoria,
+        "subscribed": n.subscribed,
+    }
+
+
+def _optional(body: dict[str, Any], name: str, kind: type, errors: dict[str, str]) -> Any:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        errors[name] = "Informe um número inteiro." if kind is int else "Informe um texto."
+        return None
+    if kind is int and not 0 <= value <= MAX_INT:
+        errors[name] = "Número fora do intervalo."
+        return None
+    return value
+
+
+@bp.get("/outages")
+def list_outages() -> Any:
+    return jsonify(items=[outage_json(v) for v in _service().outages.list(_user())])
+
+
+@bp.post("/outages")
+def create_outage() -> Any:
+    body = _json_body()
+    errors: dict[str, str] = {}
+    values = {
+        "title": _optional(body, "title", str, errors),
+        "public_text": _optional(body, "public_text", str, errors),
+        "process_id": _optional(body, "process_id", str, errors),
+        "servico": _optional(body, "servico", str, errors),
+        "categoria": _optional(body, "categoria", str, errors),
+        "orgao_id": _optional(body, "orgao_id", int, errors),
+        "from_chamado_id": _optional(body, "from_chamado_id", int, errors),
+    }
+    if errors:
+        raise ValidationFailed(errors)
+    names = {
+        "titulo": "title",
+        "texto_publico": "public_text",
+        "processo": "process_id",
+        "orgao": "orgao_id",
+        "servico": "servico",
+        "categoria": "categoria",
+    }
+    user = _user()
+    try:
+        outage_id = _service().outages.create(
+            user,
+            title=values["title"] or "",
+            public_text=values["public_text"] or "",
+            process_id=values["process_id"],
+            orgao_id=values["orgao_id"],
+            servico=values["servico"],
+            categoria=values["categoria"],
+            from_chamado_id=values["from_chamado_id"],
+        )
+    except ValidationFailed as refused:
+        raise ValidationFailed(
+            {names.get(k, k): v for k, v in refused.errors.items()}, refused.message
+        ) from None
+    return jsonify(_outage_detail_json(_service().outages.get(user, outage_id))), 201
+
+
+@bp.get("/outages/<int:outage_id>")
+def get_outage(outage_id: int) -> Any:
+    return jsonify(_outage_detail_json(_service().outages.get(_user(), outage_id)))
+
+
+@bp.put("/outages/<int:outage_id>/text")
+def update_outage(outage_id: int) -> Any:
+    """The title and public text of an open incident, on the version read."""
+    body = _json_body()
+    errors: dict[str, str] = {}
+    title = _optional(body, "title", str, errors)
+    public_text = _optional(body, "public_text", str, errors)
+    version = _version_field(body, errors)
+    if errors:
+        raise ValidationFailed(errors)
+    user = _user()
+    try:
+        _service().outages.update_text(user, outage_id, title or "", public_text or "", version)
+    except ValidationFailed as refused:
+        names = {"titulo": "title", "texto_publico": "public_text"}
+        raise ValidationFailed(
+            {names.get(k, k): v for k, v in refused.errors.items()}, refused.message
+        ) from None
+    return jsonify(_outage_detail_json(_service().outages.get(user, outage_id)))
+
+
+@bp.post("/outages/<int:outage_id>/links")
+def link_outage(outage_id: int) -> Any:
+    body = _json_body()
+    ids = body.get("chamado_ids")
+    if (
+        not isinstance(ids, list)
+        or len(ids) > OUTAGE_MAX_LINKS
+        or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= MAX_INT for i in ids
+        )
+    ):
+        raise ValidationFailed(
+            {"chamado_ids": f"Informe uma lista de até {OUTAGE_MAX_LINKS} ids de chamados."}
+        )
+    report = _service().outages.link(_user(), outage_id, ids)
+    return jsonify(
+        linked=report.linked,
+        refused=[{"chamado": who, "reason": why} for who, why in report.refused],
+    )
+
+
+@bp.post("/outages/<int:outage_id>/resolve")
+def resolve_outage(outage_id: int) -> Any:
+    errors: dict[str, str] = {}
+    version = _version_field(_json_body(), errors)
+    if errors:
+        raise ValidationFailed({"version": "Informe a versão do incidente lida (número inteiro)."})
+    report = _service().outages.resolve(_user(), outage_id, version)
+    return jsonify(
+        state=report.state, done=report.done, pending=report.pending, message=report.message
+    )
+
+
+@bp.get("/chamados/<int:chamado_id>/duplicates")
+def chamado_duplicates(chamado_id: int) -> Any:
+    _source, found = _service().outages.duplicates(_user(), chamado_id)
+    return jsonify(
+        items=[
+            {
+                "chamado": chamado_json(d.chamado, staff=True),
+                "score": d.score,
+                "outage_id": d.outage_id,
+            }
+            for d in found
+        ]
+    )
+
+
+@bp.get("/services/<process_id>/known-problems")
+def known_problems(process_id: str) -> Any:
+    _service().requests.service(process_id)  # 404 for an unknown service
+    return jsonify(items=[_notice_json(n) for n in _service().outages.notices(_user(), process_id)])
+
+
+@bp.post("/outages/<int:outage_id>/subscription")
+def subscribe_outage(outage_id: int) -> Any:
+    return jsonify(_notice_json(_service().outages.subscribe(_user(), outage_id)))

@@ -49,7 +49,9 @@ def services() -> Any:
 def start_service(process_id: str) -> Any:
     service = svc().requests.service(process_id)
     if request.method == "GET":
-        return render_template("requester/start.html", service=service)
+        # "Problema conhecido": the open incidents of this service (engine.outages).
+        notices = svc().outages.notices(current_user(), process_id)
+        return render_template("requester/start.html", service=service, notices=notices)
     chamado, task = svc().requests.start_instance(current_user(), process_id)
     if chamado.incident_at is not None:
         # The model failed in its first steps: the page says so (engine.incidents.STARTED).

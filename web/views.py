@@ -13,6 +13,7 @@ def init_views(app: Flask) -> None:
         dashboard,
         designer,
         groups_admin,
+        outages,
         privacy,
         ready_answers,
         requester,
@@ -28,4 +29,5 @@ def init_views(app: Flask) -> None:
     satisfaction.init_satisfaction(app)
     ready_answers.init_ready_answers(app)
     privacy.init_privacy(app)
+    outages.init_outages(app)
     dashboard.init_dashboard(app)
