@@ -204,6 +204,8 @@ class Facts:
     backlog: list[int]  # open tickets per AGE_BUCKETS
     ratings: dict[int, int]  # answers in the period per score
     comments: int  # of those answers, with a comment
+    # Incidents (engine.outages) opened in the period: (state, tickets linked, followers).
+    outages: list[tuple[str, int, int]] = field(default_factory=list)
     # Labels of what the rows name: órgão ids, problem type codes, process ids.
     orgao_labels: dict[int, str] = field(default_factory=dict)
     categoria_labels: dict[str, str] = field(default_factory=dict)
@@ -502,6 +504,34 @@ def _satisfaction(facts: Facts) -> Metric:
     )
 
 
+OUTAGE_STATES = {"aberto": "Abertos", "resolvendo": "Sendo resolvidos", "resolvido": "Resolvidos"}
+
+
+def _outages(facts: Facts) -> Metric:
+    rows = []
+    for state, label in OUTAGE_STATES.items():
+        mine = [o for o in facts.outages if o[0] == state]
+        rows.append([label, len(mine), sum(o[1] for o in mine), sum(o[2] for o in mine)])
+    return Metric(
+        key="incidentes",
+        title="Incidentes e chamados vinculados",
+        description="Incidentes abertos no período, pela situação de hoje, com os chamados "
+        "vinculados a eles e as pessoas que acompanham o problema em vez de abrir um chamado.",
+        columns=[
+            Column("Situação", "text"),
+            Column("Incidentes"),
+            Column("Chamados vinculados"),
+            Column("Pessoas acompanhando"),
+        ],
+        rows=rows,
+        summary=[
+            ("Incidentes", str(len(facts.outages))),
+            ("Chamados vinculados", str(sum(o[1] for o in facts.outages))),
+            ("Pessoas acompanhando", str(sum(o[2] for o in facts.outages))),
+        ],
+    )
+
+
 # Every figure, in the page's order; each builds one Metric from the facts.
 METRICS: tuple[Callable[[Facts], Metric], ...] = (
     _opened_over_time,
@@ -513,6 +543,7 @@ METRICS: tuple[Callable[[Facts], Metric], ...] = (
     _times,
     _sla,
     _rounds,
+    _outages,
     _satisfaction,
 )
 

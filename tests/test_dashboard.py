@@ -14,6 +14,7 @@ from engine.service import ActorRef, Chamados, Panel
 from tests import dashboard_data
 from tests.conftest import FakeClock, add_person
 from tests.dashboard_data import Known
+from tests.test_engine_lifecycle import chamado
 
 ADMIN, SOFIA = "52998224725", "71460238001"
 PERIOD = {"de": "2026-11-27", "ate": "2026-12-02"}
@@ -234,3 +235,33 @@ def test_csv_cells_never_start_a_formula() -> None:
     assert dashboard.csv_value(-3, "int") == "-3"  # numbers stay numbers
     assert dashboard.csv_value(5400, "hours") == "1.50"
     assert dashboard.csv_value(None, "hours") == ""
+
+
+def test_incidents_opened_in_the_period_with_their_tickets_and_followers(
+    tsvc: Chamados, known: Known, admin: ActorRef, clock: FakeClock
+) -> None:
+    assert rows(panel(tsvc, admin), "incidentes") == [
+        ["Abertos", 0, 0, 0],
+        ["Sendo resolvidos", 0, 0, 0],
+        ["Resolvidos", 0, 0, 0],
+    ]
+    clock.now = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    open_ids = [i for i in known.ids.values() if chamado(tsvc, i).closed_at is None]
+    oid = tsvc.outages.create(
+        known.ana,
+        title="Sistema fora do ar",
+        public_text="Já estamos tratando.",
+        from_chamado_id=open_ids[0],
+    )
+    joiner = add_person(tsvc, "11144477735", "João Pereira")
+    tsvc.outages.subscribe(joiner, oid)
+    p = panel(tsvc, admin)
+    assert rows(p, "incidentes")[0] == ["Abertos", 1, 1, 1]
+    assert p.metric("incidentes").summary == [
+        ("Incidentes", "1"),
+        ("Chamados vinculados", "1"),
+        ("Pessoas acompanhando", "1"),
+    ]
+    # In a period that ends before it was opened: not counted.
+    before = panel(tsvc, admin, ate="2026-11-30")
+    assert rows(before, "incidentes")[0] == ["Abertos", 0, 0, 0]

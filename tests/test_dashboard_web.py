@@ -47,7 +47,7 @@ def test_the_page_draws_each_figure_with_its_table_and_csv(app: Flask, known: Kn
     assert resp.status_code == 200
     assert "Período: 27/11/2026 a 02/12/2026, por dia." in html
     # Charts are SVG drawn by the server, each described and followed by its table.
-    assert html.count('<svg viewBox="0 0 640') == 9  # every figure but the times
+    assert html.count('<svg viewBox="0 0 640') == 10  # every figure but the times
     assert 'aria-label="Gráfico de colunas: Chamados abertos por dia.' in html
     assert "<title>27/11/2026: 2</title>" in html
     assert '<caption id="abertos-tabela">Tabela: Chamados abertos por dia</caption>' in html
@@ -162,6 +162,7 @@ def test_the_api_gives_the_figures_to_whom_the_page_does(app: Flask, known: Know
         "tempos",
         "prazos_vencidos",
         "ajustes",
+        "incidentes",
         "satisfacao",
     ]
     assert metrics["abertos"]["rows"] == [["Semana de 23/11/2026", 3], ["Semana de 30/11/2026", 1]]

@@ -22,7 +22,16 @@ from sqlalchemy.orm import Session
 from engine import catalogs, dashboard, groups
 from engine.dashboard import Facts, Filters, Metric
 from engine.errors import Forbidden, ValidationFailed
-from engine.models import AwareDateTime, Chamado, HumanTask, ProcessVersion, SatisfactionSurvey
+from engine.models import (
+    AwareDateTime,
+    Chamado,
+    HumanTask,
+    Outage,
+    OutageLink,
+    OutageSubscriber,
+    ProcessVersion,
+    SatisfactionSurvey,
+)
 from engine.usecases.base import Actor, UseCaseBase
 
 REFUSED = (
@@ -92,6 +101,7 @@ class Dashboard(UseCaseBase):
             facts.ratings, facts.comments = self._satisfaction(
                 session, scope, filters, start, after
             )
+            facts.outages = self._outages(session, scope, filters, start, after)
             orgao_ids = {c.orgao_id for c in period if c.orgao_id is not None}
             if filters.orgao_id is not None:
                 orgao_ids.add(filters.orgao_id)
@@ -164,6 +174,41 @@ class Dashboard(UseCaseBase):
         if scope is not None:
             query = query.where(ProcessVersion.process_id.in_(sorted(scope) or [""]))
         return query
+
+    @staticmethod
+    def _outages(
+        session: Session,
+        scope: set[str] | None,
+        filters: Filters,
+        start: datetime,
+        after: datetime,
+    ) -> list[tuple[str, int, int]]:
+        """Incidents opened in the period (a handful: a few hundred at most), with their
+        linked tickets and followers counted by the database."""
+        links = (
+            select(func.count())
+            .select_from(OutageLink)
+            .where(OutageLink.outage_id == Outage.id)
+            .scalar_subquery()
+        )
+        followers = (
+            select(func.count())
+            .select_from(OutageSubscriber)
+            .where(OutageSubscriber.outage_id == Outage.id)
+            .scalar_subquery()
+        )
+        query = select(Outage.state, links, followers).where(
+            Outage.created_at >= start, Outage.created_at < after
+        )
+        if scope is not None:
+            query = query.where(Outage.process_id.in_(sorted(scope) or [""]))
+        if filters.process_id:
+            query = query.where(Outage.process_id == filters.process_id)
+        if filters.orgao_id is not None:
+            query = query.where(Outage.orgao_id == filters.orgao_id)
+        if filters.servico:
+            query = query.where(Outage.servico == filters.servico)
+        return [(state, int(n), int(f)) for state, n, f in session.execute(query)]
 
     @staticmethod
     def _narrowed(query: Select[Any], filters: Filters) -> Select[Any]:
