@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import werkzeug.serving
+
+from engine import scheduler, users
+from engine.mail import MailSettings
+from engine.service import Chamados
+from tests.conftest import database_url
+from tests.smtp_server import SmtpServer
+from web.dev_oidc import run_in_thread
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -52,3 +63,53 @@ def shot(page: Any, name: str) -> None:
     """A full-page screenshot into test-artifacts/ (kept by CI for people to look at)."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@dataclass
+class Stack:
+    """The product as people reach it: the app on a real port, logging in through the
+    development OpenID provider over HTTP, its mail going to a real SMTP server."""
+
+    base: str
+    svc: Chamados
+    smtp: SmtpServer
+
+    def deliver_mail(self) -> None:
+        """What the scheduler's outbox job does every few seconds, once, now."""
+        scheduler.deliver_mail(self.svc.unit, self.smtp.transport(), MailSettings(), "navegador")
+
+
+@contextmanager
+def live_stack(tmp: Path, roles: dict[str, str]) -> Iterator[Stack]:
+    """Start the stack on ``tmp``'s database, ``roles`` (CPF -> role) granted; stop it."""
+    from web import create_app
+
+    issuer, stop_provider = run_in_thread()
+    smtp = SmtpServer()
+    smtp.start()
+    server = werkzeug.serving.make_server("127.0.0.1", 0, lambda e, s: [], threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    app = create_app(
+        {
+            "DATABASE_URL": database_url(tmp),
+            "SECRET_KEY": f"browser-test-{tmp.name}",
+            "OIDC_ISSUER": issuer,
+            "OIDC_CLIENT_ID": "chamados-dev",
+            "OIDC_CLIENT_SECRET": "chamados-dev-secret",
+            "APP_BASE_URL": base,
+        }
+    )
+    svc: Chamados = app.extensions["chamados"]
+    svc.init_database()
+    with svc.unit.transaction() as s:
+        for cpf, role in roles.items():
+            users.grant_role(s, cpf, role, None)
+    server.app = app
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield Stack(base, svc, smtp)
+    finally:
+        server.shutdown()
+        smtp.stop()
+        stop_provider()
+        svc.unit.db.dispose()

@@ -7,17 +7,11 @@ Screenshots of each page land in test-artifacts/ for people to look at.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-import werkzeug.serving
 
-from engine import users
-from tests.browser import shot, watch_csp
-from tests.conftest import database_url
-from web import create_app
-from web.dev_oidc import run_in_thread
+from tests.browser import live_stack, shot, watch_csp
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -27,30 +21,8 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    issuer, stop_provider = run_in_thread()
-    tmp = tmp_path_factory.mktemp("browser")
-    server = werkzeug.serving.make_server("127.0.0.1", 0, lambda e, s: [], threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app = create_app(
-        {
-            "DATABASE_URL": database_url(tmp),
-            "SECRET_KEY": "browser-test",
-            "OIDC_ISSUER": issuer,
-            "OIDC_CLIENT_ID": "chamados-dev",
-            "OIDC_CLIENT_SECRET": "chamados-dev-secret",
-            "APP_BASE_URL": base,
-        }
-    )
-    svc = app.extensions["chamados"]
-    svc.init_database()
-    with svc.unit.transaction() as s:
-        users.grant_role(s, "11144477735", "analyst", None)
-    server.app = app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    server.shutdown()
-    stop_provider()
+    with live_stack(tmp_path_factory.mktemp("browser"), {"11144477735": "analyst"}) as stack:
+        yield stack.base
 
 
 def choose(page: object, label: str) -> None:

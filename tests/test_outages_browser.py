@@ -16,27 +16,17 @@ Screenshots: test-artifacts/incidente-*.png.
 from __future__ import annotations
 
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import werkzeug.serving
 from sqlalchemy import select
 
-from engine import scheduler, users
-from engine.mail import MailSettings
 from engine.models import OutboxMessage
-from engine.service import Chamados
-from tests.browser import shot, watch_csp
-from tests.conftest import database_url
-from tests.smtp_server import SmtpServer
+from tests.browser import Stack, live_stack, shot, watch_csp
 from tests.test_engine_lifecycle import chamado
 from tests.test_outages import requester_cpf, wave
-from web import create_app
-from web.dev_oidc import run_in_thread
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -47,47 +37,10 @@ MARIA_EMAIL = "maria.silva@example.gov.br"  # what the development provider rele
 PUBLIC = "A integração com o CadÚnico voltou a funcionar às 14h. Pode tentar de novo."
 
 
-@dataclass
-class Stack:
-    base: str
-    svc: Chamados
-    smtp: SmtpServer
-
-    def deliver_mail(self) -> None:
-        """What the scheduler's outbox job does every few seconds, once, now."""
-        scheduler.deliver_mail(self.svc.unit, self.smtp.transport(), MailSettings(), "navegador")
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    issuer, stop_provider = run_in_thread()
-    smtp = SmtpServer()
-    smtp.start()
-    tmp = tmp_path_factory.mktemp("incidente-browser")
-    server = werkzeug.serving.make_server("127.0.0.1", 0, lambda e, s: [], threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app = create_app(
-        {
-            "DATABASE_URL": database_url(tmp),
-            "SECRET_KEY": "incidente-browser-test",
-            "OIDC_ISSUER": issuer,
-            "OIDC_CLIENT_ID": "chamados-dev",
-            "OIDC_CLIENT_SECRET": "chamados-dev-secret",
-            "APP_BASE_URL": base,
-        }
-    )
-    svc: Chamados = app.extensions["chamados"]
-    svc.init_database()
-    with svc.unit.transaction() as s:
-        users.grant_role(s, SOFIA, "supervisor", None)
-    server.app = app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Stack(base, svc, smtp)
-    server.shutdown()
-    smtp.stop()
-    stop_provider()
-    svc.unit.db.dispose()
+    with live_stack(tmp_path_factory.mktemp("incidente-browser"), {SOFIA: "supervisor"}) as s:
+        yield s
 
 
 def log_in(browser: Any, base: str, who: str) -> Any:

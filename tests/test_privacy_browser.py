@@ -5,25 +5,20 @@ her and nothing of anyone else (Playwright driving Debian's Chromium)."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import werkzeug.serving
 from sqlalchemy import select
 
 from engine import users
 from engine.identity import Identity
 from engine.models import Attachment, Chamado, DataAccess, OutboxMessage, User
 from engine.service import ActorRef, Chamados
-from tests.browser import shot, watch_csp
-from tests.conftest import database_url
+from tests.browser import live_stack, shot, watch_csp
 from tests.test_attachments import make_pdf
 from tests.test_engine_lifecycle import chamado, open_task, registration
-from web import create_app
-from web.dev_oidc import run_in_thread
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -33,30 +28,8 @@ MARIA, ANA, JOAO = "39053344705", "11144477735", "85351346893"
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Chamados]]:
-    issuer, stop_provider = run_in_thread()
-    tmp = tmp_path_factory.mktemp("privacy-browser")
-    server = werkzeug.serving.make_server("127.0.0.1", 0, lambda e, s: [], threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app = create_app(
-        {
-            "DATABASE_URL": database_url(tmp),
-            "SECRET_KEY": "browser-test",
-            "OIDC_ISSUER": issuer,
-            "OIDC_CLIENT_ID": "chamados-dev",
-            "OIDC_CLIENT_SECRET": "chamados-dev-secret",
-            "APP_BASE_URL": base,
-        }
-    )
-    svc: Chamados = app.extensions["chamados"]
-    svc.init_database()
-    with svc.unit.transaction() as s:
-        users.grant_role(s, ANA, "analyst", None)
-    server.app = app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base, svc
-    server.shutdown()
-    stop_provider()
+    with live_stack(tmp_path_factory.mktemp("privacy-browser"), {ANA: "analyst"}) as stack:
+        yield stack.base, stack.svc
 
 
 def log_in(browser: Any, base: str, who: str) -> Any:
