@@ -16,16 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, extract, func, select, type_coerce
+from sqlalchemy import Select, case, extract, func, select
 from sqlalchemy.orm import Session
 
-from engine import catalogs, dashboard, groups
+from engine import catalogs, dashboard
 from engine.dashboard import Facts, Filters, Metric
 from engine.errors import Forbidden, ValidationFailed
 from engine.models import (
-    AwareDateTime,
     Chamado,
-    HumanTask,
     Outage,
     OutageLink,
     OutageSubscriber,
@@ -39,9 +37,6 @@ REFUSED = (
     "Peça o papel de Supervisor(a) a um(a) administrador(a), se precisar dele."
 )
 _VIEWERS = frozenset({"supervisor", "admin"})
-# The first time the team took up a ticket: the first claim of a staff task, or the
-# completion of one nobody claimed (a released claim is forgotten with its claimed_at).
-_TASKS = HumanTask.__table__
 
 
 @dataclass(frozen=True)
@@ -309,24 +304,17 @@ class Dashboard(UseCaseBase):
         after: datetime,
         dialect: str,
     ) -> dashboard.Durations:
-        """Sent → the first claim (or completion) of a staff task, looked up per ticket
-        on the index of its task rows. A join grouped per ticket lets PostgreSQL hash the
-        whole task table once the period holds thousands of tickets (measured with a
-        million, 100 days: a parallel scan of every task row, 564 ms, against 71 ms for
-        the lookups); a scalar subquery is always the per-ticket lookup, and OFFSET 0 keeps
-        the planner from inlining it into each reference of the percentiles."""
-        tasks = _TASKS
-        first = type_coerce(
-            select(func.min(func.coalesce(tasks.c.claimed_at, tasks.c.completed_at)))
-            .where(tasks.c.chamado_id == Chamado.id, tasks.c.group != groups.REQUESTER)
-            .scalar_subquery(),
-            AwareDateTime(),
-        )
+        """Sent → the first claim or completion of a staff task, which the ticket keeps
+        (``Chamado.first_analysis_at``, written by that claim or completion; migration
+        0018 filled the older tickets): read from the period's ticket rows, which the
+        other figures read too. It used to be looked up per ticket in human_tasks' index,
+        a B-tree one level deeper at a million tickets — the unfiltered views' 1.79×
+        (README, "Painel (issue #12)")."""
         query = self._in_scope(
-            select(Chamado.submitted_at.label("start"), first.label("end")), scope
+            select(Chamado.submitted_at.label("start"), Chamado.first_analysis_at.label("end")),
+            scope,
         ).where(self._sent_in(start, after))
-        fenced = self._narrowed(query, filters).offset(0)
-        return self._durations(session, fenced.subquery(), dialect)
+        return self._durations(session, self._narrowed(query, filters).subquery(), dialect)
 
     def _closed_in(
         self, scope: set[str] | None, filters: Filters, start: datetime, after: datetime
