@@ -3,8 +3,8 @@
 
 One database per size, both holding the same last 100 days: 10,000 tickets, 100 a day
 (órgãos, services, problem types and two processes mixed; one analysis task each,
-claimed minutes to a day after the ticket was sent, which the ticket keeps as its
-first analysis, filled by migration 0018's own backfill; most closed, a few overdue, the last
+claimed minutes to a day after the ticket was sent — the ticket's ``first_analysis_at``,
+written with its row, as a live claim keeps it; most closed, a few overdue, the last
 month's ninth ones still open; satisfaction answered on a third of the closed). The
 million adds 990,000 older tickets, a thousand a day over the 990 days before — a
 platform that has run for years, its history all closed and answered. Everything is
@@ -26,7 +26,6 @@ tickets of the period, which is the design (engine/dashboard.py's docstring).
 from __future__ import annotations
 
 import argparse
-import importlib
 import time
 from datetime import timedelta
 from typing import Any
@@ -46,8 +45,6 @@ def _load(svc: Any, total: int) -> dict[str, Any]:
     from sqlalchemy import select, text
 
     from engine.models import Orgao, ProcessVersion
-
-    first_analysis = importlib.import_module("engine.migrations.versions.0018_first_analysis")
 
     with svc.unit.transaction() as s:
         versions = dict(
@@ -74,7 +71,7 @@ def _load(svc: Any, total: int) -> dict[str, Any]:
                 "INSERT INTO chamados (protocolo, requester_id, process_version_id, status, "
                 "status_label, version, workflow_state, orgao_id, categoria, servico, "
                 "adjustment_rounds, analysis_seconds, overdue, created_at, submitted_at, "
-                "updated_at, closed_at) "
+                "updated_at, closed_at, first_analysis_at) "
                 "SELECT 'CH-2020-' || lpad(i::text, 7, '0'), :u + (i % 1000), "
                 "CASE WHEN i % 10 = 0 THEN :pedido ELSE :chamado END, "
                 "CASE WHEN closed THEN 'resolvido' ELSE 'em_analise' END, "
@@ -84,7 +81,8 @@ def _load(svc: Any, total: int) -> dict[str, Any]:
                 "'Serviço ' || (i % 40), (i % 11) / 8, 0, i % 13 = 0, "
                 "now() - age - interval '10 minutes', now() - age, now(), "
                 "CASE WHEN closed THEN LEAST(now(), now() - age "
-                "  + ((i::bigint * 7919) % 400000 + 600) * interval '1 second') END "
+                "  + ((i::bigint * 7919) % 400000 + 600) * interval '1 second') END, "
+                "now() - age + ((i::bigint * 104729) % 86400) * interval '1 second' "
                 "FROM ("
                 "  SELECT i, CASE WHEN i <= :recent THEN i * interval '864 seconds' "
                 "    ELSE interval '100 days' + (i - :recent) * interval '86.4 seconds' END AS age,"
@@ -111,16 +109,11 @@ def _load(svc: Any, total: int) -> dict[str, Any]:
                 "CASE WHEN c.process_version_id = :pedido THEN 'supervisao' ELSE 'analyst' END, "
                 "CASE WHEN c.closed_at IS NULL THEN 'ready' ELSE 'completed' END, "
                 "c.submitted_at, "
-                "c.submitted_at + ((c.id::bigint * 104729) % 86400) * interval '1 second', "
+                "c.first_analysis_at, "
                 "c.closed_at FROM chamados c"
             ),
             {"pedido": versions["pedido_automacao"]},
         )
-        # The ticket keeps its first analysis (Chamado.first_analysis_at): filled by the
-        # very statement migration 0018 runs on an existing database, timed as a note.
-        t0 = time.monotonic()
-        s.execute(first_analysis.BACKFILL)
-        backfill_s = time.monotonic() - t0
         s.execute(
             text(
                 "INSERT INTO satisfaction_surveys (chamado_id, token_hash, created_at, rating, "
@@ -133,7 +126,6 @@ def _load(svc: Any, total: int) -> dict[str, Any]:
         )
     with svc.unit.db.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
-    note(f"{total:_} chamados: first_analysis_at preenchido (migração 0018) em {backfill_s:.1f} s")
     return {"orgao": orgaos[3], "servico": "Serviço 7", "processo": "chamado"}
 
 

@@ -1,7 +1,8 @@
 """``chamados.first_analysis_at``: the moment the team first took a ticket up, which the
 Painel's "time to the first analysis" reads (engine.dashboard). Written by the first
 claim of a staff task (not moved by a release and a new claim), by a reassignment, by the
-completion of a staff task nobody claimed; filled for older tickets by migration 0018."""
+completion of a staff task nobody claimed (an admin's, an outage's resolution); filled
+for older tickets by migration 0018."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from engine.models import Chamado, HumanTask
 from engine.service import Chamados
 from tests.conftest import FRIDAY_EVENING, FakeClock, add_person
 from tests.test_engine_lifecycle import chamado, decide, open_task, submit_registration
+from tests.test_outages import open_outage, version_of, wave
 
 MARIA, ANA, BRUNO, CARLOS, SOFIA = (
     "39053344705",
@@ -160,3 +162,23 @@ def test_the_migration_fills_the_older_tickets(tsvc: Chamados, clock: FakeClock)
             ).all()
         )
     assert filled == live
+
+
+def test_an_outage_resolution_is_the_first_analysis_of_a_ticket_nobody_took(
+    tsvc: Chamados, clock: FakeClock
+) -> None:
+    ana = add_person(tsvc, ANA, "Ana Souza", "analyst")
+    sofia = add_person(tsvc, SOFIA, "Sofia Supervisora", "supervisor")
+    untaken, claimed = wave(tsvc, 2)
+    clock.advance(minutes=20)
+    claimed_at = clock.now
+    tsvc.analysis.claim(ana, open_task(tsvc, claimed, "analyst").id)
+    oid = open_outage(tsvc, ana, untaken)
+    tsvc.outages.link(ana, oid, [claimed])
+    clock.advance(hours=5)
+    result = tsvc.outages.resolve(sofia, oid, version_of(tsvc, sofia, oid))
+    assert sorted(result.done["resolvido"]) == sorted(
+        chamado(tsvc, cid).protocolo for cid in (untaken, claimed)
+    )
+    assert first_analysis(tsvc, untaken) == clock.now
+    assert first_analysis(tsvc, claimed) == claimed_at
