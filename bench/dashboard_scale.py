@@ -3,7 +3,8 @@
 
 One database per size, both holding the same last 100 days: 10,000 tickets, 100 a day
 (órgãos, services, problem types and two processes mixed; one analysis task each,
-claimed minutes to a day after the ticket was sent; most closed, a few overdue, the last
+claimed minutes to a day after the ticket was sent — the ticket's ``first_analysis_at``,
+written with its row, as a live claim keeps it; most closed, a few overdue, the last
 month's ninth ones still open; satisfaction answered on a third of the closed). The
 million adds 990,000 older tickets, a thousand a day over the 990 days before — a
 platform that has run for years, its history all closed and answered. Everything is
@@ -70,7 +71,7 @@ def _load(svc: Any, total: int) -> dict[str, Any]:
                 "INSERT INTO chamados (protocolo, requester_id, process_version_id, status, "
                 "status_label, version, workflow_state, orgao_id, categoria, servico, "
                 "adjustment_rounds, analysis_seconds, overdue, created_at, submitted_at, "
-                "updated_at, closed_at) "
+                "updated_at, closed_at, first_analysis_at) "
                 "SELECT 'CH-2020-' || lpad(i::text, 7, '0'), :u + (i % 1000), "
                 "CASE WHEN i % 10 = 0 THEN :pedido ELSE :chamado END, "
                 "CASE WHEN closed THEN 'resolvido' ELSE 'em_analise' END, "
@@ -80,7 +81,8 @@ def _load(svc: Any, total: int) -> dict[str, Any]:
                 "'Serviço ' || (i % 40), (i % 11) / 8, 0, i % 13 = 0, "
                 "now() - age - interval '10 minutes', now() - age, now(), "
                 "CASE WHEN closed THEN LEAST(now(), now() - age "
-                "  + ((i::bigint * 7919) % 400000 + 600) * interval '1 second') END "
+                "  + ((i::bigint * 7919) % 400000 + 600) * interval '1 second') END, "
+                "now() - age + ((i::bigint * 104729) % 86400) * interval '1 second' "
                 "FROM ("
                 "  SELECT i, CASE WHEN i <= :recent THEN i * interval '864 seconds' "
                 "    ELSE interval '100 days' + (i - :recent) * interval '86.4 seconds' END AS age,"
@@ -107,7 +109,7 @@ def _load(svc: Any, total: int) -> dict[str, Any]:
                 "CASE WHEN c.process_version_id = :pedido THEN 'supervisao' ELSE 'analyst' END, "
                 "CASE WHEN c.closed_at IS NULL THEN 'ready' ELSE 'completed' END, "
                 "c.submitted_at, "
-                "c.submitted_at + ((c.id::bigint * 104729) % 86400) * interval '1 second', "
+                "c.first_analysis_at, "
                 "c.closed_at FROM chamados c"
             ),
             {"pedido": versions["pedido_automacao"]},

@@ -11,7 +11,8 @@ The figures, for a period of Brasília days (at most ``MAX_PERIOD_DAYS``):
   and process.
 * **Em aberto por idade** — tickets sent and not closed, now, by time since sent.
 * **Tempos** — time to the first analysis (sent → the first claim or completion of a
-  staff task) of the tickets sent in the period, and time to the result (sent → closed)
+  staff task, kept on the ticket as ``first_analysis_at``: a release and a new claim do
+  not move it) of the tickets sent in the period, and time to the result (sent → closed)
   of the tickets closed in it; median (p50) and p90 by nearest rank, exact.
 * **Prazos vencidos** — tickets sent in the period whose analysis passed its deadline
   (the model's ``marksOverdue`` timer fired: ``chamados.overdue``).
@@ -25,19 +26,21 @@ reads the tickets of its own period through an index on the time that defines it
 (migration 0016: ``submitted_at``, ``closed_at``, the open tickets by ``submitted_at``,
 ``satisfaction_surveys.answered_at``) and nothing older, so the work follows the tickets
 *in the period* — capped by the period's length — and not the tickets the database
-holds. What comes back is already counted: the period's tickets per órgão × service ×
-type × process (the breakdowns and the filters' choices), per UTC hour × overdue (the
-series: Brasília's offset is a whole number of hours, so hours add up to Brasília days
-exactly, past daylight-saving years included), per adjustment rounds, per score; the
-percentiles are PostgreSQL's ``percentile_disc`` (which is the nearest rank); only
-SQLite, whose deployments are small, sends the durations to Python to rank them.
-A rollup table would make a long period cheaper still, but the percentiles need every
-duration (a histogram rounds them), and keeping a row per day × órgão × service × type
-× process in step with every ticket change would add writes to every step of every
-process, for a page few people open. What this costs: a long period of a busy deployment
-reads its period's tickets inside the database — see the benchmark's one-year line —;
-the default period is the last 30 days. The open backlog is one aggregate over the
-partial index of open tickets, which holds only what is still open.
+holds; the time to the first analysis is a column of the ticket (migration 0018) for the
+same reason, not a lookup of each ticket's tasks. What comes back is already counted:
+the period's tickets per órgão × service × type × process (the breakdowns and the
+filters' choices), per UTC hour × overdue (the series: Brasília's offset is a whole
+number of hours, so hours add up to Brasília days exactly, past daylight-saving years
+included), per adjustment rounds, per score; the percentiles are PostgreSQL's
+``percentile_disc`` (which is the nearest rank); only SQLite, whose deployments are
+small, sends the durations to Python to rank them. A rollup table would make a long
+period cheaper still, but the percentiles need every duration (a histogram rounds them),
+and keeping a row per day × órgão × service × type × process in step with every ticket
+change would add writes to every step of every process, for a page few people open. What
+this costs: a long period of a busy deployment reads its period's tickets inside the
+database — see the benchmark's one-year line —; the default period is the last 30 days.
+The open backlog is one aggregate over the partial index of open tickets, which holds
+only what is still open.
 
 Adding a figure (the incidents of issue #12, for one) is a fact query in
 ``usecases/dashboard.py`` and a builder in ``METRICS`` here: the page, the API and the

@@ -297,6 +297,11 @@ class Chamado(Base):
     submitted_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     updated_at: Mapped[timestamp]
     closed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    # When the team first took the ticket up: the first claim of a staff task, or the
+    # completion of one nobody had claimed (engine.dashboard's "time to the first
+    # analysis"). Written once, by the claim (usecases/analysis.py) or the completion
+    # (usecases/requests.py ``_finish_completion``); a release does not move it.
+    first_analysis_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     # A technical incident (engine.incidents): the model failed while a step ran; the
     # ticket keeps its last saved workflow state and the step waits, described in
     # ``incident_action``, for an admin to run it again. All null when there is none.

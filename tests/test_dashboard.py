@@ -12,7 +12,7 @@ from engine import dashboard, groups
 from engine.errors import Forbidden, ValidationFailed
 from engine.service import ActorRef, Chamados, Panel
 from tests import dashboard_data
-from tests.conftest import FakeClock, add_person
+from tests.conftest import TEST_DATABASE_URL, FakeClock, add_person
 from tests.dashboard_data import Known
 from tests.test_engine_lifecycle import chamado
 
@@ -265,3 +265,18 @@ def test_incidents_opened_in_the_period_with_their_tickets_and_followers(
     # In a period that ends before it was opened: not counted.
     before = panel(tsvc, admin, ate="2026-11-30")
     assert rows(before, "incidentes")[0] == ["Abertos", 0, 0, 0]
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="psycopg's prepared statements: PostgreSQL only")
+def test_the_panels_reads_are_planned_with_their_period_then_the_connection_is_restored(
+    tsvc: Chamados,
+) -> None:
+    from engine.usecases.dashboard import _planned_with_their_period
+
+    with tsvc.unit.reading() as session:
+        driver = session.connection().connection.driver_connection
+        before = driver.prepare_threshold
+        assert before is not None
+        with _planned_with_their_period(session):
+            assert driver.prepare_threshold is None
+        assert driver.prepare_threshold == before

@@ -29,11 +29,14 @@ BUDGET = {
     "listar": (3, 0),  # auth; the person's groups; the page
     "enviar A": (10, 1),  # … and the form's searchable text (engine.search): one upsert
     "fila": (4, 0),  # auth; groups; every count in one statement; the page
-    "assumir": (5, 1),
+    # 5 until migration 0018: every claim now also keeps the ticket's first analysis for
+    # the Painel (Chamado.first_analysis_at), one UPDATE … WHERE first_analysis_at IS NULL
+    # (it changes nothing after the first claim; cheaper than reading first to skip it).
+    "assumir": (6, 1),
     # … and, as the instance ends, its satisfaction survey (engine.satisfaction): one insert
     "enviar B": (11, 1),
 }
-PER_INSTANCE = (41, 4)
+PER_INSTANCE = (42, 4)  # the claim's first analysis: one more
 
 
 @contextmanager

@@ -43,13 +43,22 @@ _CLAIM = (
         _TASKS.c.group.in_(bindparam("groups", expanding=True)),
     )
     .values(assignee_id=bindparam("assignee_id"), claimed_at=bindparam("claimed_at"))
-    .returning(_TASKS.c.chamado_id, _TASKS.c.title)
+    .returning(_TASKS.c.chamado_id, _TASKS.c.title, _TASKS.c.group)
+)
+_CHAMADOS = Chamado.__table__
+# The first time the team takes the ticket up (engine.dashboard's first analysis): kept
+# by the first claim of a staff task; a later claim, after a release, does not move it.
+_FIRST_ANALYSIS = (
+    update(_CHAMADOS)
+    .where(_CHAMADOS.c.id == bindparam("chamado_id"), _CHAMADOS.c.first_analysis_at.is_(None))
+    .values(first_analysis_at=bindparam("at"))
 )
 
 
 class Analysis(UseCaseBase):
     def claim(self, actor: Actor, task_id: int) -> None:
         self._require_roles(actor, ANALYST_ROLES)
+        now = self.clock()
         with self.transaction() as session:
             claimed = (
                 session.connection()
@@ -59,7 +68,7 @@ class Analysis(UseCaseBase):
                         "task_id": task_id,
                         "groups": self._groups(session, actor),
                         "assignee_id": actor.id,
-                        "claimed_at": self.clock(),
+                        "claimed_at": now,
                     },
                 )
                 .first()
@@ -71,6 +80,10 @@ class Analysis(UseCaseBase):
                 if task.state != "ready":
                     raise TaskNotReady("Esta tarefa não está mais disponível.")
                 raise Conflict("Esta tarefa já foi assumida por outra pessoa.")
+            if claimed.group != groups.REQUESTER:
+                session.connection().execute(
+                    _FIRST_ANALYSIS, {"chamado_id": claimed.chamado_id, "at": now}
+                )
             self._audit(
                 session,
                 claimed.chamado_id,
@@ -121,8 +134,12 @@ class Analysis(UseCaseBase):
                 )
             if task.state != "ready":
                 raise TaskNotReady("Esta tarefa não está mais disponível.")
+            now = self.clock()
             task.assignee_id = target.id
-            task.claimed_at = self.clock()
+            task.claimed_at = now
+            session.connection().execute(
+                _FIRST_ANALYSIS, {"chamado_id": task.chamado_id, "at": now}
+            )
             self._audit(
                 session,
                 task.chamado,

@@ -12,20 +12,20 @@ satisfaction answers given in it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, extract, func, select, type_coerce
+from sqlalchemy import Select, case, extract, func, select
 from sqlalchemy.orm import Session
 
-from engine import catalogs, dashboard, groups
+from engine import catalogs, dashboard
 from engine.dashboard import Facts, Filters, Metric
 from engine.errors import Forbidden, ValidationFailed
 from engine.models import (
-    AwareDateTime,
     Chamado,
-    HumanTask,
     Outage,
     OutageLink,
     OutageSubscriber,
@@ -39,9 +39,32 @@ REFUSED = (
     "Peça o papel de Supervisor(a) a um(a) administrador(a), se precisar dele."
 )
 _VIEWERS = frozenset({"supervisor", "admin"})
-# The first time the team took up a ticket: the first claim of a staff task, or the
-# completion of one nobody claimed (a released claim is forgotten with its claimed_at).
-_TASKS = HumanTask.__table__
+
+
+@contextmanager
+def _planned_with_their_period(session: Session) -> Iterator[None]:
+    """Every statement planned with its values: no server-side prepared statement.
+
+    psycopg prepares a statement on the server after five executions of the same SQL;
+    PostgreSQL may then run its generic plan, made without the period's bounds. The
+    Painel's statements are the same SQL for a month and for a year, and the plan that
+    fits depends on how many rows the period holds: measured with a million tickets, the
+    satisfaction answers of 30 days took 19 ms on the generic plan against 2 ms on their
+    own (bench/dashboard_scale.py). Planning costs a fraction of a millisecond per
+    statement. Nothing to do on SQLite (its connection has no such setting)."""
+    driver = session.connection().connection.driver_connection
+    threshold = getattr(driver, "prepare_threshold", _NOT_PSYCOPG)
+    if threshold is _NOT_PSYCOPG:
+        yield
+        return
+    driver.prepare_threshold = None
+    try:
+        yield
+    finally:
+        driver.prepare_threshold = threshold
+
+
+_NOT_PSYCOPG = object()
 
 
 @dataclass(frozen=True)
@@ -72,7 +95,7 @@ class Dashboard(UseCaseBase):
     def panel(self, actor: Actor, filters: Filters) -> Panel:
         self._viewer(actor)
         now = self.clock()
-        with self.reading() as session:
+        with self.reading() as session, _planned_with_their_period(session):
             titles = self._process_titles(session)
             scope = self._scope(session, actor, list(titles))
             if filters.process_id is not None and (
@@ -309,24 +332,17 @@ class Dashboard(UseCaseBase):
         after: datetime,
         dialect: str,
     ) -> dashboard.Durations:
-        """Sent → the first claim (or completion) of a staff task, looked up per ticket
-        on the index of its task rows. A join grouped per ticket lets PostgreSQL hash the
-        whole task table once the period holds thousands of tickets (measured with a
-        million, 100 days: a parallel scan of every task row, 564 ms, against 71 ms for
-        the lookups); a scalar subquery is always the per-ticket lookup, and OFFSET 0 keeps
-        the planner from inlining it into each reference of the percentiles."""
-        tasks = _TASKS
-        first = type_coerce(
-            select(func.min(func.coalesce(tasks.c.claimed_at, tasks.c.completed_at)))
-            .where(tasks.c.chamado_id == Chamado.id, tasks.c.group != groups.REQUESTER)
-            .scalar_subquery(),
-            AwareDateTime(),
-        )
+        """Sent → the first claim or completion of a staff task, which the ticket keeps
+        (``Chamado.first_analysis_at``, written by that claim or completion; migration
+        0018 filled the older tickets): read from the period's ticket rows, which the
+        other figures read too. It used to be looked up per ticket in human_tasks' index,
+        a B-tree one level deeper at a million tickets — the unfiltered views' 1.79×
+        (README, "Painel (issue #12)")."""
         query = self._in_scope(
-            select(Chamado.submitted_at.label("start"), first.label("end")), scope
+            select(Chamado.submitted_at.label("start"), Chamado.first_analysis_at.label("end")),
+            scope,
         ).where(self._sent_in(start, after))
-        fenced = self._narrowed(query, filters).offset(0)
-        return self._durations(session, fenced.subquery(), dialect)
+        return self._durations(session, self._narrowed(query, filters).subquery(), dialect)
 
     def _closed_in(
         self, scope: set[str] | None, filters: Filters, start: datetime, after: datetime

@@ -432,6 +432,10 @@ class Requests(Recording):
         task.state = "completed"
         task.completed_at = now
         task.completed_by_id = actor.id
+        if chamado.first_analysis_at is None and task.group != tasks.REQUESTER_GROUP:
+            # A staff task completed before anyone claimed it (an admin, an outage's
+            # resolution): the team's first analysis, written with the ticket's row.
+            chamado.first_analysis_at = now
         task.draft_data = None
         if corewrite.update(session, task, **expect) != 1:
             raise Conflict(
