@@ -45,12 +45,10 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from engine import catalogs, forms, incidents, outages, runtime, specs, tasks
-from engine.clock import workflow_time
-from engine.errors import Conflict, Forbidden, ModelRuntimeError, NotFound, ValidationFailed
+from engine import catalogs, outages, runtime, specs, tasks
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import Chamado, HumanTask, Outage, OutageLink, OutageSubscriber, User
 from engine.outages import Duplicate
-from engine.scripting import acting_as
 from engine.usecases.base import ANALYST_ROLES, Actor, ActorRef
 from engine.usecases.requests import Requests
 
@@ -733,32 +731,15 @@ class Outages(Requests):
         clean = self._keep_schema_fields(schema, data)
         wf = runtime.load(bundle, chamado.workflow_state)
         spiff_task = runtime.ready_task(wf, task.task_guid)
-        errors = forms.validate(schema, clean, ui=bundle.forms.get(task.form_ui_schema or "", {}))
-        for name, message in self._domain_checks(
-            session, bundle, task, schema, clean, spiff_task.data
-        ).items():
-            errors.setdefault(name, message)
+        errors = self._sending_errors(session, bundle, task, schema, clean, spiff_task)
         if errors:
             return "falhou", "; ".join(f"{k}: {v}" for k, v in errors.items())[:2000]
         expected = chamado.version
-        due_before = chamado.analysis_due_at
-        deadlines = self._business_deadlines(bundle, chamado, {**spiff_task.data, **clean}, now)
-        try:
-            with workflow_time(self.clock), acting_as(self._script_user(session, actor.id)):
-                runtime.complete(wf, spiff_task, {**clean, **deadlines})
-        except ModelRuntimeError as failure:
+        failure = self._run_completion(session, chamado, bundle, wf, spiff_task, clean, actor, now)
+        if failure is not None:
             # As an analyst's sending would: the ticket stops in a technical incident
             # holding this completion for an admin's "Tentar novamente".
-            chamado.analysis_due_at = due_before
-            action = incidents.PendingAction(
-                incidents.TASK,
-                element=task.task_name,
-                title=task.title,
-                task_id=task.id,
-                actor_id=actor.id,
-                data=clean,
-            )
-            self._open_incident(session, chamado, bundle, failure, action, actor.id, now)
+            self._hold_in_incident(session, chamado, bundle, task, clean, failure, actor, now)
             self._write_chamado(session, chamado, expected)
             return "incidente_tecnico", failure.message[:2000]
         self._audit(

@@ -306,31 +306,15 @@ class Requests(Recording):
             clean = self._keep_schema_fields(schema, data)
             wf = runtime.load(bundle, chamado.workflow_state)
             spiff_task = runtime.ready_task(wf, task.task_guid)
-            errors = forms.validate(
-                schema, clean, ui=bundle.forms.get(task.form_ui_schema or "", {})
-            )
-            checks = self._domain_checks(session, bundle, task, schema, clean, spiff_task.data)
-            for field, message in checks.items():
-                errors.setdefault(field, message)  # the schema's message, if any, comes first
+            errors = self._sending_errors(session, bundle, task, schema, clean, spiff_task)
             if errors:
                 raise ValidationFailed(errors)
-            due_before = chamado.analysis_due_at
-            deadlines = self._business_deadlines(bundle, chamado, {**spiff_task.data, **clean}, now)
-            try:
-                with workflow_time(self.clock), acting_as(self._script_user(session, actor.id)):
-                    runtime.complete(wf, spiff_task, {**clean, **deadlines})
-            except ModelRuntimeError as failure:
-                chamado.analysis_due_at = due_before  # the step did not happen
+            failure = self._run_completion(
+                session, chamado, bundle, wf, spiff_task, clean, actor, now
+            )
+            if failure is not None:
                 self._hold_completion(session, task, data, None if on_behalf else actor)
-                action = incidents.PendingAction(
-                    incidents.TASK,
-                    element=task.task_name,
-                    title=task.title,
-                    task_id=task.id,
-                    actor_id=actor.id,
-                    data=clean,
-                )
-                self._open_incident(session, chamado, bundle, failure, action, actor.id, now)
+                self._hold_in_incident(session, chamado, bundle, task, clean, failure, actor, now)
                 self._write_chamado(session, chamado, expected_version)
                 return chamado
             # The task row is not locked: a release or reassignment since it was read
@@ -387,6 +371,69 @@ class Requests(Recording):
                 "holder_id": holder_id,
             },
         )
+
+    def _sending_errors(
+        self,
+        session: Session,
+        bundle: specs.ProcessBundle,
+        task: HumanTask,
+        schema: dict[str, Any],
+        clean: dict[str, Any],
+        spiff_task: Any,
+    ) -> dict[str, str]:
+        """What keeps a sending from being taken: the schema's messages, then the model's
+        own checks on fields the schema let through."""
+        errors = forms.validate(schema, clean, ui=bundle.forms.get(task.form_ui_schema or "", {}))
+        checks = self._domain_checks(session, bundle, task, schema, clean, spiff_task.data)
+        for field, message in checks.items():
+            errors.setdefault(field, message)  # the schema's message, if any, comes first
+        return errors
+
+    def _run_completion(
+        self,
+        session: Session,
+        chamado: Chamado,
+        bundle: specs.ProcessBundle,
+        wf: Any,
+        spiff_task: Any,
+        clean: dict[str, Any],
+        actor: Actor,
+        now: datetime,
+    ) -> ModelRuntimeError | None:
+        """Run the task in the workflow, with the model's business deadlines; the model's
+        failure comes back (the step did not happen: the deadline it set is undone)."""
+        due_before = chamado.analysis_due_at
+        deadlines = self._business_deadlines(bundle, chamado, {**spiff_task.data, **clean}, now)
+        try:
+            with workflow_time(self.clock), acting_as(self._script_user(session, actor.id)):
+                runtime.complete(wf, spiff_task, {**clean, **deadlines})
+        except ModelRuntimeError as failure:
+            chamado.analysis_due_at = due_before
+            return failure
+        return None
+
+    def _hold_in_incident(
+        self,
+        session: Session,
+        chamado: Chamado,
+        bundle: specs.ProcessBundle,
+        task: HumanTask,
+        clean: dict[str, Any],
+        failure: ModelRuntimeError,
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        """The ticket stops in a technical incident holding this completion, for an
+        admin's "Tentar novamente"."""
+        action = incidents.PendingAction(
+            incidents.TASK,
+            element=task.task_name,
+            title=task.title,
+            task_id=task.id,
+            actor_id=actor.id,
+            data=clean,
+        )
+        self._open_incident(session, chamado, bundle, failure, action, actor.id, now)
 
     @staticmethod
     def _hold_completion(
