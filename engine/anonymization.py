@@ -109,6 +109,8 @@ def free_text_fields(forms: Mapping[str, Any]) -> set[str]:
                 and not _is_choice(prop)
             ):
                 names.add(name)
+                # A dotted field's value sits nested in task data under its first part.
+                names.add(name.split(".", 1)[0])
     return names
 
 

@@ -59,7 +59,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
 from engine.errors import ProcessDefinitionError
-from engine.scripting import ExpressionRejected, compile_expression, evaluate
+from engine.scripting import ExpressionRejected, compile_expression, evaluate, sanitize_for_md
 
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -76,6 +76,10 @@ REQUESTER = "solicitante"
 _MAX_TEMPLATE = 5000
 
 _templates = SandboxedEnvironment(autoescape=False, undefined=Undefined)
+# SpiffArena's instructions use it both ways: {{ x | sanitize_for_md }} and
+# {{ sanitize_for_md(x) }}.
+_templates.filters["sanitize_for_md"] = sanitize_for_md
+_templates.globals["sanitize_for_md"] = sanitize_for_md
 
 
 @dataclass(frozen=True)

@@ -236,8 +236,26 @@ def ready_task(wf: BpmnWorkflow, guid: str) -> Task:
 def complete(wf: BpmnWorkflow, task: Task, data: dict[str, Any]) -> None:
     if task.state != TaskState.READY or not task.task_spec.manual:
         raise TaskNotReady("Esta tarefa não está mais disponível.")
-    task.data.update(copy.deepcopy(data))
+    _merge_answers(task.data, copy.deepcopy(data))
     _steps(wf, task)
+
+
+def _merge_answers(target: dict[str, Any], data: dict[str, Any]) -> None:
+    """A form's answers into task data; a dotted field name (SpiffArena's dot notation,
+    "fatura.vencimento") nests its value: {"fatura": {"vencimento": ...}}, beside what
+    the dict already held."""
+    for key, value in data.items():
+        if "." not in key:
+            target[key] = value
+            continue
+        *path, last = key.split(".")
+        node = target
+        for part in path:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[last] = value
 
 
 def end_event(wf: BpmnWorkflow, bundle: ProcessBundle) -> str | None:

@@ -26,8 +26,12 @@ over a budget raises LimitExceeded, which engine.runtime turns into a technical 
 The names SpiffArena offers scripts are here without import: ``datetime`` (both
 ``datetime.now()`` and ``datetime.datetime.now()`` work), ``timedelta``, ``date``,
 ``time``, ``decimal``/``Decimal``, ``json``, and the helpers ``get_current_user()``
-(the person whose action runs the step; None for a timer) and ``get_localtime(dt,
-zone)``.
+(the person whose action runs the step; None for a timer), ``get_localtime(dt,
+zone)``, and about the running instance ``get_process_initiator_user()``,
+``get_last_user_completing_task(process, task)``, ``get_process_info()`` /
+``get_toplevel_process_info()`` and ``sanitize_for_md(text)``. SpiffArena's helpers that
+reach its own services (secrets, permissions, environment, URLs) are not offered: a
+script that calls one stops on a NameError naming it.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import logging
 import re
 import time as _time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
@@ -103,14 +108,34 @@ _current_user: contextvars.ContextVar[list[UserSource] | None] = contextvars.Con
 )
 
 
+@dataclass(frozen=True)
+class InstanceFacts:
+    """What SpiffArena's helpers about the running instance answer. The callables read
+    the database only when a script asks, as ``get_current_user()`` does."""
+
+    process_id: str
+    # None while the first steps of a new instance run: its row is written after them.
+    instance_id: int | None
+    initiator: Callable[[], dict[str, Any] | None]
+    last_completer: Callable[[str], dict[str, Any] | None]
+
+
+_current_instance: contextvars.ContextVar[InstanceFacts | None] = contextvars.ContextVar(
+    "chamados_script_instance", default=None
+)
+
+
 @contextlib.contextmanager
-def acting_as(user: UserSource) -> Iterator[None]:
+def acting_as(user: UserSource, instance: InstanceFacts | None = None) -> Iterator[None]:
     """Scripts run inside see ``user`` (or what the callable returns, called once, when
-    a script first asks) from ``get_current_user()``."""
+    a script first asks) from ``get_current_user()``, and ``instance`` from the helpers
+    about the running instance (``get_process_initiator_user()``...)."""
     token = _current_user.set([user])
+    instance_token = _current_instance.set(instance)
     try:
         yield
     finally:
+        _current_instance.reset(instance_token)
         _current_user.reset(token)
 
 
@@ -563,6 +588,45 @@ def _get_current_user() -> dict[str, Any] | None:
     return dict(user) if user else None
 
 
+def _get_process_initiator_user() -> dict[str, Any] | None:
+    instance = _current_instance.get()
+    return instance.initiator() if instance else None
+
+
+def _get_last_user_completing_task(*args: Any, **kwargs: Any) -> dict[str, Any] | None:
+    """SpiffArena's ``get_last_user_completing_task(process, task)``: the person who last
+    completed the task ``task`` (its BPMN id) of this instance. The process argument
+    names a model in SpiffArena's tree; an instance here runs one model, so only the task
+    counts."""
+    task = kwargs.get("task_bpmn_identifier", args[1] if len(args) > 1 else None)
+    if not isinstance(task, str):
+        raise ExpressionRejected(
+            "get_last_user_completing_task recebe o processo e o id da tarefa, ex.: "
+            'get_last_user_completing_task("meu_processo", "aprovar").'
+        )
+    instance = _current_instance.get()
+    return instance.last_completer(task) if instance else None
+
+
+def _get_process_info() -> dict[str, Any]:
+    instance = _current_instance.get()
+    return {
+        "process_instance_id": instance.instance_id if instance else None,
+        "process_model_identifier": instance.process_id if instance else None,
+    }
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([_*\[\]()~`#+\-=|{}!])")
+
+
+def sanitize_for_md(value: Any) -> str:
+    """SpiffArena's ``sanitize_for_md``: a value shown inside markdown as the text it is
+    (its markdown characters escaped, its line breaks removed). Also a filter of the
+    model's texts (engine.policy)."""
+    text = "" if value is None else str(value)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "").replace("\r", "")
+
+
 def _json_loads(text: str) -> Any:
     try:
         return limits.loads(text)
@@ -595,6 +659,11 @@ _STANDARD_NAMES: dict[str, Any] = {
     "json": SimpleNamespace(dumps=_json.dumps, loads=_json_loads),
     "get_current_user": _get_current_user,
     "get_localtime": _get_localtime,
+    "get_process_initiator_user": _get_process_initiator_user,
+    "get_last_user_completing_task": _get_last_user_completing_task,
+    "get_process_info": _get_process_info,
+    "get_toplevel_process_info": _get_process_info,
+    "sanitize_for_md": sanitize_for_md,
 }
 
 _BUILTINS: dict[str, Any] = dict(
@@ -885,7 +954,6 @@ class BoundedScriptEngine(PythonScriptEngine):
                     refused
                 )
         return value
-
 
     def call_service(
         self,

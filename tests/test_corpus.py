@@ -60,10 +60,10 @@ MAX_STEPS = 40
 # README included, regenerated).
 EXPECTED = {
     "models": 38,
-    "deployed": 19,
-    "refused": 19,
-    "ran_to_end": 12,
-    "incident": 6,
+    "deployed": 20,
+    "refused": 18,
+    "ran_to_end": 15,
+    "incident": 4,
     "stuck": 1,
     "not_started": 0,
 }

@@ -304,17 +304,17 @@ def test_a_failing_script_is_reported_in_portuguese_with_its_line_and_python_err
 
 
 def test_an_unknown_name_is_explained_in_portuguese() -> None:
-    # SpiffArena's model_with_lanes (corpus/) calls a helper of SpiffArena's own backend.
+    # A helper of SpiffArena's own backend that reaches its services is not offered.
     from engine import runtime, specs
     from engine.errors import ModelRuntimeError
 
-    xml = model(chain(script_task("Script_1", "x = get_last_user_completing_task('a', 'b')")))
+    xml = model(chain(script_task("Script_1", "x = get_secret('b')")))
     bundle = specs.parse_process(xml.encode(), {})
     with pytest.raises(ModelRuntimeError) as err:
         runtime.start(bundle, {})
     assert err.value.message == (
         "O processo não pôde continuar no elemento Script_1: o script ou a expressão falhou "
-        "na linha 1 com NameError: o nome 'get_last_user_completing_task' não existe nos "
+        "na linha 1 com NameError: o nome 'get_secret' não existe nos "
         "dados da instância nem entre as funções oferecidas aos scripts. Avise a equipe "
         "responsável pelo modelo."
     )

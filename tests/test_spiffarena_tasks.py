@@ -180,3 +180,145 @@ def test_a_plain_task_is_a_step_the_requester_concludes(svc: Chamados) -> None:
     assert svc.requests.task_form(w.maria, first.id).submit_label == "Concluir"
     chamado = svc.requests.complete_task(w.maria, first.id, {"ignorado": 1}, chamado.version)
     assert w.ticket(chamado.id).closed_at is not None
+
+
+# SpiffArena's dot notation ("fatura.valor" nests under "fatura") and its script helpers
+# about the running instance, as its models call them.
+DOTTED_SCHEMA = {
+    "title": "Fatura",
+    "required": ["fatura.valor", "fatura.vencimento"],
+    "properties": {
+        "fatura.valor": {"type": "integer", "title": "Valor", "minimum": 1},
+        "fatura.vencimento": {"type": "string", "title": "Vencimento", "maxLength": 20},
+        "fatura.observacao": {"type": "string", "title": "Observação", "maxLength": 200},
+    },
+}
+DOTTED_TASK = (
+    USER_FORM.replace("Activity_dados", "Activity_fatura")
+    .replace("dados-schema.json", "fatura-schema.json")
+    .replace(
+        '<spiffworkflow:property name="formUiSchemaFilename" value="dados-uischema.json"/>', ""
+    )
+)
+HELPERS_SCRIPT = (
+    'quem_fatura = get_last_user_completing_task("misc/fatura", "Activity_fatura")["name"]\n'
+    'quem_agora = get_last_user_completing_task("misc/fatura", "Activity_conferir")["name"]\n'
+    'ninguem = get_last_user_completing_task("misc/fatura", "Activity_nunca")\n'
+    'iniciador = get_process_initiator_user()["name"]\n'
+    "info = get_process_info()\n"
+    'dobro = fatura["valor"] * 2\n'
+    'seguro = sanitize_for_md(fatura["observacao"])'
+)
+CONFERIR = (
+    '<bpmn:manualTask id="Activity_conferir" name="Conferir">{flows}'
+    "<bpmn:extensionElements><spiffworkflow:instructionsForEndUser>"
+    + escape(
+        "Valor: {{ fatura.valor }}; nota: {{ fatura.observacao | sanitize_for_md }} / "
+        "{{ sanitize_for_md(fatura.observacao) }}"
+    )
+    + "</spiffworkflow:instructionsForEndUser>"
+    f"<spiffworkflow:postScript>{escape(HELPERS_SCRIPT)}</spiffworkflow:postScript>"
+    "</bpmn:extensionElements></bpmn:manualTask>"
+)
+NEVER = '<bpmn:manualTask id="Activity_nunca" name="Nunca">{flows}</bpmn:manualTask>'
+
+
+def publish_dotted(
+    w: World, schema: dict[str, object] = DOTTED_SCHEMA, pid: str = "Fatura"
+) -> list[str]:
+    """Saves the draft (problems listed), publishes it if it has none."""
+    w.designer.create_model(w.dora, pid, "Fatura com notação de ponto")
+    draft = w.designer.draft(w.dora, pid)
+    xml = model(chain(DOTTED_TASK, CONFERIR, NEVER), process_id=pid)
+    with w.svc.unit.transaction() as session:
+        from engine.designer import drafts
+
+        drafts.save(
+            session,
+            draft,
+            draft.version,
+            None,
+            w.svc.clock(),
+            bpmn_xml=xml,
+            form_texts={"fatura-schema.json": json.dumps(schema)},
+        )
+    problems = [p.message for p in w.designer.model(w.dora, pid).problems]
+    if not problems:
+        draft = w.designer.draft(w.dora, pid)
+        w.designer.publish(w.dora, pid, draft.version, "notação de ponto")
+    return problems
+
+
+def test_dotted_fields_nest_their_answers_and_the_instance_helpers_answer(svc: Chamados) -> None:
+    w = World(svc)
+    assert publish_dotted(w) == []
+    chamado, first = svc.requests.start_instance(w.maria, "Fatura")
+    assert first is not None and first.task_name == "Activity_fatura"
+    with pytest.raises(Exception) as err:  # each dotted field's error under its own name
+        svc.requests.complete_task(
+            w.maria, first.id, {"fatura.valor": 0, "fatura.observacao": "x" * 201}, chamado.version
+        )
+    errors = err.value.errors  # type: ignore[attr-defined]
+    assert set(errors) == {"fatura.valor", "fatura.vencimento", "fatura.observacao"}
+    answers = {
+        "fatura.valor": 150,
+        "fatura.vencimento": "2026-12-31",
+        "fatura.observacao": "a_b *c*",
+    }
+    chamado = svc.requests.complete_task(w.maria, first.id, answers, chamado.version)
+    data = w.workflow_data(chamado.id)
+    assert data["fatura"] == {"valor": 150, "vencimento": "2026-12-31", "observacao": "a_b *c*"}
+    assert "fatura.valor" not in data
+    (second,) = w.open_tasks(chamado.id)
+    form = svc.requests.task_form(w.maria, second.id)
+    assert form.instructions == r"Valor: 150; nota: a\_b \*c\* / a\_b \*c\*"
+    chamado = svc.requests.complete_task(w.maria, second.id, {}, chamado.version)
+    data = w.workflow_data(chamado.id)
+    assert data["quem_fatura"] == data["quem_agora"] == data["iniciador"] == "Maria da Silva"
+    assert data["ninguem"] is None
+    assert data["info"] == {"process_instance_id": chamado.id, "process_model_identifier": "Fatura"}
+    assert data["dobro"] == 300 and data["seguro"] == r"a\_b \*c\*"
+
+
+def test_a_dotted_field_cannot_sit_inside_another_field(svc: Chamados) -> None:
+    w = World(svc)
+    schema = json.loads(json.dumps(DOTTED_SCHEMA))
+    schema["properties"]["fatura"] = {"type": "string", "title": "Fatura"}
+    problems = publish_dotted(w, schema)
+    assert any("'fatura' e 'fatura." in p for p in problems), problems
+    schema = json.loads(json.dumps(DOTTED_SCHEMA))
+    schema["properties"]["fatura..x"] = {"type": "string"}
+    problems = publish_dotted(w, schema, pid="Fatura2")
+    assert any("fatura..x" in p and "separadas por ponto" in p for p in problems), problems
+
+
+def test_a_dotted_fields_page_posts_nested_and_retention_drops_the_whole_object(
+    app: Flask,
+) -> None:
+    from engine.anonymization import free_text_fields
+
+    svc: Chamados = app.extensions["chamados"]
+    w = World(svc)
+    assert publish_dotted(w) == []
+    maria = logged_in(app, MARIA, "Maria da Silva")
+    chamado, first = svc.requests.start_instance(w.maria, "Fatura")
+    assert first is not None
+    page = maria.get(f"/tarefas/{first.id}").get_data(as_text=True)
+    assert 'name="fatura.valor"' in page and 'for="f-fatura.valor"' in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    resp = maria.post(
+        f"/tarefas/{first.id}",
+        data={
+            "csrf_token": token.group(1),
+            "version": str(chamado.version),
+            "_step": "formulario",
+            "_action": "submit",
+            "fatura.valor": "42",
+            "fatura.vencimento": "amanhã",
+        },
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    assert w.workflow_data(chamado.id)["fatura"] == {"valor": 42, "vencimento": "amanhã"}
+    # The free-text answers nest under "fatura" in task data: retention removes the object.
+    assert {"fatura", "fatura.vencimento"} <= free_text_fields({"f": DOTTED_SCHEMA})

@@ -367,7 +367,7 @@ class _Context:
             readonly=readonly,
             help=field_ui.get("ui:help") or prop.get("description"),
             placeholder=field_ui.get("ui:placeholder"),
-            input_type={"email": "email", "tel": "tel"}.get(widget, "text"),
+            input_type={"email": "email", "tel": "tel", "date": "date"}.get(widget, "text"),
             max_length=prop.get("maxLength"),
             textarea_rows=int(options.get("rows", 4)),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,15 @@ from engine import limits
 from engine.catalogs import CatalogOption as CatalogOption  # re-exported for callers
 from engine.errors import ProcessDefinitionError
 from engine.forms.structure import _is_table, steps
-from engine.forms.types import FIELD_NAME, WIDGETS, FormDefinition, Step, implied_object
+from engine.forms.types import (
+    FIELD_NAME,
+    FIELD_PATH,
+    RJSF_WIDGETS,
+    WIDGETS,
+    FormDefinition,
+    Step,
+    implied_object,
+)
 
 
 def load_form(forms_dir: Path | str, schema_filename: str, ui_filename: str) -> FormDefinition:
@@ -80,27 +89,48 @@ def _definition(
         )
     for field_name, prop in props.items():
         _check_field(name, field_name, prop, ui.get(field_name) or {})
+    _check_paths_apart(name, props)
     _check_ui_steps_shape(ui_name, ui.get("ui:steps"))
     form_steps = steps(ui, schema)
     _check_steps(name, ui_name, schema, form_steps)
     return FormDefinition(name=name, schema=schema, ui=ui, steps=tuple(form_steps))
 
 
-def _check_name(form: str, field_name: str) -> None:
-    if not FIELD_NAME.match(field_name) or "__" in field_name:
+def _check_name(form: str, field_name: str, pattern: re.Pattern[str] = FIELD_NAME) -> None:
+    if not pattern.match(field_name) or "__" in field_name:
+        dotted = " (ou partes assim separadas por ponto, ex.: fatura.vencimento)"
         raise ProcessDefinitionError(
             f"Formulário {form}: o nome de campo '{field_name}' é inválido; use letras "
-            "sem acento, dígitos e _ (começando por letra, sem '__').",
+            "sem acento, dígitos e _ (começando por letra, sem '__')"
+            f"{dotted if pattern is FIELD_PATH else ''}.",
             element_id=field_name,
         )
 
 
+def _check_paths_apart(form: str, props: Mapping[str, Any]) -> None:
+    """A dotted field nests its value under its first parts: no other field may hold a
+    value at one of those parts ("fatura" and "fatura.vencimento" would overwrite each
+    other in task data)."""
+    names = set(props)
+    for field_name in props:
+        parts = field_name.split(".")
+        for end in range(1, len(parts)):
+            prefix = ".".join(parts[:end])
+            if prefix in names:
+                raise ProcessDefinitionError(
+                    f"Formulário {form}: os campos '{prefix}' e '{field_name}' ocupam o "
+                    f"mesmo lugar nos dados ('{field_name}' fica dentro de '{prefix}'); "
+                    "renomeie um deles.",
+                    element_id=field_name,
+                )
+
+
 def _check_field(form: str, name: str, prop: Any, ui: Mapping[str, Any]) -> None:
-    _check_name(form, name)
+    _check_name(form, name, FIELD_PATH)
     if not isinstance(prop, dict):
         raise ProcessDefinitionError(f"Formulário {form}: campo '{name}' inválido.", name)
     widget = ui.get("ui:widget")
-    if widget is not None and widget not in WIDGETS:
+    if widget is not None and widget not in WIDGETS and widget not in RJSF_WIDGETS:
         raise ProcessDefinitionError(
             f"Formulário {form}: campo '{name}' usa o widget desconhecido '{widget}'.", name
         )

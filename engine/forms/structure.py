@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.catalogs import CatalogOption as CatalogOption  # re-exported for callers
 from engine.errors import ProcessDefinitionError
-from engine.forms.types import Step
+from engine.forms.types import RJSF_WIDGETS, Step
 
 
 def steps(ui: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> list[Step]:
@@ -50,7 +50,8 @@ def all_fields(form_steps: Iterable[Step]) -> list[str]:
 
 def step_of(form_steps: Iterable[Step], error_key: str) -> str | None:
     """The id of the step holding the field an error key (``itens.1.numero``) names."""
-    top = _top_field(error_key)
+    form_steps = list(form_steps)
+    top = _top_field(error_key, all_fields(form_steps))
     for step in form_steps:
         if top in step.fields:
             return step.id
@@ -62,7 +63,13 @@ def steps_with_errors(form_steps: Sequence[Step], errors: Iterable[str]) -> list
     return [s.id for s in form_steps if s.id in found]
 
 
-def _top_field(key: str) -> str:
+def _top_field(key: str, names: Iterable[str] = ()) -> str:
+    """The top-level field an error or input key names: ``itens.1.numero`` and
+    ``itens__new__numero`` name ``itens``. A dotted field (SpiffArena's dot notation,
+    ``fatura.vencimento``) is one field: ``names`` tells it from a path into a table."""
+    for name in names:
+        if "." in name and (key == name or key.startswith((name + ".", name + "__"))):
+            return name
     return key.split(".", 1)[0].split("__", 1)[0]
 
 
@@ -82,7 +89,7 @@ def widget_of(schema: Mapping[str, Any], ui: Mapping[str, Any], name: str) -> st
     prop = schema.get("properties", {}).get(name, {})
     declared = (ui.get(name) or {}).get("ui:widget")
     if declared:
-        return str(declared)
+        return RJSF_WIDGETS.get(str(declared), str(declared))
     if prop.get("x-attachments"):
         return "files"
     if _is_table(prop):

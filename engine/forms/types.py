@@ -10,6 +10,9 @@ from engine.catalogs import CatalogOption as CatalogOption  # re-exported for ca
 
 # SpiffArena's forms use camelCase (firstName): any ASCII letter, then letters, digits, _.
 FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# A form's own field may be a dotted path (SpiffArena's "invoice.dueDate"): its value
+# reaches task data nested, {"invoice": {"dueDate": ...}} (engine.runtime.complete).
+FIELD_PATH = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*){0,4}$")
 ACTION_FIELD = "_action"
 WIDGETS = frozenset(
     {
@@ -24,8 +27,23 @@ WIDGETS = frozenset(
         "table",
         "files",
         "hidden",
+        "date",
     }
 )
+# react-jsonschema-form's own widgets, as SpiffArena's forms name them, drawn with ours:
+# a date picker is the browser's, the rest plain text fields checked by the schema.
+RJSF_WIDGETS = {
+    "date": "date",
+    "alt-date": "date",
+    "datetime": "text",
+    "alt-datetime": "text",
+    "time": "text",
+    "updown": "text",
+    "range": "text",
+    "uri": "text",
+    "color": "text",
+    "password": "text",
+}
 NOT_INFORMED = "Não informado"
 
 

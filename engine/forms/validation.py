@@ -114,8 +114,10 @@ def validate(
     found: list[tuple[int, int, tuple[Any, ...], str]] = []
     oversized = bounds.check(schema, data, multiline_fields(ui) if ui is not None else None)
     for key, message in oversized.items():
-        found.append((order.get(_top_field(key), len(order)), -1, tuple(key.split(".")), message))
-    skipped = {_top_field(key) for key in oversized}
+        top = _top_field(key, order)
+        path = (top, *key[len(top) + 1 :].split(".")) if key != top else (top,)
+        found.append((order.get(top, len(order)), -1, path, message))
+    skipped = {_top_field(key, order) for key in oversized}
     checked = {k: v for k, v in data.items() if k not in skipped}
     for error in _Validator(schema, format_checker=FORMAT_CHECKER).iter_errors(checked):
         # One message per field: the most basic problem first, whatever the schema's key order.

@@ -42,6 +42,7 @@ from engine.models import (
     User,
     WorkflowTimer,
 )
+from engine.scripting import InstanceFacts
 from engine.settings import Settings
 from engine.unit import Unit
 
@@ -316,6 +317,46 @@ class UseCaseBase:
             return {"id": user.id, "name": user.display_name, "email": user.email}
 
         return read
+
+    def _instance_facts(
+        self,
+        session: Session,
+        bundle: specs.ProcessBundle,
+        chamado: Chamado | None,
+        *,
+        initiator_id: int | None = None,
+        completing: tuple[str, int | None] | None = None,
+    ) -> InstanceFacts:
+        """What scripts learn of the instance they run in (engine.scripting's helpers
+        ``get_process_initiator_user()``, ``get_last_user_completing_task()``...), read
+        only if a script asks. ``completing``: the task being completed now and by whom
+        (its row is marked completed after the step runs)."""
+        chamado_id = chamado.id if chamado is not None else None
+        starter = chamado.requester_id if chamado is not None else initiator_id
+
+        def last_completer(task_name: str) -> dict[str, Any] | None:
+            if completing is not None and completing[0] == task_name:
+                return self._script_user(session, completing[1])()
+            if chamado_id is None:
+                return None
+            user_id = session.scalar(
+                select(HumanTask.completed_by_id)
+                .where(
+                    HumanTask.chamado_id == chamado_id,
+                    HumanTask.task_name == task_name,
+                    HumanTask.completed_by_id.is_not(None),
+                )
+                .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())
+                .limit(1)
+            )
+            return self._script_user(session, user_id)() if user_id is not None else None
+
+        return InstanceFacts(
+            process_id=bundle.process_id,
+            instance_id=chamado_id,
+            initiator=self._script_user(session, starter),
+            last_completer=last_completer,
+        )
 
     def _user(self, session: Session, user_id: int) -> User:
         user = session.get(User, user_id)

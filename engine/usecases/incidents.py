@@ -145,7 +145,13 @@ class Incidents(Requests, Timing, Messages):
         deadlines = self._business_deadlines(bundle, chamado, {**spiff_task.data, **clean}, now)
         try:
             who = self._script_user(session, action.actor_id)
-            with workflow_time(self.clock), acting_as(who):
+            facts = self._instance_facts(
+                session,
+                bundle,
+                chamado,
+                completing=(spiff_task.task_spec.bpmn_id, action.actor_id),
+            )
+            with workflow_time(self.clock), acting_as(who, facts):
                 runtime.complete(wf, spiff_task, {**clean, **deadlines})
         except ModelRuntimeError:
             chamado.analysis_due_at = due_before
@@ -189,7 +195,8 @@ class Incidents(Requests, Timing, Messages):
     ) -> None:
         bundle = self.bundle(session, chamado.process_version_id)
         wf = runtime.load(bundle, chamado.workflow_state)
-        with workflow_time(self.clock):
+        facts = self._instance_facts(session, bundle, chamado)
+        with workflow_time(self.clock), acting_as(None, facts):
             runtime.fire_timers(wf)
         self._resolve(session, chamado, action, admin_id, now, bundle.version_id)
         row = (
@@ -225,7 +232,8 @@ class Incidents(Requests, Timing, Messages):
         wf = runtime.load(bundle, chamado.workflow_state)
         name = str(data.get("name", ""))
         payload, correlations = data.get("payload") or {}, data.get("correlations") or {}
-        caught = self._catch_message(wf, name, payload, correlations)
+        facts = self._instance_facts(session, bundle, chamado)
+        caught = self._catch_message(wf, name, payload, correlations, facts)
         self._resolve(session, chamado, action, admin_id, now, bundle.version_id)
         if caught:  # else the workflow no longer waits for it: the ticket stays as it is
             self._record_message(session, chamado, bundle, wf, name, now)
@@ -244,7 +252,8 @@ class Incidents(Requests, Timing, Messages):
         assert process_id is not None
         bundle = self.bundle(session, self._current_version_id(session, process_id))
         who = self._script_user(session, chamado.requester_id)
-        with workflow_time(self.clock), acting_as(who):
+        facts = self._instance_facts(session, bundle, chamado)
+        with workflow_time(self.clock), acting_as(who, facts):
             wf = runtime.start(bundle)
         self._resolve(session, chamado, action, admin_id, now, bundle.version_id)
         requester = chamado.requester

@@ -29,7 +29,7 @@ from engine.clock import workflow_time
 from engine.errors import ModelRuntimeError, NotFound, ValidationFailed
 from engine.models import Chamado, MessageWait, QueuedMessage, User
 from engine.protocol import next_protocolo
-from engine.scripting import acting_as, make_script_engine
+from engine.scripting import InstanceFacts, acting_as, make_script_engine
 from engine.usecases.base import Actor
 from engine.usecases.recording import Recording
 
@@ -255,7 +255,8 @@ class Messages(Recording):
             for definition in bundle.message_catches.get(name, []):
                 correlations.update(_correlate(definition, payload))
         try:
-            caught = self._catch_message(wf, name, payload, correlations)
+            facts = self._instance_facts(session, bundle, chamado)
+            caught = self._catch_message(wf, name, payload, correlations, facts)
         except ModelRuntimeError as failure:
             action = incidents.PendingAction(
                 incidents.MESSAGE,
@@ -271,12 +272,17 @@ class Messages(Recording):
         return True
 
     def _catch_message(
-        self, wf: Any, name: str, payload: dict[str, Any], correlations: dict[str, Any]
+        self,
+        wf: Any,
+        name: str,
+        payload: dict[str, Any],
+        correlations: dict[str, Any],
+        facts: InstanceFacts | None,
     ) -> bool:
         """The engine's part: the message caught and the steps after it (raises
         ModelRuntimeError when the model fails; nothing is written)."""
         event = messages.event(name, copy.deepcopy(payload), correlations)
-        with workflow_time(self.clock), acting_as(None):
+        with workflow_time(self.clock), acting_as(None, facts):
             return runtime.deliver(wf, event)
 
     def _record_message(
@@ -338,7 +344,8 @@ class Messages(Recording):
             bundle = self.bundle(session, self._current_version_id(session, process_id))
             requester = session.get(User, sender_id)
             try:
-                with workflow_time(self.clock), acting_as(None):
+                facts = self._instance_facts(session, bundle, None, initiator_id=sender_id)
+                with workflow_time(self.clock), acting_as(None, facts):
                     wf = runtime.start(bundle)  # its message start event now waits
             except ModelRuntimeError:
                 raise _NotStarted() from None

@@ -90,7 +90,9 @@ class Requests(Recording):
             bundle = self.bundle(session, version_id)
             failure: ModelRuntimeError | None = None
             try:
-                with workflow_time(self.clock), acting_as(self._script_user(session, user.id)):
+                who = self._script_user(session, user.id)
+                facts = self._instance_facts(session, bundle, None, initiator_id=user.id)
+                with workflow_time(self.clock), acting_as(who, facts):
                     wf = runtime.start(bundle)
             except ModelRuntimeError as exc:
                 failure, wf = exc, runtime.create(bundle)
@@ -405,7 +407,11 @@ class Requests(Recording):
         due_before = chamado.analysis_due_at
         deadlines = self._business_deadlines(bundle, chamado, {**spiff_task.data, **clean}, now)
         try:
-            with workflow_time(self.clock), acting_as(self._script_user(session, actor.id)):
+            who = self._script_user(session, actor.id)
+            facts = self._instance_facts(
+                session, bundle, chamado, completing=(spiff_task.task_spec.bpmn_id, actor.id)
+            )
+            with workflow_time(self.clock), acting_as(who, facts):
                 runtime.complete(wf, spiff_task, {**clean, **deadlines})
         except ModelRuntimeError as failure:
             chamado.analysis_due_at = due_before

@@ -23,6 +23,7 @@ from engine.models import (
     Chamado,
     WorkflowTimer,
 )
+from engine.scripting import acting_as
 from engine.usecases.recording import Recording
 
 
@@ -66,7 +67,8 @@ class Timing(Recording):
             bundle = self.bundle(session, chamado.process_version_id)
             wf = runtime.load(bundle, chamado.workflow_state)
             try:
-                with workflow_time(self.clock):
+                facts = self._instance_facts(session, bundle, chamado)
+                with workflow_time(self.clock), acting_as(None, facts):
                     runtime.fire_timers(wf)
             except ModelRuntimeError as failure:
                 row.lease_until = None
