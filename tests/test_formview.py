@@ -3,6 +3,7 @@ Jinja filters of web/filters.py."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from flask import Flask, render_template_string
 
 from engine import forms
+from engine.errors import ProcessDefinitionError
 from engine.settings import PROJECT_ROOT
 from tests.test_forms import NUP, OrgaoLookup, seed_catalogs, valid_chamado
 from web import filters
@@ -462,3 +464,28 @@ def test_read_only_widgets_show_their_value(app: Flask, schema: dict[str, Any]) 
         ("f-tipo_solicitante", "Solicitante/Cidadão", True, None),
     ]
     assert page.actions() == [] and not view.multipart
+
+
+def test_react_jsonschema_forms_widgets_are_drawn_with_ours(app: Flask) -> None:
+    """SpiffArena's forms name react-jsonschema-form's widgets: a date is the browser's
+    date field, the others plain labelled text fields; an unknown one is refused."""
+    schema = {
+        "properties": {
+            "vencimento": {"type": "string", "title": "Vencimento"},
+            "parcelas": {"type": "integer", "title": "Parcelas"},
+            "site": {"type": "string", "title": "Site"},
+        }
+    }
+    ui = {
+        "vencimento": {"ui:widget": "date"},
+        "parcelas": {"ui:widget": "updown"},
+        "site": {"ui:widget": "uri"},
+    }
+    form = forms.load_form_from_texts(json.dumps(schema), json.dumps(ui), "rjsf.json")
+    page = Page(render_fields(app, build_form_view(form.schema, form.ui, {})))
+    assert_every_control_labelled(page)
+    assert page.control("vencimento").get("type") == "date"
+    assert page.control("parcelas").get("type") == page.control("site").get("type") == "text"
+    ui["site"] = {"ui:widget": "estrelas"}
+    with pytest.raises(ProcessDefinitionError, match="widget desconhecido 'estrelas'"):
+        forms.load_form_from_texts(json.dumps(schema), json.dumps(ui), "rjsf.json")
