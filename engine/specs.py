@@ -58,6 +58,24 @@ def safe_parse_xml(data: bytes) -> etree._Element:
     return tree
 
 
+def require_bpmn_root(tree: etree._Element, filename: str | None = None) -> None:
+    """A file whose root is not BPMN 2.0's ``<definitions>`` (another namespace, a DMN
+    table, a form) is named as what it is, not as a model without processes."""
+    if tree.tag == f"{_BPMN_NS}definitions":
+        return
+    tag = str(tree.tag)
+    namespace, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
+    where = f"O arquivo {filename}" if filename else "O arquivo"
+    hint = ""
+    if "DMN" in namespace.upper():
+        hint = " É uma tabela de decisão (DMN): ponha-a na pasta do modelo, ao lado do .bpmn."
+    raise ProcessDefinitionError(
+        f"{where} não é um modelo BPMN 2.0: começa por <{local}> do espaço de nomes "
+        f"{namespace or '(nenhum)'}, e um modelo começa por <definitions> de "
+        f"{_BPMN_NS[1:-1]}.{hint}"
+    )
+
+
 @dataclass(frozen=True)
 class UserTaskInfo:
     name: str
@@ -207,6 +225,7 @@ def parse_process(
     ``primary_process_id``); without it the file's first executable process runs.
     """
     tree = safe_parse_xml(bpmn)
+    require_bpmn_root(tree)
     _check_size(tree)
     bpmn_trees, dmn_trees, file_problems = _companions(forms)
     trees = [tree, *bpmn_trees.values()]

@@ -259,7 +259,10 @@ def test_a_file_without_any_process_is_refused_on_the_file(app: Flask, tmp_path:
     result = deploy(app, bpmn)
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert lines[1] == "so-erros.bpmn: O arquivo so-erros.bpmn não tem nenhum processo executável."
+    assert lines[1] == (
+        "so-erros.bpmn: O arquivo so-erros.bpmn não tem nenhum processo (bpmn:process), só "
+        "declarações: não há o que executar."
+    )
 
 
 def test_a_file_whose_processes_are_not_executable_says_so(app: Flask, tmp_path: Path) -> None:
@@ -274,5 +277,28 @@ def test_a_file_whose_processes_are_not_executable_says_so(app: Flask, tmp_path:
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[1] == (
         "desenho.bpmn: O arquivo desenho.bpmn não tem nenhum processo executável: "
-        'Process_1 está(ão) marcado(s) isExecutable="false".'
+        'Process_1 está(ão) marcado(s) isExecutable="false". Importe-o em Processos e marque '
+        '“Executável” no painel do processo, ou mude para isExecutable="true" no editor de '
+        "origem."
     )
+
+
+def test_a_file_of_another_language_is_named_as_such(app: Flask, tmp_path: Path) -> None:
+    # bpmn-moddle's not-bpmn.bpmn (corpus/), and a DMN table given where a model goes.
+    other = tmp_path / "outro.bpmn"
+    other.write_text('<definitions xmlns="http://not-bpmn"><process id="p"/></definitions>')
+    result = deploy(app, other)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[1] == (
+        "outro.bpmn: O arquivo outro.bpmn não é um modelo BPMN 2.0: começa por <definitions> "
+        "do espaço de nomes http://not-bpmn, e um modelo começa por <definitions> de "
+        "http://www.omg.org/spec/BPMN/20100524/MODEL."
+    )
+    dmn = tmp_path / "tabela.bpmn"
+    dmn.write_text(
+        '<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="d" name="x" '
+        'namespace="x"><decision id="d1"/></definitions>'
+    )
+    result = deploy(app, dmn)
+    assert result.exit_code == 1
+    assert "É uma tabela de decisão (DMN)" in result.output

@@ -234,6 +234,7 @@ def choose(folder: ModelFolder) -> tuple[Chosen | None, list[Problem]]:
     bpmn = folder.bpmn_files[primary]
     try:
         tree = specs.safe_parse_xml(bpmn)
+        specs.require_bpmn_root(tree, primary)
     except ProcessDefinitionError as exc:
         return None, [*problems, Problem(primary, exc.message)]
     found = executable_processes(tree)
@@ -242,11 +243,16 @@ def choose(folder: ModelFolder) -> tuple[Chosen | None, list[Problem]]:
         # Nothing to pick: said on the file (a folder may have no process_model.json).
         # Modelers' drawings are often marked not executable: say so, it is one click.
         drawn = [n.get("id", "") for n in tree.iter(f"{{{BPMN_NS}}}process") if n.get("id")]
-        message = f"O arquivo {primary} não tem nenhum processo executável."
+        message = (
+            f"O arquivo {primary} não tem nenhum processo (bpmn:process), só declarações: "
+            "não há o que executar."
+        )
         if drawn:
             message = (
                 f"O arquivo {primary} não tem nenhum processo executável: "
-                f'{", ".join(drawn[:5])} está(ão) marcado(s) isExecutable="false".'
+                f'{", ".join(drawn[:5])} está(ão) marcado(s) isExecutable="false". '
+                "Importe-o em Processos e marque “Executável” no painel do processo, ou "
+                'mude para isExecutable="true" no editor de origem.'
             )
         return None, [*problems, Problem(primary, message)]
     if process_id not in found:
