@@ -8,7 +8,7 @@ row of its own so those pages never load a workflow.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
     literal_column,
@@ -55,6 +56,10 @@ timestamp = Annotated[datetime, mapped_column(AwareDateTime(), default=utcnow)]
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    # Every model here maps one Table (DeclarativeBase says FromClause, which would also
+    # allow a join): Core statements are built on ``Model.__table__`` (engine.corewrite).
+    if TYPE_CHECKING:
+        __table__: ClassVar[Table]
 
 
 class User(Base):

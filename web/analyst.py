@@ -18,7 +18,7 @@ from engine.service import (
     incidents,
 )
 from web import present
-from web.auth import current_user, role_required
+from web.auth import role_required, signed_in_user
 from web.context import service as svc
 from web.formview import build_form_view
 from web.params import query_int, to_int
@@ -41,7 +41,7 @@ _QUEUE_ROLES = ("analyst", "supervisor")
 @bp.get("/fila")
 @role_required("analyst", "supervisor", "admin")
 def queue() -> Any:
-    user = current_user()
+    user = signed_in_user()
     # Admins who do not work the queue see only its incidents view (they retry them).
     works_queue = user.has_role(*_QUEUE_ROLES)
     views = QUEUE_VIEWS if works_queue else (INCIDENTS_VIEW,)
@@ -84,7 +84,7 @@ def search() -> Any:
     result, error = None, None
     if "q" in request.args:
         try:
-            result = svc().search.tickets(current_user(), q)
+            result = svc().search.tickets(signed_in_user(), q)
         except ValidationFailed as refused:
             error = refused.errors.get("q", refused.message)
     status = 422 if error else 200
@@ -105,7 +105,7 @@ def incidents_tab() -> Any:
 def retry_incident(chamado_id: int) -> Any:
     """Runs the pending step of a ticket in a technical incident again."""
     version = to_int(request.form.get("version")) or 0
-    outcome = svc().incidents.retry_incident(current_user(), chamado_id, version)
+    outcome = svc().incidents.retry_incident(signed_in_user(), chamado_id, version)
     flash(outcome.message, "success" if outcome.resolved else "danger")
     return redirect(url_for("analyst.analysis", chamado_id=chamado_id))
 
@@ -120,7 +120,7 @@ def _back_to_queue() -> Any:
 @bp.post("/fila/tarefas/<int:task_id>/assumir")
 @role_required("analyst", "supervisor")
 def claim(task_id: int) -> Any:
-    svc().analysis.claim(current_user(), task_id)
+    svc().analysis.claim(signed_in_user(), task_id)
     flash("Tarefa assumida. Ela está agora em “Minhas tarefas”.", "success")
     chamado_id = request.form.get("chamado_id", "")
     if chamado_id.isdigit():
@@ -131,7 +131,7 @@ def claim(task_id: int) -> Any:
 @bp.post("/fila/tarefas/<int:task_id>/liberar")
 @role_required("analyst", "supervisor")
 def release(task_id: int) -> Any:
-    svc().analysis.release(current_user(), task_id)
+    svc().analysis.release(signed_in_user(), task_id)
     flash("Tarefa liberada: voltou para a fila.", "info")
     return _back_to_queue()
 
@@ -139,7 +139,7 @@ def release(task_id: int) -> Any:
 @bp.post("/fila/tarefas/<int:task_id>/reatribuir")
 @role_required("supervisor")
 def reassign(task_id: int) -> Any:
-    svc().analysis.reassign(current_user(), task_id, request.form.get("cpf", ""))
+    svc().analysis.reassign(signed_in_user(), task_id, request.form.get("cpf", ""))
     flash("Tarefa reatribuída.", "success")
     return _back_to_queue()
 
@@ -147,7 +147,7 @@ def reassign(task_id: int) -> Any:
 @bp.route("/analise/<int:chamado_id>", methods=["GET", "POST"])
 @role_required("analyst", "supervisor", "admin")
 def analysis(chamado_id: int) -> Any:
-    user = current_user()
+    user = signed_in_user()
     view = svc().analysis.analysis(user, chamado_id)
     task = view.analysis_task
     form = None
@@ -206,7 +206,7 @@ def _analysis_page(
     status: int,
     used_answer: int | None = None,
 ) -> Any:
-    user = current_user()
+    user = signed_in_user()
     offered = svc().ready_answers.offered(user, view.chamado.id, form.schema) if form else {}
     outage, open_outages = None, []
     if user.has_role(*_QUEUE_ROLES) and view.chamado.submitted_at is not None:
@@ -228,6 +228,6 @@ def _analysis_page(
         errors=errors,
         forms_shown=present.sent_forms(view.forms),
         analysis_time=describe_business_time(svc().analysis.analysis_clock(view.chamado)),
-        can_retry=current_user().has_role("admin"),
+        can_retry=signed_in_user().has_role("admin"),
         now=svc().clock(),
     ), status

@@ -33,6 +33,7 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    abort,
     current_app,
     flash,
     g,
@@ -202,6 +203,15 @@ def _client() -> Any:
 def current_user() -> CurrentUser | None:
     """The logged-in person for this request, or None."""
     return cast("CurrentUser | None", g.get("user"))
+
+
+def signed_in_user() -> CurrentUser:
+    """The person of a route behind ``login_required`` or ``role_required``: never None
+    there. A route that forgot its guard answers 401 instead of acting as nobody."""
+    user = current_user()
+    if user is None:
+        abort(401)
+    return user
 
 
 def current_session_id() -> int | None:

@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, Response, abort, render_template, request
 from engine.errors import ValidationFailed
 from engine.service import DashboardFilters, DashboardMetric, Panel, dashboard
 from web import charts
-from web.auth import current_user, login_required
+from web.auth import login_required, signed_in_user
 from web.context import service as svc
 
 bp = Blueprint("dashboard", __name__)
@@ -85,7 +85,7 @@ def panel_json(panel: Panel) -> dict[str, Any]:
 @bp.get("/painel")
 @login_required
 def index() -> Any:
-    user = current_user()
+    user = signed_in_user()
     typed = filter_args()
     try:
         filters = svc().dashboard.filters(user, typed)
@@ -117,7 +117,7 @@ def index() -> Any:
 def export(key: str) -> Any:
     """One figure's table as CSV (RFC 4180, UTF-8 with a BOM so spreadsheets read the
     accents; durations in hours with a decimal point, as numbers)."""
-    user = current_user()
+    user = signed_in_user()
     filters = svc().dashboard.filters(user, filter_args())
     panel = svc().dashboard.panel(user, filters)
     try:

@@ -21,7 +21,7 @@ from engine.service import (
     ROLES,
     GroupChange,
 )
-from web.auth import current_user, role_required
+from web.auth import role_required, signed_in_user
 from web.context import service as _service
 
 bp = Blueprint("groups_admin", __name__)
@@ -78,7 +78,7 @@ def create() -> Any:
     description = request.form.get("descricao", "")
     roles = request.form.getlist("papeis")
     try:
-        done = _service().admin.create_group(current_user(), name, description, roles)
+        done = _service().admin.create_group(signed_in_user(), name, description, roles)
     except ValidationFailed as exc:
         values = {"nome": name, "descricao": description, "papeis": roles}
         return _refused(exc, Failure("create", "", values))
@@ -91,7 +91,7 @@ def create() -> Any:
 def add_member(key: str) -> Any:
     cpf = request.form.get("cpf", "")
     try:
-        done = _service().admin.add_group_member(current_user(), key, cpf)
+        done = _service().admin.add_group_member(signed_in_user(), key, cpf)
     except ValidationFailed as exc:
         return _refused(exc, Failure("add_member", key, {"cpf": cpf}))
     if done.changed:
@@ -106,7 +106,7 @@ def add_member(key: str) -> Any:
 def remove_member(key: str) -> Any:
     try:
         cpf = request.form.get("cpf", "")
-        done = _service().admin.remove_group_member(current_user(), key, cpf)
+        done = _service().admin.remove_group_member(signed_in_user(), key, cpf)
     except ValidationFailed as exc:
         return _refused(exc, Failure("remove_member", key))
     if done.changed:
@@ -121,7 +121,7 @@ def remove_member(key: str) -> Any:
 def set_roles(key: str) -> Any:
     roles = request.form.getlist("papeis")
     try:
-        done = _service().admin.set_group_roles(current_user(), key, roles)
+        done = _service().admin.set_group_roles(signed_in_user(), key, roles)
     except ValidationFailed as exc:
         return _refused(exc, Failure("set_roles", key, {"papeis": roles}))
     if not done.changed:
@@ -154,7 +154,7 @@ def _refused(exc: ValidationFailed, failure: Failure) -> Any:
 
 
 def _page(failure: Failure, status: int) -> Any:
-    page = _service().admin.groups_page(current_user())
+    page = _service().admin.groups_page(signed_in_user())
     return (
         render_template(
             "groups_admin/index.html",

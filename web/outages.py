@@ -17,7 +17,7 @@ from flask import Blueprint, Flask, flash, redirect, render_template, request, u
 
 from engine.errors import Conflict, ValidationFailed
 from engine.service import OUTAGE_MAX_LINKS, OUTAGE_TEXT_MAX, OUTAGE_TITLE_MAX, LinkReport
-from web.auth import current_user, login_required, role_required
+from web.auth import login_required, role_required, signed_in_user
 from web.context import service as svc
 from web.params import to_int
 
@@ -54,11 +54,11 @@ def _flash_links(report: LinkReport) -> None:
 @bp.get("/incidentes-de-servico")
 @role_required(*_STAFF)
 def index() -> Any:
-    return render_template("outages/index.html", items=svc().outages.list(current_user()))
+    return render_template("outages/index.html", items=svc().outages.list(signed_in_user()))
 
 
 def _new_page(values: dict[str, str], errors: dict[str, str], status: int) -> Any:
-    user = current_user()
+    user = signed_in_user()
     source = to_int(values.get("chamado"))
     process_id = values.get("processo") or None
     return render_template(
@@ -94,7 +94,7 @@ def create() -> Any:
     source = to_int(values["chamado"])
     try:
         outage_id = svc().outages.create(
-            current_user(),
+            signed_in_user(),
             title=values["titulo"],
             public_text=values["texto_publico"],
             process_id=values["processo"] or None,
@@ -119,7 +119,7 @@ def detail(outage_id: int) -> Any:
 def _detail_page(
     outage_id: int, values: dict[str, str] | None, errors: dict[str, str], status: int
 ) -> Any:
-    user = current_user()
+    user = signed_in_user()
     view = svc().outages.get(user, outage_id)
     typed = values or {"titulo": view.outage.title, "texto_publico": view.outage.public_text}
     return render_template(
@@ -136,7 +136,7 @@ def _detail_page(
 @bp.post("/incidentes-de-servico/<int:outage_id>/texto")
 @role_required(*_STAFF)
 def update_text(outage_id: int) -> Any:
-    user = current_user()
+    user = signed_in_user()
     values = {k: request.form.get(k, "") for k in ("titulo", "texto_publico")}
     try:
         svc().outages.update_text(
@@ -164,7 +164,7 @@ def link(outage_id: int) -> Any:
     ids = [i for i in (to_int(r) for r in raw[: OUTAGE_MAX_LINKS + 1]) if i is not None]
     back = _safe_next(url_for("outages.detail", outage_id=outage_id))
     try:
-        report = svc().outages.link(current_user(), outage_id, ids)
+        report = svc().outages.link(signed_in_user(), outage_id, ids)
     except ValidationFailed as refused:
         flash(next(iter(refused.errors.values()), refused.message), "danger")
         return redirect(back)
@@ -187,7 +187,7 @@ def link_from_queue() -> Any:
 @bp.post("/incidentes-de-servico/<int:outage_id>/desvincular/<int:chamado_id>")
 @role_required(*_STAFF)
 def unlink(outage_id: int, chamado_id: int) -> Any:
-    svc().outages.unlink(current_user(), outage_id, chamado_id)
+    svc().outages.unlink(signed_in_user(), outage_id, chamado_id)
     flash("Chamado desvinculado do incidente.", "info")
     return redirect(url_for("outages.detail", outage_id=outage_id))
 
@@ -197,7 +197,7 @@ def unlink(outage_id: int, chamado_id: int) -> Any:
 def resolve(outage_id: int) -> Any:
     version = to_int(request.form.get("version")) or 0
     try:
-        report = svc().outages.resolve(current_user(), outage_id, version)
+        report = svc().outages.resolve(signed_in_user(), outage_id, version)
     except Conflict as refused:
         flash(refused.message, "warning")
         return redirect(url_for("outages.detail", outage_id=outage_id))
@@ -208,7 +208,7 @@ def resolve(outage_id: int) -> Any:
 @bp.get("/fila/chamados/<int:chamado_id>/duplicados")
 @role_required(*_STAFF)
 def duplicates(chamado_id: int) -> Any:
-    user = current_user()
+    user = signed_in_user()
     source, found = svc().outages.duplicates(user, chamado_id)
     process_id = svc().outages.process_of_chamado(user, chamado_id)
     return render_template(
@@ -230,7 +230,7 @@ def duplicates(chamado_id: int) -> Any:
 def subscribe(process_id: str, outage_id: int) -> Any:
     back = url_for("requester.start_service", process_id=process_id)
     try:
-        notice = svc().outages.subscribe(current_user(), outage_id)
+        notice = svc().outages.subscribe(signed_in_user(), outage_id)
     except ValidationFailed as refused:
         flash(next(iter(refused.errors.values()), refused.message), "danger")
         return redirect(back)

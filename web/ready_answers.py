@@ -14,7 +14,7 @@ from engine.service import (
     READY_ANSWER_PLACEHOLDERS,
     READY_ANSWER_TITLE_MAX,
 )
-from web.auth import current_user, role_required
+from web.auth import role_required, signed_in_user
 from web.context import service as svc
 
 bp = Blueprint("ready_answers", __name__)
@@ -35,7 +35,7 @@ def _applies(raw: str) -> tuple[str, str | None]:
 def _page(
     answer_id: int | None, values: dict[str, str], errors: dict[str, str], status: int
 ) -> Any:
-    user = current_user()
+    user = signed_in_user()
     return render_template(
         "ready_answers/index.html",
         answers=svc().ready_answers.list(user),
@@ -58,7 +58,7 @@ def index() -> Any:
 @bp.get("/respostas-prontas/<int:answer_id>")
 @role_required(*_ROLES)
 def edit(answer_id: int) -> Any:
-    answer = svc().ready_answers.get(current_user(), answer_id)
+    answer = svc().ready_answers.get(signed_in_user(), answer_id)
     values = {
         "titulo": answer.title,
         "texto": answer.body,
@@ -75,7 +75,7 @@ def save(answer_id: int | None = None) -> Any:
     catalog, code = _applies(values["aplica"])
     try:
         svc().ready_answers.save(
-            current_user(), answer_id, values["titulo"], values["texto"], catalog, code
+            signed_in_user(), answer_id, values["titulo"], values["texto"], catalog, code
         )
     except ValidationFailed as refused:
         errors = dict(refused.errors)
@@ -91,7 +91,7 @@ def save(answer_id: int | None = None) -> Any:
 @role_required(*_ROLES)
 def set_active(answer_id: int) -> Any:
     active = request.form.get("ativa") == "1"
-    svc().ready_answers.set_active(current_user(), answer_id, active)
+    svc().ready_answers.set_active(signed_in_user(), answer_id, active)
     flash(
         "Resposta pronta reativada."
         if active

@@ -26,7 +26,7 @@ from engine.service import (
     listing,
 )
 from web import present
-from web.auth import current_user, login_required
+from web.auth import login_required, signed_in_user
 from web.context import service as svc
 from web.formview import build_form_view
 
@@ -50,9 +50,9 @@ def start_service(process_id: str) -> Any:
     service = svc().requests.service(process_id)
     if request.method == "GET":
         # "Problema conhecido": the open incidents of this service (engine.outages).
-        notices = svc().outages.notices(current_user(), process_id)
+        notices = svc().outages.notices(signed_in_user(), process_id)
         return render_template("requester/start.html", service=service, notices=notices)
-    chamado, task = svc().requests.start_instance(current_user(), process_id)
+    chamado, task = svc().requests.start_instance(signed_in_user(), process_id)
     if chamado.incident_at is not None:
         # The model failed in its first steps: the page says so (engine.incidents.STARTED).
         return redirect(url_for("requester.tracking", chamado_id=chamado.id))
@@ -87,7 +87,7 @@ def my_chamados() -> Any:
         args.get("por_pagina"),
         _LIST_PARAMS,
     )
-    page = svc().requests.my_chamados(current_user(), wanted)
+    page = svc().requests.my_chamados(signed_in_user(), wanted)
     per_page = page.limit if page.limit != listing.DEFAULT_LIMIT else None
 
     def link(view: str, cursor: str | None = None) -> str:
@@ -109,7 +109,7 @@ def render_tracking(
     status: int = 200,
 ) -> Any:
     """The tracking page; a refused satisfaction answer comes back with what was typed."""
-    user = current_user()
+    user = signed_in_user()
     view = svc().requests.tracking(user, chamado_id)
     survey = svc().satisfaction.for_tracking(user, chamado_id) if view.closed else None
     return render_template(
@@ -137,7 +137,7 @@ def orgao_search() -> Any:
 @bp.get("/anexos/<int:attachment_id>")
 @login_required
 def attachment(attachment_id: int) -> Response:
-    row, content = svc().requests.attachment(current_user(), attachment_id)
+    row, content = svc().requests.attachment(signed_in_user(), attachment_id)
     response = Response(content, mimetype=row.content_type)
     response.headers["Content-Disposition"] = content_disposition(row.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -194,7 +194,7 @@ def _render(
 @bp.route("/tarefas/<int:task_id>", methods=["GET", "POST"])
 @login_required
 def task(task_id: int) -> Any:
-    user = current_user()
+    user = signed_in_user()
     form = svc().requests.task_form(user, task_id)
     if form.task.group != REQUESTER_GROUP:
         return redirect(url_for("analyst.analysis", chamado_id=form.chamado.id))
@@ -322,7 +322,7 @@ def _store_uploads(form: TaskForm, fields: list[str]) -> dict[str, str]:
                 continue
             try:
                 ref = svc().requests.add_attachment(
-                    current_user(), form.task.id, upload.filename, upload.read()
+                    signed_in_user(), form.task.id, upload.filename, upload.read()
                 )
             except ValidationFailed as exc:
                 errors[name] = exc.errors.get(ATTACHMENT_FIELD, exc.message)
@@ -331,14 +331,14 @@ def _store_uploads(form: TaskForm, fields: list[str]) -> dict[str, str]:
         if refs:
             form.data[name] = refs
     if any(form.data.get(n) for n in fields if props.get(n, {}).get("x-attachments")):
-        form.attachments = svc().requests.task_form(current_user(), form.task.id).attachments
+        form.attachments = svc().requests.task_form(signed_in_user(), form.task.id).attachments
     return errors
 
 
 def _submit(form: TaskForm) -> Any:
     try:
         chamado = svc().requests.complete_task(
-            current_user(), form.task.id, form.data, int(request.form.get("version", "0"))
+            signed_in_user(), form.task.id, form.data, int(request.form.get("version", "0"))
         )
     except ValidationFailed as exc:
         all_steps = _step_ids(form)
@@ -349,7 +349,7 @@ def _submit(form: TaskForm) -> Any:
     if chamado.incident_at is not None:
         # Received, not processed: the ticket's page says so (engine.incidents.RECEIVED).
         return redirect(url_for("requester.tracking", chamado_id=chamado.id))
-    following = svc().requests.requester_task(current_user(), chamado.id)
+    following = svc().requests.requester_task(signed_in_user(), chamado.id)
     if following is not None:  # the model has another step for her in a row: go on to it
         flash(
             f"{chamado.protocolo}: “{form.task.title}” concluído. "

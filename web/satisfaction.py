@@ -19,7 +19,7 @@ from engine.service import (
     LinkAnswer,
     LinkOutcome,
 )
-from web.auth import current_user, login_required
+from web.auth import login_required, signed_in_user
 from web.context import service as svc
 
 bp = Blueprint("satisfaction", __name__)
@@ -84,7 +84,7 @@ def link(token: str) -> Any:
 def answer(chamado_id: int) -> Any:
     rating, comment = request.form.get("nota"), request.form.get("comentario", "")
     try:
-        svc().satisfaction.answer(current_user(), chamado_id, rating, comment)
+        svc().satisfaction.answer(signed_in_user(), chamado_id, rating, comment)
     except ValidationFailed as refused:
         # The tracking page again, with the errors and everything typed kept.
         from web.requester import render_tracking
