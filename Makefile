@@ -33,6 +33,7 @@ run: install assets
 
 test: install-test assets
 	$(PY) -m ruff check engine web tests
+	$(PY) -m mypy
 	env -u TEST_DATABASE_URL $(PY) -m pytest -q
 	@# With TEST_DATABASE_URL set (.ci/run sets it), the suite runs again on PostgreSQL.
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
@@ -40,6 +41,7 @@ test: install-test assets
 
 lint: install-test
 	$(PY) -m ruff check engine web tests
+	$(PY) -m mypy
 	$(PY) -m ruff format --check engine web tests
 
 # Benchmarks (bench/): ratios measured side by side; ~15 min. BENCH_ARGS=--quick: ~8 min.

@@ -30,6 +30,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from engine import forms, outbox, search, specs
+from engine.db import rows_changed
 from engine.models import (
     ApiToken,
     Attachment,
@@ -237,9 +238,9 @@ def anonymize_chamado(
             event.details = needles.scrub(details) or None
         if event.actor_id == requester.id:
             event.actor_id = anon
-    attachments = session.execute(
-        delete(Attachment).where(Attachment.chamado_id == chamado.id)
-    ).rowcount
+    attachments = rows_changed(
+        session.execute(delete(Attachment).where(Attachment.chamado_id == chamado.id))
+    )
     # What staff search found it by (names, CPF, texts) goes; the satisfaction score
     # stays for the statistics, its free-text comment does not.
     search.forget(session, chamado.id)

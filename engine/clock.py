@@ -34,7 +34,7 @@ class _EngineDatetime(datetime):
         return value.astimezone(tz) if tz is not None else value.astimezone().replace(tzinfo=None)
 
 
-_spiff_timer.datetime = _EngineDatetime  # type: ignore[misc]
+_spiff_timer.datetime = _EngineDatetime
 
 
 @contextmanager

@@ -13,10 +13,10 @@ session may hold pending changes to the same row.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Insert, Table, Update, bindparam, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 T = TypeVar("T")
@@ -25,9 +25,9 @@ T = TypeVar("T")
 @cache
 def _columns(cls: type) -> tuple[Table, tuple[tuple[str, Any], ...]]:
     """(table, ((attribute key, column), ...)) of a mapped class."""
-    mapper = inspect(cls)
+    mapper: Mapper[Any] = inspect(cls)
     pairs = tuple((prop.key, prop.columns[0]) for prop in mapper.column_attrs)
-    return mapper.local_table, pairs
+    return cast(Table, mapper.local_table), pairs
 
 
 @cache
@@ -51,7 +51,8 @@ def insert(session: Session, obj: T) -> T:
     The object stays transient (outside any session: its relationships are not loaded)
     and counts as holding its row: a later ``update`` writes only what changes after.
     """
-    table, pairs = _columns(type(obj))
+    cls: type = type(obj)
+    table, pairs = _columns(cls)
     state = obj.__dict__
     values: dict[str, Any] = {}
     for key, column in pairs:
@@ -69,7 +70,9 @@ def insert(session: Session, obj: T) -> T:
             set_committed_value(obj, key, values[column.name])
     (pk,) = table.primary_key.columns.values()
     if pk.name not in values:
-        set_committed_value(obj, pk.key, result.inserted_primary_key[0])
+        inserted = result.inserted_primary_key
+        assert inserted is not None  # a single-row INSERT always has one
+        set_committed_value(obj, pk.key, inserted[0])
     return obj
 
 
@@ -87,7 +90,8 @@ def update(session: Session, obj: Any, **expect: Any) -> int:
     for the caller to discard. Once written, the object leaves the session: it holds
     exactly its row, and the session's flush has nothing left to look at.
     """
-    table, pairs = _columns(type(obj))
+    cls: type = type(obj)
+    table, pairs = _columns(cls)
     instance = inspect(obj)
     keys = [key for key, _c in pairs]
     assigned = set(keys) - instance.unmodified_intersection(keys)

@@ -423,8 +423,8 @@ def _times(facts: Facts) -> Metric:
         rows=rows,
         chart="",
         summary=[
-            ("Primeira análise, mediana", format_duration(rows[0][1])),
-            ("Resultado, mediana", format_duration(rows[1][1])),
+            ("Primeira análise, mediana", format_duration(first.p50)),
+            ("Resultado, mediana", format_duration(result.p50)),
         ],
     )
 

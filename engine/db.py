@@ -27,9 +27,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -189,3 +189,10 @@ def is_unavailable(error: BaseException | None) -> bool:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed: the guard of every "exactly once" here
+    (a concurrent action changed 0 rows). Executing DML gives a CursorResult; SQLAlchemy
+    types ``execute`` as the general Result."""
+    return cast(CursorResult[Any], result).rowcount

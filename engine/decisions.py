@@ -136,7 +136,7 @@ def _table_problems(decision_id: str, table: etree._Element) -> list[Problem]:
             problems.append((decision_id, f"{where}, {label}: a entrada não tem expressão."))
             expressions.append(None)
             continue
-        if _check(problems, decision_id, f"{where}, {label}", expression):
+        if _check(problems, decision_id, f"{where}, {label}", expression or ""):
             expressions.append(expression)
         else:
             expressions.append(None)

@@ -202,7 +202,7 @@ def first_page(kind: str) -> ListRequest:
 
 def _keyset(
     session: Session,
-    query: Select[tuple[T]],
+    query: Select[T],
     created: Any,
     ident: Any,
     key: Callable[[T], tuple[datetime, int]],

@@ -108,7 +108,7 @@ def sync(session: Session, chamado: Chamado, wf: Any, new: bool) -> None:
     for pending in wf.waiting_events():
         if pending.event_type != "MessageEventDefinition":
             continue
-        keys = correlation_keys(pending.correlations or {}) or [None]
+        keys: list[str | None] = [*correlation_keys(pending.correlations or {})] or [None]
         for key in keys:
             rows.append({"chamado_id": chamado.id, "name": pending.name, "correlation": key})
     unique = [dict(t) for t in {tuple(sorted(r.items())) for r in rows}]

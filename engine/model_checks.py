@@ -122,12 +122,14 @@ def xml_problems(trees: Iterable[etree._Element]) -> list[Problem]:
                     "exclusivos, inclusivos ou paralelos.",
                 )
             )
-        messages = {m.get("id"): m.get("name") for m in tree.iter(f"{_B}message")}
+        messages: dict[str | None, str | None] = {
+            m.get("id"): m.get("name") for m in tree.iter(f"{_B}message")
+        }
         for node in tree.iter(f"{_B}messageEventDefinition", f"{_B}sendTask", f"{_B}receiveTask"):
-            problem = _message_problem(node, messages)
-            if problem:
+            unnamed = _message_problem(node, messages)
+            if unnamed:
                 owner = node if node.get("id") and "Task" in str(node.tag) else node.getparent()
-                problems.append((owner.get("id") if owner is not None else None, problem))
+                problems.append((owner.get("id") if owner is not None else None, unnamed))
         for node in tree.iter(f"{_B}callActivity"):
             called = (node.get("calledElement") or "").strip()
             if not called:

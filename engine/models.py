@@ -26,6 +26,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnClause
 from sqlalchemy.types import TypeDecorator
 
 
@@ -377,7 +378,7 @@ class Submission(Base):
 
 
 # The text-search configuration of PostgreSQL's searchable text (engine.search).
-PORTUGUESE = literal_column("'portuguese'::regconfig")
+PORTUGUESE: ColumnClause[Any] = literal_column("'portuguese'::regconfig")
 
 
 class SearchEntry(Base):

@@ -29,6 +29,7 @@ from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from engine import limits, outbox, search
+from engine.db import rows_changed
 from engine.errors import ValidationFailed
 from engine.mail import TEMPLATES_DIR
 from engine.models import (
@@ -233,7 +234,7 @@ def notify_subscribers(
             # The address is needed for this one e-mail only (data/lgpd_inventory.json).
             .values(notified_at=now, email=None)
         )
-        if marked.rowcount != 1 or not email:
+        if rows_changed(marked) != 1 or not email:
             continue
         outbox.enqueue(
             session,

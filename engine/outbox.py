@@ -631,15 +631,17 @@ def build_email(mail: OutgoingMail, mail_from: str = DEFAULT_FROM) -> Message:
         raise ValueError(f"endereço fora do ASCII (SMTPUTF8) não suportado: {mail.to_addr!r}")
     name, address = parseaddr(mail_from)
     message = MIMEMultipart("alternative")
-    message["Subject"] = _header_text(mail.subject)
+    # typeshed types header values as str; email.header.Header is what folds non-ASCII.
+    message["Subject"] = _header_text(mail.subject)  # type: ignore[assignment]
     message["From"] = formataddr((name, address), charset="utf-8") if name else address
     message["To"] = mail.to_addr
     message["Date"] = format_datetime(_utc(mail.created_at))
     message["Message-ID"] = mail.message_id
     # RFC 3834: vacation responders must not answer automatic messages.
     message["Auto-Submitted"] = "auto-generated"
-    message.attach(MIMEText(mail.body_text, "plain", _UTF8_QP))
-    message.attach(MIMEText(mail.body_html, "html", _UTF8_QP))
+    # typeshed types _charset as str; a Charset object is how its body encoding is chosen.
+    message.attach(MIMEText(mail.body_text, "plain", _UTF8_QP))  # type: ignore[arg-type]
+    message.attach(MIMEText(mail.body_html, "html", _UTF8_QP))  # type: ignore[arg-type]
     return message
 
 

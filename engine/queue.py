@@ -61,13 +61,13 @@ class QueuePage:
     incidents: list[Chamado] = field(default_factory=list)
 
 
-def _base(groups: list[str]) -> Select[tuple[HumanTask]]:
+def _base(groups: list[str]) -> Select[HumanTask]:
     return select(HumanTask).where(HumanTask.state == "ready", HumanTask.group.in_(groups))
 
 
 def _apply(
-    query: Select[tuple[HumanTask]], f: QueueFilters, user_id: int, now: datetime
-) -> Select[tuple[HumanTask]]:
+    query: Select[HumanTask], f: QueueFilters, user_id: int, now: datetime
+) -> Select[HumanTask]:
     if f.view == "disponiveis":
         query = query.where(HumanTask.assignee_id.is_(None))
     elif f.view == "minhas":
@@ -85,7 +85,7 @@ def _apply(
     return query
 
 
-def _ticket_filters(query: Select[tuple[T]], f: QueueFilters, now: datetime) -> Select[tuple[T]]:
+def _ticket_filters(query: Select[T], f: QueueFilters, now: datetime) -> Select[T]:
     """The filters on the ticket's own columns (the query selects or joins Chamado)."""
     if f.orgao_id:
         known = 0 < f.orgao_id <= _MAX_ID
@@ -107,7 +107,7 @@ def _ticket_filters(query: Select[tuple[T]], f: QueueFilters, now: datetime) -> 
     return query
 
 
-def _incidents(f: QueueFilters, now: datetime) -> Select[tuple[Chamado]]:
+def _incidents(f: QueueFilters, now: datetime) -> Select[Chamado]:
     """Tickets in a technical incident (ix_chamados_incidents holds only those)."""
     query = select(Chamado).where(Chamado.incident_at.is_not(None))
     return _ticket_filters(query, f, now)
@@ -127,7 +127,7 @@ _OPEN = (HumanTask.group, HumanTask.state, HumanTask.created_at)
 _INCIDENT_ORDER = (Chamado.incident_at, Chamado.id)
 
 
-def _capped_count(query: Select[tuple[HumanTask]], view: str) -> ScalarSelect[int]:
+def _capped_count(query: Select[HumanTask], view: str) -> ScalarSelect[int]:
     # Ordered like the index that serves the view, in full, so the database walks it
     # and stops at the cap instead of collecting every match and sorting it. For
     # PostgreSQL "assignee_id IS NULL" is no equality: ordered by created_at alone,
@@ -140,7 +140,7 @@ def _capped_count(query: Select[tuple[HumanTask]], view: str) -> ScalarSelect[in
     return select(func.count()).select_from(capped).scalar_subquery()
 
 
-def _capped_incidents(query: Select[tuple[Chamado]]) -> ScalarSelect[int]:
+def _capped_incidents(query: Select[Chamado]) -> ScalarSelect[int]:
     capped = query.with_only_columns(Chamado.id).order_by(*_INCIDENT_ORDER).limit(COUNT_CAP)
     return select(func.count()).select_from(capped.subquery()).scalar_subquery()
 

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from engine.db import rows_changed
 from engine.models import SatisfactionSurvey
 
 SCALE: dict[int, str] = {
@@ -170,7 +171,7 @@ def answer_on_page(
             link_used_at=now,
         )
     )
-    if first.rowcount == 1:
+    if rows_changed(first) == 1:
         return True
     changed = session.execute(
         update(_TABLE)
@@ -180,7 +181,7 @@ def answer_on_page(
         )
         .values(rating=rating, comment=comment, changed_at=now)
     )
-    return changed.rowcount == 1
+    return rows_changed(changed) == 1
 
 
 def parse_rating(raw: object) -> int | None:

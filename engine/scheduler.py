@@ -105,5 +105,5 @@ def make_scheduler(
             mailer.stop()
 
     scheduler.add_listener(on_event, EVENT_SCHEDULER_START | EVENT_SCHEDULER_SHUTDOWN)
-    scheduler.mailer = mailer  # type: ignore[attr-defined]  # tests look at its reports
+    scheduler.mailer = mailer  # tests look at its reports
     return scheduler

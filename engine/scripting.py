@@ -51,7 +51,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from RestrictedPython import (
@@ -325,16 +325,16 @@ class _Policy(RestrictingNodeTransformer):
         return node
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
-        node = super().visit_FunctionDef(node)
-        node.body.insert(0, ast.fix_missing_locations(ast.copy_location(_tick_call(), node)))
-        return node
+        visited = cast(ast.FunctionDef, super().visit_FunctionDef(node))
+        visited.body.insert(0, ast.fix_missing_locations(ast.copy_location(_tick_call(), node)))
+        return visited
 
 
 _RP_LINE = re.compile(r"Line (\d+)")
 
 
 def _restricted(tree: ast.AST, mode: str) -> Any:
-    tree = ast.fix_missing_locations(_Shape().visit(tree))
+    tree = cast(ast.Module | ast.Expression, ast.fix_missing_locations(_Shape().visit(tree)))
     compiler = compile_restricted_exec if mode == "exec" else compile_restricted_eval
     # "<string>": the name SpiffWorkflow looks for in a traceback to tell the script's line.
     result = compiler(tree, "<string>", policy=_Policy)
@@ -582,10 +582,10 @@ def _get_current_user() -> dict[str, Any] | None:
     holder = _current_user.get()
     if holder is None:
         return None
-    if callable(holder[0]):
-        holder[0] = holder[0]()  # read once per step, on the first call
-    user = holder[0]
-    return dict(user) if user else None
+    source = holder[0]
+    if callable(source):
+        source = holder[0] = source()  # read once per step, on the first call
+    return dict(source) if source else None
 
 
 def _get_process_initiator_user() -> dict[str, Any] | None:

@@ -22,7 +22,7 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, literal_column, select, text
+from sqlalchemy import BindParameter, Select, bindparam, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -156,11 +156,13 @@ def _tsquery(words: list[str]) -> Any:
     # and PostgreSQL then plans it once for any word, as if every word were as common
     # as any other; for search that generic plan reads every entry of a common word
     # (seconds at a million). The words are letters and digits only (``terms``).
-    text_query = bindparam("tsquery", " & ".join(alternatives), literal_execute=True)
+    text_query: BindParameter[str] = bindparam(
+        "tsquery", " & ".join(alternatives), literal_execute=True
+    )
     return func.to_tsquery(PORTUGUESE, text_query)
 
 
-def matching(session: Session, q: str) -> Select[tuple[Chamado]] | None:
+def matching(session: Session, q: str) -> Select[Chamado] | None:
     """Tickets matching the query, newest first (callers add authorization and a
     limit); None when the query has nothing to search for.
 

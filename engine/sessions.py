@@ -29,6 +29,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, upd
 from sqlalchemy.orm import Session
 
 from engine import users
+from engine.db import rows_changed
 from engine.models import AwareDateTime, User, UserSession
 from engine.settings import Settings
 
@@ -173,13 +174,13 @@ def touch(conn: Connection | Session, session_id: int, now: datetime) -> bool:
     """Record a request at ``now`` unless one was recorded less than LAST_SEEN_RESOLUTION
     before; True when this call wrote it."""
     params = {"session_id": session_id, "stale_before": now - LAST_SEEN_RESOLUTION, "now": now}
-    return bool(conn.execute(_TOUCH, params).rowcount)
+    return bool(rows_changed(conn.execute(_TOUCH, params)))
 
 
 def end_by_id(conn: Connection | Session, session_id: int, reason: str, now: datetime) -> bool:
     """End one session; False when it had ended already."""
     params = {"session_id": session_id, "reason": reason, "now": now}
-    return bool(conn.execute(_END_BY_ID, params).rowcount)
+    return bool(rows_changed(conn.execute(_END_BY_ID, params)))
 
 
 def end(conn: Connection | Session, token: str, reason: str, now: datetime) -> bool:
@@ -187,7 +188,7 @@ def end(conn: Connection | Session, token: str, reason: str, now: datetime) -> b
     if not _plausible(token):
         return False
     params = {"hash": hash_token(token), "reason": reason, "now": now}
-    return bool(conn.execute(_END_BY_HASH, params).rowcount)
+    return bool(rows_changed(conn.execute(_END_BY_HASH, params)))
 
 
 def _live(now: datetime, policy: Policy) -> list[ColumnElement[bool]]:
@@ -205,7 +206,7 @@ def end_all(session: Session, user_id: int, reason: str, now: datetime, policy: 
         .where(_SESSIONS.c.user_id == user_id, *_live(now, policy))
         .values(ended_at=now, end_reason=reason)
     )
-    return int(session.execute(stmt).rowcount)
+    return int(rows_changed(session.execute(stmt)))
 
 
 def live_sessions(

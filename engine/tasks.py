@@ -58,7 +58,7 @@ def sync(
     elif new:
         open_rows = []
     else:
-        open_rows = connection.execute(_OPEN_ROWS, {"chamado_id": chamado.id}).all()
+        open_rows = list(connection.execute(_OPEN_ROWS, {"chamado_id": chamado.id}).all())
     gone = [row.id for row in open_rows if row.task_guid not in ready]
     if gone:
         connection.execute(_CANCEL, {"ids": gone, "now": now})

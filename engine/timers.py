@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import corewrite, runtime
+from engine.db import rows_changed
 from engine.models import Chamado, WorkflowTimer
 
 LEASE = timedelta(seconds=60)
@@ -151,6 +152,6 @@ def claim_due(session: Session, now: datetime, worker: str, limit: int = 20) -> 
             )
             .values(lease_until=now + LEASE, leased_by=worker)
         )
-        if result.rowcount == 1:
+        if rows_changed(result) == 1:
             claimed.append(timer_id)
     return claimed

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import audit, limits, users
+from engine.db import rows_changed
 from engine.errors import Forbidden, NotFound, ValidationFailed
 from engine.models import ApiToken, AwareDateTime, User, utcnow
 
@@ -162,7 +163,7 @@ def touch(conn: Connection | Session, token_id: int, now: datetime) -> bool:
         _TOUCH,
         {"token_id": token_id, "stale_before": now - LAST_USED_RESOLUTION, "now": now},
     )
-    return bool(result.rowcount)
+    return bool(rows_changed(result))
 
 
 def revoke(

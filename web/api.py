@@ -388,7 +388,10 @@ def start_instance(process_id: str) -> Any:
     svc, user = _service(), _user()
     # The use case hands back the requester's first task: no second read for it.
     chamado, first = svc.requests.start_instance(user, process_id)
-    body = {"chamado": chamado_json(chamado), "task": task_json(first) if first else None}
+    body: dict[str, Any] = {
+        "chamado": chamado_json(chamado),
+        "task": task_json(first) if first else None,
+    }
     if chamado.incident_at is not None:
         body["message"] = incidents.STARTED
     location = url_for("api.get_chamado", chamado_id=chamado.id)
@@ -784,7 +787,7 @@ def _optional(body: dict[str, Any], name: str, kind: type, errors: dict[str, str
     if not isinstance(value, kind) or isinstance(value, bool):
         errors[name] = "Informe um número inteiro." if kind is int else "Informe um texto."
         return None
-    if kind is int and not 0 <= value <= MAX_INT:
+    if isinstance(value, int) and not 0 <= value <= MAX_INT:
         errors[name] = "Número fora do intervalo."
         return None
     return value

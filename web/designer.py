@@ -189,7 +189,7 @@ def timer_preview(pid: str) -> Any:
     means in pt-BR ("10 dias", "dois dias úteis …") or why it cannot be armed."""
     body = request.get_json(silent=True) or {}
     kind, expression, xml = body.get("kind"), body.get("expression"), body.get("xml", "")
-    if not all(isinstance(v, str) for v in (kind, expression, xml)):
+    if not (isinstance(kind, str) and isinstance(expression, str) and isinstance(xml, str)):
         return jsonify(title="Requisição inválida", detail="Envie kind, expression e xml."), 400
     if len(xml.encode("utf-8")) > MAX_BPMN_BYTES:
         xml = ""  # the preview of a constant needs no model; a huge one is not read

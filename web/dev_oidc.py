@@ -179,7 +179,7 @@ def make_provider_app(issuer_base_url: str) -> Flask:
         app.wsgi_app = app.wsgi_app.app
     app.debug = False
 
-    app.jinja_loader = ChoiceLoader([DictLoader(_TEMPLATES), app.jinja_loader])  # type: ignore[assignment,list-item]
+    app.jinja_loader = ChoiceLoader([DictLoader(_TEMPLATES), app.jinja_loader])
     people = [_person_view(p) for p in DEMO_PEOPLE]
     by_cpf = {p["cpf"]: p for p in people}
     app.context_processor(
@@ -208,7 +208,7 @@ def make_provider_app(issuer_base_url: str) -> Flask:
                 form = request.form.to_dict(flat=False)
                 form["sub"] = [cpf]
                 # Request.form is a settable cached property: the mock reads the digits.
-                request.form = ImmutableMultiDict(form)  # type: ignore[misc]
+                request.form = ImmutableMultiDict(form)
         response = make_response(original_authorize())
         code = _code_from_redirect(response.headers.get("Location"))
         if code:
@@ -239,7 +239,7 @@ def make_provider_app(issuer_base_url: str) -> Flask:
             response.set_data(json.dumps(data))
         return response
 
-    app.wsgi_app = _FixedOrigin(app.wsgi_app, issuer_base_url)  # type: ignore[method-assign]
+    app.wsgi_app = _FixedOrigin(app.wsgi_app, issuer_base_url)
     return app
 
 

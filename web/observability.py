@@ -142,7 +142,7 @@ def _begin_request() -> None:
 
 def _finish_request(response: Response) -> Response:
     # Runs on every request: each proxy (request, g) is read once into a local.
-    ctx_g = g._get_current_object()  # type: ignore[attr-defined]
+    ctx_g = g._get_current_object()
     req = request._get_current_object()  # type: ignore[attr-defined]
     request_id = ctx_g.get("request_id") or uuid.uuid4().hex
     response.headers[REQUEST_ID_HEADER] = request_id

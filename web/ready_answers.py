@@ -80,7 +80,7 @@ def save(answer_id: int | None = None) -> Any:
     except ValidationFailed as refused:
         errors = dict(refused.errors)
         if "catalogo" in errors or "valor" in errors:
-            errors["aplica"] = errors.pop("catalogo", None) or errors.pop("valor")
+            errors["aplica"] = errors.pop("catalogo", "") or errors.pop("valor", "")
             errors.pop("valor", None)
         return _page(answer_id, values, errors, 422)
     flash("Resposta pronta salva.", "success")

@@ -19,6 +19,7 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from lxml import etree
 
@@ -296,7 +297,7 @@ def write_zip(
     """The model as SpiffArena's folder, zipped: ``<id>/process_model.json``,
     ``<id>/<id>.bpmn``, the forms beside it and the e-mail templates in ``<id>/mail/`` —
     what ``read_zip`` (``chamados models deploy``, ``POST /api/v1/models``) reads back."""
-    metadata = {
+    metadata: dict[str, Any] = {
         "id": process_id,
         "display_name": name,
         "description": description,

@@ -17,6 +17,7 @@ from engine import groups as lane_groups
 from engine.designer import drafts, elements, publishing, template, xmledit
 from engine.designer.access import cpf_of, require_designer
 from engine.designer.drafts import Draft
+from engine.designer.elements import Edits as ElementEdits
 from engine.designer.folder import ModelFolder
 from engine.designer.folder import choose as choose_model
 from engine.designer.folder import write_zip as write_folder_zip
@@ -242,7 +243,7 @@ class Designer:
         return draft, elements.read(draft.bpmn_xml.encode("utf-8"))
 
     def save_elements(
-        self, actor: Actor, pid: str, expected_version: int, edits: elements.Edits
+        self, actor: Actor, pid: str, expected_version: int, edits: ElementEdits
     ) -> Draft:
         """The edits made on the draft's XML, saved as the modeler saves: whatever the
         result's state, with its problems (ValidationFailed, nothing saved, for a name

@@ -51,7 +51,8 @@ def parse_submission(
 ) -> Submission:
     """Typed data of the step's ``fields`` read from ``form``, merged over ``current``."""
     props = schema.get("properties", {})
-    raw_action = (form.get(ACTION_FIELD) or [None])[0]
+    posted = form.get(ACTION_FIELD)
+    raw_action = posted[0] if posted else None
     step_ids = [s.id for s in steps(ui, schema)]
     action = parse_action(raw_action, schema, ui, fields, step_ids)
     result = Submission(data=copy.deepcopy(dict(current)), action=action)

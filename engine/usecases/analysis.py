@@ -16,6 +16,7 @@ from engine import (
     tasks,
     users,
 )
+from engine.db import rows_changed
 from engine.errors import Conflict, NotFound, TaskNotReady, ValidationFailed
 from engine.models import (
     Chamado,
@@ -105,7 +106,7 @@ class Analysis(UseCaseBase):
                 )
                 .values(assignee_id=None, claimed_at=None)
             )
-            if result.rowcount != 1:
+            if rows_changed(result) != 1:
                 raise Conflict("Você não é responsável por esta tarefa; nada foi alterado.")
             task = session.get(HumanTask, task_id)
             assert task is not None
@@ -266,9 +267,9 @@ class Analysis(UseCaseBase):
         if chamado.orgao_id is None:
             return None
         # The joined órgão may be stale right after a submission changed orgao_id.
-        joined = "orgao" not in inspect(chamado).unloaded and chamado.orgao is not None
-        if joined and chamado.orgao.id == chamado.orgao_id:
-            return orgaos.display(chamado.orgao.sigla, chamado.orgao.name)
+        joined = chamado.orgao if "orgao" not in inspect(chamado).unloaded else None
+        if joined is not None and joined.id == chamado.orgao_id:
+            return orgaos.display(joined.sigla, joined.name)
         return self.orgao_label(chamado.orgao_id)
 
     def catalog(self, name: str) -> list[catalogs.CatalogOption]:

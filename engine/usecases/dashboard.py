@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, case, extract, func, select
 from sqlalchemy.orm import Session
@@ -33,6 +33,8 @@ from engine.models import (
     SatisfactionSurvey,
 )
 from engine.usecases.base import Actor, UseCaseBase
+
+Ts = TypeVarTuple("Ts")
 
 REFUSED = (
     "O painel é para supervisores e administradores. "
@@ -54,7 +56,7 @@ def _planned_with_their_period(session: Session) -> Iterator[None]:
     statement. Nothing to do on SQLite (its connection has no such setting)."""
     driver = session.connection().connection.driver_connection
     threshold = getattr(driver, "prepare_threshold", _NOT_PSYCOPG)
-    if threshold is _NOT_PSYCOPG:
+    if driver is None or threshold is _NOT_PSYCOPG:
         yield
         return
     driver.prepare_threshold = None
@@ -192,7 +194,7 @@ class Dashboard(UseCaseBase):
     # --- the facts --------------------------------------------------------------------------
 
     @staticmethod
-    def _in_scope(query: Select[Any], scope: set[str] | None) -> Select[Any]:
+    def _in_scope(query: Select[*Ts], scope: set[str] | None) -> Select[*Ts]:
         query = query.join(ProcessVersion, ProcessVersion.id == Chamado.process_version_id)
         if scope is not None:
             query = query.where(ProcessVersion.process_id.in_(sorted(scope) or [""]))
@@ -234,7 +236,7 @@ class Dashboard(UseCaseBase):
         return [(state, int(n), int(f)) for state, n, f in session.execute(query)]
 
     @staticmethod
-    def _narrowed(query: Select[Any], filters: Filters) -> Select[Any]:
+    def _narrowed(query: Select[*Ts], filters: Filters) -> Select[*Ts]:
         if filters.orgao_id is not None:
             query = query.where(Chamado.orgao_id == filters.orgao_id)
         if filters.servico:
@@ -318,7 +320,7 @@ class Dashboard(UseCaseBase):
                 None if p90 is None else round(float(p90)),
                 int(count),
             )
-        found = [round(float(v)) for v in session.scalars(select(values.c.s))]
+        found = [float(round(float(v))) for v in session.scalars(select(values.c.s))]
         return dashboard.Durations(
             dashboard.percentile(found, 50), dashboard.percentile(found, 90), len(found)
         )
@@ -432,6 +434,8 @@ class Dashboard(UseCaseBase):
         )
         ratings, comments = {}, 0
         for rating, answers, commented in session.execute(self._narrowed(query, filters)):
+            if rating is None:  # excluded by the query; typed as nullable by its column
+                continue
             ratings[int(rating)] = int(answers)
             comments += int(commented)
         return ratings, comments

@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import corewrite, incidents, limits, messages, runtime, specs
 from engine.clock import workflow_time
+from engine.db import rows_changed
 from engine.errors import ModelRuntimeError, NotFound, ValidationFailed
 from engine.models import Chamado, MessageWait, QueuedMessage, User
 from engine.protocol import next_protocolo
@@ -109,7 +110,7 @@ class Messages(Recording):
                     )
                     .values(lease_until=now + LEASE)
                 )
-                if taken.rowcount == 1:
+                if rows_changed(taken) == 1:
                     claimed.append(message_id)
         for message_id in claimed:
             with self.transaction() as session:
@@ -190,7 +191,7 @@ class Messages(Recording):
                         uncorrelated.add(version_id)
                     elif correlations is None:  # from outside: as this model computes it
                         keys.update(messages.correlation_keys(_correlate(definition, payload)))
-            match = MessageWait.correlation.is_(None)
+            match: ColumnElement[bool] = MessageWait.correlation.is_(None)
             if keys:
                 match = or_(match, MessageWait.correlation.in_(sorted(keys)))
             if uncorrelated:

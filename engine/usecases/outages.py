@@ -35,6 +35,7 @@ longer open, or stopped in a technical incident.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from engine import catalogs, outages, runtime, specs, tasks
+from engine.db import rows_changed
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import Chamado, HumanTask, Outage, OutageLink, OutageSubscriber, User
 from engine.outages import Duplicate
@@ -364,7 +366,9 @@ class Outages(Requests):
             view.subscribers = outages.subscriber_count(session, outage.id)
             return view
 
-    def open_outages(self, actor: Actor, process_id: str | None = None) -> list[OutageView]:
+    def open_outages(
+        self, actor: Actor, process_id: str | None = None
+    ) -> builtins.list[OutageView]:
         """The open outages the actor may link tickets to (the queue's and a ticket's
         "Vincular ao incidente"), of one process if given."""
         return [
@@ -413,7 +417,7 @@ class Outages(Requests):
                 )
                 .values(title=title, public_text=public_text, version=_OUTAGES.c.version + 1)
             )
-            if changed.rowcount != 1:
+            if rows_changed(changed) != 1:
                 if outage.state != outages.OPEN:
                     raise Conflict("Este incidente não está mais aberto; nada foi alterado.")
                 raise Conflict(STALE_OUTAGE)
@@ -430,7 +434,7 @@ class Outages(Requests):
 
     # ------------------------------------------------------------------ linking
 
-    def link(self, actor: Actor, outage_id: int, chamado_ids: list[int]) -> LinkReport:
+    def link(self, actor: Actor, outage_id: int, chamado_ids: builtins.list[int]) -> LinkReport:
         """Link tickets (at most MAX_LINKS per call) to an open outage; each refusal is
         reported with its reason, the others are linked."""
         if len(chamado_ids) > outages.MAX_LINKS:
@@ -450,7 +454,12 @@ class Outages(Requests):
             return self._link_rows(session, actor, outage, chamado_ids, now)
 
     def _link_rows(
-        self, session: Session, actor: Actor, outage: Outage, chamado_ids: list[int], now: datetime
+        self,
+        session: Session,
+        actor: Actor,
+        outage: Outage,
+        chamado_ids: builtins.list[int],
+        now: datetime,
     ) -> LinkReport:
         linked: list[str] = []
         refused: list[tuple[str, str]] = []
@@ -533,7 +542,7 @@ class Outages(Requests):
                     _LINKS.c.outcome.is_(None),
                 )
             )
-            if removed.rowcount != 1:
+            if rows_changed(removed) != 1:
                 raise NotFound("Este chamado não está vinculado a este incidente.")
             self._audit(
                 session,
@@ -548,7 +557,7 @@ class Outages(Requests):
 
     # ------------------------------------------------------------------ duplicates
 
-    def duplicates(self, actor: Actor, chamado_id: int) -> tuple[Chamado, list[Duplicate]]:
+    def duplicates(self, actor: Actor, chamado_id: int) -> tuple[Chamado, builtins.list[Duplicate]]:
         """A ticket and its likely duplicates: same process, órgão, service and category,
         sent within the configured window, ranked by text similarity (engine.outages)."""
         self._require_roles(actor, ANALYST_ROLES)
@@ -618,7 +627,7 @@ class Outages(Requests):
                     resolved_by_id=actor.id,
                 )
             )
-            if started.rowcount != 1:
+            if rows_changed(started) != 1:
                 state = session.scalar(select(Outage.state).where(Outage.id == outage_id))
                 if state != outages.OPEN:
                     raise Conflict(
@@ -696,7 +705,7 @@ class Outages(Requests):
                 .where(_LINKS.c.id == link_id, _LINKS.c.outcome.is_(None))
                 .values(outcome=outcome, outcome_note=note, done_at=now)
             )
-            if marked.rowcount != 1:
+            if rows_changed(marked) != 1:
                 raise Conflict("Já processado.")  # rolls back whatever this run did
             return outcome, chamado.protocolo
 
@@ -789,7 +798,7 @@ class Outages(Requests):
             )
             outage = session.get(Outage, outage_id)
             assert outage is not None
-            if ended.rowcount != 1:
+            if rows_changed(ended) != 1:
                 return outage.state, 0
             session.refresh(outage)
             view = self._summary(session, outage)
@@ -821,7 +830,7 @@ class Outages(Requests):
 
     # ------------------------------------------------------------------ requesters
 
-    def notices(self, actor: Actor | None, process_id: str) -> list[Notice]:
+    def notices(self, actor: Actor | None, process_id: str) -> builtins.list[Notice]:
         """The open outages of a service, for its start page ("Problema conhecido")."""
         with self.reading() as session:
             rows = outages.open_for_process(session, process_id)

@@ -24,6 +24,7 @@ from engine import access_log, anonymization, audit, personal_data, retention, u
 from engine.errors import NotFound, ValidationFailed
 from engine.models import Chamado, User
 from engine.policy import MAX_RETENTION_DAYS
+from engine.retention import Due, ProcessRetention
 from engine.usecases.base import Actor, UseCaseBase
 
 log = logging.getLogger(__name__)
@@ -97,19 +98,19 @@ class Privacy(UseCaseBase):
 
     # --- retention --------------------------------------------------------------------------
 
-    def retention(self, actor: Actor | None = None) -> list[retention.ProcessRetention]:
+    def retention(self, actor: Actor | None = None) -> list[ProcessRetention]:
         if actor is not None:
             self._require_roles(actor, ADMIN)
         with self.reading() as session:
             return self._retentions(session)
 
-    def _retentions(self, session: Session) -> list[retention.ProcessRetention]:
+    def _retentions(self, session: Session) -> list[ProcessRetention]:
         chosen = retention.admin_settings(session)
         found = []
         for process_id, version_id in self._published_versions(session):
             declared = self.bundle(session, version_id).policy
             found.append(
-                retention.ProcessRetention(
+                ProcessRetention(
                     process_id, declared.title, declared.retention_days, chosen.get(process_id)
                 )
             )
@@ -143,7 +144,7 @@ class Privacy(UseCaseBase):
                 details={"processo": process_id, "dias": days},
             )
 
-    def due(self, actor: Actor | None = None) -> list[retention.Due]:
+    def due(self, actor: Actor | None = None) -> list[Due]:
         if actor is not None:
             self._require_roles(actor, ADMIN)
         with self.reading() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from sqlalchemy.orm import Session, joinedload
@@ -26,7 +27,9 @@ class ReadyAnswers(UseCaseBase):
         with self.reading() as session:
             return ready_answers.get_answer(session, answer_id)
 
-    def catalogs(self, actor: Actor) -> dict[str, tuple[str, list[catalogs.CatalogOption]]]:
+    def catalogs(
+        self, actor: Actor
+    ) -> dict[str, tuple[str, builtins.list[catalogs.CatalogOption]]]:
         """catalog → (its title, its values) for the keeper's form."""
         self._require_roles(actor, _KEEPERS)
         with self.reading() as session:
@@ -65,7 +68,7 @@ class ReadyAnswers(UseCaseBase):
 
     def offered(
         self, actor: Actor, chamado_id: int, schema: dict[str, Any]
-    ) -> dict[str, list[Offered]]:
+    ) -> dict[str, builtins.list[Offered]]:
         """field → the answers the analysis form offers for this ticket, filled in."""
         self._require_roles(actor, STAFF_ROLES)
         with self.reading() as session:
