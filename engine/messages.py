@@ -30,7 +30,9 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent, ThrowingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -100,14 +102,29 @@ def event(name: str, payload: Any, correlations: dict[str, Any] | None = None) -
 # --- mirrored after each step ---------------------------------------------------------------
 
 
+def waiting_messages(wf: Any) -> Iterator[Any]:
+    """What the workflow waits for that is a message (SpiffWorkflow's pending events),
+    those an event-based gateway waits on included: SpiffWorkflow reports the gateway as
+    one "multiple" event, the messages of the events after it inside."""
+    from engine import runtime  # runtime → specs → this module: imported when first used
+
+    for pending in wf.waiting_events():
+        if pending.event_type == "MessageEventDefinition":
+            yield pending
+    for task in runtime.all_tasks(wf):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if task.state == TaskState.WAITING and isinstance(definition, MultipleEventDefinition):
+            for inner in definition.event_definitions:
+                if isinstance(inner, MessageEventDefinition):
+                    yield inner.details(task)
+
+
 def sync(session: Session, chamado: Chamado, wf: Any, new: bool) -> None:
     """The instance's waiting messages as rows (only for models that catch messages)."""
     if not new:
         session.execute(delete(MessageWait).where(MessageWait.chamado_id == chamado.id))
     rows = []
-    for pending in wf.waiting_events():
-        if pending.event_type != "MessageEventDefinition":
-            continue
+    for pending in waiting_messages(wf):
         keys: list[str | None] = [*correlation_keys(pending.correlations or {})] or [None]
         for key in keys:
             rows.append({"chamado_id": chamado.id, "name": pending.name, "correlation": key})

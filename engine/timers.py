@@ -16,6 +16,7 @@ from typing import Any
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
@@ -61,13 +62,28 @@ def waiting(wf: BpmnWorkflow) -> dict[str, tuple[str, datetime]]:
     for task in runtime.all_tasks(wf):
         if task.state != TaskState.WAITING:
             continue
-        definition = getattr(task.task_spec, "event_definition", None)
-        if not isinstance(definition, TimerEventDefinition):
+        element = _timer_element(task)
+        if element is None:
             continue
         due = _due(task.internal_data.get("event_value"))
         if due is not None:
-            found[str(task.id)] = (task.task_spec.bpmn_id, due)
+            found[str(task.id)] = (element, due)
     return found
+
+
+def _timer_element(task: Any) -> str | None:
+    """The timer event a waiting task waits on, if any. An event-based gateway waits
+    itself on the events after it (SpiffWorkflow moves their definitions into the
+    gateway's, in the order of its outgoing flows), its timer among them."""
+    spec = task.task_spec
+    definition = getattr(spec, "event_definition", None)
+    if isinstance(definition, TimerEventDefinition):
+        return str(spec.bpmn_id)
+    if isinstance(definition, MultipleEventDefinition):
+        for index, inner in enumerate(definition.event_definitions):
+            if isinstance(inner, TimerEventDefinition) and index < len(spec.outputs):
+                return str(spec.outputs[index].bpmn_id)
+    return None
 
 
 def sync(
