@@ -89,3 +89,13 @@ def http_task(element_id: str, operator: str, result: str, **params: str) -> str
         f"<spiffworkflow:parameters>{rows}</spiffworkflow:parameters>"
         "</spiffworkflow:serviceTaskOperator></bpmn:extensionElements></bpmn:serviceTask>"
     )
+
+
+def end_with_outcome(element_id: str, outcome: str, flow: str) -> str:
+    """An end event declaring the outcome the requester is told (spiffworkflow:property)."""
+    return (
+        f'<bpmn:endEvent id="{element_id}"><bpmn:extensionElements><spiffworkflow:properties>'
+        f'<spiffworkflow:property name="outcome" value="{outcome}"/>'
+        "</spiffworkflow:properties></bpmn:extensionElements>"
+        f"<bpmn:incoming>{flow}</bpmn:incoming></bpmn:endEvent>"
+    )

@@ -20,7 +20,7 @@ from engine import users
 from engine.models import Chamado, HumanTask, ProcessVersion
 from engine.service import ActorRef, Chamados
 from tests.conftest import MARIA, add_person
-from tests.model_files import chain, model
+from tests.model_files import chain, end_with_outcome, model
 from web.cli import main
 
 FORM = {
@@ -82,14 +82,6 @@ def decision_table(
 def ends() -> str:
     """After the decision: a gateway on its output, one end event per answer."""
 
-    def end(element: str, outcome: str, flow: str) -> str:
-        return (
-            f'<bpmn:endEvent id="{element}"><bpmn:extensionElements><spiffworkflow:properties>'
-            f'<spiffworkflow:property name="outcome" value="{outcome}"/>'
-            "</spiffworkflow:properties></bpmn:extensionElements>"
-            f"<bpmn:incoming>{flow}</bpmn:incoming></bpmn:endEvent>"
-        )
-
     return (
         '<bpmn:exclusiveGateway id="Gateway_faixa" default="f_baixa">'
         "<bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f_alta</bpmn:outgoing>"
@@ -98,8 +90,8 @@ def ends() -> str:
         '<bpmn:conditionExpression>faixa == "alta"</bpmn:conditionExpression>'
         "</bpmn:sequenceFlow>"
         '<bpmn:sequenceFlow id="f_baixa" sourceRef="Gateway_faixa" targetRef="End_baixa"/>'
-        + end("End_alta", "Prioridade alta", "f_alta")
-        + end("End_baixa", "Prioridade baixa", "f_baixa")
+        + end_with_outcome("End_alta", "Prioridade alta", "f_alta")
+        + end_with_outcome("End_baixa", "Prioridade baixa", "f_baixa")
     )
 
 

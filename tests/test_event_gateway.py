@@ -11,19 +11,10 @@ from engine.errors import NotFound
 from engine.models import Chamado, WorkflowTimer
 from engine.service import Chamados
 from tests.conftest import FakeClock
-from tests.model_files import model
+from tests.model_files import end_with_outcome, model
 from tests.test_incidents import World
 
 PID = "AguardaPagamento"
-
-
-def _end(element: str, outcome: str, flow: str) -> str:
-    return (
-        f'<bpmn:endEvent id="{element}"><bpmn:extensionElements><spiffworkflow:properties>'
-        f'<spiffworkflow:property name="outcome" value="{outcome}"/>'
-        "</spiffworkflow:properties></bpmn:extensionElements>"
-        f"<bpmn:incoming>{flow}</bpmn:incoming></bpmn:endEvent>"
-    )
 
 
 BODY = (
@@ -38,8 +29,8 @@ BODY = (
     "<bpmn:outgoing>f_expirado</bpmn:outgoing><bpmn:timerEventDefinition>"
     '<bpmn:timeDuration>"PT15M"</bpmn:timeDuration></bpmn:timerEventDefinition>'
     "</bpmn:intermediateCatchEvent>"
-    + _end("fim_pago", "Pagamento confirmado", "f_pago")
-    + _end("fim_expirado", "Prazo de pagamento esgotado", "f_expirado")
+    + end_with_outcome("fim_pago", "Pagamento confirmado", "f_pago")
+    + end_with_outcome("fim_expirado", "Prazo de pagamento esgotado", "f_expirado")
     + '<bpmn:sequenceFlow id="f0" sourceRef="inicio" targetRef="aguarda"/>'
     '<bpmn:sequenceFlow id="f_msg" sourceRef="aguarda" targetRef="pago"/>'
     '<bpmn:sequenceFlow id="f_tempo" sourceRef="aguarda" targetRef="expirou"/>'
