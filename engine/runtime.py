@@ -16,6 +16,7 @@ from uuid import UUID
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task
 
@@ -159,6 +160,8 @@ def _steps(
         if task is not None:
             task.run()
         wf.do_engine_steps(will_complete_task=count)
+        while _interrupt(wf):
+            wf.do_engine_steps(will_complete_task=count)
     except RecursionError as exc:
         raise ModelRuntimeError(
             "O processo ficou profundo demais para continuar (laços demais no modelo). "
@@ -173,6 +176,43 @@ def _steps(
             element,
         ) from exc
     return caught
+
+
+def _interrupt(wf: BpmnWorkflow) -> bool:
+    """An interrupting event sub-process just triggered (engine.specs marks them) cancels
+    whatever else its parent workflow was doing, as BPMN says: the requester's open task
+    is withdrawn, the other branches and listeners stop; the sub-process runs on and its
+    end ends the instance. True when something was interrupted."""
+    interrupted = False
+    for workflow in [wf, *wf.subprocesses.values()]:
+        for task in list(workflow.tasks.values()):
+            if not getattr(task.task_spec, "interrupts_parent", False):
+                continue
+            if task.internal_data.get("interrupted") or not _triggered(wf, task):
+                continue
+            keep = set()
+            node: Task | None = task
+            while node is not None:
+                keep.add(node.id)
+                node = node.parent
+            for other in list(workflow.tasks.values()):
+                if other.id not in keep and not other.has_state(TaskState.FINISHED_MASK):
+                    other.cancel()
+            task.internal_data["interrupted"] = True
+            interrupted = True
+    return interrupted
+
+
+def _triggered(wf: BpmnWorkflow, task: Task) -> bool:
+    """Whether an event sub-process's start event has fired (before that, SpiffWorkflow
+    keeps it STARTED, waiting on that event)."""
+    if task.state == TaskState.COMPLETED:
+        return True
+    inner = wf.subprocesses.get(task.id)
+    return inner is not None and any(
+        isinstance(t.task_spec, StartEvent) and t.state == TaskState.COMPLETED
+        for t in inner.tasks.values()
+    )
 
 
 def create(bundle: ProcessBundle, data: dict[str, Any] | None = None) -> BpmnWorkflow:

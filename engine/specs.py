@@ -275,6 +275,7 @@ def parse_process(
         raise _refused(problems) from exc
 
     problems.extend(model_checks.spec_problems(spec, subprocess_specs))
+    _mark_interrupting_event_subprocesses(trees, model_checks.all_specs(spec, subprocess_specs))
     if problems:
         raise _refused(model_checks.in_document_order(problems, [*trees, *dmn_trees.values()]))
     parsed_forms = _parse_forms(
@@ -302,6 +303,25 @@ def parse_process(
     lanes = {info.lane for info in bundle.user_tasks.values()}
     bundle.lane_groups = {lane: groups.lane_map_default(lane) for lane in lanes}
     return bundle
+
+
+def _mark_interrupting_event_subprocesses(trees: list[etree._Element], every_spec: Any) -> None:
+    """BPMN's event sub-process interrupts what its parent was doing when its start
+    event is interrupting (the default: no ``isInterrupting="false"``); SpiffWorkflow 3.2
+    runs every one as if it did not. The task specs of those that interrupt are marked
+    (specs are never serialized with an instance) and engine.runtime interrupts."""
+    ids = set()
+    for tree in trees:
+        for node in tree.iter(f"{_BPMN_NS}subProcess"):
+            if node.get("triggeredByEvent") != "true":
+                continue
+            starts = [child for child in node if child.tag == f"{_BPMN_NS}startEvent"]
+            if any(start.get("isInterrupting", "true") != "false" for start in starts):
+                ids.add(node.get("id"))
+    for one in every_spec:
+        for task_spec in one.task_specs.values():
+            if task_spec.bpmn_id in ids:
+                task_spec.interrupts_parent = True
 
 
 def _companions(

@@ -50,9 +50,19 @@ def describe(violations: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def horizontal_overflow(page: Any) -> int:
-    """CSS pixels the page is wider than its viewport (0 when nothing scrolls sideways)."""
-    return int(page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth"))
+def horizontal_overflow(page: Any, settle_ms: int = 1500) -> int:
+    """CSS pixels the page is wider than its viewport (0 when nothing scrolls sideways).
+
+    Measured again for up to ``settle_ms`` while it is not 0: right after an action the
+    Design System's scripts may still be laying the page out (measured once on a loaded
+    machine, a page with an error summary was wider for an instant, with no element past
+    its edge). An overflow that lasts is what fails."""
+    measure = "() => document.documentElement.scrollWidth - window.innerWidth"
+    try:
+        page.wait_for_function(f"({measure})() <= 0", timeout=settle_ms)
+    except Exception:  # noqa: BLE001 - still wider after settling: report it
+        pass
+    return int(page.evaluate(measure))
 
 
 def overflowing_elements(page: Any) -> list[str]:
