@@ -34,7 +34,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from engine.models import MessageWait, WorkflowTimer
+from engine.models import Chamado, MessageWait, WorkflowTimer
 from engine.service import Chamados
 from tests.conftest import FRIDAY_EVENING, FakeClock
 from tests.schema_data import form_data
@@ -62,8 +62,8 @@ EXPECTED = {
     "models": 38,
     "deployed": 20,
     "refused": 18,
-    "ran_to_end": 15,
-    "incident": 4,
+    "ran_to_end": 16,
+    "incident": 3,
     "stuck": 1,
     "not_started": 0,
 }
@@ -191,8 +191,25 @@ def send_awaited_message(svc: Chamados, api: Client, cid: int) -> bool:
     if wait.correlation:
         _key, values = json.loads(wait.correlation)
         payload = values if isinstance(values, dict) else {}
+    else:  # nothing held yet (a message start): each property its retrieval reads
+        payload = {name: f"corpus-{name}" for name in _retrieved_names(svc, cid, wait.name)}
     status, _body = api.call("POST", f"/messages/{wait.name}", {"payload": payload})
     return status == 200
+
+
+def _retrieved_names(svc: Chamados, cid: int, message: str) -> list[str]:
+    """The payload names the model's correlation expressions for ``message`` read, where
+    an expression is a bare name (SpiffArena's models write them so)."""
+    with svc.unit.session_factory() as s:
+        version_id = s.scalar(select(Chamado.process_version_id).where(Chamado.id == cid))
+        bundle = svc.unit.bundle(s, version_id)
+    names = []
+    for definition in bundle.message_catches.get(message, []):
+        for prop in getattr(definition, "correlation_properties", None) or []:
+            expression = str(getattr(prop, "retrieval_expression", "") or "").strip()
+            if expression.isidentifier():
+                names.append(expression)
+    return names
 
 
 def fire_next_timer(svc: Chamados, clock: FakeClock, cid: int) -> bool:
