@@ -43,6 +43,8 @@ RJSF_WIDGETS = {
     "uri": "text",
     "color": "text",
     "password": "text",
+    # SpiffArena's own: suggestions from its data stores, which the platform does not have.
+    "typeahead": "text",
 }
 NOT_INFORMED = "Não informado"
 
