@@ -474,18 +474,20 @@ def test_react_jsonschema_forms_widgets_are_drawn_with_ours(app: Flask) -> None:
             "vencimento": {"type": "string", "title": "Vencimento"},
             "parcelas": {"type": "integer", "title": "Parcelas"},
             "site": {"type": "string", "title": "Site"},
+            "cidade": {"type": "string", "title": "Cidade"},
         }
     }
     ui = {
         "vencimento": {"ui:widget": "date"},
         "parcelas": {"ui:widget": "updown"},
         "site": {"ui:widget": "uri"},
+        "cidade": {"ui:widget": "typeahead"},
     }
     form = forms.load_form_from_texts(json.dumps(schema), json.dumps(ui), "rjsf.json")
     page = Page(render_fields(app, build_form_view(form.schema, form.ui, {})))
     assert_every_control_labelled(page)
     assert page.control("vencimento").get("type") == "date"
-    assert page.control("parcelas").get("type") == page.control("site").get("type") == "text"
+    assert {page.control(n).get("type") for n in ("parcelas", "site", "cidade")} == {"text"}
     ui["site"] = {"ui:widget": "estrelas"}
     with pytest.raises(ProcessDefinitionError, match="widget desconhecido 'estrelas'"):
         forms.load_form_from_texts(json.dumps(schema), json.dumps(ui), "rjsf.json")
