@@ -29,7 +29,7 @@ The names SpiffArena offers scripts are here without import: ``datetime`` (both
 (the person whose action runs the step; None for a timer), ``get_localtime(dt,
 zone)``, and about the running instance ``get_process_initiator_user()``,
 ``get_last_user_completing_task(process, task)``, ``get_process_info()`` /
-``get_toplevel_process_info()`` and ``sanitize_for_md(text)``. SpiffArena's helpers that
+``get_toplevel_process_info()``, ``get_frontend_url()`` and ``sanitize_for_md(text)``. SpiffArena's helpers that
 reach its own services (secrets, permissions, environment, URLs) are not offered: a
 script that calls one stops on a NameError naming it.
 """
@@ -118,6 +118,8 @@ class InstanceFacts:
     instance_id: int | None
     initiator: Callable[[], dict[str, Any] | None]
     last_completer: Callable[[str], dict[str, Any] | None]
+    # The platform's address (APP_BASE_URL), for links in the model's texts.
+    frontend_url: str = ""
 
 
 _current_instance: contextvars.ContextVar[InstanceFacts | None] = contextvars.ContextVar(
@@ -608,6 +610,11 @@ def _get_last_user_completing_task(*args: Any, **kwargs: Any) -> dict[str, Any] 
     return instance.last_completer(task) if instance else None
 
 
+def _get_frontend_url() -> str | None:
+    instance = _current_instance.get()
+    return instance.frontend_url if instance else None
+
+
 def _get_process_info() -> dict[str, Any]:
     instance = _current_instance.get()
     return {
@@ -662,6 +669,7 @@ _STANDARD_NAMES: dict[str, Any] = {
     "get_process_initiator_user": _get_process_initiator_user,
     "get_last_user_completing_task": _get_last_user_completing_task,
     "get_process_info": _get_process_info,
+    "get_frontend_url": _get_frontend_url,
     "get_toplevel_process_info": _get_process_info,
     "sanitize_for_md": sanitize_for_md,
 }

@@ -206,6 +206,7 @@ HELPERS_SCRIPT = (
     'ninguem = get_last_user_completing_task("misc/fatura", "Activity_nunca")\n'
     'iniciador = get_process_initiator_user()["name"]\n'
     "info = get_process_info()\n"
+    "site = get_frontend_url()\n"
     'dobro = fatura["valor"] * 2\n'
     'seguro = sanitize_for_md(fatura["observacao"])'
 )
@@ -278,6 +279,7 @@ def test_dotted_fields_nest_their_answers_and_the_instance_helpers_answer(svc: C
     assert data["ninguem"] is None
     assert data["info"] == {"process_instance_id": chamado.id, "process_model_identifier": "Fatura"}
     assert data["dobro"] == 300 and data["seguro"] == r"a\_b \*c\*"
+    assert data["site"] == svc.settings.app_base_url
 
 
 def test_a_dotted_field_cannot_sit_inside_another_field(svc: Chamados) -> None:

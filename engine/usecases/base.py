@@ -356,6 +356,7 @@ class UseCaseBase:
             instance_id=chamado_id,
             initiator=self._script_user(session, starter),
             last_completer=last_completer,
+            frontend_url=self.settings.app_base_url,
         )
 
     def _user(self, session: Session, user_id: int) -> User:
