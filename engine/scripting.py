@@ -29,9 +29,9 @@ The names SpiffArena offers scripts are here without import: ``datetime`` (both
 (the person whose action runs the step; None for a timer), ``get_localtime(dt,
 zone)``, and about the running instance ``get_process_initiator_user()``,
 ``get_last_user_completing_task(process, task)``, ``get_process_info()`` /
-``get_toplevel_process_info()``, ``get_frontend_url()`` and ``sanitize_for_md(text)``. SpiffArena's helpers that
-reach its own services (secrets, permissions, environment, URLs) are not offered: a
-script that calls one stops on a NameError naming it.
+``get_toplevel_process_info()``, ``get_frontend_url()`` and ``sanitize_for_md(text)``.
+SpiffArena's helpers that reach its own services (secrets, permissions, environment,
+task URLs) are not offered: a script that calls one stops on a NameError naming it.
 """
 
 from __future__ import annotations
