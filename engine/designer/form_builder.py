@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from engine import limits
 from engine.errors import ProcessDefinitionError
 from engine.forms.structure import field_order, steps
 from engine.forms.types import FIELD_NAME, implied_object
@@ -118,8 +119,8 @@ def parse_texts(schema_text: str, ui_text: str) -> tuple[dict[str, Any], dict[st
     result = []
     for label, text in (("esquema", schema_text), ("UI schema", ui_text or "{}")):
         try:
-            value = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
+            value = limits.loads(text)
+        except (json.JSONDecodeError, limits.JsonRejected) as exc:
             raise ProcessDefinitionError(
                 f"O {label} não é um JSON válido: corrija-o no editor JSON."
             ) from exc
