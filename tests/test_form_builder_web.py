@@ -254,9 +254,7 @@ def test_form_files_are_uploaded_into_the_editor_checked_and_bounded(app: Flask)
     def upload(files: dict[str, tuple[bytes, str]]) -> Any:
         data: dict[str, Any] = {"csrf_token": token, "version": version}
         data.update({k: (io.BytesIO(v), n) for k, (v, n) in files.items()})
-        return client.post(
-            f"{url}/arquivos", data=data, content_type="multipart/form-data"
-        )
+        return client.post(f"{url}/arquivos", data=data, content_type="multipart/form-data")
 
     resp = upload({"arquivo_esquema": (json.dumps(schema).encode(), "enviado.json")})
     body = resp.get_data(as_text=True)
