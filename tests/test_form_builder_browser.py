@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.a11y import axe_violations
+from tests.a11y import axe_violations, horizontal_overflow, overflowing_elements
 from tests.browser import Stack, live_stack, shot, watch_csp
 
 pytestmark = pytest.mark.browser
@@ -112,13 +112,15 @@ def test_a_form_built_with_the_keyboard_is_saved_and_the_json_agrees(
     expect(page.get_by_role("group", name="Campo 1: Descrição")).to_be_visible()
 
     page.get_by_role("button", name="Salvar no rascunho").click()
-    expect(page.get_by_text("Formulário de “Registrar solicitação” salvo no rascunho.")).to_be_visible()
+    expect(
+        page.get_by_text("Formulário de “Registrar solicitação” salvo no rascunho.")
+    ).to_be_visible()
 
     # Opened again: the JSON editor shows the same fields, and the preview agrees.
     page.get_by_role("link", name="Editar formulário").first.click()
-    expect(page.get_by_role("group", name="Campo 3: Prioridade").get_by_label("Etapa")).to_have_value(
-        "Classificação"
-    )
+    expect(
+        page.get_by_role("group", name="Campo 3: Prioridade").get_by_label("Etapa")
+    ).to_have_value("Classificação")
     page.get_by_role("button", name="Editar o JSON").click()
     expect(page.locator('[aria-current="page"]')).to_have_text("JSON")
     schema = json.loads(page.get_by_label("JSON Schema", exact=True).input_value())
@@ -140,3 +142,13 @@ def test_a_form_built_with_the_keyboard_is_saved_and_the_json_agrees(
     no_axe_violations(page, "editor JSON")
     shot(page, "construtor-2-json")
     assert page.csp_violations == []
+
+
+def test_the_builder_reflows_at_320_px(stack: Stack, browser: Any) -> None:
+    """WCAG 1.4.10 at 320 CSS px: the rows, the JSON editor and the upload fit the width."""
+    page = log_in(browser, stack.base, "Dora Projetista")
+    page.set_viewport_size({"width": 320, "height": 800})
+    for mode in ("", "?modo=json"):
+        page.goto(stack.base + "/processos/chamado/formularios/registrar_chamado" + mode)
+        expect(page.get_by_role("button", name="Salvar no rascunho")).to_be_visible()
+        assert horizontal_overflow(page) == 0, overflowing_elements(page)
