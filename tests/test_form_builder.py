@@ -290,3 +290,22 @@ def test_json_the_builder_cannot_open_says_why() -> None:
         fb.to_rows("[]", "{}")
     with pytest.raises(ProcessDefinitionError, match="não é um JSON válido"):
         fb.to_rows("[" * 100 + "]" * 100, "{}")
+
+
+def test_a_renamed_or_removed_field_the_rules_still_name_is_pointed_out() -> None:
+    schema_text = (FORMS / "analisar-chamado-schema.json").read_text("utf-8")
+    ui_text = (FORMS / "analisar-chamado-uischema.json").read_text("utf-8")
+    read = fb.to_rows(schema_text, ui_text)
+    rows = [replace(r, name="resposta_final") if r.name == "resposta" else r for r in read.rows]
+    rows = [r for r in rows if r.name != "motivo_devolucao"]
+    built = fb.to_json(read.title, rows, schema_text, ui_text)
+    assert built.ok
+    assert built.warnings == [
+        "O campo “resposta” (agora “resposta_final”) ainda é citado nas regras do esquema "
+        "(allOf, if/then…): confira-as no editor JSON.",
+        "O campo “motivo_devolucao” (removido) ainda é citado nas regras do esquema "
+        "(allOf, if/then…): confira-as no editor JSON.",
+    ]
+    # The field nothing else names goes quietly.
+    rows = [r for r in read.rows if r.name != "nota_interna"]
+    assert fb.to_json(read.title, rows, schema_text, ui_text).warnings == []

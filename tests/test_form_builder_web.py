@@ -288,3 +288,15 @@ def test_the_builder_needs_the_csrf_token(app: Flask) -> None:  # noqa: F811
     data = inputs(client.get(REGISTRAR).get_data(as_text=True))
     data.pop("csrf_token")
     assert client.post(REGISTRAR, data={**data, "_action": "save"}).status_code == 400
+
+
+def test_a_rename_the_rules_still_name_is_pointed_out_on_the_page(app: Flask) -> None:  # noqa: F811
+    client = dora(app)
+    data = inputs(client.get(EDITOR).get_data(as_text=True))
+    assert data["c1-nome"] == "resposta"
+    resp = post(client, EDITOR, {**data, "c1-nome": "resposta_final", "_action": "preview"})
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "O campo “resposta” (agora “resposta_final”) ainda é citado" in body
+    # The catalog field is kept, and named as edited only in the JSON editor.
+    assert "<code>motivo_devolucao</code>: opções de um catálogo" in body

@@ -394,6 +394,7 @@ class _Editor:
     preview_texts: tuple[str, str] | None = None  # None: the values' texts
     preview_error: str | None = None
     status: int = 200
+    warnings: list[str] = field(default_factory=list)
 
 
 def _editor_values(edit: Any) -> dict[str, str]:
@@ -431,6 +432,8 @@ def form_editor(pid: str, task_id: str) -> Any:
             saved = _save_form(designer, pid, task_id, state)
             if saved is not None:
                 flash(f"Formulário de “{edit.task.name}” salvo no rascunho.", "success")
+                for warning in state.warnings:
+                    flash(warning, "warning")
                 _flash_remaining(saved.problems)
                 return redirect(url_for("designer.model", pid=pid))
         if state.row_errors or state.problems:
@@ -464,6 +467,7 @@ def _builder_post(state: _Editor, form: Any) -> str:
         return "preview"
     # The JSON written becomes the base: rows are read back from it (names are now origins).
     state.values["schema_text"], state.values["ui_text"] = built.schema_text, built.ui_text
+    state.warnings = built.warnings
     state.rows = None
     if action.kind == "to_json":
         state.mode = "json"
@@ -531,6 +535,7 @@ def _editor_page(pid: str, edit: Any, state: _Editor, status: int) -> Any:
         problems=state.problems,
         upload_errors=state.upload_errors,
         notice=state.notice,
+        warnings=state.warnings,
         steps=steps,
         preview_error=preview_error,
         max_upload_kb=MAX_FORM_UPLOAD_BYTES // 1024,

@@ -105,6 +105,8 @@ class Built:
     ui_text: str = ""
     errors: dict[int, dict[str, str]] = field(default_factory=dict)
     form_error: str | None = None
+    # Written, but worth a look: a field renamed or removed that the JSON still names.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -367,11 +369,49 @@ def to_json(title: str, rows: Sequence[Row], base_schema_text: str, base_ui_text
         base_schema, base_ui = parse_texts(base_schema_text, base_ui_text)
     except ProcessDefinitionError:
         base_schema, base_ui = {"type": "object"}, {}
-    schema, ui = _write(title, [_clean(r) for r in rows], base_schema, base_ui)
+    cleaned = [_clean(r) for r in rows]
+    schema, ui = _write(title, cleaned, base_schema, base_ui)
     return Built(
         schema_text=json.dumps(schema, ensure_ascii=False, indent=2),
         ui_text=json.dumps(ui, ensure_ascii=False, indent=2),
+        warnings=_dangling(cleaned, base_schema, schema),
     )
+
+
+def _dangling(
+    rows: Sequence[Row], base_schema: Mapping[str, Any], schema: Mapping[str, Any]
+) -> list[str]:
+    """Fields renamed or removed that the rest of the schema (allOf, if/then,
+    dependentRequired…) still names: the builder does not rewrite those rules."""
+    gone = [n for n in base_schema.get("properties") or {} if n not in schema["properties"]]
+    rules = {k: v for k, v in schema.items() if k not in ("properties", "required", "title")}
+    names = _strings(rules)
+    renamed = {r.origin: r.name for r in rows if r.origin and r.origin != r.name}
+    found = []
+    for name in gone:
+        if name in names:
+            now = f"agora “{renamed[name]}”" if name in renamed else "removido"
+            found.append(
+                f"O campo “{name}” ({now}) ainda é citado nas regras do esquema (allOf, "
+                "if/then…): confira-as no editor JSON."
+            )
+    return found
+
+
+def _strings(value: Any) -> set[str]:
+    """Every key and string inside a JSON value."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found.update(k for k in item if isinstance(k, str))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            found.add(item)
+    return found
 
 
 def _clean(row: Row) -> Row:
