@@ -300,3 +300,22 @@ def test_a_rename_the_rules_still_name_is_pointed_out_on_the_page(app: Flask) ->
     assert "O campo “resposta” (agora “resposta_final”) ainda é citado" in body
     # The catalog field is kept, and named as edited only in the JSON editor.
     assert "<code>motivo_devolucao</code>: opções de um catálogo" in body
+
+
+def test_tampered_row_posts_are_read_safely(app: Flask) -> None:  # noqa: F811
+    client = dora(app)
+    data = inputs(client.get(REGISTRAR).get_data(as_text=True))
+    for change in (
+        {"campos": "²", "_action": "preview"},
+        {"campos": "99999999999", "_action": "preview"},
+        {"_action": "remove:²"},
+        {"_action": "up:999"},
+        {"_action": "down:-1"},
+        {"c0-tipo": "json", "c0-origem": "", "_action": "save"},
+        {"schema_text": "{", "_action": "preview"},
+    ):
+        resp = post(client, REGISTRAR, {**data, **change})
+        assert resp.status_code in (200, 422), change
+    # A stale index changes nothing: every row is still there, in order.
+    resp = post(client, REGISTRAR, {**data, "_action": "up:999"})
+    assert inputs(resp.get_data(as_text=True))["campos"] == data["campos"]

@@ -24,7 +24,7 @@ COLUMNS = ("titulo", "nome", "tipo", "obrigatorio", "opcoes", "ajuda", "etapa", 
 def read_rows(form: Mapping[str, str]) -> list[Row]:
     """The posted rows, at most MAX_ROWS (a larger count is cut, never trusted)."""
     raw = form.get("campos", "0")
-    count = int(raw) if raw.isdigit() else 0
+    count = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 0
     rows = []
     for i in range(min(count, form_builder.MAX_ROWS)):
         get = lambda column, i=i: form.get(f"c{i}-{column}", "")  # noqa: E731
@@ -54,8 +54,9 @@ def read_action(raw: str | None, count: int) -> RowAction:
     kind, _, rest = (raw or "").partition(":")
     if kind in ("add", "preview", "save", "to_json") and not rest:
         return RowAction(kind)
-    if kind in ("remove", "up", "down") and rest.isdigit() and int(rest) < count:
-        return RowAction(kind, int(rest))
+    index = int(rest) if rest.isascii() and rest.isdigit() and len(rest) < 6 else None
+    if kind in ("remove", "up", "down") and index is not None and index < count:
+        return RowAction(kind, index)
     return RowAction("preview")
 
 
