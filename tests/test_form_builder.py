@@ -175,6 +175,12 @@ def test_options_lines() -> None:
     assert rebuilt(*texts(schema, {}))[0] == schema
 
 
+def test_a_boolean_schema_field_is_kept_as_it_is() -> None:
+    schema = {"type": "object", "properties": {"livre": True, "nome": {"type": "string"}}}
+    assert fb.to_rows(*texts(schema, {})).json_only == {"livre": "tipo composto"}
+    assert rebuilt(*texts(schema, {}))[0] == schema
+
+
 def test_options_the_lines_cannot_carry_make_the_field_json_only() -> None:
     for options in (
         {"enum": [1, 2]},

@@ -443,6 +443,8 @@ def _write(
             copy.deepcopy(base_prop) if isinstance(base_prop, dict) else {},
             copy.deepcopy(base_field_ui) if isinstance(base_field_ui, dict) else {},
         )
+        if row.kind == JSON_ONLY and base_prop is not None and not isinstance(base_prop, dict):
+            prop = copy.deepcopy(base_prop)  # a boolean schema (true/false): as it was
         props[row.name] = prop
         if field_ui:
             ui[row.name] = field_ui
