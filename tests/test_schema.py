@@ -12,7 +12,9 @@ from engine.service import Chamados
 
 def test_migrations_match_the_models(svc: Chamados) -> None:
     with svc.unit.db.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"include_name": _declared_by_models})
+        context = MigrationContext.configure(
+            connection, opts={"include_name": _declared_by_models}
+        )
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
 
