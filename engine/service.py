@@ -82,12 +82,14 @@ from engine.context import request_id
 from engine.dashboard import Filters as DashboardFilters
 from engine.dashboard import Metric as DashboardMetric
 from engine.db import is_unavailable
-from engine.designer import Designer, ModelRejected, Problem, Tickets
+from engine.designer import Designer, ModelRejected, Problem, Tickets, form_builder
 from engine.designer.diagram import TicketDiagram
 from engine.designer.elements import Edits as ElementEdits
 from engine.designer.folder import UnreadablePath
 from engine.designer.folder import read_path as read_model_path
 from engine.designer.folder import read_zip as read_model_zip
+from engine.designer.form_upload import MAX_UPLOAD_BYTES as MAX_FORM_UPLOAD_BYTES
+from engine.designer.form_upload import read_form_upload
 from engine.designer.publishing import ScenariosFailed
 from engine.designer.views import NewForm
 from engine.groups import DESCRIPTION_MAX as GROUP_DESCRIPTION_MAX
@@ -193,6 +195,7 @@ __all__ = [
     "INCIDENTS_VIEW",
     "MAX_AGE_DAYS",
     "MAX_BPMN_BYTES",
+    "MAX_FORM_UPLOAD_BYTES",
     "MAX_SEARCH_QUERY",
     "OUTAGE_MAX_LINKS",
     "OUTAGE_OUTCOMES",
@@ -218,6 +221,7 @@ __all__ = [
     "dashboard",
     "describe_business_time",
     "format_cpf",
+    "form_builder",
     "forms",
     "identity_from_claims",
     "incidents",
@@ -226,6 +230,7 @@ __all__ = [
     "listing",
     "normalize_cpf",
     "parse_cpf",
+    "read_form_upload",
     "request_id",
 ]
 

@@ -495,6 +495,10 @@ def crawl_designer(site: Site, browser: Any) -> None:
         ("/processos/chamado/elementos", "nomes e condições (formulário)"),
         ("/processos/chamado/formularios/registrar_chamado", "editor de formulário"),
         ("/processos/chamado/formularios/analisar_chamado", "editor de formulário (análise)"),
+        (
+            "/processos/chamado/formularios/registrar_chamado?modo=json",
+            "editor de formulário (JSON)",
+        ),
     ):
         visit(site, dora, path, label)
     with svc.unit.session_factory() as s:

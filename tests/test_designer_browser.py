@@ -190,7 +190,7 @@ def test_form_editor_live_preview(server: tuple[str, Flask], browser: Any) -> No
     expect = playwright_api.expect
     base, app = server
     page = signed_in(browser, base, app, DORA, "Dora Projetista", "designer")
-    page.goto(base + "/processos/chamado/formularios/analisar_chamado")
+    page.goto(base + "/processos/chamado/formularios/analisar_chamado?modo=json")
     preview = page.locator("#form-preview")
     expect(preview).to_contain_text("Resposta ao solicitante")
     schema = page.locator("#schema-text")

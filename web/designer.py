@@ -9,6 +9,7 @@ serves a ticket's diagram to its requester and staff; ``_diagram.html`` shows it
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from flask import (
@@ -26,6 +27,7 @@ from flask import (
 from engine.errors import Conflict, DomainError, NotFound, ProcessDefinitionError, ValidationFailed
 from engine.service import (
     MAX_BPMN_BYTES,
+    MAX_FORM_UPLOAD_BYTES,
     Actor,
     ElementEdits,
     ModelRejected,
@@ -33,8 +35,11 @@ from engine.service import (
     Problem,
     ScenariosFailed,
     TicketDiagram,
+    form_builder,
     forms,
+    read_form_upload,
 )
+from web import form_builder as fb_web
 from web.auth import current_user, login_required, role_required
 from web.context import service as _svc
 from web.formview import build_form_view
@@ -365,58 +370,233 @@ def _preview(schema_text: str, ui_text: str) -> tuple[list[Any], str | None]:
     return steps, None
 
 
-@bp.route("/processos/<pid>/formularios/<task_id>", methods=["GET", "POST"])
-@role_required(ROLE)
-def form_editor(pid: str, task_id: str) -> Any:
-    designer = _svc().designer
-    edit = designer.task_form(_user(), pid, task_id)
-    values = {
+BUILDER = "construtor"
+NOT_PREVIEWED = (
+    "A pré-visualização volta quando os campos estiverem corretos: confira o nome, o tipo e "
+    "as opções de cada campo."
+)
+
+
+@dataclass
+class _Editor:
+    """The form editor's state for one request: texts, mode, rows and their messages."""
+
+    values: dict[str, str]
+    mode: str = BUILDER  # "construtor" (rows) or "json" (the two texts)
+    title: str = ""
+    rows: list[form_builder.Row] | None = None
+    row_errors: dict[int, dict[str, str]] = field(default_factory=dict)
+    focus: int | None = None
+    focus_on: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    upload_errors: dict[str, str] = field(default_factory=dict)
+    notice: str | None = None
+    preview_texts: tuple[str, str] | None = None  # None: the values' texts
+    preview_error: str | None = None
+    status: int = 200
+    warnings: list[str] = field(default_factory=list)
+
+
+def _editor_values(edit: Any) -> dict[str, str]:
+    return {
         "schema_file": edit.schema_file,
         "ui_file": edit.ui_file,
         "schema_text": edit.schema_text,
         "ui_text": edit.ui_text,
         "version": str(edit.draft_version),
     }
-    problems: list[Problem] = []
+
+
+@bp.route("/processos/<pid>/formularios/<task_id>", methods=["GET", "POST"])
+@role_required(ROLE)
+def form_editor(pid: str, task_id: str) -> Any:
+    """A task's form: the builder (rows, the default) or the JSON editor (``modo=json``),
+    with the live preview. Both post here; nothing typed is lost on an error."""
+    designer = _svc().designer
+    edit = designer.task_form(_user(), pid, task_id)
+    state = _Editor(values=_editor_values(edit))
+    state.mode = "json" if request.args.get("modo") == "json" else BUILDER
     status = 200
     if request.method == "POST":
-        values.update({k: request.form.get(k, "") for k in values})
-        if request.form.get("_action") == "save":
-            try:
-                saved = designer.save_form(
-                    _user(),
-                    pid,
-                    task_id,
-                    (values["schema_file"], values["ui_file"]),
-                    (values["schema_text"], values["ui_text"]),
-                    _version_arg(values["version"]),
-                )
-            except ModelRejected as exc:
-                problems, status = exc.problems, exc.status
-            except Conflict as exc:
-                problems, status = [Problem(None, exc.message)], exc.status
-            else:
+        form = request.form
+        state.values.update({k: form.get(k, "") for k in state.values})
+        state.mode = BUILDER if form.get("modo") == BUILDER else "json"
+        if state.mode == BUILDER:
+            action = _builder_post(state, form)
+        else:
+            action = form.get("_action", "preview")
+            if action == "to_builder":
+                state.mode = BUILDER
+            action = "save" if action == "save" else "preview"
+        if action == "save" and not state.row_errors:
+            saved = _save_form(designer, pid, task_id, state)
+            if saved is not None:
                 flash(f"Formulário de “{edit.task.name}” salvo no rascunho.", "success")
+                for warning in state.warnings:
+                    flash(warning, "warning")
                 _flash_remaining(saved.problems)
                 return redirect(url_for("designer.model", pid=pid))
-    steps, preview_error = _preview(values["schema_text"], values["ui_text"])
+        if state.row_errors or state.problems:
+            status = state.status if state.status != 200 else 422
+    return _editor_page(pid, edit, state, status)
+
+
+def _builder_post(state: _Editor, form: Any) -> str:
+    """Reads the rows and runs the clicked button; returns "save" or "preview"."""
+    rows = fb_web.read_rows(form)
+    state.title = form.get("form_title", "")
+    action = fb_web.read_action(form.get("_action"), len(rows))
+    rows, state.focus = fb_web.apply_action(rows, action)
+    state.focus_on = fb_web.focus_on(action)
+    state.rows = rows
+    built = form_builder.to_json(
+        state.title, rows, state.values["schema_text"], state.values["ui_text"]
+    )
+    if action.kind in ("add", "remove", "up", "down"):
+        # A row button is no time for messages (a new row is empty); the preview follows.
+        if built.ok:
+            state.preview_texts = (built.schema_text, built.ui_text)
+        else:
+            state.preview_error = NOT_PREVIEWED
+        return "preview"
+    if not built.ok:
+        state.row_errors = built.errors
+        if built.form_error:
+            state.problems = [Problem(None, built.form_error)]
+        state.preview_error = NOT_PREVIEWED
+        return "preview"
+    # The JSON written becomes the base: rows are read back from it (names are now origins).
+    state.values["schema_text"], state.values["ui_text"] = built.schema_text, built.ui_text
+    state.warnings = built.warnings
+    state.rows = None
+    if action.kind == "to_json":
+        state.mode = "json"
+    return "save" if action.kind == "save" else "preview"
+
+
+def _save_form(designer: Any, pid: str, task_id: str, state: _Editor) -> Any:
+    values = state.values
+    try:
+        return designer.save_form(
+            _user(),
+            pid,
+            task_id,
+            (values["schema_file"], values["ui_file"]),
+            (values["schema_text"], values["ui_text"]),
+            _version_arg(values["version"]),
+        )
+    except (ModelRejected, Conflict) as exc:
+        state.status = exc.status
+        state.problems = (
+            exc.problems if isinstance(exc, ModelRejected) else [Problem(None, exc.message)]
+        )
+    return None
+
+
+def _editor_page(pid: str, edit: Any, state: _Editor, status: int) -> Any:
+    values = state.values
+    json_only: dict[str, str] = {}
+    hidden: list[str] = []
+    if state.mode == BUILDER and state.rows is None:
+        try:
+            read = form_builder.to_rows(values["schema_text"], values["ui_text"])
+        except ProcessDefinitionError as exc:
+            state.mode = "json"
+            state.notice = f"O construtor não abre este formulário: {exc.message}"
+        else:
+            state.rows, state.title = read.rows, read.title
+            json_only, hidden = read.json_only, read.hidden
+    elif state.rows is not None:
+        json_only = fb_web.json_only_of(state.rows, values["schema_text"], values["ui_text"])
+        base = _parsed(values["schema_text"], values["ui_text"])
+        hidden = form_builder.hidden_fields(*base) if base else []
+    if state.preview_error:
+        steps: list[Any] = []
+        preview_error: str | None = state.preview_error
+    else:
+        steps, preview_error = _preview(
+            *(state.preview_texts or (values["schema_text"], values["ui_text"]))
+        )
+    rows = fb_web.row_views(
+        state.rows or [], state.row_errors, json_only, state.focus, state.focus_on
+    )
     page = render_template(
         "designer/form_editor.html",
         pid=pid,
         edit=edit,
         values=values,
-        problems=problems,
+        mode=state.mode,
+        form_title=state.title,
+        rows=rows,
+        json_only=json_only,
+        hidden_fields=hidden,
+        kinds=form_builder.KINDS,
+        step_titles=list(dict.fromkeys(r.row.step for r in rows if r.row.step.strip())),
+        problems=state.problems,
+        upload_errors=state.upload_errors,
+        notice=state.notice,
+        warnings=state.warnings,
         steps=steps,
         preview_error=preview_error,
+        max_upload_kb=MAX_FORM_UPLOAD_BYTES // 1024,
     )
     return page, status
+
+
+def _parsed(schema_text: str, ui_text: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    try:
+        return form_builder.parse_texts(schema_text, ui_text)
+    except ProcessDefinitionError:
+        return None
+
+
+@bp.post("/processos/<pid>/formularios/<task_id>/arquivos")
+@role_required(ROLE)
+def form_upload(pid: str, task_id: str) -> Any:
+    """Form files uploaded into the JSON editor: read and checked, shown, not saved (the
+    designer sees the preview and saves, as with any edit)."""
+    designer = _svc().designer
+    edit = designer.task_form(_user(), pid, task_id)
+    state = _Editor(values=_editor_values(edit), mode="json")
+    state.values["version"] = request.form.get("version", state.values["version"])
+    read_any = False
+    for field_name, key in (("arquivo_esquema", "schema_text"), ("arquivo_ui", "ui_text")):
+        upload = request.files.get(field_name)
+        if upload is None or not upload.filename:
+            continue
+        data = upload.stream.read(MAX_FORM_UPLOAD_BYTES + 1)
+        try:
+            state.values[key] = read_form_upload(field_name, upload.filename, data)
+        except ValidationFailed as exc:
+            state.upload_errors.update(exc.errors)
+        else:
+            read_any = True
+    if not read_any and not state.upload_errors:
+        state.upload_errors["arquivo_esquema"] = "Escolha ao menos um arquivo .json."
+    if state.upload_errors:
+        return _editor_page(pid, edit, state, 422)
+    state.notice = (
+        "Arquivos lidos: confira a pré-visualização e clique em “Salvar no rascunho” "
+        "para guardá-los (nada foi salvo ainda)."
+    )
+    return _editor_page(pid, edit, state, 200)
 
 
 @bp.post("/processos/<pid>/formularios/<task_id>/previa")
 @role_required(ROLE)
 def form_preview(pid: str, task_id: str) -> Any:
-    """HTML fragment for htmx: the live preview of the texts being edited."""
-    steps, error = _preview(request.form.get("schema_text", ""), request.form.get("ui_text", ""))
+    """HTML fragment for htmx: the live preview of the texts, or of the builder's rows."""
+    form = request.form
+    schema_text, ui_text = form.get("schema_text", ""), form.get("ui_text", "")
+    if form.get("modo") == BUILDER:
+        rows = fb_web.read_rows(form)
+        built = form_builder.to_json(form.get("form_title", ""), rows, schema_text, ui_text)
+        if not built.ok:
+            return render_template(
+                "designer/_form_preview.html", steps=[], preview_error=NOT_PREVIEWED
+            )
+        schema_text, ui_text = built.schema_text, built.ui_text
+    steps, error = _preview(schema_text, ui_text)
     return render_template("designer/_form_preview.html", steps=steps, preview_error=error)
 
 
