@@ -157,7 +157,8 @@ def to_rows(schema_text: str, ui_text: str) -> Rows:
     json_only: dict[str, str] = {}
     for name in ordered:
         prop = props[name] if isinstance(props[name], dict) else {}
-        field_ui = ui.get(name) if isinstance(ui.get(name), dict) else {}
+        declared = ui.get(name)
+        field_ui: dict[str, Any] = declared if isinstance(declared, dict) else {}
         kind, why = kind_of(prop, field_ui)
         if kind == JSON_ONLY:
             json_only[name] = why
@@ -230,7 +231,10 @@ def _representable_options(prop: Mapping[str, Any]) -> bool:
             else []
         )
         ok = len(texts) == len(entries) and all(
-            all(isinstance(t, str) for t in entry) and entry[0] and entry[1] and _line_safe(*entry)
+            all(isinstance(t, str) for t in entry)
+            and entry[0]
+            and entry[1]
+            and _line_safe(str(entry[0]), str(entry[1]), str(entry[2]))
             for entry in texts
         )
         if not ok:
