@@ -40,6 +40,7 @@ from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from engine.models import Chamado, MessageWait, QueuedMessage
+from engine.tasktree import all_tasks
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_RECEIVERS = 200  # per message: a broadcast to more is refused, not half-delivered
@@ -106,12 +107,10 @@ def waiting_messages(wf: Any) -> Iterator[Any]:
     """What the workflow waits for that is a message (SpiffWorkflow's pending events),
     those an event-based gateway waits on included: SpiffWorkflow reports the gateway as
     one "multiple" event, the messages of the events after it inside."""
-    from engine import runtime  # runtime → specs → this module: imported when first used
-
     for pending in wf.waiting_events():
         if pending.event_type == "MessageEventDefinition":
             yield pending
-    for task in runtime.all_tasks(wf):
+    for task in all_tasks(wf):
         definition = getattr(task.task_spec, "event_definition", None)
         if task.state == TaskState.WAITING and isinstance(definition, MultipleEventDefinition):
             for inner in definition.event_definitions:

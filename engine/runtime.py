@@ -10,7 +10,6 @@ which the use cases turn into a technical incident of the ticket (engine.inciden
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -24,6 +23,7 @@ from engine.connectors import ConnectorFailed
 from engine.errors import ModelRuntimeError, TaskNotReady
 from engine.scripting import ExpressionRejected, make_script_engine
 from engine.specs import ProcessBundle
+from engine.tasktree import all_tasks as all_tasks  # callers say runtime.all_tasks
 
 _SCRIPT_ENGINE = make_script_engine()
 _E = TypeVar("_E", bound=BaseException)
@@ -245,18 +245,6 @@ def load(bundle: ProcessBundle, state: str) -> BpmnWorkflow:
 
 def dump(bundle: ProcessBundle, wf: BpmnWorkflow) -> str:
     return bundle.serializer.serialize_json(wf)
-
-
-def all_tasks(wf: BpmnWorkflow) -> Iterator[Task]:
-    """Every task of the workflow and its subprocesses, in creation order.
-
-    Reads the workflows' task dictionaries instead of walking the task tree (what
-    ``get_tasks`` does, several times slower): for filters on state alone the order
-    and depth of the walk do not matter.
-    """
-    yield from wf.tasks.values()
-    for subprocess in wf.subprocesses.values():
-        yield from subprocess.tasks.values()
 
 
 def ready_human_tasks(wf: BpmnWorkflow) -> list[Task]:
