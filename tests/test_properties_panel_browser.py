@@ -16,6 +16,7 @@ nothing lost.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -621,7 +622,9 @@ def test_messages_multi_instance_and_a_connector_set_in_the_panel_run(
     ext = f"{BPMN}extensionElements"
     (msg,) = tree.findall(f"{BPMN}message")
     assert msg.get("name") == "confirmacao_pedido"
-    definition = tree.find(f".//{BPMN}intermediateCatchEvent[@id='Event_confirmacao']/{BPMN}messageEventDefinition")
+    definition = tree.find(
+        f".//{BPMN}intermediateCatchEvent[@id='Event_confirmacao']/{BPMN}messageEventDefinition"
+    )
     assert definition is not None and definition.get("messageRef") == msg.get("id")
     assert definition.findtext(f"{ext}/{SPIFF}messageVariable") == "confirmacao"
     match = definition.find(f"{ext}/{SPIFF}processVariableCorrelation")
@@ -652,9 +655,7 @@ def test_messages_multi_instance_and_a_connector_set_in_the_panel_run(
     )
     assert operator is not None
     assert (operator.get("id"), operator.get("resultVariable")) == ("smtp/SendEmail", "aviso")
-    params = {
-        p.get("id"): p.get("value") for p in operator.iter(f"{SPIFF}parameter")
-    }
+    params = {p.get("id"): p.get("value") for p in operator.iter(f"{SPIFF}parameter")}
     assert params == {
         "email_to": '"maria@example.gov.br"',
         "email_subject": '"Pedido confirmado"',
@@ -701,6 +702,44 @@ def test_messages_multi_instance_and_a_connector_set_in_the_panel_run(
     assert "Quadrados: [0, 1, 4]" in (form.instructions or "")
     svc.requests.complete_task(maria, task.id, {}, reload(svc, chamado.id).version)
     assert reload(svc, chamado.id).closed_at is not None
+
+
+def test_a_user_tasks_groups_and_the_readme_screenshot(
+    server: tuple[str, Flask],  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    """The chamado's first user task shows its groups (form and instructions, scripts,
+    multi-instance), axe-clean with the multi-instance group open. The picture goes to
+    test-artifacts/; with CHAMADOS_DOCS_SCREENSHOTS=1 also to docs/modelador-painel.png,
+    the README's."""
+    expect = playwright_api.expect
+    base, app = server
+    page = signed_in(browser, base, app, DORA, "Dora Projetista", "designer")
+    page.set_viewport_size({"width": 1400, "height": 1100})
+    page.goto(base + "/processos/chamado/modelador")
+    expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
+    page.get_by_label("Elemento", exact=True).select_option("registrar_chamado")
+    panel = page.locator("#modeler-panel")
+    for title in (
+        "Geral",
+        "Formulário e instruções",
+        "Scripts antes e depois",
+        "Múltiplas instâncias",
+    ):
+        expect(
+            panel.locator(".bio-properties-panel-group-header-title", has_text=title)
+        ).to_be_visible()
+    expect(panel.get_by_label("Múltiplas instâncias", exact=True)).to_have_value("")
+    axe_clean(page, "tarefa de usuário com os seus grupos")
+    shot(page, "painel-10-tarefa-de-usuario")
+    if os.environ.get("CHAMADOS_DOCS_SCREENSHOTS") == "1":  # the README's picture
+        DOCS.mkdir(exist_ok=True)
+        # The panel scrolls in its column: down to its last group, the form's group above.
+        panel.locator("[data-group-id='group-app-multi-instance']").evaluate(
+            "g => g.scrollIntoView({block: 'end'})"
+        )
+        page.locator("#modeler").screenshot(path=str(DOCS / "modelador-painel.png"))
+    assert page.problems == [] and page.csp_violations == []
 
 
 def instance_data(svc: Any, chamado_id: int) -> dict[str, Any]:

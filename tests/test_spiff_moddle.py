@@ -100,9 +100,9 @@ def test_the_engine_parses_what_the_new_groups_write() -> None:
     assert spec.task_specs["User_aprovar"].cardinality == "len(aprovadores)"
     catch = spec.task_specs["Event_confirmacao"].event_definition
     assert catch.name == "confirmacao_pedido" and catch.message_var == "confirmacao"
-    assert [(c.name, c.retrieval_expression, c.correlation_keys) for c in catch.correlation_properties] == [
-        ("pedido_id", "pedido_id", ["pedido"])
-    ]
+    assert [
+        (c.name, c.retrieval_expression, c.correlation_keys) for c in catch.correlation_properties
+    ] == [("pedido_id", "pedido_id", ["pedido"])]
     assert [(c.name, c.retrieval_expression) for c in catch.process_correlations] == [
         ("pedido_id", "pedido_id")
     ]
