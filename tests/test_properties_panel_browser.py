@@ -532,6 +532,9 @@ def test_messages_multi_instance_and_a_connector_set_in_the_panel_run(
 
     # The catch event: a new message, named; its content's variable (a bad name refused).
     select(page, "Event_confirmacao")
+    expect(panel.locator(".bio-properties-panel-header")).to_contain_text(
+        "Evento intermediário: receber mensagem"
+    )
     message = panel.get_by_label("Mensagem", exact=True)
     expect(message).to_have_value("")
     panel.get_by_role("button", name="Criar mensagem").click()
