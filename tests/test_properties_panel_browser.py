@@ -745,6 +745,95 @@ def test_a_user_tasks_groups_and_the_readme_screenshot(
     assert page.problems == [] and page.csp_violations == []
 
 
+def tab_to(page: Any, target: Any, limit: int = 60) -> None:
+    """Tab (forwards) until ``target`` has the focus."""
+    for _ in range(limit):
+        if target.evaluate("e => e === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    playwright_api.expect(target).to_be_focused()
+
+
+def test_the_new_groups_work_from_the_keyboard(
+    server: tuple[str, Flask],  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    """No pointer: from the "Elemento" list, Tab reaches "Criar mensagem" (Enter creates
+    it), the message's name, "Acrescentar propriedade de correlação" and its fields, a
+    task's multi-instance choice and a service task's connector; Ctrl+S saves."""
+    expect = playwright_api.expect
+    base, app = server
+    page = signed_in(browser, base, app, DORA, "Dora Projetista", "designer")
+    page.goto(base + "/processos")
+    page.get_by_label("Identificador").fill("Pedido_teclado")
+    page.get_by_label("Nome").fill("Pedido pelo teclado")
+    page.get_by_role("button", name="Criar modelo").click()
+    page.wait_for_load_state("load")
+    page.get_by_role("link", name="Abrir no modelador").click()
+    expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
+    page.locator("#modeler-import").set_input_files(str(MESSAGES_MODEL))
+    expect(page.locator("#modeler-status")).to_contain_text("Arquivo importado")
+    panel = page.locator("#modeler-panel")
+    picker = page.get_by_label("Elemento", exact=True)
+    picker.focus()
+    page.keyboard.type("Evento intermediário: receber")  # type-ahead
+    expect(picker).to_have_value("Event_confirmacao")
+    create = panel.get_by_role("button", name="Criar mensagem")
+    tab_to(page, create)
+    page.keyboard.press("Enter")
+    name = panel.get_by_label("Nome da mensagem")
+    tab_to(page, name)
+    page.keyboard.press("Control+a")
+    page.keyboard.type("pelo_teclado")
+    add = panel.get_by_role("button", name="Acrescentar propriedade de correlação")
+    tab_to(page, add)
+    page.keyboard.press("Enter")
+    expression = panel.get_by_label(
+        "Expressão da propriedade 1 sobre o conteúdo da mensagem (Python)"
+    )
+    tab_to(page, expression)
+    page.keyboard.type("numero")
+    page.keyboard.press("Tab")  # leaving the field commits it
+    picker.focus()
+    page.keyboard.type("Tarefa de script: Calcular")
+    expect(picker).to_have_value("Activity_quadrados")
+    kind = panel.get_by_label("Múltiplas instâncias", exact=True)
+    tab_to(page, kind)
+    page.keyboard.press("ArrowDown")  # "Paralelas"
+    expect(kind).to_have_value("parallel")
+    cardinality = panel.get_by_label("Número de instâncias (loopCardinality, expressão Python)")
+    tab_to(page, cardinality)
+    page.keyboard.type("2")
+    page.keyboard.press("Tab")
+    picker.focus()
+    page.keyboard.type("Tarefa de serviço")
+    expect(picker).to_have_value("Activity_avisar")
+    connector = panel.get_by_label("Conector", exact=True)
+    tab_to(page, connector)
+    page.keyboard.type("smtp")
+    expect(connector).to_have_value("smtp/SendEmail")
+    tab_to(page, panel.get_by_label("Parâmetro email_to (obrigatório), expressão Python"))
+    page.keyboard.type('"a@example.gov.br"')
+    page.keyboard.press("Tab")
+    page.keyboard.press("Control+s")
+    expect(page.locator("#modeler-status")).to_contain_text("Rascunho salvo")
+    tree = etree.fromstring(app_draft(app, "Pedido_teclado")[1].encode())
+    (msg,) = tree.findall(f"{BPMN}message")
+    assert msg.get("name") == "pelo_teclado"
+    retrieval = tree.find(f"{BPMN}correlationProperty/{BPMN}correlationPropertyRetrievalExpression")
+    assert retrieval is not None and retrieval.get("messageRef") == msg.get("id")
+    assert retrieval.findtext(f"{BPMN}formalExpression") == "numero"
+    loop = tree.find(f".//{BPMN}multiInstanceLoopCharacteristics")
+    assert loop is not None and loop.get("isSequential") is None  # parallel: the default
+    assert loop.findtext(f"{BPMN}loopCardinality") == "2"
+    param = tree.find(f".//{SPIFF}serviceTaskOperator[@id='smtp/SendEmail']//{SPIFF}parameter")
+    assert param is not None and (param.get("id"), param.get("value")) == (
+        "email_to",
+        '"a@example.gov.br"',
+    )
+    assert page.problems == [] and page.csp_violations == []
+
+
 def instance_data(svc: Any, chamado_id: int) -> dict[str, Any]:
     from engine import runtime
     from engine.models import Chamado
