@@ -78,6 +78,7 @@ NOT_PAGES: dict[str, str] = {
     "requester.attachment": "download de arquivo (Content-Disposition: attachment)",
     "designer.ticket_diagram": "JSON do visualizador de diagrama (visitado nas páginas que o usam)",
     "designer.draft_json": "JSON do modelador",
+    "designer.connectors": "JSON do modelador (conectores das tarefas de serviço)",
     "designer.export_draft": "download do .bpmn",
     "designer.export_version": "download do .bpmn",
     "designer.export_folder": "download da pasta do modelo (.zip)",

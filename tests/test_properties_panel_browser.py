@@ -16,6 +16,7 @@ nothing lost.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -483,3 +484,444 @@ def test_a_call_activity_and_a_decision_id_in_the_panel(
         == "classificar_pedido"
     )
     assert page.problems == [] and page.csp_violations == []
+
+
+MESSAGES_MODEL = Path(__file__).parent / "models" / "spiffarena_messages_panel.bpmn"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def axe_clean(page: Any, state: str) -> None:
+    from tests.a11y import axe_violations, describe
+
+    found = axe_violations(page)
+    assert not found, f"{state}:\n{describe(found)}"
+
+
+def test_messages_multi_instance_and_a_connector_set_in_the_panel_run(
+    server: tuple[str, Flask],  # noqa: F811
+    browser: Any,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A SpiffArena-style model completed in the panel, by its labels: the catch event gets
+    a new message, the variable its content lands in and a correlation (its retrieval
+    expression, its key, the value this instance expects); the script task runs three
+    times (a cardinality refused as "3 vezes" as one types), gathering each instance's
+    item; the service task calls the platform's e-mail connector with its parameters.
+    axe passes with each group open (errors shown too). What was saved is SpiffArena's
+    XML (bpmn-moddle reads it without a warning; the exported folder re-imports
+    unchanged); it is published, and run: a message for another order is not delivered,
+    the one for this order is, and the instance runs its three instances and its e-mail."""
+    from tests.test_api import person
+    from tests.test_messages import post, reload, start
+
+    expect = playwright_api.expect
+    base, app = server
+    svc = app.extensions["chamados"]
+    page = signed_in(browser, base, app, DORA, "Dora Projetista", "designer")
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(base + "/processos")
+    page.get_by_label("Identificador").fill("Pedido_confirmado")
+    page.get_by_label("Nome").fill("Confirmação de pedido")
+    page.get_by_role("button", name="Criar modelo").click()
+    page.wait_for_load_state("load")
+    page.get_by_role("link", name="Abrir no modelador").click()
+    expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
+    page.locator("#modeler-import").set_input_files(str(MESSAGES_MODEL))
+    expect(page.locator("#modeler-status")).to_contain_text("Arquivo importado")
+    panel = page.locator("#modeler-panel")
+
+    # The catch event: a new message, named; its content's variable (a bad name refused).
+    select(page, "Event_confirmacao")
+    expect(panel.locator(".bio-properties-panel-header")).to_contain_text(
+        "Evento intermediário: receber mensagem"
+    )
+    message = panel.get_by_label("Mensagem", exact=True)
+    expect(message).to_have_value("")
+    panel.get_by_role("button", name="Criar mensagem").click()
+    name = panel.get_by_label("Nome da mensagem")
+    expect(name).to_have_value("mensagem_1")
+    name.fill("confirmacao_pedido")
+    variable = panel.get_by_label("Variável que recebe o conteúdo (messageVariable)")
+    variable.fill("confirmação do pedido")
+    expect(variable).to_have_attribute("aria-invalid", "true")
+    expect(panel.locator("[data-entry-id='messageVariable']")).to_contain_text(
+        "Use um nome de variável Python"
+    )
+    variable.fill("confirmacao")
+    expect(variable).to_have_attribute("aria-invalid", "false")
+    # … and its correlation: the order's number, read from the message and from the data.
+    panel.get_by_role("button", name="Acrescentar propriedade de correlação").click()
+    prop = panel.get_by_label("Propriedade de correlação 1 (id)")
+    expect(prop).to_have_value("correlacao_1")
+    expression = panel.get_by_label(
+        "Expressão da propriedade 1 sobre o conteúdo da mensagem (Python)"
+    )
+    expect(expression).to_have_attribute("aria-invalid", "true")  # still empty
+    axe_clean(page, "mensagem e correlação, com erro")
+    prop.fill("pedido_id")
+    expression = panel.get_by_label(
+        "Expressão da propriedade 1 sobre o conteúdo da mensagem (Python)"
+    )
+    expression.fill("pedido_id")
+    panel.get_by_label("Chave de correlação da propriedade 1").fill("pedido")
+    panel.get_by_label("Valor esperado da propriedade 1 nesta instância (expressão Python)").fill(
+        "pedido_id"
+    )
+    expect(expression).to_have_attribute("aria-invalid", "false")
+    shot(page, "painel-07-mensagem-correlacao")
+    axe_clean(page, "mensagem e correlação")
+
+    # The script task, three times in a row: "3 vezes" is no expression.
+    picker = page.get_by_label("Elemento", exact=True)  # (the event's context pad covers it)
+    picker.select_option("Activity_quadrados")
+    panel.get_by_label("Múltiplas instâncias", exact=True).select_option(
+        label="Sequenciais (uma depois da outra)"
+    )
+    cardinality = panel.get_by_label("Número de instâncias (loopCardinality, expressão Python)")
+    expect(cardinality).to_have_attribute("aria-invalid", "true")  # neither it nor a collection
+    cardinality.fill("3 vezes")
+    expect(panel.locator("[data-entry-id='loopCardinality']")).to_contain_text(
+        "Não é uma expressão Python"
+    )
+    expect(cardinality).to_have_attribute("aria-invalid", "true")
+    axe_clean(page, "múltiplas instâncias, com erro")
+    cardinality.fill("3")
+    expect(cardinality).to_have_attribute("aria-invalid", "false")
+    panel.get_by_label("Item de entrada (inputDataItem)").fill("indice")
+    panel.get_by_label("Coleção de saída (loopDataOutputRef)").fill("quadrados")
+    panel.get_by_label("Item de saída (outputDataItem)").fill("quadrado")
+    shot(page, "painel-08-multiplas-instancias")
+    axe_clean(page, "múltiplas instâncias")
+
+    # The service task: the e-mail connector, its parameters, its result variable.
+    picker.select_option("Activity_avisar")
+    connector = panel.get_by_label("Conector", exact=True)
+    expect(connector.locator("option", has_text="smtp/SendEmail")).to_have_count(1)
+    connector.select_option("smtp/SendEmail")
+    to = panel.get_by_label("Parâmetro email_to (obrigatório), expressão Python")
+    expect(to).to_have_attribute("aria-invalid", "true")  # required, still empty
+    axe_clean(page, "conector, com erro")
+    to.fill('"maria@example.gov.br"')
+    panel.get_by_label("Parâmetro email_subject (obrigatório), expressão Python").fill(
+        '"Pedido confirmado"'
+    )
+    panel.get_by_label("Parâmetro email_body (obrigatório), expressão Python").fill(
+        'f"Quadrados: {quadrados}"'
+    )
+    panel.get_by_label("Variável do resultado (resultVariable)").fill("aviso")
+    expect(to).to_have_attribute("aria-invalid", "false")
+    shot(page, "painel-09-conector")
+    axe_clean(page, "conector")
+
+    errors = page.locator("#modeler-errors")
+    expect(errors).to_have_text("Nenhum problema encontrado.", timeout=15000)
+    page.get_by_role("button", name="Salvar rascunho").click()
+    expect(page.locator("#modeler-status")).to_contain_text("Rascunho salvo")
+    expect(page.locator("#modeler-status")).not_to_contain_text("problema")
+    assert page.problems == [] and page.csp_violations == []
+
+    xml = app_draft(app, "Pedido_confirmado")[1]
+    tree = etree.fromstring(xml.encode())
+    ext = f"{BPMN}extensionElements"
+    (msg,) = tree.findall(f"{BPMN}message")
+    assert msg.get("name") == "confirmacao_pedido"
+    definition = tree.find(
+        f".//{BPMN}intermediateCatchEvent[@id='Event_confirmacao']/{BPMN}messageEventDefinition"
+    )
+    assert definition is not None and definition.get("messageRef") == msg.get("id")
+    assert definition.findtext(f"{ext}/{SPIFF}messageVariable") == "confirmacao"
+    match = definition.find(f"{ext}/{SPIFF}processVariableCorrelation")
+    assert match is not None
+    assert match.findtext(f"{SPIFF}propertyId") == "pedido_id"
+    assert match.findtext(f"{SPIFF}expression") == "pedido_id"
+    prop_node = tree.find(f"{BPMN}correlationProperty[@id='pedido_id']")
+    assert prop_node is not None and prop_node.get("name") == "pedido_id"
+    retrieval = prop_node.find(f"{BPMN}correlationPropertyRetrievalExpression")
+    assert retrieval is not None and retrieval.get("messageRef") == msg.get("id")
+    assert retrieval.findtext(f"{BPMN}formalExpression") == "pedido_id"
+    key = tree.find(f"{BPMN}collaboration/{BPMN}correlationKey")
+    assert key is not None and key.get("name") == "pedido"
+    assert key.findtext(f"{BPMN}correlationPropertyRef") == "pedido_id"
+    loop = tree.find(
+        f".//{BPMN}scriptTask[@id='Activity_quadrados']/{BPMN}multiInstanceLoopCharacteristics"
+    )
+    assert loop is not None and loop.get("isSequential") == "true"
+    assert loop.findtext(f"{BPMN}loopCardinality") == "3"
+    assert loop.findtext(f"{BPMN}loopDataOutputRef") == "quadrados"
+    item = loop.find(f"{BPMN}inputDataItem")
+    assert item is not None and (item.get("id"), item.get("name")) == ("indice", "indice")
+    item = loop.find(f"{BPMN}outputDataItem")
+    assert item is not None and item.get("name") == "quadrado"
+    assert loop.find(f"{BPMN}loopDataInputRef") is None
+    operator = tree.find(
+        f".//{BPMN}serviceTask[@id='Activity_avisar']/{ext}/{SPIFF}serviceTaskOperator"
+    )
+    assert operator is not None
+    assert (operator.get("id"), operator.get("resultVariable")) == ("smtp/SendEmail", "aviso")
+    params = {p.get("id"): p.get("value") for p in operator.iter(f"{SPIFF}parameter")}
+    assert params == {
+        "email_to": '"maria@example.gov.br"',
+        "email_subject": '"Pedido confirmado"',
+        "email_body": 'f"Quadrados: {quadrados}"',
+    }
+    saved = tmp_path / "Pedido_confirmado.bpmn"
+    saved.write_text(xml, encoding="utf-8")
+    (moddle,) = spiff_moddle.read(saved)
+    assert moddle.warnings == []
+    assert {
+        "spiffworkflow:MessageVariable",
+        "spiffworkflow:ProcessVariableCorrelation",
+        "spiffworkflow:ServiceTaskOperator",
+        "spiffworkflow:Parameter",
+    } <= set(moddle.spiff_types)
+
+    # Published; the exported folder re-imports with nothing lost.
+    page.goto(base + "/processos/Pedido_confirmado")
+    page.get_by_role("button", name="Publicar nova versão").click()
+    expect(page.locator("main")).to_contain_text("Versão 1")
+    expect(page.locator("#publish-error")).to_have_count(0)
+    dora = web_actor(app, DORA)
+    filename, data = svc.designer.export_folder(dora, "Pedido_confirmado")
+    chosen, problems = choose(read_zip(filename, data))
+    assert problems == [] and chosen is not None
+    assert spiff_moddle.differences(spiff_moddle.parse(xml), spiff_moddle.parse(chosen.bpmn)) == []
+
+    # Run: the instance waits for the confirmation of its own order only.
+    chamado = start(svc, "Pedido_confirmado")
+    admin = person(app, "11144477735", "Ana Admin", "admin")
+    other = post(app, admin, "confirmacao_pedido", {"payload": {"pedido_id": 8}})
+    assert other.status_code == 404, other.get_json()
+    own = post(app, admin, "confirmacao_pedido", {"payload": {"pedido_id": 7, "ok": True}})
+    assert own.status_code == 200, own.get_json()
+    assert own.get_json()["delivered"] == [chamado.protocolo]
+    maria = web_actor(app, MARIA)
+    task = svc.requests.requester_task(maria, chamado.id)
+    assert task is not None
+    data = instance_data(svc, chamado.id)
+    assert data["confirmacao"] == {"pedido_id": 7, "ok": True}
+    assert data["quadrados"] == [0, 1, 4]  # three instances, one after the other
+    assert data["aviso"] == {"enfileirado": 1}  # the e-mail joined the outbox
+    form = svc.requests.task_form(maria, task.id)
+    assert "Quadrados: [0, 1, 4]" in (form.instructions or "")
+    svc.requests.complete_task(maria, task.id, {}, reload(svc, chamado.id).version)
+    assert reload(svc, chamado.id).closed_at is not None
+
+
+def test_a_user_tasks_groups_and_the_readme_screenshot(
+    server: tuple[str, Flask],  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    """The chamado's first user task shows its groups (form and instructions, scripts,
+    multi-instance), axe-clean with the multi-instance group open. The picture goes to
+    test-artifacts/; with CHAMADOS_DOCS_SCREENSHOTS=1 also to docs/modelador-painel.png,
+    the README's."""
+    expect = playwright_api.expect
+    base, app = server
+    page = signed_in(browser, base, app, DORA, "Dora Projetista", "designer")
+    page.set_viewport_size({"width": 1400, "height": 1100})
+    page.goto(base + "/processos/chamado/modelador")
+    expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
+    page.get_by_label("Elemento", exact=True).select_option("registrar_chamado")
+    panel = page.locator("#modeler-panel")
+    for title in (
+        "Geral",
+        "Formulário e instruções",
+        "Scripts antes e depois",
+        "Múltiplas instâncias",
+    ):
+        expect(
+            panel.locator(".bio-properties-panel-group-header-title", has_text=title)
+        ).to_be_visible()
+    expect(panel.get_by_label("Múltiplas instâncias", exact=True)).to_have_value("")
+    axe_clean(page, "tarefa de usuário com os seus grupos")
+    shot(page, "painel-10-tarefa-de-usuario")
+    if os.environ.get("CHAMADOS_DOCS_SCREENSHOTS") == "1":  # the README's picture
+        DOCS.mkdir(exist_ok=True)
+        # The panel scrolls in its column: down to its last group, the form's group above.
+        panel.locator("[data-group-id='group-app-multi-instance']").evaluate(
+            "g => g.scrollIntoView({block: 'end'})"
+        )
+        page.locator("#modeler").screenshot(path=str(DOCS / "modelador-painel.png"))
+    assert page.problems == [] and page.csp_violations == []
+
+
+def tab_to(page: Any, target: Any, limit: int = 60) -> None:
+    """Tab (forwards) until ``target`` has the focus."""
+    for _ in range(limit):
+        if target.evaluate("e => e === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    playwright_api.expect(target).to_be_focused()
+
+
+def test_the_new_groups_work_from_the_keyboard(
+    server: tuple[str, Flask],  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    """No pointer: from the "Elemento" list, Tab reaches "Criar mensagem" (Enter creates
+    it), the message's name, "Acrescentar propriedade de correlação" and its fields, a
+    task's multi-instance choice and a service task's connector; Ctrl+S saves."""
+    expect = playwright_api.expect
+    base, app = server
+    page = signed_in(browser, base, app, DORA, "Dora Projetista", "designer")
+    page.goto(base + "/processos")
+    page.get_by_label("Identificador").fill("Pedido_teclado")
+    page.get_by_label("Nome").fill("Pedido pelo teclado")
+    page.get_by_role("button", name="Criar modelo").click()
+    page.wait_for_load_state("load")
+    page.get_by_role("link", name="Abrir no modelador").click()
+    expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
+    page.locator("#modeler-import").set_input_files(str(MESSAGES_MODEL))
+    expect(page.locator("#modeler-status")).to_contain_text("Arquivo importado")
+    panel = page.locator("#modeler-panel")
+    picker = page.get_by_label("Elemento", exact=True)
+    picker.focus()
+    page.keyboard.type("Evento intermediário: receber")  # type-ahead
+    expect(picker).to_have_value("Event_confirmacao")
+    create = panel.get_by_role("button", name="Criar mensagem")
+    tab_to(page, create)
+    page.keyboard.press("Enter")
+    name = panel.get_by_label("Nome da mensagem")
+    tab_to(page, name)
+    page.keyboard.press("Control+a")
+    page.keyboard.type("pelo_teclado")
+    add = panel.get_by_role("button", name="Acrescentar propriedade de correlação")
+    tab_to(page, add)
+    page.keyboard.press("Enter")
+    expression = panel.get_by_label(
+        "Expressão da propriedade 1 sobre o conteúdo da mensagem (Python)"
+    )
+    tab_to(page, expression)
+    page.keyboard.type("numero")
+    page.keyboard.press("Tab")  # leaving the field commits it
+    picker.focus()
+    page.keyboard.type("Tarefa de script: Calcular")
+    expect(picker).to_have_value("Activity_quadrados")
+    kind = panel.get_by_label("Múltiplas instâncias", exact=True)
+    tab_to(page, kind)
+    page.keyboard.press("ArrowDown")  # "Paralelas"
+    expect(kind).to_have_value("parallel")
+    cardinality = panel.get_by_label("Número de instâncias (loopCardinality, expressão Python)")
+    tab_to(page, cardinality)
+    page.keyboard.type("2")
+    page.keyboard.press("Tab")
+    picker.focus()
+    page.keyboard.type("Tarefa de serviço")
+    expect(picker).to_have_value("Activity_avisar")
+    connector = panel.get_by_label("Conector", exact=True)
+    tab_to(page, connector)
+    page.keyboard.type("smtp")
+    expect(connector).to_have_value("smtp/SendEmail")
+    tab_to(page, panel.get_by_label("Parâmetro email_to (obrigatório), expressão Python"))
+    page.keyboard.type('"a@example.gov.br"')
+    page.keyboard.press("Tab")
+    page.keyboard.press("Control+s")
+    expect(page.locator("#modeler-status")).to_contain_text("Rascunho salvo")
+    tree = etree.fromstring(app_draft(app, "Pedido_teclado")[1].encode())
+    (msg,) = tree.findall(f"{BPMN}message")
+    assert msg.get("name") == "pelo_teclado"
+    retrieval = tree.find(f"{BPMN}correlationProperty/{BPMN}correlationPropertyRetrievalExpression")
+    assert retrieval is not None and retrieval.get("messageRef") == msg.get("id")
+    assert retrieval.findtext(f"{BPMN}formalExpression") == "numero"
+    loop = tree.find(f".//{BPMN}multiInstanceLoopCharacteristics")
+    assert loop is not None and loop.get("isSequential") is None  # parallel: the default
+    assert loop.findtext(f"{BPMN}loopCardinality") == "2"
+    param = tree.find(f".//{SPIFF}serviceTaskOperator[@id='smtp/SendEmail']//{SPIFF}parameter")
+    assert param is not None and (param.get("id"), param.get("value")) == (
+        "email_to",
+        '"a@example.gov.br"',
+    )
+    assert page.problems == [] and page.csp_violations == []
+
+
+def instance_data(svc: Any, chamado_id: int) -> dict[str, Any]:
+    from engine import runtime
+    from engine.models import Chamado
+
+    with svc.unit.session_factory() as s:
+        row = s.get(Chamado, chamado_id)
+        assert row is not None
+        bundle = svc.unit.bundle(s, row.process_version_id)
+        return runtime.current_data(runtime.load(bundle, row.workflow_state))
+
+
+def test_a_data_object_reference_in_the_panel(
+    server: tuple[str, Flask],  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    """A data object reference shows one of its process's data objects, chosen in the
+    panel; the object's id (the data's name) is renamed there, checked as one types."""
+    expect = playwright_api.expect
+    base, app = server
+    page = signed_in(browser, base, app, DORA, "Dora Projetista", "designer")
+    page.goto(base + "/processos")
+    page.get_by_label("Identificador").fill("com_dados")
+    page.get_by_label("Nome").fill("Com dados")
+    page.get_by_role("button", name="Criar modelo").click()
+    page.wait_for_load_state("load")
+    page.get_by_role("link", name="Abrir no modelador").click()
+    expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
+    path = Path(app.instance_path) / "com_dados.bpmn"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(DATA_OBJECTS, encoding="utf-8")
+    page.locator("#modeler-import").set_input_files(str(path))
+    expect(page.locator("#modeler-status")).to_contain_text("Arquivo importado")
+    panel = page.locator("#modeler-panel")
+    select(page, "DataRef_1")
+    shown = panel.get_by_label("Objeto de dados mostrado")
+    expect(shown).to_have_value("itens")
+    shown.select_option("totais")
+    expect(panel.get_by_label("Nome", exact=True)).to_have_value("Totais")
+    ident = panel.get_by_label("Identificador do objeto de dados (o nome do dado no chamado)")
+    ident.fill("itens")
+    expect(ident).to_have_attribute("aria-invalid", "true")  # the other object's id
+    ident.fill("totais-do-pedido")
+    expect(panel.locator("[data-entry-id='dataObjectId']")).to_contain_text(
+        "Use um nome de variável Python"
+    )
+    axe_clean(page, "objeto de dados, com erro")
+    ident.fill("totais_pedido")
+    expect(ident).to_have_attribute("aria-invalid", "false")
+    page.get_by_role("button", name="Salvar rascunho").click()
+    expect(page.locator("#modeler-status")).to_contain_text("Rascunho salvo")
+    tree = etree.fromstring(app_draft(app, "com_dados")[1].encode())
+    ref = tree.find(f".//{BPMN}dataObjectReference[@id='DataRef_1']")
+    assert ref is not None and ref.get("dataObjectRef") == "totais_pedido"
+    assert ref.get("name") == "Totais"
+    ids = {d.get("id") for d in tree.iter(f"{BPMN}dataObject")}
+    assert ids == {"itens", "totais_pedido"}
+    assert page.problems == [] and page.csp_violations == []
+
+
+DATA_OBJECTS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI"
+  xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
+  xmlns:di="http://www.omg.org/spec/DD/20100524/DI" id="Definitions_1"
+  targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="com_dados" name="Com dados" isExecutable="true">
+    <bpmn:startEvent id="StartEvent_1"><bpmn:outgoing>Flow_1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:endEvent id="EndEvent_1"><bpmn:incoming>Flow_1</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="Flow_1" sourceRef="StartEvent_1" targetRef="EndEvent_1" />
+    <bpmn:dataObject id="itens" name="Itens" />
+    <bpmn:dataObject id="totais" name="Totais" />
+    <bpmn:dataObjectReference id="DataRef_1" name="Itens" dataObjectRef="itens" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="BPMNDiagram_1">
+    <bpmndi:BPMNPlane id="BPMNPlane_1" bpmnElement="com_dados">
+      <bpmndi:BPMNShape id="StartEvent_1_di" bpmnElement="StartEvent_1">
+        <dc:Bounds x="180" y="100" width="36" height="36" />
+      </bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="EndEvent_1_di" bpmnElement="EndEvent_1">
+        <dc:Bounds x="400" y="100" width="36" height="36" />
+      </bpmndi:BPMNShape>
+      <bpmndi:BPMNShape id="DataRef_1_di" bpmnElement="DataRef_1">
+        <dc:Bounds x="290" y="200" width="36" height="50" />
+      </bpmndi:BPMNShape>
+      <bpmndi:BPMNEdge id="Flow_1_di" bpmnElement="Flow_1">
+        <di:waypoint x="216" y="118" /><di:waypoint x="400" y="118" />
+      </bpmndi:BPMNEdge>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>
+"""

@@ -52,3 +52,62 @@ def test_an_unknown_spiffworkflow_element_is_reported(tmp_path: Path) -> None:
     path.write_text(model)
     (result,) = read(path)
     assert any("somethingNew" in w for w in result.warnings)
+
+
+MESSAGES_LOOPS = ROOT / "tests" / "models" / "spiffarena_messages_loops.bpmn"
+
+
+def test_messages_correlations_loops_and_connectors_read_and_write_back() -> None:
+    """What the panel's new groups edit, as SpiffArena writes it: messages with their
+    payload / variable and matching correlation, correlation properties (their retrieval
+    expressions as bpmn-moddle writes them, which SpiffWorkflow reads), the correlation
+    key, multi-instance loops — their loopDataInputRef / loopDataOutputRef a name of the
+    ticket's data, no element's id, kept as the modeler keeps them on import — and a
+    connector with its parameters."""
+    (result,) = read(MESSAGES_LOOPS)
+    assert result.warnings == []
+    assert differences(parse(MESSAGES_LOOPS.read_bytes()), parse(result.xml)) == []
+    written = parse(result.xml)
+    bpmn = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+    assert written.findtext(f".//{bpmn}loopDataInputRef") == "itens_pedido"
+    assert written.findtext(f".//{bpmn}loopDataOutputRef") == "resultados"
+    assert {
+        "spiffworkflow:MessagePayload",
+        "spiffworkflow:MessageVariable",
+        "spiffworkflow:ProcessVariableCorrelation",
+        "spiffworkflow:ServiceTaskOperator",
+        "spiffworkflow:Parameters",
+        "spiffworkflow:Parameter",
+    } <= set(result.spiff_types)
+
+
+def test_the_engine_parses_what_the_new_groups_write() -> None:
+    """SpiffWorkflow 3.2 (the engine's parser) reads the same file: the loops, the
+    message's correlation and the connector as the panel writes them."""
+    from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
+    from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+    from engine.specs import safe_parse_xml
+
+    (result,) = read(MESSAGES_LOOPS)
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_xml(safe_parse_xml(result.xml.encode("utf-8")), filename="model.bpmn")
+    spec = parser.get_spec("Pedidos")
+    loop = spec.task_specs["Script_itens"]
+    assert isinstance(loop, MultiInstanceTask)
+    assert loop.data_input.bpmn_id == "itens_pedido" and loop.input_item.bpmn_id == "item"
+    assert loop.data_output.bpmn_id == "resultados" and loop.condition == 'resultado == "parar"'
+    assert spec.task_specs["User_aprovar"].cardinality == "len(aprovadores)"
+    catch = spec.task_specs["Event_confirmacao"].event_definition
+    assert catch.name == "confirmacao_pedido" and catch.message_var == "confirmacao"
+    assert [
+        (c.name, c.retrieval_expression, c.correlation_keys) for c in catch.correlation_properties
+    ] == [("pedido_id", "pedido_id", ["pedido"])]
+    assert [(c.name, c.retrieval_expression) for c in catch.process_correlations] == [
+        ("pedido_id", "pedido_id")
+    ]
+    send = spec.task_specs["Send_aviso"].event_definition
+    assert send.expression == '{"pedido": {"id": pedido_id}}'
+    service = spec.task_specs["Service_consultar"]
+    assert service.operation_name == "http/GetRequestV2" and service.result_variable == "resposta"
+    assert set(service.operation_params) == {"url", "headers"}

@@ -143,6 +143,15 @@ def draft_json(pid: str) -> Any:
     )
 
 
+@bp.get("/processos/<pid>/conectores")
+@role_required(ROLE)
+def connectors(pid: str) -> Any:
+    """JSON: the platform's connectors a service task of the model may call (read-only):
+    ``{connectors: [{operator, required, optional}]}``."""
+    _svc().designer.draft(_user(), pid)  # the model exists (404 otherwise)
+    return jsonify(connectors=_svc().designer.connectors(_user()))
+
+
 @bp.post("/processos/<pid>/rascunho")
 @role_required(ROLE)
 def save_draft(pid: str) -> Any:

@@ -2,9 +2,10 @@
  *
  * Runs after bpmn-js-properties-panel's own BPMN provider, keeps its "Geral" and
  * "Documentação" groups (name, isExecutable, documentation; the id fields are ours:
- * an NCName, checked as one types, a refused id kept in its field) and drops the groups the platform does not run yet (messages, signals,
- * errors, escalations, links, compensation, multi-instance: they stay in the XML as
- * they came). Adds, per element kind:
+ * an NCName, checked as one types, a refused id kept in its field) and drops the library's
+ * other groups (signals, errors, escalations, links, compensation stay in the XML as they
+ * came; messages, multi-instance, connectors and data objects are spiff_groups.js's).
+ * Adds, per element kind:
  *   - sequence flows out of a decision: the condition (Python, as the engine runs it);
  *     gateways: the default flow;
  *   - script tasks: the script; every task: spiffworkflow:preScript / postScript;
@@ -32,6 +33,7 @@ import {
 } from '@bpmn-io/properties-panel'
 import { useService } from 'bpmn-js-properties-panel'
 import { getBusinessObject, is } from 'bpmn-js/lib/util/ModelUtil'
+import { LoopReferences, spiffGroups } from './spiff_groups.js'
 
 const KEPT_GROUPS = ['general', 'documentation']
 const SCHEMA_KEY = 'formJsonSchemaFilename'
@@ -40,14 +42,14 @@ const REQUESTER_LANE = 'Solicitante'
 
 // ------------------------------------------------------------------ moddle helpers
 
-function extensionOf(bo, type) {
+export function extensionOf(bo, type) {
   const ext = bo.get('extensionElements')
   const values = (ext && ext.get('values')) || []
   return values.filter((v) => is(v, type))[0] || null
 }
 
 /* Commands that put `child` into bo's extension elements (creating them if needed). */
-function addExtensionCommands(element, bo, child, bpmnFactory) {
+export function addExtensionCommands(element, bo, child, bpmnFactory) {
   const commands = []
   let ext = bo.get('extensionElements')
   if (!ext) {
@@ -66,7 +68,7 @@ function addExtensionCommands(element, bo, child, bpmnFactory) {
   return commands
 }
 
-function removeExtensionCommands(element, bo, child) {
+export function removeExtensionCommands(element, bo, child) {
   const ext = bo.get('extensionElements')
   const values = ext.get('values').filter((v) => v !== child)
   if (!values.length) {
@@ -81,14 +83,14 @@ function removeExtensionCommands(element, bo, child) {
   }]
 }
 
-function run(commandStack, commands) {
+export function run(commandStack, commands) {
   if (commands.length) commandStack.execute('properties-panel.multi-command-executor', commands)
 }
 
 /* A text extension element (instructions, pre/post script): set, change or remove. */
-function setTextExtension(services, element, type, text) {
+export function setTextExtension(services, element, type, text, holder) {
   const { bpmnFactory, commandStack } = services
-  const bo = getBusinessObject(element)
+  const bo = holder || getBusinessObject(element)
   const existing = extensionOf(bo, type)
   const value = text || ''
   if (!value.trim()) {
@@ -105,8 +107,8 @@ function setTextExtension(services, element, type, text) {
   run(commandStack, addExtensionCommands(element, bo, bpmnFactory.create(type, { value }), bpmnFactory))
 }
 
-function textExtension(element, type) {
-  const found = extensionOf(getBusinessObject(element), type)
+export function textExtension(element, type, holder) {
+  const found = extensionOf(holder || getBusinessObject(element), type)
   return (found && found.get('value')) || ''
 }
 
@@ -150,11 +152,13 @@ function setSpiffProperties(services, element, updates) {
   run(commandStack, commands)
 }
 
-function useServices() {
+export function useServices() {
   return {
     bpmnFactory: useService('bpmnFactory'),
     commandStack: useService('commandStack'),
     modeling: useService('modeling'),
+    moddle: useService('moddle'),
+    elementRegistry: useService('elementRegistry'),
     debounce: useService('debounceInput'),
     chamados: useService('config').chamados || {}
   }
@@ -165,7 +169,7 @@ function useServices() {
 const NCNAME = /^[A-Za-z_][\w.-]*$/
 
 /* An id as the engine and SpiffArena accept it: an XML NCName, unique in the model. */
-function checkId(target, value) {
+export function checkId(target, value) {
   if (!value) return 'Informe o identificador.'
   const assigned = target.$model.ids.assigned(value)
   if (assigned && assigned !== target) return 'Outro elemento já usa este identificador: escolha outro.'
@@ -235,7 +239,7 @@ function isDecision(bo) {
 }
 
 /* Camunda's ${…} and Zeebe's =… do not run here: the message says what to write. */
-function checkPython(text) {
+export function checkPython(text) {
   const value = (text || '').trim()
   if (value.indexOf('${') !== -1 || value.indexOf('#{') !== -1) {
     return 'A plataforma executa Python: escreva a expressão sem ${ }, por exemplo decisao == "resolver".'
@@ -617,7 +621,7 @@ function InstructionsEntry(props) {
 
 // ------------------------------------------------------------------ call activities and decisions
 
-function definitionsOf(bo) {
+export function definitionsOf(bo) {
   let node = bo
   while (node && !is(node, 'bpmn:Definitions')) node = node.$parent
   return node
@@ -670,7 +674,7 @@ function CalledDecisionEntry(props) {
 
 // ------------------------------------------------------------------ groups per element
 
-function group(id, label, entries) {
+export function group(id, label, entries) {
   return entries.length ? { id, label, entries, component: Group } : null
 }
 
@@ -736,9 +740,10 @@ function chamadosGroups(element) {
 }
 
 class ChamadosPropertiesProvider {
-  constructor(propertiesPanel) {
+  constructor(propertiesPanel, config) {
     // Below the BPMN provider's priority (1000): its groups are there to filter.
     propertiesPanel.registerProvider(500, this)
+    this.chamados = (config && config.chamados) || {}
   }
 
   getGroups(element) {
@@ -746,12 +751,14 @@ class ChamadosPropertiesProvider {
       .filter((g) => KEPT_GROUPS.indexOf(g.id) !== -1)
       .map(withOwnIds)
       .concat(chamadosGroups(element))
+      .concat(spiffGroups(element, { chamados: this.chamados }))
   }
 }
 
-ChamadosPropertiesProvider.$inject = ['propertiesPanel']
+ChamadosPropertiesProvider.$inject = ['propertiesPanel', 'config']
 
 export default {
-  __init__: ['chamadosPropertiesProvider'],
-  chamadosPropertiesProvider: ['type', ChamadosPropertiesProvider]
+  __init__: ['chamadosPropertiesProvider', 'chamadosLoopReferences'],
+  chamadosPropertiesProvider: ['type', ChamadosPropertiesProvider],
+  chamadosLoopReferences: ['type', LoopReferences]
 }

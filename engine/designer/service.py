@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import catalogs, limits, scenarios, specs, timer_preview
+from engine import catalogs, connectors, limits, scenarios, specs, timer_preview
 from engine import groups as lane_groups
 from engine.designer import drafts, elements, publishing, template, xmledit
 from engine.designer.access import cpf_of, require_designer
@@ -360,6 +360,19 @@ class Designer:
         with self.unit.reading() as session:
             rows = session.execute(select(Group.key, Group.name).order_by(Group.name)).all()
         return [(key, name) for key, name in rows if key != lane_groups.REQUESTER]
+
+    def connectors(self, actor: Actor) -> list[dict[str, object]]:
+        """The platform's connectors (engine.connectors' registry), for the modeler's
+        service task: each operator with its required and optional parameters."""
+        require_designer(actor)
+        return [
+            {
+                "operator": c.operator,
+                "required": list(c.required),
+                "optional": list(c.optional),
+            }
+            for c in sorted(connectors.REGISTRY.values(), key=lambda c: c.operator)
+        ]
 
     def timer_preview(
         self, actor: Actor, kind: str, expression: str, xml: str = ""

@@ -21,7 +21,7 @@
   root.hidden = false
 
   var cfg = root.dataset
-  var state = { version: null, forms: [], newForms: {}, groups: [], dirty: false, loading: true, lost: [] }
+  var state = { version: null, forms: [], newForms: {}, groups: [], connectors: [], dirty: false, loading: true, lost: [] }
   var statusEl = document.getElementById('modeler-status')
   var errorsEl = document.getElementById('modeler-errors')
   var panelEl = document.getElementById('modeler-panel-body')
@@ -36,6 +36,7 @@
       return names
     },
     groups: function () { return state.groups },
+    connectors: function () { return state.connectors },
     formUrl: function (taskId) { return cfg.formUrl.replace('__TASK__', encodeURIComponent(taskId)) },
     createForm: function (bo) {
       var schema = bo.id + '-schema.json'
@@ -74,7 +75,8 @@
       parent: panelEl,
       // Every section open: what an element has is seen (and reached by Tab) at once.
       layout: { groups: ['general', 'documentation', 'app-condition', 'app-default-flow', 'app-user-task',
-        'app-manual-task', 'app-script', 'app-pre-post', 'app-timer', 'app-lane', 'app-call', 'app-decision'].reduce(function (all, id) {
+        'app-manual-task', 'app-script', 'app-pre-post', 'app-timer', 'app-lane', 'app-call', 'app-decision',
+        'app-message', 'app-correlation', 'app-multi-instance', 'app-connector', 'app-data-object'].reduce(function (all, id) {
         all[id] = { open: true }
         return all
       }, {}) }
@@ -181,6 +183,7 @@
       state.version = answer.data.version
       state.forms = answer.data.forms || []
       state.groups = answer.data.groups || []
+      await loadConnectors()
       noteLost(await modeler.importXML(answer.data.xml))
       modeler.get('canvas').zoom('fit-viewport')
       state.dirty = false
@@ -190,6 +193,17 @@
       if (!state.lost.length) say('Diagrama carregado (revisão ' + state.version + ' do rascunho).')
     } catch (error) {
       say('Não foi possível carregar o diagrama: ' + error.message, 'danger')
+    }
+  }
+
+  // The platform's connectors (operators and their parameters) for service tasks.
+  async function loadConnectors() {
+    if (!cfg.connectorsUrl) return
+    try {
+      var answer = await api(cfg.connectorsUrl)
+      if (answer.status === 200) state.connectors = answer.data.connectors || []
+    } catch (error) {
+      state.connectors = []
     }
   }
 
