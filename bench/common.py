@@ -178,6 +178,11 @@ class TempDatabase:
     workdir: Path
     url: str = ""
     _pg_name: str | None = None
+    # PostgreSQL only: a fixed name makes the database outlive the run (no DROP at the
+    # end) and a later run with the same name finds it again (``reused`` says so): a
+    # benchmark whose load takes minutes can be repeated without loading it again.
+    keep_as: str | None = None
+    reused: bool = False
 
     def __enter__(self) -> TempDatabase:
         if self.kind == "sqlite":
@@ -186,11 +191,19 @@ class TempDatabase:
             from sqlalchemy import create_engine, text
             from sqlalchemy.engine import make_url
 
-            self._pg_name = f"chamados_bench_{uuid.uuid4().hex[:12]}"
+            self._pg_name = self.keep_as or f"chamados_bench_{uuid.uuid4().hex[:12]}"
             admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
             try:
                 with admin.connect() as conn:
-                    conn.execute(text(f'CREATE DATABASE "{self._pg_name}"'))
+                    self.reused = bool(
+                        self.keep_as
+                        and conn.execute(
+                            text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                            {"n": self._pg_name},
+                        ).scalar()
+                    )
+                    if not self.reused:
+                        conn.execute(text(f'CREATE DATABASE "{self._pg_name}"'))
             finally:
                 admin.dispose()
             self.url = (
@@ -201,15 +214,21 @@ class TempDatabase:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pg_name:
-            from sqlalchemy import create_engine, text
+        if self._pg_name and not self.keep_as:
+            drop_postgres_database(self._pg_name)
 
-            admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-            try:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{self._pg_name}" WITH (FORCE)'))
-            finally:
-                admin.dispose()
+
+def drop_postgres_database(name: str) -> None:
+    """Drop one benchmark database (WITH FORCE: its pooled connections too), if present."""
+    if name:
+        from sqlalchemy import create_engine, text
+
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            admin.dispose()
 
 
 def postgres_available() -> str | None:

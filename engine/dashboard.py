@@ -40,7 +40,11 @@ change would add writes to every step of every process, for a page few people op
 this costs: a long period of a busy deployment reads its period's tickets inside the
 database — see the benchmark's one-year line —; the default period is the last 30 days.
 The open backlog is one aggregate over the partial index of open tickets, which holds
-only what is still open.
+only what is still open. On PostgreSQL each statement is planned with its period's
+values and run by the connection's own backend, without parallel workers
+(``usecases/dashboard.py``): with a million tickets the planner's estimates for a
+period's few thousand rows grow past its threshold for a parallel plan, and starting a
+worker process per statement cost more than the statement's work.
 
 Adding a figure (the incidents of issue #12, for one) is a fact query in
 ``usecases/dashboard.py`` and a builder in ``METRICS`` here: the page, the API and the

@@ -280,3 +280,70 @@ def test_the_panels_reads_are_planned_with_their_period_then_the_connection_is_r
         with _planned_with_their_period(session):
             assert driver.prepare_threshold is None
         assert driver.prepare_threshold == before
+
+
+_PARALLEL = "SELECT current_setting('max_parallel_workers_per_gather')"
+
+
+def _forced_parallel(driver: object) -> None:
+    """Make the planner put a Gather (a parallel worker) on top of every plan it may
+    run in parallel, however small: the setting's name changed in PostgreSQL 16."""
+    version = driver.info.server_version  # type: ignore[attr-defined]
+    name = "debug_parallel_query" if version >= 160000 else "force_parallel_mode"
+    driver.execute(f"SET {name} = on")  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="parallel workers: PostgreSQL only")
+def test_the_panels_reads_run_without_parallel_workers_then_the_connection_is_restored(
+    tsvc: Chamados,
+) -> None:
+    from engine.usecases.dashboard import _in_one_process
+
+    plan = "EXPLAIN SELECT count(*) FROM chamados WHERE submitted_at IS NOT NULL"
+    with tsvc.unit.reading() as session:
+        driver = session.connection().connection.driver_connection
+        _forced_parallel(driver)
+        before = driver.execute(_PARALLEL).fetchone()[0]
+        assert before != "0"
+        # The same statement: a parallel plan on the connection as it was …
+        assert "Gather" in "\n".join(r[0] for r in driver.execute(plan))
+        with _in_one_process(session):
+            assert driver.execute(_PARALLEL).fetchone()[0] == "0"
+            # … none inside.
+            assert "Gather" not in "\n".join(r[0] for r in driver.execute(plan))
+        assert driver.execute(_PARALLEL).fetchone()[0] == before
+        driver.execute("RESET ALL")
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="parallel workers: PostgreSQL only")
+def test_every_statement_of_the_panel_runs_without_parallel_workers(
+    tsvc: Chamados, known: Known, admin: ActorRef
+) -> None:
+    """What the benchmark measured (README, "Painel (issue #12)"): with a million tickets
+    PostgreSQL planned the 100 days' satisfaction answers with a parallel worker, a
+    process started per statement, which cost more than the statement's own work."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, str]] = []
+    drivers: set[object] = set()
+
+    def before(conn: object, cursor: object, statement: str, *_: object) -> None:
+        driver = cursor.connection  # type: ignore[attr-defined]
+        if "set_config" not in statement:
+            drivers.add(driver)
+            seen.append((statement, driver.execute(_PARALLEL).fetchone()[0]))
+
+    event.listen(tsvc.unit.db, "before_cursor_execute", before)
+    try:
+        p = panel(tsvc, admin)
+        assert p.metric("abertos").summary == [("Total no período", "4")]
+        with pytest.raises(ValidationFailed):  # refused inside the panel's reads
+            panel(tsvc, admin, processo="nao_existe")
+    finally:
+        event.remove(tsvc.unit.db, "before_cursor_execute", before)
+    period_reads = [s for s, _setting in seen if "chamados" in s or "satisfaction" in s]
+    assert len(period_reads) >= 7  # sent, combos, times, rounds, backlog, answers …
+    assert {setting for _s, setting in seen} == {"0"}
+    # Each connection the panel used is back to the server's setting, the refused one too.
+    (default,) = {d.execute(_PARALLEL).fetchone()[0] for d in drivers}  # type: ignore[attr-defined]
+    assert default != "0"

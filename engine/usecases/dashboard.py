@@ -13,12 +13,13 @@ satisfaction answers given in it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, case, extract, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from engine import catalogs, dashboard
@@ -68,6 +69,41 @@ def _planned_with_their_period(session: Session) -> Iterator[None]:
 
 _NOT_PSYCOPG = object()
 
+_PARALLEL = "max_parallel_workers_per_gather"
+
+
+@contextmanager
+def _in_one_process(session: Session) -> Iterator[None]:
+    """Every statement run by the connection's own backend: no parallel workers.
+
+    The Painel's statements read the tickets of a period, a few thousand rows; with a
+    million tickets PostgreSQL's estimates for them (an index lookup of each answer's
+    ticket, say) grow past the cost at which it plans a parallel query, and a parallel
+    worker is a process started for that one statement, then waited for. Measured with
+    a million tickets (bench/dashboard_scale.py, README "Painel (issue #12)"): the
+    satisfaction answers of 100 days took 12 ms with a worker against 5 ms without (the
+    same answers at 10,000 tickets: 3 ms, where the table is too small for a worker),
+    and 51 ms when the 2-core server was busy, the worker waiting for a core: what
+    kept the 100-day view above 1.5×. The setting is the connection's, so it is put back
+    as it was. Nothing to do on SQLite."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    connection = session.connection()
+    before = connection.exec_driver_sql(
+        f"SELECT current_setting('{_PARALLEL}'), set_config('{_PARALLEL}', '0', false)"
+    ).scalar_one()
+    restore = f"SELECT set_config('{_PARALLEL}', %(before)s, false)"
+    try:
+        yield
+    except BaseException:
+        # The panel's own error is the one to report; a connection too broken to take
+        # the setting back is discarded by the pool, setting and all.
+        with suppress(DBAPIError):
+            connection.exec_driver_sql(restore, {"before": before})
+        raise
+    connection.exec_driver_sql(restore, {"before": before})
+
 
 @dataclass(frozen=True)
 class Panel:
@@ -97,7 +133,11 @@ class Dashboard(UseCaseBase):
     def panel(self, actor: Actor, filters: Filters) -> Panel:
         self._viewer(actor)
         now = self.clock()
-        with self.reading() as session, _planned_with_their_period(session):
+        with (
+            self.reading() as session,
+            _planned_with_their_period(session),
+            _in_one_process(session),
+        ):
             titles = self._process_titles(session)
             scope = self._scope(session, actor, list(titles))
             if filters.process_id is not None and (
