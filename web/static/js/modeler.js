@@ -117,6 +117,13 @@
     return result.xml
   }
 
+  // The decision tables' editor (static/js/decisions.js), when the page has it: its
+  // changed tables travel with the diagram on save and validate.
+  var decisions = window.ChamadosDecisions || null
+  async function dmnChanges() {
+    return decisions ? decisions.changes() : {}
+  }
+
   // ---------------------------------------------------------------- problems on the diagram
 
   var marked = []
@@ -129,6 +136,7 @@
   }
 
   function showProblems(problems) {
+    if (decisions) decisions.showProblems(problems)
     clearProblems()
     errorsEl.innerHTML = ''
     root.dataset.problems = String(problems.length)
@@ -183,6 +191,7 @@
       state.groups = answer.data.groups || []
       noteLost(await modeler.importXML(answer.data.xml))
       modeler.get('canvas').zoom('fit-viewport')
+      if (decisions) await decisions.load(answer.data.decisions || {})
       state.dirty = false
       state.loading = false
       root.dataset.version = String(state.version)
@@ -214,9 +223,11 @@
       var answer = await postJson(cfg.saveUrl, {
         xml: await currentXml(),
         version: state.version,
-        new_forms: Object.keys(state.newForms).map(function (k) { return state.newForms[k] })
+        new_forms: Object.keys(state.newForms).map(function (k) { return state.newForms[k] }),
+        dmn: await dmnChanges()
       })
       if (answer.status === 200) {
+        if (decisions) decisions.saved()
         state.version = answer.data.version
         state.forms = answer.data.forms || state.forms
         state.newForms = {}
@@ -243,7 +254,7 @@
   async function validate() {
     say('Validando…')
     try {
-      var answer = await postJson(cfg.validateUrl, { xml: await currentXml() })
+      var answer = await postJson(cfg.validateUrl, { xml: await currentXml(), dmn: await dmnChanges() })
       var problems = answer.data.errors || []
       showProblems(problems)
       say(problems.length ? problems.length + ' problema(s) encontrado(s).' : 'O modelo é válido.', problems.length ? 'danger' : 'success')
@@ -259,7 +270,7 @@
     clearTimeout(liveTimer)
     liveTimer = setTimeout(async function () {
       try {
-        var answer = await postJson(cfg.validateUrl, { xml: await currentXml() })
+        var answer = await postJson(cfg.validateUrl, { xml: await currentXml(), dmn: await dmnChanges() })
         if (answer.status === 200) showProblems(answer.data.errors || [])
       } catch (error) {
         // The "Validar" button says why; a background check stays quiet.
@@ -413,6 +424,12 @@
   // ---------------------------------------------------------------- wiring
 
   modeler.on('commandStack.changed', function () {
+    if (state.loading) return
+    state.dirty = true
+    say('Alterações não salvas.', 'warning')
+    validateSoon()
+  })
+  root.addEventListener('app:decisions-changed', function () {
     if (state.loading) return
     state.dirty = true
     say('Alterações não salvas.', 'warning')
