@@ -886,7 +886,6 @@ class BoundedScriptEngine(PythonScriptEngine):
                 )
         return value
 
-
     def call_service(
         self,
         task: Task,

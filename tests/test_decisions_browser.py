@@ -12,7 +12,6 @@ README's picture of the editor (docs/decisoes.png).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -20,116 +19,16 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tests.a11y import axe_violations, describe
 from tests.browser import browser, shot  # noqa: F401 - the fixture is used by name
-from tests.model_files import model
 from tests.test_designer import web_actor
 from tests.test_designer_browser import DORA, MARIA, server, signed_in  # noqa: F401
+from tests.test_designer_decisions import PID, drafted
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PID = "PedidoFaixa"
-FORM = {
-    "title": "Valor do pedido",
-    "properties": {"valor": {"type": "integer", "title": "Valor do pedido", "minimum": 0}},
-    "required": ["valor"],
-}
-
-
-def rule_model() -> str:
-    """start → the requester's value → the decision → a gateway on its output → two ends."""
-
-    def end(element: str, outcome: str, flow: str) -> str:
-        return (
-            f'<bpmn:endEvent id="{element}" name="{outcome}"><bpmn:extensionElements>'
-            "<spiffworkflow:properties>"
-            f'<spiffworkflow:property name="outcome" value="{outcome}"/>'
-            "</spiffworkflow:properties></bpmn:extensionElements>"
-            f"<bpmn:incoming>{flow}</bpmn:incoming></bpmn:endEvent>"
-        )
-
-    body = (
-        '<bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>'
-        '<bpmn:userTask id="Activity_valor" name="Informar o valor">'
-        "<bpmn:incoming>f0</bpmn:incoming><bpmn:outgoing>f1</bpmn:outgoing></bpmn:userTask>"
-        '<bpmn:businessRuleTask id="Activity_faixa" name="Classificar o valor">'
-        "<bpmn:extensionElements><spiffworkflow:calledDecisionId>faixa_de_valor"
-        "</spiffworkflow:calledDecisionId></bpmn:extensionElements>"
-        "<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>"
-        "</bpmn:businessRuleTask>"
-        '<bpmn:exclusiveGateway id="Gateway_faixa" default="f_baixa">'
-        "<bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f_alta</bpmn:outgoing>"
-        "<bpmn:outgoing>f_baixa</bpmn:outgoing></bpmn:exclusiveGateway>"
-        '<bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="Activity_valor"/>'
-        '<bpmn:sequenceFlow id="f1" sourceRef="Activity_valor" targetRef="Activity_faixa"/>'
-        '<bpmn:sequenceFlow id="f2" sourceRef="Activity_faixa" targetRef="Gateway_faixa"/>'
-        '<bpmn:sequenceFlow id="f_alta" sourceRef="Gateway_faixa" targetRef="End_alta">'
-        '<bpmn:conditionExpression>resultado == "alto"</bpmn:conditionExpression>'
-        "</bpmn:sequenceFlow>"
-        '<bpmn:sequenceFlow id="f_baixa" sourceRef="Gateway_faixa" targetRef="End_baixa"/>'
-        + end("End_alta", "Prioridade alta", "f_alta")
-        + end("End_baixa", "Prioridade baixa", "f_baixa")
-    )
-    xml = model(body, process_id=PID).replace(
-        'isExecutable="true"', 'isExecutable="true" name="Pedido por faixa"'
-    )
-    return xml.replace("</bpmn:definitions>", diagram() + "</bpmn:definitions>")
-
-
-def diagram() -> str:
-    """Where bpmn-js draws each element (it shows nothing of a model without it)."""
-    shapes = {
-        "start": (100, 160, 36, 36),
-        "Activity_valor": (180, 138, 100, 80),
-        "Activity_faixa": (330, 138, 100, 80),
-        "Gateway_faixa": (480, 153, 50, 50),
-        "End_alta": (600, 60, 36, 36),
-        "End_baixa": (600, 250, 36, 36),
-    }
-    edges = {
-        "f0": [(136, 178), (180, 178)],
-        "f1": [(280, 178), (330, 178)],
-        "f2": [(430, 178), (480, 178)],
-        "f_alta": [(505, 153), (505, 78), (600, 78)],
-        "f_baixa": [(505, 203), (505, 268), (600, 268)],
-    }
-    parts = [
-        '<bpmndi:BPMNDiagram id="Diagram_1" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" '
-        'xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" '
-        'xmlns:di="http://www.omg.org/spec/DD/20100524/DI">'
-        f'<bpmndi:BPMNPlane id="Plane_1" bpmnElement="{PID}">'
-    ]
-    for element, (x, y, w, h) in shapes.items():
-        parts.append(
-            f'<bpmndi:BPMNShape id="{element}_di" bpmnElement="{element}">'
-            f'<dc:Bounds x="{x}" y="{y}" width="{w}" height="{h}"/></bpmndi:BPMNShape>'
-        )
-    for element, points in edges.items():
-        waypoints = "".join(f'<di:waypoint x="{x}" y="{y}"/>' for x, y in points)
-        parts.append(
-            f'<bpmndi:BPMNEdge id="{element}_di" bpmnElement="{element}">{waypoints}'
-            "</bpmndi:BPMNEdge>"
-        )
-    parts.append("</bpmndi:BPMNPlane></bpmndi:BPMNDiagram>")
-    return "".join(parts)
-
-
-def drafted(app: Flask) -> None:
-    """The model as a designer left it: the rule task calls a table that is not there."""
-    svc = app.extensions["chamados"]
-    dora = web_actor(app, DORA)
-    draft = svc.designer.create_model(dora, PID, "Pedido por faixa")
-    draft = svc.designer.save_model(dora, PID, rule_model(), draft.version)
-    assert any("faixa_de_valor" in p.message for p in draft.problems)  # saved all the same
-    svc.designer.save_form(
-        dora,
-        PID,
-        "Activity_valor",
-        ("valor-schema.json", "valor-uischema.json"),
-        (json.dumps(FORM), "{}"),
-        draft.version,
-    )
 
 
 def cell(page: Any, label: str) -> Any:
@@ -190,12 +89,20 @@ def test_a_decision_table_made_in_the_modeler_runs(
     expect(cell(page, "Regra 3, entrada Valor")).to_be_focused()
     section.get_by_role("button", name="Excluir a regra em foco").click()
     expect(cell(page, "Regra 3, entrada Valor")).to_have_count(0)
+    # A column's label, through its header's edit button, by the keyboard.
+    section.get_by_role("button", name="Editar a entrada").focus()
+    page.keyboard.press("Enter")
+    retype(page, page.get_by_role("textbox", name="Rótulo da entrada"), "Valor do pedido")
+    page.keyboard.press("Escape")
+    expect(cell(page, "Regra 1, entrada Valor do pedido")).to_have_text("< 1000")
 
     # A broken entry: named by decision, rule and column, next to the editor.
     retype(page, cell(page, "Regra 2, saída Resultado"), "alto demais")
     page.get_by_role("button", name="Validar").click()
     expect(problems).to_contain_text("Tabela de decisão faixa_de_valor, regra 2, Resultado:")
     shot(page, "decisoes-01-problema")
+    found = axe_violations(page)  # the editor open, a problem listed next to it
+    assert not found, describe(found)
     retype(page, cell(page, "Regra 2, saída Resultado"), '"alto"')
     page.get_by_role("button", name="Validar").click()
     expect(problems).to_have_text("Nenhum problema nas tabelas de decisão.")
@@ -208,6 +115,7 @@ def test_a_decision_table_made_in_the_modeler_runs(
     draft = svc.designer.draft(web_actor(app, DORA), PID)
     table = draft.forms["faixa_de_valor.dmn"]
     assert "&lt; 1000" in table and "&gt;= 1000" in table and '"alto"' in table
+    assert 'label="Valor do pedido"' in table
     assert draft.problems == ()
     if os.environ.get("CHAMADOS_DOCS_SCREENSHOTS") == "1":  # the README's picture
         DOCS.mkdir(exist_ok=True)
@@ -219,7 +127,7 @@ def test_a_decision_table_made_in_the_modeler_runs(
     # Reloaded: the table comes back from the draft.
     page.reload()
     expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
-    expect(cell(page, "Regra 1, entrada Valor")).to_have_text("< 1000")
+    expect(cell(page, "Regra 1, entrada Valor do pedido")).to_have_text("< 1000")
 
     # Published from the model's page; a requester's value goes through the table.
     page.goto(f"{base}/processos/{PID}")
