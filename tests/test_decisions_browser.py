@@ -111,6 +111,7 @@ def test_a_decision_table_made_in_the_modeler_runs(
     page.get_by_role("button", name="Salvar rascunho").click()
     expect(page.locator("#modeler-status")).to_contain_text("Rascunho salvo")
     expect(section.get_by_label("Tabela aberta")).not_to_contain_text("não salva")
+    expect(section.get_by_role("status")).to_have_text("Tabela salva com o rascunho.")
     svc = app.extensions["chamados"]
     draft = svc.designer.draft(web_actor(app, DORA), PID)
     table = draft.forms["faixa_de_valor.dmn"]

@@ -279,10 +279,12 @@
   }
 
   function saved () {
+    var count = Object.keys(state.changed).length + Object.keys(state.deleted).length
     Object.keys(state.deleted).forEach(function (name) { delete state.texts[name] })
     state.changed = {}
     state.deleted = {}
     fillPick()
+    if (count) say(count === 1 ? 'Tabela salva com o rascunho.' : count + ' tabelas salvas com o rascunho.', 'success')
   }
 
   function belongs (problem, ids, files) {
