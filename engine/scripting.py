@@ -886,6 +886,7 @@ class BoundedScriptEngine(PythonScriptEngine):
                 )
         return value
 
+
     def call_service(
         self,
         task: Task,
