@@ -130,6 +130,17 @@ def test_a_decision_table_made_in_the_modeler_runs(
     expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
     expect(cell(page, "Regra 1, entrada Valor do pedido")).to_have_text("< 1000")
 
+    # At 320 px (WCAG 1.4.10) the section fits; the table scrolls inside its own box.
+    page.set_viewport_size({"width": 320, "height": 740})
+    sticking_out = page.evaluate(
+        """() => [...document.querySelectorAll('#decisions *')]
+          .filter(e => !e.closest('#decisions-editor') || e.id === 'decisions-editor')
+          .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+          .map(e => e.tagName + '#' + e.id + '.' + e.className)"""
+    )
+    assert sticking_out == []
+    page.set_viewport_size({"width": 1400, "height": 1100})
+
     # Published from the model's page; a requester's value goes through the table.
     page.goto(f"{base}/processos/{PID}")
     page.get_by_role("button", name="Publicar nova versão").click()
