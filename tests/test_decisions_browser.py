@@ -84,6 +84,8 @@ def test_a_decision_table_made_in_the_modeler_runs(
     retype(page, cell(page, "Regra 1, entrada Valor"), "< 1000")
     retype(page, cell(page, "Regra 1, saída Resultado"), '"baixo"')
     retype(page, cell(page, "Regra 2, entrada Valor"), ">= 1000")
+    page.keyboard.press("Tab")  # on to the next cell, as in any form
+    expect(cell(page, "Regra 2, saída Resultado")).to_be_focused()
     # A rule added from the toolbar and deleted again (the focus on one of its cells).
     section.get_by_role("button", name="Acrescentar regra").click()
     expect(cell(page, "Regra 3, entrada Valor")).to_be_focused()
@@ -108,6 +110,15 @@ def test_a_decision_table_made_in_the_modeler_runs(
     expect(problems).to_have_text("Nenhum problema nas tabelas de decisão.")
     expect(page.locator("#modeler-errors")).to_have_text("Nenhum problema encontrado.")
 
+    # A second table, created and deleted again (after a confirmation) before saving.
+    section.get_by_label("Identificador da decisão").fill("outra_decisao")
+    section.get_by_role("button", name="Criar tabela de decisão").click()
+    expect(section.get_by_label("Tabela aberta")).to_have_value("outra_decisao.dmn")
+    page.once("dialog", lambda dialog: dialog.accept())
+    section.get_by_role("button", name="Excluir a tabela").click()
+    expect(section.get_by_label("Tabela aberta")).to_have_value("faixa_de_valor.dmn")
+    expect(section.get_by_label("Tabela aberta").locator("option")).to_have_count(1)
+
     page.get_by_role("button", name="Salvar rascunho").click()
     expect(page.locator("#modeler-status")).to_contain_text("Rascunho salvo")
     expect(section.get_by_label("Tabela aberta")).not_to_contain_text("não salva")
@@ -117,6 +128,7 @@ def test_a_decision_table_made_in_the_modeler_runs(
     table = draft.forms["faixa_de_valor.dmn"]
     assert "&lt; 1000" in table and "&gt;= 1000" in table and '"alto"' in table
     assert 'label="Valor do pedido"' in table
+    assert sorted(n for n in draft.forms if n.endswith(".dmn")) == ["faixa_de_valor.dmn"]
     assert draft.problems == ()
     if os.environ.get("CHAMADOS_DOCS_SCREENSHOTS") == "1":  # the README's picture
         DOCS.mkdir(exist_ok=True)

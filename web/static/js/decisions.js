@@ -33,7 +33,8 @@
   var actions = section.querySelectorAll('[data-dmn-action]')
 
   // name → XML as last known (saved or edited); what changed since the last save.
-  var state = { texts: {}, changed: {}, deleted: {}, open: null, importing: false, lastRow: null, problems: [] }
+  // `stored`: the tables the saved draft has (deleting one of them is a change to save).
+  var state = { texts: {}, stored: {}, changed: {}, deleted: {}, open: null, importing: false, lastRow: null, problems: [] }
 
   var D = window.ChamadosDmn
   var dmn = new D.Modeler({
@@ -220,7 +221,8 @@
     var name = state.open
     if (!name) return
     if (!window.confirm('Excluir a tabela de decisão ' + name + ' do rascunho? A exclusão vale ao salvar o rascunho.')) return
-    state.deleted[name] = true
+    if (state.stored[name]) state.deleted[name] = true
+    else delete state.texts[name] // never saved: nothing to tell the server
     delete state.changed[name]
     state.open = null
     var rest = names()
@@ -264,6 +266,8 @@
 
   function load (files) {
     state.texts = Object.assign({}, files || {})
+    state.stored = {}
+    Object.keys(state.texts).forEach(function (name) { state.stored[name] = true })
     state.changed = {}
     state.deleted = {}
     state.open = null
@@ -280,7 +284,11 @@
 
   function saved () {
     var count = Object.keys(state.changed).length + Object.keys(state.deleted).length
-    Object.keys(state.deleted).forEach(function (name) { delete state.texts[name] })
+    Object.keys(state.deleted).forEach(function (name) {
+      delete state.texts[name]
+      delete state.stored[name]
+    })
+    Object.keys(state.changed).forEach(function (name) { state.stored[name] = true })
     state.changed = {}
     state.deleted = {}
     fillPick()
