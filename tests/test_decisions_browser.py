@@ -141,6 +141,8 @@ def test_a_decision_table_made_in_the_modeler_runs(
     page.reload()
     expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
     expect(cell(page, "Regra 1, entrada Valor do pedido")).to_have_text("< 1000")
+    expect(section.get_by_label("Tabela aberta")).not_to_contain_text("não salva")
+    expect(page.locator("#modeler-status")).not_to_contain_text("não salvas")
 
     # At 320 px (WCAG 1.4.10) the section fits; the table scrolls inside its own box.
     page.set_viewport_size({"width": 320, "height": 740})

@@ -268,6 +268,18 @@ def test_what_is_not_a_dmn_file_is_refused_and_nothing_saved(
     assert draft_json(dora_web)["version"] == before["version"]
 
 
+def test_at_most_fifty_tables(dora_web: FlaskClient) -> None:
+    before = draft_json(dora_web)
+    many = {f"t{n}.dmn": table(decision=f"t{n}") for n in range(51)}
+    answer = save(dora_web, many)
+    assert answer.status_code == 422
+    assert messages(answer) == ["O modelo pode ter até 50 tabelas de decisão."]
+    assert save(dora_web, dict(list(many.items())[:50])).status_code == 200
+    one_more = save(dora_web, {"t50.dmn": many["t50.dmn"]})
+    assert one_more.status_code == 422
+    assert draft_json(dora_web)["version"] == before["version"] + 1
+
+
 def test_a_malformed_request_is_a_400(dora_web: FlaskClient) -> None:
     answer = save(dora_web, ["faixa.dmn"])
     assert answer.status_code == 400

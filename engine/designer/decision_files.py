@@ -35,6 +35,9 @@ def apply(files: Mapping[str, str], changes: Mapping[str, object]) -> dict[str, 
     Refuses (ModelRejected, every problem at once) a name that is not a ``.dmn`` file
     name, content that is not text, XML that does not parse safely or is too big.
     """
+    too_many = Problem(None, f"O modelo pode ter até {MAX_DMN_FILES} tabelas de decisão.")
+    if len(changes) > MAX_DMN_FILES:  # before parsing anything: bounded work
+        raise ModelRejected([too_many])
     result = dict(files)
     problems: list[Problem] = []
     for name, text in changes.items():
@@ -56,7 +59,7 @@ def apply(files: Mapping[str, str], changes: Mapping[str, object]) -> dict[str, 
             continue
         result[name] = text
     if len(texts(result)) > MAX_DMN_FILES:
-        problems.append(Problem(None, f"O modelo pode ter até {MAX_DMN_FILES} tabelas de decisão."))
+        problems.append(too_many)
     if problems:
         raise ModelRejected(problems)
     return result
