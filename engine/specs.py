@@ -230,8 +230,12 @@ def parse_process(
     bpmn_trees, dmn_trees, file_problems = _companions(forms)
     trees = [tree, *bpmn_trees.values()]
     problems = [*file_problems, *model_checks.xml_problems(trees)]
+    broken_tables: set[str] = set()
     for name, dmn in dmn_trees.items():
-        problems.extend(decisions.file_problems(name, dmn))
+        found = decisions.file_problems(name, dmn)
+        problems.extend(found)
+        if found:
+            broken_tables.add(name)
     problems.extend(decisions.task_problems(trees, decisions.decision_ids(dmn_trees)))
     parser = SpiffBpmnParser()
     unread_tables = False
@@ -241,7 +245,9 @@ def parse_process(
         for name, companion in bpmn_trees.items():
             parser.add_bpmn_xml(companion, filename=name)
         for name, dmn in dmn_trees.items():
-            if len(decisions.decisions_in(dmn)) == 1:  # else named above, unreadable to it
+            # A table with problems is named above, by decision, rule and column; the
+            # parser would only stop at its first one, vaguer (or cannot read it at all).
+            if name not in broken_tables:
                 parser.add_dmn_xml(dmn, filename=name)
             else:
                 unread_tables = True

@@ -56,11 +56,24 @@ FILES: list[tuple[str, str]] = [
     ("@bpmn-io/properties-panel/dist/assets/properties-panel.css", "modeler/properties-panel.css"),
     ("@bpmn-io/properties-panel/LICENSE", "modeler/LICENSE-properties-panel"),
     ("bpmn-js-properties-panel/LICENSE", "modeler/LICENSE-bpmn-js-properties-panel"),
+    # dmn-js's decision table editor (its code is the DMN bundle below): stylesheets, the
+    # icon font, license (which, like bpmn-js's, asks that the bpmn.io mark stay visible).
+    ("dmn-js/dist/assets/dmn-js-shared.css", "dmn-js/assets/dmn-js-shared.css"),
+    ("dmn-js/dist/assets/dmn-js-decision-table.css", "dmn-js/assets/dmn-js-decision-table.css"),
+    (
+        "dmn-js/dist/assets/dmn-js-decision-table-controls.css",
+        "dmn-js/assets/dmn-js-decision-table-controls.css",
+    ),
+    ("dmn-js/dist/assets/dmn-font/css/dmn.css", "dmn-js/assets/dmn-font/css/dmn.css"),
+    ("dmn-js/LICENSE", "dmn-js/LICENSE"),
 ]
 
 # esbuild's entry and output (under the vendor directory).
 BUNDLE_ENTRY = ROOT / "assets" / "modeler" / "index.js"
 BUNDLE_OUT = "modeler/chamados-modeler.js"
+# The decision table editor (dmn-js), a bundle of its own: only the modeler page loads it.
+DMN_BUNDLE_ENTRY = ROOT / "assets" / "modeler" / "dmn.js"
+DMN_BUNDLE_OUT = "modeler/chamados-dmn.js"
 ESBUILD = NODE_MODULES / ".bin" / "esbuild"
 
 CSS_URL = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)""")
@@ -111,14 +124,14 @@ def vendor(build: Path) -> list[Path]:
     return copied
 
 
-def bundle(build: Path) -> Path:
-    """The modeler bundle: one minified script, no network, fails loudly."""
-    out = build / BUNDLE_OUT
+def bundle(build: Path, entry: Path = BUNDLE_ENTRY, output: str = BUNDLE_OUT) -> Path:
+    """A modeler bundle: one minified script, no network, fails loudly."""
+    out = build / output
     if not ESBUILD.exists():
         raise VendorError(f"missing {ESBUILD} (run `npm ci` first?)")
     command = [
         str(ESBUILD),
-        str(BUNDLE_ENTRY),
+        str(entry),
         "--bundle",
         "--minify",
         "--format=iife",
@@ -140,6 +153,7 @@ def main() -> int:
             build = Path(tmp) / "vendor"
             copied = vendor(build)
             copied.append(bundle(build))
+            copied.append(bundle(build, DMN_BUNDLE_ENTRY, DMN_BUNDLE_OUT))
             if DEST.exists():
                 shutil.rmtree(DEST)
             shutil.move(str(build), DEST)

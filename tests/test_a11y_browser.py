@@ -509,6 +509,7 @@ def crawl_designer(site: Site, browser: Any) -> None:
     visit(site, dora, f"/processos/chamado/migracao?para={version}", "migração")
     assert dora.csp_violations == []
     crawl_properties_panel(site, browser)
+    crawl_decision_tables(site, browser)
 
 
 # The modeler's properties panel, one state per kind of element it edits (and its errors).
@@ -562,6 +563,37 @@ def crawl_properties_panel(site: Site, browser: Any) -> None:
     value.fill("P10D")
     expect(value).to_have_attribute("aria-invalid", "true")
     check(site, page, "painel de propriedades: temporizador recusado", "designer.modeler")
+    assert page.csp_violations == []
+    context.close()
+
+
+def crawl_decision_tables(site: Site, browser: Any) -> None:
+    """axe on the modeler with dmn-js's decision table editor open (a starter table made
+    from its form, a cell in focus), then with a refused id and a table's problem listed.
+    A page of its own, as the panel's: the unsaved table must not hold a shared page."""
+    context = browser.new_context(locale="pt-BR")
+    context.add_cookies(
+        [{"name": "session", "value": log_in(site, "Dora Projetista"), "url": site.base}]
+    )
+    page = context.new_page()
+    page.csp_violations = watch_csp(page)
+    page.goto(site.base + "/processos/chamado/modelador")
+    expect(page.locator("#modeler")).to_have_attribute("data-ready", "true", timeout=15000)
+    section = page.get_by_role("region", name="Tabelas de decisão")
+    section.get_by_label("Identificador da decisão").fill("faixa_de_valor")
+    section.get_by_role("button", name="Criar tabela de decisão").click()
+    cell = page.get_by_role("textbox", name="Regra 1, entrada Valor", exact=True)
+    cell.focus()
+    check(site, page, "modelador: tabela de decisão aberta", "designer.modeler")
+    section.get_by_label("Identificador da decisão").fill("faixa de valor")
+    section.get_by_role("button", name="Criar tabela de decisão").click()
+    expect(section.get_by_label("Identificador da decisão")).to_be_focused()  # refused
+    cell.focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("< < 1")
+    page.get_by_role("button", name="Validar").click()
+    expect(section.locator("#decisions-problems")).to_contain_text("regra 1, Valor")
+    check(site, page, "modelador: tabela de decisão com problema", "designer.modeler")
     assert page.csp_violations == []
     context.close()
 

@@ -140,6 +140,8 @@ def draft_json(pid: str) -> Any:
         version=draft.version,
         forms=sorted(draft.forms),
         groups=[{"key": key, "name": name} for key, name in designer.lane_groups(_user())],
+        # The draft's decision tables (name → DMN XML), for the DMN editor (decisions.js).
+        decisions={k: v for k, v in draft.forms.items() if k.lower().endswith(".dmn")},
     )
 
 
@@ -152,10 +154,19 @@ def connectors(pid: str) -> Any:
     return jsonify(connectors=_svc().designer.connectors(_user()))
 
 
+def _dmn_arg(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The DMN editor's changes, ``{name: xml | null}`` (decisions.js); None if malformed."""
+    dmn = body.get("dmn")
+    if dmn is None:
+        return {}
+    return dmn if isinstance(dmn, dict) else None
+
+
 @bp.post("/processos/<pid>/rascunho")
 @role_required(ROLE)
 def save_draft(pid: str) -> Any:
-    """JSON: ``{xml, version, new_forms?: [{schema, ui, title}]}`` → ``{version}``."""
+    """JSON: ``{xml, version, new_forms?: [{schema, ui, title}], dmn?: {name: xml | null}}``
+    → ``{version, forms, errors}``."""
     body = request.get_json(silent=True) or {}
     xml = body.get("xml")
     if not isinstance(xml, str):
@@ -165,9 +176,12 @@ def save_draft(pid: str) -> Any:
         for f in body.get("new_forms") or []
         if isinstance(f, dict)
     ]
+    dmn = _dmn_arg(body)
+    if dmn is None:
+        return jsonify(title="Requisição inválida", detail="Envie as tabelas de decisão."), 400
     try:
         draft = _svc().designer.save_model(
-            _user(), pid, xml, _version_arg(body.get("version")), new_forms
+            _user(), pid, xml, _version_arg(body.get("version")), new_forms, dmn
         )
     except DomainError as exc:
         return _json_error(exc)
@@ -182,12 +196,18 @@ def save_draft(pid: str) -> Any:
 @bp.post("/processos/<pid>/validar")
 @role_required(ROLE)
 def validate(pid: str) -> Any:
-    """JSON: ``{xml}`` → ``{errors: [{element_id, message}]}`` (nothing is saved)."""
+    """JSON: ``{xml, dmn?}`` → ``{errors: [{element_id, message}]}`` (nothing is saved)."""
     body = request.get_json(silent=True) or {}
     xml = body.get("xml")
     if not isinstance(xml, str):
         return jsonify(title="Requisição inválida", detail="Envie o XML do modelo."), 400
-    problems = _svc().designer.validate(_user(), pid, xml)
+    dmn = _dmn_arg(body)
+    if dmn is None:
+        return jsonify(title="Requisição inválida", detail="Envie as tabelas de decisão."), 400
+    try:
+        problems = _svc().designer.validate(_user(), pid, xml, dmn)
+    except ModelRejected as exc:  # a table that is not DMN at all: said the same way
+        problems = exc.problems
     return jsonify(errors=[p.as_dict() for p in problems])
 
 

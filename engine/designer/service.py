@@ -7,6 +7,7 @@ publish immutable versions. Running tickets are ``engine.designer.tickets``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine import catalogs, connectors, limits, scenarios, specs, timer_preview
 from engine import groups as lane_groups
-from engine.designer import drafts, elements, publishing, template, xmledit
+from engine.designer import decision_files, drafts, elements, publishing, template, xmledit
 from engine.designer.access import cpf_of, require_designer
 from engine.designer.drafts import Draft
 from engine.designer.elements import Edits as ElementEdits
@@ -203,11 +204,16 @@ class Designer:
 
     # ------------------------------------------------------------ the model
 
-    def validate(self, actor: Actor, pid: str, xml: str) -> list[Problem]:
+    def validate(
+        self, actor: Actor, pid: str, xml: str, dmn: Mapping[str, object] | None = None
+    ) -> list[Problem]:
+        """The problems of ``xml`` with the draft's files, and the decision tables as the
+        modeler's DMN editor has them (``dmn``: name → XML, ``None`` deleted)."""
         require_designer(actor)
         with self.unit.reading() as session:
             draft = drafts.load(session, pid)
-            return list(self._validate(session, pid, xml, draft.forms).problems)
+            files = decision_files.apply(draft.forms, dmn or {})
+            return list(self._validate(session, pid, xml, files).problems)
 
     def save_model(
         self,
@@ -216,18 +222,21 @@ class Designer:
         xml: str,
         expected_version: int,
         new_forms: list[NewForm] | None = None,
+        dmn: Mapping[str, object] | None = None,
     ) -> Draft:
         """Saves the model, valid or not (its problems in ``problems``); refuses only
         what is not a model at all (engine.designer.service._save_draft).
 
         ``new_forms`` are form files to create from the starting template for tasks
         the designer just added, so a new user task can be saved linked to its form.
+        ``dmn`` are the decision tables the DMN editor created, changed (name → XML) or
+        deleted (name → ``None``), saved in the same draft version as the diagram.
         """
         require_designer(actor)
         try:
             with self.unit.transaction() as session:
                 draft = drafts.load(session, pid)
-                forms = dict(draft.forms)
+                forms = decision_files.apply(draft.forms, dmn or {})
                 for form in new_forms or []:
                     forms.update(template_files(form, forms))
                 return self._save_draft(session, actor, pid, draft, expected_version, xml, forms)
@@ -282,6 +291,9 @@ class Designer:
         with self.unit.reading() as session:
             draft = drafts.load(session, pid)
         bpmn, files = publishing.publishable_content(draft)
+        # A draft's decision tables go along even before a task calls them: work in
+        # progress, as the designer sees it in the modeler (a version keeps used ones).
+        files = {**decision_files.texts(draft.forms), **files}
         return f"{pid}.zip", write_folder_zip(pid, draft.name, "", bpmn, files)
 
     def export(self, actor: Actor, pid: str, version_id: int | None = None) -> tuple[str, bytes]:

@@ -198,8 +198,10 @@ def validate_model(
     try:
         bundle = specs.parse_process(bpmn, dict(form_texts), process_id=run)
     except ProcessDefinitionError as exc:
+        # What the form checks said of an element is not repeated; the parser's own
+        # problems all stay (a decision table's, one per rule and column).
+        reported = {p.element_id for p in problems}
         for element_id, message in exc.problems:
-            reported = {p.element_id for p in problems}
             if not (element_id and element_id in reported) and not any(
                 p.message == message for p in problems
             ):

@@ -119,6 +119,13 @@
     return result.xml
   }
 
+  // The decision tables' editor (static/js/decisions.js), when the page has it: its
+  // changed tables travel with the diagram on save and validate.
+  var decisions = window.ChamadosDecisions || null
+  async function dmnChanges() {
+    return decisions ? decisions.changes() : {}
+  }
+
   // ---------------------------------------------------------------- problems on the diagram
 
   var marked = []
@@ -131,6 +138,7 @@
   }
 
   function showProblems(problems) {
+    if (decisions) decisions.showProblems(problems)
     clearProblems()
     errorsEl.innerHTML = ''
     root.dataset.problems = String(problems.length)
@@ -186,6 +194,7 @@
       await loadConnectors()
       noteLost(await modeler.importXML(answer.data.xml))
       modeler.get('canvas').zoom('fit-viewport')
+      if (decisions) await decisions.load(answer.data.decisions || {})
       state.dirty = false
       state.loading = false
       root.dataset.version = String(state.version)
@@ -228,9 +237,11 @@
       var answer = await postJson(cfg.saveUrl, {
         xml: await currentXml(),
         version: state.version,
-        new_forms: Object.keys(state.newForms).map(function (k) { return state.newForms[k] })
+        new_forms: Object.keys(state.newForms).map(function (k) { return state.newForms[k] }),
+        dmn: await dmnChanges()
       })
       if (answer.status === 200) {
+        if (decisions) decisions.saved()
         state.version = answer.data.version
         state.forms = answer.data.forms || state.forms
         state.newForms = {}
@@ -257,7 +268,7 @@
   async function validate() {
     say('Validando…')
     try {
-      var answer = await postJson(cfg.validateUrl, { xml: await currentXml() })
+      var answer = await postJson(cfg.validateUrl, { xml: await currentXml(), dmn: await dmnChanges() })
       var problems = answer.data.errors || []
       showProblems(problems)
       say(problems.length ? problems.length + ' problema(s) encontrado(s).' : 'O modelo é válido.', problems.length ? 'danger' : 'success')
@@ -273,7 +284,7 @@
     clearTimeout(liveTimer)
     liveTimer = setTimeout(async function () {
       try {
-        var answer = await postJson(cfg.validateUrl, { xml: await currentXml() })
+        var answer = await postJson(cfg.validateUrl, { xml: await currentXml(), dmn: await dmnChanges() })
         if (answer.status === 200) showProblems(answer.data.errors || [])
       } catch (error) {
         // The "Validar" button says why; a background check stays quiet.
@@ -427,6 +438,12 @@
   // ---------------------------------------------------------------- wiring
 
   modeler.on('commandStack.changed', function () {
+    if (state.loading) return
+    state.dirty = true
+    say('Alterações não salvas.', 'warning')
+    validateSoon()
+  })
+  root.addEventListener('app:decisions-changed', function () {
     if (state.loading) return
     state.dirty = true
     say('Alterações não salvas.', 'warning')
