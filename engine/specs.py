@@ -271,13 +271,13 @@ def parse_process(
         )
         raise _refused([*problems, deep]) from exc
     except Exception as exc:  # the parser raises several unrelated types, in English
-        found = model_checks.parser_problem(exc)
+        said = model_checks.parser_problem(exc)
         # Often the parser only trips on what the XML pass already named (a call to a
         # missing process): then its vaguer problem adds nothing.
         # A business rule task whose table was left unread trips it too: already said.
         on_table = unread_tables and "businessRuleTask" in str(getattr(exc, "tag", ""))
-        if not problems or (found[0] and found[0] not in {p[0] for p in problems} and not on_table):
-            problems.append(found)
+        if not problems or (said[0] and said[0] not in {p[0] for p in problems} and not on_table):
+            problems.append(said)
         raise _refused(problems) from exc
 
     problems.extend(model_checks.spec_problems(spec, subprocess_specs))

@@ -13,7 +13,7 @@
  *     and the server's check as one types;
  *   - lanes: the group that works them (a lane's name is its group, as in SpiffArena);
  *   - call activities: the process of the same file they start; business rule tasks: the
- *     decision id (spiffworkflow:calledDecisionId; DMN itself is not run yet);
+ *     decision id (spiffworkflow:calledDecisionId: a decision of the model's DMN tables);
  *   - user tasks: form and UI schema files (spiffworkflow:properties) and the
  *     instructions (spiffworkflow:instructionsForEndUser, markdown, with a preview);
  *     manual tasks: the instructions.
@@ -665,7 +665,7 @@ function CalledDecisionEntry(props) {
     element,
     id,
     label: 'Decisão (id da tabela DMN, calledDecisionId)',
-    description: 'As tabelas de decisão ainda não são executadas pela plataforma: o modelo não será publicado com esta tarefa.',
+    description: 'O id de uma decisão das tabelas deste modelo (seção “Tabelas de decisão”, abaixo do diagrama); a validação diz se nenhuma tabela a tem.',
     getValue: () => textExtension(element, type),
     setValue: (value) => setTextExtension(services, element, type, value),
     debounce: services.debounce
