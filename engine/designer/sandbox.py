@@ -72,7 +72,7 @@ class ReadyStep:
 class WaitingTimer:
     element_id: str
     name: str
-    due: str  # ISO-8601 UTC, as SpiffWorkflow keeps it
+    due: datetime | None  # when it would fire (SpiffWorkflow keeps it as ISO-8601 text)
 
 
 @dataclass(frozen=True)
@@ -131,14 +131,20 @@ def view(bundle: ProcessBundle, bpmn: bytes, wf: BpmnWorkflow) -> SandboxView:
         element = task.task_spec.bpmn_id
         name = task.task_spec.bpmn_name or element
         if isinstance(definition, TimerEventDefinition):
-            due = str(task.internal_data.get("event_value", ""))
-            found.timers.append(WaitingTimer(element, name, due))
+            found.timers.append(WaitingTimer(element, name, _due(task)))
         elif isinstance(definition, MessageEventDefinition):
             found.messages.append(WaitingMessage(element, name, definition.name))
     found.end_event = runtime.end_event(wf, bundle)
     found.end_name = bundle.end_events.get(found.end_event or "")
     found.finished = wf.is_completed()
     return found
+
+
+def _due(task: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(task.internal_data.get("event_value", "")))
+    except ValueError:  # a cycle's or a date's value the designer wrote some other way
+        return None
 
 
 # ------------------------------------------------------------------ what the model mails
