@@ -78,6 +78,7 @@ NOT_PAGES: dict[str, str] = {
     "requester.attachment": "download de arquivo (Content-Disposition: attachment)",
     "designer.ticket_diagram": "JSON do visualizador de diagrama (visitado nas páginas que o usam)",
     "designer.draft_json": "JSON do modelador",
+    "sandbox.diagram": "JSON do visualizador de diagrama do teste (visitado na página do teste)",
     "designer.export_draft": "download do .bpmn",
     "designer.export_version": "download do .bpmn",
     "designer.export_folder": "download da pasta do modelo (.zip)",
@@ -502,8 +503,20 @@ def crawl_designer(site: Site, browser: Any) -> None:
             select(ProcessVersion.id).where(ProcessVersion.process_id == "chamado")
         ).first()
     visit(site, dora, f"/processos/chamado/migracao?para={version}", "migração")
+    crawl_sandbox(site, dora)
     assert dora.csp_violations == []
     crawl_properties_panel(site, browser)
+
+
+def crawl_sandbox(site: Site, dora: Any) -> None:
+    """ "Executar teste": without a run, the first task's form, its errors, the timer."""
+    visit(site, dora, "/processos/chamado/teste", "executar teste: nenhum teste")
+    dora.get_by_role("button", name="Iniciar teste").click()
+    expect(dora.get_by_role("heading", name="Tarefa: Registrar chamado")).to_be_visible()
+    check(site, dora, "executar teste: formulário da primeira tarefa", "sandbox.page")
+    dora.get_by_role("button", name="Enviar para Análise", exact=True).click()
+    expect(dora.locator("#errors-summary")).to_be_visible()
+    check(site, dora, "executar teste: formulário com erros", "sandbox.complete")
 
 
 # The modeler's properties panel, one state per kind of element it edits (and its errors).
@@ -998,6 +1011,7 @@ STAFF_PAGES = {
         "/processos/chamado",
         "/processos/chamado/formularios/registrar_chamado",
         "/processos/chamado/elementos",
+        "/processos/chamado/teste",
     ],
 }
 

@@ -1,4 +1,4 @@
-""""Executar teste": a draft stepped by hand in memory, never a ticket (engine side).
+""" "Executar teste": a draft stepped by hand in memory, never a ticket (engine side).
 
 Each test runs the real model (the shipped chamado or tests/models/sandbox_pedido.bpmn)
 through engine.designer.sandbox_runs on a real database, and counts the rows of real
@@ -176,8 +176,9 @@ def test_stale_step_changed_draft_and_expiry(svc: Chamados, dora: ActorRef) -> N
         svc.sandbox.complete(dora, "pedido_teste", run.run_id, run.step + 1, guid, data)
     # The draft saved again: the run is stale, nothing runs on it.
     draft = svc.designer.draft(dora, "pedido_teste")
-    svc.designer.save_model(dora, "pedido_teste", PEDIDO_XML.replace("Início", "Começo"),
-                            draft.version)
+    svc.designer.save_model(
+        dora, "pedido_teste", PEDIDO_XML.replace("Início", "Começo"), draft.version
+    )
     stale = svc.sandbox.current(dora, "pedido_teste")
     assert stale is not None and stale.stale and stale.view is None
     with pytest.raises(Conflict):

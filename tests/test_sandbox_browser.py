@@ -1,4 +1,4 @@
-""""Executar teste" in a real browser, by visible labels: a designer steps a small draft
+""" "Executar teste" in a real browser, by visible labels: a designer steps a small draft
 (a form, an exclusive gateway on its value, a manual task, a message) through its high
 branch and sees the path highlighted on the diagram; no ticket is created."""
 
@@ -95,4 +95,3 @@ def test_step_a_draft_through_its_high_branch(stack: Stack, browser: Any) -> Non
     with stack.svc.unit.reading() as s:
         assert s.scalar(select(func.count()).select_from(Chamado)) == 0
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0
-

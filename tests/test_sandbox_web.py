@@ -1,4 +1,4 @@
-""""Executar teste" over HTTP: plain forms with CSRF, the path on the diagram's JSON,
+""" "Executar teste" over HTTP: plain forms with CSRF, the path on the diagram's JSON,
 the scenarios' paths on the model page, and who may use it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-""""Executar teste": a designer steps their draft by hand, in plain HTML forms.
+""" "Executar teste": a designer steps their draft by hand, in plain HTML forms.
 
 Pages under ``/processos/<pid>/teste`` (role designer), each action a POST with the CSRF
 token, the run's id and the step it was shown on (a second tab or a double submit changes
@@ -127,7 +127,9 @@ def _act(pid: str, action: Any, guid: str | None = None) -> Any:
         flash(exc.message, "warning")
         return _here(pid)
     except ModelRejected as exc:
-        return _page(pid, guid, 422, failure="O rascunho não pode ser executado.", problems=exc.problems)
+        return _page(
+            pid, guid, 422, failure="O rascunho não pode ser executado.", problems=exc.problems
+        )
     return _here(pid)
 
 
@@ -146,6 +148,10 @@ def complete(pid: str) -> Any:
         posted = request.form.to_dict(flat=False)
         sub = forms.parse_submission(form.schema, form.ui, fields, posted, {})
         data = sub.data
+        if sub.action.kind in ("upload", "remove_file"):
+            # A test keeps no files: nothing of it is stored like a ticket's attachments.
+            failure = "No teste, anexos não são enviados: deixe os campos de arquivo vazios."
+            return _page(pid, guid, 422, data, {}, sub, failure=failure)
         if sub.action.kind in ("lookup", "add_row", "remove_row") or sub.errors:
             # An in-form action (search an órgão, add a row): the form again, as typed.
             return _page(pid, guid, 422 if sub.errors else 200, data, sub.errors, sub)

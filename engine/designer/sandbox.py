@@ -220,8 +220,9 @@ def _mails_between(
         elif task.state == TaskState.COMPLETED:
             if manual and declared.mail_on_complete is not None:
                 found.append(
-                    _render(bundle, declared.mail_on_complete, element, "ao concluir", task.data,
-                            labels)
+                    _render(
+                        bundle, declared.mail_on_complete, element, "ao concluir", task.data, labels
+                    )
                 )
             elif not manual and declared.mail is not None:
                 found.append(
