@@ -237,3 +237,45 @@ def test_a_model_failure_leaves_the_run_as_it_was(svc: Chamados, dora: ActorRef)
     assert "ZeroDivisionError" in err.value.message
     after = page(svc, dora, "pedido_teste")
     assert after.step == run.step and after.view.ready[0].element_id == "informar"
+
+
+def test_service_tasks_change_nothing_elsewhere(svc: Chamados, dora: ActorRef) -> None:
+    """A POST is checked against the allow-list and shown, not made; a service task's
+    e-mail is shown, not queued. (The connectors' own tests make real calls.)"""
+    from engine import connectors
+    from tests.model_files import chain, http_task, model
+
+    mail_task = http_task(
+        "avisar",
+        "smtp/SendEmail",
+        "aviso",
+        email_to='"equipe@example.gov.br"',
+        email_subject='"Pedido recebido"',
+        email_body='"Corpo do aviso"',
+    )
+    post = http_task(
+        "registrar_fora", "http/PostRequestV2", "resposta", url='"https://api.exemplo.gov.br/x"'
+    )
+    xml = model(chain(post, mail_task), process_id="servico_teste")
+    svc.designer.create_model(dora, "servico_teste", "Serviço de teste")
+    draft = svc.designer.draft(dora, "servico_teste")
+    assert svc.designer.save_model(dora, "servico_teste", xml, draft.version).problems == ()
+    before = real_rows(svc)
+    connectors.configure(connectors.HttpPolicy.from_text("api.exemplo.gov.br"))
+    try:
+        svc.sandbox.start(dora, "servico_teste")
+    finally:
+        connectors.configure(connectors.HttpPolicy())
+    run = page(svc, dora, "servico_teste")
+    assert run.view.finished
+    calls = [m for m in run.mails if m["kind"] == "http"]
+    assert [c["to"] for c in calls] == ["https://api.exemplo.gov.br/x"]
+    sent = [m for m in run.mails if m["kind"] == "email"]
+    assert [(m["to"], m["subject"], m["text"]) for m in sent] == [
+        ("equipe@example.gov.br", "Pedido recebido", "Corpo do aviso")
+    ]
+    assert real_rows(svc) == before
+    # A host off the allow-list fails the step as in production, naming it.
+    with pytest.raises(SandboxFailed) as err:
+        svc.sandbox.start(dora, "servico_teste")
+    assert "api.exemplo.gov.br" in err.value.message

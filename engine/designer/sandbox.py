@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine import forms, limits, mail, messages, policy, runtime, sla
+from engine import connectors, forms, limits, mail, messages, policy, runtime, sla
 from engine.catalogs import CatalogOption, labels_of
 from engine.designer.diagram import TicketDiagram, ticket_diagram
 from engine.errors import ModelRuntimeError, TaskNotReady, ValidationFailed
@@ -44,6 +44,7 @@ class SimulatedMail:
     subject: str
     text: str
     error: str | None = None  # the template failed to render (it would fail the step)
+    kind: str = "email"  # or "http": a service task's call that was not made
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -244,19 +245,38 @@ class SandboxStepFailed(Exception):
         self.element_id = element_id
 
 
-def _guarded(step: Any) -> Any:
-    try:
-        return step()
-    except ModelRuntimeError as exc:
-        raise SandboxStepFailed(exc.message, exc.element_id) from exc
+def _guarded(wf: BpmnWorkflow | None, step: Any) -> tuple[Any, list[SimulatedMail]]:
+    """Runs ``step`` with the connectors in their dry run (engine.connectors.dry_run):
+    what a service task would have sent or changed elsewhere comes back to be shown."""
+    with connectors.dry_run() as calls:
+        try:
+            result = step()
+        except ModelRuntimeError as exc:
+            raise SandboxStepFailed(exc.message, exc.element_id) from exc
+    effects = [
+        SimulatedMail(
+            "",
+            "tarefa de serviço",
+            c.url,
+            f"{c.operator}: chamada não feita no teste",
+            "",
+            kind="http",
+        )
+        for c in calls
+    ]
+    queued = connectors.take_mail(wf if wf is not None else result)
+    effects += [
+        SimulatedMail("", "tarefa de serviço", ", ".join(m.to), m.subject, m.body) for m in queued
+    ]
+    return result, effects
 
 
 def start(
     bundle: ProcessBundle, options: Mapping[str, Sequence[CatalogOption]]
 ) -> tuple[BpmnWorkflow, list[SimulatedMail]]:
-    wf = _guarded(lambda: runtime.start(bundle))
+    wf, effects = _guarded(None, lambda: runtime.start(bundle))
     # Every task of a new run is new: what opened at its start mails as a ticket's would.
-    return wf, _mails_between(bundle, wf, {}, labels_of(dict(options)))
+    return wf, _mails_between(bundle, wf, {}, labels_of(dict(options))) + effects
 
 
 def complete(
@@ -291,8 +311,8 @@ def complete(
     deadlines = sla.business_deadlines(bundle.policy, task.data, 0, now)
     data.update({variable: due.isoformat() for variable, due in deadlines.items()})
     before = _snapshot(wf)
-    _guarded(lambda: runtime.complete(wf, task, data))
-    return _mails_between(bundle, wf, before, labels_of(dict(options)))
+    _done, effects = _guarded(wf, lambda: runtime.complete(wf, task, data))
+    return _mails_between(bundle, wf, before, labels_of(dict(options))) + effects
 
 
 def fire_timer(
@@ -320,8 +340,8 @@ def fire_timer(
         runtime.fire_timers(wf)
         runtime.fire_timers(wf)
 
-    _guarded(run)
-    return _mails_between(bundle, wf, before, labels_of(dict(options)))
+    _done, effects = _guarded(wf, run)
+    return _mails_between(bundle, wf, before, labels_of(dict(options))) + effects
 
 
 def parse_payload(text: str) -> Any:
@@ -358,11 +378,11 @@ def send_message(
     if name not in waiting:
         raise TaskNotReady("Nada aguarda esta mensagem agora; a página foi atualizada.")
     before = _snapshot(wf)
-    caught = _guarded(lambda: runtime.deliver(wf, messages.event(name, payload)))
+    caught, effects = _guarded(wf, lambda: runtime.deliver(wf, messages.event(name, payload)))
     if not caught:
         raise SandboxStepFailed(
             f"A mensagem “{name}” não foi aceita: a correlação do modelo não corresponde "
             "ao conteúdo enviado.",
             None,
         )
-    return _mails_between(bundle, wf, before, labels_of(dict(options)))
+    return _mails_between(bundle, wf, before, labels_of(dict(options))) + effects
