@@ -517,6 +517,28 @@ def crawl_sandbox(site: Site, dora: Any) -> None:
     dora.get_by_role("button", name="Enviar para Análise", exact=True).click()
     expect(dora.locator("#errors-summary")).to_be_visible()
     check(site, dora, "executar teste: formulário com erros", "sandbox.complete")
+    # The next states, the long registration sent through the service (its form is the
+    # requester tests' subject): the analysis with its timer and the e-mail shown, the
+    # timer fired from its button, then the run at its end.
+    from tests.test_sandbox import scenario_data
+
+    svc, who = site.svc, actor(site.svc, "Dora Projetista")
+
+    def send(task: str) -> None:
+        run = svc.sandbox.current(who, "chamado")
+        assert run is not None and run.view is not None
+        guid = run.view.ready[0].guid
+        svc.sandbox.complete(
+            who, "chamado", run.run_id, run.step, guid, scenario_data("Devolver", task)
+        )
+
+    send("registrar_chamado")
+    visit(site, dora, "/processos/chamado/teste", "executar teste: análise, temporizador e e-mail")
+    dora.get_by_role("button", name="Disparar temporizador").click()
+    expect(dora.get_by_role("heading", name="Tarefa: Analisar chamado")).to_be_visible()
+    check(site, dora, "executar teste: temporizador disparado", "sandbox.page")
+    send("analisar_chamado")
+    visit(site, dora, "/processos/chamado/teste", "executar teste: fim do processo")
 
 
 # The modeler's properties panel, one state per kind of element it edits (and its errors).
