@@ -4,6 +4,7 @@ branch and sees the path highlighted on the diagram; no ticket is created."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,6 +39,16 @@ def log_in(browser: Any, base: str, who: str) -> Any:
     return page
 
 
+def ensure_pedido(stack: Stack) -> None:
+    """The small model's draft, made once per module (Dora has logged in: she exists)."""
+    with stack.svc.unit.session_factory() as s:
+        user = users.get_user_by_cpf(s, DORA)
+        assert user is not None
+        actor = ActorRef(user.id, frozenset({"designer"}))
+    if not any(m.process_id == "pedido_teste" for m in stack.svc.designer.models(actor)):
+        make_pedido(stack.svc, actor)
+
+
 def marked(page: Any, element_id: str, marker: str) -> bool:
     return bool(
         page.locator(f"g.djs-element[data-element-id='{element_id}']").evaluate(
@@ -49,11 +60,7 @@ def marked(page: Any, element_id: str, marker: str) -> bool:
 def test_step_a_draft_through_its_high_branch(stack: Stack, browser: Any) -> None:
     expect = playwright_api.expect
     dora = log_in(browser, stack.base, "Dora Projetista")
-    with stack.svc.unit.session_factory() as s:
-        user = users.get_user_by_cpf(s, DORA)
-        assert user is not None
-        actor = ActorRef(user.id, frozenset({"designer"}))
-    make_pedido(stack.svc, actor)
+    ensure_pedido(stack)
 
     dora.goto(stack.base + "/processos/pedido_teste")
     dora.get_by_role("link", name="Testar passo a passo").click()
@@ -95,3 +102,24 @@ def test_step_a_draft_through_its_high_branch(stack: Stack, browser: Any) -> Non
     with stack.svc.unit.reading() as s:
         assert s.scalar(select(func.count()).select_from(Chamado)) == 0
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_without_javascript_the_low_branch_and_its_path_as_text(stack: Stack, browser: Any) -> None:
+    expect = playwright_api.expect
+    signed = log_in(browser, stack.base, "Dora Projetista")
+    context = browser.new_context(locale="pt-BR", java_script_enabled=False)
+    context.add_cookies(signed.context.cookies())
+    ensure_pedido(stack)
+    dora = context.new_page()
+    dora.goto(stack.base + "/processos/pedido_teste/teste")
+    dora.get_by_role("button", name=re.compile("^(Iniciar|Reiniciar) teste$")).click()
+    dora.get_by_label("Valor do pedido").fill("50")
+    dora.get_by_label("Descrição").fill("Canetas")
+    dora.get_by_label("Descrição").press("Enter")  # the form's default action: send
+    expect(dora.locator("#teste-fim")).to_contain_text("Concluído sem aprovação")
+    path = dora.get_by_role("list", name="Etapas, na ordem em que aconteceram")
+    expect(path).to_contain_text("Informar pedido — concluída")
+    expect(path).to_contain_text("Concluído sem aprovação — concluída")
+    expect(path).not_to_contain_text("Aprovar pedido")
+    shot(dora, "teste-03-sem-javascript")
+    context.close()
