@@ -123,3 +123,22 @@ def test_only_designers_reach_the_test(app: Flask, dora_web: FlaskClient) -> Non
     assert "Tarefa: Registrar chamado" in dora_web.get("/processos/chamado/teste").get_data(
         as_text=True
     )
+
+
+def test_a_draft_that_cannot_run_says_why_and_starts_nothing(
+    app: Flask, dora_web: FlaskClient
+) -> None:
+    from tests.test_sandbox import PEDIDO_XML
+
+    svc = app.extensions["chamados"]
+    make_pedido(svc, web_actor(app, DORA))
+    actor = web_actor(app, DORA)
+    draft = svc.designer.draft(actor, "pedido_teste")
+    broken = PEDIDO_XML.replace(' default="Flow_baixo"', "")  # a branch with no condition
+    assert svc.designer.save_model(actor, "pedido_teste", broken, draft.version).problems
+    refused = post_form(dora_web, "/processos/pedido_teste/teste/iniciar", {})
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "O rascunho não pode ser executado enquanto tiver estes problemas" in text
+    assert "<code>valor_alto</code>" in text or "<code>Flow_baixo</code>" in text
+    assert svc.sandbox.current(actor, "pedido_teste") is None
