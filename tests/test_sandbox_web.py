@@ -77,7 +77,9 @@ def test_step_through_a_gateway_and_a_timer_in_plain_forms(
     diagram = dora_web.get(url + "/diagrama").get_json()
     completed = set(diagram["completed"])
     assert {"informar", "valor_alto", "prazo_aprovacao", "fim_expirado"} <= completed
-    assert "aprovar" not in completed  # cancelled by the interrupting timer
+    assert "aprovar" not in completed  # cancelled by the interrupting timer, though reached:
+    assert diagram["interrupted"] == ["aprovar"] and "Flow_alto" in diagram["flows"]
+    assert "Aprovar pedido — interrompida" in page
     assert "Flow_expirou" in diagram["flows"]
     assert real_rows(svc) == before
     # Discarded, the diagram is gone.
