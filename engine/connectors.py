@@ -40,7 +40,9 @@ import json
 import socket
 import ssl
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -169,11 +171,51 @@ def problems(operator: str | None, parameters: Iterable[str]) -> list[str]:
     return found
 
 
+@dataclass(frozen=True)
+class SimulatedCall:
+    operator: str
+    url: str
+
+
+# "Executar teste" (engine.designer.sandbox) runs a draft with no effect outside it: while
+# this holds a list, an HTTP call that could change something elsewhere (any method but GET
+# and HEAD) is checked against the allow-list, recorded here and answered with an empty
+# 200 instead of being made. Reads are made as in production; e-mail is only queued on
+# the workflow (take_mail), which the test shows instead of sending.
+_dry_run: ContextVar[list[SimulatedCall] | None] = ContextVar("connectors_dry_run", default=None)
+_READS = ("http/GetRequest", "http/HeadRequest")
+
+
+@contextmanager
+def dry_run() -> Iterator[list[SimulatedCall]]:
+    calls: list[SimulatedCall] = []
+    token = _dry_run.set(calls)
+    try:
+        yield calls
+    finally:
+        _dry_run.reset(token)
+
+
+def _simulated(operator: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    calls = _dry_run.get()
+    if calls is None or not operator.startswith("http/") or operator.startswith(_READS):
+        return None
+    url = params.get("url")
+    host = urlsplit(url).hostname if isinstance(url, str) else None
+    if not host or not _policy.allows_host(host):
+        return None  # refused as in production, by http_request
+    calls.append(SimulatedCall(operator, str(url)[:500]))
+    return {"body": None, "mimetype": None, "http_status": 200}
+
+
 def call(operator: str, params: Mapping[str, Any], workflow: Any = None) -> dict[str, Any]:
     connector = REGISTRY.get(operator)
     try:
         if connector is None:  # checked at deploy; a version from before would land here
             raise ConnectorFailed("ele não existe na plataforma.")
+        simulated = _simulated(operator, params)
+        if simulated is not None:
+            return simulated
         return connector.run(params, workflow)
     except ConnectorFailed as exc:
         exc.operator = operator

@@ -172,6 +172,25 @@ class Scenario(Base):
     updated_at: Mapped[timestamp]
 
 
+class SandboxRun(Base):
+    """A designer's test run of a draft ("Executar teste", engine.designer.sandbox_runs):
+    the workflow in memory between requests, never a ticket. One per designer per model;
+    it expires when left idle and belongs to the draft revision it started on."""
+
+    __tablename__ = "sandbox_runs"
+    __table_args__ = (UniqueConstraint("process_id", "owner_id"),)
+
+    id: Mapped[intpk]
+    process_id: Mapped[str] = mapped_column(String(100))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    draft_version: Mapped[int]
+    steps: Mapped[int] = mapped_column(default=0)  # actions taken: the run's version too
+    workflow_state: Mapped[str] = mapped_column(Text)
+    mails: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    started_at: Mapped[timestamp]
+    expires_at: Mapped[datetime] = mapped_column(AwareDateTime(), index=True)
+
+
 class Revision(Base):
     """A counter every change to shared reference data bumps (e.g. the catalogs), so each
     process keeps a copy of that data and re-reads it only when the counter moved."""

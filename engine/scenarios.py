@@ -65,6 +65,8 @@ class ScenarioReport:
     end_event: str | None = None
     steps: list[StepResult] = field(default_factory=list)
     message: str = ""
+    # The elements the run went through, in order ("Nome (id)"): the path it took.
+    path: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -78,6 +80,7 @@ class ScenarioReport:
             "end_event": self.end_event,
             "message": self.message,
             "steps": [s.__dict__ for s in self.steps],
+            "path": list(self.path),
         }
 
 
@@ -157,16 +160,35 @@ def run(
         except _StepFailed as exc:
             report.steps.append(StepResult(number, exc.element_id, False, exc.message))
             report.message = f"Passo {number}: {exc.message}"
+            report.path = path_of(wf)
             return report
         except Exception as exc:  # gateway without a matching flow, script errors
             named = step.get("task") or step.get("timer")
             report.steps.append(StepResult(number, named, False, str(exc)))
             report.message = f"Passo {number}: o motor falhou: {exc}"
+            report.path = path_of(wf)
             return report
         report.steps.append(StepResult(number, element, True, message))
+    report.path = path_of(wf)
     report.end_event = runtime.end_event(wf, bundle)
     report.message = _verdict(wf, bundle, report)
     return report
+
+
+def path_of(wf: BpmnWorkflow) -> list[str]:
+    """The BPMN elements the run completed, in the order it did: its events, tasks and the
+    gateways that chose its branches (SpiffWorkflow's internal tasks have no BPMN id)."""
+    done = sorted(
+        (t for t in runtime.all_tasks(wf) if t.state == TaskState.COMPLETED),
+        key=lambda t: t.last_state_change,
+    )
+    path = []
+    for task in done:
+        element = task.task_spec.bpmn_id
+        if element:
+            name = task.task_spec.bpmn_name
+            path.append(f"{name} ({element})" if name else element)
+    return path
 
 
 def _verdict(wf: BpmnWorkflow, bundle: ProcessBundle, report: ScenarioReport) -> str:

@@ -91,6 +91,7 @@ from engine.designer.folder import read_zip as read_model_zip
 from engine.designer.form_upload import MAX_UPLOAD_BYTES as MAX_FORM_UPLOAD_BYTES
 from engine.designer.form_upload import read_form_upload
 from engine.designer.publishing import ScenariosFailed
+from engine.designer.sandbox_runs import SandboxFailed, SandboxPage, SandboxRuns
 from engine.designer.views import NewForm
 from engine.groups import DESCRIPTION_MAX as GROUP_DESCRIPTION_MAX
 from engine.groups import NAME_MAX as GROUP_NAME_MAX
@@ -177,6 +178,8 @@ __all__ = [
     "Delivery",
     "RetryOutcome",
     "RoleChange",
+    "SandboxFailed",
+    "SandboxPage",
     "ScenariosFailed",
     "SearchResult",
     "ServiceInfo",
@@ -259,6 +262,7 @@ class Chamados:
         self.health = Health(unit)
         self.designer = Designer(unit)
         self.tickets = Tickets(unit)
+        self.sandbox = SandboxRuns(unit)  # "Executar teste": a draft stepped by hand
         self.search = Search(unit)
         self.satisfaction = Satisfaction(unit)
         self.ready_answers = ReadyAnswers(unit)

@@ -79,6 +79,7 @@ NOT_PAGES: dict[str, str] = {
     "designer.ticket_diagram": "JSON do visualizador de diagrama (visitado nas páginas que o usam)",
     "designer.draft_json": "JSON do modelador",
     "designer.connectors": "JSON do modelador (conectores das tarefas de serviço)",
+    "sandbox.diagram": "JSON do visualizador de diagrama do teste (visitado na página do teste)",
     "designer.export_draft": "download do .bpmn",
     "designer.export_version": "download do .bpmn",
     "designer.export_folder": "download da pasta do modelo (.zip)",
@@ -507,9 +508,43 @@ def crawl_designer(site: Site, browser: Any) -> None:
             select(ProcessVersion.id).where(ProcessVersion.process_id == "chamado")
         ).first()
     visit(site, dora, f"/processos/chamado/migracao?para={version}", "migração")
+    crawl_sandbox(site, dora)
     assert dora.csp_violations == []
     crawl_properties_panel(site, browser)
     crawl_decision_tables(site, browser)
+
+
+def crawl_sandbox(site: Site, dora: Any) -> None:
+    """ "Executar teste": without a run, the first task's form, its errors, the timer."""
+    visit(site, dora, "/processos/chamado/teste", "executar teste: nenhum teste")
+    dora.get_by_role("button", name="Iniciar teste").click()
+    expect(dora.get_by_role("heading", name="Tarefa: Registrar chamado")).to_be_visible()
+    check(site, dora, "executar teste: formulário da primeira tarefa", "sandbox.page")
+    dora.get_by_role("button", name="Enviar para Análise", exact=True).click()
+    expect(dora.locator("#errors-summary")).to_be_visible()
+    check(site, dora, "executar teste: formulário com erros", "sandbox.complete")
+    # The next states, the long registration sent through the service (its form is the
+    # requester tests' subject): the analysis with its timer and the e-mail shown, the
+    # timer fired from its button, then the run at its end.
+    from tests.test_sandbox import scenario_data
+
+    svc, who = site.svc, actor(site.svc, "Dora Projetista")
+
+    def send(task: str) -> None:
+        run = svc.sandbox.current(who, "chamado")
+        assert run is not None and run.view is not None
+        guid = run.view.ready[0].guid
+        svc.sandbox.complete(
+            who, "chamado", run.run_id, run.step, guid, scenario_data("Devolver", task)
+        )
+
+    send("registrar_chamado")
+    visit(site, dora, "/processos/chamado/teste", "executar teste: análise, temporizador e e-mail")
+    dora.get_by_role("button", name="Disparar temporizador").click()
+    expect(dora.get_by_role("heading", name="Tarefa: Analisar chamado")).to_be_visible()
+    check(site, dora, "executar teste: temporizador disparado", "sandbox.page")
+    send("analisar_chamado")
+    visit(site, dora, "/processos/chamado/teste", "executar teste: fim do processo")
 
 
 # The modeler's properties panel, one state per kind of element it edits (and its errors).
@@ -1035,6 +1070,7 @@ STAFF_PAGES = {
         "/processos/chamado",
         "/processos/chamado/formularios/registrar_chamado",
         "/processos/chamado/elementos",
+        "/processos/chamado/teste",
     ],
 }
 

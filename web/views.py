@@ -17,6 +17,7 @@ def init_views(app: Flask) -> None:
         privacy,
         ready_answers,
         requester,
+        sandbox,
         satisfaction,
     )
 
@@ -26,6 +27,7 @@ def init_views(app: Flask) -> None:
     catalogs_admin.init_catalogs_admin(app)
     groups_admin.init_groups_admin(app)
     designer.init_designer(app)
+    sandbox.init_sandbox(app)  # "Executar teste" of a draft
     satisfaction.init_satisfaction(app)
     ready_answers.init_ready_answers(app)
     privacy.init_privacy(app)

@@ -135,6 +135,12 @@ class Designer:
             raise ModelRejected(result.problems)
         return result.bundle
 
+    def runnable_draft(self, session: Session, pid: str) -> tuple[Draft, specs.ProcessBundle]:
+        """The draft and its model parsed and checked as publishing parses it
+        (ModelRejected when it cannot run): the test run's (engine.designer.sandbox_runs)."""
+        draft = drafts.load(session, pid)
+        return draft, self._require_valid(session, pid, draft.bpmn_xml, draft.forms)
+
     @staticmethod
     def _requester_lane() -> str:
         return "Solicitante"  # engine.groups: a lane of this name is the requester's

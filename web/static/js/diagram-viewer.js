@@ -27,6 +27,8 @@
       ids.forEach(function (id) { if (registry.get(id)) canvas.addMarker(id, marker) })
     }
     mark(data.completed, 'app-done')
+    // Reached, then cut short by an interrupting boundary event: part of the path taken.
+    mark(data.interrupted || [], 'app-done')
     mark(data.flows, 'app-flow-done')
     mark(data.current, 'app-current')
     canvas.zoom('fit-viewport')
