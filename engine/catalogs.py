@@ -13,7 +13,7 @@ old ticket always finds its label. Each change writes a private audit row.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,7 +174,7 @@ def all_catalogs(session: Session) -> dict[str, list[CatalogOption]]:
 Labels = dict[str, dict[str, tuple[str, str | None]]]
 
 
-def labels_of(options: dict[str, list[CatalogOption]]) -> Labels:
+def labels_of(options: Mapping[str, Sequence[CatalogOption]]) -> Labels:
     """Catalogs as ``{name: {code: (label, help)}}``, for a model's text templates."""
     return {name: {o.code: (o.label, o.help) for o in items} for name, items in options.items()}
 

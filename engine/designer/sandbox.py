@@ -276,7 +276,7 @@ def start(
 ) -> tuple[BpmnWorkflow, list[SimulatedMail]]:
     wf, effects = _guarded(None, lambda: runtime.start(bundle))
     # Every task of a new run is new: what opened at its start mails as a ticket's would.
-    return wf, _mails_between(bundle, wf, {}, labels_of(dict(options))) + effects
+    return wf, _mails_between(bundle, wf, {}, labels_of(options)) + effects
 
 
 def complete(
@@ -312,7 +312,7 @@ def complete(
     data.update({variable: due.isoformat() for variable, due in deadlines.items()})
     before = _snapshot(wf)
     _done, effects = _guarded(wf, lambda: runtime.complete(wf, task, data))
-    return _mails_between(bundle, wf, before, labels_of(dict(options))) + effects
+    return _mails_between(bundle, wf, before, labels_of(options)) + effects
 
 
 def fire_timer(
@@ -341,7 +341,7 @@ def fire_timer(
         runtime.fire_timers(wf)
 
     _done, effects = _guarded(wf, run)
-    return _mails_between(bundle, wf, before, labels_of(dict(options))) + effects
+    return _mails_between(bundle, wf, before, labels_of(options)) + effects
 
 
 def parse_payload(text: str) -> Any:
@@ -385,4 +385,4 @@ def send_message(
             "ao conteúdo enviado.",
             None,
         )
-    return _mails_between(bundle, wf, before, labels_of(dict(options))) + effects
+    return _mails_between(bundle, wf, before, labels_of(options)) + effects
