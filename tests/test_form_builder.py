@@ -82,7 +82,7 @@ def test_unsupported_keys_are_kept_through_edits_and_renames() -> None:
         "properties": {
             "nome": {"type": "string", "title": "Nome", "maxLength": 80, "x-prefill": "user.name"},
             "motivo": {"type": "string", "title": "Motivo", "x-catalog": "motivo"},
-            "quando": {"type": "string", "format": "date", "title": "Quando"},
+            "quando": {"type": "string", "format": "date-time", "title": "Quando"},
         },
         "required": ["motivo"],
         "allOf": [{"if": {"required": ["nome"]}, "then": {"required": ["quando"]}}],
@@ -104,7 +104,7 @@ def test_unsupported_keys_are_kept_through_edits_and_renames() -> None:
         ]
 
     read = fb.to_rows(*texts(schema, ui))
-    assert read.json_only == {"motivo": "opções de um catálogo", "quando": "formato date"}
+    assert read.json_only == {"motivo": "opções de um catálogo", "quando": "formato date-time"}
     out_schema, out_ui = rebuilt(*texts(schema, ui), edit)
     assert out_schema["properties"]["nome_completo"] == {
         "type": "string",
@@ -240,7 +240,7 @@ def test_bad_rows_get_a_message_each() -> None:
         fb.Row(name="", kind="texto", step="Um"),
         fb.Row(name="cor", kind="lista", options="  \n", step="Um"),
         fb.Row(name="sem_etapa", kind="texto"),
-        fb.Row(name="tipo", kind="data", step="Um"),
+        fb.Row(name="tipo", kind="calendario", step="Um"),
         fb.Row(name="inventado", kind=fb.JSON_ONLY, step="Um"),
     ]
     built = fb.to_json("", rows, "{}", "{}")
@@ -275,6 +275,7 @@ def test_a_form_built_from_nothing_loads_in_the_engine() -> None:
         fb.Row(title="Detalhes", name="detalhes", kind="texto_longo", help="Conte", step="Mais"),
         fb.Row(title="Valor", name="valor", kind="numero", step="Mais"),
         fb.Row(title="Aceito", name="aceito", kind="sim_nao", step="Mais"),
+        fb.Row(title="Prazo", name="prazo", kind="data", step="Mais"),
     ]
     built = fb.to_json("Novo", rows, "{}", "{}")
     assert built.ok
@@ -283,6 +284,8 @@ def test_a_form_built_from_nothing_loads_in_the_engine() -> None:
     assert definition.schema["required"] == ["nome", "prioridade"]
     assert definition.schema["properties"]["detalhes"]["description"] == "Conte"
     assert definition.ui["detalhes"] == {"ui:widget": "textarea"}
+    assert definition.schema["properties"]["prazo"]["format"] == "date"
+    assert definition.ui["prazo"] == {"ui:widget": "date"}  # the browser's date field
     assert definition.schema["$schema"].endswith("2020-12/schema")
     assert fb.to_rows(built.schema_text, built.ui_text).rows == [
         replace(r, origin=r.name) for r in rows

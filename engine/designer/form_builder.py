@@ -35,8 +35,8 @@ MAX_TEXT = 5_000  # a label, a help text or a step title
 MAX_OPTIONS_TEXT = 50_000
 
 # Kinds of field the builder offers, as (value, label) in the order the select shows them.
-# Only what the form renderer (web/formview.py, templates/macros/forms.html) draws: it has
-# no date picker and no multiple-choice widget, so neither is offered.
+# Only what the form renderer (web/formview.py, templates/macros/forms.html) draws: a date
+# is the browser's date field; it has no multiple-choice widget, so that is not offered.
 KINDS: tuple[tuple[str, str], ...] = (
     ("texto", "Texto curto"),
     ("texto_longo", "Texto longo"),
@@ -46,6 +46,7 @@ KINDS: tuple[tuple[str, str], ...] = (
     ("telefone", "Telefone"),
     ("cpf", "CPF"),
     ("protocolo", "Protocolo"),
+    ("data", "Data"),
     ("lista", "Escolha em lista"),
     ("opcoes", "Escolha em botões de opção"),
     ("sim_nao", "Sim/não (caixa de marcação)"),
@@ -54,8 +55,14 @@ KINDS: tuple[tuple[str, str], ...] = (
 KIND_LABELS = dict(KINDS)
 JSON_ONLY = "json"  # the kind of a row the builder cannot represent
 CHOICE_KINDS = frozenset({"lista", "opcoes"})
-_FORMATS = {"email": "email", "telefone": "telefone", "cpf": "cpf", "protocolo": "protocolo"}
-_FORMAT_WIDGETS = {"email": "email", "telefone": "tel"}
+_FORMATS = {
+    "email": "email",
+    "telefone": "telefone",
+    "cpf": "cpf",
+    "protocolo": "protocolo",
+    "data": "date",
+}
+_FORMAT_WIDGETS = {"email": "email", "telefone": "tel", "data": "date"}
 # Schema and UI keys a kind writes; changing a row's kind removes the old kind's keys.
 _MANAGED_SCHEMA = ("type", "format", "oneOf", "enum", "items", "x-attachments")
 _MANAGED_UI = ("ui:widget",)
@@ -529,7 +536,12 @@ def _apply_kind(kind: str, prop: dict[str, Any], field_ui: dict[str, Any]) -> No
         prop["type"] = "string"
         if kind in _FORMATS:
             prop["format"] = _FORMATS[kind]
-        widget = {"texto_longo": "textarea", "opcoes": "radio", "lista": "select"}.get(kind)
+        widget = {
+            "texto_longo": "textarea",
+            "opcoes": "radio",
+            "lista": "select",
+            "data": "date",
+        }.get(kind)
         if widget:
             field_ui["ui:widget"] = widget
     dropped = {
