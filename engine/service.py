@@ -85,7 +85,6 @@ from engine.db import is_unavailable
 from engine.designer import Designer, ModelRejected, Problem, Tickets, form_builder
 from engine.designer.diagram import TicketDiagram
 from engine.designer.elements import Edits as ElementEdits
-from engine.designer.folder import MAX_ZIP_BYTES as MAX_MODEL_ZIP_BYTES
 from engine.designer.folder import UnreadablePath
 from engine.designer.folder import read_path as read_model_path
 from engine.designer.folder import read_zip as read_model_zip
@@ -143,7 +142,6 @@ __all__ = [
     # The facade.
     "Chamados",
     # SpiffArena process-model folders (chamados models deploy).
-    "MAX_MODEL_ZIP_BYTES",
     "UnreadablePath",
     "read_model_path",
     "read_model_zip",
