@@ -70,6 +70,15 @@ def select(page: Any, element_id: str, **click: Any) -> None:
     page.locator(f"g.djs-element[data-element-id='{element_id}']").click(**click)
 
 
+def marked(page: Any, element_id: str, marker: str) -> bool:
+    """Whether a drawn diagram shows ``element_id`` with ``marker`` (app-done, app-current…)."""
+    return bool(
+        page.locator(f"g.djs-element[data-element-id='{element_id}']").evaluate(
+            f"e => e.classList.contains('{marker}')"
+        )
+    )
+
+
 def cell(page: Any, label: str) -> Any:
     """A cell of the modeler's decision table, by the label decisions.js gives it."""
     return page.get_by_role("textbox", name=label, exact=True)

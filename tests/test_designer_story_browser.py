@@ -35,7 +35,8 @@ from sqlalchemy import select as sql_select
 
 from engine.designer.folder import choose, read_zip
 from engine.models import Chamado, ProcessVersion
-from tests.browser import browser, cell, retype, select, shot  # noqa: F401 - fixture by name
+from tests.a11y import axe_violations, describe
+from tests.browser import browser, cell, marked, retype, select, shot  # noqa: F401 - fixture by name
 from tests.story_folder import METADATA, SCHEMA, STARTING_BPMN, UI_SCHEMA
 from tests.test_designer_browser import DORA, MARIA, server, signed_in  # noqa: F401
 
@@ -72,6 +73,15 @@ def test_a_designer_brings_a_spiffarena_folder_to_a_requesters_end(
 
     # 1. The folder, imported from "Processos": a new model's draft, its problems listed.
     page.goto(base + "/processos")
+    # The .bpmn alone is refused with the reason (it is the folder, zipped, that is asked).
+    bpmn_only = tmp_path / "pedido.bpmn"
+    bpmn_only.write_text(STARTING_BPMN, encoding="utf-8")
+    page.get_by_label("Pasta do modelo (.zip)").set_input_files(str(bpmn_only))
+    page.get_by_role("button", name="Importar pasta").click()
+    expect(page.get_by_role("alert")).to_contain_text("A pasta não foi importada:")
+    expect(page.get_by_role("alert")).to_contain_text("deve vir num arquivo .zip")
+    found = axe_violations(page)
+    assert not found, describe(found)
     page.get_by_label("Pasta do modelo (.zip)").set_input_files(str(starting_folder(tmp_path)))
     page.get_by_role("button", name="Importar pasta").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Pedido de compra")
@@ -183,6 +193,10 @@ def test_a_designer_brings_a_spiffarena_folder_to_a_requesters_end(
     expect(page.get_by_role("button", name="Disparar temporizador")).to_be_visible()
     page.get_by_role("button", name="Concluir", exact=True).click()
     expect(page.locator("#teste-fim")).to_contain_text("Pedido conferido")
+    diagram = page.locator("[data-diagram-url]")
+    expect(diagram).to_have_attribute("data-loaded", "true", timeout=15000)
+    assert marked(page, "Activity_conferir", "app-done") and marked(page, "End_alta", "app-done")
+    assert marked(page, "Flow_alta", "app-flow-done")
     shot(page, "historia-04-teste-ramo-alto")
     page.get_by_role("button", name="Reiniciar teste").click()
     page.get_by_label("Valor do pedido").fill("50")
@@ -190,6 +204,9 @@ def test_a_designer_brings_a_spiffarena_folder_to_a_requesters_end(
     expect(page.locator("#teste-fim")).to_contain_text("Aprovado sem conferência")
     path = page.get_by_role("list", name="Etapas, na ordem em que aconteceram")
     expect(path).not_to_contain_text("Conferir pedido")
+    expect(diagram).to_have_attribute("data-loaded", "true", timeout=15000)
+    assert marked(page, "End_baixa", "app-done")
+    assert not marked(page, "Activity_conferir", "app-done")
     assert tickets_of(app) == []  # a test run creates no ticket
 
     # 12. Published from the model's page.
