@@ -70,6 +70,9 @@ def test_a_not_executable_folder_becomes_a_draft_with_its_files(app: Flask) -> N
     page = dora.get("/processos/Process_1").get_data(as_text=True)
     assert "Pasta importada como rascunho" in page
     assert "não tem processo executável" in page  # to switch on in the modeler's panel
+    # A task without a form is valid (instructions and "Concluir"): not drawn as an error.
+    assert "sem formulário: mostra as instruções e “Concluir”" in page
+    assert "bg-danger" not in page
     draft = svc.designer.draft(web_actor(app, DORA), "Process_1")
     assert draft.name == "Pedido de compra" and draft.version == 1
     assert draft.bpmn_xml == STARTING_BPMN  # nothing renamed or rewritten
