@@ -65,6 +65,32 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def select(page: Any, element_id: str, **click: Any) -> None:
+    """Click an element of the modeler's diagram (the properties panel then shows it)."""
+    page.locator(f"g.djs-element[data-element-id='{element_id}']").click(**click)
+
+
+def marked(page: Any, element_id: str, marker: str) -> bool:
+    """Whether a drawn diagram shows ``element_id`` with ``marker`` (app-done, app-current…)."""
+    return bool(
+        page.locator(f"g.djs-element[data-element-id='{element_id}']").evaluate(
+            f"e => e.classList.contains('{marker}')"
+        )
+    )
+
+
+def cell(page: Any, label: str) -> Any:
+    """A cell of the modeler's decision table, by the label decisions.js gives it."""
+    return page.get_by_role("textbox", name=label, exact=True)
+
+
+def retype(page: Any, target: Any, text: str) -> None:
+    """Replace a field's (or a decision table cell's) text with the keyboard, as a person would."""
+    target.focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+
+
 @dataclass
 class Stack:
     """The product as people reach it: the app on a real port, logging in through the

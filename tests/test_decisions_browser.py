@@ -20,7 +20,7 @@ import pytest
 from flask import Flask
 
 from tests.a11y import axe_violations, describe
-from tests.browser import browser, shot  # noqa: F401 - the fixture is used by name
+from tests.browser import browser, cell, retype, shot  # noqa: F401 - the fixture is used by name
 from tests.test_designer import web_actor
 from tests.test_designer_browser import DORA, MARIA, server, signed_in  # noqa: F401
 from tests.test_designer_decisions import PID, drafted
@@ -29,18 +29,6 @@ pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-
-
-def cell(page: Any, label: str) -> Any:
-    """A cell of the decision table, by the label decisions.js gives it."""
-    return page.get_by_role("textbox", name=label, exact=True)
-
-
-def retype(page: Any, target: Any, text: str) -> None:
-    """Replace a cell's text with the keyboard, as a person would."""
-    target.focus()
-    page.keyboard.press("Control+A")
-    page.keyboard.type(text)
 
 
 def test_a_decision_table_made_in_the_modeler_runs(

@@ -26,7 +26,7 @@ from lxml import etree
 
 from engine.designer.folder import choose, read_zip
 from tests import spiff_moddle
-from tests.browser import browser, shot  # noqa: F401 - the fixture is used by name
+from tests.browser import browser, select, shot  # noqa: F401 - the fixture is used by name
 from tests.test_designer import web_actor
 from tests.test_designer_browser import DORA, MARIA, server, signed_in  # noqa: F401
 
@@ -36,11 +36,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 MODEL = Path(__file__).parent / "models" / "spiffarena_panel.bpmn"
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
-
-
-def select(page: Any, element_id: str, **click: Any) -> None:
-    """Click an element of the diagram (the panel then shows it)."""
-    page.locator(f"g.djs-element[data-element-id='{element_id}']").click(**click)
 
 
 def open_modeler_with_import(page: Any, base: str) -> Any:

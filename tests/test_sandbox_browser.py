@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from engine import users
 from engine.models import Chamado, OutboxMessage
 from engine.service import ActorRef
-from tests.browser import Stack, live_stack, shot, watch_csp
+from tests.browser import Stack, live_stack, marked, shot, watch_csp
 from tests.test_sandbox import make_pedido
 
 pytestmark = pytest.mark.browser
@@ -47,14 +47,6 @@ def ensure_pedido(stack: Stack) -> None:
         actor = ActorRef(user.id, frozenset({"designer"}))
     if not any(m.process_id == "pedido_teste" for m in stack.svc.designer.models(actor)):
         make_pedido(stack.svc, actor)
-
-
-def marked(page: Any, element_id: str, marker: str) -> bool:
-    return bool(
-        page.locator(f"g.djs-element[data-element-id='{element_id}']").evaluate(
-            f"e => e.classList.contains('{marker}')"
-        )
-    )
 
 
 def test_step_a_draft_through_its_high_branch(stack: Stack, browser: Any) -> None:

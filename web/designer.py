@@ -35,9 +35,11 @@ from engine.service import (
     Problem,
     ScenariosFailed,
     TicketDiagram,
+    UnreadablePath,
     form_builder,
     forms,
     read_form_upload,
+    read_model_zip,
 )
 from web import form_builder as fb_web
 from web.auth import current_user, login_required, role_required
@@ -103,6 +105,41 @@ def create() -> Any:
         return page, 422
     flash("Modelo criado. Edite o diagrama e os formulários, depois publique.", "success")
     return redirect(url_for("designer.model", pid=pid.strip()))
+
+
+@bp.post("/processos/importar-pasta")
+@role_required(ROLE)
+def import_folder() -> Any:
+    """A SpiffArena process-model folder, zipped, as a new model's draft: saved whatever
+    its state (a drawing marked not executable included), its problems on the model's
+    page; refused with the reasons on this page when no model can be taken from it."""
+    upload = request.files.get("pasta")
+    try:
+        if upload is None or not upload.filename:
+            raise ModelRejected([Problem(None, "Escolha o arquivo .zip da pasta do modelo.")])
+        if not upload.filename.lower().endswith(".zip"):
+            raise ModelRejected([Problem(None, "A pasta do modelo deve vir num arquivo .zip.")])
+        # The request's body limit (web/limits.py: designer pages) refuses a bigger upload
+        # first; read_model_zip bounds what the zip inflates to.
+        data = upload.stream.read()
+        try:
+            folder = read_model_zip(upload.filename, data)
+        except UnreadablePath as exc:
+            raise ModelRejected([Problem(None, str(exc))]) from exc
+        draft = _svc().designer.import_folder(_user(), folder)
+    except DomainError as exc:
+        problems = exc.problems if isinstance(exc, ModelRejected) else [Problem(None, exc.message)]
+        page = render_template(
+            "designer/index.html",
+            models=_svc().designer.models(_user()),
+            errors={},
+            form={},
+            import_problems=problems,
+        )
+        return page, exc.status
+    flash("Pasta importada como rascunho de um novo modelo.", "success")
+    _flash_remaining(draft.problems)
+    return redirect(url_for("designer.model", pid=draft.process_id))
 
 
 @bp.get("/processos/<pid>")

@@ -39,6 +39,7 @@ BODY_LIMITS = {
     "api.submit_task": API_FORM_BODY,
     "designer.import_bpmn": MAX_BPMN_BYTES + 64 * KB,
     "api.deploy_models": DESIGNER_BODY,  # a zipped SpiffArena folder
+    "designer.import_folder": DESIGNER_BODY,  # the same, from the Processos page
 }
 # Database ids are 32-bit: a larger number in a URL names nothing (404), instead of
 # failing in the database driver.

@@ -113,6 +113,24 @@ def create(
     return _insert_first(session, process_id, name, xml, form_texts, who, now)
 
 
+def create_from(
+    session: Session,
+    process_id: str,
+    name: str,
+    xml: str,
+    texts: dict[str, Any],
+    who: str | None,
+    now: datetime,
+) -> Draft:
+    """A new model's draft from files the designer brought (an imported folder)."""
+    if exists(session, process_id):
+        raise Conflict(
+            f"Já existe um modelo com o identificador {process_id}: abra-o em Processos e "
+            "importe o .bpmn no modelador dele."
+        )
+    return _insert_first(session, process_id, name, xml, texts, who, now)
+
+
 def _insert_first(
     session: Session,
     process_id: str,

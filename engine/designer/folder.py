@@ -215,8 +215,13 @@ class Chosen:
     notes: list[str]
 
 
-def choose(folder: ModelFolder) -> tuple[Chosen | None, list[Problem]]:
-    """The primary file and process, and the forms it uses; or the problems."""
+def choose(folder: ModelFolder, *, drafting: bool = False) -> tuple[Chosen | None, list[Problem]]:
+    """The primary file and process, and the forms it uses; or the problems.
+
+    ``drafting``: the folder becomes a draft to finish in the modeler, not a version, so a
+    process marked ``isExecutable="false"`` (bpmn.io's default) is chosen all the same:
+    switching it on is the designer's first click in the panel.
+    """
     problems = list(folder.problems)
     notes: list[str] = []
     primary = folder.primary_file
@@ -239,6 +244,8 @@ def choose(folder: ModelFolder) -> tuple[Chosen | None, list[Problem]]:
     except ProcessDefinitionError as exc:
         return None, [*problems, Problem(primary, exc.message)]
     found = executable_processes(tree)
+    if drafting and not found:
+        found = [n.get("id", "") for n in tree.iter(f"{{{BPMN_NS}}}process") if n.get("id")]
     process_id = folder.primary_process_id
     if not found:
         # Nothing to pick: said on the file (a folder may have no process_model.json).

@@ -281,6 +281,39 @@ class Designer:
             raise ModelRejected([Problem(None, "O arquivo não está em UTF-8.")]) from exc
         return Imported(xml=xml, problems=self.validate(actor, pid, xml))
 
+    def import_folder(self, actor: Actor, folder: ModelFolder) -> Draft:
+        """A SpiffArena folder (``process_model.json``, its .bpmn, forms, decision
+        tables) as a NEW model's draft, whatever its state: what keeps it from being
+        published is in ``Draft.problems``, to finish in the modeler (a process marked
+        ``isExecutable="false"`` is switched on there). Refused (ModelRejected, nothing
+        saved) only when no model can be picked from the folder; an existing model
+        keeps its draft (Conflict)."""
+        require_designer(actor)
+        chosen, problems = choose_model(folder, drafting=True)
+        if chosen is None:
+            raise ModelRejected(problems)
+        pid = chosen.process_id
+        if not template.PROCESS_ID.fullmatch(pid):
+            rule = f"Id de processo inválido. {template.PROCESS_ID_RULE}"
+            raise ModelRejected([Problem(pid[:100], rule)])
+        try:
+            xml = chosen.bpmn.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ModelRejected([Problem(None, "O arquivo .bpmn não está em UTF-8.")]) from exc
+        # Every decision table of the folder comes along, as the export sends them.
+        files = {n: d.decode("utf-8", "replace") for n, d in folder.dmn_files.items()}
+        files.update(chosen.forms)
+        name = folder.name.strip() or drafts.process_name(xml) or pid
+        try:
+            with self.unit.transaction() as session:
+                draft = drafts.create_from(
+                    session, pid, name[:200], xml, files, cpf_of(session, actor), self.unit.clock()
+                )
+                found = tuple(self._validate(session, pid, xml, files).problems)
+        except IntegrityError as exc:  # imported concurrently under the same id
+            raise Conflict("Já existe um modelo com este identificador.") from exc
+        return dataclasses.replace(draft, problems=found)
+
     def form_file(self, actor: Actor, pid: str, filename: str) -> bytes:
         """One of the draft's form files (JSON), by its name."""
         require_designer(actor)
