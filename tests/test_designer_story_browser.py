@@ -47,6 +47,7 @@ BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
 DMN = "{https://www.omg.org/spec/DMN/20191111/MODEL/}"
 
+OUTCOME = "Pedido conferido e aprovado"
 INSTRUCTIONS = "## Conferência\n\nConfira **{{ resumo }}** antes de concluir."
 
 
@@ -145,6 +146,10 @@ def test_a_designer_brings_a_spiffarena_folder_to_a_requesters_end(
     preview = panel.get_by_role("region", name="Prévia das instruções")
     expect(preview.locator("h2")).to_have_text("Conferência")
 
+    # 7b. What the requester is told when her ticket ends on the high branch.
+    select(page, "End_alta")
+    panel.get_by_label("Resultado para o solicitante (outcome)").fill(OUTCOME)
+
     # 8. The business rule task calls a decision table, created and edited in dmn-js.
     select(page, "Activity_faixa")
     panel.get_by_label("Decisão (id da tabela DMN, calledDecisionId)").fill("faixa_de_valor")
@@ -229,6 +234,7 @@ def test_a_designer_brings_a_spiffarena_folder_to_a_requesters_end(
     expect(maria.locator("main strong")).to_have_text("R$ 2500, faixa alto")
     maria.get_by_role("button", name="Concluir").click()
     expect(maria.locator("main")).to_contain_text("Pedido conferido")
+    expect(maria.locator("main")).to_contain_text(OUTCOME)  # her result, as the panel set it
     shot(maria, "historia-05-solicitante-fim")
     assert maria.problems == [] and maria.csp_violations == []
     (closed_at,) = tickets_of(app)
@@ -265,6 +271,8 @@ def assert_set_in_the_panel(bpmn: bytes, files: dict[str, str]) -> None:
     manual = tree.find(f".//{BPMN}manualTask[@id='Activity_conferir']")
     assert manual is not None
     assert manual.findtext(f"{ext}/{SPIFF}instructionsForEndUser") == INSTRUCTIONS
+    outcome = tree.find(f".//{BPMN}endEvent[@id='End_alta']//{SPIFF}property[@name='outcome']")
+    assert outcome is not None and outcome.get("value") == OUTCOME
     rule = tree.find(f".//{BPMN}businessRuleTask[@id='Activity_faixa']")
     assert rule is not None and rule.findtext(f"{ext}/{SPIFF}calledDecisionId") == "faixa_de_valor"
     ids = {n.get("id") for n in tree.iter() if n.get("id")}

@@ -672,6 +672,23 @@ function CalledDecisionEntry(props) {
   })
 }
 
+// The platform's own reading of an end event (engine/policy.py): the result its requester
+// is told when the instance ends there, a text template over the instance's data.
+function OutcomeEntry(props) {
+  const { element, id } = props
+  const services = useServices()
+  const bo = getBusinessObject(element)
+  return TextFieldEntry({
+    element,
+    id,
+    label: 'Resultado para o solicitante (outcome)',
+    description: 'O que o solicitante lê como resultado quando o chamado termina aqui, ex.: Pedido aprovado. Pode usar {{ nome_do_dado }}.',
+    getValue: () => spiffProperty(bo, 'outcome'),
+    setValue: (value) => setSpiffProperties(services, element, { outcome: (value || '').trim() }),
+    debounce: services.debounce
+  })
+}
+
 // ------------------------------------------------------------------ groups per element
 
 export function group(id, label, entries) {
@@ -729,6 +746,11 @@ function chamadosGroups(element) {
   if (is(bo, 'bpmn:BusinessRuleTask')) {
     groups.push(group('app-decision', 'Tabela de decisão', [
       { id: 'calledDecisionId', component: CalledDecisionEntry, isEdited: isTextFieldEntryEdited }
+    ]))
+  }
+  if (is(bo, 'bpmn:EndEvent')) {
+    groups.push(group('app-outcome', 'Resultado', [
+      { id: 'outcome', component: OutcomeEntry, isEdited: isTextFieldEntryEdited }
     ]))
   }
   if (is(bo, 'bpmn:Lane')) {

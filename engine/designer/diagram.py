@@ -9,7 +9,7 @@ from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.task import Task
 
-from engine import specs
+from engine import model_checks, specs
 from engine.designer.validation import BPMN_NS
 from engine.designer.xmledit import viewer_xml
 
@@ -112,7 +112,9 @@ def ticket_diagram(bpmn: bytes, wf: BpmnWorkflow) -> TicketDiagram:
         if flow:
             taken.add(flow)
         if tags.get(element) in _STEP_TAGS:
-            name = task.task_spec.bpmn_name or element
+            # An unnamed element is said as what it is ("Evento de início"), not its id.
+            kind = model_checks.ELEMENT_KINDS.get(tags[element], "etapa")
+            name = task.task_spec.bpmn_name or kind[:1].upper() + kind[1:]
             diagram.steps.append(DiagramStep(element, name, is_current, is_cut))
     diagram.completed = sorted(done - now)
     diagram.current = sorted(now)

@@ -75,7 +75,7 @@
       parent: panelEl,
       // Every section open: what an element has is seen (and reached by Tab) at once.
       layout: { groups: ['general', 'documentation', 'app-condition', 'app-default-flow', 'app-user-task',
-        'app-manual-task', 'app-script', 'app-pre-post', 'app-timer', 'app-lane', 'app-call', 'app-decision',
+        'app-manual-task', 'app-script', 'app-pre-post', 'app-timer', 'app-lane', 'app-outcome', 'app-call', 'app-decision',
         'app-message', 'app-correlation', 'app-multi-instance', 'app-connector', 'app-data-object'].reduce(function (all, id) {
         all[id] = { open: true }
         return all
