@@ -10,8 +10,10 @@ from tests.model_files import chain, model
 
 def test_an_unnamed_start_event_is_listed_as_what_it_is() -> None:
     task = '<bpmn:manualTask id="fazer" name="Fazer a entrega">{flows}</bpmn:manualTask>'
-    xml = model(chain(task)).replace('id="start"', 'id="StartEvent_1"').replace(
-        'sourceRef="start"', 'sourceRef="StartEvent_1"'
+    xml = (
+        model(chain(task))
+        .replace('id="start"', 'id="StartEvent_1"')
+        .replace('sourceRef="start"', 'sourceRef="StartEvent_1"')
     )
     wf = runtime.start(specs.parse_process(xml.encode(), {}))
     steps = [(s.name, s.current) for s in ticket_diagram(xml.encode(), wf).steps]
