@@ -69,7 +69,9 @@ def test_a_not_executable_folder_becomes_a_draft_with_its_files(app: Flask) -> N
     assert resp.headers["Location"].endswith("/processos/Process_1")
     page = dora.get("/processos/Process_1").get_data(as_text=True)
     assert "Pasta importada como rascunho" in page
-    assert "não tem processo executável" in page  # to switch on in the modeler's panel
+    assert "está marcado como não executável" in page  # to switch on in the modeler's panel
+    # and what else is left to do is listed already, not only once it is switched on
+    assert "Tarefa de regra de negócio sem a tabela de decisão" in page
     # A task without a form is valid (instructions and "Concluir"): not drawn as an error.
     assert "sem formulário: mostra as instruções e “Concluir”" in page
     assert "bg-danger" not in page

@@ -96,7 +96,7 @@ def test_a_designer_brings_a_spiffarena_folder_to_a_requesters_end(
     panel = page.locator("#modeler-panel")
     errors = page.locator("#modeler-errors")
     page.get_by_role("button", name="Validar").click()
-    expect(errors).to_contain_text("não tem processo executável")
+    expect(errors).to_contain_text("está marcado como não executável")
 
     # 2. The process switched on through its pool; its id stays Process_1.
     pool = page.locator("g.djs-element[data-element-id='Participant_1']")

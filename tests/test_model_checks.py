@@ -173,3 +173,15 @@ def test_web_import_of_a_service_task_answers_with_the_problem_not_a_500(
     assert "O rascunho tem 1 problema(s)" in page
     assert "Activity_http" in page and "slack/PostMessage" in page
     assert not RAW_LIBRARY_TEXT.search(page)
+
+
+def test_a_drawing_not_marked_executable_is_checked_whole() -> None:
+    """bpmn.io's default is isExecutable="false": the designer is told once, on the process,
+    and everything else left to fix is listed with it (it was hidden until switched on)."""
+    xml = model(chain(script_task("Script_1", "x = open('/etc/passwd')"))).replace(
+        'isExecutable="true"', 'isExecutable="false"'
+    )
+    found = validate_model(xml.encode(), {})
+    assert [p.element_id for p in found.problems] == ["Process_1", "Script_1"]
+    assert "marcado como não executável" in found.problems[0].message
+    assert found.bundle is None

@@ -66,7 +66,7 @@ def test_a_spiffarena_model_completed_in_the_panel_runs(
     open_modeler_with_import(page, base)
     panel = page.locator("#modeler-panel")
     errors = page.locator("#modeler-errors")
-    expect(errors).to_contain_text("não tem processo executável")  # the import's problem
+    expect(errors).to_contain_text("está marcado como não executável")  # the import's problem
 
     # The process: switched on through its pool (the participant's process).
     gfx = page.locator("g.djs-element[data-element-id='Participant_1']")
@@ -374,7 +374,7 @@ def test_a_model_without_a_pool_edits_its_process_from_the_list(
     expect(executable).not_to_be_checked()
     page.get_by_role("button", name="Salvar rascunho").click()
     expect(page.locator("#modeler-status")).to_contain_text("problema(s)")
-    expect(page.locator("#modeler-errors")).to_contain_text("não tem processo executável")
+    expect(page.locator("#modeler-errors")).to_contain_text("está marcado como não executável")
     assert 'isExecutable="false"' in app_draft(app, "sem_pool")[1]
     assert page.problems == [] and page.csp_violations == []
 

@@ -170,6 +170,15 @@ class Validation:
         return not self.problems
 
 
+def _not_executable(tree: etree._Element) -> list[str]:
+    """The file's processes when none of them is executable (a drawing from bpmn.io, whose
+    default is isExecutable="false"); [] when one is, or when there is no process."""
+    processes = list(tree.iter(f"{{{BPMN_NS}}}process"))
+    if any(node.get("isExecutable", "true") == "true" for node in processes):
+        return []
+    return [str(node.get("id")) for node in processes if node.get("id")]
+
+
 def validate_model(
     bpmn: bytes,
     form_texts: Mapping[str, str],
@@ -195,6 +204,21 @@ def validate_model(
         return Validation(problems, None)
     problems = _form_problems(tree, form_texts, catalogs)
     bundle = None
+    drawn_only = _not_executable(tree)
+    if drawn_only:
+        # Said once, on the process; the rest of the model is checked as if switched on,
+        # so the designer sees everything left to do before switching it on.
+        problems.extend(
+            Problem(
+                pid,
+                f'O processo {pid} está marcado como não executável (isExecutable="false"): '
+                "marque “Executável” no painel do processo para publicá-lo.",
+            )
+            for pid in drawn_only
+        )
+        for node in tree.iter(f"{{{BPMN_NS}}}process"):
+            node.set("isExecutable", "true")
+        bpmn = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
     try:
         bundle = specs.parse_process(bpmn, dict(form_texts), process_id=run)
     except ProcessDefinitionError as exc:
