@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -250,7 +250,7 @@ class Metric:
         return [(str(row[0]), float(row[self.chart_column] or 0)) for row in self.rows]
 
 
-def percentile(values: list[float], p: int) -> float | None:
+def percentile(values: Sequence[float], p: int) -> float | None:
     """Nearest rank: the smallest value with at least p % of the values at or below it."""
     if not values:
         return None

@@ -360,7 +360,7 @@ class Dashboard(UseCaseBase):
                 None if p90 is None else round(float(p90)),
                 int(count),
             )
-        found = [float(round(float(v))) for v in session.scalars(select(values.c.s))]
+        found = [round(float(v)) for v in session.scalars(select(values.c.s))]
         return dashboard.Durations(
             dashboard.percentile(found, 50), dashboard.percentile(found, 90), len(found)
         )
