@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
 
 from engine.errors import NotFound, ValidationFailed
 from engine.service import ACCESS_CHANNELS
-from web.auth import CurrentUser, current_user, login_required, role_required
+from web.auth import login_required, role_required, signed_in_user
 from web.context import service
 from web.filters import datetime_br
 
@@ -21,10 +21,6 @@ bp = Blueprint("privacy", __name__)
 
 def init_privacy(app: Flask) -> None:
     app.register_blueprint(bp)
-
-
-def _user() -> CurrentUser:
-    return cast(CurrentUser, current_user())
 
 
 @bp.app_template_filter("iso_br")
@@ -44,7 +40,7 @@ def my_data() -> Any:
     svc = service()
     return render_template(
         "privacy/mine.html",
-        doc=svc.privacy.my_data(_user()),
+        doc=svc.privacy.my_data(signed_in_user()),
         erasure=svc.privacy.erasure_services(),
     )
 
@@ -52,7 +48,7 @@ def my_data() -> Any:
 @bp.get("/meus-dados.json")
 @login_required
 def my_data_download() -> Response:
-    doc = service().privacy.my_data(_user())
+    doc = service().privacy.my_data(signed_in_user())
     body = json.dumps(doc, ensure_ascii=False, indent=2)
     day = (doc["gerado_em"] or "")[:10]
     response = Response(body, mimetype="application/json")
@@ -64,7 +60,7 @@ def my_data_download() -> Response:
 @bp.get("/admin/privacidade")
 @role_required("admin")
 def admin() -> Any:
-    svc, user = service(), _user()
+    svc, user = service(), signed_in_user()
     protocolo = request.args.get("protocolo", "").strip()[:40]
     cpf = request.args.get("cpf", "").strip()[:20]
     ticket = person = None
@@ -99,7 +95,9 @@ def admin() -> Any:
 @role_required("admin")
 def set_retention(process_id: str) -> Any:
     try:
-        service().privacy.set_retention(_user(), process_id[:100], request.form.get("dias", ""))
+        service().privacy.set_retention(
+            signed_in_user(), process_id[:100], request.form.get("dias", "")
+        )
     except ValidationFailed as exc:
         flash(exc.errors.get("dias", exc.message), "danger")
     else:
@@ -110,7 +108,7 @@ def set_retention(process_id: str) -> Any:
 @bp.post("/admin/privacidade/anonimizar")
 @role_required("admin")
 def run_now() -> Any:
-    report = service().privacy.run_retention(_user())
+    report = service().privacy.run_retention(signed_in_user())
     if report.instances or report.accounts:
         flash(
             f"{report.instances} solicitação(ões) e {report.accounts} conta(s) anonimizada(s).",

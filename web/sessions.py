@@ -4,18 +4,17 @@ administrators' page, where a person's sessions are ended (the facade's ``sessio
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 
 from engine.errors import ValidationFailed
 from web.auth import (
-    CurrentUser,
     current_session_id,
-    current_user,
     log_out_of_browser,
     login_required,
     role_required,
+    signed_in_user,
 )
 from web.context import service
 
@@ -26,17 +25,13 @@ def init_sessions(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def _user() -> CurrentUser:
-    return cast(CurrentUser, current_user())
-
-
 @bp.get("/sessoes")
 @login_required
 def mine() -> Any:
     svc = service()
     return render_template(
         "sessions/mine.html",
-        rows=svc.sessions.live_sessions(_user().id),
+        rows=svc.sessions.live_sessions(signed_in_user().id),
         current_id=current_session_id(),
         policy=svc.sessions.session_policy,
         now=svc.clock(),
@@ -46,7 +41,7 @@ def mine() -> Any:
 @bp.post("/sessoes/sair-de-todos")
 @login_required
 def log_out_everywhere() -> Any:
-    service().sessions.log_out_everywhere(_user().id)
+    service().sessions.log_out_everywhere(signed_in_user().id)
     return log_out_of_browser(
         "Você saiu de todos os dispositivos: quem tinha acesso à sua conta em outro "
         "navegador precisará entrar novamente."
@@ -61,7 +56,7 @@ def admin() -> Any:
     if request.method == "POST":
         cpf = request.form.get("cpf", "").strip()
         try:
-            count = svc.admin.end_sessions_of(_user(), cpf)
+            count = svc.admin.end_sessions_of(signed_in_user(), cpf)
         except ValidationFailed as exc:
             errors, message, status = exc.errors, exc.message, exc.status
         else:

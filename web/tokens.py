@@ -7,7 +7,7 @@ never flashed: flashed messages travel in the (signed, not encrypted) session co
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -23,7 +23,7 @@ from flask import (
 
 from engine.errors import ValidationFailed
 from engine.service import ROLE_LABELS, ROLES
-from web.auth import CurrentUser, current_user, login_required, role_required
+from web.auth import login_required, role_required, signed_in_user
 from web.context import service as _service
 from web.params import to_int
 
@@ -32,10 +32,6 @@ bp = Blueprint("tokens", __name__)
 
 def init_tokens(app: Flask) -> None:
     app.register_blueprint(bp)
-
-
-def _user() -> CurrentUser:
-    return cast(CurrentUser, current_user())
 
 
 def _form_int(name: str) -> int:
@@ -54,7 +50,9 @@ def _render(template: str, status: int, created: dict[str, str] | None, **contex
 
 def _revoke_posted_token(is_admin: bool, back: str) -> Any:
     """Revokes the form's ``token_id`` (the caller's own, or any if ``is_admin``)."""
-    row = _service().admin.revoke_token(_form_int("token_id"), _user().id, is_admin=is_admin)
+    row = _service().admin.revoke_token(
+        _form_int("token_id"), signed_in_user().id, is_admin=is_admin
+    )
     flash(f"Token “{row.name}” revogado: ele não funciona mais.", "success")
     return redirect(url_for(back))
 
@@ -62,7 +60,7 @@ def _revoke_posted_token(is_admin: bool, back: str) -> Any:
 @bp.route("/conta/tokens", methods=["GET", "POST"])
 @login_required
 def my_tokens() -> Any:
-    admin, user = _service().admin, _user()
+    admin, user = _service().admin, signed_in_user()
     created: dict[str, str] | None = None
     errors: dict[str, str] = {}
     message: str | None = None
@@ -96,7 +94,7 @@ def my_tokens() -> Any:
 @bp.route("/admin/contas-de-servico", methods=["GET", "POST"])
 @role_required("admin")
 def service_accounts() -> Any:
-    admin, user = _service().admin, _user()
+    admin, user = _service().admin, signed_in_user()
     created: dict[str, str] | None = None
     errors: dict[str, str] = {}
     message: str | None = None
