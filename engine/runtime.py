@@ -183,6 +183,8 @@ def _interrupt(wf: BpmnWorkflow) -> bool:
     whatever else its parent workflow was doing, as BPMN says: the requester's open task
     is withdrawn, the other branches and listeners stop; the sub-process runs on and its
     end ends the instance. True when something was interrupted."""
+    if not getattr(wf.spec, "interrupting_event_subprocesses", False):
+        return False  # the model has none (engine.specs): nothing to scan
     interrupted = False
     for workflow in [wf, *wf.subprocesses.values()]:
         for task in list(workflow.tasks.values()):

@@ -281,7 +281,10 @@ def parse_process(
         raise _refused(problems) from exc
 
     problems.extend(model_checks.spec_problems(spec, subprocess_specs))
-    _mark_interrupting_event_subprocesses(trees, model_checks.all_specs(spec, subprocess_specs))
+    # Read by engine.runtime after every step: a model without any skips the scan.
+    spec.interrupting_event_subprocesses = _mark_interrupting_event_subprocesses(
+        trees, model_checks.all_specs(spec, subprocess_specs)
+    )
     if problems:
         raise _refused(model_checks.in_document_order(problems, [*trees, *dmn_trees.values()]))
     parsed_forms = _parse_forms(
@@ -311,11 +314,12 @@ def parse_process(
     return bundle
 
 
-def _mark_interrupting_event_subprocesses(trees: list[etree._Element], every_spec: Any) -> None:
+def _mark_interrupting_event_subprocesses(trees: list[etree._Element], every_spec: Any) -> bool:
     """BPMN's event sub-process interrupts what its parent was doing when its start
     event is interrupting (the default: no ``isInterrupting="false"``); SpiffWorkflow 3.2
     runs every one as if it did not. The task specs of those that interrupt are marked
-    (specs are never serialized with an instance) and engine.runtime interrupts."""
+    (specs are never serialized with an instance) and engine.runtime interrupts; True
+    when the model has any."""
     ids = set()
     for tree in trees:
         for node in tree.iter(f"{_BPMN_NS}subProcess"):
@@ -328,6 +332,7 @@ def _mark_interrupting_event_subprocesses(trees: list[etree._Element], every_spe
         for task_spec in one.task_specs.values():
             if task_spec.bpmn_id in ids:
                 task_spec.interrupts_parent = True
+    return bool(ids)
 
 
 def _companions(
