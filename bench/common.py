@@ -373,6 +373,8 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Passed through to gunicorn by ``chamados serve`` (e.g. --worker-class gthread --threads 4).
+    extra_args: list[str] = field(default_factory=list)
 
     def __enter__(self) -> Server:
         self.start()
@@ -406,6 +408,7 @@ class Server:
                 str(self.workers),
                 "--timeout",
                 "120",
+                *self.extra_args,
             ],
             cwd=ROOT,
             env=env,
