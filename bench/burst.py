@@ -675,9 +675,12 @@ def check_database(url: str, protocols: list[str]) -> dict[str, Any]:
                     "AND o.kind = 'chamado_registrado')"
                 )
             ).scalar()
-            outbox = dict(
-                q(text("SELECT status, count(*) FROM outbox_messages GROUP BY status")).all()
-            )
+            outbox: dict[str, int] = {
+                str(status): int(n)
+                for status, n in q(
+                    text("SELECT status, count(*) FROM outbox_messages GROUP BY status")
+                ).all()
+            }
     finally:
         engine.dispose()
     return {
@@ -690,7 +693,7 @@ def check_database(url: str, protocols: list[str]) -> dict[str, Any]:
         "receipts": int(receipts[0]),
         "receipt_tickets": int(receipts[1]),
         "sent_without_receipt": int(without or 0),
-        "outbox_by_status": {str(k): int(v) for k, v in outbox.items()},
+        "outbox_by_status": outbox,
     }
 
 
