@@ -47,6 +47,7 @@ import random
 import resource
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -503,6 +504,70 @@ def pg_backend_pids(url: str) -> list[int]:
         engine.dispose()
 
 
+class PgWaits:
+    """What this database's server processes are doing, sampled from pg_stat_activity every
+    ``every`` s in a thread of its own: on a CPU (active, no wait event), waiting on I/O
+    (e.g. IO:WALSync — a commit's flush), on a lock (Lock:transactionid — another
+    transaction's row), on an internal lock (LWLock:WALWrite), or idle inside a transaction
+    (Client:ClientRead — waiting for the worker's Python between two statements)."""
+
+    def __init__(self, url: str, every: float = 0.2) -> None:
+        self.url = url
+        self.every = every
+        self.counts: Counter[str] = Counter()
+        self.ticks = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        if self.url.startswith("postgresql"):
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def snapshot(self) -> tuple[int, Counter[str]]:
+        return self.ticks, Counter(self.counts)
+
+    def _run(self) -> None:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        query = text(
+            "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+            "WHERE datname = :d AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        name = make_url(self.url).database
+        try:
+            with engine.connect() as conn:
+                while not self._stop.wait(self.every):
+                    for state, kind, event in conn.execute(query, {"d": name}).all():
+                        if state == "idle":
+                            continue
+                        if state == "active" and kind is None:
+                            key = "na CPU (ativo, sem espera)"
+                        elif state == "active":
+                            key = f"esperando {kind}:{event}"
+                        else:
+                            key = f"{state} ({kind}:{event})"
+                        self.counts[key] += 1
+                    self.ticks += 1
+        finally:
+            engine.dispose()
+
+
+def pg_waits_between(a: tuple[int, Counter[str]], b: tuple[int, Counter[str]]) -> dict[str, float]:
+    """The average number of this database's backends in each state over an interval."""
+    ticks = b[0] - a[0]
+    if ticks <= 0:
+        return {}
+    delta = b[1] - a[1]
+    return {k: v / ticks for k, v in delta.most_common()}
+
+
 # --- a configuration over its levels -------------------------------------------------------
 
 
@@ -528,6 +593,8 @@ async def drive(
     warm = Level(0, plan.warmup)
     run = Run(server.port, plan.timeout, warm)
     sampler = asyncio.create_task(watcher.sample(run))
+    waits = PgWaits(server.database_url)
+    waits.start()
     analysts = [
         asyncio.create_task(analyst(run, n, token, plan.pause))
         for n, token in enumerate(plan.analysts)
@@ -550,6 +617,7 @@ async def drive(
             count = level_arrivals(per_5min, plan.seconds)
             interval = plan.seconds / count
             before = watcher.snapshot()
+            waits_before = waits.snapshot()
             level.started = time.monotonic()
             t0 = loop.time()
             pending: list[asyncio.Task[None]] = []
@@ -567,8 +635,10 @@ async def drive(
             after = watcher.snapshot()
             protocols += level.protocols
             results.append(summarize(level, before, after, arrivals_done))
+            results[-1]["pg_backends"] = pg_waits_between(waits_before, waits.snapshot())
             report_level(results[-1])
     finally:
+        waits.stop()
         run.stop = True
         await asyncio.gather(*analysts, return_exceptions=True)
         await sampler
@@ -617,6 +687,13 @@ def summarize(
         # Workers + this database's PostgreSQL backends + the scheduler, per ticket sent
         # (the analysts' calls included: they are part of the burst's work).
         "server_cpu_ms_per_sent": server_cores * cpu["wall_s"] * 1000 / max(level.sent, 1),
+        # The gunicorn workers alone, per HTTP call answered (requesters' and analysts').
+        "worker_cpu_ms_per_call": sum(
+            v for k, v in cpu["processes_cores"].items() if k.startswith("worker")
+        )
+        * cpu["wall_s"]
+        * 1000
+        / max(len(everything), 1),
         "load_tool_lag_max_s": level.lag_max,
         "load_tool_late_arrivals": level.lagging,
         "cpu": cpu,
@@ -634,6 +711,7 @@ def report_level(r: dict[str, Any]) -> None:
         f"({r['sent_per_min']:,.0f}/min), {r['errors']} erros, p95 {r['p95_ms']:.0f} ms, "
         f"máquina {cpu['machine_cores']:.2f} núcleos, workers "
         + " ".join(f"{v:.2f}" for v in workers.values())
+        + f" ({r['worker_cpu_ms_per_call']:.1f} ms de CPU por chamada)"
         + f", ferramenta {cpu['load_tool_cores']:.2f} núcleo (atraso máx. "
         f"{r['load_tool_lag_max_s'] * 1000:.0f} ms), esvaziar {r['drain_s']:.1f} s"
     )
@@ -796,7 +874,10 @@ def print_config(result: dict[str, Any]) -> None:
         ],
         rows,
     )
-    print("\n  Tempo de parede dos workers (média; /proc/<pid>/task/*/schedstat):")
+    print(
+        "\n  Tempo de parede dos workers (média; /proc/<pid>/task/*/schedstat, somado nas "
+        "threads: com gthread passa de 100 %):"
+    )
     table(
         [
             "solicitantes/5 min",
@@ -813,6 +894,19 @@ def print_config(result: dict[str, Any]) -> None:
             for r in result["levels"]
         ],
     )
+    states = sorted(
+        {k for r in result["levels"] for k in r.get("pg_backends", {})},
+        key=lambda k: -max(r.get("pg_backends", {}).get(k, 0) for r in result["levels"]),
+    )[:8]
+    if states:
+        print("\n  Conexões do PostgreSQL deste banco, em média por estado (pg_stat_activity):")
+        table(
+            ["estado", *(fmt(r["requesters_per_5min"]) for r in result["levels"])],
+            [
+                [k, *(f"{r.get('pg_backends', {}).get(k, 0):.2f}" for r in result["levels"])]
+                for k in states
+            ],
+        )
     labels = sorted({k for r in result["levels"] for k in r["per_call"]})
     print("\n  p95 por chamada (ms):")
     table(
