@@ -14,14 +14,19 @@ The load tool is an asyncio client in this one process (plain asyncio streams, H
 * **Analysts, closed loop:** ``--analysts`` of them, all the time: ``GET
   /queue?view=disponiveis``, claim one of the page's tasks at random (a 409 when another
   analyst got it first is counted as a conflict, not an error: the API says so and changes
-  nothing), resolve it (``submit`` with ``decisao=resolver``), pause ``--analyst-pause`` s.
+  nothing), resolve it (``submit`` with ``decisao=resolver``), pause ``--analyst-pause`` s
+  (as long, at least 0.5 s, when the queue is empty).
 
 Each level runs ``--minutes`` (5 by default: the issue's figure), then waits for its
 requesters' last answers. Measured per level: arrivals/min and sent/min achieved, errors
 (any other non-2xx, timeout or refused connection), p50/p95/p99 of all calls and per call,
 machine CPU (/proc/stat), each gunicorn worker's CPU and RSS (sampled every 2 s), the
 scheduler's, PostgreSQL's backends for this database, and this load tool's own CPU and how
-late it started arrivals (a late tool would flatter the server). At the end the database is
+late it started arrivals (a late tool would flatter the server). Where the time goes: each
+worker's wall time on a CPU / waiting for a CPU / blocked (``/proc/<pid>/task/*/schedstat``),
+this database's PostgreSQL connections by state and wait event (pg_stat_activity every
+0.2 s: idle in a transaction waiting for the worker, a commit's WAL flush, a row lock…), and
+the CPU per HTTP call and per ticket sent. At the end the database is
 asked: every protocol number unique, each sent ticket exactly one receipt
 (``chamado_registrado``) in the outbox. The knee: the first level whose p95 > 300 ms or
 with errors.
@@ -614,7 +619,7 @@ async def drive(
         for per_5min in plan.levels:
             level = Level(per_5min, plan.seconds)
             run.level = level
-            count = level_arrivals(per_5min, plan.seconds)
+            count = max(1, level_arrivals(per_5min, plan.seconds))
             interval = plan.seconds / count
             before = watcher.snapshot()
             waits_before = waits.snapshot()
@@ -975,7 +980,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     seconds = minutes * 60
-    per_config = sum(level_arrivals(n, seconds) for n in levels) + round(warmup * 2) + 1
+    per_config = sum(max(1, level_arrivals(n, seconds)) for n in levels) + round(warmup * 2) + 1
     results: list[dict[str, Any]] = []
     checks: dict[str, Any] = {}
     with common.workdir("burst") as work, common.TempDatabase(backend, work) as db:
