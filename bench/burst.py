@@ -814,6 +814,13 @@ def _loadavg() -> str:
         return "?"
 
 
+def others_cores(cpu: dict[str, Any]) -> float:
+    """What the machine did besides this benchmark's processes: other sessions, PostgreSQL's
+    own background processes (WAL writer, checkpointer), the kernel."""
+    ours = sum(cpu["processes_cores"].values()) + cpu["load_tool_cores"]
+    return max(0.0, cpu["machine_cores"] - ours)
+
+
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
@@ -849,6 +856,7 @@ def print_config(result: dict[str, Any]) -> None:
                 f"{r['p95_ms']:.0f}",
                 f"{r['p99_ms']:.0f}",
                 f"{cpu['machine_cores']:.2f}",
+                f"{others_cores(cpu):.2f}",
                 " ".join(f"{w:.2f}" for w in workers),
                 f"{cpu['processes_cores'].get(PG, 0):.2f}",
                 f"{cpu['processes_cores'].get(SCHEDULER, 0):.2f}",
@@ -869,6 +877,7 @@ def print_config(result: dict[str, Any]) -> None:
             "p95 ms",
             "p99 ms",
             "CPU máquina (núcleos)",
+            "CPU fora da rajada",
             "CPU por worker",
             "CPU PostgreSQL",
             "CPU agendador",
