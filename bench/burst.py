@@ -1,7 +1,9 @@
-"""11. A burst of requesters (issue #16, target 4): 32,000 requesters each open and send a
-chamado within 5 minutes while 20 analysts work the queue, on gunicorn + PostgreSQL + one
-``chamados scheduler``, driven from loopback: 0 errors, p95 ≤ 300 ms, every protocol number
-unique, one receipt per ticket in the outbox, worker RSS flat.
+"""11. A burst (issue #16, target 4): requesters open and send chamados as analysts work.
+
+Target: 32,000 requesters each open and send a chamado within 5 minutes while 20 analysts
+work the queue, on gunicorn + PostgreSQL + one ``chamados scheduler``, driven from loopback:
+0 errors, p95 ≤ 300 ms, every protocol number unique, one receipt per ticket in the outbox,
+worker RSS flat.
 
 The load tool is an asyncio client in this one process (plain asyncio streams, HTTP/1.1,
 ``Connection: close`` — gunicorn's sync workers close every connection anyway):
@@ -953,7 +955,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default="sync2",
         help="configurações do servidor: sync2 (padrão do produto), sync3, gthread2x4…",
     )
-    parser.add_argument("--analysts", type=int, default=20)
+    parser.add_argument("--analysts", type=int, default=20, help="analistas em laço fechado")
     parser.add_argument(
         "--analyst-pause", type=float, default=1.0, help="pausa de cada analista após resolver (s)"
     )
