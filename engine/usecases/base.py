@@ -365,10 +365,18 @@ class UseCaseBase:
             raise Forbidden("Sessão inválida: entre novamente.")
         return user
 
-    @staticmethod
-    def _groups(session: Session, actor: Actor) -> list[str]:
-        """The groups whose queues the actor works (engine.groups: by CPF or by role)."""
-        return groups.of_user(session, actor.id, actor.roles)
+    def _groups(self, session: Session, actor: Actor) -> list[str]:
+        """The groups whose queues the actor works (engine.groups: by CPF or by role).
+
+        A signed-in person's request read the groups' revision with them (their CPF and
+        roles too): the process's copy of the groups answers. Other callers (scheduler,
+        CLI) carry neither, and one statement does.
+        """
+        revision: int | None = getattr(actor, "groups_revision", None)
+        cpf: str | None = getattr(actor, "cpf", None)
+        if revision is None or cpf is None:
+            return groups.of_user(session, actor.id, actor.roles)
+        return self.unit.group_cache.of(session, revision, cpf, actor.roles)
 
     @staticmethod
     def _require_roles(actor: Actor, roles: frozenset[str]) -> None:
