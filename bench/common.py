@@ -284,6 +284,14 @@ class Person:
 
         return ActorRef(self.id, self.roles)
 
+    def signed_in(self, svc: Any) -> Any:
+        """The actor as a request's authentication gives it to the use cases: the person
+        with roles and the groups' revision (engine.users.Principal), so staff use cases
+        take the person's groups from the process's copy, as in production."""
+        from engine import users
+
+        return svc.unit.read_one(lambda conn: users.principal(conn, self.id))
+
 
 def add_person(svc: Any, cpf: str, name: str, *roles: str) -> Person:
     """A person (engine.users) with roles and an API token (engine.tokens)."""

@@ -60,7 +60,8 @@ BARE_STEPS = ("criar", "enviar", "decidir (ajuste)", "reenviar", "decidir (resol
 
 class EngineLifecycle:
     def __init__(self, svc: Any, maria: common.Person, ana: common.Person) -> None:
-        self.svc, self.maria, self.ana = svc, maria.actor, ana.actor
+        # As the web passes them (groups from the process's copy: engine.groups.GroupCache).
+        self.svc, self.maria, self.ana = svc, maria.signed_in(svc), ana.signed_in(svc)
 
     def _task(self, chamado_id: int, group: str) -> int:
         from sqlalchemy import select
