@@ -465,6 +465,28 @@ def test_edit_label_keeps_code(app: Flask) -> None:
     assert audit_actions(app) == ["catalogo.editar"]
 
 
+def test_a_relabelled_item_shows_on_tickets_sent_before_at_once(app: Flask) -> None:
+    """Ticket pages label answers from the process's copy of the catalogs, read again
+    when the catalogs' revision moves: an edit shows on the very next page."""
+    svc: Chamados = app.extensions["chamados"]
+    maria, actor = requester(app)
+    c = svc.requests.start_chamado(actor, "chamado")
+    svc.requests.complete_task(
+        actor,
+        open_task(svc, c.id).id,
+        registration(tipo_problema="erro_api"),
+        chamado(svc, c.id).version,
+    )
+    before = text(maria.get(f"/chamados/{c.id}"))  # the copy is read here
+    assert "Erro em API" not in before
+    admin = admin_client(app)
+    resp = post_action(
+        admin, "tipo_problema", action="update", code="erro_api", label="Erro em API", help=""
+    )
+    assert resp.status_code == 302
+    assert "Erro em API" in text(maria.get(f"/chamados/{c.id}"))
+
+
 def test_move_and_retire_last(app: Flask) -> None:
     admin = admin_client(app)
     resp = post_action(admin, "tipo_problema", action="down", code="erro_integracao")

@@ -68,6 +68,12 @@ _LAST_SUBMISSION = (
     .order_by(_SUBMISSIONS.c.id.desc())
     .limit(1)
 )
+# Every form sent on a ticket, oldest first, each row with the catalogs' revision.
+_SENT_FORMS = (
+    select(Submission, catalogs.REVISION_VALUE.label("catalogs_revision"))
+    .where(Submission.chamado_id == bindparam("chamado_id"))
+    .order_by(Submission.id)
+)
 # The task about to run, its ticket (state, requester), and in the same round trip what
 # the step reads next: the catalogs' revision and the last submitted form.
 _LOCK_TASK = (
@@ -621,13 +627,15 @@ class UseCaseBase:
         staff see every form the instance's tasks sent.
         """
         bundle = self.bundle(session, chamado.process_version_id)
-        all_catalogs = catalogs.all_catalogs(session)
+        # The forms sent, and with them the catalogs' revision: the process's copy of the
+        # catalogs labels the answers (re-read only when an admin changed a catalog).
+        sent = session.execute(_SENT_FORMS, {"chamado_id": chamado.id}).all()
+        revision = sent[0].catalogs_revision if sent else None
+        all_catalogs = self.catalog_cache.get(session, revision) if sent else {}
         # A form by group: a re-sending replaces the last one, but two groups sending the
         # same form (parallel reviews) are two forms, each titled by its task.
         latest: dict[tuple[str | None, str | None], Submission] = {}
-        for row in session.scalars(
-            select(Submission).where(Submission.chamado_id == chamado.id).order_by(Submission.id)
-        ):
+        for row in (found.Submission for found in sent):
             if public_only and row.group != tasks.REQUESTER_GROUP:
                 continue
             key = (row.form_schema, row.group)
