@@ -452,6 +452,10 @@ def test_refused_changes_keep_what_was_typed(app: Flask) -> None:
 
 
 def test_edit_label_keeps_code(app: Flask) -> None:
+    maria, actor = requester(app)
+    # The form drawn before the edit (the process's copy of the catalogs read then)...
+    tag = option_tag(informacoes_page(app, maria, actor), "erro_api")
+    assert tag is not None and tag.group(1).strip() != "Erro em API"
     admin = admin_client(app)
     resp = post_action(
         admin, "tipo_problema", action="update", code="erro_api", label="Erro em API", help=""
@@ -459,7 +463,7 @@ def test_edit_label_keeps_code(app: Flask) -> None:
     assert resp.status_code == 302 and resp.headers["Location"].endswith("#item-erro_api")
     page = shown(admin.get("/admin/catalogos/tipo_problema"))
     assert 'Item "Erro em API" atualizado.' in page
-    maria, actor = requester(app)
+    # ...and the next one, with the new label.
     tag = option_tag(informacoes_page(app, maria, actor), "erro_api")
     assert tag is not None and tag.group(1).strip() == "Erro em API"
     assert audit_actions(app) == ["catalogo.editar"]

@@ -68,6 +68,10 @@ _LAST_SUBMISSION = (
     .order_by(_SUBMISSIONS.c.id.desc())
     .limit(1)
 )
+_LAST_SUBMISSION_AND_REVISION = select(
+    _LAST_SUBMISSION.scalar_subquery().label("data"),
+    catalogs.REVISION_VALUE.label("catalogs_revision"),
+)
 # Every form sent on a ticket, oldest first, each row with the catalogs' revision.
 _SENT_FORMS = (
     select(Submission, catalogs.REVISION_VALUE.label("catalogs_revision"))
@@ -475,11 +479,14 @@ class UseCaseBase:
         bundle: specs.ProcessBundle,
         task: HumanTask,
         last_submission: dict[str, Any] | None,
+        catalogs_revision: int | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         schema = bundle.forms.get(task.form_schema or "", {})
         ui = bundle.forms.get(task.form_ui_schema or "", {})
         keep = self._kept_values(task, last_submission)
-        resolved = forms.resolve_catalogs(schema, catalogs.all_catalogs(session), keep or {})
+        # None (a caller without the revision): the copy is read again.
+        options = self.catalog_cache.get(session, catalogs_revision)
+        resolved = forms.resolve_catalogs(schema, options, keep or {})
         return resolved, ui
 
     @staticmethod
@@ -610,6 +617,22 @@ class UseCaseBase:
             .scalar()
         )
         return copy.deepcopy(data) if data is not None else None
+
+    def _last_submission_and_revision(
+        self, session: Session, chamado_id: int, form_schema: str | None
+    ) -> tuple[dict[str, Any] | None, int | None]:
+        """The form's last submitted data, as above, and the catalogs' revision (for the
+        process's copy of the catalogs) in the same statement."""
+        row = (
+            session.connection()
+            .execute(
+                _LAST_SUBMISSION_AND_REVISION,
+                {"chamado_id": chamado_id, "form_schema": form_schema},
+            )
+            .one()
+        )
+        data = copy.deepcopy(row.data) if row.data is not None else None
+        return data, row.catalogs_revision
 
     def _attachments(self, session: Session, chamado_id: int) -> list[Attachment]:
         return list(

@@ -217,8 +217,10 @@ class Requests(Recording):
                 task = self._owned_ready_task(session, actor, task_id)
             chamado = task.chamado
             bundle = self.bundle(session, chamado.process_version_id)
-            last = self._last_submission_data(session, chamado.id, task.form_schema)
-            schema, ui = self._form(session, bundle, task, last)
+            last, revision = self._last_submission_and_revision(
+                session, chamado.id, task.form_schema
+            )
+            schema, ui = self._form(session, bundle, task, last, revision)
             data = copy.deepcopy(task.draft_data or {})
             info = bundle.user_tasks.get(task.task_name)
             instructions = info.instructions if info else None
