@@ -72,6 +72,18 @@ _LAST_SUBMISSION_AND_REVISION = select(
     _LAST_SUBMISSION.scalar_subquery().label("data"),
     catalogs.REVISION_VALUE.label("catalogs_revision"),
 )
+# A ticket's timeline (staff) and its public part (the requester), and its open tasks.
+_TIMELINE = (
+    select(AuditEvent)
+    .where(AuditEvent.chamado_id == bindparam("chamado_id"))
+    .order_by(AuditEvent.at, AuditEvent.id)
+)
+_PUBLIC_TIMELINE = _TIMELINE.where(AuditEvent.public.is_(True))
+_OPEN_TASKS = (
+    select(HumanTask)
+    .options(joinedload(HumanTask.assignee))
+    .where(HumanTask.chamado_id == bindparam("chamado_id"), HumanTask.state == "ready")
+)
 # Every form sent on a ticket, oldest first, each row with the catalogs' revision.
 _SENT_FORMS = (
     select(Submission, catalogs.REVISION_VALUE.label("catalogs_revision"))
@@ -682,18 +694,15 @@ class UseCaseBase:
             shown.append(ShownForm(title, row.group, row.form_schema, schema, ui, data))
             for name in forms.attachment_fields(schema):
                 referenced |= {a.get("id") for a in data.get(name) or [] if isinstance(a, dict)}
-        events_q = select(AuditEvent).where(AuditEvent.chamado_id == chamado.id)
-        if public_only:
-            events_q = events_q.where(AuditEvent.public.is_(True))
-        events = list(session.scalars(events_q.order_by(AuditEvent.at, AuditEvent.id)))
-        attachments = [a for a in self._attachments(session, chamado.id) if a.id in referenced]
-        open_tasks = list(
-            session.scalars(
-                select(HumanTask)
-                .options(joinedload(HumanTask.assignee))
-                .where(HumanTask.chamado_id == chamado.id, HumanTask.state == "ready")
-            )
+        timeline = _PUBLIC_TIMELINE if public_only else _TIMELINE
+        events = list(session.scalars(timeline, {"chamado_id": chamado.id}))
+        # Only the files the forms shown reference: none referenced, nothing to read.
+        attachments = (
+            [a for a in self._attachments(session, chamado.id) if a.id in referenced]
+            if referenced
+            else []
         )
+        open_tasks = list(session.scalars(_OPEN_TASKS, {"chamado_id": chamado.id}))
         return ChamadoView(
             chamado=chamado,
             process_title=bundle.policy.title,
