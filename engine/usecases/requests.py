@@ -524,7 +524,11 @@ class Requests(Recording):
                 (t for t in view.open_tasks if t.group == tasks.REQUESTER_GROUP), None
             )
             if view.requester_task is not None:
-                view.request_message = self._request_message(session, view.requester_task)
+                # The model's message when that task opened: a public timeline entry,
+                # among the events the view has read already (as _request_message).
+                opened = view.requester_task.created_at
+                said = [e for e in view.events if e.action == "mensagem" and e.at >= opened]
+                view.request_message = max(said, key=lambda e: e.id).message if said else None
             return view
 
     def add_attachment(
