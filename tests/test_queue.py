@@ -81,3 +81,73 @@ def test_every_tab_is_counted_in_one_statement(
     assert (filtered.total, filtered.items, filtered.counts) == (0, [], every_tab)
     kept = svc.analysis.queue(ana, QueueFilters(view="minhas", categoria="erro_api"))
     assert (kept.total, kept.counts) == (3, every_tab)
+
+
+def test_statements_are_built_once_per_shape_and_bind_each_calls_values(
+    svc: Chamados, maria: ActorRef, ana: ActorRef, bruno: ActorRef
+) -> None:
+    """A call only binds its values: the statements of a shape (the view and which filters
+    are present) are built once and reused, whatever the values — and the values still
+    decide the result (nothing of one call is baked into the kept statements)."""
+    from sqlalchemy import select
+
+    from engine import queue
+    from engine.models import Chamado
+
+    first, second = submit_registration(svc, maria), submit_registration(svc, maria)
+    with svc.unit.transaction() as s:
+        orgao = s.scalar(select(Chamado.orgao_id).where(Chamado.id == first))
+        assert orgao is not None
+        s.get(Chamado, second).categoria = "outra_categoria"
+    svc.analysis.claim(bruno, svc.analysis.queue(bruno, QueueFilters()).items[0].id)
+
+    queue._statements.cache_clear()
+    by_orgao = svc.analysis.queue(ana, QueueFilters(orgao_id=orgao))
+    other_orgao = svc.analysis.queue(ana, QueueFilters(orgao_id=orgao + 1))
+    assert [t.chamado_id for t in by_orgao.items] == [second]  # the first is bruno's
+    assert (other_orgao.total, other_orgao.items) == (0, [])
+    mine, his = (svc.analysis.queue(who, QueueFilters(view="minhas")) for who in (ana, bruno))
+    assert (mine.total, [t.chamado_id for t in his.items]) == (0, [first])
+    typed = svc.analysis.queue(bruno, QueueFilters(view="todas", categoria="outra_categoria"))
+    assert [t.chamado_id for t in typed.items] == [second]
+    # Three shapes (órgão, "minhas", todas + category), each built once.
+    assert queue._statements.cache_info().misses == 3
+    assert queue._statements.cache_info().hits == 2
+    groups = ["analyst"]
+    kept = queue._statements(queue._shape(QueueFilters(orgao_id=orgao), groups))
+    assert kept is queue._statements(queue._shape(QueueFilters(orgao_id=orgao + 7), groups))
+    # A value no ticket can have is a shape of its own (it matches nothing, unbound).
+    huge = svc.analysis.queue(ana, QueueFilters(orgao_id=2**40))
+    assert (huge.total, huge.items) == (0, [])
+
+
+def test_a_filtered_count_reads_only_columns_its_indexes_hold() -> None:
+    """A filter walks the open tasks and looks each one's ticket up until the cap: with
+    a million tickets, only index-only look-ups keep that within 1.2× of a small queue
+    (bench/queue_scale.py). Every column the counts read, of either table, must be in
+    the index that serves that side of the walk (migration 0020)."""
+    from sqlalchemy import Column
+    from sqlalchemy.sql import visitors
+
+    from engine import queue
+    from engine.models import Chamado, HumanTask
+
+    def index(table: object, name: str) -> set[str]:
+        found = next(i for i in table.indexes if i.name == name)  # type: ignore[attr-defined]
+        return {c.name for c in found.columns}
+
+    tasks_side = index(HumanTask.__table__, "ix_human_tasks_queue")
+    assert tasks_side - {"assignee_id"} == index(HumanTask.__table__, "ix_human_tasks_open")
+    tickets_side = index(Chamado.__table__, "ix_chamados_queue_filters")
+    everything = dict(orgao_id=3, categoria="x", process_id="chamado", min_age_days=2)
+    for view in queue.VIEWS:
+        for situacao in ("novo", "reenviado", "atrasado"):
+            filters = QueueFilters(view=view, situacao=situacao, **everything)  # type: ignore[arg-type]
+            counts = queue._statements(queue._shape(filters, ["analyst"])).counts
+            read = {
+                (el.table.name, el.name)
+                for el in visitors.iterate(counts)
+                if isinstance(el, Column) and el.table is not None
+            }
+            assert {c for t, c in read if t == "human_tasks"} <= tasks_side
+            assert {c for t, c in read if t == "chamados"} - {"incident_at"} <= tickets_side, read
