@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
@@ -98,7 +99,9 @@ def test_statements_are_built_once_per_shape_and_bind_each_calls_values(
     with svc.unit.transaction() as s:
         orgao = s.scalar(select(Chamado.orgao_id).where(Chamado.id == first))
         assert orgao is not None
-        s.get(Chamado, second).categoria = "outra_categoria"
+        retyped = s.get(Chamado, second)
+        assert retyped is not None
+        retyped.categoria = "outra_categoria"
     svc.analysis.claim(bruno, svc.analysis.queue(bruno, QueueFilters()).items[0].id)
 
     queue._statements.cache_clear()
@@ -143,7 +146,7 @@ def test_a_filtered_count_reads_only_columns_its_indexes_hold() -> None:
     for view in queue.VIEWS:
         for situacao in ("novo", "reenviado", "atrasado"):
             filters = QueueFilters(view=view, situacao=situacao, **everything)  # type: ignore[arg-type]
-            counts = queue._statements(queue._shape(filters, ["analyst"])).counts
+            counts: Any = queue._statements(queue._shape(filters, ["analyst"])).counts
             read = {
                 (el.table.name, el.name)
                 for el in visitors.iterate(counts)
