@@ -154,3 +154,18 @@ def test_a_filtered_count_reads_only_columns_its_indexes_hold() -> None:
             }
             assert {c for t, c in read if t == "human_tasks"} <= tasks_side
             assert {c for t, c in read if t == "chamados"} - {"incident_at"} <= tickets_side, read
+
+
+def test_task_rows_are_never_read_by_a_parallel_plan_on_postgresql(svc: Chamados) -> None:
+    """Every read of human_tasks is a short walk (a cap, a page): a parallel plan's workers
+    start slower than it runs (migration 0020). SQLite has no parallel plans."""
+    import pytest
+    from sqlalchemy import text
+
+    with svc.unit.db.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL only: SQLite plans no parallel scans")
+        options = conn.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'human_tasks'")
+        ).scalar()
+    assert options is not None and "parallel_workers=0" in options
