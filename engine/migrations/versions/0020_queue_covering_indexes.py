@@ -9,9 +9,18 @@ novos/reenviados, atrasados) walks the open tasks in the order of their index an
 each one's ticket up until the count's cap (engine.queue). With a million tickets the
 task and ticket rows those look-ups land on are spread over hundreds of megabytes of
 table: every look-up was a random read of a heap page, 15–25 ms a count on PostgreSQL
-(bench/queue_scale.py). The task indexes of the queue now end with ``chamado_id``, and
-``ix_chamados_queue_filters`` holds the ticket's id with the columns the filters read:
-both sides of the walk are index-only scans, a few megabytes that stay in the cache.
+(bench/queue_scale.py). On PostgreSQL the task indexes of the queue now carry
+``chamado_id`` (INCLUDE), and ``ix_chamados_queue_filters`` holds the ticket's id with the
+columns the filters read (INCLUDE): both sides of the walk are index-only scans, a few
+megabytes that stay in the cache.
+
+Only PostgreSQL gets the included columns. SQLite has no INCLUDE, and with
+``chamado_id`` as a key column of the task indexes its planner (no statistics: the product
+never runs ANALYZE) took the group's whole index to find one ticket's tasks
+(``chamado_id = ? AND "group" IN (…)``, the staff's access check) instead of
+ix_human_tasks_chamado: 45 ms at 100,000 tickets. There the indexes keep their keys and
+``ix_chamados_queue_filters`` is the id alone (a SQLite table is its rowid's B-tree: a
+look-up by id reads the row anyway).
 
 On PostgreSQL human_tasks also gets ``parallel_workers = 0``: every read of it is a short
 walk that stops at a cap or a page (the queue, a person's tasks, a ticket's tasks), and
@@ -31,7 +40,6 @@ depends_on = None
 QUEUE_KEY = ["group", "state", "assignee_id", "created_at"]
 OPEN_KEY = ["group", "state", "created_at"]
 FILTERS = [
-    "id",
     "orgao_id",
     "categoria",
     "process_version_id",
@@ -42,20 +50,24 @@ FILTERS = [
 
 
 def upgrade() -> None:
-    op.drop_index("ix_human_tasks_queue", table_name="human_tasks")
-    op.create_index("ix_human_tasks_queue", "human_tasks", [*QUEUE_KEY, "chamado_id"])
-    op.drop_index("ix_human_tasks_open", table_name="human_tasks")
-    op.create_index("ix_human_tasks_open", "human_tasks", [*OPEN_KEY, "chamado_id"])
-    op.create_index("ix_chamados_queue_filters", "chamados", FILTERS)
     if op.get_bind().dialect.name == "postgresql":
+        op.drop_index("ix_human_tasks_queue", table_name="human_tasks")
+        op.create_index(
+            "ix_human_tasks_queue", "human_tasks", QUEUE_KEY, postgresql_include=["chamado_id"]
+        )
+        op.drop_index("ix_human_tasks_open", table_name="human_tasks")
+        op.create_index(
+            "ix_human_tasks_open", "human_tasks", OPEN_KEY, postgresql_include=["chamado_id"]
+        )
         op.execute("ALTER TABLE human_tasks SET (parallel_workers = 0)")
+    op.create_index("ix_chamados_queue_filters", "chamados", ["id"], postgresql_include=FILTERS)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_chamados_queue_filters", table_name="chamados")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE human_tasks RESET (parallel_workers)")
-    op.drop_index("ix_chamados_queue_filters", table_name="chamados")
-    op.drop_index("ix_human_tasks_open", table_name="human_tasks")
-    op.create_index("ix_human_tasks_open", "human_tasks", OPEN_KEY)
-    op.drop_index("ix_human_tasks_queue", table_name="human_tasks")
-    op.create_index("ix_human_tasks_queue", "human_tasks", QUEUE_KEY)
+        op.drop_index("ix_human_tasks_open", table_name="human_tasks")
+        op.create_index("ix_human_tasks_open", "human_tasks", OPEN_KEY)
+        op.drop_index("ix_human_tasks_queue", table_name="human_tasks")
+        op.create_index("ix_human_tasks_queue", "human_tasks", QUEUE_KEY)
