@@ -378,7 +378,9 @@ class HumanTask(Base):
         Index(
             "ix_human_tasks_open", "group", "state", "created_at", postgresql_include=["chamado_id"]
         ),
-        Index("ix_human_tasks_chamado", "chamado_id", "state"),
+        # One ticket's tasks: by state, or of the staff's groups (the access checks,
+        # ``chamado_id = ? AND "group" IN (…)``; migration 0020).
+        Index("ix_human_tasks_chamado", "chamado_id", "group", "state"),
         # A person's own ready tasks, newest first, paged by keyset (engine.listing).
         Index("ix_human_tasks_assignee", "assignee_id", "state", "created_at", "id"),
     )

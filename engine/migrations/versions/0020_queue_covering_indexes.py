@@ -14,18 +14,17 @@ table: every look-up was a random read of a heap page, 15–25 ms a count on Pos
 columns the filters read (INCLUDE): both sides of the walk are index-only scans, a few
 megabytes that stay in the cache.
 
-Only PostgreSQL gets the included columns. SQLite has no INCLUDE, and with
-``chamado_id`` as a key column of the task indexes its planner (no statistics: the product
-never runs ANALYZE) took the group's whole index to find one ticket's tasks
-(``chamado_id = ? AND "group" IN (…)``, the staff's access check) instead of
-ix_human_tasks_chamado: 45 ms at 100,000 tickets. There the indexes keep their keys and
-``ix_chamados_queue_filters`` is the id alone (a SQLite table is its rowid's B-tree: a
-look-up by id reads the row anyway).
+Only PostgreSQL gets the included columns (SQLite has no INCLUDE; a SQLite table is its
+rowid's B-tree, so a look-up by id reads the row anyway): there the indexes keep their keys
+and ``ix_chamados_queue_filters`` is the id alone.
 
-On PostgreSQL human_tasks also gets ``parallel_workers = 0``: every read of it is a short
-walk that stops at a cap or a page (the queue, a person's tasks, a ticket's tasks), and
-the planner chose a parallel plan for the filtered counts at a million tickets, whose
-workers took longer to start (8 ms on a 2-core machine) than the walk itself (3 ms).
+``ix_human_tasks_chamado`` (chamado_id, state) becomes (chamado_id, "group", state): the
+staff's access checks ask for one ticket's tasks of their groups (``chamado_id = ? AND
+"group" IN (…)``, the analysis page, the duplicates, the search), and SQLite's planner, which
+has no statistics (the product never runs ANALYZE), answered them by walking the group's
+whole ix_human_tasks_open — 45–210 ms at 100,000 tickets, against well under a millisecond.
+With both columns in one index it takes that one; look-ups by (chamado_id, state) still
+use its first column.
 """
 
 from __future__ import annotations
@@ -61,9 +60,13 @@ def upgrade() -> None:
         )
         op.execute("ALTER TABLE human_tasks SET (parallel_workers = 0)")
     op.create_index("ix_chamados_queue_filters", "chamados", ["id"], postgresql_include=FILTERS)
+    op.drop_index("ix_human_tasks_chamado", table_name="human_tasks")
+    op.create_index("ix_human_tasks_chamado", "human_tasks", ["chamado_id", "group", "state"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_human_tasks_chamado", table_name="human_tasks")
+    op.create_index("ix_human_tasks_chamado", "human_tasks", ["chamado_id", "state"])
     op.drop_index("ix_chamados_queue_filters", table_name="chamados")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE human_tasks RESET (parallel_workers)")
