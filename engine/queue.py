@@ -20,6 +20,7 @@ from sqlalchemy import (
     bindparam,
     false,
     func,
+    literal_column,
     or_,
     select,
 )
@@ -212,11 +213,12 @@ def _capped_count(query: Select[HumanTask], view: str) -> ScalarSelect[int]:
     # tickets) to keep the oldest 500; ordered by the whole key of
     # ix_human_tasks_queue it reads 500 index entries. Which rows are counted does
     # not matter, only that the walk can stop.
-    # It selects a column of the index (chamado_id, not the row's id), so the walk is
-    # an index-only scan on PostgreSQL (migration 0020).
+    # It selects no column (a constant), so the walk reads the index alone: SQLite's
+    # indexes hold the rowid but not chamado_id, PostgreSQL's the INCLUDEd chamado_id
+    # but not the id (migration 0020).
     order = _OPEN if view == "todas" else _BY_ASSIGNEE
     capped = (
-        query.with_only_columns(HumanTask.chamado_id).order_by(*order).limit(COUNT_CAP).subquery()
+        query.with_only_columns(literal_column("1")).order_by(*order).limit(COUNT_CAP).subquery()
     )
     return select(func.count()).select_from(capped).scalar_subquery()
 
