@@ -12,7 +12,8 @@ generated:
   few minutes. A realistic spread from a hash of the row number: about ten tickets per
   requester, órgãos Zipf-like (a few get most tickets), problem types, ages up to two
   years (open ones recent), statuses mostly closed — 15 % in analysis, a third of those
-  claimed by one of eight analysts; 5 % waiting for an adjustment; 5 % drafts —
+  claimed, half of the claims by the measured analyst (so her own view holds a full page
+  at 1,000 too) and the rest by eight; 5 % waiting for an adjustment; 5 % drafts —
   adjustment rounds, SLA due dates; each ticket with the task rows its path leaves
   (registration, analysis, adjustment). Inserted oldest first, as production inserts
   them; then VACUUM ANALYZE, as autovacuum would. The generated tickets' workflow_state
@@ -299,7 +300,9 @@ def bulk_load(svc: Any, total: int, analysts: list[int], seed: int = 7) -> dict[
             rounds = max(1, rounds)
         step = timedelta(hours=rng.uniform(1, 72) * min(1.0, horizon / 60))
         t = created
-        analyst = rng.choice(analysts)
+        # Half the analyses are Ana's (the measured analyst): her "minhas" page is full
+        # at the small size too.
+        analyst = analysts[0] if rng.random() < 0.5 else rng.choice(analysts)
         row: dict[str, Any] = {
             "id": cid,
             "protocolo": f"CH-{created.year}-{seq_by_year[created.year]:06d}",
@@ -562,7 +565,12 @@ def sql_load(svc: Any, total: int, analysts: list[int]) -> dict[str, Any]:
             completed="submitted_at",
             completed_by="CASE WHEN status <> 'rascunho' THEN requester_id END",
         )
-        who = f"(CAST(:analysts AS integer[]))[1 + id % {len(analysts)}]"
+        # Half the claims are Ana's (the measured analyst), the rest spread over all: at
+        # 1,000 tickets she holds ~25, so her "minhas" page is full (20) at both sizes.
+        who = (
+            f"CASE WHEN id % 2 = 0 THEN (CAST(:analysts AS integer[]))[1] "
+            f"ELSE (CAST(:analysts AS integer[]))[1 + id % {len(analysts)}] END"
+        )
         tasks(
             "analisar_chamado",
             "status <> 'rascunho'",
