@@ -28,7 +28,7 @@ BUDGET = {
     "iniciar": (8, 1),
     # The person's groups come from the process's copy (engine.groups.GroupCache), checked
     # against the groups' revision the authentication reads: one statement fewer in
-    # "listar", "fila", "assumir" and "enviar B" since migration 0020.
+    # "listar", "fila", "assumir" and "enviar B" since migration 0021.
     "listar": (2, 0),  # auth (with the groups' revision); the page
     "enviar A": (10, 1),  # … and the form's searchable text (engine.search): one upsert
     "fila": (3, 0),  # auth; every count in one statement; the page

@@ -1,7 +1,7 @@
 """groups revision: a counter every change to groups or their members bumps
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-06 16:10:00.000000
 
 Every staff request read the person's groups with a statement of its own (engine.groups
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
