@@ -96,13 +96,18 @@ class Requests(Recording):
                     wf = runtime.start(bundle)
             except ModelRuntimeError as exc:
                 failure, wf = exc, runtime.create(bundle)
+            # The status the first step gives it, in the INSERT: the step's rows then
+            # leave nothing to write unless they change something else.
+            status = tasks.status_of(bundle, wf) if failure is None else None
             chamado = corewrite.insert(
                 session,
                 Chamado(
                     protocolo=next_protocolo(session, now.year),
                     requester_id=user.id,
                     process_version_id=bundle.version_id,
-                    status="",
+                    status=status.code if status else "",
+                    status_label=status.label if status else None,
+                    status_tone=status.tone if status else None,
                     workflow_state=runtime.dump(bundle, wf),
                     email=user.email,
                     created_at=now,
