@@ -381,6 +381,8 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The tree whose code serves (bench/compare.py runs another commit's checkout).
+    root: Path = ROOT
 
     def __enter__(self) -> Server:
         self.start()
@@ -406,7 +408,11 @@ class Server:
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [
-                str(VENV_BIN / "chamados"),
+                # ``chamados serve``, run so that the code is the root's own (the console
+                # script would import the installed checkout's).
+                str(VENV_BIN / "python"),
+                "-m",
+                "web.cli",
                 "serve",
                 "--bind",
                 f"127.0.0.1:{self.port}",
@@ -415,7 +421,7 @@ class Server:
                 "--timeout",
                 "120",
             ],
-            cwd=ROOT,
+            cwd=self.root,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
