@@ -477,8 +477,12 @@ def side_processes(url: str, instance: Path) -> Iterator[tuple[int, int]]:
         "SMTP_PORT": str(smtp_port),
         "PYTHONUNBUFFERED": "1",
     }
+    # ``chamados scheduler`` as ``python -m web.cli``: this tree's code, not the installed
+    # checkout's (the console script would import that one), like common.Server.
     scheduler = _spawn(
-        [str(common.VENV_BIN / "chamados"), "scheduler"], env, instance / "scheduler.log"
+        [str(common.VENV_BIN / "python"), "-m", "web.cli", "scheduler"],
+        env,
+        instance / "scheduler.log",
     )
     try:
         yield scheduler.pid, sink.pid

@@ -284,6 +284,14 @@ class Person:
 
         return ActorRef(self.id, self.roles)
 
+    def signed_in(self, svc: Any) -> Any:
+        """The actor as a request's authentication gives it to the use cases: the person
+        with roles and the groups' revision (engine.users.Principal), so staff use cases
+        take the person's groups from the process's copy, as in production."""
+        from engine import users
+
+        return svc.unit.read_one(lambda conn: users.principal(conn, self.id))
+
 
 def add_person(svc: Any, cpf: str, name: str, *roles: str) -> Person:
     """A person (engine.users) with roles and an API token (engine.tokens)."""
@@ -375,6 +383,8 @@ class Server:
     extra_env: dict[str, str] = field(default_factory=dict)
     # Passed through to gunicorn by ``chamados serve`` (e.g. --worker-class gthread --threads 4).
     extra_args: list[str] = field(default_factory=list)
+    # The tree whose code serves (bench/compare.py runs another commit's checkout).
+    root: Path = ROOT
 
     def __enter__(self) -> Server:
         self.start()
@@ -400,7 +410,11 @@ class Server:
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [
-                str(VENV_BIN / "chamados"),
+                # ``chamados serve``, run so that the code is the root's own (the console
+                # script would import the installed checkout's).
+                str(VENV_BIN / "python"),
+                "-m",
+                "web.cli",
                 "serve",
                 "--bind",
                 f"127.0.0.1:{self.port}",
@@ -410,7 +424,7 @@ class Server:
                 "120",
                 *self.extra_args,
             ],
-            cwd=ROOT,
+            cwd=self.root,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

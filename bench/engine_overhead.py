@@ -11,7 +11,7 @@ SpiffWorkflow: create, then load JSON → run the ready task → do_engine_steps
 for each of the four human steps, with the library's default serializer and script engine.
 
 Both run interleaved in one loop (alternating which goes first), so the machine's noise
-hits both alike. Target: engine median ≤ 2 × bare median.
+hits both alike. Target (issue #16): engine median ≤ 1.5 × bare median.
 
     python -m bench.engine_overhead [--lifecycles 200] [--profile]
 """
@@ -41,7 +41,8 @@ from bench.common import (
 
 T = TypeVar("T")
 
-TARGET_RATIO = 2.0
+# Issue #16, target 2 (was 2× before it).
+TARGET_RATIO = 1.5
 ENGINE_STEPS = (
     "criar",
     "enviar",
@@ -59,7 +60,8 @@ BARE_STEPS = ("criar", "enviar", "decidir (ajuste)", "reenviar", "decidir (resol
 
 class EngineLifecycle:
     def __init__(self, svc: Any, maria: common.Person, ana: common.Person) -> None:
-        self.svc, self.maria, self.ana = svc, maria.actor, ana.actor
+        # As the web passes them (groups from the process's copy: engine.groups.GroupCache).
+        self.svc, self.maria, self.ana = svc, maria.signed_in(svc), ana.signed_in(svc)
 
     def _task(self, chamado_id: int, group: str) -> int:
         from sqlalchemy import select
@@ -333,7 +335,7 @@ def run(lifecycles: int, warmup: int, profile: bool, time_budget: float) -> dict
         met = ratio <= TARGET_RATIO
         result["verdict"] = verdict(
             met,
-            f"motor ≤ {TARGET_RATIO:.0f}× o SpiffWorkflow puro (medido: {ratio:.2f}×)",
+            f"motor ≤ {TARGET_RATIO:g}× o SpiffWorkflow puro (medido: {ratio:.2f}×)",
             f"{median(eng_wall) * 1000:.1f} ms contra {median(bare_wall) * 1000:.1f} ms; "
             "o perfil segue abaixo",
         )

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import audit, limits
+from engine import audit, limits, revisions
 from engine.errors import Conflict, NotFound, ValidationFailed
-from engine.models import CatalogItem, Revision
+from engine.models import CatalogItem
 from engine.orgaos import fold
 from engine.settings import PROJECT_ROOT
 from engine.users import get_user_by_cpf, parse_cpf
@@ -126,18 +126,14 @@ _ALL_ITEMS = select(
 ).order_by(_ITEMS.c.catalog, _ITEMS.c.position, _ITEMS.c.id)
 
 
-REVISION = "catalogs"  # engine.models.Revision row every catalog change bumps
-_REVISIONS = Revision.__table__
-_BUMP = update(_REVISIONS).where(_REVISIONS.c.name == REVISION).values(value=_REVISIONS.c.value + 1)
+REVISION = revisions.CATALOGS  # the revision row every catalog change bumps
 # For a caller's query to read along with its own row (see CatalogCache).
-REVISION_VALUE = select(_REVISIONS.c.value).where(_REVISIONS.c.name == REVISION).scalar_subquery()
+REVISION_VALUE = revisions.value_of(REVISION)
 
 
 def bump_revision(session: Session) -> None:
     """Tell every process its copy of the catalogs is out of date (at commit)."""
-    if session.connection().execute(_BUMP).rowcount == 0:
-        session.add(Revision(name=REVISION, value=1))  # a database made before 0003's row
-        session.flush()
+    revisions.bump(session, REVISION)
 
 
 class CatalogCache:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
+from engine import revisions
 from engine.errors import NotFound, ValidationFailed
 from engine.models import Group, GroupMember, User
 from engine.users import ROLE_LABELS, ROLES, parse_cpf
@@ -89,6 +90,8 @@ def ensure_for_lanes(session: Session, lanes: Iterable[str | None], now: datetim
         session.add(group)
         groups.append(group)
         created.append(group.name)
+    if created:
+        revisions.bump(session, revisions.GROUPS)
     session.flush()
     return created
 
@@ -117,6 +120,55 @@ def of_user(session: Session, user_id: int, roles: Iterable[str]) -> list[str]:
     return sorted(
         key for key, member_roles, is_listed in rows if is_listed or set(member_roles or ()) & roles
     )
+
+
+# Every group with its member roles and the CPFs listed in it (one row per listed CPF).
+_ALL_MEMBERSHIPS = select(Group.key, Group.member_roles, GroupMember.cpf).outerjoin(
+    GroupMember, GroupMember.group_key == Group.key
+)
+
+
+@dataclass(frozen=True)
+class _Membership:
+    roles: frozenset[str]  # everyone holding one of these platform roles
+    cpfs: frozenset[str]  # and everyone listed by CPF
+
+
+class GroupCache:
+    """Who is in which group, kept per process and re-read only when the groups'
+    revision moved (engine.revisions: every change to groups or members bumps it).
+
+    A request's authentication reads the revision with the person (engine.users
+    ``principal_select``), so a staff action knows its groups without a statement of
+    its own; what it knows is the groups as they were when the request began, like the
+    person's roles. The copy is shared: read-only.
+    """
+
+    def __init__(self) -> None:
+        self._entry: tuple[int, dict[str, _Membership]] | None = None
+
+    def of(self, session: Session, revision: int, cpf: str, roles: Iterable[str]) -> list[str]:
+        """The keys of the groups of the person ``cpf`` holding ``roles`` (as of_user)."""
+        entry = self._entry
+        if entry is None or entry[0] != revision:
+            # Read after the revision: at worst newer than it, and then re-read next time.
+            entry = (revision, _memberships(session))
+            self._entry = entry
+        held = set(roles)
+        return sorted(
+            key for key, m in entry[1].items() if cpf in m.cpfs or not m.roles.isdisjoint(held)
+        )
+
+
+def _memberships(session: Session) -> dict[str, _Membership]:
+    roles: dict[str, frozenset[str]] = {}
+    cpfs: dict[str, set[str]] = {}
+    for key, member_roles, cpf in session.connection().execute(_ALL_MEMBERSHIPS):
+        roles[key] = frozenset(member_roles or ())
+        listed = cpfs.setdefault(key, set())
+        if cpf is not None:
+            listed.add(cpf)
+    return {key: _Membership(roles[key], frozenset(cpfs[key])) for key in roles}
 
 
 @dataclass(frozen=True)
@@ -186,6 +238,7 @@ def create(session: Session, name: str, description: str, roles: list[str], now:
     group = Group(key=key, name=name, description=description, member_roles=roles)
     group.created_at = now
     session.add(group)
+    revisions.bump(session, revisions.GROUPS)
     session.flush()
     return group
 
@@ -200,6 +253,7 @@ def get(session: Session, key: str) -> Group:
 
 def set_roles(session: Session, key: str, roles: list[str]) -> None:
     get(session, key).member_roles = check_roles(roles)
+    revisions.bump(session, revisions.GROUPS)
 
 
 def add_member(session: Session, key: str, raw_cpf: str, now: datetime) -> tuple[str, bool]:
@@ -211,6 +265,7 @@ def add_member(session: Session, key: str, raw_cpf: str, now: datetime) -> tuple
     if session.get(GroupMember, (key, cpf)) is not None:
         return cpf, False
     session.add(GroupMember(group_key=key, cpf=cpf, added_at=now))
+    revisions.bump(session, revisions.GROUPS)
     session.flush()
     return cpf, True
 
@@ -219,7 +274,10 @@ def remove_member(session: Session, key: str, cpf: str) -> bool:
     result = session.execute(
         delete(GroupMember).where(GroupMember.group_key == key, GroupMember.cpf == cpf)
     )
-    return bool(getattr(result, "rowcount", 0))
+    removed = bool(getattr(result, "rowcount", 0))
+    if removed:
+        revisions.bump(session, revisions.GROUPS)
+    return removed
 
 
 def seed(session: Session, path: Path, now: datetime) -> None:
@@ -235,4 +293,5 @@ def seed(session: Session, path: Path, now: datetime) -> None:
                 created_at=now,
             )
             session.add(group)
+            revisions.bump(session, revisions.GROUPS)
     session.flush()

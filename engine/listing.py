@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -24,7 +25,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, func, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    Select,
+    bindparam,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session, lazyload
 
 from engine.errors import ValidationFailed
@@ -200,31 +210,43 @@ def first_page(kind: str) -> ListRequest:
 # --- keyset paging ---------------------------------------------------------------------------
 
 
+_AT = "_cursor_at"
+# Bound per request, and written into the SQL as a literal ("literal_execute"): the
+# planner sees the limit, as when statements were built per request, even in a plan
+# PostgreSQL reuses for a prepared statement (psycopg prepares after 5 executions).
+_CAP = "_count_cap"
+_ID = "_cursor_id"
+_LIMIT = "_limit"
+
+
 def _keyset(
     session: Session,
-    query: Select[T],
-    created: Any,
-    ident: Any,
+    statement: Callable[[str | None, bool], Select[T]],
+    params: dict[str, Any],
     key: Callable[[T], tuple[datetime, int]],
     request: ListRequest,
 ) -> tuple[list[T], str | None, str | None]:
-    """One page of ``query`` in (created desc, id desc) order, from the request's cursor;
-    returns the rows with the cursors of the next and the previous page (None: none)."""
+    """One page in (created desc, id desc) order, from the request's cursor; returns the
+    rows with the cursors of the next and the previous page (None: none).
+
+    ``statement(position, backward)`` is the list's statement for a cursor position
+    ("after", "before" or None) and direction, built once per shape: a page binds its
+    owner (``params``), the cursor and the limit."""
     limit, cursor = request.limit, request.cursor
 
-    def fetch(where: ColumnElement[bool] | None, backward: bool) -> list[T]:
-        q = query if where is None else query.where(where)
-        order = (created, ident) if backward else (created.desc(), ident.desc())
-        return list(session.scalars(q.order_by(*order).limit(limit + 1)).unique())
+    def fetch(position: str | None, backward: bool) -> list[T]:
+        bound = {**params, _LIMIT: limit + 1}
+        if position is not None and cursor is not None:
+            bound.update({_AT: cursor.created_at, _ID: cursor.id})
+        return list(session.scalars(statement(position, backward), bound).unique())
 
     def make(row: T, backward: bool) -> str:
         created_at, row_id = key(row)
         return encode_cursor(Cursor(request.kind, request.view, backward, created_at, row_id))
 
-    position = tuple_(created, ident)
     has_prev = False
     if cursor is not None and cursor.backward:
-        rows = fetch(position > (cursor.created_at, cursor.id), backward=True)
+        rows = fetch("before", backward=True)
         if len(rows) > limit:
             rows, has_next, has_prev = rows[:limit][::-1], True, True
         else:
@@ -232,8 +254,7 @@ def _keyset(
             rows = fetch(None, backward=False)
             rows, has_next = rows[:limit], len(rows) > limit
     else:
-        where = None if cursor is None else position < (cursor.created_at, cursor.id)
-        rows = fetch(where, backward=False)
+        rows = fetch(None if cursor is None else "after", backward=False)
         rows, has_next, has_prev = rows[:limit], len(rows) > limit, cursor is not None
     next_cursor = make(rows[-1], backward=False) if has_next and rows else None
     # An empty page after a cursor (its rows left the view meanwhile) can still go back.
@@ -251,17 +272,40 @@ def _keyset(
 def _capped_count(query: Select[Any], order: Sequence[Any]) -> ScalarSelect[int]:
     # Ordered like the index that serves the view so the database walks it and stops at
     # the cap, as engine.queue does: a requester with 10,000 tickets costs 500 entries.
-    capped = query.order_by(*order).limit(COUNT_CAP).subquery()
+    capped = (
+        query.order_by(*order)
+        .limit(bindparam(_CAP, type_=Integer(), literal_execute=True))
+        .subquery()
+    )
     return select(func.count()).select_from(capped).scalar_subquery()
 
 
 # --- the lists -------------------------------------------------------------------------------
+# Every statement below is built once per shape (view, cursor position, direction) and
+# bound per request: building one costs about as much as running it.
+
+_OWNER = "_owner"
+_GROUPS = "_groups"
 
 
-def _chamados_where(requester_id: int, view: str) -> list[ColumnElement[bool]]:
+def _page(
+    query: Select[T], created: Any, ident: Any, position: str | None, backward: bool
+) -> Select[T]:
+    """``query`` from a cursor position, in keyset order, up to the bound limit."""
+    at = bindparam(_AT, type_=created.type)
+    row = tuple_(created, ident)
+    if position == "after":
+        query = query.where(row < tuple_(at, bindparam(_ID)))
+    elif position == "before":
+        query = query.where(row > tuple_(at, bindparam(_ID)))
+    order = (created, ident) if backward else (created.desc(), ident.desc())
+    return query.order_by(*order).limit(bindparam(_LIMIT, type_=Integer(), literal_execute=True))
+
+
+def _chamados_where(view: str) -> list[ColumnElement[bool]]:
     # "closed_at IS [NOT] NULL" literally: SQLite uses a partial index only when the
     # query repeats its WHERE term (engine.models: ix_chamados_requester_open/closed).
-    where = [Chamado.requester_id == requester_id]
+    where = [Chamado.requester_id == bindparam(_OWNER)]
     if view == "abertos":
         where.append(Chamado.closed_at.is_(None))
     elif view == "encerrados":
@@ -269,16 +313,43 @@ def _chamados_where(requester_id: int, view: str) -> list[ColumnElement[bool]]:
     return where
 
 
+@functools.cache
+def _chamados_page(view: str, position: str | None, backward: bool) -> Select[Chamado]:
+    query = select(Chamado).where(*_chamados_where(view))
+    return _page(query, Chamado.created_at, Chamado.id, position, backward)
+
+
+# The requester's open task on each ticket of a page (the page holds the tickets already).
+_OPEN_TASKS_OF = (
+    select(HumanTask)
+    .options(lazyload(HumanTask.chamado))
+    .where(
+        HumanTask.chamado_id.in_(bindparam("_ids", expanding=True)),
+        HumanTask.state == "ready",
+        HumanTask.assignee_id == bindparam(_OWNER),
+        HumanTask.group == REQUESTER_GROUP,
+    )
+)
+# "todos" is the sum of the two: one count fewer, and still bounded.
+_CHAMADOS_COUNTS = select(
+    *(
+        _capped_count(
+            select(Chamado.id).where(*_chamados_where(view)),
+            (Chamado.created_at.desc(), Chamado.id.desc()),
+        ).label(view)
+        for view in ("abertos", "encerrados")
+    )
+)
+
+
 def requester_chamados(
     session: Session, requester_id: int, request: ListRequest, with_counts: bool = True
 ) -> Page[tuple[Chamado, HumanTask | None]]:
     """One page of the requester's tickets, each with the requester's open task on it."""
-    query = select(Chamado).where(*_chamados_where(requester_id, request.view))
     rows, next_cursor, prev_cursor = _keyset(
         session,
-        query,
-        Chamado.created_at,
-        Chamado.id,
+        functools.partial(_chamados_page, request.view),
+        {_OWNER: requester_id},
         lambda c: (c.created_at, c.id),
         request,
     )
@@ -287,30 +358,12 @@ def requester_chamados(
         open_tasks = {
             t.chamado_id: t
             for t in session.scalars(
-                select(HumanTask)
-                .options(lazyload(HumanTask.chamado))  # the page holds the tickets already
-                .where(
-                    HumanTask.chamado_id.in_([c.id for c in rows]),
-                    HumanTask.state == "ready",
-                    HumanTask.assignee_id == requester_id,
-                    HumanTask.group == REQUESTER_GROUP,
-                )
+                _OPEN_TASKS_OF, {"_ids": [c.id for c in rows], _OWNER: requester_id}
             )
         }
     counts: dict[str, int] = {}
     if with_counts:
-        order = (Chamado.created_at.desc(), Chamado.id.desc())
-        # "todos" is the sum of the two: one count fewer, and still bounded.
-        found = session.execute(
-            select(
-                *(
-                    _capped_count(
-                        select(Chamado.id).where(*_chamados_where(requester_id, view)), order
-                    ).label(view)
-                    for view in ("abertos", "encerrados")
-                )
-            )
-        ).one()
+        found = session.execute(_CHAMADOS_COUNTS, {_OWNER: requester_id, _CAP: COUNT_CAP}).one()
         counts = {"abertos": int(found.abertos), "encerrados": int(found.encerrados)}
         counts["todos"] = counts["abertos"] + counts["encerrados"]
     return Page(
@@ -324,21 +377,25 @@ def requester_chamados(
     )
 
 
+@functools.cache
+def _tasks_page(position: str | None, backward: bool) -> Select[HumanTask]:
+    query = select(HumanTask).where(
+        HumanTask.assignee_id == bindparam(_OWNER),
+        HumanTask.state == "ready",
+        HumanTask.group.in_(bindparam(_GROUPS, expanding=True)),
+    )
+    return _page(query, HumanTask.created_at, HumanTask.id, position, backward)
+
+
 def assigned_tasks(
     session: Session, user_id: int, groups: Sequence[str], request: ListRequest
 ) -> Page[HumanTask]:
     """One page of the ready tasks assigned to the user in ``groups``, with their tickets
     (HumanTask.chamado is joined): their requester tasks and the analyses they hold."""
-    query = select(HumanTask).where(
-        HumanTask.assignee_id == user_id,
-        HumanTask.state == "ready",
-        HumanTask.group.in_(list(groups)),
-    )
     rows, next_cursor, prev_cursor = _keyset(
         session,
-        query,
-        HumanTask.created_at,
-        HumanTask.id,
+        _tasks_page,
+        {_OWNER: user_id, _GROUPS: list(groups)},
         lambda t: (t.created_at, t.id),
         request,
     )

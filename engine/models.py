@@ -283,6 +283,21 @@ class Chamado(Base):
             sqlite_where=text("closed_at IS NULL AND submitted_at IS NOT NULL"),
             postgresql_where=text("closed_at IS NULL AND submitted_at IS NOT NULL"),
         ),
+        # The queue's filters look each open task's ticket up by id: on PostgreSQL these
+        # columns in the index make the look-up index-only (migration 0020, engine.queue;
+        # a SQLite table is its rowid's B-tree, the look-up reads the row anyway).
+        Index(
+            "ix_chamados_queue_filters",
+            "id",
+            postgresql_include=[
+                "orgao_id",
+                "categoria",
+                "process_version_id",
+                "adjustment_rounds",
+                "overdue",
+                "analysis_due_at",
+            ],
+        ),
         # The retention job: closed tickets still holding personal data, oldest first.
         Index(
             "ix_chamados_retention",
@@ -349,10 +364,23 @@ class HumanTask(Base):
 
     __tablename__ = "human_tasks"
     __table_args__ = (
-        Index("ix_human_tasks_queue", "group", "state", "assignee_id", "created_at"),
+        # The queue's views; on PostgreSQL with chamado_id, so a filtered count reads the
+        # index alone (migration 0020, engine.queue; SQLite keeps the keys only).
+        Index(
+            "ix_human_tasks_queue",
+            "group",
+            "state",
+            "assignee_id",
+            "created_at",
+            postgresql_include=["chamado_id"],
+        ),
         # "Todas em aberto": every open task of a group, oldest first, without a sort.
-        Index("ix_human_tasks_open", "group", "state", "created_at"),
-        Index("ix_human_tasks_chamado", "chamado_id", "state"),
+        Index(
+            "ix_human_tasks_open", "group", "state", "created_at", postgresql_include=["chamado_id"]
+        ),
+        # One ticket's tasks: by state, or of the staff's groups (the access checks,
+        # ``chamado_id = ? AND "group" IN (…)``; migration 0020).
+        Index("ix_human_tasks_chamado", "chamado_id", "group", "state"),
         # A person's own ready tasks, newest first, paged by keyset (engine.listing).
         Index("ix_human_tasks_assignee", "assignee_id", "state", "created_at", "id"),
     )

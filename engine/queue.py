@@ -9,10 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
+from functools import lru_cache
+from typing import Any, TypeVar
 
-from sqlalchemy import ScalarSelect, Select, false, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    Integer,
+    ScalarSelect,
+    Select,
+    bindparam,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.sql import Executable
 
 from engine.models import Chamado, HumanTask, Orgao, ProcessVersion
 from engine.orgaos import display
@@ -61,56 +74,121 @@ class QueuePage:
     incidents: list[Chamado] = field(default_factory=list)
 
 
-def _base(groups: list[str]) -> Select[HumanTask]:
-    return select(HumanTask).where(HumanTask.state == "ready", HumanTask.group.in_(groups))
+# Statements are built once per *shape* of a request — the view and which filters are
+# present — with bind parameters for every value (the groups as an expanding list), and
+# kept: a call only binds its values. Building the counts and page statements of a
+# request costs more CPU than running them on a small database (see tests/test_queue.py).
+# Unknown filter values (see _MAX_ID, _MAX_CODE) are part of the shape: they match
+# nothing, with no value to bind.
+_GROUPS: BindParameter[Any] = bindparam("groups", expanding=True)
+_SITUACOES = ("novo", "reenviado", "atrasado")
 
 
-def _apply(
-    query: Select[HumanTask], f: QueueFilters, user_id: int, now: datetime
-) -> Select[HumanTask]:
-    if f.view == "disponiveis":
-        query = query.where(HumanTask.assignee_id.is_(None))
-    elif f.view == "minhas":
-        query = query.where(HumanTask.assignee_id == user_id)
+@dataclass(frozen=True)
+class _Shape:
+    view: str
+    groups: bool  # the actor is in some group (else only the incidents are counted)
+    group: bool
+    orgao: bool | None  # None: no filter; False: a value no ticket can have
+    categoria: bool | None
+    process: bool
+    situacao: str | None  # one of _SITUACOES, "?" for another value (joins, filters nothing)
+    min_age: bool
+
+    @property
+    def ticket_filters(self) -> bool:
+        return bool(
+            self.orgao is not None or self.categoria is not None or self.situacao or self.process
+        )
+
+    @property
+    def unfiltered(self) -> bool:
+        return not (self.ticket_filters or self.group or self.min_age)
+
+
+def _shape(f: QueueFilters, groups: list[str]) -> _Shape:
+    situacao = None
+    if f.situacao:
+        situacao = f.situacao if f.situacao in _SITUACOES else "?"
+    return _Shape(
+        view=f.view,
+        groups=bool(groups),
+        group=bool(f.group),
+        orgao=None if not f.orgao_id else 0 < f.orgao_id <= _MAX_ID,
+        categoria=(
+            None if not f.categoria else len(f.categoria) <= _MAX_CODE and "\x00" not in f.categoria
+        ),
+        process=bool(f.process_id),
+        situacao=situacao,
+        min_age=bool(f.min_age_days),
+    )
+
+
+def _params(f: QueueFilters, groups: list[str], user_id: int, now: datetime) -> dict[str, object]:
+    """The values a shape's statements bind (extra ones are ignored by the driver call)."""
+    params: dict[str, object] = {"groups": groups, "user_id": user_id, "now": now}
     if f.group:
-        query = query.where(HumanTask.group == f.group)
-    if f.orgao_id or f.categoria or f.situacao or f.process_id:
+        params["group"] = f.group
+    if f.orgao_id:
+        params["orgao_id"] = f.orgao_id
+    if f.categoria:
+        params["categoria"] = f.categoria
+    if f.process_id:
+        params["process_id"] = f.process_id
+    if f.min_age_days:
+        params["age_cutoff"] = now - timedelta(days=min(f.min_age_days, MAX_AGE_DAYS))
+    return params
+
+
+def _base() -> Select[HumanTask]:
+    return select(HumanTask).where(HumanTask.state == "ready", HumanTask.group.in_(_GROUPS))
+
+
+def _apply(query: Select[HumanTask], shape: _Shape) -> Select[HumanTask]:
+    if shape.view == "disponiveis":
+        query = query.where(HumanTask.assignee_id.is_(None))
+    elif shape.view == "minhas":
+        query = query.where(HumanTask.assignee_id == bindparam("user_id"))
+    if shape.group:
+        query = query.where(HumanTask.group == bindparam("group"))
+    if shape.ticket_filters:
         # The ticket's columns only when a filter reads them: the tab counts stay on
         # the task index alone.
         query = query.join(Chamado, Chamado.id == HumanTask.chamado_id)
-    query = _ticket_filters(query, f, now)
-    if f.min_age_days:
-        days = min(f.min_age_days, MAX_AGE_DAYS)
-        query = query.where(HumanTask.created_at <= now - timedelta(days=days))
+    query = _ticket_filters(query, shape)
+    if shape.min_age:
+        query = query.where(HumanTask.created_at <= bindparam("age_cutoff"))
     return query
 
 
-def _ticket_filters(query: Select[T], f: QueueFilters, now: datetime) -> Select[T]:
+def _ticket_filters(query: Select[T], shape: _Shape) -> Select[T]:
     """The filters on the ticket's own columns (the query selects or joins Chamado)."""
-    if f.orgao_id:
-        known = 0 < f.orgao_id <= _MAX_ID
-        query = query.where(Chamado.orgao_id == f.orgao_id if known else false())
-    if f.categoria:
-        known = len(f.categoria) <= _MAX_CODE and "\x00" not in f.categoria
-        query = query.where(Chamado.categoria == f.categoria if known else false())
-    if f.process_id:
-        query = query.join(ProcessVersion, ProcessVersion.id == Chamado.process_version_id).where(
-            ProcessVersion.process_id == f.process_id
+    if shape.orgao is not None:
+        query = query.where(Chamado.orgao_id == bindparam("orgao_id") if shape.orgao else false())
+    if shape.categoria is not None:
+        query = query.where(
+            Chamado.categoria == bindparam("categoria") if shape.categoria else false()
         )
-    if f.situacao == "novo":
+    if shape.process:
+        query = query.join(ProcessVersion, ProcessVersion.id == Chamado.process_version_id).where(
+            ProcessVersion.process_id == bindparam("process_id")
+        )
+    if shape.situacao == "novo":
         query = query.where(Chamado.adjustment_rounds == 0)
-    elif f.situacao == "reenviado":
+    elif shape.situacao == "reenviado":
         query = query.where(Chamado.adjustment_rounds > 0)
-    elif f.situacao == "atrasado":
+    elif shape.situacao == "atrasado":
         # The SLA timer sets the flag; the due date also covers a scheduler running late.
-        query = query.where(or_(Chamado.overdue.is_(True), Chamado.analysis_due_at < now))
+        query = query.where(
+            or_(Chamado.overdue.is_(True), Chamado.analysis_due_at < bindparam("now"))
+        )
     return query
 
 
-def _incidents(f: QueueFilters, now: datetime) -> Select[Chamado]:
+def _incidents(shape: _Shape) -> Select[Chamado]:
     """Tickets in a technical incident (ix_chamados_incidents holds only those)."""
     query = select(Chamado).where(Chamado.incident_at.is_not(None))
-    return _ticket_filters(query, f, now)
+    return _ticket_filters(query, shape)
 
 
 def orgaos_for_filter(session: Session) -> list[tuple[int, str]]:
@@ -135,14 +213,70 @@ def _capped_count(query: Select[HumanTask], view: str) -> ScalarSelect[int]:
     # tickets) to keep the oldest 500; ordered by the whole key of
     # ix_human_tasks_queue it reads 500 index entries. Which rows are counted does
     # not matter, only that the walk can stop.
+    # It selects no column (a constant), so the walk reads the index alone: SQLite's
+    # indexes hold the rowid but not chamado_id, PostgreSQL's the INCLUDEd chamado_id
+    # but not the id (migration 0020).
     order = _OPEN if view == "todas" else _BY_ASSIGNEE
-    capped = query.with_only_columns(HumanTask.id).order_by(*order).limit(COUNT_CAP).subquery()
+    capped = (
+        query.with_only_columns(literal_column("1")).order_by(*order).limit(COUNT_CAP).subquery()
+    )
     return select(func.count()).select_from(capped).scalar_subquery()
 
 
 def _capped_incidents(query: Select[Chamado]) -> ScalarSelect[int]:
     capped = query.with_only_columns(Chamado.id).order_by(*_INCIDENT_ORDER).limit(COUNT_CAP)
     return select(func.count()).select_from(capped.subquery()).scalar_subquery()
+
+
+_UNFILTERED = {view: _Shape(view, True, False, None, None, False, None, False) for view in VIEWS}
+_PAGE = (bindparam("limit", type_=Integer), bindparam("offset", type_=Integer))
+
+
+@dataclass(frozen=True)
+class _Statements:
+    counts: Executable  # one row: a capped count per label
+    items: Select[HumanTask] | Select[Chamado] | None  # None: no page to read
+
+
+@lru_cache(maxsize=512)  # shapes are few (views × which filters); the cap bounds the rest
+def _statements(shape: _Shape) -> _Statements:
+    """The counts statement and the page statement of one shape, built once."""
+    incidents_view = shape.view == INCIDENTS
+    unfiltered = shape.unfiltered
+    # The page's total and every tab's count in one statement (one round trip, one
+    # execution); the page's own total doubles as its tab's count when unfiltered.
+    counted: dict[str, ScalarSelect[int]] = {}
+    if incidents_view:
+        counted["total"] = _capped_incidents(_incidents(shape))
+    elif shape.groups:
+        counted["total"] = _capped_count(_apply(_base(), shape), shape.view)
+    for view in VIEWS:
+        if shape.groups and not (unfiltered and view == shape.view):
+            counted[view] = _capped_count(_apply(_base(), _UNFILTERED[view]), view)
+    if not (unfiltered and incidents_view):
+        counted[INCIDENTS] = _capped_incidents(_incidents(_UNFILTERED["todas"]))
+    counts = select(*(count.label(name) for name, count in counted.items()))
+    items: Select[HumanTask] | Select[Chamado] | None = None
+    if incidents_view:
+        items = (
+            _incidents(shape)
+            .options(joinedload(Chamado.orgao))
+            .order_by(*_INCIDENT_ORDER)
+            .limit(_PAGE[0])
+            .offset(_PAGE[1])
+        )
+    elif shape.groups:
+        items = (
+            _apply(_base(), shape)
+            .options(
+                joinedload(HumanTask.chamado).joinedload(Chamado.orgao),
+                joinedload(HumanTask.assignee),
+            )
+            .order_by(HumanTask.created_at, HumanTask.id)
+            .limit(_PAGE[0])
+            .offset(_PAGE[1])
+        )
+    return _Statements(counts, items)
 
 
 def list_queue(
@@ -154,23 +288,9 @@ def list_queue(
     page_size: int = 20,
 ) -> QueuePage:
     incidents_view = filters.view == INCIDENTS
-    query = _apply(_base(groups), filters, user_id, now)
-    unfiltered = filters == QueueFilters(view=filters.view, page=filters.page)
-    # The page's total and every tab's count in one statement (one round trip, one
-    # execution); the page's own total doubles as its tab's count when unfiltered.
-    counted: dict[str, ScalarSelect[int]] = {}
-    if incidents_view:
-        counted["total"] = _capped_incidents(_incidents(filters, now))
-    elif groups:
-        counted["total"] = _capped_count(query, filters.view)
-    for view in VIEWS:
-        if groups and not (unfiltered and view == filters.view):
-            tab = _apply(_base(groups), QueueFilters(view=view), user_id, now)
-            counted[view] = _capped_count(tab, view)
-    if not (unfiltered and incidents_view):
-        counted[INCIDENTS] = _capped_incidents(_incidents(QueueFilters(view=INCIDENTS), now))
-    counts_row = select(*(count.label(name) for name, count in counted.items()))
-    found = session.execute(counts_row).one()._mapping
+    statements = _statements(_shape(filters, groups))
+    params = _params(filters, groups, user_id, now)
+    found = session.execute(statements.counts, params).one()._mapping
     total = int(found.get("total", 0))
     counts = {
         view: int(found[view]) if view in found else total if view == filters.view else 0
@@ -178,28 +298,11 @@ def list_queue(
     }
     pages = max(1, -(-total // page_size))
     page = min(max(1, filters.page), pages)
-    if incidents_view:
-        incidents = list(
-            session.scalars(
-                _incidents(filters, now)
-                .options(joinedload(Chamado.orgao))
-                .order_by(*_INCIDENT_ORDER)
-                .limit(page_size)
-                .offset((page - 1) * page_size)
-            )
-        )
-        return QueuePage([], total, page, pages, counts, incidents=incidents)
-    if not groups:
+    if statements.items is None:
         return QueuePage([], 0, 1, 1, counts)
-    items = list(
-        session.scalars(
-            query.options(
-                joinedload(HumanTask.chamado).joinedload(Chamado.orgao),
-                joinedload(HumanTask.assignee),
-            )
-            .order_by(HumanTask.created_at, HumanTask.id)
-            .limit(page_size)
-            .offset((page - 1) * page_size)
-        ).unique()
-    )
+    params.update(limit=page_size, offset=(page - 1) * page_size)
+    if incidents_view:
+        incidents = list(session.scalars(statements.items, params))
+        return QueuePage([], total, page, pages, counts, incidents=incidents)
+    items = list(session.scalars(statements.items, params).unique())
     return QueuePage(items=items, total=total, page=page, pages=pages, counts=counts)

@@ -90,12 +90,7 @@ def sync(
         created.append(row)
         open_groups.add(group)
     completed = wf.is_completed()
-    found = derive_status(
-        bundle,
-        [t.task_spec.bpmn_id for t in ready.values()],
-        runtime.end_event(wf, bundle) if completed else None,
-        completed,
-    )
+    found = status_of(bundle, wf, list(ready.values()))
     if chamado.incident_at is not None:
         # Rows synced while a step waits for a retry (a designer moved the ticket to a
         # new version): the ticket stays in its incident until the step runs.
@@ -108,6 +103,22 @@ def sync(
     if completed and chamado.closed_at is None:
         chamado.closed_at = now
     return created, open_groups
+
+
+def status_of(
+    bundle: ProcessBundle, wf: BpmnWorkflow, ready: list[Any] | None = None
+) -> policy.Status:
+    """The status the model gives the instance where ``wf`` stands (``ready``: its ready
+    human tasks, when the caller has them)."""
+    if ready is None:
+        ready = runtime.ready_human_tasks(wf)
+    completed = wf.is_completed()
+    return derive_status(
+        bundle,
+        [t.task_spec.bpmn_id for t in ready],
+        runtime.end_event(wf, bundle) if completed else None,
+        completed,
+    )
 
 
 def derive_status(

@@ -51,6 +51,7 @@ class Unit:
     orgao_labels: orgaos.LabelCache = field(default_factory=orgaos.LabelCache)
     form_cache: dict[Any, dict[str, Any]] = field(default_factory=dict)
     catalog_cache: catalogs.CatalogCache = field(default_factory=catalogs.CatalogCache)
+    group_cache: groups.GroupCache = field(default_factory=groups.GroupCache)
     # Records of staff reads waiting for SQLite's write lock (engine.access_log).
     access_buffer: access_log.Buffer = field(default_factory=access_log.Buffer)
 

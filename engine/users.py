@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Connection, FromClause, Row, Select, bindp
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, revisions
 from engine.errors import Conflict, ValidationFailed
 from engine.identity import Identity
 from engine.models import RoleGrant, User, utcnow
@@ -124,6 +124,9 @@ class Principal:
     social_name: str | None
     email: str | None
     roles: frozenset[str]
+    # The groups' revision as this statement read it (engine.groups.GroupCache): the
+    # person's groups are then known without a statement of their own.
+    groups_revision: int | None = None
 
     @property
     def display_name(self) -> str:
@@ -137,6 +140,7 @@ class Principal:
 _USERS = User.__table__.c
 _GRANTS = RoleGrant.__table__
 PRINCIPAL_COLUMNS = (_USERS.id, _USERS.cpf, _USERS.name, _USERS.social_name, _USERS.email)
+_GROUPS_REVISION = revisions.value_of(revisions.GROUPS).label("groups_revision")
 
 
 def principal_select(
@@ -144,14 +148,15 @@ def principal_select(
     via: FromClause | None = None,
     on: ColumnElement[bool] | None = None,
 ) -> Select[Any]:
-    """users LEFT JOIN role_grants, selecting PRINCIPAL_COLUMNS, the role and ``extra``.
+    """users LEFT JOIN role_grants, selecting PRINCIPAL_COLUMNS, the role, the groups'
+    revision and ``extra``.
 
     ``via`` (joined to users ``on``) comes first in the FROM, so the planner starts from
     it: api_tokens, found by its hash, for a token's owner.
     """
     users_table = User.__table__
     base = users_table if via is None else via.join(users_table, on)
-    return select(*PRINCIPAL_COLUMNS, _GRANTS.c.role, *extra).select_from(
+    return select(*PRINCIPAL_COLUMNS, _GRANTS.c.role, _GROUPS_REVISION, *extra).select_from(
         base.outerjoin(_GRANTS, _GRANTS.c.cpf == _USERS.cpf)
     )
 
@@ -168,6 +173,7 @@ def principal_from_rows(rows: Sequence[Row[Any]]) -> Principal | None:
         social_name=first.social_name,
         email=first.email,
         roles=frozenset(row.role for row in rows if row.role is not None),
+        groups_revision=first.groups_revision,
     )
 
 

@@ -452,6 +452,10 @@ def test_refused_changes_keep_what_was_typed(app: Flask) -> None:
 
 
 def test_edit_label_keeps_code(app: Flask) -> None:
+    maria, actor = requester(app)
+    # The form drawn before the edit (the process's copy of the catalogs read then)...
+    tag = option_tag(informacoes_page(app, maria, actor), "erro_api")
+    assert tag is not None and tag.group(1).strip() != "Erro em API"
     admin = admin_client(app)
     resp = post_action(
         admin, "tipo_problema", action="update", code="erro_api", label="Erro em API", help=""
@@ -459,10 +463,32 @@ def test_edit_label_keeps_code(app: Flask) -> None:
     assert resp.status_code == 302 and resp.headers["Location"].endswith("#item-erro_api")
     page = shown(admin.get("/admin/catalogos/tipo_problema"))
     assert 'Item "Erro em API" atualizado.' in page
-    maria, actor = requester(app)
+    # ...and the next one, with the new label.
     tag = option_tag(informacoes_page(app, maria, actor), "erro_api")
     assert tag is not None and tag.group(1).strip() == "Erro em API"
     assert audit_actions(app) == ["catalogo.editar"]
+
+
+def test_a_relabelled_item_shows_on_tickets_sent_before_at_once(app: Flask) -> None:
+    """Ticket pages label answers from the process's copy of the catalogs, read again
+    when the catalogs' revision moves: an edit shows on the very next page."""
+    svc: Chamados = app.extensions["chamados"]
+    maria, actor = requester(app)
+    c = svc.requests.start_chamado(actor, "chamado")
+    svc.requests.complete_task(
+        actor,
+        open_task(svc, c.id).id,
+        registration(tipo_problema="erro_api"),
+        chamado(svc, c.id).version,
+    )
+    before = text(maria.get(f"/chamados/{c.id}"))  # the copy is read here
+    assert "Erro em API" not in before
+    admin = admin_client(app)
+    resp = post_action(
+        admin, "tipo_problema", action="update", code="erro_api", label="Erro em API", help=""
+    )
+    assert resp.status_code == 302
+    assert "Erro em API" in text(maria.get(f"/chamados/{c.id}"))
 
 
 def test_move_and_retire_last(app: Flask) -> None:

@@ -125,6 +125,21 @@ def test_resolve_path(svc: Chamados, maria: ActorRef, ana: ActorRef) -> None:
     assert any(e.message == "Bug no conector." and not e.public for e in internal.events)
 
 
+def test_the_requester_reads_this_rounds_request_not_an_earlier_one(
+    svc: Chamados, maria: ActorRef, ana: ActorRef
+) -> None:
+    """The tracking page and the task's form say what the analyst asked in this round."""
+    cid = submit_registration(svc, maria)
+    for asked in ("Informe o erro exato.", "Anexe a tela do erro."):
+        decide(svc, ana, cid, {"decisao": "ajuste", "ajuste_solicitado": asked})
+        task = open_task(svc, cid)
+        assert svc.requests.tracking(maria, cid).request_message == asked
+        form = svc.requests.task_form(maria, task.id)
+        assert form.request_message == asked
+        svc.requests.complete_task(maria, task.id, form.data, chamado(svc, cid).version)
+        assert svc.requests.tracking(maria, cid).request_message is None  # nothing to do
+
+
 def test_return_path_with_reason(svc: Chamados, maria: ActorRef, ana: ActorRef) -> None:
     cid = submit_registration(svc, maria)
     decide(svc, ana, cid, {"decisao": "devolver", "motivo_devolucao": "conta_govbr"})

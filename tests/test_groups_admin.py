@@ -19,12 +19,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from engine import users
 from engine.errors import Forbidden, NotFound, ValidationFailed
 from engine.models import AuditEvent, Group, GroupMember, HumanTask, User
 from engine.queue import QueueFilters
 from engine.service import ActorRef, Chamados
+from engine.users import Principal
 from tests.conftest import add_person
 from tests.test_api import ANALYST_LANE, PARECER_SCHEMA, PEDIDO_SCHEMA, TINY_BPMN
 from tests.test_auth import build_app, set_session_user
@@ -535,3 +537,45 @@ def test_refused_group_keeps_what_was_typed(app: Flask) -> None:
     assert "checked" in input_tag(page, "grupo-equipe-tecnica-papel-analyst")
     assert "checked" not in input_tag(page, "grupo-equipe-de-negocio-papel-analyst")
     assert audit_rows(svc) == []
+
+
+def test_signed_in_staff_see_group_changes_made_in_another_process_at_once(
+    svc: Chamados, carlos: ActorRef, maria: ActorRef, ana: ActorRef
+) -> None:
+    """A request knows the person's groups from its process's copy (GroupCache), checked
+    against the groups' revision its authentication read: edits made through another
+    process apply to the very next request, and an unchanged revision costs no statement."""
+    other = Chamados.from_settings(svc.settings)  # another worker, with its own copy
+
+    def signed_in(actor: ActorRef) -> Principal:
+        # What each request's authentication reads: person, roles, the groups' revision.
+        found = other.unit.read_one(lambda conn: users.principal(conn, actor.id))
+        assert found is not None and found.groups_revision is not None
+        return found
+
+    try:
+        cid = start_pedido_review(svc, maria)
+        assert queue_titles(other, signed_in(ana)) == []
+        svc.admin.add_group_member(carlos, "equipe-tecnica", "111.444.777-35")
+        assert queue_titles(other, signed_in(ana)) == ["Parecer técnico"]
+        svc.admin.remove_group_member(carlos, "equipe-tecnica", ANA)
+        assert queue_titles(other, signed_in(ana)) == []
+        with pytest.raises(NotFound):
+            other.analysis.claim(signed_in(ana), open_task(svc, cid, "equipe-tecnica").id)
+        svc.admin.set_group_roles(carlos, "equipe-de-negocio", ["analyst"])
+        assert queue_titles(other, signed_in(ana)) == ["Parecer de negócio"]
+
+        statements: list[str] = []
+        db = other.unit.db
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db, "before_cursor_execute", listener)
+        try:
+            other.requests.my_tasks(signed_in(ana))  # authentication, the page
+            assert not any("group_members" in s for s in statements), statements
+            statements.clear()
+            other.requests.my_tasks(ana)  # no revision (scheduler, CLI): one statement more
+            assert any("group_members" in s for s in statements), statements
+        finally:
+            event.remove(db, "before_cursor_execute", listener)
+    finally:
+        other.unit.db.dispose()

@@ -450,3 +450,25 @@ def test_each_list_is_served_by_its_index(world: World) -> None:
         ), plan
     else:
         assert re.search(r"Index Cond: .*requester_id = .*ROW\(created_at, id\) <", plan), plan
+
+
+def test_pages_bind_statements_built_once(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building a statement costs about as much as running it: after the first page of
+    each shape, pages (any cursor, any owner) only bind values."""
+    svc = world.svc
+    first = svc.requests.my_chamados(world.maria, listing.ListRequest(listing.CHAMADOS, "todos", 2))
+    svc.requests.my_tasks(world.maria)
+    assert first.next_cursor is not None
+    after = listing.decode_cursor(first.next_cursor)
+    svc.requests.my_chamados(world.maria, listing.ListRequest(listing.CHAMADOS, "todos", 2, after))
+
+    def no_new_statement(*_a: object, **_k: object) -> None:
+        raise AssertionError("um comando SQL construído por requisição")
+
+    monkeypatch.setattr(listing, "select", no_new_statement)
+    monkeypatch.setattr(listing, "tuple_", no_new_statement)
+    again = svc.requests.my_chamados(
+        world.joao, listing.ListRequest(listing.CHAMADOS, "todos", 2, after)
+    )
+    assert svc.requests.my_tasks(world.joao).items
+    assert again.counts

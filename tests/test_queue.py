@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import insert
 
@@ -81,3 +82,112 @@ def test_every_tab_is_counted_in_one_statement(
     assert (filtered.total, filtered.items, filtered.counts) == (0, [], every_tab)
     kept = svc.analysis.queue(ana, QueueFilters(view="minhas", categoria="erro_api"))
     assert (kept.total, kept.counts) == (3, every_tab)
+
+
+def test_statements_are_built_once_per_shape_and_bind_each_calls_values(
+    svc: Chamados, maria: ActorRef, ana: ActorRef, bruno: ActorRef
+) -> None:
+    """A call only binds its values: the statements of a shape (the view and which filters
+    are present) are built once and reused, whatever the values — and the values still
+    decide the result (nothing of one call is baked into the kept statements)."""
+    from sqlalchemy import select
+
+    from engine import queue
+    from engine.models import Chamado
+
+    first, second = submit_registration(svc, maria), submit_registration(svc, maria)
+    with svc.unit.transaction() as s:
+        orgao = s.scalar(select(Chamado.orgao_id).where(Chamado.id == first))
+        assert orgao is not None
+        retyped = s.get(Chamado, second)
+        assert retyped is not None
+        retyped.categoria = "outra_categoria"
+    svc.analysis.claim(bruno, svc.analysis.queue(bruno, QueueFilters()).items[0].id)
+
+    queue._statements.cache_clear()
+    by_orgao = svc.analysis.queue(ana, QueueFilters(orgao_id=orgao))
+    other_orgao = svc.analysis.queue(ana, QueueFilters(orgao_id=orgao + 1))
+    assert [t.chamado_id for t in by_orgao.items] == [second]  # the first is bruno's
+    assert (other_orgao.total, other_orgao.items) == (0, [])
+    mine, his = (svc.analysis.queue(who, QueueFilters(view="minhas")) for who in (ana, bruno))
+    assert (mine.total, [t.chamado_id for t in his.items]) == (0, [first])
+    typed = svc.analysis.queue(bruno, QueueFilters(view="todas", categoria="outra_categoria"))
+    assert [t.chamado_id for t in typed.items] == [second]
+    # Three shapes (órgão, "minhas", todas + category), each built once.
+    assert queue._statements.cache_info().misses == 3
+    assert queue._statements.cache_info().hits == 2
+    groups = ["analyst"]
+    kept = queue._statements(queue._shape(QueueFilters(orgao_id=orgao), groups))
+    assert kept is queue._statements(queue._shape(QueueFilters(orgao_id=orgao + 7), groups))
+    # A value no ticket can have is a shape of its own (it matches nothing, unbound).
+    huge = svc.analysis.queue(ana, QueueFilters(orgao_id=2**40))
+    assert (huge.total, huge.items) == (0, [])
+
+
+def test_a_filtered_count_reads_only_columns_its_indexes_hold() -> None:
+    """A filter walks the open tasks and looks each one's ticket up until the cap: with
+    a million tickets, only index-only look-ups keep that within 1.2× of a small queue
+    (bench/queue_scale.py). Every column the counts read, of either table, must be in
+    the index that serves that side of the walk (migration 0020)."""
+    from sqlalchemy import Column
+    from sqlalchemy.sql import visitors
+
+    from engine import queue
+    from engine.models import Chamado, HumanTask
+
+    def index(table: object, name: str) -> set[str]:
+        """The columns an index holds on PostgreSQL: its keys and its INCLUDE."""
+        found = next(i for i in table.indexes if i.name == name)  # type: ignore[attr-defined]
+        included = found.dialect_options["postgresql"]["include"] or []
+        return {c.name for c in found.columns} | set(included)
+
+    tasks_side = index(HumanTask.__table__, "ix_human_tasks_queue")
+    assert tasks_side - {"assignee_id"} == index(HumanTask.__table__, "ix_human_tasks_open")
+    tickets_side = index(Chamado.__table__, "ix_chamados_queue_filters")
+    everything = dict(orgao_id=3, categoria="x", process_id="chamado", min_age_days=2)
+    for view in queue.VIEWS:
+        for situacao in ("novo", "reenviado", "atrasado"):
+            filters = QueueFilters(view=view, situacao=situacao, **everything)  # type: ignore[arg-type]
+            counts: Any = queue._statements(queue._shape(filters, ["analyst"])).counts
+            read = {
+                (el.table.name, el.name)
+                for el in visitors.iterate(counts)
+                if isinstance(el, Column) and el.table is not None
+            }
+            assert {c for t, c in read if t == "human_tasks"} <= tasks_side
+            assert {c for t, c in read if t == "chamados"} - {"incident_at"} <= tickets_side, read
+
+
+def test_task_rows_are_never_read_by_a_parallel_plan_on_postgresql(svc: Chamados) -> None:
+    """Every read of human_tasks is a short walk (a cap, a page): a parallel plan's workers
+    start slower than it runs (migration 0020). SQLite has no parallel plans."""
+    import pytest
+    from sqlalchemy import text
+
+    with svc.unit.db.connect() as conn:
+        if conn.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL only: SQLite plans no parallel scans")
+        options = conn.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'human_tasks'")
+        ).scalar()
+    assert options is not None and "parallel_workers=0" in options
+
+
+def test_one_tickets_tasks_are_found_by_its_index_on_sqlite(svc: Chamados) -> None:
+    """The staff's access checks read one ticket's tasks of their groups. SQLite has no
+    statistics (the product never runs ANALYZE): with (chamado_id, state) as the ticket's
+    index it walked the group's whole queue index instead (45–210 ms at 100,000 tickets;
+    migration 0020). The ticket's ready tasks still come by the same index."""
+    import pytest
+    from sqlalchemy import exists, select
+
+    with svc.unit.db.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            pytest.skip("SQLite's planner without statistics; PostgreSQL plans by its own")
+        query = select(exists().where(HumanTask.chamado_id == 1, HumanTask.group.in_(["analyst"])))
+        ready = select(HumanTask.id).where(HumanTask.chamado_id == 1, HumanTask.state == "ready")
+        for stmt in (query, ready):
+            compiled = stmt.compile(conn, compile_kwargs={"literal_binds": True})
+            explained = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
+            plan = " ".join(str(r[-1]) for r in explained)
+            assert "INDEX ix_human_tasks_chamado" in plan, plan

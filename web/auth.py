@@ -106,6 +106,9 @@ class CurrentUser:
     display_name: str
     email: str | None
     roles: frozenset[str]
+    # Read with the person on this request: the engine then knows their groups from its
+    # copy (engine.groups.GroupCache) without a statement of its own.
+    groups_revision: int | None = None
 
     @classmethod
     def of(cls, principal: Principal) -> CurrentUser:
@@ -116,6 +119,7 @@ class CurrentUser:
             display_name=principal.display_name,
             email=principal.email,
             roles=principal.roles,
+            groups_revision=principal.groups_revision,
         )
 
     @property

@@ -132,8 +132,10 @@ def serve(bind: str, workers: int, gunicorn_args: tuple[str, ...]) -> None:
         bind,
         "--workers",
         str(workers),
-        "--access-logfile",
-        "-",
+        # No gunicorn access log: every request already writes one JSON line on the
+        # "chamados.request" logger (method, path, status, duration, request id, user);
+        # a second line per request cost ~2 % of a worker's CPU (bench/two_tasks.py).
+        # ``chamados serve --access-logfile -`` still turns it on.
         *gunicorn_args,
     ]
     os.execv(sys.executable, args)

@@ -36,7 +36,6 @@ import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -134,9 +133,15 @@ def _incoming_request_id() -> str | None:
     return raw if _SANE_REQUEST_ID.fullmatch(raw) else None
 
 
+def _new_request_id() -> str:
+    # 32 random hex digits, as uuid4().hex gave, without building a UUID object (a few
+    # microseconds on every request).
+    return os.urandom(16).hex()
+
+
 def _begin_request() -> None:
     g.request_started = time.perf_counter()
-    g.request_id = _incoming_request_id() or uuid.uuid4().hex
+    g.request_id = _incoming_request_id() or _new_request_id()
     g.request_id_token = request_id_var.set(g.request_id)
 
 
@@ -144,7 +149,7 @@ def _finish_request(response: Response) -> Response:
     # Runs on every request: each proxy (request, g) is read once into a local.
     ctx_g = g._get_current_object()
     req = request._get_current_object()  # type: ignore[attr-defined]
-    request_id = ctx_g.get("request_id") or uuid.uuid4().hex
+    request_id = ctx_g.get("request_id") or _new_request_id()
     response.headers[REQUEST_ID_HEADER] = request_id
     now = time.perf_counter()
     elapsed = now - ctx_g.get("request_started", now)

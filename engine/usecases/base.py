@@ -68,6 +68,28 @@ _LAST_SUBMISSION = (
     .order_by(_SUBMISSIONS.c.id.desc())
     .limit(1)
 )
+_LAST_SUBMISSION_AND_REVISION = select(
+    _LAST_SUBMISSION.scalar_subquery().label("data"),
+    catalogs.REVISION_VALUE.label("catalogs_revision"),
+)
+# A ticket's timeline (staff) and its public part (the requester), and its open tasks.
+_TIMELINE = (
+    select(AuditEvent)
+    .where(AuditEvent.chamado_id == bindparam("chamado_id"))
+    .order_by(AuditEvent.at, AuditEvent.id)
+)
+_PUBLIC_TIMELINE = _TIMELINE.where(AuditEvent.public.is_(True))
+_OPEN_TASKS = (
+    select(HumanTask)
+    .options(joinedload(HumanTask.assignee))
+    .where(HumanTask.chamado_id == bindparam("chamado_id"), HumanTask.state == "ready")
+)
+# Every form sent on a ticket, oldest first, each row with the catalogs' revision.
+_SENT_FORMS = (
+    select(Submission, catalogs.REVISION_VALUE.label("catalogs_revision"))
+    .where(Submission.chamado_id == bindparam("chamado_id"))
+    .order_by(Submission.id)
+)
 # The task about to run, its ticket (state, requester), and in the same round trip what
 # the step reads next: the catalogs' revision and the last submitted form.
 _LOCK_TASK = (
@@ -365,10 +387,18 @@ class UseCaseBase:
             raise Forbidden("Sessão inválida: entre novamente.")
         return user
 
-    @staticmethod
-    def _groups(session: Session, actor: Actor) -> list[str]:
-        """The groups whose queues the actor works (engine.groups: by CPF or by role)."""
-        return groups.of_user(session, actor.id, actor.roles)
+    def _groups(self, session: Session, actor: Actor) -> list[str]:
+        """The groups whose queues the actor works (engine.groups: by CPF or by role).
+
+        A signed-in person's request read the groups' revision with them (their CPF and
+        roles too): the process's copy of the groups answers. Other callers (scheduler,
+        CLI) carry neither, and one statement does.
+        """
+        revision: int | None = getattr(actor, "groups_revision", None)
+        cpf: str | None = getattr(actor, "cpf", None)
+        if revision is None or cpf is None:
+            return groups.of_user(session, actor.id, actor.roles)
+        return self.unit.group_cache.of(session, revision, cpf, actor.roles)
 
     @staticmethod
     def _require_roles(actor: Actor, roles: frozenset[str]) -> None:
@@ -461,11 +491,14 @@ class UseCaseBase:
         bundle: specs.ProcessBundle,
         task: HumanTask,
         last_submission: dict[str, Any] | None,
+        catalogs_revision: int | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         schema = bundle.forms.get(task.form_schema or "", {})
         ui = bundle.forms.get(task.form_ui_schema or "", {})
         keep = self._kept_values(task, last_submission)
-        resolved = forms.resolve_catalogs(schema, catalogs.all_catalogs(session), keep or {})
+        # None (a caller without the revision): the copy is read again.
+        options = self.catalog_cache.get(session, catalogs_revision)
+        resolved = forms.resolve_catalogs(schema, options, keep or {})
         return resolved, ui
 
     @staticmethod
@@ -597,6 +630,22 @@ class UseCaseBase:
         )
         return copy.deepcopy(data) if data is not None else None
 
+    def _last_submission_and_revision(
+        self, session: Session, chamado_id: int, form_schema: str | None
+    ) -> tuple[dict[str, Any] | None, int | None]:
+        """The form's last submitted data, as above, and the catalogs' revision (for the
+        process's copy of the catalogs) in the same statement."""
+        row = (
+            session.connection()
+            .execute(
+                _LAST_SUBMISSION_AND_REVISION,
+                {"chamado_id": chamado_id, "form_schema": form_schema},
+            )
+            .one()
+        )
+        data = copy.deepcopy(row.data) if row.data is not None else None
+        return data, row.catalogs_revision
+
     def _attachments(self, session: Session, chamado_id: int) -> list[Attachment]:
         return list(
             session.scalars(
@@ -613,13 +662,15 @@ class UseCaseBase:
         staff see every form the instance's tasks sent.
         """
         bundle = self.bundle(session, chamado.process_version_id)
-        all_catalogs = catalogs.all_catalogs(session)
+        # The forms sent, and with them the catalogs' revision: the process's copy of the
+        # catalogs labels the answers (re-read only when an admin changed a catalog).
+        sent = session.execute(_SENT_FORMS, {"chamado_id": chamado.id}).all()
+        revision = sent[0].catalogs_revision if sent else None
+        all_catalogs = self.catalog_cache.get(session, revision) if sent else {}
         # A form by group: a re-sending replaces the last one, but two groups sending the
         # same form (parallel reviews) are two forms, each titled by its task.
         latest: dict[tuple[str | None, str | None], Submission] = {}
-        for row in session.scalars(
-            select(Submission).where(Submission.chamado_id == chamado.id).order_by(Submission.id)
-        ):
+        for row in (found.Submission for found in sent):
             if public_only and row.group != tasks.REQUESTER_GROUP:
                 continue
             key = (row.form_schema, row.group)
@@ -643,18 +694,15 @@ class UseCaseBase:
             shown.append(ShownForm(title, row.group, row.form_schema, schema, ui, data))
             for name in forms.attachment_fields(schema):
                 referenced |= {a.get("id") for a in data.get(name) or [] if isinstance(a, dict)}
-        events_q = select(AuditEvent).where(AuditEvent.chamado_id == chamado.id)
-        if public_only:
-            events_q = events_q.where(AuditEvent.public.is_(True))
-        events = list(session.scalars(events_q.order_by(AuditEvent.at, AuditEvent.id)))
-        attachments = [a for a in self._attachments(session, chamado.id) if a.id in referenced]
-        open_tasks = list(
-            session.scalars(
-                select(HumanTask)
-                .options(joinedload(HumanTask.assignee))
-                .where(HumanTask.chamado_id == chamado.id, HumanTask.state == "ready")
-            )
+        timeline = _PUBLIC_TIMELINE if public_only else _TIMELINE
+        events = list(session.scalars(timeline, {"chamado_id": chamado.id}))
+        # Only the files the forms shown reference: none referenced, nothing to read.
+        attachments = (
+            [a for a in self._attachments(session, chamado.id) if a.id in referenced]
+            if referenced
+            else []
         )
+        open_tasks = list(session.scalars(_OPEN_TASKS, {"chamado_id": chamado.id}))
         return ChamadoView(
             chamado=chamado,
             process_title=bundle.policy.title,

@@ -96,13 +96,18 @@ class Requests(Recording):
                     wf = runtime.start(bundle)
             except ModelRuntimeError as exc:
                 failure, wf = exc, runtime.create(bundle)
+            # The status the first step gives it, in the INSERT: the step's rows then
+            # leave nothing to write unless they change something else.
+            status = tasks.status_of(bundle, wf) if failure is None else None
             chamado = corewrite.insert(
                 session,
                 Chamado(
                     protocolo=next_protocolo(session, now.year),
                     requester_id=user.id,
                     process_version_id=bundle.version_id,
-                    status="",
+                    status=status.code if status else "",
+                    status_label=status.label if status else None,
+                    status_tone=status.tone if status else None,
                     workflow_state=runtime.dump(bundle, wf),
                     email=user.email,
                     created_at=now,
@@ -217,8 +222,10 @@ class Requests(Recording):
                 task = self._owned_ready_task(session, actor, task_id)
             chamado = task.chamado
             bundle = self.bundle(session, chamado.process_version_id)
-            last = self._last_submission_data(session, chamado.id, task.form_schema)
-            schema, ui = self._form(session, bundle, task, last)
+            last, revision = self._last_submission_and_revision(
+                session, chamado.id, task.form_schema
+            )
+            schema, ui = self._form(session, bundle, task, last, revision)
             data = copy.deepcopy(task.draft_data or {})
             info = bundle.user_tasks.get(task.task_name)
             instructions = info.instructions if info else None
@@ -522,7 +529,11 @@ class Requests(Recording):
                 (t for t in view.open_tasks if t.group == tasks.REQUESTER_GROUP), None
             )
             if view.requester_task is not None:
-                view.request_message = self._request_message(session, view.requester_task)
+                # The model's message when that task opened: a public timeline entry,
+                # among the events the view has read already (as _request_message).
+                opened = view.requester_task.created_at
+                said = [e for e in view.events if e.action == "mensagem" and e.at >= opened]
+                view.request_message = max(said, key=lambda e: e.id).message if said else None
             return view
 
     def add_attachment(
