@@ -381,6 +381,8 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Passed through to gunicorn by ``chamados serve`` (e.g. --worker-class gthread --threads 4).
+    extra_args: list[str] = field(default_factory=list)
     # The tree whose code serves (bench/compare.py runs another commit's checkout).
     root: Path = ROOT
 
@@ -420,6 +422,7 @@ class Server:
                 str(self.workers),
                 "--timeout",
                 "120",
+                *self.extra_args,
             ],
             cwd=self.root,
             env=env,

@@ -22,6 +22,9 @@ The full run's counts, chosen to fit in ~20 minutes on this 2-core machine:
      per query (~4 min, most of it loading the million; --quick: 100,000).
   10. dashboard: the Painel with 10,000 and 1,000,000 tickets on PostgreSQL, 15 requests
      per view (~6 min, most of it loading the million; --quick: 100,000).
+  11. burst: requesters arriving at 2,000 / 8,000 / 16,000 / 32,000 per 5 minutes (open
+     loop) with 20 analysts working the queue, gunicorn + PostgreSQL + a scheduler, 5 min per
+     level (~22 min; --quick: 2,000 and 16,000, 30 s each, ~2 min).
 Benchmarks print verdicts; they never fail on a missed target (exit 1 only on errors).
 """
 
@@ -37,6 +40,7 @@ from typing import Any
 
 from bench import (
     bounds,
+    burst,
     common,
     dashboard_scale,
     engine_overhead,
@@ -60,6 +64,7 @@ ORDER = (
     "mail",
     "search",
     "dashboard",
+    "burst",
 )
 
 
@@ -136,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         "two_tasks": lambda: two_tasks.main(quick),
         "search": lambda: search_scale.main(quick),
         "dashboard": lambda: dashboard_scale.main(quick),
+        "burst": lambda: burst.main(quick),
     }
     failures: list[str] = []
     results: dict[str, Any] = {}
