@@ -52,7 +52,6 @@ import json
 import os
 import random
 import resource
-import subprocess
 import sys
 import threading
 import time
@@ -427,33 +426,11 @@ def bulk_people(svc: Any, count: int, first: int, batch: int = 500) -> list[str]
 # --- the side processes --------------------------------------------------------------------
 
 
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            args,
-            cwd=common.ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 @contextlib.contextmanager
 def side_processes(url: str, instance: Path) -> Iterator[tuple[int, int]]:
     """An aiosmtpd sink and one ``chamados scheduler`` delivering to it: (scheduler, sink)."""
     smtp_port = common.free_port()
-    sink = _spawn(
+    sink = common.spawn(
         [
             sys.executable,
             "-m",
@@ -467,28 +444,12 @@ def side_processes(url: str, instance: Path) -> Iterator[tuple[int, int]]:
         dict(os.environ),
         instance / "smtp.log",
     )
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "INSTANCE_DIR": str(instance),
-        "SECRET_KEY": common.SECRET_KEY,
-        "OIDC_ISSUER": common.UNREACHABLE_OIDC,
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp_port),
-        "PYTHONUNBUFFERED": "1",
-    }
-    # ``chamados scheduler`` as ``python -m web.cli``: this tree's code, not the installed
-    # checkout's (the console script would import that one), like common.Server.
-    scheduler = _spawn(
-        [str(common.VENV_BIN / "python"), "-m", "web.cli", "scheduler"],
-        env,
-        instance / "scheduler.log",
-    )
+    scheduler = common.scheduler(url, instance, smtp_port)
     try:
         yield scheduler.pid, sink.pid
     finally:
-        _stop(scheduler)
-        _stop(sink)
+        common.stop(scheduler)
+        common.stop(sink)
 
 
 def pg_backend_pids(url: str) -> list[int]:

@@ -472,6 +472,45 @@ class Server:
             self.proc.wait(timeout=10)
 
 
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A side process of a benchmark (scheduler, SMTP sink), its output in ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Ends a side process: SIGTERM, then SIGKILL after 20 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def scheduler(url: str, instance: Path, smtp_port: int, **settings: str) -> subprocess.Popen[bytes]:
+    """``chamados scheduler`` delivering to an SMTP server on 127.0.0.1:``smtp_port``, run as
+    ``python -m web.cli`` (this tree's code, as Server), ``settings`` added to its
+    environment (e.g. MAIL_SENDERS)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "INSTANCE_DIR": str(instance),
+        "SECRET_KEY": SECRET_KEY,
+        "OIDC_ISSUER": UNREACHABLE_OIDC,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_port),
+        "PYTHONUNBUFFERED": "1",
+        **settings,
+    }
+    return spawn(
+        [str(VENV_BIN / "python"), "-m", "web.cli", "scheduler"], env, instance / "scheduler.log"
+    )
+
+
 # --- HTTP client -----------------------------------------------------------------------------
 
 

@@ -22,13 +22,10 @@ minute), one connection per message. Target: ≥ 3,200 mails/min sustained and p
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -132,40 +129,6 @@ def _receipts(svc: Any) -> Receipts:
     return Receipts(svc, view.id, bundle.mail_templates, labels, view.protocolo)
 
 
-def _scheduler(url: str, instance: Path, smtp_port: int, senders: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "INSTANCE_DIR": str(instance),
-        "SECRET_KEY": common.SECRET_KEY,
-        "OIDC_ISSUER": common.UNREACHABLE_OIDC,
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp_port),
-        **({"MAIL_SENDERS": str(senders)} if senders else {}),
-        "PYTHONUNBUFFERED": "1",
-    }
-    log = (instance / "scheduler.log").open("wb")
-    proc = subprocess.Popen(
-        [str(common.VENV_BIN / "chamados"), "scheduler"],
-        cwd=common.ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    log.close()
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
 def _wait_for(sink: Sink, n: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while sink.count() < n:
@@ -191,7 +154,12 @@ def run_one(kind: str, backlog: int, rate: int, seconds: float, senders: int) ->
             for _ in range(backlog):
                 receipts.one()
             enqueue_rate = backlog / (time.monotonic() - t0) * 60
-            proc = _scheduler(db.url, instance, controller.port, senders)
+            proc = common.scheduler(
+                db.url,
+                instance,
+                controller.port,
+                **({"MAIL_SENDERS": str(senders)} if senders else {}),
+            )
             complete = _wait_for(sink, backlog, timeout=max(120.0, backlog / 20))
             times = sorted(sink.arrived.values())
             span = times[-1] - times[0] if len(times) > 1 else float("nan")
@@ -246,7 +214,7 @@ def run_one(kind: str, backlog: int, rate: int, seconds: float, senders: int) ->
             }
         finally:
             if proc is not None:
-                _stop(proc)
+                common.stop(proc)
             controller.stop()
             svc.unit.dispose()
 
