@@ -149,8 +149,12 @@ class CatalogCache:
         self._entry: tuple[int | None, dict[str, list[CatalogOption]]] | None = None
 
     def get(self, session: Session, revision: int | None) -> dict[str, list[CatalogOption]]:
+        """The catalogs as of ``revision``; None (a caller that did not read it): read
+        afresh, leaving the shared copy to the callers that did."""
+        if revision is None:
+            return all_catalogs(session)
         entry = self._entry
-        if entry is None or entry[0] != revision or revision is None:
+        if entry is None or entry[0] != revision:
             # Read after the revision: at worst newer than it, and then re-read next time.
             entry = (revision, all_catalogs(session))
             self._entry = entry

@@ -496,7 +496,6 @@ class UseCaseBase:
         schema = bundle.forms.get(task.form_schema or "", {})
         ui = bundle.forms.get(task.form_ui_schema or "", {})
         keep = self._kept_values(task, last_submission)
-        # None (a caller without the revision): the copy is read again.
         options = self.catalog_cache.get(session, catalogs_revision)
         resolved = forms.resolve_catalogs(schema, options, keep or {})
         return resolved, ui

@@ -134,8 +134,8 @@ class Incidents(Requests, Timing, Messages):
     ) -> None:
         task = self._pending_task(session, chamado, action)
         bundle = self.bundle(session, chamado.process_version_id)
-        last = self._last_submission_data(session, chamado.id, task.form_schema)
-        schema = self._form(session, bundle, task, last)[0]
+        last, revision = self._last_submission_and_revision(session, chamado.id, task.form_schema)
+        schema = self._form(session, bundle, task, last, revision)[0]
         # The form's fields of the version the ticket is on now (a designer may have
         # moved it): only declared fields ever reach the workflow.
         clean = self._keep_schema_fields(schema, action.data or {})

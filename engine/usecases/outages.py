@@ -735,8 +735,8 @@ class Outages(Requests):
         element = declared[task.task_name]
         assert element.incident_answer is not None
         data: dict[str, Any] = {**dict(element.incident_values), element.incident_answer: text}
-        last = self._last_submission_data(session, chamado.id, task.form_schema)
-        schema = self._form(session, bundle, task, last)[0]
+        last, revision = self._last_submission_and_revision(session, chamado.id, task.form_schema)
+        schema = self._form(session, bundle, task, last, revision)[0]
         clean = self._keep_schema_fields(schema, data)
         wf = runtime.load(bundle, chamado.workflow_state)
         spiff_task = runtime.ready_task(wf, task.task_guid)
