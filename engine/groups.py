@@ -283,6 +283,7 @@ def remove_member(session: Session, key: str, cpf: str) -> bool:
 def seed(session: Session, path: Path, now: datetime) -> None:
     """Creates the groups of ``data/groups.json`` that do not exist; never edits one."""
     entries: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    created = False
     for entry in entries:
         if session.get(Group, entry["key"]) is None:
             group = Group(
@@ -293,5 +294,7 @@ def seed(session: Session, path: Path, now: datetime) -> None:
                 created_at=now,
             )
             session.add(group)
-            revisions.bump(session, revisions.GROUPS)
+            created = True
+    if created:
+        revisions.bump(session, revisions.GROUPS)
     session.flush()
