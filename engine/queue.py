@@ -229,7 +229,12 @@ def _capped_incidents(query: Select[Chamado]) -> ScalarSelect[int]:
 
 
 _UNFILTERED = {view: _Shape(view, True, False, None, None, False, None, False) for view in VIEWS}
-_PAGE = (bindparam("limit", type_=Integer), bindparam("offset", type_=Integer))
+# Written into the SQL as literals (as engine.listing's limits): the planner sees the page,
+# even in a plan PostgreSQL reuses for a statement psycopg prepared.
+_PAGE = (
+    bindparam("limit", type_=Integer, literal_execute=True),
+    bindparam("offset", type_=Integer, literal_execute=True),
+)
 
 
 @dataclass(frozen=True)
