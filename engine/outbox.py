@@ -50,7 +50,18 @@ from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, case, delete, event, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    bindparam,
+    case,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -58,7 +69,7 @@ from sqlalchemy.orm import Session
 from engine import audit, corewrite
 from engine.errors import Conflict, NotFound
 from engine.mail import DEFAULT_FROM, DEFAULT_MAX_ATTEMPTS, MailSettings, render
-from engine.models import Chamado, MailDomainHold, OutboxMessage
+from engine.models import AwareDateTime, Chamado, MailDomainHold, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -338,9 +349,13 @@ def drain(
 ) -> DeliveryReport:
     """Deliver batch after batch while there is due mail (not a fixed number per tick).
 
-    Ends when a claim finds nothing: every message claimed was sent, failed into its
-    back-off, or handed back for a held domain (which no claim takes until the hold ends),
-    so the loop always moves on. The transport's connection is kept between batches.
+    Ends after a claim that found less than a full batch: it took every message due then
+    (on PostgreSQL, every one not being claimed by another worker at that moment), and
+    each was sent, failed into its back-off, or handed back for a held domain (which no
+    claim takes until the hold ends), so the loop always moves on. Mail enqueued since
+    rings the senders' wakeup (engine.mailer), so a claim that would find nothing — a
+    write transaction per message at a low rate — is not run. The transport's
+    connection is kept between batches.
     """
     total = DeliveryReport()
     while not should_stop():
@@ -348,41 +363,88 @@ def drain(
             transaction, transport, clock(), worker_id, batch, max_attempts=max_attempts
         )
         total.add(report)
-        if report.claimed == 0:
+        if report.claimed < batch:
             break
     return total
 
 
-def _due(now: datetime) -> list[Any]:
-    """Due, free of any live lease, and not to a held domain."""
-    held = (
-        select(MailDomainHold.domain)
-        .where(MailDomainHold.domain == OutboxMessage.to_domain, MailDomainHold.until > now)
-        .exists()
-    )
-    return [
-        OutboxMessage.status == "pending",
-        OutboxMessage.next_attempt_at <= now,
-        or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
-        ~held,
-    ]
+# The delivery's statements, built once (Core, on the tables): a sender runs them for
+# every message, and building an ORM statement costs more CPU than running it (its cache
+# key, coercions); with PostgreSQL's NOTIFY waking the senders on every enqueue they run
+# at the rate tickets are sent (bench/mail_burst.py, bench/burst.py).
+_MAIL = OutboxMessage.__table__
+_HOLD = MailDomainHold.__table__
+_NOW = bindparam("now", type_=AwareDateTime())
+# Due, free of any live lease, and not to a held domain.
+_DUE = (
+    _MAIL.c.status == "pending",
+    _MAIL.c.next_attempt_at <= _NOW,
+    or_(_MAIL.c.lease_until.is_(None), _MAIL.c.lease_until < _NOW),
+    ~select(_HOLD.c.domain)
+    .where(_HOLD.c.domain == _MAIL.c.to_domain, _HOLD.c.until > _NOW)
+    .exists(),
+)
+_ANY_DUE = select(_MAIL.c.id).where(*_DUE).limit(1)
 
 
 def any_due(connection: Connection, now: datetime) -> bool:
     """Is a claim worth a write transaction? (one indexed read, outside any transaction)"""
-    query = select(OutboxMessage.id).where(*_due(_utc(now))).limit(1)
-    return connection.execute(query).first() is not None
+    return connection.execute(_ANY_DUE, {"now": _utc(now)}).first() is not None
 
 
-_CLAIMED = (
-    OutboxMessage.id,
-    OutboxMessage.message_id,
-    OutboxMessage.to_addr,
-    OutboxMessage.subject,
-    OutboxMessage.body_text,
-    OutboxMessage.body_html,
-    OutboxMessage.created_at,
-    OutboxMessage.to_domain,
+def _claim_statement(skip_locked: bool) -> Any:
+    due = (
+        select(_MAIL.c.id)
+        .where(*_DUE)
+        .order_by(_MAIL.c.next_attempt_at, _MAIL.c.id)
+        .limit(bindparam("batch", type_=Integer, literal_execute=True))
+    )
+    if skip_locked:
+        # Rows another worker is claiming right now are skipped, not waited for; a row
+        # leased meanwhile is re-checked against the lease by the locking read itself.
+        due = due.with_for_update(skip_locked=True)
+    # SQLite: the transaction holds the write lock (BEGIN IMMEDIATE), so the read and
+    # the lease are one step; the lease is what keeps the next claim away.
+    return (
+        update(_MAIL)
+        .where(_MAIL.c.id.in_(due.scalar_subquery()))
+        .values(lease_until=bindparam("lease_until"), leased_by=bindparam("worker_id"))
+        .returning(
+            _MAIL.c.id,
+            _MAIL.c.message_id,
+            _MAIL.c.to_addr,
+            _MAIL.c.subject,
+            _MAIL.c.body_text,
+            _MAIL.c.body_html,
+            _MAIL.c.created_at,
+            _MAIL.c.to_domain,
+        )
+    )
+
+
+_CLAIM = {True: _claim_statement(skip_locked=True), False: _claim_statement(skip_locked=False)}
+_HELD_AMONG = select(_HOLD.c.domain).where(_HOLD.c.domain.in_(bindparam("domains", expanding=True)))
+# Unconditional on the lease: the server has the message, whoever holds the row now.
+_MARK_SENT = (
+    update(_MAIL)
+    .where(_MAIL.c.id == bindparam("pk"), _MAIL.c.status == "pending")
+    .values(
+        status="sent",
+        attempts=_MAIL.c.attempts + 1,
+        sent_at=_NOW,
+        lease_until=None,
+        leased_by=None,
+    )
+)
+_LIFT_HOLD = delete(_HOLD).where(_HOLD.c.domain == bindparam("domain"))
+_RELEASE = (
+    update(_MAIL)
+    .where(
+        _MAIL.c.id.in_(bindparam("pks", expanding=True)),
+        _MAIL.c.status == "pending",
+        _MAIL.c.leased_by == bindparam("worker_id"),
+    )
+    .values(lease_until=None, leased_by=None)
 )
 
 
@@ -392,25 +454,9 @@ def _claim(
     """Lease up to ``batch`` due rows in one ``UPDATE … RETURNING``; and which of their
     domains have an expired hold (a success there lifts it)."""
     with transaction() as session:
-        due = (
-            select(OutboxMessage.id)
-            .where(*_due(now))
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(batch)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            # Rows another worker is claiming right now are skipped, not waited for; a row
-            # leased meanwhile is re-checked against the lease by the locking read itself.
-            due = due.with_for_update(skip_locked=True)
-        # SQLite: the transaction holds the write lock (BEGIN IMMEDIATE), so the read and
-        # the lease are one step; the lease is what keeps the next claim away.
-        claim = (
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(due.scalar_subquery()))
-            .values(lease_until=now + LEASE, leased_by=worker_id)
-            .returning(*_CLAIMED)
-            .execution_options(synchronize_session=False)
-        )
+        connection = session.connection()
+        claim = _CLAIM[connection.dialect.name == "postgresql"]
+        params = {"now": now, "batch": batch, "lease_until": now + LEASE, "worker_id": worker_id}
         mails = sorted(
             (
                 OutgoingMail(
@@ -423,17 +469,13 @@ def _claim(
                     created_at=r.created_at,
                     to_domain=r.to_domain or "",
                 )
-                for r in session.execute(claim)
+                for r in connection.execute(claim, params)
             ),
             key=lambda m: m.pk,
         )
         domains = {m.to_domain for m in mails if m.to_domain}
         probing = (
-            set(
-                session.scalars(
-                    select(MailDomainHold.domain).where(MailDomainHold.domain.in_(domains))
-                )
-            )
+            set(connection.execute(_HELD_AMONG, {"domains": sorted(domains)}).scalars())
             if domains
             else set()
         )
@@ -441,22 +483,11 @@ def _claim(
 
 
 def _mark_sent(transaction: Transaction, mail: OutgoingMail, now: datetime, lift: str) -> None:
-    # Unconditional on the lease: the server has the message, whoever holds the row now.
     with transaction() as session:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == mail.pk, OutboxMessage.status == "pending")
-            .values(
-                status="sent",
-                attempts=OutboxMessage.attempts + 1,
-                sent_at=now,
-                lease_until=None,
-                leased_by=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        connection = session.connection()
+        connection.execute(_MARK_SENT, {"pk": mail.pk, "now": now})
         if lift:  # the domain takes mail again
-            session.execute(delete(MailDomainHold).where(MailDomainHold.domain == lift))
+            connection.execute(_LIFT_HOLD, {"domain": lift})
 
 
 def _mark_failure(
@@ -520,16 +551,7 @@ def _hold_domain(session: Session, domain: str, now: datetime, error: str) -> No
 
 def _release(transaction: Transaction, pks: Sequence[int], worker_id: str) -> None:
     with transaction() as session:
-        session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id.in_(pks),
-                OutboxMessage.status == "pending",
-                OutboxMessage.leased_by == worker_id,
-            )
-            .values(lease_until=None, leased_by=None)
-            .execution_options(synchronize_session=False)
-        )
+        session.connection().execute(_RELEASE, {"pks": list(pks), "worker_id": worker_id})
 
 
 def backoff(attempts: int) -> timedelta:

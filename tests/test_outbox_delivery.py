@@ -96,6 +96,38 @@ def test_a_batch_goes_over_one_connection(svc: Chamados, smtp: SmtpServer) -> No
     assert sorted(smtp.handler.message_ids()) == sorted(ids + more)
 
 
+def test_a_drain_stops_after_a_partial_batch_without_an_empty_claim(
+    svc: Chamados, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim that found less than a full batch took all that was due: no claim more.
+
+    At a low rate each message arrives alone (PostgreSQL's NOTIFY wakes the senders on
+    every enqueue); a second, empty claim would be a write transaction per message."""
+    add_mail(svc, [f"p{i}@example.gov.br" for i in range(17)])
+    claims: list[int] = []
+    real_claim = outbox._claim
+
+    def counting(
+        transaction: outbox.Transaction, now: datetime, worker_id: str, batch: int
+    ) -> tuple[list[outbox.OutgoingMail], set[str]]:
+        found = real_claim(transaction, now, worker_id, batch)
+        claims.append(len(found[0]))
+        return found
+
+    monkeypatch.setattr(outbox, "_claim", counting)
+    transport = smtp.transport()
+    report = drain(svc.unit.transaction, transport, lambda: T0, "w1", batch=5)
+    assert (report.claimed, report.sent) == (17, 17)
+    assert claims == [5, 5, 5, 2]  # not a fifth, empty one
+    claims.clear()
+    # Exactly a full batch left: the next claim finds nothing and ends the drain.
+    add_mail(svc, [f"q{i}@example.gov.br" for i in range(5)])
+    assert drain(svc.unit.transaction, transport, lambda: T0, "w1", batch=5).sent == 5
+    assert claims == [5, 0]
+    transport.close()
+    assert all(r.status == "sent" and r.attempts == 1 for r in rows(svc))
+
+
 def test_a_dropped_connection_is_reopened_without_losing_a_message(
     svc: Chamados, smtp: SmtpServer
 ) -> None:
