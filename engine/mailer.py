@@ -40,6 +40,12 @@ IDLE_CLOSE_SECONDS = 10.0
 BATCH = 50
 # After an unexpected error (the database down): wait before trying again.
 ERROR_PAUSE_SECONDS = 5.0
+# A sender claims again at most this often while mail keeps coming: with PostgreSQL's
+# NOTIFY ringing on every enqueue, a busy day would otherwise claim one or two messages
+# per write transaction (the claim was half the scheduler's CPU in bench/burst.py);
+# waiting gathers what arrived meanwhile into one claim. Mail waits at most this long
+# more; a message arriving after a quiet moment goes at once.
+COALESCE_SECONDS = 0.5
 
 
 @dataclass
@@ -51,6 +57,7 @@ class Mailer:
     settings: MailSettings
     worker: str
     poll_seconds: float = 1.0
+    coalesce_seconds: float = COALESCE_SECONDS
     wakeup: Wakeup = field(default_factory=lambda: outbox.WAKEUP)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -100,6 +107,7 @@ class Mailer:
             try:
                 if rung or unit.read_one(lambda c: outbox.any_due(c, unit.clock())):
                     seen = self.wakeup.rung
+                    drained_at = time.monotonic()
                     report = outbox.drain(
                         unit.transaction,
                         transport,
@@ -112,6 +120,9 @@ class Mailer:
                     total.add(report)
                     if report.claimed:
                         idle_since = None
+                        # Rings during this pause are kept (``seen``): the next claim
+                        # takes everything they announced at once.
+                        self._stop.wait(self.coalesce_seconds - (time.monotonic() - drained_at))
                         log.info(
                             "e-mails: %d enviados, %d a tentar de novo, %d com falha",
                             report.sent,

@@ -297,6 +297,46 @@ def test_senders_wake_on_commit_not_on_the_poll(
     assert smtp.handler.connections() <= 2 + 1  # kept connections, not one per message
 
 
+def test_mail_arriving_one_by_one_is_claimed_in_few_batches(
+    svc: Chamados, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each commit rings the senders; a sender that just delivered gathers what rings
+    meanwhile (Mailer.coalesce_seconds) into one claim instead of one claim per message."""
+    claims: list[int] = []
+    real_claim = outbox._claim
+
+    def counting(
+        transaction: outbox.Transaction, now: datetime, worker_id: str, batch: int
+    ) -> tuple[list[outbox.OutgoingMail], set[str]]:
+        found = real_claim(transaction, now, worker_id, batch)
+        claims.append(len(found[0]))
+        return found
+
+    monkeypatch.setattr(outbox, "_claim", counting)
+    settings = MailSettings(smtp_host="127.0.0.1", smtp_port=smtp.port, senders=1)
+    mailer = Mailer(svc.unit, settings, "teste", poll_seconds=60, coalesce_seconds=0.5)
+    mailer.start()
+    ids: list[str] = []
+    try:
+        time.sleep(0.2)
+        started = time.monotonic()
+        for i in range(40):  # one commit (and one ring) each, ~every 10 ms
+            ids += add_mail(svc, [f"p{i}@example.gov.br"], now=svc.clock())
+            time.sleep(0.01)
+        took = time.monotonic() - started
+        deadline = time.monotonic() + 10
+        while len(smtp.handler.received) < 40:
+            assert time.monotonic() < deadline, "os e-mails não foram entregues"
+            time.sleep(0.05)
+    finally:
+        mailer.stop()
+    assert sorted(smtp.handler.message_ids()) == sorted(ids)  # each once
+    # At most one claim per 0.5 s while mail kept coming, the first at once, and the
+    # last one (or two) after it stopped; one claim per message before.
+    assert sum(claims) == 40
+    assert len([n for n in claims if n]) <= took / 0.5 + 3, claims
+
+
 def test_another_process_commit_is_heard_on_postgresql(svc: Chamados) -> None:
     if svc.unit.db.dialect.name != "postgresql":
         pytest.skip("NOTIFY/LISTEN existe só no PostgreSQL (no SQLite os remetentes consultam)")
