@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, overload
 
+import psycopg
+from psycopg import Column
+from psycopg.pq import ExecStatus
+from psycopg.pq.abc import PGresult
 from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,9 +61,75 @@ def make_engine(url: str) -> Engine:
         return engine
     # LIFO: the connection just returned is reused, so a lightly loaded worker keeps
     # one hot connection and the others go idle (then pinged, or recycled).
-    engine = create_engine(url, pool_recycle=POOL_RECYCLE_SECONDS, pool_use_lifo=True)
+    connect_args: dict[str, Any] = {}
+    if url.startswith("postgresql+psycopg"):
+        connect_args["cursor_factory"] = LazyDescriptionCursor
+    engine = create_engine(
+        url, pool_recycle=POOL_RECYCLE_SECONDS, pool_use_lifo=True, connect_args=connect_args
+    )
     _ping_idle_connections(engine)
     return engine
+
+
+class _ResultColumns(Sequence[Any]):
+    """A ``cursor.description`` whose columns are built when first looked at.
+
+    psycopg builds a ``Column`` object per result column on every ``description`` read
+    (name decoding, type lookup; ~5 µs each), and SQLAlchemy reads it on every
+    execution; but for a statement it ran before (its compiled cache) it only checks
+    that rows came back, and takes the column names from what it kept. That was 5.5 %
+    of a request's CPU on PostgreSQL (bench/two_tasks.py, cProfile). The columns,
+    when asked for, are the driver's own, of the result this description was taken from.
+    """
+
+    __slots__ = ("_source", "_columns")
+
+    def __init__(self, source: _ResultSource) -> None:
+        self._source = source
+        self._columns: list[Column] | None = None
+
+    def __len__(self) -> int:
+        return int(self._source.pgresult.nfields)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if self._columns is None:
+            self._columns = [Column(self._source, i) for i in range(len(self))]  # type: ignore[arg-type]
+        return self._columns[index]
+
+
+class _ResultSource:
+    """What psycopg's ``Column`` reads from its cursor, kept from one result: the cursor
+    may run another statement before the columns are built."""
+
+    __slots__ = ("pgresult", "_encoding", "adapters")
+
+    def __init__(self, cursor: psycopg.Cursor[Any], pgresult: PGresult) -> None:
+        self.pgresult = pgresult
+        self._encoding = cursor._encoding
+        self.adapters = cursor.adapters
+
+
+_TUPLES = (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK)
+
+
+class LazyDescriptionCursor(psycopg.Cursor[Any]):
+    """psycopg's cursor with a lazily built ``description`` (see _ResultColumns)."""
+
+    __slots__ = ()
+
+    @property
+    def description(self) -> Sequence[Any] | None:  # type: ignore[override]
+        # The same test as psycopg's own property (BaseCursor.description).
+        res = self.pgresult
+        if res is not None and (res.nfields or res.status in _TUPLES):
+            return _ResultColumns(_ResultSource(self, res))
+        return None
 
 
 def _tune_sqlite(engine: Engine) -> None:

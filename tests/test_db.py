@@ -224,3 +224,35 @@ def test_a_token_use_is_not_recorded_while_sqlite_is_busy(app: Flask) -> None:
     # That connection went back to the pool with the normal busy timeout.
     (timeout,) = drivers[0].execute("PRAGMA busy_timeout").fetchone()
     assert timeout == db.SQLITE_BUSY_TIMEOUT_MS
+
+
+# --- psycopg's cursor description ------------------------------------------------------------
+
+
+@needs_postgres
+def test_result_columns_are_described_when_looked_at_from_their_own_result(app: Flask) -> None:
+    """engine.db.LazyDescriptionCursor: SQLAlchemy gets its column names from the
+    description the first time it runs a statement and from its cache after; a
+    description read after the cursor ran something else still describes its result."""
+    svc: Chamados = app.extensions["chamados"]
+    with svc.unit.db.connect() as conn:
+        # A textual statement: SQLAlchemy reads every column of the description.
+        found = conn.execute(text("SELECT 1 AS um, 'dois'::text AS dois, now() AS tres"))
+        assert isinstance(found.cursor, db.LazyDescriptionCursor)
+        assert list(found.keys()) == ["um", "dois", "tres"]
+        assert found.one()._mapping["dois"] == "dois"
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute("SELECT 1 AS primeira, 2::bigint AS segunda")
+        described = cursor.description
+        cursor.execute("SELECT 'x'::text AS outra")
+        assert described is not None and len(described) == 2
+        assert [c.name for c in described] == ["primeira", "segunda"]
+        assert described[1][0] == "segunda" and described[1].type_code == 20  # int8
+        cursor.execute("SET LOCAL statement_timeout = 0")
+        assert cursor.description is None  # no rows: as psycopg says
+        cursor.close()
+    # And through the ORM and the cache, twice: the same rows, named the same.
+    for _ in range(2):
+        with svc.unit.reading() as session:
+            row = session.execute(select(User.id, User.cpf).limit(1)).first()
+            assert row is None or row._fields == ("id", "cpf")
