@@ -50,3 +50,47 @@ def test_no_view_or_hook_is_a_coroutine(tmp_path: Path) -> None:
     assert functions
     assert [f for f in functions if inspect.iscoroutinefunction(f)] == []
     app.extensions["chamados"].unit.db.dispose()
+
+
+def test_the_session_signer_is_built_once_per_key_and_a_rotated_key_still_reads(
+    tmp_path: Path,
+) -> None:
+    """web._SessionInterface: Flask built the signing serializer twice per request."""
+    from flask import session
+
+    app = build_app(tmp_path)
+
+    @app.get("/_teste/sessao/<valor>")
+    def _write(valor: str) -> str:
+        session["valor"] = valor
+        return "ok"
+
+    @app.get("/_teste/sessao")
+    def _read() -> str:
+        return str(session.get("valor", "-"))
+
+    client = app.test_client()
+    interface = app.session_interface
+    built: list[Any] = []
+    real = type(interface).__mro__[1].get_signing_serializer  # Flask's own
+
+    def counting(self: Any, flask_app: Any) -> Any:
+        built.append(1)
+        return real(self, flask_app)
+
+    with mock.patch.object(type(interface).__mro__[1], "get_signing_serializer", counting):
+        assert client.get("/_teste/sessao/um").status_code == 200
+        for _ in range(3):
+            assert client.get("/_teste/sessao").get_data(as_text=True) == "um"
+        assert len(built) == 1
+        # The key rotates, the old one kept as a fallback: a new signer, and the
+        # cookie signed with the old key still reads; once the fallback goes, it does not.
+        old = app.secret_key
+        app.secret_key = "outra-chave-" + "x" * 40
+        app.config["SECRET_KEY_FALLBACKS"] = [old]
+        assert client.get("/_teste/sessao").get_data(as_text=True) == "um"
+        assert len(built) == 2
+        app.config["SECRET_KEY_FALLBACKS"] = []
+        assert client.get("/_teste/sessao").get_data(as_text=True) == "-"
+        assert len(built) == 3
+    app.extensions["chamados"].unit.db.dispose()

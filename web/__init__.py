@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
+from itsdangerous import URLSafeTimedSerializer
 
 from engine.service import PROJECT_ROOT, Chamados, MailSettings, Settings
 from web import limits
@@ -46,6 +48,25 @@ class App(Flask):
             return super().ensure_sync(func)
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, its signing serializer built once per set of keys.
+
+    Flask builds one on every request, twice (reading the cookie and saving it): a few
+    percent of a bare request's CPU. It holds only the keys and settings, so one serves
+    every request while the keys stay the same; a changed key (tests set one) builds
+    another.
+    """
+
+    _built: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, *(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        built = self._built
+        if built is None or built[0] != keys:
+            built = self._built = (keys, super().get_signing_serializer(app))
+        return built[1]
+
+
 def _secret_key(instance: Path) -> str:
     """SECRET_KEY from the environment; on a laptop, one generated and kept in instance/.
 
@@ -65,6 +86,7 @@ def _secret_key(instance: Path) -> str:
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     instance = Path(os.environ.get("INSTANCE_DIR", PROJECT_ROOT / "instance"))
     app = App(__name__, instance_path=str(instance.resolve()))
+    app.session_interface = _SessionInterface()
     # Before any route is added: every <int:…> is bounded to what the database compares.
     app.url_map.converters["int"] = BoundedIntConverter
     env = os.environ

@@ -44,8 +44,11 @@ _HTTPS_KEY = "chamados.https"
 
 def _add_headers(response: Response) -> Response:
     headers = response.headers
+    # One look at the names already set (a view's own win), not one per header.
+    present = {name.lower() for name in headers.keys()}
     for name, value in _HEADERS:
-        headers.setdefault(name, value)
+        if name.lower() not in present:
+            headers.add(name, value)
     if current_app.extensions[_HTTPS_KEY] or request.is_secure:
         headers.setdefault("Strict-Transport-Security", HSTS)
     return response
