@@ -4,6 +4,8 @@ runs, the platform runs"). Each model is small and says what a designer draws.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from engine.models import Chamado, HumanTask
@@ -182,3 +184,89 @@ def test_a_non_interrupting_event_sub_process_runs_beside_the_task(
     done = ticket(tsvc, chamado.id)
     assert done.closed_at is not None and done.outcome_message == "Entregue"
     assert w.workflow_data(chamado.id).get("lembretes") == 1
+
+
+PARALLEL_WITH_REMINDER = (
+    '<bpmn:startEvent id="inicio"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>'
+    '<bpmn:parallelGateway id="divide"><bpmn:incoming>f0</bpmn:incoming>'
+    "<bpmn:outgoing>f_a</bpmn:outgoing><bpmn:outgoing>f_b</bpmn:outgoing>"
+    "</bpmn:parallelGateway>"
+    '<bpmn:manualTask id="primeira" name="Primeira"><bpmn:incoming>f_a</bpmn:incoming>'
+    "<bpmn:outgoing>f_a2</bpmn:outgoing></bpmn:manualTask>"
+    '<bpmn:boundaryEvent id="lembrete" attachedToRef="primeira" cancelActivity="false">'
+    '<bpmn:outgoing>f_l</bpmn:outgoing><bpmn:timerEventDefinition><bpmn:timeDuration>"P2D"'
+    "</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>"
+    '<bpmn:scriptTask id="lembrar"><bpmn:incoming>f_l</bpmn:incoming>'
+    "<bpmn:outgoing>f_l2</bpmn:outgoing><bpmn:script>lembretes = 1</bpmn:script>"
+    '</bpmn:scriptTask><bpmn:endEvent id="lembrado"><bpmn:incoming>f_l2</bpmn:incoming>'
+    "</bpmn:endEvent>"
+    '<bpmn:manualTask id="segunda" name="Segunda"><bpmn:incoming>f_b</bpmn:incoming>'
+    "<bpmn:outgoing>f_b2</bpmn:outgoing></bpmn:manualTask>"
+    '<bpmn:parallelGateway id="junta"><bpmn:incoming>f_a2</bpmn:incoming>'
+    "<bpmn:incoming>f_b2</bpmn:incoming><bpmn:outgoing>f_fim</bpmn:outgoing>"
+    "</bpmn:parallelGateway>"
+    + end_with_outcome("fim", "Ambas feitas", "f_fim")
+    + flow("f0", "inicio", "divide")
+    + flow("f_a", "divide", "primeira")
+    + flow("f_b", "divide", "segunda")
+    + flow("f_a2", "primeira", "junta")
+    + flow("f_b2", "segunda", "junta")
+    + flow("f_l", "lembrete", "lembrar")
+    + flow("f_l2", "lembrar", "lembrado")
+    + flow("f_fim", "junta", "fim")
+)
+
+
+def test_completing_one_of_two_parallel_tasks_keeps_the_other_and_its_timer(
+    tsvc: Chamados, clock: FakeClock
+) -> None:
+    """A step compares the workflow with the ticket's open task rows and waiting timer
+    rows, read with the task's lock (engine.usecases.base._LOCK_TASK): only this ticket's,
+    without its own completed row, and the timer's due time as stored (a mismatch would
+    move it, an UPDATE on every step)."""
+    from sqlalchemy import event
+
+    from engine.models import WorkflowTimer
+
+    w = World(tsvc)
+    w.publish("Paralelas", model(PARALLEL_WITH_REMINDER, "Paralelas"), "p")
+    clock.advance(microseconds=123_457)  # due times with a fraction of a second
+    first, _ = tsvc.requests.start_instance(w.maria, "Paralelas")
+    other, _ = tsvc.requests.start_instance(w.maria, "Paralelas")
+
+    def rows(cid: int) -> tuple[dict[str, str], list[tuple[str, Any]]]:
+        with tsvc.unit.session_factory() as s:
+            timers = s.execute(
+                select(WorkflowTimer.state, WorkflowTimer.due_at).where(
+                    WorkflowTimer.chamado_id == cid
+                )
+            ).all()
+        return tasks_of(tsvc, cid), [tuple(t) for t in timers]
+
+    before_other = rows(other.id)
+    before_first = rows(first.id)
+    assert before_first[0] == {"primeira": "ready", "segunda": "ready"}
+    assert [state for state, _due in before_first[1]] == ["waiting"]
+    segunda = next(t for t in w.open_tasks(first.id) if t.task_name == "segunda")
+    written: list[str] = []
+
+    def note(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        if statement.lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE")):
+            written.append(" ".join(statement.split())[:60])
+
+    event.listen(tsvc.unit.db, "before_cursor_execute", note)
+    try:
+        tsvc.requests.complete_task(w.maria, segunda.id, {}, ticket(tsvc, first.id).version)
+    finally:
+        event.remove(tsvc.unit.db, "before_cursor_execute", note)
+    assert rows(first.id) == ({"primeira": "ready", "segunda": "completed"}, before_first[1])
+    assert rows(other.id) == before_other  # the other ticket's rows untouched
+    assert not [s for s in written if "workflow_timers" in s], written
+    assert sum("human_tasks" in s for s in written) == 1, written  # its own row only
+    clock.advance(days=2, minutes=1)
+    assert len(tsvc.timers.fire_due_timers("w1")) == 2  # each ticket's reminder, once
+    assert [state for state, _due in rows(first.id)[1]] == ["fired"]
+    primeira = next(t for t in w.open_tasks(first.id) if t.task_name == "primeira")
+    tsvc.requests.complete_task(w.maria, primeira.id, {}, ticket(tsvc, first.id).version)
+    done = ticket(tsvc, first.id)
+    assert done.closed_at is not None and done.outcome_message == "Ambas feitas"

@@ -7,10 +7,10 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import bindparam, func, literal, null, select, union_all
+from sqlalchemy import JSON, bindparam, func, literal, null, select, type_coerce, union_all
 from sqlalchemy.orm import Session, contains_eager, joinedload, undefer
 
 from engine import (
@@ -90,34 +90,87 @@ _SENT_FORMS = (
     .where(Submission.chamado_id == bindparam("chamado_id"))
     .order_by(Submission.id)
 )
-# The task about to run, its ticket (state, requester), and in the same round trip what
-# the step reads next: the catalogs' revision and the last submitted form.
-_LOCK_TASK = (
-    select(
-        HumanTask,
-        catalogs.REVISION_VALUE.label("catalogs_revision"),
-        select(_SUBMISSIONS.c.data)
-        .where(
-            _SUBMISSIONS.c.chamado_id == HumanTask.chamado_id,
-            _SUBMISSIONS.c.form_schema == HumanTask.form_schema,
+_TASKS, _TIMERS = HumanTask.__table__, WorkflowTimer.__table__
+# JSON arrays of rows, per dialect (SQLite's json1, PostgreSQL's json): a ticket's open
+# task rows and waiting timer rows come back as one column each of the lock's row.
+_JSON_ROWS = {
+    "sqlite": lambda *cols: func.json_group_array(func.json_array(*cols)),
+    "postgresql": lambda *cols: func.json_agg(func.json_build_array(*cols)),
+}
+
+
+def _lock_task_statement(dialect: str) -> Any:
+    """The task about to run, its ticket (state, requester), and in the same round trip
+    what the step reads next: the catalogs' revision, the last submitted form, and the
+    ticket's open task rows and waiting timer rows (what the step's mirroring compares
+    the workflow with: engine.tasks.sync, engine.timers.sync)."""
+    rows = _JSON_ROWS[dialect]
+    # An alias: the outer query selects from human_tasks too (the same name inside would
+    # be the outer row's, and match every ticket's tasks).
+    others = _TASKS.alias("open_tasks_of_ticket")
+    return (
+        select(
+            HumanTask,
+            catalogs.REVISION_VALUE.label("catalogs_revision"),
+            select(_SUBMISSIONS.c.data)
+            .where(
+                _SUBMISSIONS.c.chamado_id == HumanTask.chamado_id,
+                _SUBMISSIONS.c.form_schema == HumanTask.form_schema,
+            )
+            .order_by(_SUBMISSIONS.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+            .label("last_submission"),
+            type_coerce(
+                select(rows(others.c.id, others.c.task_guid, others.c.group))
+                .where(others.c.chamado_id == HumanTask.chamado_id, others.c.state == "ready")
+                .scalar_subquery(),
+                JSON,
+            ).label("open_tasks"),
+            type_coerce(
+                select(rows(_TIMERS.c.id, _TIMERS.c.task_guid, _TIMERS.c.due_at))
+                .where(_TIMERS.c.chamado_id == HumanTask.chamado_id, _TIMERS.c.state == "waiting")
+                .scalar_subquery(),
+                JSON,
+            ).label("waiting_timers"),
         )
-        .order_by(_SUBMISSIONS.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-        .label("last_submission"),
+        .join(HumanTask.chamado)
+        .options(
+            contains_eager(HumanTask.chamado)
+            .undefer(Chamado.workflow_state)
+            .joinedload(Chamado.requester, innerjoin=True)
+        )
+        .where(HumanTask.id == bindparam("task_id"))
+        # Lock order, on every path that changes a ticket: the ticket row first (here in
+        # the first statement), then its task and timer rows. NO KEY UPDATE: rows that
+        # merely reference the ticket (an audit row of a concurrent claim) are not held up.
+        .with_for_update(of=Chamado.__table__, key_share=True)
     )
-    .join(HumanTask.chamado)
-    .options(
-        contains_eager(HumanTask.chamado)
-        .undefer(Chamado.workflow_state)
-        .joinedload(Chamado.requester, innerjoin=True)
-    )
-    .where(HumanTask.id == bindparam("task_id"))
-    # Lock order, on every path that changes a ticket: the ticket row first (here in the
-    # first statement), then its task and timer rows. NO KEY UPDATE: rows that merely
-    # reference the ticket (an audit row of a concurrent claim) are not held up.
-    .with_for_update(of=Chamado.__table__, key_share=True)
-)
+
+
+_LOCK_TASK = {dialect: _lock_task_statement(dialect) for dialect in _JSON_ROWS}
+
+
+class MirroredRow(NamedTuple):
+    """An open task row (``group``) or a waiting timer row (``due_at``) of a ticket, as
+    engine.tasks.sync and engine.timers.sync compare them with the workflow."""
+
+    id: int
+    task_guid: str
+    group: str | None = None
+    due_at: datetime | None = None
+
+
+def _json_rows(value: Any) -> list[Any]:
+    # No row: PostgreSQL's json_agg gives NULL, SQLite's json_group_array "[]".
+    return list(value or ())
+
+
+def _as_utc(text: str) -> datetime:
+    """A timestamp as the JSON functions wrote it (SQLite: the stored naive UTC text;
+    PostgreSQL: ISO 8601 with the session's offset), as the column type reads it."""
+    found = datetime.fromisoformat(text)
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
 
 
 _VERSIONS = ProcessVersion.__table__
@@ -125,7 +178,6 @@ _VERSIONS = ProcessVersion.__table__
 _CURRENT_VERSION = select(func.max(_VERSIONS.c.id)).where(
     _VERSIONS.c.process_id == bindparam("process_id"), _VERSIONS.c.published_at.is_not(None)
 )
-_TASKS, _TIMERS = HumanTask.__table__, WorkflowTimer.__table__
 # The open task rows and waiting timer rows of a ticket, in one round trip (timers first:
 # a union's column types are its first select's, and due_at needs its own).
 # A start reads the person and the process's current version: one statement, built once.
@@ -176,6 +228,15 @@ class Locked:
     catalogs_revision: int | None
     # What this task's form last sent on the ticket (None before), a private copy.
     last_submission: dict[str, Any] | None
+    # The ticket's open task rows (this one included) and waiting timer rows as the lock
+    # found them: the step's mirroring needs no read of its own (the lock keeps them).
+    open_tasks: list[MirroredRow] = field(default_factory=list)
+    waiting_timers: list[MirroredRow] = field(default_factory=list)
+
+    def mirrored_after(self) -> tuple[list[MirroredRow], list[MirroredRow]]:
+        """The rows as the step's mirroring must see them once this task completed
+        (its own row is no longer open)."""
+        return [r for r in self.open_tasks if r.id != self.task.id], self.waiting_timers
 
 
 class Actor(Protocol):
@@ -433,21 +494,33 @@ class UseCaseBase:
         is then checked in Python and written at the end, and the task row is written only
         if it still is ready and the actor's (see complete_task).
         """
-        row = session.execute(_LOCK_TASK, {"task_id": task_id}).first()
+        row = self._lock_task_row(session, task_id)
         task = self._check_owned_ready(session, actor, row.HumanTask if row else None)
         return self._locked(task, row)
 
     def _lock_any_ready_task(self, session: Session, task_id: int) -> Locked:
         """The same for an admin completing someone else's task (the caller checked the
         role): any ready task, whoever holds it."""
-        row = session.execute(_LOCK_TASK, {"task_id": task_id}).first()
+        row = self._lock_task_row(session, task_id)
         return self._locked(self._check_ready(row.HumanTask if row else None), row)
+
+    @staticmethod
+    def _lock_task_row(session: Session, task_id: int) -> Any:
+        statement = _LOCK_TASK[session.get_bind().dialect.name]
+        return session.execute(statement, {"task_id": task_id}).first()
 
     @staticmethod
     def _locked(task: HumanTask, row: Any) -> Locked:
         last = row.last_submission
         return Locked(
-            task, row.catalogs_revision, copy.deepcopy(last) if last is not None else None
+            task,
+            row.catalogs_revision,
+            copy.deepcopy(last) if last is not None else None,
+            [MirroredRow(i, guid, group) for i, guid, group in _json_rows(row.open_tasks)],
+            [
+                MirroredRow(i, guid, due_at=_as_utc(due))
+                for i, guid, due in _json_rows(row.waiting_timers)
+            ],
         )
 
     @staticmethod
@@ -739,14 +812,19 @@ class UseCaseBase:
         now: datetime,
         draft: Callable[[HumanTask], dict[str, Any] | None] | None = None,
         new: bool = False,
+        mirrored: tuple[list[MirroredRow], list[MirroredRow]] | None = None,
     ) -> Step:
         """Bring task rows, timer rows and the SLA clock in line with the workflow.
 
         Writes task and timer rows; the ticket's own changes are left on ``chamado``.
+        ``mirrored``: the open task rows and waiting timer rows when the caller has them
+        (read with the lock: Locked.mirrored_after), else they are read here.
         """
         task_rows: list[Any] = []
         timer_rows: list[Any] = []
-        if not new:
+        if mirrored is not None:
+            task_rows, timer_rows = list(mirrored[0]), list(mirrored[1])
+        elif not new:
             for row in session.connection().execute(_MIRRORED_ROWS, {"chamado_id": chamado.id}):
                 (timer_rows if row.kind == "timer" else task_rows).append(row)
         created, open_groups = tasks.sync(session, chamado, wf, bundle, now, draft, new, task_rows)

@@ -37,6 +37,7 @@ from engine.usecases.base import (
     STALE_CHAMADO,
     Actor,
     ChamadoView,
+    MirroredRow,
     TaskForm,
 )
 from engine.usecases.recording import Recording
@@ -343,6 +344,7 @@ class Requests(Recording):
                 now,
                 expect,
                 catalogs_revision=locked.catalogs_revision,
+                mirrored=locked.mirrored_after(),
             )
             if on_behalf:
                 self._audit_on_behalf(session, chamado, task, holder_id, actor, now)
@@ -481,11 +483,13 @@ class Requests(Recording):
         now: datetime,
         expect: dict[str, Any],
         catalogs_revision: int | None = None,
+        mirrored: tuple[list[MirroredRow], list[MirroredRow]] | None = None,
     ) -> None:
         """Everything after the workflow ran ``task``, but writing the ticket itself:
         the task row (if it still matches ``expect``), the submission (``sent``: the data,
         the schema it was checked against, the form's previous sending), the rows of the
-        next steps, the announcements (``catalogs_revision``: as the step read it)."""
+        next steps, the announcements (``catalogs_revision``: as the step read it;
+        ``mirrored``: the ticket's other open rows, when read with the lock)."""
         clean, schema, last = sent
         chamado.workflow_state = runtime.dump(bundle, wf)
         chamado.updated_at = now
@@ -505,7 +509,7 @@ class Requests(Recording):
         # A Core insert, already executed: a new task's draft query sees it.
         self._record_submission(session, chamado, task, clean, schema, last, bundle, actor, now)
         draft = self._new_row_draft(session, bundle, chamado, chamado.requester)
-        step = self._after_step(session, chamado, wf, bundle, now, draft)
+        step = self._after_step(session, chamado, wf, bundle, now, draft, mirrored=mirrored)
         self._announce(
             session,
             chamado,
