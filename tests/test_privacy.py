@@ -18,6 +18,7 @@ from engine.models import (
     Base,
     Chamado,
     DataAccess,
+    DataCopy,
     OutboxMessage,
     SatisfactionSurvey,
     SearchEntry,
@@ -205,6 +206,9 @@ def test_retention_anonymises_and_keeps_the_statistics(tsvc: Chamados, clock: Fa
     needles = [JOAO_CPF, "853.513.468-93", JOAO_NAME, JOAO_MAIL, JOAO_PHONE]
     # His answer to "O atendimento resolveu seu problema?", signed in the comment.
     svc.satisfaction.answer(joao, cid, "4", f"Resolvido. {JOAO_NAME}, {JOAO_PHONE}")
+    # A complete copy of "Meus dados" (stored gzip-compressed) and its e-mail, captured.
+    assert JOAO_NAME in json.dumps(full_copy(svc, joao), ensure_ascii=False)
+    _deliver(svc)
     assert _leaks(svc, needles)  # the scan can fail: the data is there before
     with svc.unit.session_factory() as s:
         s.execute(text("UPDATE users SET last_login_at = :t"), {"t": clock()})
@@ -244,6 +248,8 @@ def test_retention_anonymises_and_keeps_the_statistics(tsvc: Chamados, clock: Fa
     # Nothing of the person remains, in any table or in the captured mail.
     assert _leaks(svc, needles) == []
     assert not list(folder.glob("*.eml"))
+    with svc.unit.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(DataCopy)) == 0  # the copy too
     # Staff pages still open it; the record of who read it stays (ids only).
     view = svc.analysis.analysis(ana, cid)
     assert view.chamado.protocolo == before.protocolo
