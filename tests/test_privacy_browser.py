@@ -92,11 +92,18 @@ def test_meus_dados_downloads_what_the_database_holds_for_her(
     expect(maria.locator("main")).not_to_contain_text("João")
     expect(maria.locator("main")).to_contain_text("disponível para baixar por 7 dias")
     shot(maria, "lgpd-01-meus-dados")
-    # The complete copy: asked for with a plain form, built by the scheduler's job.
+    # The complete copy: asked for with a plain form (here with JavaScript off), built
+    # by the scheduler's job.
     expect(maria.get_by_role("link", name="Baixar meus dados (JSON)")).to_have_count(0)
-    maria.get_by_role("button", name="Solicitar cópia completa").click()
-    expect(maria.locator("main")).to_contain_text("Ela está sendo preparada")
-    expect(maria.get_by_role("button", name="Solicitar cópia completa")).to_have_count(0)
+    no_js = browser.new_context(
+        locale="pt-BR", storage_state=maria.context.storage_state(), java_script_enabled=False
+    ).new_page()
+    no_js.goto(base + "/meus-dados")
+    no_js.get_by_role("button", name="Solicitar cópia completa").click()
+    expect(no_js.locator("main")).to_contain_text("Pedido registrado.")
+    expect(no_js.locator("main")).to_contain_text("Ela está sendo preparada")
+    expect(no_js.get_by_role("button", name="Solicitar cópia completa")).to_have_count(0)
+    no_js.context.close()
     assert svc.privacy.build_copies("navegador") == 1
     maria.reload()
     expect(maria.locator("main")).to_contain_text("está pronta (1 solicitação(ões)")
