@@ -114,7 +114,8 @@ class RecentInstance:
 class Summary:
     generated_at: datetime
     account: dict[str, Any]
-    # Each counted up to count_cap: a value equal to it means "at least this many".
+    # Each counted up to count_cap: a value equal to it means "at least this many". The
+    # e-mails are those about the count_cap most recent instances.
     counts: dict[str, int]
     count_cap: int
     recent: list[RecentInstance]
@@ -133,18 +134,26 @@ def _capped(query: Select[Any]) -> Any:
     return select(func.count()).select_from(capped).scalar_subquery()
 
 
+# The person's most recent instances, at most COUNT_CAP: the e-mails are counted on
+# them, so the count walks a bounded number of instances even when they have no mail.
+_RECENT = (
+    select(Chamado.id, Chamado.email)
+    .where(Chamado.requester_id == bindparam(_OWNER))
+    .order_by(Chamado.created_at.desc(), Chamado.id.desc())
+    .limit(bindparam(_CAP, type_=Integer(), literal_execute=True))
+    .subquery()
+)
 # Every count of the view in one statement, built once. Each walks an index by the
-# person's id and stops at the cap; the e-mails walk the person's instances (their
-# index) and each one's e-mails (by ticket), to their address or the one on the form.
+# person's id and stops at the cap; the e-mails are those about their COUNT_CAP most
+# recent instances (by ticket), to their address or the one on the form.
 _COUNTS = select(
     _capped(
         select(literal_column("1"))
         .select_from(OutboxMessage)
-        .join(Chamado, Chamado.id == OutboxMessage.chamado_id)
+        .join(_RECENT, _RECENT.c.id == OutboxMessage.chamado_id)
         .where(
-            Chamado.requester_id == bindparam(_OWNER),
             or_(
-                func.lower(OutboxMessage.to_addr) == func.lower(Chamado.email),
+                func.lower(OutboxMessage.to_addr) == func.lower(_RECENT.c.email),
                 func.lower(OutboxMessage.to_addr) == bindparam(_EMAIL),
             ),
         )

@@ -188,6 +188,16 @@ def test_every_part_is_read_in_pages_and_the_chunk_changes_nothing(
     assert [s["navegador"] for s in paged["sessoes"]] == [
         f"Navegador {i}" for i in range(4, -1, -1)
     ]
+    # The summary's counts agree with the complete copy.
+    counts = svc.privacy.my_data(joao).counts
+    assert counts == {
+        "solicitacoes_abertas": 3,
+        "solicitacoes_encerradas": 0,
+        "emails": len(whole["emails"]),
+        "sessoes": 5,
+        "acessos_por_servidores": 6,
+        "problemas_acompanhados": 0,
+    }
     reads = [a["em"] for a in paged["acessos_por_servidores"]]
     assert reads == sorted(set(reads), reverse=True)  # newest first, each once
 
@@ -255,3 +265,12 @@ def test_a_copy_that_keeps_failing_is_marked_and_may_be_asked_again(
     svc.privacy.request_copy(joao)  # a failed one does not block a new request
     assert svc.privacy.build_copies("agendador") == 1
     assert _rows(svc) == [(joao.id, "ready")]
+
+
+def test_the_scheduler_builds_and_expires_copies(tsvc: Chamados) -> None:
+    job = tsvc.scheduler().get_job("data_copies")
+    assert job is not None
+    joao = _person(tsvc, JOAO_CPF, JOAO_NAME, JOAO_MAIL)
+    tsvc.privacy.request_copy(joao)
+    assert job.func() == 1  # what each run of the job does
+    assert _rows(tsvc) == [(joao.id, "ready")]
