@@ -108,14 +108,14 @@ class RecentInstance:
     tone: str | None
     criado_em: datetime
     encerrado_em: datetime | None
+    emails: int  # written to the person about it (their address or the form's)
 
 
 @dataclass(frozen=True)
 class Summary:
     generated_at: datetime
     account: dict[str, Any]
-    # Each counted up to count_cap: a value equal to it means "at least this many". The
-    # e-mails are those about the count_cap most recent instances.
+    # Each counted up to count_cap: a value equal to it means "at least this many".
     counts: dict[str, int]
     count_cap: int
     recent: list[RecentInstance]
@@ -134,30 +134,10 @@ def _capped(query: Select[Any]) -> Any:
     return select(func.count()).select_from(capped).scalar_subquery()
 
 
-# The person's most recent instances, at most COUNT_CAP: the e-mails are counted on
-# them, so the count walks a bounded number of instances even when they have no mail.
-_RECENT = (
-    select(Chamado.id, Chamado.email)
-    .where(Chamado.requester_id == bindparam(_OWNER))
-    .order_by(Chamado.created_at.desc(), Chamado.id.desc())
-    .limit(bindparam(_CAP, type_=Integer(), literal_execute=True))
-    .subquery()
-)
-# Every count of the view in one statement, built once. Each walks an index by the
-# person's id and stops at the cap; the e-mails are those about their COUNT_CAP most
-# recent instances (by ticket), to their address or the one on the form.
+# Every count of the view in one statement, built once; each walks an index by the
+# person's id and stops at the cap. (E-mails are counted per listed instance below: a
+# count of all of them would walk every instance of a person who has few.)
 _COUNTS = select(
-    _capped(
-        select(literal_column("1"))
-        .select_from(OutboxMessage)
-        .join(_RECENT, _RECENT.c.id == OutboxMessage.chamado_id)
-        .where(
-            or_(
-                func.lower(OutboxMessage.to_addr) == func.lower(_RECENT.c.email),
-                func.lower(OutboxMessage.to_addr) == bindparam(_EMAIL),
-            ),
-        )
-    ).label("emails"),
     _capped(select(literal_column("1")).where(UserSession.user_id == bindparam(_OWNER))).label(
         "sessoes"
     ),
@@ -167,6 +147,21 @@ _COUNTS = select(
     _capped(select(literal_column("1")).where(OutageSubscriber.user_id == bindparam(_OWNER))).label(
         "problemas_acompanhados"
     ),
+)
+
+
+# The e-mails written to the person about each listed instance (by ticket).
+_MAILS_OF = (
+    select(OutboxMessage.chamado_id, func.count())
+    .join(Chamado, Chamado.id == OutboxMessage.chamado_id)
+    .where(
+        OutboxMessage.chamado_id.in_(bindparam("_ids", expanding=True)),
+        or_(
+            func.lower(OutboxMessage.to_addr) == func.lower(Chamado.email),
+            func.lower(OutboxMessage.to_addr) == bindparam(_EMAIL),
+        ),
+    )
+    .group_by(OutboxMessage.chamado_id)
 )
 
 
@@ -182,13 +177,15 @@ def summary(
     page = listing.requester_chamados(
         session, user.id, listing.ListRequest(listing.CHAMADOS, "todos", limit=recent)
     )
-    found = session.execute(
-        _COUNTS, {_OWNER: user.id, _EMAIL: (user.email or "").lower(), _CAP: COUNT_CAP}
-    ).one()
+    found = session.execute(_COUNTS, {_OWNER: user.id, _CAP: COUNT_CAP}).one()
+    mails: dict[int, int] = {}
+    if page.items:
+        ids = [c.id for c, _task in page.items]
+        rows = session.execute(_MAILS_OF, {"_ids": ids, _EMAIL: (user.email or "").lower()})
+        mails = {int(cid): int(n) for cid, n in rows}
     counts = {
         "solicitacoes_abertas": page.counts["abertos"],
         "solicitacoes_encerradas": page.counts["encerrados"],
-        "emails": int(found.emails),
         "sessoes": int(found.sessoes),
         "acessos_por_servidores": int(found.acessos),
         "problemas_acompanhados": int(found.problemas_acompanhados),
@@ -202,6 +199,7 @@ def summary(
             tone=c.status_tone,
             criado_em=c.created_at,
             encerrado_em=c.closed_at,
+            emails=mails.get(c.id, 0),
         )
         for c, _task in page.items
     ]

@@ -188,12 +188,17 @@ def test_every_part_is_read_in_pages_and_the_chunk_changes_nothing(
     assert [s["navegador"] for s in paged["sessoes"]] == [
         f"Navegador {i}" for i in range(4, -1, -1)
     ]
-    # The summary's counts agree with the complete copy.
-    counts = svc.privacy.my_data(joao).counts
+    # The summary's counts agree with the complete copy; so do the e-mails of each
+    # instance listed.
+    view = svc.privacy.my_data(joao)
+    assert sum(r.emails for r in view.recent) == len(whole["emails"])
+    assert [r.protocolo for r in view.recent] == [i["protocolo"] for i in whole["solicitacoes"]][
+        ::-1
+    ]
+    counts = view.counts
     assert counts == {
         "solicitacoes_abertas": 3,
         "solicitacoes_encerradas": 0,
-        "emails": len(whole["emails"]),
         "sessoes": 5,
         "acessos_por_servidores": 6,
         "problemas_acompanhados": 0,

@@ -734,6 +734,7 @@ def my_data_json(view: MyDataSummary) -> dict[str, Any]:
                 "status_label": r.situacao,
                 "created_at": iso(r.criado_em),
                 "closed_at": iso(r.encerrado_em),
+                "emails": r.emails,
             }
             for r in view.recent
         ],
