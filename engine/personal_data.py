@@ -182,7 +182,7 @@ def summary(
     if page.items:
         ids = [c.id for c, _task in page.items]
         rows = session.execute(_MAILS_OF, {"_ids": ids, _EMAIL: (user.email or "").lower()})
-        mails = {int(cid): int(n) for cid, n in rows}
+        mails = {cid: int(n) for cid, n in rows if cid is not None}
     counts = {
         "solicitacoes_abertas": page.counts["abertos"],
         "solicitacoes_encerradas": page.counts["encerrados"],
