@@ -196,6 +196,9 @@ def test_my_data_shows_only_mine_in_the_page_the_copy_and_the_api(app: Flask) ->
     assert maria_page.get("/meus-dados.json").status_code == 302
     maria_api.get("/me/data/copy", expect=404)
     assert maria_api.get("/me/data")["copy"] is None
+    asked = maria_api.post("/me/data/copy", expect=202)  # through the API
+    assert asked["status"] == "pending" and asked["download_url"] is None
+    assert copies(app)[-1] == (maria.id, "pending")
     assert app.test_client().get("/meus-dados").status_code == 302  # login first
     assert app.test_client().get("/meus-dados.json").status_code == 302
     assert app.test_client().get("/api/v1/me/data/copy").status_code == 401

@@ -759,7 +759,7 @@ def request_my_data_copy() -> Any:
     """Ask for the complete copy (LGPD art. 19, II); 409 while one is being prepared."""
     svc, user = _service(), _user()
     svc.privacy.request_copy(user)
-    return jsonify(copy_state_json(svc.privacy.my_data(user).copy)), 202
+    return jsonify(copy_state_json(svc.privacy.copy_state(user))), 202
 
 
 @bp.get("/me/data/copy")

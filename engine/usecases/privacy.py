@@ -95,6 +95,11 @@ class Privacy(UseCaseBase):
         data_copies.request(self.transaction, actor.id, now)
         log.info("cópia completa dos dados pedida (pessoa %s)", actor.id)
 
+    def copy_state(self, actor: Actor) -> data_copies.CopyState | None:
+        """The caller's latest request of the complete copy that has not expired."""
+        with self.reading() as session:
+            return data_copies.latest(session, actor.id, self.clock())
+
     def my_copy(self, actor: Actor) -> data_copies.Download:
         """The caller's own ready copy; NotFound when there is none (or it expired)."""
         with self.reading() as session:
