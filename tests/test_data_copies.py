@@ -183,6 +183,9 @@ def test_every_part_is_read_in_pages_and_the_chunk_changes_nothing(
     svc.privacy.copy_chunk = 1000
     whole = full_copy(svc, joao)
     assert paged == whole
+    # Written as json.dumps(doc, indent=2) writes it, though part by part.
+    raw = b"".join(svc.privacy.my_copy(joao).json_chunks()).decode("utf-8")
+    assert raw == json.dumps(whole, ensure_ascii=False, indent=2) + "\n"
     assert len(paged["solicitacoes"]) == 3 and len(paged["sessoes"]) == 5
     assert len(paged["acessos_por_servidores"]) == 6 and len(paged["emails"]) >= 3
     assert [s["navegador"] for s in paged["sessoes"]] == [

@@ -91,6 +91,8 @@ class Privacy(UseCaseBase):
 
     def request_copy(self, actor: Actor) -> None:
         """Ask for the complete copy; Conflict (nothing changed) while one is pending."""
+        # Read records a busy SQLite left buffered in this process go in before the copy.
+        self.flush_accesses()
         now = self.clock()
         data_copies.request(self.transaction, actor.id, now)
         log.info("cópia completa dos dados pedida (pessoa %s)", actor.id)
@@ -111,6 +113,7 @@ class Privacy(UseCaseBase):
     def build_copies(self, worker: str) -> int:
         """The scheduler's job: delete expired copies, then build pending requests, each
         claimed by one scheduler (engine.data_copies). Returns how many were built."""
+        self.flush_accesses()
         with self.reading() as session:
             expired = data_copies.any_expired(session, self.clock())
         if expired:
