@@ -522,9 +522,10 @@ def request(
     token: str | None = None,
     cookie: str | None = None,
     timeout: float = 60.0,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
     """One request on a fresh connection (gunicorn's sync workers close it anyway)."""
-    headers = {"Connection": "close"}
+    headers = {"Connection": "close", **(headers or {})}
     payload = None
     if body is not None:
         payload = json.dumps(body).encode("utf-8")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from engine import context
@@ -100,12 +100,14 @@ class AccessView:
     protocolo: str | None
     item: str | None
     subject_name: str | None = None
+    id: int = 0  # the record's key (the complete copy pages through them by (at, id))
 
 
 _ACTOR = aliased(User)
 _SUBJECT = aliased(User)
 _LIST = (
     select(
+        DataAccess.id,
         DataAccess.at,
         DataAccess.channel,
         DataAccess.item,
@@ -125,8 +127,17 @@ _FOR_CHAMADO = _LIST.where(DataAccess.chamado_id == bindparam("key"))
 _FOR_SUBJECT = _LIST.where(DataAccess.subject_id == bindparam("key"))
 
 
-def _views(session: Session, statement: object, key: int, limit: int) -> list[AccessView]:
-    rows = session.execute(statement, {"key": key, "limit": limit})  # type: ignore[call-overload]
+# The complete copy of "Meus dados" reads a person's whole record, a page at a time.
+_SUBJECT_OLDER = _FOR_SUBJECT.where(
+    tuple_(DataAccess.at, DataAccess.id)
+    < tuple_(bindparam("at", type_=DataAccess.at.type), bindparam("id"))
+)
+
+
+def _views(
+    session: Session, statement: object, key: int, limit: int, **more: Any
+) -> list[AccessView]:
+    rows = session.execute(statement, {"key": key, "limit": limit, **more})  # type: ignore[call-overload]
     return [
         AccessView(
             at=row.at,
@@ -136,6 +147,7 @@ def _views(session: Session, statement: object, key: int, limit: int) -> list[Ac
             protocolo=row.protocolo,
             item=row.item,
             subject_name=row.subject_social or row.subject_name,
+            id=row.id,
         )
         for row in rows
     ]
@@ -147,3 +159,13 @@ def for_chamado(session: Session, chamado_id: int, limit: int = LIST_LIMIT) -> l
 
 def for_subject(session: Session, user_id: int, limit: int = LIST_LIMIT) -> list[AccessView]:
     return _views(session, _FOR_SUBJECT, user_id, limit)
+
+
+def subject_page(
+    session: Session, user_id: int, older_than: tuple[datetime, int] | None, limit: int
+) -> list[AccessView]:
+    """The person's record, newest first, from just before ``older_than`` (at, id)."""
+    if older_than is None:
+        return _views(session, _FOR_SUBJECT, user_id, limit)
+    at, ident = older_than
+    return _views(session, _SUBJECT_OLDER, user_id, limit, at=at, id=ident)

@@ -26,10 +26,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from engine import forms, outbox, search, specs
+from engine import data_copies, forms, outbox, search, specs
 from engine.db import rows_changed
 from engine.models import (
     ApiToken,
@@ -271,6 +271,8 @@ def anonymize_chamado(
     chamado.incident_action = None
     chamado.incident_message = needles.scrub(chamado.incident_message)
     chamado.servico = needles.scrub(chamado.servico)
+    # A complete copy of "Meus dados" holds this instance's data too.
+    data_copies.forget(session, requester.id)
     chamado.requester_id = anon
     chamado.anonymized_at = now
     chamado.version += 1
@@ -283,11 +285,29 @@ def anonymize_chamado(
     }
 
 
-def anonymize_account(session: Session, user: User) -> None:
+def anonymize_account(session: Session, user: User, capture_dir: Path | None = None) -> None:
     """The account itself, once nothing needs it (engine.retention decides when).
 
     A later login with the same CPF creates a new account: gov.br tells it all again.
     """
+    data_copies.forget(session, user.id)
+    if user.email:
+        # "Your copy is ready" e-mails are about no instance: found by kind and address.
+        for mail in session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.chamado_id.is_(None),
+                OutboxMessage.kind == data_copies.MAIL,
+                func.lower(OutboxMessage.to_addr) == user.email.lower(),
+            )
+        ):
+            if capture_dir is not None:
+                outbox.captured_path(capture_dir, mail.message_id).unlink(missing_ok=True)
+            mail.to_addr = ""
+            mail.body_text = ""
+            mail.body_html = ""
+            if mail.status == "pending":
+                mail.status = "failed"
+                mail.last_error = "Dados pessoais anonimizados antes do envio."
     user.cpf = f"anon:{user.id}"
     user.kind = ANONYMOUS_KIND
     user.name = PLACEHOLDER_NAME

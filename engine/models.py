@@ -769,3 +769,54 @@ class OutageSubscriber(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[timestamp]
     notified_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+
+
+class DataCopy(Base):
+    """A person's request for the complete copy of their data (LGPD art. 19, II) and,
+    once the scheduler built it, the copy itself (engine.data_copies).
+
+    The copy is in the database, as attachments are, because app processes and schedulers
+    run on any host (README "Production"): a file on the builder's disk would not be on
+    the host that serves the download. It is gzip-compressed JSON (format
+    ``chamados.meus-dados/1``), deleted when it expires, when a newer copy is ready and
+    when the person's data is anonymised.
+    """
+
+    __tablename__ = "data_copies"
+    __table_args__ = (
+        # One pending request per person: a second INSERT fails whatever the race.
+        Index(
+            "uq_data_copies_pending",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        # The person's latest request (the page), and the job's pending ones, oldest first.
+        Index("ix_data_copies_user", "user_id", "requested_at"),
+        Index(
+            "ix_data_copies_due",
+            "requested_at",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_data_copies_expires", "expires_at"),
+    )
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|ready|failed
+    requested_at: Mapped[datetime] = mapped_column(AwareDateTime())
+    # Claimed by one scheduler at a time (engine.data_copies.claim), renewed while it builds.
+    lease_until: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    leased_by: Mapped[str | None] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    ready_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
+    # gzip of the JSON document; null until ready.
+    content: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    size: Mapped[int | None] = mapped_column(Integer)  # bytes of the JSON, uncompressed
+    instances: Mapped[int | None] = mapped_column(Integer)
+    # Why building failed, for the logs and admins (an exception's class, no personal data).
+    error: Mapped[str | None] = mapped_column(String(300))

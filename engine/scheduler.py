@@ -1,5 +1,6 @@
 """APScheduler jobs: fire due BPMN timers, anonymise the instances past their retention
-(LGPD); and the e-mail senders, started and stopped with it.
+(LGPD), and those the facade adds (messages, incidents, the complete copies of "Meus
+dados"); and the e-mail senders, started and stopped with it.
 
 Runs inside the app (``make run``) or as its own process (``chamados scheduler``);
 any number of either on one database stays correct, because each job claims

@@ -25,8 +25,9 @@ a session) and, from it, the use cases, each a named attribute:
 ``svc.satisfaction`` engine.usecases.satisfaction    "O atendimento resolveu seu problema?"
 ``svc.ready_answers`` engine.usecases.ready_answers  supervisors' answer texts for analysts
 ``svc.dashboard``  engine.usecases.dashboard         the "Painel" of supervisors and admins
-``svc.privacy``    engine.usecases.privacy           LGPD: "Meus dados", who read whose data,
-                                                     retention and anonymisation
+``svc.privacy``    engine.usecases.privacy           LGPD: "Meus dados" and its complete copy,
+                                                     who read whose data, retention and
+                                                     anonymisation
 ``svc.outages``    engine.usecases.outages           "Incidentes": one failing service, many
                                                      tickets linked, duplicates, resolved at once
 =================  ================================  ===========================================
@@ -81,6 +82,8 @@ from engine.clock import Clock
 from engine.context import request_id
 from engine.dashboard import Filters as DashboardFilters
 from engine.dashboard import Metric as DashboardMetric
+from engine.data_copies import KEEP_DAYS as DATA_COPY_KEEP_DAYS
+from engine.data_copies import CopyState, Download
 from engine.db import is_unavailable
 from engine.designer import Designer, ModelRejected, Problem, Tickets, form_builder
 from engine.designer.diagram import TicketDiagram
@@ -103,6 +106,8 @@ from engine.outages import OUTCOMES as OUTAGE_OUTCOMES
 from engine.outages import TEXT_MAX as OUTAGE_TEXT_MAX
 from engine.outages import TITLE_MAX as OUTAGE_TITLE_MAX
 from engine.outages import Duplicate
+from engine.personal_data import FORMAT as MY_DATA_FORMAT
+from engine.personal_data import Summary as MyDataSummary
 from engine.queue import ALL_VIEWS as QUEUE_VIEWS
 from engine.queue import INCIDENTS as INCIDENTS_VIEW
 from engine.queue import MAX_AGE_DAYS, QueueFilters
@@ -152,7 +157,12 @@ __all__ = [
     "AuditEvent",
     "Chamado",
     "ChamadoView",
+    "CopyState",
+    "DATA_COPY_KEEP_DAYS",
+    "Download",
     "Duplicate",
+    "MY_DATA_FORMAT",
+    "MyDataSummary",
     "LinkReport",
     "Notice",
     "OutageView",
@@ -347,13 +357,16 @@ class Chamados:
         extra_jobs: dict[str, Callable[[], Any]] | None = None,
     ) -> BaseScheduler:
         """The jobs that fire due timers, deliver the outbox, deliver the messages instances
-        threw for others, go on resolving incidents and anonymise what is past its
-        retention (engine.scheduler)."""
+        threw for others, go on resolving incidents, build the complete copies of "Meus
+        dados" and delete them when they expire, and anonymise what is past its retention
+        (engine.scheduler)."""
         worker = outbox.default_worker_id()
         jobs = {
             "messages": lambda: self.messages.deliver_queued(worker),
             # Incidents being resolved: their next batch of tickets (engine.usecases.outages).
             "outages": self.outages.continue_resolutions,
+            # "Meus dados": complete copies asked for, built and expired (LGPD art. 19, II).
+            "data_copies": lambda: self.privacy.build_copies(worker),
             **(extra_jobs or {}),
         }
         return make_scheduler(

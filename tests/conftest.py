@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import threading
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Executable
@@ -79,6 +81,16 @@ def svc(tmp_path: Path) -> Iterator[Chamados]:
     service.init_database()
     yield service
     service.unit.db.dispose()
+
+
+def full_copy(svc: Chamados, person: ActorRef) -> dict[str, Any]:
+    """The complete copy of "Meus dados" of ``person``, as the person gets it: asked for,
+    built by the scheduler's job, downloaded (engine.usecases.privacy)."""
+    svc.privacy.request_copy(person)
+    assert svc.privacy.build_copies("test") >= 1
+    found = svc.privacy.my_copy(person)
+    doc: dict[str, Any] = json.loads(b"".join(found.json_chunks()))
+    return doc
 
 
 def add_person(svc: Chamados, cpf: str, name: str, *roles: str) -> ActorRef:

@@ -64,6 +64,7 @@ NOT_PAGES: dict[str, str] = {
     "api.task_ready_answers": "API REST (JSON)",
     "api.list_ready_answers": "API REST (JSON)",
     "api.my_data": "API REST (JSON)",
+    "api.my_data_copy": "API REST (JSON): a cópia completa de Meus dados",
     "api.chamado_accesses": "API REST (JSON)",
     "api.list_outages": "API REST (JSON)",
     "api.get_outage": "API REST (JSON)",
@@ -344,6 +345,13 @@ def crawl_requester(site: Site, browser: Any) -> None:
     visit(site, maria, "/sessoes", "minhas sessões")
     visit(site, maria, "/conta/tokens", "tokens de API")
     visit(site, maria, "/meus-dados", "meus dados")
+    # The complete copy asked for (a plain form), then ready after the scheduler's job.
+    maria.get_by_role("button", name="Solicitar cópia completa").click()
+    expect(maria.locator("main")).to_contain_text("Ela está sendo preparada")
+    check(site, maria, "meus dados: cópia pedida", "privacy.my_data")
+    site.svc.privacy.build_copies("a11y")
+    visit(site, maria, "/meus-dados", "meus dados: cópia pronta")
+    expect(maria.get_by_role("link", name="Baixar meus dados (JSON)")).to_be_visible()
     # Error pages: 403 (staff page), 404.
     visit(site, maria, "/fila", "403", status=403)
     visit(site, maria, "/nao-existe", "404", status=404)

@@ -25,7 +25,7 @@ from engine.models import (
     OutboxMessage,
 )
 from engine.service import ActorRef, Chamados, Settings
-from tests.conftest import add_person
+from tests.conftest import add_person, full_copy
 from tests.test_engine_lifecycle import chamado, decide, open_task, submit_registration
 
 FAILING = "A API de consulta do CadÚnico devolve erro 500 desde as 8h para todos os protocolos."
@@ -463,12 +463,12 @@ def test_meus_dados_lists_what_one_follows(svc: Chamados, ana: ActorRef, sofia: 
     person, other = requester(svc, 80), requester(svc, 81)
     svc.outages.subscribe(person, oid)
     svc.outages.subscribe(other, oid)
-    followed = svc.privacy.my_data(person)["problemas_acompanhados"]
+    followed = full_copy(svc, person)["problemas_acompanhados"]
     assert [(f["titulo"], f["email"]) for f in followed] == [
         ("CadÚnico fora do ar", f"{requester_cpf(80)}@example.gov.br")
     ]
     svc.outages.resolve(sofia, oid, version_of(svc, sofia, oid))
-    followed = svc.privacy.my_data(person)["problemas_acompanhados"]
+    followed = full_copy(svc, person)["problemas_acompanhados"]
     assert followed[0]["email"] is None and followed[0]["avisado_em"]  # erased once mailed
 
 

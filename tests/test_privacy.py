@@ -18,6 +18,7 @@ from engine.models import (
     Base,
     Chamado,
     DataAccess,
+    DataCopy,
     OutboxMessage,
     SatisfactionSurvey,
     SearchEntry,
@@ -25,7 +26,7 @@ from engine.models import (
     User,
 )
 from engine.service import ActorRef, Chamados
-from tests.conftest import FakeClock, add_person
+from tests.conftest import FakeClock, add_person, full_copy
 from tests.test_attachments import make_pdf
 from tests.test_engine_lifecycle import chamado, decide, open_task, registration
 
@@ -136,7 +137,7 @@ def test_staff_reads_are_recorded_and_own_reads_are_not(tsvc: Chamados) -> None:
     svc.analysis.analysis(ana, own.id)
     assert len(_records(svc)) == 3
     # The person sees it in "Meus dados"; admins per ticket and per person.
-    mine = svc.privacy.my_data(joao)["acessos_por_servidores"]
+    mine = full_copy(svc, joao)["acessos_por_servidores"]
     assert [(a["quem"], a["canal"]) for a in mine] == [
         ("Ana Souza", "Download de anexo"),
         ("Ana Souza", "Leitura do chamado pela API"),
@@ -167,7 +168,7 @@ def test_my_data_holds_mine_and_nothing_of_anyone_else(tsvc: Chamados) -> None:
     hers = _ticket_with_everything(svc, maria, "Maria da Silva", "maria.silva@exemplo.com.br")
     svc.analysis.analysis(ana, hers)
     _deliver(svc)
-    doc = svc.privacy.my_data(joao)
+    doc = full_copy(svc, joao)
     assert doc["formato"] == "chamados.meus-dados/1"
     assert doc["conta"]["cpf"] == "853.513.468-93" and doc["conta"]["email"] == JOAO_MAIL
     assert [i["protocolo"] for i in doc["solicitacoes"]] == [chamado(svc, mine).protocolo]
@@ -205,6 +206,9 @@ def test_retention_anonymises_and_keeps_the_statistics(tsvc: Chamados, clock: Fa
     needles = [JOAO_CPF, "853.513.468-93", JOAO_NAME, JOAO_MAIL, JOAO_PHONE]
     # His answer to "O atendimento resolveu seu problema?", signed in the comment.
     svc.satisfaction.answer(joao, cid, "4", f"Resolvido. {JOAO_NAME}, {JOAO_PHONE}")
+    # A complete copy of "Meus dados" (stored gzip-compressed) and its e-mail, captured.
+    assert JOAO_NAME in json.dumps(full_copy(svc, joao), ensure_ascii=False)
+    _deliver(svc)
     assert _leaks(svc, needles)  # the scan can fail: the data is there before
     with svc.unit.session_factory() as s:
         s.execute(text("UPDATE users SET last_login_at = :t"), {"t": clock()})
@@ -244,6 +248,8 @@ def test_retention_anonymises_and_keeps_the_statistics(tsvc: Chamados, clock: Fa
     # Nothing of the person remains, in any table or in the captured mail.
     assert _leaks(svc, needles) == []
     assert not list(folder.glob("*.eml"))
+    with svc.unit.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(DataCopy)) == 0  # the copy too
     # Staff pages still open it; the record of who read it stays (ids only).
     view = svc.analysis.analysis(ana, cid)
     assert view.chamado.protocolo == before.protocolo
@@ -369,7 +375,7 @@ def test_a_staff_read_never_waits_for_a_writer_and_its_record_is_kept(tsvc: Cham
         svc.analysis.analysis(ana, cid, channel="api")
         assert time.monotonic() - started < 5
     # Written once the lock is free (SQLite: from the process's buffer), none lost.
-    seen = svc.privacy.my_data(joao)["acessos_por_servidores"]
+    seen = full_copy(svc, joao)["acessos_por_servidores"]
     assert sorted(a["canal"] for a in seen) == [
         "Leitura do chamado pela API",
         "Página de análise do chamado",

@@ -1,10 +1,12 @@
 """ "Meus dados" in a real browser: Maria finds it in the user menu, sees who of the staff
-read her ticket, downloads the JSON, and the file matches what the database holds for
-her and nothing of anyone else (Playwright driving Debian's Chromium)."""
+read her ticket, asks for the complete copy, the scheduler's job builds it, she
+downloads the JSON, and the file matches what the database holds for her and nothing of
+anyone else (Playwright driving Debian's Chromium)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,11 +84,30 @@ def test_meus_dados_downloads_what_the_database_holds_for_her(
     maria.get_by_role("link", name="Meus dados").click()
     expect(maria.get_by_role("heading", name="Meus dados", level=1)).to_be_visible()
     expect(maria.get_by_role("heading", name="Quem consultou os meus dados")).to_be_visible()
-    table = maria.get_by_role("table", name="Consultas aos seus dados pela equipe")
+    table = maria.get_by_role("table", name="Consultas mais recentes aos seus dados pela equipe")
     expect(table).to_contain_text("Ana Souza")
     expect(table).to_contain_text("Página de análise do chamado")
+    recent = maria.get_by_role("table", name=re.compile("solicitações mais recentes"))
+    expect(recent).to_contain_text(chamado(svc, mine).protocolo)
     expect(maria.locator("main")).not_to_contain_text("João")
+    expect(maria.locator("main")).to_contain_text("disponível para baixar por 7 dias")
     shot(maria, "lgpd-01-meus-dados")
+    # The complete copy: asked for with a plain form (here with JavaScript off), built
+    # by the scheduler's job.
+    expect(maria.get_by_role("link", name="Baixar meus dados (JSON)")).to_have_count(0)
+    no_js = browser.new_context(
+        locale="pt-BR", storage_state=maria.context.storage_state(), java_script_enabled=False
+    ).new_page()
+    no_js.goto(base + "/meus-dados")
+    no_js.get_by_role("button", name="Solicitar cópia completa").click()
+    expect(no_js.locator("main")).to_contain_text("Pedido registrado.")
+    expect(no_js.locator("main")).to_contain_text("Ela está sendo preparada")
+    expect(no_js.get_by_role("button", name="Solicitar cópia completa")).to_have_count(0)
+    no_js.context.close()
+    assert svc.privacy.build_copies("navegador") == 1
+    maria.reload()
+    expect(maria.locator("main")).to_contain_text("está pronta (1 solicitação(ões)")
+    shot(maria, "lgpd-01b-meus-dados-copia-pronta")
     with maria.expect_download() as info:
         maria.get_by_role("link", name="Baixar meus dados (JSON)").click()
     path = tmp_path / "meus-dados.json"

@@ -3,6 +3,7 @@ analysis page, the API and attachment downloads, and the admins' "Privacidade (L
 
 from __future__ import annotations
 
+import gzip
 import html
 import json
 import re
@@ -16,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine.models import Attachment, Chamado, DataAccess, User
+from engine.models import Attachment, Chamado, DataAccess, DataCopy, User
 from engine.service import ActorRef, Chamados
 from tests.test_api import Api, build_app, person
 from tests.test_attachments import make_pdf
@@ -100,7 +101,8 @@ def test_reads_by_staff_are_recorded_on_every_channel_and_own_reads_are_not(app:
     assert "Quem consultou os meus dados" in page
     assert page.count("Ana Souza") == 3 and "Download de anexo" in page
     mine = joao_api.get("/me/data")
-    assert [a["quem"] for a in mine["acessos_por_servidores"]] == ["Ana Souza"] * 3
+    assert [a["actor"] for a in mine["recent_accesses"]] == ["Ana Souza"] * 3
+    assert mine["counts"]["acessos_por_servidores"] == 3
     # Admins per ticket (API and page) and per person; analysts may not.
     carlos_api = Api(app.test_client(), person(app, CARLOS, "Carlos Admin", "admin"))
     body = carlos_api.get(f"/chamados/{cid}/accesses")
@@ -123,9 +125,14 @@ def test_reads_by_staff_are_recorded_on_every_channel_and_own_reads_are_not(app:
     assert ana_page.get("/admin/privacidade").status_code == 403
 
 
-def test_my_data_shows_only_mine_in_the_page_the_download_and_the_api(app: Flask) -> None:
+def copies(app: Flask) -> list[tuple[int, str]]:
+    with svc_of(app).unit.session_factory() as s:
+        return [(c.user_id, c.status) for c in s.scalars(select(DataCopy).order_by(DataCopy.id))]
+
+
+def test_my_data_shows_only_mine_in_the_page_the_copy_and_the_api(app: Flask) -> None:
     joao_api = Api(app.test_client(), person(app, JOAO, "João Pereira Lima"))
-    person(app, MARIA, "Maria da Silva")
+    maria_api = Api(app.test_client(), person(app, MARIA, "Maria da Silva"))
     joao, maria = actor(app, JOAO), actor(app, MARIA)
     mine, _ = ticket(app, joao, "João Pereira Lima")
     hers, _ = ticket(app, maria, "Maria da Silva")
@@ -134,18 +141,67 @@ def test_my_data_shows_only_mine_in_the_page_the_download_and_the_api(app: Flask
     home = shown(client.get("/minhas-solicitacoes"))
     assert 'href="/meus-dados"' in home  # in the user menu, on every page
     page = shown(client.get("/meus-dados"))
-    assert chamado(svc, mine).protocolo in page and "doc-João Pereira Lima.pdf" in page
+    # The simplified view: account, counts, the latest instances (with their links).
+    assert "853.513.468-93" in page and f'href="/chamados/{mine}"' in page
+    assert chamado(svc, mine).protocolo in page
     assert chamado(svc, hers).protocolo not in page and "Maria" not in page
+    assert 'href="/minhas-solicitacoes?visao=todos"' in page
+    assert "disponível para baixar por 7 dias e depois é apagada" in page
+    assert "Baixar meus dados (JSON)" not in page  # no copy yet
+    # No copy yet: the download says so, on the page.
+    resp = client.get("/meus-dados.json")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/meus-dados#copia")
+    assert "Não há cópia completa dos seus dados pronta" in shown(client.get("/meus-dados"))
+    # Asking: a form with CSRF, no JavaScript needed.
+    assert client.post("/meus-dados/copia").status_code == 400
+    assert copies(app) == []
+    token = csrf_of(page)
+    resp = client.post("/meus-dados/copia", data={"csrf_token": token})
+    assert resp.status_code == 302
+    page = shown(client.get("/meus-dados"))
+    assert "Pedido registrado." in page and "Ela está sendo preparada" in page
+    assert "Solicitar cópia completa" not in page
+    # A second request while the first is pending changes nothing, and says so.
+    client.post("/meus-dados/copia", data={"csrf_token": token})
+    assert "Você já pediu a cópia completa dos seus dados" in shown(client.get("/meus-dados"))
+    problem = joao_api.post("/me/data/copy", expect=409)
+    assert "ainda está sendo preparada" in problem["detail"]
+    assert copies(app) == [(joao.id, "pending")]
+    summary = joao_api.get("/me/data")  # checked against web/openapi.json
+    assert summary["copy"]["status"] == "pending" and summary["copy"]["download_url"] is None
+    assert [r["protocolo"] for r in summary["recent_instances"]] == [chamado(svc, mine).protocolo]
+    assert summary["counts"]["solicitacoes_abertas"] == 1 and summary["copy_keep_days"] == 7
+    # The scheduler's job builds it; the page offers it until it expires.
+    assert svc.privacy.build_copies("teste") == 1
+    page = shown(client.get("/meus-dados"))
+    assert "Baixar meus dados (JSON)" in page and "Ela pode ser baixada até" in page
     download = client.get("/meus-dados.json")
     assert download.status_code == 200 and download.mimetype == "application/json"
     assert download.headers["Content-Disposition"].startswith('attachment; filename="meus-dados-')
+    assert download.headers["Cache-Control"] == "private, no-store"
     doc = json.loads(download.get_data(as_text=True))
+    assert doc["formato"] == "chamados.meus-dados/1"
     assert doc["conta"]["cpf"] == "853.513.468-93"
     assert [s["protocolo"] for s in doc["solicitacoes"]] == [chamado(svc, mine).protocolo]
     assert "Maria" not in json.dumps(doc, ensure_ascii=False)
-    api_doc = joao_api.get("/me/data")  # checked against web/openapi.json
-    assert api_doc["solicitacoes"] == doc["solicitacoes"]
+    # To a client that takes gzip, the stored bytes as they are.
+    packed = client.get("/meus-dados.json", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(packed.get_data())) == doc
+    api_doc = joao_api.get("/me/data/copy")  # checked against the MyData schema
+    assert api_doc == doc
+    assert joao_api.get("/me/data")["copy"]["download_url"] == "/api/v1/me/data/copy"
+    # Only the person downloads their copy: Maria has none, and gets none of his.
+    maria_page = page_client(app, MARIA, "Maria da Silva")
+    assert maria_page.get("/meus-dados.json").status_code == 302
+    maria_api.get("/me/data/copy", expect=404)
+    assert maria_api.get("/me/data")["copy"] is None
+    asked = maria_api.post("/me/data/copy", expect=202)  # through the API
+    assert asked["status"] == "pending" and asked["download_url"] is None
+    assert copies(app)[-1] == (maria.id, "pending")
     assert app.test_client().get("/meus-dados").status_code == 302  # login first
+    assert app.test_client().get("/meus-dados.json").status_code == 302
+    assert app.test_client().get("/api/v1/me/data/copy").status_code == 401
     # The erasure request: offered here, started from its own page, not under "Serviços".
     assert 'href="/servicos/pedido_eliminacao_dados"' in page
     start = shown(client.get("/servicos/pedido_eliminacao_dados"))

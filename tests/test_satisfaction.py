@@ -17,7 +17,7 @@ from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.models import AuditEvent, OutboxMessage, SatisfactionSurvey
 from engine.satisfaction import LinkOutcome
 from engine.service import ActorRef, Chamados
-from tests.conftest import FakeClock, add_person
+from tests.conftest import FakeClock, add_person, full_copy
 from tests.test_api import build_app
 from tests.test_auth import set_session_user
 from tests.test_engine_lifecycle import chamado, decide, submit_registration
@@ -154,7 +154,7 @@ def test_the_tracking_page_answers_and_changes_for_seven_days(
         tsvc.satisfaction.answer(maria, cid, "1", "")
     assert survey(tsvc, cid).rating == 4
     # "Meus dados" (LGPD) holds the answer with the ticket.
-    mine = {s["protocolo"]: s for s in tsvc.privacy.my_data(maria)["solicitacoes"]}
+    mine = {s["protocolo"]: s for s in full_copy(tsvc, maria)["solicitacoes"]}
     answer = mine[chamado(tsvc, cid).protocolo]["avaliacao"]
     assert (answer["nota"], answer["comentario"]) == (4, "Voltou a funcionar.")
 

@@ -25,6 +25,7 @@ from flask_wtf.csrf import CSRFError
 
 from engine.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from engine.service import (
+    DATA_COPY_KEEP_DAYS,
     MAX_AGE_DAYS,
     OUTAGE_MAX_LINKS,
     QUEUE_VIEWS,
@@ -33,7 +34,9 @@ from engine.service import (
     AuditEvent,
     Chamado,
     ChamadoView,
+    CopyState,
     HumanTask,
+    MyDataSummary,
     Notice,
     OutageView,
     QueueFilters,
@@ -51,6 +54,7 @@ from web.auth import CurrentUser, current_user
 from web.context import service as _service
 from web.errors import problem
 from web.params import MAX_INT, query_int
+from web.privacy import copy_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -702,10 +706,66 @@ def get_chamado(chamado_id: int) -> Any:
 # --- LGPD --------------------------------------------------------------------------------------
 
 
+def copy_state_json(copy: CopyState | None) -> dict[str, Any] | None:
+    if copy is None:
+        return None
+    return {
+        "status": copy.status,
+        "requested_at": iso(copy.requested_at),
+        "ready_at": iso(copy.ready_at),
+        "expires_at": iso(copy.expires_at),
+        "bytes": copy.size,
+        "instances": copy.instances,
+        "download_url": url_for("api.my_data_copy") if copy.status == "ready" else None,
+    }
+
+
+def my_data_json(view: MyDataSummary) -> dict[str, Any]:
+    return {
+        "generated_at": iso(view.generated_at),
+        "account": view.account,
+        "counts": view.counts,
+        "count_cap": view.count_cap,
+        "recent_instances": [
+            {
+                "id": r.id,
+                "protocolo": r.protocolo,
+                "process_title": r.processo,
+                "status_label": r.situacao,
+                "created_at": iso(r.criado_em),
+                "closed_at": iso(r.encerrado_em),
+                "emails": r.emails,
+            }
+            for r in view.recent
+        ],
+        "recent_accesses": [
+            {"at": iso(a.at), "actor": a.actor_name, "channel": a.channel, "protocolo": a.protocolo}
+            for a in view.accesses
+        ],
+        "copy": copy_state_json(view.copy),
+        "copy_keep_days": DATA_COPY_KEEP_DAYS,
+    }
+
+
 @bp.get("/me/data")
 def my_data() -> Any:
-    """Everything the platform holds about the caller ("Meus dados", engine.personal_data)."""
-    return jsonify(_service().privacy.my_data(_user()))
+    """ "Meus dados" at once, simplified (LGPD art. 19, I): the account, counts, the latest
+    instances and staff reads, and the state of the complete copy."""
+    return jsonify(my_data_json(_service().privacy.my_data(_user())))
+
+
+@bp.post("/me/data/copy")
+def request_my_data_copy() -> Any:
+    """Ask for the complete copy (LGPD art. 19, II); 409 while one is being prepared."""
+    svc, user = _service(), _user()
+    svc.privacy.request_copy(user)
+    return jsonify(copy_state_json(svc.privacy.copy_state(user))), 202
+
+
+@bp.get("/me/data/copy")
+def my_data_copy() -> Response:
+    """The caller's complete copy once ready: the ``chamados.meus-dados/1`` document."""
+    return copy_response(_service().privacy.my_copy(_user()))
 
 
 @bp.get("/chamados/<int:chamado_id>/accesses")

@@ -1,17 +1,17 @@
-"""LGPD pages: "Meus dados" for everyone logged in (page and JSON download), and the
-admins' "Privacidade (LGPD)": retention per process, what is due and a run by hand, and
-who read whose data, per ticket and per person (the facade's ``privacy``)."""
+"""LGPD pages: "Meus dados" for everyone logged in — the simplified view at once, the
+request for the complete copy and its download once the scheduler built it (LGPD art.
+19) — and the admins' "Privacidade (LGPD)": retention per process, what is due and a run
+by hand, and who read whose data, per ticket and per person (the facade's ``privacy``)."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
 
-from engine.errors import NotFound, ValidationFailed
-from engine.service import ACCESS_CHANNELS
+from engine.errors import Conflict, NotFound, ValidationFailed
+from engine.service import ACCESS_CHANNELS, DATA_COPY_KEEP_DAYS, MY_DATA_FORMAT, Download
 from web.auth import login_required, role_required, signed_in_user
 from web.context import service
 from web.filters import datetime_br
@@ -40,19 +40,54 @@ def my_data() -> Any:
     svc = service()
     return render_template(
         "privacy/mine.html",
-        doc=svc.privacy.my_data(signed_in_user()),
+        view=svc.privacy.my_data(signed_in_user()),
         erasure=svc.privacy.erasure_services(),
+        keep_days=DATA_COPY_KEEP_DAYS,
+        data_format=MY_DATA_FORMAT,
     )
+
+
+@bp.post("/meus-dados/copia")
+@login_required
+def request_copy() -> Any:
+    try:
+        service().privacy.request_copy(signed_in_user())
+    except Conflict as exc:
+        flash(exc.message, "info")
+    else:
+        flash(
+            "Pedido registrado. Vamos preparar a cópia completa dos seus dados e avisar por "
+            "e-mail quando estiver pronta para baixar aqui.",
+            "success",
+        )
+    return redirect(url_for("privacy.my_data", _anchor="copia"))
 
 
 @bp.get("/meus-dados.json")
 @login_required
 def my_data_download() -> Response:
-    doc = service().privacy.my_data(signed_in_user())
-    body = json.dumps(doc, ensure_ascii=False, indent=2)
-    day = (doc["gerado_em"] or "")[:10]
-    response = Response(body, mimetype="application/json")
-    response.headers["Content-Disposition"] = f'attachment; filename="meus-dados-{day}.json"'
+    try:
+        found = service().privacy.my_copy(signed_in_user())
+    except NotFound as exc:
+        flash(exc.message, "info")
+        return redirect(url_for("privacy.my_data", _anchor="copia"))  # type: ignore[return-value]
+    return copy_response(found)
+
+
+def copy_response(found: Download) -> Response:
+    """The stored copy as a download: its gzip bytes as they are to a client that takes
+    gzip (the browser saves the JSON), else the JSON decompressed piece by piece."""
+    gzipped = request.accept_encodings["gzip"] > 0
+    if gzipped:
+        response = Response(found.gzipped, mimetype="application/json")
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response = Response(found.json_chunks(), mimetype="application/json")
+        response.headers["Content-Length"] = str(found.size)
+    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="meus-dados-{found.filename_day}.json"'
+    )
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

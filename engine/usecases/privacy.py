@@ -1,8 +1,12 @@
 """The LGPD use cases: "Meus dados", who read whose data, retention and anonymisation.
 
-* ``my_data``: the document engine.personal_data builds, for the person asking only.
+* ``my_data``: "Meus dados" at once, simplified (LGPD art. 19, I; engine.personal_data
+  ``summary``), for the person asking only; ``request_copy`` / ``build_copies`` /
+  ``my_copy``: the complete declaration (art. 19, II), asked for by the person, built by
+  the scheduler in bounded reads, stored for ``data_copies.KEEP_DAYS`` days and announced
+  by e-mail (engine.data_copies).
 * ``accesses_for_chamado`` / ``accesses_for_person``: the record engine.access_log keeps
-  (admins); the person reads their own through ``my_data``.
+  (admins); the person reads their own under "Meus dados".
 * ``retention`` / ``set_retention`` / ``due`` / ``run_retention``: what each process keeps
   and for how long (engine.retention), and the job, also run by hand, that anonymises
   what is past it (engine.anonymization), each instance in a transaction of its own,
@@ -13,22 +17,43 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import access_log, anonymization, audit, personal_data, retention, users
+from engine import (
+    access_log,
+    anonymization,
+    audit,
+    data_copies,
+    outbox,
+    personal_data,
+    retention,
+    users,
+)
 from engine.errors import NotFound, ValidationFailed
-from engine.models import Chamado, User
+from engine.mail import TEMPLATES_DIR
+from engine.models import Chamado, DataCopy, User
 from engine.policy import MAX_RETENTION_DAYS
 from engine.retention import Due, ProcessRetention
 from engine.usecases.base import Actor, UseCaseBase
 
 log = logging.getLogger(__name__)
 ADMIN = frozenset({"admin"})
+COPY_MAIL = data_copies.MAIL
+# The platform's own e-mail (not a model's), extending the same layout as the models'.
+PLATFORM_TEMPLATES: dict[str, str] = {
+    f"mail/{COPY_MAIL}{ext}": (TEMPLATES_DIR / f"{COPY_MAIL}{ext}").read_text("utf-8")
+    for ext in (".txt", ".html")
+}
+NO_COPY = (
+    "Não há cópia completa dos seus dados pronta para baixar. Peça uma em “Meus dados”; "
+    "avisaremos por e-mail quando estiver pronta."
+)
 
 
 @dataclass(frozen=True)
@@ -47,13 +72,133 @@ class RetentionReport:
 class Privacy(UseCaseBase):
     # --- the person -----------------------------------------------------------------------
 
-    def my_data(self, actor: Actor) -> dict[str, Any]:
-        """Everything held about ``actor`` (engine.personal_data), as one JSON document."""
+    # Rows per read of the complete copy (tests make it small to cross many pages).
+    copy_chunk: int = personal_data.CHUNK
+    # Requests built per run of the job; the next run takes the rest.
+    copies_per_run: int = 5
+
+    def my_data(self, actor: Actor) -> personal_data.Summary:
+        """The simplified view of what is held about ``actor``: at once, and as cheap for
+        a long history as for a short one (engine.personal_data ``summary``)."""
+        self.flush_accesses()
+        now = self.clock()
+        with self.reading() as session:
+            user = session.get(User, actor.id)
+            if user is None:
+                raise NotFound("Pessoa não encontrada.")
+            copy = data_copies.latest(session, actor.id, now)
+            return personal_data.summary(session, user, now, self.bundle, copy)
+
+    def request_copy(self, actor: Actor) -> None:
+        """Ask for the complete copy; Conflict (nothing changed) while one is pending."""
+        # Read records a busy SQLite left buffered in this process go in before the copy.
+        self.flush_accesses()
+        now = self.clock()
+        data_copies.request(self.transaction, actor.id, now)
+        log.info("cópia completa dos dados pedida (pessoa %s)", actor.id)
+
+    def copy_state(self, actor: Actor) -> data_copies.CopyState | None:
+        """The caller's latest request of the complete copy that has not expired."""
+        with self.reading() as session:
+            return data_copies.latest(session, actor.id, self.clock())
+
+    def my_copy(self, actor: Actor) -> data_copies.Download:
+        """The caller's own ready copy; NotFound when there is none (or it expired)."""
+        with self.reading() as session:
+            found = data_copies.download(session, actor.id, self.clock())
+        if found is None:
+            raise NotFound(NO_COPY)
+        return found
+
+    def build_copies(self, worker: str) -> int:
+        """The scheduler's job: delete expired copies, then build pending requests, each
+        claimed by one scheduler (engine.data_copies). Returns how many were built."""
         self.flush_accesses()
         with self.reading() as session:
-            return personal_data.build(
-                session, actor.id, self.clock(), lambda vid: self.bundle(session, vid)
+            expired = data_copies.any_expired(session, self.clock())
+        if expired:
+            gone = data_copies.expire(self.transaction, self.clock())
+            log.info("cópias de dados expiradas apagadas: %s", gone)
+        built = 0
+        for _ in range(self.copies_per_run):
+            with self.reading() as session:
+                if not data_copies.any_pending(session, self.clock()):
+                    break
+            claimed = data_copies.claim(self.transaction, self.clock(), worker)
+            if claimed is None:
+                break
+            if self._build_copy(claimed, worker):
+                built += 1
+        return built
+
+    def _build_copy(self, claimed: data_copies.Claimed, worker: str) -> bool:
+        if claimed.attempts > data_copies.MAX_ATTEMPTS:
+            data_copies.fail(
+                self.transaction, claimed, worker, self.clock(), "tentativas esgotadas"
             )
+            return False
+        started = self.clock()
+        buffer = io.BytesIO()
+
+        def renew() -> None:
+            data_copies.renew(self.transaction, claimed, worker, self.clock())
+
+        try:
+            # mtime=0: the same data gives the same bytes.
+            with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as out:
+                size, instances = personal_data.write(
+                    out,
+                    self.reading,
+                    claimed.user_id,
+                    started,
+                    self.bundle,
+                    chunk=self.copy_chunk,
+                    between=renew,
+                )
+        except data_copies.LeaseLost:
+            log.warning("cópia de dados %s: outro processo assumiu o pedido", claimed.id)
+            return False
+        except Exception as exc:  # recorded on the request and retried, never lost
+            log.exception("cópia de dados %s: falhou ao gerar", claimed.id)
+            data_copies.fail(self.transaction, claimed, worker, self.clock(), type(exc).__name__)
+            return False
+        with self.transaction() as session:
+            now = self.clock()
+            expires = data_copies.store(
+                session, claimed, worker, now, buffer.getvalue(), size, instances
+            )
+            if expires is None:
+                return False
+            user = session.get(User, claimed.user_id)
+            assert user is not None
+            requested = session.scalar(
+                select(DataCopy.requested_at).where(DataCopy.id == claimed.id)
+            )
+            outbox.enqueue(
+                session,
+                COPY_MAIL,
+                user.email,
+                {
+                    "nome": user.social_name or user.name,
+                    "pedido_em": requested,
+                    "expira_em": expires,
+                    "solicitacoes": instances,
+                    "meus_dados_url": "/meus-dados",
+                },
+                chamado_id=None,
+                base_url=self.settings.app_base_url,
+                now=now,
+                templates=PLATFORM_TEMPLATES,
+            )
+            audit.record(
+                session,
+                "dados.copia_gerada",
+                "Cópia completa dos dados pessoais gerada para o titular",
+                at=now,
+                details={"user_id": user.id, "solicitacoes": instances, "bytes": size},
+            )
+        log.info("cópia de dados %s pronta: %s instância(s), %s bytes", claimed.id, instances, size)
+        return True
 
     def erasure_services(self) -> list[ErasureService]:
         with self.reading() as session:
@@ -187,7 +332,7 @@ class Privacy(UseCaseBase):
                 user = retention.lock_account(session, user_id)
                 if user is None or user.id not in retention.due_accounts(session, self.clock()):
                     continue
-                anonymization.anonymize_account(session, user)
+                anonymization.anonymize_account(session, user, self.settings.instance_dir / "mail")
                 audit.record(
                     session,
                     "conta.anonimizada",
