@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from engine.db import rows_changed
 from engine.errors import Conflict
+from engine.mail import datahora
 from engine.models import DataCopy
 
 Transaction = Callable[[], AbstractContextManager[Session]]
@@ -45,6 +46,9 @@ KEEP_DAYS = 7
 # Longer than one chunk of the build, however slow; renewed after every chunk.
 LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 3
+# A new copy once a day at most: building one reads all of a person's history (seconds of
+# a scheduler's CPU at 10,000 instances), and the one ready stays downloadable meanwhile.
+REQUEST_INTERVAL = timedelta(hours=24)
 # Streamed downloads hand the web server pieces of this size.
 STREAM_BYTES = 64 * 1024
 
@@ -64,6 +68,8 @@ class CopyState:
     expires_at: datetime | None
     size: int | None
     instances: int | None
+    # When a new copy may be asked for (a ready copy less than REQUEST_INTERVAL old).
+    next_request_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -77,8 +83,11 @@ class LeaseLost(Exception):
     """Another scheduler holds the request now (this one's lease ended): stop building."""
 
 
-def latest(session: Session, user_id: int, now: datetime) -> CopyState | None:
-    """The person's latest request that has not expired (one indexed row)."""
+def latest(
+    session: Session, user_id: int, now: datetime, interval: timedelta = REQUEST_INTERVAL
+) -> CopyState | None:
+    """The person's latest request that has not expired (one indexed row); a ready copy
+    less than ``interval`` old says when a new one may be asked for."""
     row = session.execute(
         select(
             DataCopy.status,
@@ -97,13 +106,37 @@ def latest(session: Session, user_id: int, now: datetime) -> CopyState | None:
     ).first()
     if row is None:
         return None
+    next_request_at = None
+    if row.status == READY and row.ready_at is not None:
+        allowed = row.ready_at + interval
+        next_request_at = allowed if allowed > now else None
     return CopyState(
-        row.status, row.requested_at, row.ready_at, row.expires_at, row.size, row.instances
+        row.status,
+        row.requested_at,
+        row.ready_at,
+        row.expires_at,
+        row.size,
+        row.instances,
+        next_request_at,
     )
 
 
-def request(transaction: Transaction, user_id: int, now: datetime) -> None:
-    """Record a request; Conflict (nothing changed) while one is pending."""
+def too_soon(next_request_at: datetime) -> str:
+    return (
+        "Você já tem uma cópia completa pronta, feita há menos de 24 horas; ela continua "
+        "disponível para baixar. Uma cópia nova pode ser pedida a partir de "
+        f"{datahora(next_request_at)}. Nada foi alterado."
+    )
+
+
+def request(
+    transaction: Transaction,
+    user_id: int,
+    now: datetime,
+    interval: timedelta = REQUEST_INTERVAL,
+) -> None:
+    """Record a request; Conflict (nothing changed) while one is pending, or while a
+    ready copy is less than ``interval`` old."""
     try:
         with transaction() as session:
             pending = session.scalar(
@@ -111,6 +144,9 @@ def request(transaction: Transaction, user_id: int, now: datetime) -> None:
             )
             if pending is not None:
                 raise Conflict(ALREADY_PENDING)
+            state = latest(session, user_id, now, interval)
+            if state is not None and state.next_request_at is not None:
+                raise Conflict(too_soon(state.next_request_at))
             session.add(DataCopy(user_id=user_id, status=PENDING, requested_at=now, attempts=0))
     except IntegrityError as exc:
         # Two requests at once on PostgreSQL: the unique index refused the second.

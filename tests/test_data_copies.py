@@ -129,6 +129,14 @@ def test_a_copy_is_asked_built_announced_and_downloaded_with_every_instance(
     # Only the owner: Maria has no copy and gets nothing of his.
     with pytest.raises(NotFound):
         svc.privacy.my_copy(maria)
+    # A new copy once a day: before that a request changes nothing, and says until when.
+    state = svc.privacy.my_data(joao).copy
+    assert state is not None and state.next_request_at == clock() + timedelta(hours=24)
+    with pytest.raises(Conflict, match="a partir de 28/11/2026 às 18:01"):
+        svc.privacy.request_copy(joao)
+    assert _rows(svc) == [(joao.id, "ready")]
+    clock.advance(hours=24)
+    assert svc.privacy.my_data(joao).copy.next_request_at is None  # type: ignore[union-attr]
     # A new request replaces the ready copy once built.
     svc.privacy.request_copy(joao)
     assert _rows(svc) == [(joao.id, "ready"), (joao.id, "pending")]

@@ -191,6 +191,16 @@ def test_my_data_shows_only_mine_in_the_page_the_copy_and_the_api(app: Flask) ->
     api_doc = joao_api.get("/me/data/copy")  # checked against the MyData schema
     assert api_doc == doc
     assert joao_api.get("/me/data")["copy"]["download_url"] == "/api/v1/me/data/copy"
+    # A new copy once a day: the page says from when instead of offering the button,
+    # and a request before that changes nothing (the form, the API).
+    assert "Uma cópia nova pode ser pedida uma vez por dia: a partir de" in page
+    assert "Solicitar uma cópia nova" not in page
+    client.post("/meus-dados/copia", data={"csrf_token": token})
+    assert "feita há menos de 24 horas" in shown(client.get("/meus-dados"))
+    problem = joao_api.post("/me/data/copy", expect=409)
+    assert "Uma cópia nova pode ser pedida a partir de" in problem["detail"]
+    assert joao_api.get("/me/data")["copy"]["next_request_at"] is not None
+    assert copies(app) == [(joao.id, "ready")]
     # Only the person downloads their copy: Maria has none, and gets none of his.
     maria_page = page_client(app, MARIA, "Maria da Silva")
     assert maria_page.get("/meus-dados.json").status_code == 302

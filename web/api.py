@@ -717,6 +717,7 @@ def copy_state_json(copy: CopyState | None) -> dict[str, Any] | None:
         "bytes": copy.size,
         "instances": copy.instances,
         "download_url": url_for("api.my_data_copy") if copy.status == "ready" else None,
+        "next_request_at": iso(copy.next_request_at),
     }
 
 
@@ -756,7 +757,8 @@ def my_data() -> Any:
 
 @bp.post("/me/data/copy")
 def request_my_data_copy() -> Any:
-    """Ask for the complete copy (LGPD art. 19, II); 409 while one is being prepared."""
+    """Ask for the complete copy (LGPD art. 19, II); 409 while one is being prepared or
+    the ready one is less than a day old."""
     svc, user = _service(), _user()
     svc.privacy.request_copy(user)
     return jsonify(copy_state_json(svc.privacy.copy_state(user))), 202

@@ -21,6 +21,7 @@ import gzip
 import io
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -76,6 +77,8 @@ class Privacy(UseCaseBase):
     copy_chunk: int = personal_data.CHUNK
     # Requests built per run of the job; the next run takes the rest.
     copies_per_run: int = 5
+    # A new copy at most this often (engine.data_copies.REQUEST_INTERVAL).
+    copy_interval: timedelta = data_copies.REQUEST_INTERVAL
 
     def my_data(self, actor: Actor) -> personal_data.Summary:
         """The simplified view of what is held about ``actor``: at once, and as cheap for
@@ -86,7 +89,7 @@ class Privacy(UseCaseBase):
             user = session.get(User, actor.id)
             if user is None:
                 raise NotFound("Pessoa não encontrada.")
-            copy = data_copies.latest(session, actor.id, now)
+            copy = data_copies.latest(session, actor.id, now, self.copy_interval)
             return personal_data.summary(session, user, now, self.bundle, copy)
 
     def request_copy(self, actor: Actor) -> None:
@@ -94,13 +97,13 @@ class Privacy(UseCaseBase):
         # Read records a busy SQLite left buffered in this process go in before the copy.
         self.flush_accesses()
         now = self.clock()
-        data_copies.request(self.transaction, actor.id, now)
+        data_copies.request(self.transaction, actor.id, now, self.copy_interval)
         log.info("cópia completa dos dados pedida (pessoa %s)", actor.id)
 
     def copy_state(self, actor: Actor) -> data_copies.CopyState | None:
         """The caller's latest request of the complete copy that has not expired."""
         with self.reading() as session:
-            return data_copies.latest(session, actor.id, self.clock())
+            return data_copies.latest(session, actor.id, self.clock(), self.copy_interval)
 
     def my_copy(self, actor: Actor) -> data_copies.Download:
         """The caller's own ready copy; NotFound when there is none (or it expired)."""
