@@ -124,38 +124,49 @@ def test_statements_are_built_once_per_shape_and_bind_each_calls_values(
     assert (huge.total, huge.items) == (0, [])
 
 
-def test_a_filtered_count_reads_only_columns_its_indexes_hold() -> None:
-    """A filter walks the open tasks and looks each one's ticket up until the cap: with
-    a million tickets, only index-only look-ups keep that within 1.2× of a small queue
-    (bench/queue_scale.py). Every column the counts read, of either table, must be in
-    the index that serves that side of the walk (migration 0020)."""
+def test_a_filtered_count_reads_only_columns_one_task_index_holds() -> None:
+    """A filter on a ticket's column is answered from the task rows' copies of it
+    (migration 0022): the counts join no ticket (the incidents' own count aside), and
+    every column one count reads is held by one index of human_tasks (on PostgreSQL: its
+    keys and INCLUDE), so the capped walk reads that index alone — the walk that a
+    million tickets must not lengthen (bench/queue_scale.py)."""
+    import itertools
+
     from sqlalchemy import Column
     from sqlalchemy.sql import visitors
 
     from engine import queue
-    from engine.models import Chamado, HumanTask
+    from engine.models import HumanTask
 
-    def index(table: object, name: str) -> set[str]:
-        """The columns an index holds on PostgreSQL: its keys and its INCLUDE."""
-        found = next(i for i in table.indexes if i.name == name)  # type: ignore[attr-defined]
-        included = found.dialect_options["postgresql"]["include"] or []
-        return {c.name for c in found.columns} | set(included)
+    def held(index: Any) -> set[str]:
+        included = index.dialect_options["postgresql"]["include"] or []
+        return {c.name for c in index.columns} | set(included)
 
-    tasks_side = index(HumanTask.__table__, "ix_human_tasks_queue")
-    assert tasks_side - {"assignee_id"} == index(HumanTask.__table__, "ix_human_tasks_open")
-    tickets_side = index(Chamado.__table__, "ix_chamados_queue_filters")
-    everything = dict(orgao_id=3, categoria="x", process_id="chamado", min_age_days=2)
-    for view in queue.VIEWS:
-        for situacao in ("novo", "reenviado", "atrasado"):
-            filters = QueueFilters(view=view, situacao=situacao, **everything)  # type: ignore[arg-type]
-            counts: Any = queue._statements(queue._shape(filters, ["analyst"])).counts
-            read = {
-                (el.table.name, el.name)
-                for el in visitors.iterate(counts)
-                if isinstance(el, Column) and el.table is not None
-            }
-            assert {c for t, c in read if t == "human_tasks"} <= tasks_side
-            assert {c for t, c in read if t == "chamados"} - {"incident_at"} <= tickets_side, read
+    indexes = [held(i) for i in HumanTask.__table__.indexes]
+    optional = dict(orgao_id=3, categoria="x", process_id="chamado", min_age_days=2, group="g")
+    for view, situacao in itertools.product(queue.VIEWS, (None, "novo", "reenviado", "atrasado")):
+        for n in range(len(optional) + 1):
+            for chosen in itertools.combinations(optional, n):
+                filters = QueueFilters(
+                    view=view,
+                    situacao=situacao,
+                    **{k: optional[k] for k in chosen},  # type: ignore[arg-type]
+                )
+                shape = queue._shape(filters, ["analyst"])
+                count = queue._capped_count(queue._apply(queue._base(), shape), shape)
+                read = {
+                    (el.table.name, el.name)
+                    for el in visitors.iterate(count)
+                    if isinstance(el, Column) and el.table is not None
+                }
+                assert {t for t, _c in read} == {"human_tasks"}, read
+                columns = {c for _t, c in read}
+                assert any(columns <= index for index in indexes), (filters, columns)
+    # Each equality on a copied column has an index that starts with it after the
+    # queue's (group, state), then the queue's order.
+    keys = {tuple(c.name for c in i.columns) for i in HumanTask.__table__.indexes}
+    for column in ("orgao_id", "categoria", "process_id", "resent"):
+        assert ("group", "state", column, "created_at", "assignee_id") in keys
 
 
 def test_task_rows_are_never_read_by_a_parallel_plan_on_postgresql(svc: Chamados) -> None:
