@@ -347,6 +347,7 @@ class Chamado(Base):
 
 # The ticket's columns copied onto its open task rows for the queue's filters (HumanTask).
 QUEUE_FILTER_COLUMNS = ("orgao_id", "categoria", "process_id", "resent", "late_from")
+QUEUE_FILTER_EQUALITIES = ("orgao_id", "categoria", "process_id", "resent")  # indexed
 # A task's ``late_from`` once a timer flagged its ticket overdue: earlier than any "now"
 # (migration 0022's triggers write the same instant).
 ALWAYS_LATE = datetime(1970, 1, 1, tzinfo=UTC)
@@ -385,18 +386,20 @@ class HumanTask(Base):
         # (migration 0022, engine.queue): one index per filter that is an equality, in
         # the queue's order (oldest first), so a count or a page walks only the matching
         # open tasks. On PostgreSQL each also holds the other filters (INCLUDE), so a
-        # combination (órgão + atrasados) is still read from the index alone.
+        # combination (órgão + atrasados) is still read from the index alone. Only open
+        # rows (a tenth of them at a million tickets), so closing a task writes none.
         *(
             Index(
                 f"ix_human_tasks_by_{column}",
                 "group",
-                "state",
                 column,
                 "created_at",
                 "assignee_id",
                 postgresql_include=[c for c in QUEUE_FILTER_COLUMNS if c != column],
+                postgresql_where=text("state = 'ready'"),
+                sqlite_where=text("state = 'ready'"),
             )
-            for column in ("orgao_id", "categoria", "process_id", "resent")
+            for column in QUEUE_FILTER_EQUALITIES
         ),
     )
 

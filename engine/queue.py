@@ -140,8 +140,15 @@ def _params(f: QueueFilters, groups: list[str], user_id: int, now: datetime) -> 
     return params
 
 
+# Written into the SQL, not bound: the filters' indexes hold open rows only (``WHERE
+# state = 'ready'``, migration 0022), and a planner uses a partial index only for a query
+# whose own condition implies the index's — a bound value, in a plan PostgreSQL keeps
+# for a prepared statement, implies nothing.
+_READY = literal_column("'ready'")
+
+
 def _base() -> Select[HumanTask]:
-    return select(HumanTask).where(HumanTask.state == "ready", HumanTask.group.in_(_GROUPS))
+    return select(HumanTask).where(HumanTask.state == _READY, HumanTask.group.in_(_GROUPS))
 
 
 def _apply(query: Select[HumanTask], shape: _Shape) -> Select[HumanTask]:
@@ -236,8 +243,9 @@ def _capped_count(query: Select[HumanTask], shape: _Shape) -> ScalarSelect[int]:
     # indexes hold the rowid but not chamado_id, PostgreSQL's the INCLUDEd chamado_id
     # but not the id (migration 0020).
     # A filter that is an equality on a copied ticket column has its own index (group,
-    # state, column, created_at, assignee_id) (migration 0022): after the equalities it
-    # is in _OPEN's order, whatever the view, and the walk reads only matching tasks.
+    # column, created_at, assignee_id) of the open rows (migration 0022): after the
+    # equalities it is in _OPEN's order, whatever the view, and the walk reads only
+    # matching tasks.
     equality = bool(
         shape.orgao or shape.categoria or shape.process or shape.situacao in ("novo", "reenviado")
     )

@@ -139,8 +139,14 @@ def test_a_filtered_count_reads_only_columns_one_task_index_holds() -> None:
     from engine.models import HumanTask
 
     def held(index: Any) -> set[str]:
-        included = index.dialect_options["postgresql"]["include"] or []
-        return {c.name for c in index.columns} | set(included)
+        """Its keys, its INCLUDE, and "state" when it holds the open rows only."""
+        options = index.dialect_options["postgresql"]
+        partial = str(options["where"]) == "state = 'ready'"
+        return (
+            {c.name for c in index.columns}
+            | set(options["include"] or [])
+            | ({"state"} if partial else set())
+        )
 
     indexes = [held(i) for i in HumanTask.__table__.indexes]
     optional = dict(orgao_id=3, categoria="x", process_id="chamado", min_age_days=2, group="g")
@@ -162,11 +168,17 @@ def test_a_filtered_count_reads_only_columns_one_task_index_holds() -> None:
                 assert {t for t, _c in read} == {"human_tasks"}, read
                 columns = {c for _t, c in read}
                 assert any(columns <= index for index in indexes), (filters, columns)
-    # Each equality on a copied column has an index that starts with it after the
-    # queue's (group, state), then the queue's order.
-    keys = {tuple(c.name for c in i.columns) for i in HumanTask.__table__.indexes}
+    # Each equality on a copied column has an index of the open rows that starts with
+    # the group and it, then the queue's order; the statements say "state = 'ready'" in
+    # their SQL, so a planner can use it (a bound value would not imply the index's).
+    keys = {
+        (tuple(c.name for c in i.columns), str(i.dialect_options["sqlite"]["where"]))
+        for i in HumanTask.__table__.indexes
+    }
     for column in ("orgao_id", "categoria", "process_id", "resent"):
-        assert ("group", "state", column, "created_at", "assignee_id") in keys
+        assert (("group", column, "created_at", "assignee_id"), "state = 'ready'") in keys
+    shape = queue._shape(QueueFilters(orgao_id=3), ["analyst"])
+    assert "state = 'ready'" in str(queue._statements(shape).counts)
 
 
 def test_task_rows_are_never_read_by_a_parallel_plan_on_postgresql(svc: Chamados) -> None:

@@ -13,9 +13,11 @@ carry those columns, so every filter is answered from an index of human_tasks al
 
 * ``orgao_id``, ``categoria``, ``process_id`` (the ticket's process: its service),
   ``resent`` (``adjustment_rounds > 0``: "reenviado") — each with an index
-  (group, state, column, created_at, assignee_id), the queue's order after the
-  equalities, so a count or a page walks only the matching open tasks; on PostgreSQL
-  each INCLUDEs the other filters, so a combination is read from the index alone;
+  (group, column, created_at, assignee_id) of the open rows only (``state = 'ready'``:
+  a tenth of the rows at a million tickets, and closing a task writes none of them),
+  the queue's order after the equalities, so a count or a page walks only the matching
+  open tasks; on PostgreSQL each INCLUDEs the other filters, so a combination is read
+  from the index alone;
 * ``late_from``: from when the task counts as late ("atrasado" is ``late_from < now``):
   the ticket's ``analysis_due_at``, or 1970-01-01 once a timer flagged it ``overdue`` —
   one column for what was ``overdue OR analysis_due_at < now``, so the due date still
@@ -184,8 +186,10 @@ def upgrade() -> None:
         op.create_index(
             f"ix_human_tasks_by_{column}",
             "human_tasks",
-            ["group", "state", column, "created_at", "assignee_id"],
+            ["group", column, "created_at", "assignee_id"],
             postgresql_include=[c for c in COPIED if c != column],
+            postgresql_where=sa.text("state = 'ready'"),
+            sqlite_where=sa.text("state = 'ready'"),
         )
     if dialect == "postgresql":
         # The "atrasados" filter reads late_from from the queue's own indexes.
