@@ -35,8 +35,12 @@ a designer's migration to a new version, anonymization). No statement is added t
 request. Rows no longer open keep what they had; the queue reads only open rows.
 
 The backfill copies the columns onto the open rows that exist, in ranges of ids, in SQL
-both databases run. ``ix_chamados_queue_filters`` (0020), the other side of the old
-walk, is no longer read and goes.
+both databases run (a million tickets, 250,000 open rows: 40 s on PostgreSQL here).
+Rewritten rows leave their pages not all-visible, and index-only scans read the heap
+again until a vacuum, which autovacuum may not start soon (a tenth of the table changed):
+on a large PostgreSQL database run ``VACUUM ANALYZE human_tasks`` after this upgrade
+(a transaction's migration cannot). ``ix_chamados_queue_filters`` (0020), the other side
+of the old walk, is no longer read and goes.
 """
 
 from __future__ import annotations
