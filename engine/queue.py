@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     ScalarSelect,
     Select,
+    String,
     bindparam,
     false,
     func,
@@ -80,7 +81,26 @@ class QueuePage:
 # request costs more CPU than running them on a small database (see tests/test_queue.py).
 # Unknown filter values (see _MAX_ID, _MAX_CODE) are part of the shape: they match
 # nothing, with no value to bind.
-_GROUPS: BindParameter[Any] = bindparam("groups", expanding=True)
+#
+# The groups and the filters' values are written into the SQL when it is sent
+# (literal_execute: still bound per call, never part of the kept statement), as the
+# cap and the page's limits are. psycopg prepares a statement its connection runs
+# often, and PostgreSQL then plans it once ("generic") only if that plan looks no
+# costlier than one planned for the call's values. With the group, the órgão or the
+# type unknown, a generic plan expects fewer matches than the most frequent values
+# have (and a LIMIT it cannot see, a tenth of the rows): at a million tickets
+# PostgreSQL re-planned every queue statement on every call, 0.4–0.5 ms each, against
+# a plan reused at a thousand (bench/queue_scale.py). A few groups and a few hundred
+# órgãos make few texts; the ones that vary per call (the analyst, now) stay bound.
+_GROUPS: BindParameter[Any] = bindparam("groups", expanding=True, literal_execute=True)
+_CAP = literal_column(str(COUNT_CAP), Integer)
+
+
+def _value(name: str) -> BindParameter[Any]:
+    """A filter's value, written into the SQL as it is sent (see _GROUPS)."""
+    return bindparam(name, literal_execute=True)
+
+
 _SITUACOES = ("novo", "reenviado", "atrasado")
 
 
@@ -144,7 +164,7 @@ def _params(f: QueueFilters, groups: list[str], user_id: int, now: datetime) -> 
 # state = 'ready'``, migration 0022), and a planner uses a partial index only for a query
 # whose own condition implies the index's — a bound value, in a plan PostgreSQL keeps
 # for a prepared statement, implies nothing.
-_READY = literal_column("'ready'")
+_READY = literal_column("'ready'", String)
 
 
 def _base() -> Select[HumanTask]:
@@ -169,13 +189,13 @@ def _task_filters(query: Select[HumanTask], shape: _Shape) -> Select[HumanTask]:
     (migration 0022: the database keeps them in step with the ticket), so a filtered
     count or page walks an index of human_tasks alone, never the tickets."""
     if shape.orgao is not None:
-        query = query.where(HumanTask.orgao_id == bindparam("orgao_id") if shape.orgao else false())
+        query = query.where(HumanTask.orgao_id == _value("orgao_id") if shape.orgao else false())
     if shape.categoria is not None:
         query = query.where(
-            HumanTask.categoria == bindparam("categoria") if shape.categoria else false()
+            HumanTask.categoria == _value("categoria") if shape.categoria else false()
         )
     if shape.process:
-        query = query.where(HumanTask.process_id == bindparam("process_id"))
+        query = query.where(HumanTask.process_id == _value("process_id"))
     if shape.situacao == "novo":
         query = query.where(HumanTask.resent.is_(False))
     elif shape.situacao == "reenviado":
@@ -190,14 +210,14 @@ def _task_filters(query: Select[HumanTask], shape: _Shape) -> Select[HumanTask]:
 def _ticket_filters(query: Select[T], shape: _Shape) -> Select[T]:
     """The same filters on the ticket's own columns (the incidents view, over tickets)."""
     if shape.orgao is not None:
-        query = query.where(Chamado.orgao_id == bindparam("orgao_id") if shape.orgao else false())
+        query = query.where(Chamado.orgao_id == _value("orgao_id") if shape.orgao else false())
     if shape.categoria is not None:
         query = query.where(
-            Chamado.categoria == bindparam("categoria") if shape.categoria else false()
+            Chamado.categoria == _value("categoria") if shape.categoria else false()
         )
     if shape.process:
         query = query.join(ProcessVersion, ProcessVersion.id == Chamado.process_version_id).where(
-            ProcessVersion.process_id == bindparam("process_id")
+            ProcessVersion.process_id == _value("process_id")
         )
     if shape.situacao == "novo":
         query = query.where(Chamado.adjustment_rounds == 0)
@@ -250,14 +270,12 @@ def _capped_count(query: Select[HumanTask], shape: _Shape) -> ScalarSelect[int]:
         shape.orgao or shape.categoria or shape.process or shape.situacao in ("novo", "reenviado")
     )
     order = _OPEN if shape.view == "todas" or equality else _BY_ASSIGNEE
-    capped = (
-        query.with_only_columns(literal_column("1")).order_by(*order).limit(COUNT_CAP).subquery()
-    )
+    capped = query.with_only_columns(literal_column("1")).order_by(*order).limit(_CAP).subquery()
     return select(func.count()).select_from(capped).scalar_subquery()
 
 
 def _capped_incidents(query: Select[Chamado]) -> ScalarSelect[int]:
-    capped = query.with_only_columns(Chamado.id).order_by(*_INCIDENT_ORDER).limit(COUNT_CAP)
+    capped = query.with_only_columns(Chamado.id).order_by(*_INCIDENT_ORDER).limit(_CAP)
     return select(func.count()).select_from(capped.subquery()).scalar_subquery()
 
 

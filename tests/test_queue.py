@@ -214,3 +214,52 @@ def test_one_tickets_tasks_are_found_by_its_index_on_sqlite(svc: Chamados) -> No
             explained = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
             plan = " ".join(str(r[-1]) for r in explained)
             assert "INDEX ix_human_tasks_chamado" in plan, plan
+
+
+def test_filter_values_written_into_the_sql_are_quoted(
+    svc: Chamados, maria: ActorRef, ana: ActorRef
+) -> None:
+    """The groups and the filters' values reach the database inside the SQL text (so a
+    prepared plan sees them, engine.queue): a value with quotes, a backslash or SQL in it
+    is one value, and it matches exactly the tickets holding it."""
+    from sqlalchemy import update
+
+    from engine.models import Chamado
+
+    tricky = "o'brien\\x'); DELETE FROM human_tasks; --"
+    first, second = submit_registration(svc, maria), submit_registration(svc, maria)
+    with svc.unit.transaction() as s:
+        s.execute(update(Chamado).where(Chamado.id == first).values(categoria=tricky))
+        s.execute(update(Chamado).where(Chamado.id == second).values(categoria="o'brien"))
+    for view in ("disponiveis", "todas"):
+        found = svc.analysis.queue(ana, QueueFilters(view=view, categoria=tricky))
+        assert [t.chamado_id for t in found.items] == [first]
+        plain = svc.analysis.queue(ana, QueueFilters(view=view, categoria="o'brien"))
+        assert [t.chamado_id for t in plain.items] == [second]
+    assert svc.analysis.queue(ana, QueueFilters(view="todas")).total == 2
+
+
+def test_the_queue_sends_its_groups_values_and_limits_inside_the_sql(
+    svc: Chamados, maria: ActorRef, ana: ActorRef
+) -> None:
+    """A prepared statement's plan is reused only when it sees what decides it: the
+    group, the filter's value and the limits are in the SQL text; the analyst and "now",
+    which change with every call, stay bound (engine.queue, _GROUPS)."""
+    from sqlalchemy import select
+
+    from engine.models import Chamado
+
+    cid = submit_registration(svc, maria)
+    with svc.unit.session_factory() as s:
+        orgao = s.scalar(select(Chamado.orgao_id).where(Chamado.id == cid))
+    filters = QueueFilters(view="minhas", orgao_id=orgao, categoria="erro_api")
+    with sql_seen(svc.unit.db) as seen:
+        svc.analysis.queue(ana, filters)
+    queue_sql = [st for st in seen["statements"] if "human_tasks" in st]
+    assert len(queue_sql) == 2, queue_sql  # the counts, the page
+    for statement in queue_sql:
+        assert "'analyst'" in statement and f"orgao_id = {orgao}" in statement
+        assert "categoria = 'erro_api'" in statement and "state = 'ready'" in statement
+    counts, page = queue_sql
+    assert f"LIMIT {COUNT_CAP}" in counts and "LIMIT 20" in page
+    assert f"assignee_id = {ana.id}" not in counts  # bound, not written
