@@ -387,7 +387,9 @@ class HumanTask(Base):
         # the queue's order (oldest first), so a count or a page walks only the matching
         # open tasks. On PostgreSQL each also holds the other filters (INCLUDE), so a
         # combination (órgão + atrasados) is still read from the index alone. Only open
-        # rows (a tenth of them at a million tickets), so closing a task writes none.
+        # rows (a tenth of them at a million tickets), so closing a task writes none;
+        # "state" INCLUDEd all the same: PostgreSQL 15 reads the heap for a column of the
+        # query's conditions the index lacks, even one its predicate settles.
         *(
             Index(
                 f"ix_human_tasks_by_{column}",
@@ -395,7 +397,7 @@ class HumanTask(Base):
                 column,
                 "created_at",
                 "assignee_id",
-                postgresql_include=[c for c in QUEUE_FILTER_COLUMNS if c != column],
+                postgresql_include=["state", *(c for c in QUEUE_FILTER_COLUMNS if c != column)],
                 postgresql_where=text("state = 'ready'"),
                 sqlite_where=text("state = 'ready'"),
             )

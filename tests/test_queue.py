@@ -139,14 +139,10 @@ def test_a_filtered_count_reads_only_columns_one_task_index_holds() -> None:
     from engine.models import HumanTask
 
     def held(index: Any) -> set[str]:
-        """Its keys, its INCLUDE, and "state" when it holds the open rows only."""
-        options = index.dialect_options["postgresql"]
-        partial = str(options["where"]) == "state = 'ready'"
-        return (
-            {c.name for c in index.columns}
-            | set(options["include"] or [])
-            | ({"state"} if partial else set())
-        )
+        """Its keys and its INCLUDE: PostgreSQL 15 scans an index alone only when it holds
+        every column of the conditions, even one its partial predicate settles."""
+        included = index.dialect_options["postgresql"]["include"] or []
+        return {c.name for c in index.columns} | set(included)
 
     indexes = [held(i) for i in HumanTask.__table__.indexes]
     optional = dict(orgao_id=3, categoria="x", process_id="chamado", min_age_days=2, group="g")

@@ -191,7 +191,9 @@ def upgrade() -> None:
             f"ix_human_tasks_by_{column}",
             "human_tasks",
             ["group", column, "created_at", "assignee_id"],
-            postgresql_include=[c for c in COPIED if c != column],
+            # "state" too: PostgreSQL 15 reads the heap for a column of the query's
+            # conditions the index lacks, even one its predicate settles.
+            postgresql_include=["state", *(c for c in COPIED if c != column)],
             postgresql_where=sa.text("state = 'ready'"),
             sqlite_where=sa.text("state = 'ready'"),
         )
