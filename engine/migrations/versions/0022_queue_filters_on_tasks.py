@@ -65,17 +65,11 @@ WATCHED = (  # the ticket's columns the copies come from
 )
 QUEUE_KEY = ["group", "state", "assignee_id", "created_at"]
 OPEN_KEY = ["group", "state", "created_at"]
-OLD_FILTERS = [
-    "orgao_id",
-    "categoria",
-    "process_version_id",
-    "adjustment_rounds",
-    "overdue",
-    "analysis_due_at",
-]
+OLD_FILTERS = list(WATCHED)  # what ix_chamados_queue_filters INCLUDEd (0020)
 BATCH = 50_000
 
-# engine.queue.ALWAYS_LATE as each database stores it (SQLite: SQLAlchemy's text form).
+# engine.models.ALWAYS_LATE as each database stores it (SQLite: SQLAlchemy's text form;
+# tests/test_queue_columns.py checks that the engine's own rows match it).
 ALWAYS_LATE = {
     "postgresql": "TIMESTAMPTZ '1970-01-01 00:00:00+00'",
     "sqlite": "'1970-01-01 00:00:00.000000'",
