@@ -432,7 +432,9 @@ class HumanTask(Base):
     orgao_id: Mapped[int | None] = mapped_column(Integer)  # chamados.orgao_id
     categoria: Mapped[str | None] = mapped_column(String(80))  # chamados.categoria
     process_id: Mapped[str | None] = mapped_column(String(100))  # the ticket's service
-    resent: Mapped[bool] = mapped_column(default=False, server_default=false())  # "reenviado"
+    # "reenviado"; no Python default: a row written without it (an older schema's test,
+    # a script) takes the database's, and the insert trigger fills it.
+    resent: Mapped[bool] = mapped_column(server_default=false())
     # From when the queue counts the task late ("atrasado"): the ticket's analysis due
     # date, or the beginning of time once a timer flagged the ticket overdue
     # (ALWAYS_LATE).
