@@ -388,16 +388,18 @@ class HumanTask(Base):
         # open tasks. On PostgreSQL each also holds the other filters (INCLUDE), so a
         # combination (órgão + atrasados) is still read from the index alone. Only open
         # rows (a tenth of them at a million tickets), so closing a task writes none;
-        # "state" INCLUDEd all the same: PostgreSQL 15 reads the heap for a column of the
-        # query's conditions the index lacks, even one its predicate settles.
+        # "state" in the key all the same: PostgreSQL 15 reads the heap for a column of
+        # the conditions an index lacks, even one its predicate settles, and SQLite's
+        # planner (no statistics) ranks an index by the equalities its key answers.
         *(
             Index(
                 f"ix_human_tasks_by_{column}",
                 "group",
+                "state",
                 column,
                 "created_at",
                 "assignee_id",
-                postgresql_include=["state", *(c for c in QUEUE_FILTER_COLUMNS if c != column)],
+                postgresql_include=[c for c in QUEUE_FILTER_COLUMNS if c != column],
                 postgresql_where=text("state = 'ready'"),
                 sqlite_where=text("state = 'ready'"),
             )
