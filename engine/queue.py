@@ -263,7 +263,7 @@ def _capped_count(query: Select[HumanTask], shape: _Shape) -> ScalarSelect[int]:
     # indexes hold the rowid but not chamado_id, PostgreSQL's the INCLUDEd chamado_id
     # but not the id (migration 0020).
     # A filter that is an equality on a copied ticket column has its own index (group,
-    # state, column, created_at, assignee_id) of the open rows (migration 0022): after the
+    # column, created_at, assignee_id, state) of the open rows (migration 0022): after the
     # equalities it is in _OPEN's order, whatever the view, and the walk reads only
     # matching tasks.
     equality = bool(

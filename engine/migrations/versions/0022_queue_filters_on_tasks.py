@@ -13,9 +13,9 @@ carry those columns, so every filter is answered from an index of human_tasks al
 
 * ``orgao_id``, ``categoria``, ``process_id`` (the ticket's process: its service),
   ``resent`` (``adjustment_rounds > 0``: "reenviado") — each with an index
-  (group, state, column, created_at, assignee_id) of the open rows only (``state =
+  (group, column, created_at, assignee_id, state) of the open rows only (``state =
   'ready'``: a tenth of the rows at a million tickets, and closing a task writes none of
-  them; "state" stays in the key for PostgreSQL's index-only scans and SQLite's planner),
+  them; "state" is held, last, for PostgreSQL's index-only scans and SQLite's planner),
   the queue's order after the equalities, so a count or a page walks only the matching
   open tasks; on PostgreSQL each INCLUDEs the other filters, so a combination is read
   from the index alone;
@@ -185,7 +185,7 @@ def upgrade() -> None:
         op.create_index(
             f"ix_human_tasks_by_{column}",
             "human_tasks",
-            ["group", "state", column, "created_at", "assignee_id"],
+            ["group", column, "created_at", "assignee_id", "state"],
             postgresql_include=[c for c in COPIED if c != column],
             postgresql_where=sa.text("state = 'ready'"),
             sqlite_where=sa.text("state = 'ready'"),
