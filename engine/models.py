@@ -429,9 +429,11 @@ class HumanTask(Base):
     # The ticket's columns the queue filters on, copied onto its open task rows so every
     # filter is answered from an index of this table (engine.queue, migration 0022). The
     # database keeps them: a trigger fills them when an open row is inserted and copies
-    # every change of the ticket's columns to its open rows (engine.tasks writes them too,
-    # so the trigger has nothing to do on the engine's own inserts on SQLite). Rows
-    # no longer open keep what they had when they closed; nothing reads them there.
+    # every change of the ticket's columns to its open rows (engine.tasks gives them too;
+    # SQLite's insert trigger then only reads, unless the step creating the row is also
+    # changing the ticket: the row takes the stored values, and the ticket's own write
+    # copies the new ones). Rows no longer open keep what they had when they closed;
+    # nothing reads them there.
     orgao_id: Mapped[int | None] = mapped_column(Integer)  # chamados.orgao_id
     categoria: Mapped[str | None] = mapped_column(String(80))  # chamados.categoria
     process_id: Mapped[str | None] = mapped_column(String(100))  # the ticket's service

@@ -179,11 +179,12 @@ def test_a_task_row_written_without_the_copies_gets_them(
     assert in_step(svc, cid)
 
 
-def test_on_sqlite_the_engines_own_insert_writes_each_row_once(
+def test_on_sqlite_a_row_given_the_tickets_values_is_written_once(
     svc: Chamados, maria: ActorRef
 ) -> None:
-    """engine.tasks gives the ticket's values, in the form SQLite stores them: the insert
-    trigger only reads (SQLite's total_changes counts what triggers write)."""
+    """Values given as engine.tasks gives them, in the form SQLite stores them: when they
+    are the ticket's stored ones the insert trigger only reads (SQLite's total_changes
+    counts what triggers write), and ALWAYS_LATE is written as the trigger writes it."""
     import pytest
 
     cid = submit_registration(svc, maria)

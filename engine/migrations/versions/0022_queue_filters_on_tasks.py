@@ -28,9 +28,10 @@ carry those columns, so every filter is answered from an index of human_tasks al
 
 The database keeps the copies, whoever writes the rows: a trigger fills an open task row
 when it is inserted (PostgreSQL: BEFORE INSERT, into the row being written; SQLite, whose
-triggers cannot change the row being inserted: AFTER INSERT, only when the writer did not
-give the ticket's values — engine.tasks gives them, so the engine's own inserts write
-once), and a trigger on chamados copies a change of any of those columns to the ticket's
+triggers cannot change the row being inserted: AFTER INSERT, rewriting the row only when
+what the writer gave differs from the ticket's stored values — engine.tasks gives the
+ticket's values, so only a step that changes the ticket as it creates the row writes it
+twice), and a trigger on chamados copies a change of any of those columns to the ticket's
 open task rows (the SLA timer's flag, a new due date, a resend, a staff reclassification,
 a designer's migration to a new version, anonymization). No statement is added to any
 request. Rows no longer open keep what they had; the queue reads only open rows.
@@ -139,7 +140,7 @@ def _sqlite_triggers() -> list[str]:
     )
     same = " AND ".join(f"NEW.{c} IS v.{c}" for c in COPIED)  # SQLite's IS: NULLs equal too
     return [
-        # Skipped (a read, no write) when the writer gave the ticket's values.
+        # Skipped (a read, no write) when the writer gave the ticket's stored values.
         "CREATE TRIGGER human_tasks_queue_columns AFTER INSERT ON human_tasks "
         "WHEN NEW.state = 'ready' AND NOT EXISTS ("
         f"  SELECT 1 FROM (SELECT {aliases} FROM chamados c WHERE c.id = NEW.chamado_id) AS v"
