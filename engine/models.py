@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     literal_column,
     text,
 )
@@ -283,21 +284,6 @@ class Chamado(Base):
             sqlite_where=text("closed_at IS NULL AND submitted_at IS NOT NULL"),
             postgresql_where=text("closed_at IS NULL AND submitted_at IS NOT NULL"),
         ),
-        # The queue's filters look each open task's ticket up by id: on PostgreSQL these
-        # columns in the index make the look-up index-only (migration 0020, engine.queue;
-        # a SQLite table is its rowid's B-tree, the look-up reads the row anyway).
-        Index(
-            "ix_chamados_queue_filters",
-            "id",
-            postgresql_include=[
-                "orgao_id",
-                "categoria",
-                "process_version_id",
-                "adjustment_rounds",
-                "overdue",
-                "analysis_due_at",
-            ],
-        ),
         # The retention job: closed tickets still holding personal data, oldest first.
         Index(
             "ix_chamados_retention",
@@ -359,30 +345,67 @@ class Chamado(Base):
     process_version: Mapped[ProcessVersion] = relationship()
 
 
+# The ticket's columns copied onto its open task rows for the queue's filters (HumanTask).
+QUEUE_FILTER_COLUMNS = ("orgao_id", "categoria", "process_id", "resent", "late_from")
+QUEUE_FILTER_EQUALITIES = ("orgao_id", "categoria", "process_id", "resent")  # indexed
+# A task's ``late_from`` once a timer flagged its ticket overdue: earlier than any "now"
+# (migration 0022's triggers write the same instant).
+ALWAYS_LATE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 class HumanTask(Base):
     """A user task of a workflow, mirrored as a row for the queue."""
 
     __tablename__ = "human_tasks"
     __table_args__ = (
-        # The queue's views; on PostgreSQL with chamado_id, so a filtered count reads the
-        # index alone (migration 0020, engine.queue; SQLite keeps the keys only).
+        # The queue's views; on PostgreSQL with the due date, so the "atrasados" filter
+        # (a range, no index of its own: the oldest tasks are the late ones) reads the
+        # index alone (migrations 0020, 0022; engine.queue; SQLite keeps the keys only).
         Index(
             "ix_human_tasks_queue",
             "group",
             "state",
             "assignee_id",
             "created_at",
-            postgresql_include=["chamado_id"],
+            postgresql_include=["chamado_id", "late_from"],
         ),
         # "Todas em aberto": every open task of a group, oldest first, without a sort.
         Index(
-            "ix_human_tasks_open", "group", "state", "created_at", postgresql_include=["chamado_id"]
+            "ix_human_tasks_open",
+            "group",
+            "state",
+            "created_at",
+            postgresql_include=["chamado_id", "late_from"],
         ),
         # One ticket's tasks: by state, or of the staff's groups (the access checks,
         # ``chamado_id = ? AND "group" IN (…)``; migration 0020).
         Index("ix_human_tasks_chamado", "chamado_id", "group", "state"),
         # A person's own ready tasks, newest first, paged by keyset (engine.listing).
         Index("ix_human_tasks_assignee", "assignee_id", "state", "created_at", "id"),
+        # The queue's filters on the ticket's columns, answered from the task rows alone
+        # (migration 0022, engine.queue): one index per filter that is an equality, in
+        # the queue's order (oldest first), so a count or a page walks only the matching
+        # open tasks. On PostgreSQL each also holds the other filters (INCLUDE), so a
+        # combination (órgão + atrasados) is still read from the index alone. Only open
+        # rows (a tenth of them at a million tickets), so closing a task writes none;
+        # "state" held all the same, last: PostgreSQL 15 reads the heap for a column of
+        # the conditions an index lacks, even one its predicate settles (and drops that
+        # condition from the scan's bounds: second in the key, it left the filter's
+        # column unbounded, 10 ms a walk); SQLite's planner then sees a covering index.
+        *(
+            Index(
+                f"ix_human_tasks_by_{column}",
+                "group",
+                column,
+                "created_at",
+                "assignee_id",
+                "state",
+                postgresql_include=[c for c in QUEUE_FILTER_COLUMNS if c != column],
+                postgresql_where=text("state = 'ready'"),
+                sqlite_where=text("state = 'ready'"),
+            )
+            for column in QUEUE_FILTER_EQUALITIES
+        ),
     )
 
     id: Mapped[intpk]
@@ -403,6 +426,24 @@ class HumanTask(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(AwareDateTime())
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The ticket's columns the queue filters on, copied onto its open task rows so every
+    # filter is answered from an index of this table (engine.queue, migration 0022). The
+    # database keeps them: a trigger fills them when an open row is inserted and copies
+    # every change of the ticket's columns to its open rows (engine.tasks gives them too;
+    # SQLite's insert trigger then only reads, unless the step creating the row is also
+    # changing the ticket: the row takes the stored values, and the ticket's own write
+    # copies the new ones). Rows no longer open keep what they had when they closed;
+    # nothing reads them there.
+    orgao_id: Mapped[int | None] = mapped_column(Integer)  # chamados.orgao_id
+    categoria: Mapped[str | None] = mapped_column(String(80))  # chamados.categoria
+    process_id: Mapped[str | None] = mapped_column(String(100))  # the ticket's service
+    # "reenviado"; no Python default: a row written without it (an older schema's test,
+    # a script) takes the database's, and the insert trigger fills it.
+    resent: Mapped[bool] = mapped_column(server_default=false())
+    # From when the queue counts the task late ("atrasado"): the ticket's analysis due
+    # date, or the beginning of time once a timer flagged the ticket overdue
+    # (ALWAYS_LATE).
+    late_from: Mapped[datetime | None] = mapped_column(AwareDateTime())
 
     chamado: Mapped[Chamado] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     ScalarSelect,
     Select,
+    String,
     bindparam,
     false,
     func,
@@ -80,7 +81,26 @@ class QueuePage:
 # request costs more CPU than running them on a small database (see tests/test_queue.py).
 # Unknown filter values (see _MAX_ID, _MAX_CODE) are part of the shape: they match
 # nothing, with no value to bind.
-_GROUPS: BindParameter[Any] = bindparam("groups", expanding=True)
+#
+# The groups and the filters' values are written into the SQL when it is sent
+# (literal_execute: still bound per call, never part of the kept statement), as the
+# cap and the page's limits are. psycopg prepares a statement its connection runs
+# often, and PostgreSQL then plans it once ("generic") only if that plan looks no
+# costlier than one planned for the call's values. With the group, the órgão or the
+# type unknown, a generic plan expects fewer matches than the most frequent values
+# have (and a LIMIT it cannot see, a tenth of the rows): at a million tickets
+# PostgreSQL re-planned every queue statement on every call, 0.4–0.5 ms each, against
+# a plan reused at a thousand (bench/queue_scale.py). A few groups and a few hundred
+# órgãos make few texts; the ones that vary per call (the analyst, now) stay bound.
+_GROUPS: BindParameter[Any] = bindparam("groups", expanding=True, literal_execute=True)
+_CAP = literal_column(str(COUNT_CAP), Integer)
+
+
+def _value(name: str) -> BindParameter[Any]:
+    """A filter's value, written into the SQL as it is sent (see _GROUPS)."""
+    return bindparam(name, literal_execute=True)
+
+
 _SITUACOES = ("novo", "reenviado", "atrasado")
 
 
@@ -92,7 +112,7 @@ class _Shape:
     orgao: bool | None  # None: no filter; False: a value no ticket can have
     categoria: bool | None
     process: bool
-    situacao: str | None  # one of _SITUACOES, "?" for another value (joins, filters nothing)
+    situacao: str | None  # one of _SITUACOES, "?" for another value (filters nothing)
     min_age: bool
 
     @property
@@ -140,8 +160,15 @@ def _params(f: QueueFilters, groups: list[str], user_id: int, now: datetime) -> 
     return params
 
 
+# Written into the SQL, not bound: the filters' indexes hold open rows only (``WHERE
+# state = 'ready'``, migration 0022), and a planner uses a partial index only for a query
+# whose own condition implies the index's — a bound value, in a plan PostgreSQL keeps
+# for a prepared statement, implies nothing.
+_READY = literal_column("'ready'", String)
+
+
 def _base() -> Select[HumanTask]:
-    return select(HumanTask).where(HumanTask.state == "ready", HumanTask.group.in_(_GROUPS))
+    return select(HumanTask).where(HumanTask.state == _READY, HumanTask.group.in_(_GROUPS))
 
 
 def _apply(query: Select[HumanTask], shape: _Shape) -> Select[HumanTask]:
@@ -151,27 +178,46 @@ def _apply(query: Select[HumanTask], shape: _Shape) -> Select[HumanTask]:
         query = query.where(HumanTask.assignee_id == bindparam("user_id"))
     if shape.group:
         query = query.where(HumanTask.group == bindparam("group"))
-    if shape.ticket_filters:
-        # The ticket's columns only when a filter reads them: the tab counts stay on
-        # the task index alone.
-        query = query.join(Chamado, Chamado.id == HumanTask.chamado_id)
-    query = _ticket_filters(query, shape)
+    query = _task_filters(query, shape)
     if shape.min_age:
         query = query.where(HumanTask.created_at <= bindparam("age_cutoff"))
     return query
 
 
-def _ticket_filters(query: Select[T], shape: _Shape) -> Select[T]:
-    """The filters on the ticket's own columns (the query selects or joins Chamado)."""
+def _task_filters(query: Select[HumanTask], shape: _Shape) -> Select[HumanTask]:
+    """The filters on the ticket's columns, read from their copies on the task rows
+    (migration 0022: the database keeps them in step with the ticket), so a filtered
+    count or page walks an index of human_tasks alone, never the tickets."""
     if shape.orgao is not None:
-        query = query.where(Chamado.orgao_id == bindparam("orgao_id") if shape.orgao else false())
+        query = query.where(HumanTask.orgao_id == _value("orgao_id") if shape.orgao else false())
     if shape.categoria is not None:
         query = query.where(
-            Chamado.categoria == bindparam("categoria") if shape.categoria else false()
+            HumanTask.categoria == _value("categoria") if shape.categoria else false()
+        )
+    if shape.process:
+        query = query.where(HumanTask.process_id == _value("process_id"))
+    if shape.situacao == "novo":
+        query = query.where(HumanTask.resent.is_(False))
+    elif shape.situacao == "reenviado":
+        query = query.where(HumanTask.resent.is_(True))
+    elif shape.situacao == "atrasado":
+        # The ticket's due date, or models.ALWAYS_LATE once a timer flagged it: one
+        # column for "flagged overdue, or past the due date (a scheduler running late)".
+        query = query.where(HumanTask.late_from < bindparam("now"))
+    return query
+
+
+def _ticket_filters(query: Select[T], shape: _Shape) -> Select[T]:
+    """The same filters on the ticket's own columns (the incidents view, over tickets)."""
+    if shape.orgao is not None:
+        query = query.where(Chamado.orgao_id == _value("orgao_id") if shape.orgao else false())
+    if shape.categoria is not None:
+        query = query.where(
+            Chamado.categoria == _value("categoria") if shape.categoria else false()
         )
     if shape.process:
         query = query.join(ProcessVersion, ProcessVersion.id == Chamado.process_version_id).where(
-            ProcessVersion.process_id == bindparam("process_id")
+            ProcessVersion.process_id == _value("process_id")
         )
     if shape.situacao == "novo":
         query = query.where(Chamado.adjustment_rounds == 0)
@@ -205,7 +251,7 @@ _OPEN = (HumanTask.group, HumanTask.state, HumanTask.created_at)
 _INCIDENT_ORDER = (Chamado.incident_at, Chamado.id)
 
 
-def _capped_count(query: Select[HumanTask], view: str) -> ScalarSelect[int]:
+def _capped_count(query: Select[HumanTask], shape: _Shape) -> ScalarSelect[int]:
     # Ordered like the index that serves the view, in full, so the database walks it
     # and stops at the cap instead of collecting every match and sorting it. For
     # PostgreSQL "assignee_id IS NULL" is no equality: ordered by created_at alone,
@@ -216,15 +262,20 @@ def _capped_count(query: Select[HumanTask], view: str) -> ScalarSelect[int]:
     # It selects no column (a constant), so the walk reads the index alone: SQLite's
     # indexes hold the rowid but not chamado_id, PostgreSQL's the INCLUDEd chamado_id
     # but not the id (migration 0020).
-    order = _OPEN if view == "todas" else _BY_ASSIGNEE
-    capped = (
-        query.with_only_columns(literal_column("1")).order_by(*order).limit(COUNT_CAP).subquery()
+    # A filter that is an equality on a copied ticket column has its own index (group,
+    # column, created_at, assignee_id, state) of the open rows (migration 0022): after the
+    # equalities it is in _OPEN's order, whatever the view, and the walk reads only
+    # matching tasks.
+    equality = bool(
+        shape.orgao or shape.categoria or shape.process or shape.situacao in ("novo", "reenviado")
     )
+    order = _OPEN if shape.view == "todas" or equality else _BY_ASSIGNEE
+    capped = query.with_only_columns(literal_column("1")).order_by(*order).limit(_CAP).subquery()
     return select(func.count()).select_from(capped).scalar_subquery()
 
 
 def _capped_incidents(query: Select[Chamado]) -> ScalarSelect[int]:
-    capped = query.with_only_columns(Chamado.id).order_by(*_INCIDENT_ORDER).limit(COUNT_CAP)
+    capped = query.with_only_columns(Chamado.id).order_by(*_INCIDENT_ORDER).limit(_CAP)
     return select(func.count()).select_from(capped.subquery()).scalar_subquery()
 
 
@@ -254,10 +305,10 @@ def _statements(shape: _Shape) -> _Statements:
     if incidents_view:
         counted["total"] = _capped_incidents(_incidents(shape))
     elif shape.groups:
-        counted["total"] = _capped_count(_apply(_base(), shape), shape.view)
+        counted["total"] = _capped_count(_apply(_base(), shape), shape)
     for view in VIEWS:
         if shape.groups and not (unfiltered and view == shape.view):
-            counted[view] = _capped_count(_apply(_base(), _UNFILTERED[view]), view)
+            counted[view] = _capped_count(_apply(_base(), _UNFILTERED[view]), _UNFILTERED[view])
     if not (unfiltered and incidents_view):
         counted[INCIDENTS] = _capped_incidents(_incidents(_UNFILTERED["todas"]))
     counts = select(*(count.label(name) for name, count in counted.items()))

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine import corewrite, groups, policy, runtime
-from engine.models import Chamado, HumanTask
+from engine.models import ALWAYS_LATE, Chamado, HumanTask
 from engine.specs import ProcessBundle
 
 REQUESTER_GROUP = groups.REQUESTER
@@ -83,6 +83,14 @@ def sync(
             form_ui_schema=info.form_ui_schema if info else None,
             draft_data=None,
             created_at=now,
+            # The ticket's columns the queue filters on (the database keeps them in
+            # step; given here, SQLite's insert trigger has nothing to write when the
+            # ticket's stored values are these, see engine.models.HumanTask).
+            orgao_id=chamado.orgao_id,
+            categoria=chamado.categoria,
+            process_id=bundle.process_id,
+            resent=chamado.adjustment_rounds > 0,
+            late_from=ALWAYS_LATE if chamado.overdue else chamado.analysis_due_at,
         )
         if draft is not None:
             row.draft_data = draft(row)

@@ -124,38 +124,60 @@ def test_statements_are_built_once_per_shape_and_bind_each_calls_values(
     assert (huge.total, huge.items) == (0, [])
 
 
-def test_a_filtered_count_reads_only_columns_its_indexes_hold() -> None:
-    """A filter walks the open tasks and looks each one's ticket up until the cap: with
-    a million tickets, only index-only look-ups keep that within 1.2× of a small queue
-    (bench/queue_scale.py). Every column the counts read, of either table, must be in
-    the index that serves that side of the walk (migration 0020)."""
+def test_a_filtered_count_reads_only_columns_one_task_index_holds() -> None:
+    """A filter on a ticket's column is answered from the task rows' copies of it
+    (migration 0022): the counts join no ticket (the incidents' own count aside), and
+    every column one count reads is held by one index of human_tasks (on PostgreSQL: its
+    keys and INCLUDE), so the capped walk reads that index alone — the walk that a
+    million tickets must not lengthen (bench/queue_scale.py)."""
+    import itertools
+
     from sqlalchemy import Column
     from sqlalchemy.sql import visitors
 
     from engine import queue
-    from engine.models import Chamado, HumanTask
+    from engine.models import HumanTask
 
-    def index(table: object, name: str) -> set[str]:
-        """The columns an index holds on PostgreSQL: its keys and its INCLUDE."""
-        found = next(i for i in table.indexes if i.name == name)  # type: ignore[attr-defined]
-        included = found.dialect_options["postgresql"]["include"] or []
-        return {c.name for c in found.columns} | set(included)
+    def held(index: Any) -> set[str]:
+        """Its keys and its INCLUDE: PostgreSQL 15 scans an index alone only when it holds
+        every column of the conditions, even one its partial predicate settles."""
+        included = index.dialect_options["postgresql"]["include"] or []
+        return {c.name for c in index.columns} | set(included)
 
-    tasks_side = index(HumanTask.__table__, "ix_human_tasks_queue")
-    assert tasks_side - {"assignee_id"} == index(HumanTask.__table__, "ix_human_tasks_open")
-    tickets_side = index(Chamado.__table__, "ix_chamados_queue_filters")
-    everything = dict(orgao_id=3, categoria="x", process_id="chamado", min_age_days=2)
-    for view in queue.VIEWS:
-        for situacao in ("novo", "reenviado", "atrasado"):
-            filters = QueueFilters(view=view, situacao=situacao, **everything)  # type: ignore[arg-type]
-            counts: Any = queue._statements(queue._shape(filters, ["analyst"])).counts
-            read = {
-                (el.table.name, el.name)
-                for el in visitors.iterate(counts)
-                if isinstance(el, Column) and el.table is not None
-            }
-            assert {c for t, c in read if t == "human_tasks"} <= tasks_side
-            assert {c for t, c in read if t == "chamados"} - {"incident_at"} <= tickets_side, read
+    indexes = [held(i) for i in HumanTask.__table__.indexes]
+    optional = dict(orgao_id=3, categoria="x", process_id="chamado", min_age_days=2, group="g")
+    for view, situacao in itertools.product(queue.VIEWS, (None, "novo", "reenviado", "atrasado")):
+        for n in range(len(optional) + 1):
+            for chosen in itertools.combinations(optional, n):
+                filters = QueueFilters(
+                    view=view,
+                    situacao=situacao,
+                    **{k: optional[k] for k in chosen},  # type: ignore[arg-type]
+                )
+                shape = queue._shape(filters, ["analyst"])
+                count = queue._capped_count(queue._apply(queue._base(), shape), shape)
+                read = {
+                    (el.table.name, el.name)
+                    for el in visitors.iterate(count)
+                    if isinstance(el, Column) and el.table is not None
+                }
+                assert {t for t, _c in read} == {"human_tasks"}, read
+                columns = {c for _t, c in read}
+                assert any(columns <= index for index in indexes), (filters, columns)
+    # Each equality on a copied column has an index of the open rows that starts with
+    # the group and it, then the queue's order (the state, which the predicate settles,
+    # last: a condition PostgreSQL drops must not stand between the bounds); the
+    # statements say "state = 'ready'" in their SQL, so a planner can use it (a bound
+    # value would not imply the index's).
+    keys = {
+        (tuple(c.name for c in i.columns), str(i.dialect_options["sqlite"]["where"]))
+        for i in HumanTask.__table__.indexes
+    }
+    for column in ("orgao_id", "categoria", "process_id", "resent"):
+        key = ("group", column, "created_at", "assignee_id", "state")
+        assert (key, "state = 'ready'") in keys
+    shape = queue._shape(QueueFilters(orgao_id=3), ["analyst"])
+    assert "state = 'ready'" in str(queue._statements(shape).counts)
 
 
 def test_task_rows_are_never_read_by_a_parallel_plan_on_postgresql(svc: Chamados) -> None:
@@ -191,3 +213,52 @@ def test_one_tickets_tasks_are_found_by_its_index_on_sqlite(svc: Chamados) -> No
             explained = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
             plan = " ".join(str(r[-1]) for r in explained)
             assert "INDEX ix_human_tasks_chamado" in plan, plan
+
+
+def test_filter_values_written_into_the_sql_are_quoted(
+    svc: Chamados, maria: ActorRef, ana: ActorRef
+) -> None:
+    """The groups and the filters' values reach the database inside the SQL text (so a
+    prepared plan sees them, engine.queue): a value with quotes, a backslash or SQL in it
+    is one value, and it matches exactly the tickets holding it."""
+    from sqlalchemy import update
+
+    from engine.models import Chamado
+
+    tricky = "o'brien\\x'); DELETE FROM human_tasks; --"
+    first, second = submit_registration(svc, maria), submit_registration(svc, maria)
+    with svc.unit.transaction() as s:
+        s.execute(update(Chamado).where(Chamado.id == first).values(categoria=tricky))
+        s.execute(update(Chamado).where(Chamado.id == second).values(categoria="o'brien"))
+    for view in ("disponiveis", "todas"):
+        found = svc.analysis.queue(ana, QueueFilters(view=view, categoria=tricky))
+        assert [t.chamado_id for t in found.items] == [first]
+        plain = svc.analysis.queue(ana, QueueFilters(view=view, categoria="o'brien"))
+        assert [t.chamado_id for t in plain.items] == [second]
+    assert svc.analysis.queue(ana, QueueFilters(view="todas")).total == 2
+
+
+def test_the_queue_sends_its_groups_values_and_limits_inside_the_sql(
+    svc: Chamados, maria: ActorRef, ana: ActorRef
+) -> None:
+    """A prepared statement's plan is reused only when it sees what decides it: the
+    group, the filter's value and the limits are in the SQL text; the analyst and "now",
+    which change with every call, stay bound (engine.queue, _GROUPS)."""
+    from sqlalchemy import select
+
+    from engine.models import Chamado
+
+    cid = submit_registration(svc, maria)
+    with svc.unit.session_factory() as s:
+        orgao = s.scalar(select(Chamado.orgao_id).where(Chamado.id == cid))
+    filters = QueueFilters(view="minhas", orgao_id=orgao, categoria="erro_api")
+    with sql_seen(svc.unit.db) as seen:
+        svc.analysis.queue(ana, filters)
+    queue_sql = [st for st in seen["statements"] if "human_tasks" in st]
+    assert len(queue_sql) == 2, queue_sql  # the counts, the page
+    for statement in queue_sql:
+        assert "'analyst'" in statement and f"orgao_id = {orgao}" in statement
+        assert "categoria = 'erro_api'" in statement and "state = 'ready'" in statement
+    counts, page = queue_sql
+    assert f"LIMIT {COUNT_CAP}" in counts and "LIMIT 20" in page
+    assert f"assignee_id = {ana.id}" not in counts  # bound, not written
