@@ -39,3 +39,33 @@ def test_behind_database_is_explained(tmp_path) -> None:  # type: ignore[no-unty
     empty = create_engine(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
     message = schema.pending_message(empty)
     assert message is not None and "chamados db upgrade" in message
+
+
+def test_large_text_columns_use_lz4_on_postgresql(svc: Chamados) -> None:
+    """Migration 0024: a ticket's saved workflow (rewritten every step) and the rendered
+    e-mails compress with lz4, not pglz; downgraded, they go back to the default."""
+    import pytest
+    from alembic import command
+    from sqlalchemy import text
+
+    if svc.unit.db.dialect.name != "postgresql":
+        pytest.skip("column compression is PostgreSQL's (SQLite stores text as it is)")
+    query = text(
+        "SELECT attrelid::regclass::text || '.' || attname, attcompression FROM pg_attribute "
+        "WHERE (attrelid, attname) IN (('chamados'::regclass, 'workflow_state'), "
+        "('outbox_messages'::regclass, 'body_html'), ('outbox_messages'::regclass, 'body_text'))"
+    )
+    with svc.unit.db.connect() as connection:
+        found = dict(connection.execute(query).all())
+    assert found == {
+        "chamados.workflow_state": "l",
+        "outbox_messages.body_html": "l",
+        "outbox_messages.body_text": "l",
+    }
+    config = schema.alembic_config(svc.unit.db)
+    command.downgrade(config, "0023")
+    try:
+        with svc.unit.db.connect() as connection:
+            assert set(dict(connection.execute(query).all()).values()) == {""}
+    finally:
+        command.upgrade(config, "head")

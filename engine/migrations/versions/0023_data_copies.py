@@ -1,7 +1,7 @@
 """data copies: the complete copy of a person's data, requested under "Meus dados"
 
 Revision ID: 0023
-Revises: 0021 (to be re-chained after 0022 at the merge)
+Revises: 0022
 Create Date: 2026-12-06 19:00:00.000000
 
 LGPD art. 19: "Meus dados" answers at once in a simplified form (its cost no longer
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0021"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
