@@ -96,14 +96,8 @@ def test_a_batch_goes_over_one_connection(svc: Chamados, smtp: SmtpServer) -> No
     assert sorted(smtp.handler.message_ids()) == sorted(ids + more)
 
 
-def test_a_drain_stops_after_a_partial_batch_without_an_empty_claim(
-    svc: Chamados, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A claim that found less than a full batch took all that was due: no claim more.
-
-    At a low rate each message arrives alone (PostgreSQL's NOTIFY wakes the senders on
-    every enqueue); a second, empty claim would be a write transaction per message."""
-    add_mail(svc, [f"p{i}@example.gov.br" for i in range(17)])
+def counted_claims(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many messages each claim of the outbox took, in order (engine.outbox._claim)."""
     claims: list[int] = []
     real_claim = outbox._claim
 
@@ -115,6 +109,18 @@ def test_a_drain_stops_after_a_partial_batch_without_an_empty_claim(
         return found
 
     monkeypatch.setattr(outbox, "_claim", counting)
+    return claims
+
+
+def test_a_drain_stops_after_a_partial_batch_without_an_empty_claim(
+    svc: Chamados, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim that found less than a full batch took all that was due: no claim more.
+
+    At a low rate each message arrives alone (PostgreSQL's NOTIFY wakes the senders on
+    every enqueue); a second, empty claim would be a write transaction per message."""
+    add_mail(svc, [f"p{i}@example.gov.br" for i in range(17)])
+    claims = counted_claims(monkeypatch)
     transport = smtp.transport()
     report = drain(svc.unit.transaction, transport, lambda: T0, "w1", batch=5)
     assert (report.claimed, report.sent) == (17, 17)
@@ -302,17 +308,7 @@ def test_mail_arriving_one_by_one_is_claimed_in_few_batches(
 ) -> None:
     """Each commit rings the senders; a sender that just delivered gathers what rings
     meanwhile (Mailer.coalesce_seconds) into one claim instead of one claim per message."""
-    claims: list[int] = []
-    real_claim = outbox._claim
-
-    def counting(
-        transaction: outbox.Transaction, now: datetime, worker_id: str, batch: int
-    ) -> tuple[list[outbox.OutgoingMail], set[str]]:
-        found = real_claim(transaction, now, worker_id, batch)
-        claims.append(len(found[0]))
-        return found
-
-    monkeypatch.setattr(outbox, "_claim", counting)
+    claims = counted_claims(monkeypatch)
     settings = MailSettings(smtp_host="127.0.0.1", smtp_port=smtp.port, senders=1)
     mailer = Mailer(svc.unit, settings, "teste", poll_seconds=60, coalesce_seconds=0.5)
     mailer.start()

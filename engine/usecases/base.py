@@ -99,12 +99,21 @@ _JSON_ROWS = {
 }
 
 
+def _rows_of_ticket(dialect: str, table: Any, state: str, *columns: str) -> Any:
+    """``columns`` of the ticket's rows of ``table`` in ``state``, as one JSON array: a
+    column of the lock's row, correlated to the locked task's ticket."""
+    rows = _JSON_ROWS[dialect]
+    found = select(rows(*(table.c[name] for name in columns))).where(
+        table.c.chamado_id == HumanTask.chamado_id, table.c.state == state
+    )
+    return type_coerce(found.scalar_subquery(), JSON)
+
+
 def _lock_task_statement(dialect: str) -> Any:
     """The task about to run, its ticket (state, requester), and in the same round trip
     what the step reads next: the catalogs' revision, the last submitted form, and the
     ticket's open task rows and waiting timer rows (what the step's mirroring compares
     the workflow with: engine.tasks.sync, engine.timers.sync)."""
-    rows = _JSON_ROWS[dialect]
     # An alias: the outer query selects from human_tasks too (the same name inside would
     # be the outer row's, and match every ticket's tasks).
     others = _TASKS.alias("open_tasks_of_ticket")
@@ -121,18 +130,12 @@ def _lock_task_statement(dialect: str) -> Any:
             .limit(1)
             .scalar_subquery()
             .label("last_submission"),
-            type_coerce(
-                select(rows(others.c.id, others.c.task_guid, others.c.group))
-                .where(others.c.chamado_id == HumanTask.chamado_id, others.c.state == "ready")
-                .scalar_subquery(),
-                JSON,
-            ).label("open_tasks"),
-            type_coerce(
-                select(rows(_TIMERS.c.id, _TIMERS.c.task_guid, _TIMERS.c.due_at))
-                .where(_TIMERS.c.chamado_id == HumanTask.chamado_id, _TIMERS.c.state == "waiting")
-                .scalar_subquery(),
-                JSON,
-            ).label("waiting_timers"),
+            _rows_of_ticket(dialect, others, "ready", "id", "task_guid", "group").label(
+                "open_tasks"
+            ),
+            _rows_of_ticket(dialect, _TIMERS, "waiting", "id", "task_guid", "due_at").label(
+                "waiting_timers"
+            ),
         )
         .join(HumanTask.chamado)
         .options(
