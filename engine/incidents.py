@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from engine import notifications, outbox, policy
 from engine.errors import ModelRuntimeError
-from engine.mail import TEMPLATES_DIR
+from engine.mail import platform_templates
 from engine.models import Chamado
 
 START, TASK, TIMER, MESSAGE = "start", "task", "timer", "message"
@@ -35,10 +35,7 @@ MAX_MESSAGE = 2000
 RECIPIENTS = ("papel:supervisor", "papel:admin")
 MAIL = "incidente_tecnico"
 # The platform's own e-mail (not a model's), extending the same layout as the models'.
-PLATFORM_TEMPLATES: dict[str, str] = {
-    f"mail/{MAIL}{ext}": (TEMPLATES_DIR / f"{MAIL}{ext}").read_text("utf-8")
-    for ext in (".txt", ".html")
-}
+PLATFORM_TEMPLATES = platform_templates(MAIL)
 
 # What the person whose step stopped is told (pages and API); pt-BR.
 RECEIVED = (

@@ -162,6 +162,15 @@ def render(
     )
 
 
+def platform_templates(name: str) -> dict[str, str]:
+    """The platform's own e-mail ``name`` (not a model's: engine/mail_templates), as
+    ``render`` takes a model's templates; it extends the same layout as theirs."""
+    return {
+        f"mail/{name}{ext}": (TEMPLATES_DIR / f"{name}{ext}").read_text("utf-8")
+        for ext in (".txt", ".html")
+    }
+
+
 def check_template(name: str, templates: Mapping[str, str]) -> str | None:
     """A problem with one of a model's e-mail files (syntax, unknown parent), or None."""
     try:

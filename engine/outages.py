@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from engine import limits, outbox, search
 from engine.db import rows_changed
 from engine.errors import ValidationFailed
-from engine.mail import TEMPLATES_DIR
+from engine.mail import platform_templates
 from engine.models import (
     Chamado,
     Outage,
@@ -68,10 +68,7 @@ OUTCOMES = {
     "falhou": "Não alterado: o formulário da análise recusou a resposta",
 }
 MAIL = "incidente_resolvido"
-PLATFORM_TEMPLATES: dict[str, str] = {
-    f"mail/{MAIL}{ext}": (TEMPLATES_DIR / f"{MAIL}{ext}").read_text("utf-8")
-    for ext in (".txt", ".html")
-}
+PLATFORM_TEMPLATES = platform_templates(MAIL)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from engine import (
     users,
 )
 from engine.errors import NotFound, ValidationFailed
-from engine.mail import TEMPLATES_DIR
+from engine.mail import platform_templates
 from engine.models import Chamado, DataCopy, User
 from engine.policy import MAX_RETENTION_DAYS
 from engine.retention import Due, ProcessRetention
@@ -47,10 +47,7 @@ log = logging.getLogger(__name__)
 ADMIN = frozenset({"admin"})
 COPY_MAIL = data_copies.MAIL
 # The platform's own e-mail (not a model's), extending the same layout as the models'.
-PLATFORM_TEMPLATES: dict[str, str] = {
-    f"mail/{COPY_MAIL}{ext}": (TEMPLATES_DIR / f"{COPY_MAIL}{ext}").read_text("utf-8")
-    for ext in (".txt", ".html")
-}
+PLATFORM_TEMPLATES = platform_templates(COPY_MAIL)
 NO_COPY = (
     "Não há cópia completa dos seus dados pronta para baixar. Peça uma em “Meus dados”; "
     "avisaremos por e-mail quando estiver pronta."
