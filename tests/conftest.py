@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Executable
+from alembic import command
+from sqlalchemy import Engine, Executable
 
-from engine import users
+from engine import schema, users
 from engine.identity import Identity
 from engine.service import ActorRef, Chamados
 from engine.settings import Settings
@@ -81,6 +82,17 @@ def svc(tmp_path: Path) -> Iterator[Chamados]:
     service.init_database()
     yield service
     service.unit.db.dispose()
+
+
+def downgrade_schema(db: Engine, revision: str) -> None:
+    """Take the database back to ``revision`` (a migration's test: then
+    ``schema.upgrade(db)`` brings it to the head again), in one transaction as
+    engine.schema.upgrade runs."""
+    config = schema.alembic_config(db)
+    with db.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+    assert schema.current_revision(db) == revision
 
 
 def full_copy(svc: Chamados, person: ActorRef) -> dict[str, Any]:

@@ -9,14 +9,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from alembic import command
 from sqlalchemy import insert, select
 
 from engine import schema
 from engine.errors import Forbidden
 from engine.models import Chamado, HumanTask
 from engine.service import Chamados
-from tests.conftest import FRIDAY_EVENING, FakeClock, add_person
+from tests.conftest import FRIDAY_EVENING, FakeClock, add_person, downgrade_schema
 from tests.test_engine_lifecycle import chamado, decide, open_task, submit_registration
 from tests.test_outages import open_outage, version_of, wave
 
@@ -133,11 +132,7 @@ def test_the_migration_fills_the_older_tickets(tsvc: Chamados, clock: FakeClock)
     }
 
     db = tsvc.unit.db
-    config = schema.alembic_config(db)
-    with db.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0015")
-    assert schema.current_revision(db) == "0015"
+    downgrade_schema(db, "0015")
     # A staff task of the waiting ticket the workflow cancelled before anyone took it.
     tasks = HumanTask.__table__
     with db.begin() as connection:

@@ -9,14 +9,13 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from alembic import command
 from sqlalchemy import insert, or_, select, text, update
 
 from engine import schema
 from engine.models import ALWAYS_LATE, Chamado, HumanTask, Orgao, ProcessVersion
 from engine.queue import QueueFilters
 from engine.service import ActorRef, Chamados
-from tests.conftest import BRUNO, FakeClock, add_person
+from tests.conftest import BRUNO, FakeClock, add_person, downgrade_schema
 from tests.test_engine_lifecycle import (
     chamado,
     decide,
@@ -329,11 +328,7 @@ def test_the_migration_copies_the_columns_onto_the_open_tasks(
     assert answers[1] == [resent] and answers[2] == [late]
 
     db = tsvc.unit.db
-    config = schema.alembic_config(db)
-    with db.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0021")
-    assert schema.current_revision(db) == "0021"
+    downgrade_schema(db, "0021")
     schema.upgrade(db)
     assert schema.current_revision(db) == schema.head_revision()
     for cid in tickets:

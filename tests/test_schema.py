@@ -45,8 +45,9 @@ def test_large_text_columns_use_lz4_on_postgresql(svc: Chamados) -> None:
     """Migration 0024: a ticket's saved workflow (rewritten every step) and the rendered
     e-mails compress with lz4, not pglz; downgraded, they go back to the default."""
     import pytest
-    from alembic import command
     from sqlalchemy import text
+
+    from tests.conftest import downgrade_schema
 
     if svc.unit.db.dialect.name != "postgresql":
         pytest.skip("column compression is PostgreSQL's (SQLite stores text as it is)")
@@ -62,10 +63,9 @@ def test_large_text_columns_use_lz4_on_postgresql(svc: Chamados) -> None:
         "outbox_messages.body_html": "l",
         "outbox_messages.body_text": "l",
     }
-    config = schema.alembic_config(svc.unit.db)
-    command.downgrade(config, "0023")
+    downgrade_schema(svc.unit.db, "0023")
     try:
         with svc.unit.db.connect() as connection:
             assert set(dict(connection.execute(query).all()).values()) == {""}
     finally:
-        command.upgrade(config, "head")
+        svc.migrate()
