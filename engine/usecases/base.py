@@ -181,12 +181,13 @@ _VERSIONS = ProcessVersion.__table__
 _CURRENT_VERSION = select(func.max(_VERSIONS.c.id)).where(
     _VERSIONS.c.process_id == bindparam("process_id"), _VERSIONS.c.published_at.is_not(None)
 )
-# The open task rows and waiting timer rows of a ticket, in one round trip (timers first:
-# a union's column types are its first select's, and due_at needs its own).
 # A start reads the person and the process's current version: one statement, built once.
 _STARTER = select(User, _CURRENT_VERSION.scalar_subquery().label("version_id")).where(
     User.id == bindparam("user_id")
 )
+# The open task rows and waiting timer rows of a ticket, in one round trip (timers first:
+# a union's column types are its first select's, and due_at needs its own), for the steps
+# that did not read them with their lock (_LOCK_TASK does).
 _MIRRORED_ROWS = union_all(
     select(
         literal("timer").label("kind"),
