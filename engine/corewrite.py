@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Insert, Table, Update, bindparam, inspect
+from sqlalchemy import ColumnElement, Insert, Table, Update, bindparam, inspect
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -36,12 +36,16 @@ def _insert(table: Table) -> Insert:
 
 
 @cache
-def _update(table: Table, conditions: tuple[str, ...]) -> Update:
-    """UPDATE by primary key (and ``column = :_w_column`` conditions); the SET clause is
+def _update(table: Table, conditions: tuple[tuple[str, ColumnElement[Any] | None], ...]) -> Update:
+    """UPDATE by primary key (and ``column = :_w_column`` conditions, or ``column =
+    <SQL>`` for an expected value given as SQL, like models.TASK_READY); the SET clause is
     the executed parameters' columns, so one statement serves every set of columns."""
     (pk,) = table.primary_key.columns.values()
     where = [pk == bindparam("_pk")]
-    where += [table.c[name] == bindparam(f"_w_{name}") for name in conditions]
+    where += [
+        table.c[name] == (bindparam(f"_w_{name}") if sql is None else sql)
+        for name, sql in conditions
+    ]
     return table.update().where(*where)
 
 
@@ -85,7 +89,8 @@ def insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
 def update(session: Session, obj: Any, **expect: Any) -> int:
     """UPDATE the attributes of ``obj`` assigned since it was loaded; returns the rowcount.
 
-    ``expect`` adds ``column == value`` conditions (an expected version); when the row
+    ``expect`` adds ``column == value`` conditions (an expected version; a value given as
+    a SQL expression is written into the statement, not bound); when the row
     no longer matches them nothing is written and the object keeps its pending changes
     for the caller to discard. Once written, the object leaves the session: it holds
     exactly its row, and the session's flush has nothing left to look at.
@@ -104,8 +109,15 @@ def update(session: Session, obj: Any, **expect: Any) -> int:
     params = {column.name: instance.dict[key] for key, column in pairs if key in changed}
     (pk,) = table.primary_key.columns.values()
     params["_pk"] = instance.dict[pk.key]
-    params.update({f"_w_{name}": value for name, value in expect.items()})
-    statement = _update(table, tuple(sorted(expect)))
+    conditions: list[tuple[str, ColumnElement[Any] | None]] = []
+    for name in sorted(expect):
+        value = expect[name]
+        if isinstance(value, ColumnElement):
+            conditions.append((name, value))
+        else:
+            conditions.append((name, None))
+            params[f"_w_{name}"] = value
+    statement = _update(table, tuple(conditions))
     result = session.connection().execute(statement, params)
     if result.rowcount == 1:
         for key in changed:

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, lazyload
 
 from engine.errors import ValidationFailed
-from engine.models import Chamado, HumanTask
+from engine.models import TASK_READY, Chamado, HumanTask
 from engine.queue import COUNT_CAP
 from engine.tasks import REQUESTER_GROUP
 
@@ -325,7 +325,7 @@ _OPEN_TASKS_OF = (
     .options(lazyload(HumanTask.chamado))
     .where(
         HumanTask.chamado_id.in_(bindparam("_ids", expanding=True)),
-        HumanTask.state == "ready",
+        HumanTask.state == TASK_READY,
         HumanTask.assignee_id == bindparam(_OWNER),
         HumanTask.group == REQUESTER_GROUP,
     )
@@ -381,7 +381,7 @@ def requester_chamados(
 def _tasks_page(position: str | None, backward: bool) -> Select[HumanTask]:
     query = select(HumanTask).where(
         HumanTask.assignee_id == bindparam(_OWNER),
-        HumanTask.state == "ready",
+        HumanTask.state == TASK_READY,
         HumanTask.group.in_(bindparam(_GROUPS, expanding=True)),
     )
     return _page(query, HumanTask.created_at, HumanTask.id, position, backward)

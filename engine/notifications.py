@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import catalogs, groups, outbox, policy, users
-from engine.models import Chamado, Group, GroupMember, HumanTask, User
+from engine.models import TASK_READY, Chamado, Group, GroupMember, HumanTask, User
 from engine.specs import ProcessBundle
 
 
@@ -104,7 +104,7 @@ def assignee_name(session: Session, chamado_id: int) -> str | None:
         .join(HumanTask, HumanTask.assignee_id == User.id)
         .where(
             HumanTask.chamado_id == chamado_id,
-            HumanTask.state == "ready",
+            HumanTask.state == TASK_READY,
             HumanTask.group != groups.REQUESTER,
         )
         .limit(1)

@@ -17,7 +17,6 @@ from sqlalchemy import (
     Integer,
     ScalarSelect,
     Select,
-    String,
     bindparam,
     false,
     func,
@@ -28,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql import Executable
 
-from engine.models import Chamado, HumanTask, Orgao, ProcessVersion
+from engine.models import TASK_READY, Chamado, HumanTask, Orgao, ProcessVersion
 from engine.orgaos import display
 
 T = TypeVar("T")
@@ -160,15 +159,8 @@ def _params(f: QueueFilters, groups: list[str], user_id: int, now: datetime) -> 
     return params
 
 
-# Written into the SQL, not bound: the filters' indexes hold open rows only (``WHERE
-# state = 'ready'``, migration 0022), and a planner uses a partial index only for a query
-# whose own condition implies the index's — a bound value, in a plan PostgreSQL keeps
-# for a prepared statement, implies nothing.
-_READY = literal_column("'ready'", String)
-
-
 def _base() -> Select[HumanTask]:
-    return select(HumanTask).where(HumanTask.state == _READY, HumanTask.group.in_(_GROUPS))
+    return select(HumanTask).where(HumanTask.state == TASK_READY, HumanTask.group.in_(_GROUPS))
 
 
 def _apply(query: Select[HumanTask], shape: _Shape) -> Select[HumanTask]:

@@ -16,18 +16,18 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine import corewrite, groups, policy, runtime
-from engine.models import ALWAYS_LATE, Chamado, HumanTask
+from engine.models import ALWAYS_LATE, TASK_READY, Chamado, HumanTask
 from engine.specs import ProcessBundle
 
 REQUESTER_GROUP = groups.REQUESTER
 
 _TABLE = HumanTask.__table__
 _OPEN_ROWS = select(_TABLE.c.id, _TABLE.c.task_guid, _TABLE.c.group).where(
-    _TABLE.c.chamado_id == bindparam("chamado_id"), _TABLE.c.state == "ready"
+    _TABLE.c.chamado_id == bindparam("chamado_id"), _TABLE.c.state == TASK_READY
 )
 _CANCEL = (
     update(_TABLE)
-    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)), _TABLE.c.state == "ready")
+    .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)), _TABLE.c.state == TASK_READY)
     .values(state="cancelled", completed_at=bindparam("now"))
 )
 

@@ -12,7 +12,15 @@ from sqlalchemy import func, select
 
 from engine import catalogs, corewrite, runtime, timers
 from engine.errors import Conflict, ValidationFailed
-from engine.models import AuditEvent, Chamado, HumanTask, Orgao, Revision, WorkflowTimer
+from engine.models import (
+    TASK_READY,
+    AuditEvent,
+    Chamado,
+    HumanTask,
+    Orgao,
+    Revision,
+    WorkflowTimer,
+)
 from engine.service import ActorRef, Chamados
 from tests.conftest import writer_holding_the_lock
 from tests.test_engine_lifecycle import (
@@ -63,6 +71,36 @@ def test_update_writes_only_assigned_columns_and_honours_the_expected_value(
         assert row is not None
         # Only the assigned column went out: the other writer's change survives.
         assert (row.categoria, row.servico) == ("lentidao", "mudado por outro")
+
+
+def test_an_expected_value_given_as_sql_is_written_into_the_statement(
+    svc: Chamados, maria: ActorRef
+) -> None:
+    from sqlalchemy import event
+
+    c = svc.requests.start_chamado(maria, "chamado")
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(svc.unit.db, "before_cursor_execute", seen)
+    try:
+        with svc.unit.transaction() as s:
+            task = s.scalars(select(HumanTask).where(HumanTask.chamado_id == c.id)).one()
+            task.title = "primeiro"
+            assert corewrite.update(s, task, state=TASK_READY) == 1
+            assert "human_tasks.state = 'ready'" in statements[-1]
+            task = s.scalars(select(HumanTask).where(HumanTask.chamado_id == c.id)).one()
+            s.execute(HumanTask.__table__.update().values(state="cancelled"))
+            task.title = "segundo"
+            assert corewrite.update(s, task, state=TASK_READY) == 0  # no longer open
+            s.expunge(task)  # the caller discards the unwritten change
+    finally:
+        event.remove(svc.unit.db, "before_cursor_execute", seen)
+    with svc.unit.session_factory() as s:
+        titles = s.scalars(select(HumanTask.title).where(HumanTask.chamado_id == c.id)).all()
+        assert titles == ["primeiro"]
 
 
 def test_a_failed_step_leaves_no_core_written_row(svc: Chamados, maria: ActorRef) -> None:

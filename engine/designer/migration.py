@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from engine import audit, runtime, tasks, timers
 from engine.clock import workflow_time
 from engine.errors import Conflict, NotFound
-from engine.models import Chamado, HumanTask, ProcessVersion
+from engine.models import TASK_READY, Chamado, HumanTask, ProcessVersion
 from engine.specs import ProcessBundle
 
 BundleFor = Callable[[Session, int], ProcessBundle]
@@ -224,7 +224,7 @@ def move(
 def _refresh_open_rows(session: Session, chamado: Chamado, new: ProcessBundle) -> None:
     """Open task rows take the new version's title and forms (their task ids stay)."""
     for row in session.scalars(
-        select(HumanTask).where(HumanTask.chamado_id == chamado.id, HumanTask.state == "ready")
+        select(HumanTask).where(HumanTask.chamado_id == chamado.id, HumanTask.state == TASK_READY)
     ):
         info = new.user_tasks.get(row.task_name)
         if info is not None:

@@ -19,6 +19,7 @@ from engine import (
 from engine.db import rows_changed
 from engine.errors import Conflict, NotFound, TaskNotReady, ValidationFailed
 from engine.models import (
+    TASK_READY,
     Chamado,
     HumanTask,
     Submission,
@@ -39,7 +40,7 @@ _CLAIM = (
     update(_TASKS)
     .where(
         _TASKS.c.id == bindparam("task_id"),
-        _TASKS.c.state == "ready",
+        _TASKS.c.state == TASK_READY,
         _TASKS.c.assignee_id.is_(None),
         _TASKS.c.group.in_(bindparam("groups", expanding=True)),
     )
@@ -100,7 +101,7 @@ class Analysis(UseCaseBase):
                 update(HumanTask)
                 .where(
                     HumanTask.id == task_id,
-                    HumanTask.state == "ready",
+                    HumanTask.state == TASK_READY,
                     HumanTask.assignee_id == actor.id,
                     HumanTask.group != tasks.REQUESTER_GROUP,
                 )

@@ -33,6 +33,7 @@ from engine import (
 )
 from engine.errors import Conflict, Forbidden, NotFound, TaskNotReady
 from engine.models import (
+    TASK_READY,
     Attachment,
     AuditEvent,
     Chamado,
@@ -82,7 +83,7 @@ _PUBLIC_TIMELINE = _TIMELINE.where(AuditEvent.public.is_(True))
 _OPEN_TASKS = (
     select(HumanTask)
     .options(joinedload(HumanTask.assignee))
-    .where(HumanTask.chamado_id == bindparam("chamado_id"), HumanTask.state == "ready")
+    .where(HumanTask.chamado_id == bindparam("chamado_id"), HumanTask.state == TASK_READY)
 )
 # Every form sent on a ticket, oldest first, each row with the catalogs' revision.
 _SENT_FORMS = (
@@ -99,7 +100,7 @@ _JSON_ROWS = {
 }
 
 
-def _rows_of_ticket(dialect: str, table: Any, state: str, *columns: str) -> Any:
+def _rows_of_ticket(dialect: str, table: Any, state: Any, *columns: str) -> Any:
     """``columns`` of the ticket's rows of ``table`` in ``state``, as one JSON array: a
     column of the lock's row, correlated to the locked task's ticket."""
     rows = _JSON_ROWS[dialect]
@@ -130,7 +131,7 @@ def _lock_task_statement(dialect: str) -> Any:
             .limit(1)
             .scalar_subquery()
             .label("last_submission"),
-            _rows_of_ticket(dialect, others, "ready", "id", "task_guid", "group").label(
+            _rows_of_ticket(dialect, others, TASK_READY, "id", "task_guid", "group").label(
                 "open_tasks"
             ),
             _rows_of_ticket(dialect, _TIMERS, "waiting", "id", "task_guid", "due_at").label(
@@ -197,7 +198,7 @@ _MIRRORED_ROWS = union_all(
         null().label("group"),
     ).where(_TIMERS.c.chamado_id == bindparam("chamado_id"), _TIMERS.c.state == "waiting"),
     select(literal("task"), _TASKS.c.id, _TASKS.c.task_guid, null(), _TASKS.c.group).where(
-        _TASKS.c.chamado_id == bindparam("chamado_id"), _TASKS.c.state == "ready"
+        _TASKS.c.chamado_id == bindparam("chamado_id"), _TASKS.c.state == TASK_READY
     ),
 )
 

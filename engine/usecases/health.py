@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine import schema, tasks
 from engine.db import retry_once_on_disconnect
-from engine.models import Chamado, HumanTask, OutboxMessage, WorkflowTimer
+from engine.models import TASK_READY, Chamado, HumanTask, OutboxMessage, WorkflowTimer
 from engine.usecases.base import UseCaseBase
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class Health(UseCaseBase):
                 by_status[code] = count
             queue_total, queue_claimed = session.execute(
                 select(func.count(), func.count(HumanTask.assignee_id)).where(
-                    HumanTask.state == "ready", HumanTask.group != tasks.REQUESTER_GROUP
+                    HumanTask.state == TASK_READY, HumanTask.group != tasks.REQUESTER_GROUP
                 )
             ).one()
             timers_waiting, earliest_due = session.execute(

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from engine import incidents, runtime
 from engine.clock import workflow_time
 from engine.errors import Conflict, ModelRuntimeError
-from engine.models import Chamado, HumanTask, ProcessVersion, WorkflowTimer
+from engine.models import TASK_READY, Chamado, HumanTask, ProcessVersion, WorkflowTimer
 from engine.scripting import acting_as
 from engine.usecases.base import STALE_CHAMADO, Actor, ActorRef
 from engine.usecases.messages import Messages
@@ -160,7 +160,15 @@ class Incidents(Requests, Timing, Messages):
         # Completed by who sent it, whoever holds the task now.
         by = ActorRef(action.actor_id or task.assignee_id or chamado.requester_id)
         self._finish_completion(
-            session, chamado, task, (clean, schema, last), bundle, wf, by, now, {"state": "ready"}
+            session,
+            chamado,
+            task,
+            (clean, schema, last),
+            bundle,
+            wf,
+            by,
+            now,
+            {"state": TASK_READY},
         )
 
     @staticmethod
@@ -173,7 +181,7 @@ class Incidents(Requests, Timing, Messages):
                 select(HumanTask)
                 .where(
                     HumanTask.chamado_id == chamado.id,
-                    HumanTask.state == "ready",
+                    HumanTask.state == TASK_READY,
                     HumanTask.task_name == action.element,
                 )
                 .limit(1)

@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session, joinedload
 from engine import catalogs, outages, runtime, specs, tasks
 from engine.db import rows_changed
 from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from engine.models import Chamado, HumanTask, Outage, OutageLink, OutageSubscriber, User
+from engine.models import TASK_READY, Chamado, HumanTask, Outage, OutageLink, OutageSubscriber, User
 from engine.outages import Duplicate
 from engine.usecases.base import ANALYST_ROLES, Actor, ActorRef
 from engine.usecases.requests import Requests
@@ -725,7 +725,9 @@ class Outages(Requests):
         bundle = self.bundle(session, chamado.process_version_id)
         declared = bundle.policy.incident_tasks
         open_tasks = session.scalars(
-            select(HumanTask).where(HumanTask.chamado_id == chamado.id, HumanTask.state == "ready")
+            select(HumanTask).where(
+                HumanTask.chamado_id == chamado.id, HumanTask.state == TASK_READY
+            )
         ).all()
         task = next((t for t in open_tasks if t.task_name in declared), None)
         if task is None:
@@ -772,7 +774,7 @@ class Outages(Requests):
             wf,
             actor,
             now,
-            {"state": "ready"},
+            {"state": TASK_READY},
         )
         self._write_chamado(session, chamado, expected)
         return "resolvido", None

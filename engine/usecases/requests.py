@@ -25,6 +25,7 @@ from engine.attachments import check_upload
 from engine.clock import workflow_time
 from engine.errors import Conflict, Forbidden, ModelRuntimeError, NotFound, ValidationFailed
 from engine.models import (
+    TASK_READY,
     Attachment,
     Chamado,
     HumanTask,
@@ -48,7 +49,7 @@ _KEEP_DRAFT = (
     update(_TASKS)
     .where(
         _TASKS.c.id == bindparam("task_id"),
-        _TASKS.c.state == "ready",
+        _TASKS.c.state == TASK_READY,
         _TASKS.c.assignee_id == bindparam("holder_id"),
     )
     .values(draft_data=bindparam("draft"))
@@ -56,7 +57,7 @@ _KEEP_DRAFT = (
 # The same for an admin completing the task on someone's behalf: whoever holds it.
 _KEEP_DRAFT_ANY_HOLDER = (
     update(_TASKS)
-    .where(_TASKS.c.id == bindparam("task_id"), _TASKS.c.state == "ready")
+    .where(_TASKS.c.id == bindparam("task_id"), _TASKS.c.state == TASK_READY)
     .values(draft_data=bindparam("draft"))
 )
 # Only admins complete a task that is not theirs (audited as such).
@@ -180,7 +181,7 @@ class Requests(Recording):
                 .options(lazyload("*"))
                 .where(
                     HumanTask.chamado_id == chamado_id,
-                    HumanTask.state == "ready",
+                    HumanTask.state == TASK_READY,
                     HumanTask.assignee_id == actor.id,
                     HumanTask.group == tasks.REQUESTER_GROUP,
                 )
@@ -330,7 +331,7 @@ class Requests(Recording):
             # The task row is not locked: a release or reassignment since it was read
             # makes this change nothing (an admin's completion on someone's behalf does
             # not depend on who holds it).
-            expect: dict[str, Any] = {"state": "ready"}
+            expect: dict[str, Any] = {"state": TASK_READY}
             if not on_behalf:
                 expect["assignee_id"] = actor.id
             self._finish_completion(
