@@ -56,16 +56,39 @@ def _next_midnight(local: datetime) -> datetime:
     return datetime.combine(local.date() + timedelta(days=1), time(), TZ)
 
 
+def business_days_between(first: date, last: date) -> int:
+    """Business days in [first, last): whole weeks by arithmetic, the holidays of each
+    year the span touches subtracted — as much work for two years as for two days."""
+    if last <= first:
+        return 0
+    weeks, extra = divmod((last - first).days, 7)
+    start = first.weekday()
+    count = weeks * 5 + sum(1 for i in range(extra) if (start + i) % 7 < 5)
+    for year in range(first.year, last.year + 1):
+        count -= sum(1 for h in holidays(year) if first <= h < last and h.weekday() < 5)
+    return count
+
+
 def business_seconds(start: datetime, end: datetime) -> int:
-    """Business seconds between two instants (0 when end <= start)."""
-    total = 0.0
+    """Business seconds between two instants (0 when end <= start).
+
+    The first and last local days count their business part; the whole days between
+    count a day each (local wall time, as the deadlines are written). Pages call this for
+    every open ticket they list, the oldest too: its cost does not grow with the span.
+    """
     cursor = _local(start)
     stop = _local(end)
-    while cursor < stop:
-        boundary = min(_next_midnight(cursor), stop)
-        if is_business_day(cursor.date()):
-            total += (boundary - cursor).total_seconds()
-        cursor = boundary
+    if stop <= cursor:
+        return 0
+    first, last = cursor.date(), stop.date()
+    if first == last:
+        return int((stop - cursor).total_seconds()) if is_business_day(first) else 0
+    total = 0.0
+    if is_business_day(first):
+        total += (_next_midnight(cursor) - cursor).total_seconds()
+    total += business_days_between(first + timedelta(days=1), last) * DAY
+    if is_business_day(last):
+        total += (stop - datetime.combine(last, time(), TZ)).total_seconds()
     return int(total)
 
 
