@@ -284,6 +284,18 @@ class Chamado(Base):
             sqlite_where=text("closed_at IS NULL AND submitted_at IS NOT NULL"),
             postgresql_where=text("closed_at IS NULL AND submitted_at IS NOT NULL"),
         ),
+        # Possible duplicates of a ticket (engine.outages.candidates): the open ones of
+        # its órgão and category sent within days of it, a range read of this index
+        # alone. The other indexes met on submitted_at and orgao_id (a bitmap AND of
+        # ~28,000 and ~2,000 rows at a million tickets; migration 0025).
+        Index(
+            "ix_chamados_open_similar",
+            "orgao_id",
+            "categoria",
+            "submitted_at",
+            sqlite_where=text("closed_at IS NULL AND submitted_at IS NOT NULL"),
+            postgresql_where=text("closed_at IS NULL AND submitted_at IS NOT NULL"),
+        ),
         # The retention job: closed tickets still holding personal data, oldest first.
         Index(
             "ix_chamados_retention",

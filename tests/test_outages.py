@@ -110,6 +110,27 @@ def test_duplicates_same_orgao_service_and_type_within_the_window_ranked_by_text
     assert old in [d.chamado.id for d in svc.outages.duplicates(sofia, first)[1]]
 
 
+def test_the_duplicates_are_one_range_of_their_own_index(svc: Chamados) -> None:
+    """Migration 0025: the candidates (open, same órgão and category, sent within the
+    window) come from ix_chamados_open_similar, not from meeting the órgão's and the
+    week's indexes (at a million tickets those hold thousands of rows each)."""
+    first = wave(svc, 2)[0]
+    with svc.unit.session_factory() as s:
+        source = s.get(Chamado, first)
+        assert source is not None
+        query = outages.candidates(s, source, "chamado", timedelta(hours=72))
+        compiled = str(query.compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
+        conn = s.connection()
+        if svc.unit.db.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+            plan = "\n".join(str(r[-1]) for r in rows)
+        else:  # a test database is tiny: without this, a sequential scan wins
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+            plan = "\n".join(str(r[0]) for r in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+    assert "ix_chamados_open_similar" in plan, plan
+
+
 def test_resolving_completes_each_ticket_through_its_model_once_and_mails_each_requester(
     svc: Chamados, ana: ActorRef, sofia: ActorRef
 ) -> None:
