@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import random
 import re
 import time
@@ -613,6 +614,12 @@ class Site:
     info: dict[str, Any]
     samples: dict[str, list[float]] = field(default_factory=dict)
     cpu: dict[str, list[float]] = field(default_factory=dict)
+    # Rows each call's answer holds here (API items, table rows of a page): a call whose
+    # small side lists fewer than a page compares answers of different sizes.
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+ENDPOINT_INDEX = {label: i for i, (label, *_rest) in enumerate(ENDPOINTS)}
 
 
 def _kept_name(size: int) -> str:
@@ -768,7 +775,18 @@ def fetch(site: Site, kind: str, method: str, path: str) -> tuple[float, float]:
         mark = next(m for p, m in PAGE_MARKS.items() if path.startswith(p))
         if mark not in body:
             raise RuntimeError(f"{path}: a página não é a esperada (login?) {body[:200]!r}")
+    site.rows[path] = _rows(kind, body)
     return wall, cpu
+
+
+def _rows(kind: str, body: bytes) -> int:
+    if kind == "page":  # body rows of the page's tables (each header holds one row)
+        return body.count(b"<tr") - body.count(b"<thead")
+    try:
+        items = json.loads(body).get("items")
+    except (ValueError, AttributeError):
+        return 0
+    return len(items) if isinstance(items, list) else 0
 
 
 def sql_breakdown(site: Site, path: str, kind: str, explain: int = 2) -> list[dict[str, Any]]:
@@ -924,19 +942,23 @@ def run(
                 ca = median(small.cpu[label]) * 1000
                 cb = median(big.cpu[label]) * 1000
                 ratio = b / a
-                rows.append((label, a, b, ratio, ca, cb))
+                listed = f"{small.rows.get(paths[small.size][ENDPOINT_INDEX[label]][3], 0)} / "
+                listed += f"{big.rows.get(paths[big.size][ENDPOINT_INDEX[label]][3], 0)}"
+                rows.append((label, a, b, ratio, ca, cb, listed))
                 fig["calls"][label] = {
                     "path": p,
                     "median_ms": {str(small.size): a, str(big.size): b},
                     "ratio": ratio,
                     "cpu_ms": {str(small.size): ca, str(big.size): cb},
+                    "rows": listed,
                 }
                 if ratio > TARGET_RATIO:
                     over.append(label)
             print()
             note(
                 f"{kind}: mediana de {done} pedidos por chamada, os dois tamanhos intercalados; "
-                "tempos em ms; CPU = mediana de ms de CPU do worker por pedido."
+                "tempos em ms; CPU = mediana de ms de CPU do worker por pedido; linhas = "
+                "itens da resposta (API) ou linhas de tabela (página) em cada tamanho."
             )
             table(
                 [
@@ -946,6 +968,7 @@ def run(
                     "razão",
                     f"CPU {fmt(small.size)}",
                     f"CPU {fmt(big.size)}",
+                    "linhas",
                 ],
                 rows,
             )
