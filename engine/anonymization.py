@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from engine import data_copies, forms, outbox, search, specs
+from engine import data_copies, forms, outages, outbox, search, specs
 from engine.db import rows_changed
 from engine.models import (
     ApiToken,
@@ -285,6 +285,9 @@ def anonymize_chamado(
     }
 
 
+_MAILS_ABOUT_THE_PERSON = (data_copies.MAIL, outages.MAIL)
+
+
 def anonymize_account(session: Session, user: User, capture_dir: Path | None = None) -> None:
     """The account itself, once nothing needs it (engine.retention decides when).
 
@@ -292,11 +295,12 @@ def anonymize_account(session: Session, user: User, capture_dir: Path | None = N
     """
     data_copies.forget(session, user.id)
     if user.email:
-        # "Your copy is ready" e-mails are about no instance: found by kind and address.
+        # The platform's e-mails about no instance ("your copy is ready", "the problem you
+        # followed is solved"): found by kind and address.
         for mail in session.scalars(
             select(OutboxMessage).where(
                 OutboxMessage.chamado_id.is_(None),
-                OutboxMessage.kind == data_copies.MAIL,
+                OutboxMessage.kind.in_(_MAILS_ABOUT_THE_PERSON),
                 func.lower(OutboxMessage.to_addr) == user.email.lower(),
             )
         ):

@@ -513,3 +513,35 @@ def test_an_unused_account_is_anonymised_with_its_followed_address(
     with svc.unit.session_factory() as s:
         row = s.scalars(select(OutageSubscriber).where(OutageSubscriber.user_id == person.id)).one()
         assert row.email is None
+
+
+def test_the_solved_problem_mail_is_blanked_with_the_account(
+    svc: Chamados, ana: ActorRef, sofia: ActorRef
+) -> None:
+    """The "problema resolvido" e-mail is about no instance: anonymising the account
+    blanks it by its address, as the instances' own mails are blanked with them."""
+    from engine.models import User
+
+    ids = wave(svc, 1)
+    oid = open_outage(svc, ana, ids[0])
+    person, other = requester(svc, 91), requester(svc, 92)
+    svc.outages.subscribe(person, oid)
+    svc.outages.subscribe(other, oid)
+    svc.outages.resolve(sofia, oid, version_of(svc, sofia, oid))
+    address = f"{requester_cpf(91)}@example.gov.br"
+    assert [m.to_addr for m in mails(svc, outages.MAIL)].count(address) == 1
+    long_ago = chamado(svc, ids[0]).created_at - timedelta(days=800)
+    with svc.unit.transaction() as s:
+        s.execute(
+            update(User)
+            .where(User.id == person.id)
+            .values(last_login_at=long_ago, created_at=long_ago)
+        )
+    assert svc.privacy.run_retention().accounts >= 1
+    sent = {m.to_addr: m for m in mails(svc, outages.MAIL)}
+    assert address not in sent
+    blanked = [m for m in mails(svc, outages.MAIL) if m.to_addr == ""]
+    assert len(blanked) == 1 and blanked[0].body_text == "" and blanked[0].body_html == ""
+    # The other follower's account is in use: their e-mail stays.
+    kept = sent[f"{requester_cpf(92)}@example.gov.br"]
+    assert kept.body_text and kept.body_html
