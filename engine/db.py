@@ -257,6 +257,29 @@ def is_unavailable(error: BaseException | None) -> bool:
     return isinstance(error, exc.OperationalError) and error.statement is None
 
 
+# PostgreSQL's answers to two transactions that got in each other's way: it rolled this
+# one back whole, and the same request run again succeeds (deadlock_detected,
+# serialization_failure, lock_not_available).
+_CONTENTION_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_contention(error: BaseException | None) -> bool:
+    """True when the statement lost to a concurrent transaction and nothing of its
+    transaction was kept: a PostgreSQL deadlock or serialization failure, or SQLite's
+    write lock still held when its busy timeout ran out. Trying again is the answer.
+
+    A deadlock needs two transactions taking the same rows in opposite orders; every
+    path that changes a ticket locks the ticket first, but the first claim of a task
+    (task row, then the ticket's first analysis) and the queue columns' triggers do not,
+    and no ordering survives every future change: this is the net under it."""
+    if not isinstance(error, exc.DBAPIError) or error.connection_invalidated:
+        return False
+    original = error.orig
+    if isinstance(original, psycopg.Error):
+        return original.sqlstate in _CONTENTION_SQLSTATES
+    return isinstance(error, exc.OperationalError) and "locked" in str(original)
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -84,7 +84,7 @@ from engine.dashboard import Filters as DashboardFilters
 from engine.dashboard import Metric as DashboardMetric
 from engine.data_copies import KEEP_DAYS as DATA_COPY_KEEP_DAYS
 from engine.data_copies import CopyState, Download
-from engine.db import is_unavailable
+from engine.db import is_contention, is_unavailable
 from engine.designer import Designer, ModelRejected, Problem, Tickets, form_builder
 from engine.designer.diagram import TicketDiagram
 from engine.designer.elements import Edits as ElementEdits
@@ -238,6 +238,7 @@ __all__ = [
     "forms",
     "identity_from_claims",
     "incidents",
+    "is_contention",
     "is_unavailable",
     "limits",
     "listing",

@@ -73,6 +73,7 @@ def test_an_autocommit_read_does_not_wait_for_a_writer(app: Flask) -> None:
     """On SQLite every transaction takes the write lock up front (BEGIN IMMEDIATE), so
     a read in one would queue behind any writer (up to the 30 s busy timeout)."""
     svc: Chamados = app.extensions["chamados"]
+    svc.init_database()
     person(app, MARIA, "Maria da Silva")
     with writer_holding_the_lock(svc, update(User).values(name="Maria Escrevendo")):
         started = time.monotonic()
@@ -256,3 +257,79 @@ def test_result_columns_are_described_when_looked_at_from_their_own_result(app: 
         with svc.unit.reading() as session:
             row = session.execute(select(User.id, User.cpf).limit(1)).first()
             assert row is None or row._fields == ("id", "cpf")
+
+
+def contention_error(svc: Chamados) -> OperationalError:
+    """The real error of a transaction that loses to a concurrent one on this database:
+    on PostgreSQL two transactions taking two users' rows in opposite orders (a
+    deadlock: the server aborts one), on SQLite a write while another transaction holds
+    the write lock, with a busy timeout too short to wait it out."""
+    import threading
+
+    with svc.unit.transaction() as s:
+        first, second = (
+            s.scalar(select(User.id).where(User.cpf == cpf)) for cpf in (MARIA, "11144477735")
+        )
+    if svc.unit.db.dialect.name == "sqlite":
+        with writer_holding_the_lock(svc, update(User).values(name="Escrevendo")):
+            with svc.unit.db.connect() as conn:
+                # On the driver's connection: through SQLAlchemy it would BEGIN first.
+                conn.connection.driver_connection.execute("PRAGMA busy_timeout = 50")
+                with pytest.raises(OperationalError) as caught:
+                    conn.execute(update(User).where(User.id == first).values(name="Outra"))
+                    conn.commit()
+        return caught.value
+    failures: list[OperationalError] = []
+    both_hold_one = threading.Barrier(2)
+
+    def take(ids: tuple[int, int]) -> None:
+        try:
+            with svc.unit.transaction() as s:
+                s.execute(update(User).where(User.id == ids[0]).values(name="A"))
+                both_hold_one.wait(10)
+                s.execute(update(User).where(User.id == ids[1]).values(name="B"))
+        except OperationalError as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=take, args=(o,)) for o in ((first, second), (second, first))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(failures) == 1, failures  # the server aborted exactly one of the two
+    return failures[0]
+
+
+def test_a_transaction_lost_to_a_concurrent_one_is_a_503_to_retry(tmp_path: Path) -> None:
+    """A deadlock (PostgreSQL) or a write lock that stayed busy (SQLite) rolled the
+    request's transaction back: the answer says nothing was saved and to try again,
+    not "internal error" (engine.db.is_contention)."""
+    app = create_app(
+        {
+            "DATABASE_URL": database_url(tmp_path),
+            "SECRET_KEY": "x",
+            "OIDC_ISSUER": "http://127.0.0.1:9",
+            "LOG_JSON": False,
+        }
+    )  # not TESTING: errors reach the handlers as in production
+    svc: Chamados = app.extensions["chamados"]
+    svc.init_database()
+    person(app, MARIA, "Maria da Silva")
+    person(app, "11144477735", "João Souza")
+    lost = contention_error(svc)
+    assert db.is_contention(lost) and not db.is_unavailable(lost)
+    assert not db.is_contention(OperationalError("SELECT 1", {}, Exception("syntax error")))
+
+    @app.get("/api/v1/_concurrent")
+    @app.get("/_concurrent")
+    def concurrent() -> str:
+        raise lost
+
+    client = app.test_client()
+    api = client.get("/api/v1/_concurrent")
+    assert api.status_code == 503 and api.headers["Retry-After"] == "1"
+    assert api.mimetype == "application/problem+json"
+    assert "nada foi alterado" in api.get_json()["detail"]
+    page = client.get("/_concurrent")
+    assert page.status_code == 503 and "Tente de novo" in page.get_data(as_text=True)
+    svc.unit.db.dispose()

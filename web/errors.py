@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import DomainError, ValidationFailed
-from engine.service import is_unavailable
+from engine.service import is_contention, is_unavailable
 
 HTTP_TITLES = {
     400: "Requisição inválida",
@@ -42,8 +42,15 @@ def page(status: int, title: str, message: str) -> tuple[str, int]:
     return render_template("error.html", status=status, title=title, message=message), status
 
 
-def _database_lost() -> tuple[Response | str, int, dict[str, str]]:
-    title, message = HTTP_TITLES[503], HTTP_MESSAGES[503]
+# A transaction that lost to a concurrent one (engine.db.is_contention): rolled back whole.
+CONCURRENT_MESSAGE = (
+    "Outra ação sobre os mesmos dados aconteceu ao mesmo tempo e esta não foi gravada "
+    "(nada foi alterado). Tente de novo."
+)
+
+
+def _try_again(message: str) -> tuple[Response | str, int, dict[str, str]]:
+    title = HTTP_TITLES[503]
     body, status = problem(503, title, message) if _wants_json() else page(503, title, message)
     return body, status, {"Retry-After": "1"}
 
@@ -69,11 +76,16 @@ def init_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
         status = exc.code or 500
-        if status == 500 and is_unavailable(getattr(exc, "original_exception", None)):
+        original = getattr(exc, "original_exception", None)
+        if status == 500 and is_unavailable(original):
             # The database refused the connection, or it died under this request
             # (database restarted); the pool reconnects on a later one: say so instead
             # of "internal error".
-            return _database_lost()
+            return _try_again(HTTP_MESSAGES[503])
+        if status == 500 and is_contention(original):
+            # A deadlock or a lock that stayed busy: the database rolled this request's
+            # transaction back; the same request again will find the way free.
+            return _try_again(CONCURRENT_MESSAGE)
         title = HTTP_TITLES.get(status, exc.name)
         message = HTTP_MESSAGES.get(status, exc.description or title)
         body, status = (
