@@ -161,15 +161,20 @@ def test_without_a_ping_a_dead_connection_fails_once_then_the_pool_reconnects(
     assert count_users(svc) == 0
 
 
-def test_a_connection_lost_mid_request_is_a_503_to_retry(tmp_path: Path) -> None:
-    app = create_app(
+def production_app(tmp_path: Path) -> Flask:
+    """Not TESTING: errors reach the handlers as in production."""
+    return create_app(
         {
             "DATABASE_URL": database_url(tmp_path),
             "SECRET_KEY": "x",
             "OIDC_ISSUER": "http://127.0.0.1:9",
             "LOG_JSON": False,
         }
-    )  # not TESTING: errors reach the handlers as in production
+    )
+
+
+def test_a_connection_lost_mid_request_is_a_503_to_retry(tmp_path: Path) -> None:
+    app = production_app(tmp_path)
 
     @app.get("/api/v1/_lost")
     @app.get("/_lost")
@@ -304,14 +309,7 @@ def test_a_transaction_lost_to_a_concurrent_one_is_a_503_to_retry(tmp_path: Path
     """A deadlock (PostgreSQL) or a write lock that stayed busy (SQLite) rolled the
     request's transaction back: the answer says nothing was saved and to try again,
     not "internal error" (engine.db.is_contention)."""
-    app = create_app(
-        {
-            "DATABASE_URL": database_url(tmp_path),
-            "SECRET_KEY": "x",
-            "OIDC_ISSUER": "http://127.0.0.1:9",
-            "LOG_JSON": False,
-        }
-    )  # not TESTING: errors reach the handlers as in production
+    app = production_app(tmp_path)
     svc: Chamados = app.extensions["chamados"]
     svc.init_database()
     person(app, MARIA, "Maria da Silva")

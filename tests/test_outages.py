@@ -493,16 +493,11 @@ def test_meus_dados_lists_what_one_follows(svc: Chamados, ana: ActorRef, sofia: 
     assert followed[0]["email"] is None and followed[0]["avisado_em"]  # erased once mailed
 
 
-def test_an_unused_account_is_anonymised_with_its_followed_address(
-    svc: Chamados, ana: ActorRef
-) -> None:
+def forget_unused_account(svc: Chamados, person: ActorRef, chamado_id: int) -> None:
+    """``person`` unused for longer than the retention allows; the retention job runs."""
     from engine.models import User
 
-    ids = wave(svc, 1)
-    oid = open_outage(svc, ana, ids[0])
-    person = requester(svc, 90)
-    svc.outages.subscribe(person, oid)
-    long_ago = chamado(svc, ids[0]).created_at - timedelta(days=800)
+    long_ago = chamado(svc, chamado_id).created_at - timedelta(days=800)
     with svc.unit.transaction() as s:
         s.execute(
             update(User)
@@ -510,6 +505,17 @@ def test_an_unused_account_is_anonymised_with_its_followed_address(
             .values(last_login_at=long_ago, created_at=long_ago)
         )
     assert svc.privacy.run_retention().accounts >= 1
+
+
+def test_an_unused_account_is_anonymised_with_its_followed_address(
+    svc: Chamados, ana: ActorRef
+) -> None:
+
+    ids = wave(svc, 1)
+    oid = open_outage(svc, ana, ids[0])
+    person = requester(svc, 90)
+    svc.outages.subscribe(person, oid)
+    forget_unused_account(svc, person, ids[0])
     with svc.unit.session_factory() as s:
         row = s.scalars(select(OutageSubscriber).where(OutageSubscriber.user_id == person.id)).one()
         assert row.email is None
@@ -520,7 +526,6 @@ def test_the_solved_problem_mail_is_blanked_with_the_account(
 ) -> None:
     """The "problema resolvido" e-mail is about no instance: anonymising the account
     blanks it by its address, as the instances' own mails are blanked with them."""
-    from engine.models import User
 
     ids = wave(svc, 1)
     oid = open_outage(svc, ana, ids[0])
@@ -530,14 +535,7 @@ def test_the_solved_problem_mail_is_blanked_with_the_account(
     svc.outages.resolve(sofia, oid, version_of(svc, sofia, oid))
     address = f"{requester_cpf(91)}@example.gov.br"
     assert [m.to_addr for m in mails(svc, outages.MAIL)].count(address) == 1
-    long_ago = chamado(svc, ids[0]).created_at - timedelta(days=800)
-    with svc.unit.transaction() as s:
-        s.execute(
-            update(User)
-            .where(User.id == person.id)
-            .values(last_login_at=long_ago, created_at=long_ago)
-        )
-    assert svc.privacy.run_retention().accounts >= 1
+    forget_unused_account(svc, person, ids[0])
     sent = {m.to_addr: m for m in mails(svc, outages.MAIL)}
     assert address not in sent
     blanked = [m for m in mails(svc, outages.MAIL) if m.to_addr == ""]
