@@ -262,3 +262,30 @@ def test_the_queue_sends_its_groups_values_and_limits_inside_the_sql(
     counts, page = queue_sql
     assert f"LIMIT {COUNT_CAP}" in counts and "LIMIT 20" in page
     assert f"assignee_id = {ana.id}" not in counts  # bound, not written
+
+
+def test_a_combined_filter_is_counted_from_one_filters_index_on_sqlite(
+    svc: Chamados, maria: ActorRef, ana: ActorRef
+) -> None:
+    """Type + "novos": SQLite, without statistics, walked the ``resent`` index (most open
+    tasks are new) and read each task's row for its type — page "tipo + novos" 1.40× at
+    100,000 tickets. Its filter indexes now hold the other filters too (migration 0026):
+    the count reads the type's index alone."""
+    import pytest
+
+    first = submit_registration(svc, maria)
+    if svc.unit.db.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner without statistics; PostgreSQL plans by its own")
+    for situacao in ("novo", "reenviado", "atrasado"):
+        filters = QueueFilters(view="disponiveis", categoria="erro_api", situacao=situacao)
+        with sql_seen(svc.unit.db) as seen:
+            found = svc.analysis.queue(ana, filters)
+        assert [t.chamado_id for t in found.items] == ([first] if situacao == "novo" else [])
+        counts = next(st for st in seen["statements"] if "human_tasks" in st)
+        with svc.unit.db.connect() as conn:
+            # Only "now" and the analyst stay bound: any value does for the plan.
+            explained = conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {counts}", (None,) * counts.count("?")
+            )
+            plan = " ".join(str(r[-1]) for r in explained)
+        assert "COVERING INDEX ix_human_tasks_by_categoria " in plan, plan
