@@ -269,8 +269,8 @@ def is_contention(error: BaseException | None) -> bool:
     write lock still held when its busy timeout ran out. Trying again is the answer.
 
     A deadlock needs two transactions taking the same rows in opposite orders; every
-    path that changes a ticket locks the ticket first, but the first claim of a task
-    (task row, then the ticket's first analysis) and the queue columns' triggers do not,
+    path that changes a ticket locks the ticket first (the first claim of a task too:
+    tests/test_first_analysis.py), but a supervisor's reassignment locks the task first,
     and no ordering survives every future change: this is the net under it."""
     if not isinstance(error, exc.DBAPIError) or error.connection_invalidated:
         return False

@@ -177,3 +177,47 @@ def test_an_outage_resolution_is_the_first_analysis_of_a_ticket_nobody_took(
     )
     assert first_analysis(tsvc, untaken) == clock.now
     assert first_analysis(tsvc, claimed) == claimed_at
+
+
+def test_a_first_claim_waits_for_a_step_holding_the_ticket_instead_of_deadlocking(
+    svc: Chamados,
+) -> None:
+    """Every step that changes a ticket locks the ticket, then its task rows. The first
+    claim writes the ticket's first analysis: it used to claim the task and then wait for
+    the ticket, so a step holding the ticket and cancelling that task deadlocked with it
+    (PostgreSQL aborted one). It now takes the ticket first: it waits, then finds the task
+    gone and says so."""
+    import threading
+
+    from sqlalchemy import update
+
+    from engine.errors import TaskNotReady
+
+    if svc.unit.db.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: no row locks to order")
+    maria = add_person(svc, MARIA, "Maria da Silva")
+    ana = add_person(svc, ANA, "Ana Souza", "analyst")
+    cid = submit_registration(svc, maria)
+    task = open_task(svc, cid, "analyst")
+    holding, claiming = threading.Event(), threading.Event()
+    outcome: list[object] = []
+
+    def claim() -> None:
+        claiming.set()
+        try:
+            svc.analysis.claim(ana, task.id)
+            outcome.append("assumida")
+        except Exception as error:  # noqa: BLE001 - what the claim met is the result
+            outcome.append(error)
+
+    claimer = threading.Thread(target=claim)
+    with svc.unit.transaction() as s:  # a step: the ticket first, then its task rows
+        s.execute(select(Chamado.id).where(Chamado.id == cid).with_for_update(key_share=True))
+        holding.set()
+        claimer.start()
+        assert claiming.wait(10)
+        claimer.join(0.5)  # the claim is now waiting (for the ticket, since this fix)
+        s.execute(update(HumanTask).where(HumanTask.id == task.id).values(state="cancelled"))
+    claimer.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], TaskNotReady), outcome
+    assert first_analysis(svc, cid) is None  # the claim wrote nothing

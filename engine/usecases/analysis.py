@@ -49,11 +49,33 @@ _CLAIM = (
 )
 _CHAMADOS = Chamado.__table__
 # The first time the team takes the ticket up (engine.dashboard's first analysis): kept
-# by the first claim of a staff task; a later claim, after a release, does not move it.
+# by the first claim (or reassignment) of a staff task; a later one does not move it.
+# A claim runs it before claiming, with the task found by the claim's own conditions: the
+# ticket row is then locked before the task row, the order of every step that changes a
+# ticket (a step holding the ticket and about to cancel the task, against a claim holding
+# the task and waiting for the ticket, was a deadlock). A claim that then finds the task
+# taken rolls it back with everything else.
 _FIRST_ANALYSIS = (
     update(_CHAMADOS)
     .where(_CHAMADOS.c.id == bindparam("chamado_id"), _CHAMADOS.c.first_analysis_at.is_(None))
     .values(first_analysis_at=bindparam("at"))
+)
+_FIRST_ANALYSIS_BY_CLAIM = (
+    update(_CHAMADOS)
+    .where(
+        _CHAMADOS.c.id
+        == select(_TASKS.c.chamado_id)
+        .where(
+            _TASKS.c.id == bindparam("task_id"),
+            _TASKS.c.state == TASK_READY,
+            _TASKS.c.assignee_id.is_(None),
+            _TASKS.c.group.in_(bindparam("groups", expanding=True)),
+            _TASKS.c.group != groups.REQUESTER,
+        )
+        .scalar_subquery(),
+        _CHAMADOS.c.first_analysis_at.is_(None),
+    )
+    .values(first_analysis_at=bindparam("claimed_at"))
 )
 
 
@@ -62,19 +84,15 @@ class Analysis(UseCaseBase):
         self._require_roles(actor, ANALYST_ROLES)
         now = self.clock()
         with self.transaction() as session:
-            claimed = (
-                session.connection()
-                .execute(
-                    _CLAIM,
-                    {
-                        "task_id": task_id,
-                        "groups": self._groups(session, actor),
-                        "assignee_id": actor.id,
-                        "claimed_at": now,
-                    },
-                )
-                .first()
-            )
+            params = {
+                "task_id": task_id,
+                "groups": self._groups(session, actor),
+                "assignee_id": actor.id,
+                "claimed_at": now,
+            }
+            connection = session.connection()
+            connection.execute(_FIRST_ANALYSIS_BY_CLAIM, params)
+            claimed = connection.execute(_CLAIM, params).first()
             if claimed is None:
                 task = session.get(HumanTask, task_id)
                 if task is None or task.group not in self._groups(session, actor):
@@ -82,10 +100,6 @@ class Analysis(UseCaseBase):
                 if task.state != "ready":
                     raise TaskNotReady("Esta tarefa não está mais disponível.")
                 raise Conflict("Esta tarefa já foi assumida por outra pessoa.")
-            if claimed.group != groups.REQUESTER:
-                session.connection().execute(
-                    _FIRST_ANALYSIS, {"chamado_id": claimed.chamado_id, "at": now}
-                )
             self._audit(
                 session,
                 claimed.chamado_id,
