@@ -23,6 +23,7 @@ from engine.models import MailDomainHold, OutboxMessage
 from engine.outbox import Wakeup, deliver_due, drain
 from engine.service import ActorRef, Chamados
 from engine.settings import Settings
+from tests.procs import wait_until
 from tests.smtp_server import SmtpServer
 from tests.test_mail import CASES, CATALOGS, TEMPLATES
 
@@ -292,10 +293,12 @@ def test_senders_wake_on_commit_not_on_the_poll(
     try:
         time.sleep(0.3)  # both senders found nothing and wait
         ids = add_mail(svc, [f"p{i}@example.gov.br" for i in range(40)], now=svc.clock())
-        deadline = time.monotonic() + 10
-        while len(smtp.handler.received) < 40:
-            assert time.monotonic() < deadline, "os remetentes não acordaram com o commit"
-            time.sleep(0.05)
+        wait_until(
+            lambda: len(smtp.handler.received) >= 40,
+            10,
+            "os remetentes acordarem com o commit",
+            interval=0.05,
+        )
     finally:
         mailer.stop()
     assert sorted(smtp.handler.message_ids()) == sorted(ids)
@@ -320,10 +323,9 @@ def test_mail_arriving_one_by_one_is_claimed_in_few_batches(
             ids += add_mail(svc, [f"p{i}@example.gov.br"], now=svc.clock())
             time.sleep(0.01)
         took = time.monotonic() - started
-        deadline = time.monotonic() + 10
-        while len(smtp.handler.received) < 40:
-            assert time.monotonic() < deadline, "os e-mails não foram entregues"
-            time.sleep(0.05)
+        wait_until(
+            lambda: len(smtp.handler.received) >= 40, 10, "a entrega dos e-mails", interval=0.05
+        )
     finally:
         mailer.stop()
     assert sorted(smtp.handler.message_ids()) == sorted(ids)  # each once
