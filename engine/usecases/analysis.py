@@ -35,15 +35,17 @@ from engine.usecases.base import (
 )
 
 _TASKS = HumanTask.__table__
+# The task a claim takes: still open, free, and of one of the analyst's groups.
+_CLAIMABLE = (
+    _TASKS.c.id == bindparam("task_id"),
+    _TASKS.c.state == TASK_READY,
+    _TASKS.c.assignee_id.is_(None),
+    _TASKS.c.group.in_(bindparam("groups", expanding=True)),
+)
 # Claimed only while free: of two analysts claiming at once, exactly one matches.
 _CLAIM = (
     update(_TASKS)
-    .where(
-        _TASKS.c.id == bindparam("task_id"),
-        _TASKS.c.state == TASK_READY,
-        _TASKS.c.assignee_id.is_(None),
-        _TASKS.c.group.in_(bindparam("groups", expanding=True)),
-    )
+    .where(*_CLAIMABLE)
     .values(assignee_id=bindparam("assignee_id"), claimed_at=bindparam("claimed_at"))
     .returning(_TASKS.c.chamado_id, _TASKS.c.title, _TASKS.c.group)
 )
@@ -65,13 +67,7 @@ _FIRST_ANALYSIS_BY_CLAIM = (
     .where(
         _CHAMADOS.c.id
         == select(_TASKS.c.chamado_id)
-        .where(
-            _TASKS.c.id == bindparam("task_id"),
-            _TASKS.c.state == TASK_READY,
-            _TASKS.c.assignee_id.is_(None),
-            _TASKS.c.group.in_(bindparam("groups", expanding=True)),
-            _TASKS.c.group != groups.REQUESTER,
-        )
+        .where(*_CLAIMABLE, _TASKS.c.group != groups.REQUESTER)
         .scalar_subquery(),
         _CHAMADOS.c.first_analysis_at.is_(None),
     )
