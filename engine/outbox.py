@@ -422,7 +422,11 @@ def _claim_statement(skip_locked: bool) -> Any:
     )
 
 
-_CLAIM = {True: _claim_statement(skip_locked=True), False: _claim_statement(skip_locked=False)}
+# By dialect, as the task's lock (engine.usecases.base._LOCK_TASK).
+_CLAIM = {
+    "postgresql": _claim_statement(skip_locked=True),
+    "sqlite": _claim_statement(skip_locked=False),
+}
 _HELD_AMONG = select(_HOLD.c.domain).where(_HOLD.c.domain.in_(bindparam("domains", expanding=True)))
 # Unconditional on the lease: the server has the message, whoever holds the row now.
 _MARK_SENT = (
@@ -455,7 +459,7 @@ def _claim(
     domains have an expired hold (a success there lifts it)."""
     with transaction() as session:
         connection = session.connection()
-        claim = _CLAIM[connection.dialect.name == "postgresql"]
+        claim = _CLAIM[connection.dialect.name]
         params = {"now": now, "batch": batch, "lease_until": now + LEASE, "worker_id": worker_id}
         mails = sorted(
             (
