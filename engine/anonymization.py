@@ -184,6 +184,21 @@ def person_needles(user: User, extra: Iterable[str | None] = ()) -> Needles:
     return Needles.of([user.cpf, user.name, user.social_name, user.email, user.phone, *extra])
 
 
+def _blank_mail(mail: OutboxMessage, capture_dir: Path | None) -> None:
+    """An e-mail to the person, emptied: address, bodies, the server's error (which may
+    cite the address) and the captured copy; its subject is the caller's to scrub."""
+    if capture_dir is not None:
+        outbox.captured_path(capture_dir, mail.message_id).unlink(missing_ok=True)
+    mail.to_addr = ""
+    mail.body_text = ""
+    mail.body_html = ""
+    mail.last_error = None
+    if mail.status == "pending":
+        # Nobody is left to write to; the message is kept as a row for the counts.
+        mail.status = "failed"
+        mail.last_error = "Dados pessoais anonimizados antes do envio."
+
+
 def anonymize_chamado(
     session: Session,
     chamado: Chamado,
@@ -253,17 +268,8 @@ def anonymize_chamado(
         session.scalars(select(OutboxMessage).where(OutboxMessage.chamado_id == chamado.id))
     )
     for mail in mails:
-        if capture_dir is not None:
-            outbox.captured_path(capture_dir, mail.message_id).unlink(missing_ok=True)
-        mail.to_addr = ""
+        _blank_mail(mail, capture_dir)
         mail.subject = needles.scrub(mail.subject)
-        mail.body_text = ""
-        mail.body_html = ""
-        mail.last_error = None
-        if mail.status == "pending":
-            # Nobody is left to write to; the message is kept as a row for the counts.
-            mail.status = "failed"
-            mail.last_error = "Dados pessoais anonimizados antes do envio."
     state = session.scalar(select(Chamado.workflow_state).where(Chamado.id == chamado.id))
     chamado.workflow_state = _redact_state(state, fields, needles) or ""
     chamado.email = None
@@ -304,14 +310,7 @@ def anonymize_account(session: Session, user: User, capture_dir: Path | None = N
                 func.lower(OutboxMessage.to_addr) == user.email.lower(),
             )
         ):
-            if capture_dir is not None:
-                outbox.captured_path(capture_dir, mail.message_id).unlink(missing_ok=True)
-            mail.to_addr = ""
-            mail.body_text = ""
-            mail.body_html = ""
-            if mail.status == "pending":
-                mail.status = "failed"
-                mail.last_error = "Dados pessoais anonimizados antes do envio."
+            _blank_mail(mail, capture_dir)
     user.cpf = f"anon:{user.id}"
     user.kind = ANONYMOUS_KIND
     user.name = PLACEHOLDER_NAME
