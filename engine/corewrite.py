@@ -19,6 +19,8 @@ from sqlalchemy import ColumnElement, Insert, Table, Update, bindparam, inspect
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from engine.prepared import Prepared
+
 T = TypeVar("T")
 
 
@@ -30,23 +32,34 @@ def _columns(cls: type) -> tuple[Table, tuple[tuple[str, Any], ...]]:
     return cast(Table, mapper.local_table), pairs
 
 
+# Statements per table and set of columns, run on the driver (engine.prepared): a step
+# writes its rows with these, and SQLAlchemy's own execution cost more than SQLite's.
 @cache
-def _insert(table: Table) -> Insert:
-    return table.insert()
+def _insert(table: Table, columns: tuple[str, ...], returning_pk: bool) -> Prepared:
+    """INSERT of ``columns`` (sorted names), returning the primary key when not given."""
+    statement: Insert = table.insert()
+    if returning_pk:
+        (pk,) = table.primary_key.columns.values()
+        statement = statement.returning(pk)
+    return Prepared(statement, column_keys=columns)
 
 
 @cache
-def _update(table: Table, conditions: tuple[tuple[str, ColumnElement[Any] | None], ...]) -> Update:
-    """UPDATE by primary key (and ``column = :_w_column`` conditions, or ``column =
-    <SQL>`` for an expected value given as SQL, like models.TASK_READY); the SET clause is
-    the executed parameters' columns, so one statement serves every set of columns."""
+def _update(
+    table: Table,
+    columns: tuple[str, ...],
+    conditions: tuple[tuple[str, ColumnElement[Any] | None], ...],
+) -> Prepared:
+    """UPDATE of ``columns`` by primary key (and ``column = :_w_column`` conditions, or
+    ``column = <SQL>`` for an expected value given as SQL, like models.TASK_READY)."""
     (pk,) = table.primary_key.columns.values()
     where = [pk == bindparam("_pk")]
     where += [
         table.c[name] == (bindparam(f"_w_{name}") if sql is None else sql)
         for name, sql in conditions
     ]
-    return table.update().where(*where)
+    statement: Update = table.update().where(*where)
+    return Prepared(statement, column_keys=columns)
 
 
 def insert(session: Session, obj: T) -> T:
@@ -68,22 +81,25 @@ def insert(session: Session, obj: T) -> T:
             value = default.arg(None) if default.is_callable else default.arg
             set_committed_value(obj, key, value)
         values[column.name] = state[key]
-    result = session.connection().execute(_insert(table), values)
+    (pk,) = table.primary_key.columns.values()
+    returning_pk = pk.name not in values
+    prepared = _insert(table, tuple(sorted(values)), returning_pk)
+    if returning_pk:
+        (inserted,) = prepared.rows(session, values)
+        set_committed_value(obj, pk.key, inserted[0])
+    else:
+        prepared.execute(session, values)
     for key, column in pairs:
         if column.name in values:
             set_committed_value(obj, key, values[column.name])
-    (pk,) = table.primary_key.columns.values()
-    if pk.name not in values:
-        inserted = result.inserted_primary_key
-        assert inserted is not None  # a single-row INSERT always has one
-        set_committed_value(obj, pk.key, inserted[0])
     return obj
 
 
 def insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Plain rows nobody reads back in this step (audit, outbox): one executemany."""
+    """Plain rows nobody reads back in this step (audit, outbox): one executemany.
+    Every row has the same columns (the first row's are the statement's)."""
     if rows:
-        session.connection().execute(_insert(table), rows)
+        _insert(table, tuple(sorted(rows[0])), False).execute_many(session, rows)
 
 
 def update(session: Session, obj: Any, **expect: Any) -> int:
@@ -117,11 +133,11 @@ def update(session: Session, obj: Any, **expect: Any) -> int:
         else:
             conditions.append((name, None))
             params[f"_w_{name}"] = value
-    statement = _update(table, tuple(conditions))
-    result = session.connection().execute(statement, params)
-    if result.rowcount == 1:
+    columns = tuple(sorted(column.name for key, column in pairs if key in changed))
+    rowcount = _update(table, columns, tuple(conditions)).execute(session, params)
+    if rowcount == 1:
         for key in changed:
             set_committed_value(obj, key, instance.dict[key])
         if instance.session is session:
             session.expunge(obj)
-    return int(result.rowcount)
+    return rowcount

@@ -23,6 +23,7 @@ from engine import audit, limits, users
 from engine.db import rows_changed
 from engine.errors import Forbidden, NotFound, ValidationFailed
 from engine.models import ApiToken, AwareDateTime, User, utcnow
+from engine.prepared import Prepared
 
 TOKEN_PREFIX = "chm_"
 SERVICE_PREFIX = "svc:"
@@ -121,12 +122,15 @@ class Authenticated:
 _TOKENS = ApiToken.__table__
 # One statement per API request: the token (by its unique hash, not revoked), its
 # owner and the owner's roles. Built once; Core, not ORM: this runs on every call.
-_LIVE_TOKEN = users.principal_select(
-    _TOKENS.c.id.label("token_id"),
-    _TOKENS.c.last_used_at,
-    via=_TOKENS,
-    on=_TOKENS.c.user_id == User.__table__.c.id,
-).where(_TOKENS.c.token_hash == bindparam("token_hash"), _TOKENS.c.revoked_at.is_(None))
+# Every API request runs it: engine.prepared spares it SQLAlchemy's per-execution work.
+_LIVE_TOKEN = Prepared(
+    users.principal_select(
+        _TOKENS.c.id.label("token_id"),
+        _TOKENS.c.last_used_at,
+        via=_TOKENS,
+        on=_TOKENS.c.user_id == User.__table__.c.id,
+    ).where(_TOKENS.c.token_hash == bindparam("token_hash"), _TOKENS.c.revoked_at.is_(None))
+)
 # Conditional: of concurrent requests (any process) in the same minute only one writes.
 _TOUCH = (
     update(_TOKENS)
@@ -149,7 +153,7 @@ def authenticate(conn: Connection | Session, plaintext: str) -> Authenticated | 
     """
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > _MAX_TOKEN_LENGTH:
         return None
-    rows = conn.execute(_LIVE_TOKEN, {"token_hash": hash_token(plaintext)}).all()
+    rows = _LIVE_TOKEN.rows(conn, {"token_hash": hash_token(plaintext)})
     owner = users.principal_from_rows(rows)
     if owner is None:
         return None

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, FromClause, Row, Select, bindparam, func, select
+from sqlalchemy import ColumnElement, Connection, FromClause, Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from engine import audit, revisions
 from engine.errors import Conflict, ValidationFailed
 from engine.identity import Identity
 from engine.models import RoleGrant, User, utcnow
+from engine.prepared import Prepared
 from engine.validators import format_cpf, normalize_cpf
 
 ROLES: tuple[str, ...] = ("analyst", "supervisor", "designer", "admin")
@@ -161,7 +162,7 @@ def principal_select(
     )
 
 
-def principal_from_rows(rows: Sequence[Row[Any]]) -> Principal | None:
+def principal_from_rows(rows: Sequence[Any]) -> Principal | None:
     """The Principal of rows from principal_select() (one per role), or None."""
     if not rows:
         return None
@@ -177,13 +178,13 @@ def principal_from_rows(rows: Sequence[Row[Any]]) -> Principal | None:
     )
 
 
-# Built once: per-request statements are not rebuilt on every call.
-_PRINCIPAL_BY_ID = principal_select().where(_USERS.id == bindparam("user_id"))
+# Built once, run on the driver (engine.prepared): every signed-in page reads it.
+_PRINCIPAL_BY_ID = Prepared(principal_select().where(_USERS.id == bindparam("user_id")))
 
 
 def principal(conn: Connection | Session, user_id: int) -> Principal | None:
     """The user ``user_id`` with their roles, in one statement; None if there is none."""
-    return principal_from_rows(conn.execute(_PRINCIPAL_BY_ID, {"user_id": user_id}).all())
+    return principal_from_rows(_PRINCIPAL_BY_ID.rows(conn, {"user_id": user_id}))
 
 
 def roles_for(session: Session, cpf: str) -> set[str]:

@@ -1,0 +1,198 @@
+"""The hot path's fixed statements, compiled once per dialect and run on the driver's cursor.
+
+SQLAlchemy spends tens of microseconds of Python on every execution of a statement it
+already compiled and cached: the statement's cache key walked again, an execution context,
+the result's metadata. For the one-row reads and writes every request makes (the API token's
+owner, a ticket step's INSERTs and UPDATEs) that is several times what SQLite takes to run
+them (the token's owner: 50 µs through ``Connection.execute``, 5 µs in the driver; measured
+in ``bench/`` notes, README "Desempenho"). A ``Prepared`` statement is compiled once per
+dialect; a run binds the parameters through the same type processors SQLAlchemy would use,
+executes on the connection's own driver cursor and converts the result columns with the
+same result processors, so its rows read exactly as ``Connection.execute``'s would
+(``tests/test_prepared.py`` compares them on both databases).
+
+What running a statement means to the rest of the program is kept:
+
+* the connection's transaction begins as SQLAlchemy's would (its ``begin`` event: SQLite's
+  ``BEGIN IMMEDIATE``, engine.db), so a ``Prepared`` run inside a unit of work is part of it;
+* ``before_cursor_execute`` / ``after_cursor_execute`` are dispatched when anyone listens
+  (the statement budget tests count through them);
+* a driver error is wrapped as SQLAlchemy wraps it (``IntegrityError``, ``OperationalError``
+  …) and a dead connection is invalidated as any statement's would be (engine.db's retry and
+  503 answers rely on both).
+
+Only for statements whose shape is fixed: no expanding (``IN``) or literal-execute
+parameters and no Python-side column defaults; ``Prepared`` refuses them when compiling.
+
+It reads a few of SQLAlchemy's internals (a compiled statement's result columns and bind
+processors, a connection's event flag and DBAPI error handler), which is why SQLAlchemy is
+pinned to one release in pyproject.toml; ``tests/test_prepared.py`` compares the rows, the
+events and the errors with SQLAlchemy's own on both databases, so an upgrade that changes
+their meaning fails there.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.engine.util import TransactionalContext
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
+
+_Processor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    # Positional drivers (SQLite's qmark): the parameters' names in the order they bind.
+    positional: tuple[str, ...] | None
+    # Parameters with a value given when the statement was built (literals bound by SQL).
+    defaults: Mapping[str, Any]
+    # Name the driver sees, by parameter name (PostgreSQL's escaped names), or None.
+    escaped: Mapping[str, str] | None
+    bind: Mapping[str, _Processor]
+    result: tuple[_Processor | None, ...]
+    row: type[tuple[Any, ...]] | None
+
+    def parameters(self, given: Mapping[str, Any]) -> Any:
+        values = {**self.defaults, **given} if self.defaults else given
+        bind = self.bind
+        if self.positional is not None:
+            return tuple(
+                bind[key](values[key]) if key in bind else values[key] for key in self.positional
+            )
+        escaped = self.escaped or {}
+        return {
+            escaped.get(key, key): bind[key](value) if key in bind else value
+            for key, value in values.items()
+        }
+
+
+def _compile(
+    statement: ClauseElement, dialect: Dialect, column_keys: Sequence[str] | None
+) -> _Compiled:
+    # column_keys: an INSERT's or UPDATE's columns, as SQLAlchemy compiles the statement
+    # for the parameters it is executed with (the VALUES / SET clause).
+    compiled: Any = statement.compile(
+        dialect=dialect, column_keys=list(column_keys) if column_keys is not None else None
+    )
+    if compiled.literal_execute_params or compiled.post_compile_params:
+        raise ValueError("Prepared: parâmetros expansíveis ou literais não são suportados")
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        raise ValueError("Prepared: valores padrão calculados em Python não são suportados")
+    defaults = {
+        name: param.effective_value
+        for param, name in compiled.bind_names.items()
+        if not param.required
+    }
+    columns = compiled._result_columns
+    result = tuple(entry.type._cached_result_processor(dialect, None) for entry in columns)
+    row = namedtuple("Row", [entry.keyname for entry in columns], rename=True) if columns else None
+    return _Compiled(
+        sql=compiled.string,
+        positional=tuple(compiled.positiontup) if compiled.positional else None,
+        defaults=defaults,
+        escaped=compiled.escaped_bind_names or None,
+        bind=dict(compiled._bind_processors),
+        result=result,
+        row=row,
+    )
+
+
+class Prepared:
+    """A statement run without SQLAlchemy's per-execution work (see the module's note)."""
+
+    __slots__ = ("statement", "column_keys", "_by_dialect")
+
+    def __init__(self, statement: ClauseElement, column_keys: Sequence[str] | None = None) -> None:
+        self.statement = statement
+        self.column_keys = column_keys
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            found = _compile(self.statement, dialect, self.column_keys)
+            self._by_dialect[dialect.name] = found
+        return found
+
+    def rows(self, conn: Connection | Session, params: Mapping[str, Any]) -> list[Any]:
+        """The result rows (named tuples, columns by their labels)."""
+        rows, _count = _run(self, _connection(conn), params, many=False)
+        return rows
+
+    def first(self, conn: Connection | Session, params: Mapping[str, Any]) -> Any | None:
+        rows = self.rows(conn, params)
+        return rows[0] if rows else None
+
+    def execute(self, conn: Connection | Session, params: Mapping[str, Any]) -> int:
+        """Runs a write; the number of rows it changed."""
+        _rows, count = _run(self, _connection(conn), params, many=False)
+        return count
+
+    def execute_many(self, conn: Connection | Session, params: Sequence[Mapping[str, Any]]) -> None:
+        """Runs a write once per parameter set, in one driver call (executemany)."""
+        if params:
+            _run(self, _connection(conn), params, many=True)
+
+
+def _connection(conn: Connection | Session) -> Connection:
+    return conn.connection() if isinstance(conn, Session) else conn
+
+
+def _ready(conn: Connection) -> None:
+    """What ``Connection._execute_context`` checks before a statement: a transaction that
+    failed must be rolled back first (PendingRollbackError), a closed one is not used, and
+    without a transaction one autobegins (the ``begin`` event: SQLite's BEGIN IMMEDIATE)."""
+    trans, nested = conn._transaction, conn._nested_transaction
+    if (trans is not None and not trans.is_active) or (nested is not None and not nested.is_active):
+        conn._invalid_transaction()
+    elif conn._trans_context_manager:
+        TransactionalContext._trans_ctx_check(conn)
+    if conn._transaction is None:
+        conn._autobegin()
+
+
+def _run(prepared: Prepared, conn: Connection, params: Any, many: bool) -> tuple[list[Any], int]:
+    compiled = prepared._for(conn.dialect)
+    _ready(conn)
+    args: Any = (
+        [compiled.parameters(one) for one in params] if many else compiled.parameters(params)
+    )
+    sql = compiled.sql
+    cursor = None
+    try:
+        cursor = conn.connection.cursor()
+        listened = conn._has_events or conn.engine._has_events
+        if listened:
+            conn.dispatch.before_cursor_execute(conn, cursor, sql, args, None, many)
+        if many:
+            cursor.executemany(sql, args)
+        else:
+            cursor.execute(sql, args)
+        if listened:
+            conn.dispatch.after_cursor_execute(conn, cursor, sql, args, None, many)
+        rows: list[Any] = []
+        if not many and cursor.description is not None:
+            fetched = cursor.fetchall()
+            processors = compiled.result
+            row = compiled.row
+            assert row is not None
+            if any(processors):
+                rows = [
+                    row(*(p(v) if p is not None else v for p, v in zip(processors, r, strict=True)))
+                    for r in fetched
+                ]
+            else:
+                rows = [row(*r) for r in fetched]
+        count = cursor.rowcount
+        cursor.close()
+        return rows, count
+    except BaseException as error:  # wrapped (and the connection invalidated) as SQLAlchemy does
+        conn._handle_dbapi_exception(error, sql, args, cursor, None)

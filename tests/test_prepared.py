@@ -1,0 +1,186 @@
+"""engine.prepared: statements run on the driver read and fail exactly as SQLAlchemy's do."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.exc import IntegrityError
+
+from engine import corewrite, tokens, users
+from engine.db import autocommit_connection
+from engine.models import AuditEvent, User, WorkflowTimer
+from engine.prepared import Prepared
+from engine.service import ActorRef, Chamados
+from tests.conftest import add_person
+
+T0 = datetime(2026, 12, 7, 9, 30, 15, 123456, tzinfo=UTC)
+AUDIT_COLUMNS = ("action", "at", "details", "public", "summary")
+
+
+def audit_row(action: str, summary: str) -> dict[str, Any]:
+    return {"action": action, "at": T0, "details": None, "public": False, "summary": summary}
+
+
+def _statements(svc: Chamados) -> tuple[list[tuple[str, Any, bool]], Any]:
+    seen: list[tuple[str, Any, bool]] = []
+
+    def on_execute(
+        _conn: object, _cursor: object, sql: str, params: Any, _ctx: object, many: bool
+    ) -> None:
+        seen.append((sql, params, many))
+
+    event.listen(svc.unit.db, "before_cursor_execute", on_execute)
+    return seen, on_execute
+
+
+def test_rows_read_as_sqlalchemy_reads_them(svc: Chamados) -> None:
+    """The person's roles (several rows, a NULL column, a timestamp): same values, same
+    names, whether through Connection.execute or the driver."""
+    sofia = add_person(svc, "71460238001", "Sofia Supervisora", "analyst", "supervisor")
+    statement = users.principal_select(User.__table__.c.created_at).where(
+        User.__table__.c.id == bindparam("user_id")
+    )
+    prepared = Prepared(statement)
+    with autocommit_connection(svc.unit.db) as conn:
+        expected = conn.execute(statement, {"user_id": sofia.id}).all()
+        got = prepared.rows(conn, {"user_id": sofia.id})
+    assert len(got) == len(expected) == 2
+    assert [tuple(r) for r in got] == [tuple(r) for r in expected]
+    assert got[0]._fields == tuple(expected[0]._fields)
+    assert got[0].created_at.tzinfo is not None  # the column type's result processor ran
+    assert users.principal_from_rows(got) == users.principal_from_rows(expected)
+
+
+def test_a_bound_timestamp_goes_through_the_column_type_both_ways(svc: Chamados) -> None:
+    maria = add_person(svc, "39053344705", "Maria da Silva")
+    c = svc.requests.start_chamado(maria, "chamado")
+    with svc.unit.transaction() as s:
+        timer = corewrite.insert(
+            s, WorkflowTimer(chamado_id=c.id, task_guid="g", element_id="e", due_at=T0)
+        )
+    due = Prepared(
+        select(WorkflowTimer.__table__.c.due_at).where(
+            WorkflowTimer.__table__.c.due_at == bindparam("at", type_=WorkflowTimer.due_at.type)
+        )
+    )
+    with svc.unit.reading() as s:
+        assert [r.due_at for r in due.rows(s, {"at": T0})] == [T0]
+        # Whatever the column type makes of another offset, the same as SQLAlchemy's.
+        other = T0.astimezone(ZoneInfo("America/Sao_Paulo"))
+        assert due.rows(s, {"at": other}) == [
+            tuple(r) for r in s.execute(due.statement, {"at": other})
+        ]
+        assert s.get(WorkflowTimer, timer.id).due_at == T0  # type: ignore[union-attr]
+
+
+def test_a_run_inside_a_unit_of_work_is_part_of_its_transaction(svc: Chamados) -> None:
+    """It begins the transaction as SQLAlchemy would (SQLite: BEGIN IMMEDIATE), is seen by
+    the statement listeners, and is rolled back with the rest."""
+    insert = Prepared(AuditEvent.__table__.insert(), column_keys=AUDIT_COLUMNS)
+    seen, listener = _statements(svc)
+    try:
+        with svc.unit.transaction() as s:
+            insert.execute(s, audit_row("teste", "um"))
+            s.rollback()
+    finally:
+        event.remove(svc.unit.db, "before_cursor_execute", listener)
+    sqls = [sql for sql, _p, _m in seen]
+    if svc.unit.db.dialect.name == "sqlite":
+        assert sqls[0] == "BEGIN IMMEDIATE"
+    assert any(sql.startswith("INSERT INTO audit_events") for sql in sqls)
+    with svc.unit.reading() as s:
+        assert s.scalar(select(AuditEvent.id).where(AuditEvent.action == "teste")) is None
+
+
+def test_executemany_is_one_driver_call_seen_once(svc: Chamados) -> None:
+    insert = Prepared(AuditEvent.__table__.insert(), column_keys=AUDIT_COLUMNS)
+    seen, listener = _statements(svc)
+    try:
+        with svc.unit.transaction() as s:
+            insert.execute_many(s, [audit_row("lote", str(i)) for i in range(3)])
+    finally:
+        event.remove(svc.unit.db, "before_cursor_execute", listener)
+    inserts = [(p, many) for sql, p, many in seen if sql.startswith("INSERT")]
+    assert len(inserts) == 1 and inserts[0][1] is True and len(inserts[0][0]) == 3
+    with svc.unit.reading() as s:
+        rows = s.execute(
+            select(AuditEvent.summary, AuditEvent.at).where(AuditEvent.action == "lote")
+        ).all()
+    assert sorted(rows) == [(str(i), T0) for i in range(3)]
+
+
+def test_a_driver_error_is_sqlalchemys_error_and_the_unit_of_work_rolls_back(
+    svc: Chamados, maria: ActorRef
+) -> None:
+    c = svc.requests.start_chamado(maria, "chamado")
+    with svc.unit.reading() as s:
+        taken = s.scalar(select(WorkflowTimer.id).limit(1))
+    with svc.unit.transaction() as s:
+        timer = corewrite.insert(
+            s, WorkflowTimer(chamado_id=c.id, task_guid="g", element_id="e", due_at=T0)
+        )
+    duplicate = Prepared(
+        WorkflowTimer.__table__.insert(),
+        column_keys=(
+            "id",
+            "chamado_id",
+            "task_guid",
+            "element_id",
+            "due_at",
+            "state",
+            "created_at",
+        ),
+    )
+    values = {
+        "id": timer.id,
+        "chamado_id": c.id,
+        "task_guid": "g2",
+        "element_id": "e",
+        "due_at": T0,
+        "state": "waiting",
+        "created_at": T0,
+    }
+    with pytest.raises(IntegrityError) as raised, svc.unit.transaction() as s:
+        corewrite.insert(
+            s, WorkflowTimer(chamado_id=c.id, task_guid="g3", element_id="e", due_at=T0)
+        )
+        duplicate.execute(s, values)
+    assert (
+        raised.value.statement is not None
+        and "INSERT INTO workflow_timers" in raised.value.statement
+    )
+    with svc.unit.reading() as s:  # the whole transaction went, the first INSERT too
+        guids = set(s.scalars(select(WorkflowTimer.task_guid)))
+    assert guids == {"g"} and taken is None
+
+
+def test_shapes_it_cannot_run_as_compiled_are_refused(svc: Chamados) -> None:
+    # A column left to a Python-side default (AuditEvent.public's): SQLAlchemy would
+    # compute it per execution; refused rather than written NULL.
+    defaulted = Prepared(AuditEvent.__table__.insert(), column_keys=("action", "at", "summary"))
+    with svc.unit.transaction() as s, pytest.raises(ValueError, match="padrão"):
+        defaulted.execute(s, {"action": "x", "at": T0, "summary": "x"})
+    expanding = Prepared(select(User.id).where(User.id.in_(bindparam("ids", expanding=True))))
+    with autocommit_connection(svc.unit.db) as conn, pytest.raises(ValueError, match="expansíveis"):
+        expanding.rows(conn, {"ids": [1, 2]})
+
+
+def test_the_api_token_read_is_one_driver_statement_and_revocation_is_immediate(
+    svc: Chamados,
+) -> None:
+    maria = add_person(svc, "39053344705", "Maria da Silva")
+    with svc.unit.transaction() as s:
+        plaintext, row = tokens.create_token(s, maria.id, "integração", maria.id, T0)
+    seen, listener = _statements(svc)
+    try:
+        assert svc.sessions.token_user(plaintext) is not None
+    finally:
+        event.remove(svc.unit.db, "before_cursor_execute", listener)
+    assert [sql.split()[0] for sql, _p, _m in seen if "api_tokens" in sql][:1] == ["SELECT"]
+    with svc.unit.transaction() as s:
+        tokens.revoke(s, row.id, maria.id, is_admin=False)
+    assert svc.sessions.token_user(plaintext) is None
