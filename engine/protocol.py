@@ -13,9 +13,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.models import ProtocolSequence
+from engine.prepared import Prepared
 
 _TABLE = ProtocolSequence.__table__
-_NEXT = (
+# Run on the driver (engine.prepared), as every start runs it.
+_NEXT = Prepared(
     update(_TABLE)
     .where(_TABLE.c.year == bindparam("for_year"))
     .values(last_value=_TABLE.c.last_value + 1)
@@ -24,20 +26,22 @@ _NEXT = (
 # The year's counter, created by the first ticket of the year; racing creators: one
 # inserts, the others do nothing (PostgreSQL makes them wait for it to commit).
 _CREATE = {
-    name: insert(_TABLE)
-    .values(year=bindparam("for_year"), last_value=0)
-    .on_conflict_do_nothing(index_elements=["year"])
+    name: Prepared(
+        insert(_TABLE)
+        .values(year=bindparam("for_year"), last_value=0)
+        .on_conflict_do_nothing(index_elements=["year"])
+    )
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
 
 def next_protocolo(session: Session, year: int) -> str:
-    connection = session.connection()
-    value = connection.execute(_NEXT, {"for_year": year}).scalar()
-    if value is None:
-        connection.execute(_CREATE[connection.dialect.name], {"for_year": year})
-        value = connection.execute(_NEXT, {"for_year": year}).scalar_one()
-    return format_protocolo(year, value)
+    bumped = _NEXT.first(session, {"for_year": year})
+    if bumped is None:
+        _CREATE[session.get_bind().dialect.name].execute(session, {"for_year": year})
+        bumped = _NEXT.first(session, {"for_year": year})
+        assert bumped is not None  # the row exists now, created here or by a racing creator
+    return format_protocolo(year, bumped.last_value)
 
 
 def format_protocolo(year: int, value: int) -> str:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from engine.db import rows_changed
 from engine.models import SatisfactionSurvey
+from engine.prepared import Prepared
 
 SCALE: dict[int, str] = {
     1: "Não resolveu",
@@ -43,10 +44,14 @@ COMMENT_WINDOW = timedelta(hours=1)  # after a link's click, its page takes a co
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
 _TABLE = SatisfactionSurvey.__table__
+# Run on the driver (engine.prepared): every ticket that ends writes it.
 _OPEN = {
-    name: insert(_TABLE)
-    .on_conflict_do_nothing(index_elements=["chamado_id"])
-    .returning(_TABLE.c.chamado_id)
+    name: Prepared(
+        insert(_TABLE)
+        .on_conflict_do_nothing(index_elements=["chamado_id"])
+        .returning(_TABLE.c.chamado_id),
+        column_keys=("chamado_id", "created_at", "token_hash"),
+    )
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
@@ -79,11 +84,9 @@ def open_survey(session: Session, chamado_id: int, now: datetime) -> str | None:
     ticket had one already: an end is reached once, a retried step must not mint two).
     One statement: an INSERT that does nothing when the row exists."""
     token = secrets.token_urlsafe(32)
-    connection = session.connection()
-    inserted = connection.execute(
-        _OPEN[connection.dialect.name],
-        {"chamado_id": chamado_id, "token_hash": _hash(token), "created_at": now},
-    ).first()
+    inserted = _OPEN[session.get_bind().dialect.name].first(
+        session, {"chamado_id": chamado_id, "token_hash": _hash(token), "created_at": now}
+    )
     return token if inserted is not None else None
 
 

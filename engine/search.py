@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from engine import forms, users
 from engine.models import PORTUGUESE, Chamado, SearchEntry, User
+from engine.prepared import Prepared
 
 # Each database's own full-text structure, created by migration 0012 and unknown to
 # the models: SQLite's FTS5 table (the prefix of its shadow tables too), PostgreSQL's
@@ -49,13 +50,17 @@ _NUMBER_RE = re.compile(r"\d[\d.\-/ ]{9,}\d")
 _WORD_RE = re.compile(r"[^\W_]+")
 
 _TABLE = SearchEntry.__table__
+# Run on the driver (engine.prepared): every submitted requester form writes it.
 _UPSERT = {
-    name: (
-        lambda stmt: stmt.on_conflict_do_update(
-            index_elements=["chamado_id", "form"],
-            set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
-        )
-    )(insert(_TABLE))
+    name: Prepared(
+        (
+            lambda stmt: stmt.on_conflict_do_update(
+                index_elements=["chamado_id", "form"],
+                set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
+            )
+        )(insert(_TABLE)),
+        column_keys=("body", "chamado_id", "form", "updated_at"),
+    )
     for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
@@ -112,9 +117,8 @@ def index(
     now: Any,
 ) -> None:
     """Store (or replace) the searchable text of one form of a ticket: one statement."""
-    connection = session.connection()
-    connection.execute(
-        _UPSERT[connection.dialect.name],
+    _UPSERT[session.get_bind().dialect.name].execute(
+        session,
         {
             "chamado_id": chamado.id,
             "form": form[:200],
