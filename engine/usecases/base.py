@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import JSON, bindparam, func, literal, null, select, type_coerce, union_all
-from sqlalchemy.orm import Session, contains_eager, joinedload, undefer
+from sqlalchemy.orm import Session, joinedload, undefer
 
 from engine import (
     access_log,
@@ -25,6 +25,7 @@ from engine import (
     messages,
     orgaos,
     outbox,
+    rowload,
     runtime,
     sla,
     specs,
@@ -43,6 +44,7 @@ from engine.models import (
     User,
     WorkflowTimer,
 )
+from engine.prepared import Prepared
 from engine.scripting import InstanceFacts
 from engine.settings import Settings
 from engine.unit import Unit
@@ -105,27 +107,33 @@ def _rows_of_ticket(dialect: str, table: Any, state: Any, *columns: str) -> Any:
     column of the lock's row, correlated to the locked task's ticket."""
     rows = _JSON_ROWS[dialect]
     found = select(rows(*(table.c[name] for name in columns))).where(
-        table.c.chamado_id == HumanTask.chamado_id, table.c.state == state
+        table.c.chamado_id == _TASKS.c.chamado_id, table.c.state == state
     )
     return type_coerce(found.scalar_subquery(), JSON)
 
 
-def _lock_task_statement(dialect: str) -> Any:
+def _lock_task_statement(dialect: str) -> Prepared:
     """The task about to run, its ticket (state, requester), and in the same round trip
     what the step reads next: the catalogs' revision, the last submitted form, and the
     ticket's open task rows and waiting timer rows (what the step's mirroring compares
-    the workflow with: engine.tasks.sync, engine.timers.sync)."""
+    the workflow with: engine.tasks.sync, engine.timers.sync).
+
+    A Core statement on the driver (engine.prepared) whose columns engine.rowload turns into
+    the three ORM objects: the ORM's own loading of them cost most of the call."""
     # An alias: the outer query selects from human_tasks too (the same name inside would
     # be the outer row's, and match every ticket's tasks).
     others = _TASKS.alias("open_tasks_of_ticket")
-    return (
+    chamados, users_ = Chamado.__table__, User.__table__
+    return Prepared(
         select(
-            HumanTask,
+            *rowload.columns(HumanTask, "t_"),
+            *rowload.columns(Chamado, "c_"),
+            *rowload.columns(User, "u_"),
             catalogs.REVISION_VALUE.label("catalogs_revision"),
             select(_SUBMISSIONS.c.data)
             .where(
-                _SUBMISSIONS.c.chamado_id == HumanTask.chamado_id,
-                _SUBMISSIONS.c.form_schema == HumanTask.form_schema,
+                _SUBMISSIONS.c.chamado_id == _TASKS.c.chamado_id,
+                _SUBMISSIONS.c.form_schema == _TASKS.c.form_schema,
             )
             .order_by(_SUBMISSIONS.c.id.desc())
             .limit(1)
@@ -138,17 +146,16 @@ def _lock_task_statement(dialect: str) -> Any:
                 "waiting_timers"
             ),
         )
-        .join(HumanTask.chamado)
-        .options(
-            contains_eager(HumanTask.chamado)
-            .undefer(Chamado.workflow_state)
-            .joinedload(Chamado.requester, innerjoin=True)
+        .select_from(
+            _TASKS.join(chamados, chamados.c.id == _TASKS.c.chamado_id).join(
+                users_, users_.c.id == chamados.c.requester_id
+            )
         )
-        .where(HumanTask.id == bindparam("task_id"))
+        .where(_TASKS.c.id == bindparam("task_id"))
         # Lock order, on every path that changes a ticket: the ticket row first (here in
         # the first statement), then its task and timer rows. NO KEY UPDATE: rows that
         # merely reference the ticket (an audit row of a concurrent claim) are not held up.
-        .with_for_update(of=Chamado.__table__, key_share=True)
+        .with_for_update(of=chamados, key_share=True)
     )
 
 
@@ -182,9 +189,12 @@ _VERSIONS = ProcessVersion.__table__
 _CURRENT_VERSION = select(func.max(_VERSIONS.c.id)).where(
     _VERSIONS.c.process_id == bindparam("process_id"), _VERSIONS.c.published_at.is_not(None)
 )
-# A start reads the person and the process's current version: one statement, built once.
-_STARTER = select(User, _CURRENT_VERSION.scalar_subquery().label("version_id")).where(
-    User.id == bindparam("user_id")
+# A start reads the person and the process's current version: one statement, built once
+# and run on the driver (engine.rowload builds the User).
+_STARTER = Prepared(
+    select(
+        *rowload.columns(User, "u_"), _CURRENT_VERSION.scalar_subquery().label("version_id")
+    ).where(User.__table__.c.id == bindparam("user_id"))
 )
 # The open task rows and waiting timer rows of a ticket, in one round trip (timers first:
 # a union's column types are its first select's, and due_at needs its own), for the steps
@@ -385,12 +395,14 @@ class UseCaseBase:
 
     def _starter(self, session: Session, user_id: int, process_id: str) -> tuple[User, int]:
         """Who starts an instance and the version they start, in one round trip."""
-        row = session.execute(_STARTER, {"user_id": user_id, "process_id": process_id}).first()
+        row = _STARTER.first(session, {"user_id": user_id, "process_id": process_id})
         if row is None:
             raise Forbidden("Sessão inválida: entre novamente.")
         if row.version_id is None:
             raise NotFound(f"O processo {process_id!r} não está implantado.")
-        return row.User, row.version_id
+        user = rowload.detached(session, User, row, "u_")
+        session.add(user)
+        return user, row.version_id
 
     def _script_user(
         self, session: Session, user_id: int | None
@@ -499,20 +511,26 @@ class UseCaseBase:
         is then checked in Python and written at the end, and the task row is written only
         if it still is ready and the actor's (see complete_task).
         """
-        row = self._lock_task_row(session, task_id)
-        task = self._check_owned_ready(session, actor, row.HumanTask if row else None)
-        return self._locked(task, row)
+        task, row = self._lock_task_row(session, task_id)
+        return self._locked(self._check_owned_ready(session, actor, task), row)
 
     def _lock_any_ready_task(self, session: Session, task_id: int) -> Locked:
         """The same for an admin completing someone else's task (the caller checked the
         role): any ready task, whoever holds it."""
-        row = self._lock_task_row(session, task_id)
-        return self._locked(self._check_ready(row.HumanTask if row else None), row)
+        task, row = self._lock_task_row(session, task_id)
+        return self._locked(self._check_ready(task), row)
 
     @staticmethod
-    def _lock_task_row(session: Session, task_id: int) -> Any:
-        statement = _LOCK_TASK[session.get_bind().dialect.name]
-        return session.execute(statement, {"task_id": task_id}).first()
+    def _lock_task_row(session: Session, task_id: int) -> tuple[HumanTask | None, Any]:
+        """The locked task (its ticket and requester attached) and the lock's row."""
+        row = _LOCK_TASK[session.get_bind().dialect.name].first(session, {"task_id": task_id})
+        if row is None:
+            return None, None
+        requester = rowload.detached(session, User, row, "u_")
+        chamado = rowload.detached(session, Chamado, row, "c_", requester=requester)
+        task = rowload.detached(session, HumanTask, row, "t_", chamado=chamado)
+        session.add(task)  # with its ticket and requester (the relationships' cascade)
+        return task, row
 
     @staticmethod
     def _locked(task: HumanTask, row: Any) -> Locked:
