@@ -20,7 +20,10 @@ five-minute burst levels, the two longest parts):
   7. mail: a backlog of 3,200 receipts, then 3,200 a minute for 90 s, through a real
      scheduler to an aiosmtpd sink, both databases (~4 min; quick: 1,600 and 30 s).
   8. two tasks: a start → A → B → end model over the REST API vs bare SpiffWorkflow, one
-     worker, both databases, 300 instances each (~1 min; quick: 100).
+     worker, both databases, 300 instances each (~1 min; quick: 100); then the same
+     instance's instructions in process against the floor's, counted by callgrind, which
+     this machine's noise does not move (~3 min; `python -m bench.instructions --base REV`
+     compares two commits).
   9. search: staff search with 10,000 and 1,000,000 tickets on PostgreSQL, 15 requests
      per query (~4 min, most of it loading the million; --quick: 100,000).
   10. dashboard: the Painel with 10,000 and 1,000,000 tickets on PostgreSQL, 15 requests
@@ -48,6 +51,7 @@ from bench import (
     dashboard_scale,
     engine_overhead,
     http_lifecycle,
+    instructions,
     mail_burst,
     memory,
     queue_scale,
@@ -60,6 +64,7 @@ ORDER = (
     "engine",
     "http",
     "two_tasks",
+    "instructions",
     "queue",
     "memory",
     "history",
@@ -151,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         "bounds": lambda: bounds.main(quick),
         "mail": lambda: mail_burst.main(quick),
         "two_tasks": lambda: two_tasks.main(quick),
+        "instructions": lambda: instructions.main(["--instances", "10" if args.quick else "20"]),
         "search": lambda: search_scale.main(quick),
         "dashboard": lambda: dashboard_scale.main(quick),
         "burst": lambda: burst.main(quick),

@@ -1,0 +1,157 @@
+"""Instructions per two-task instance (valgrind's callgrind): this tree, ``--base`` and the floor.
+
+CPU time on this machine moves by 10–25 % from one run to the next, and by up to 2× within
+hours: more than most single changes save (bench/compare.py alternates rounds to cancel it,
+and still needs many). callgrind counts the instructions the process runs, which do not
+depend on what else the machine is doing: the same code gives the same count within a
+fraction of a percent. It runs the program about 50× slower, so it measures in process:
+the six API calls of bench/two_tasks.py through Flask's test client (server and test
+client; no gunicorn, no sockets), on SQLite, and the floor (bare SpiffWorkflow with JSON
+save/load, the same file).
+
+Each count is the difference between a run of ``--instances`` + 2 instances and a run of 2
+(start-up, migrations and warm-up cancel out), divided by ``--instances``. Runs go two at a
+time (two cores); about 5 minutes with ``--base``.
+
+    python -m bench.instructions [--base main~3] [--instances 20]
+
+Not a target's measure (target 1 is CPU time on gunicorn), but how a change is judged
+when the machine is noisy: README "Desempenho" cites both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench import common
+from bench.common import note, table, title
+
+WARM = 2
+# Run in the measured tree (its own code): N two-task instances after WARM, or the floor's.
+_DRIVER = """
+import sys
+from bench import common, two_tasks
+kind, n = sys.argv[1], int(sys.argv[2])
+if kind == "floor":
+    floor = two_tasks.Floor()
+    for _ in range(n):
+        floor.instance()
+    raise SystemExit(0)
+with common.workdir("instrucoes") as work, common.TempDatabase("sqlite", work) as db:
+    svc = common.make_service(db.url, work)
+    two_tasks.publish(svc, work)
+    common.client_pairs(svc, 1, 200_000)
+    svc.unit.db.dispose()
+    with common.inprocess_app(db.url, work) as app:
+        svc = app.extensions["chamados"]
+        maria, ana = common.client_pairs(svc, 1, 300_000)[0]
+        api = common.ApiClient(transport=common.flask_transport(app.test_client()))
+        for _ in range(n):
+            two_tasks.api_instance(api, maria, ana)
+"""
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def _count(tree: Path, kind: str, n: int) -> int:
+    """Instructions of one run of the driver in ``tree``."""
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(tree)}
+    done = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            "-c",
+            _DRIVER,
+            kind,
+            str(n),
+        ],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    found = _COLLECTED.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        raise RuntimeError(f"callgrind em {tree} ({kind}, {n}) falhou:\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def _per_instance(tree: Path, kind: str, instances: int, pool: ThreadPoolExecutor) -> Any:
+    few = pool.submit(_count, tree, kind, WARM)
+    many = pool.submit(_count, tree, kind, WARM + instances)
+    return lambda: (many.result() - few.result()) / instances
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=common.ROOT, capture_output=True, text=True, timeout=60
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", help="commit de comparação (git rev)")
+    parser.add_argument("--instances", type=int, default=20)
+    args = parser.parse_args(argv)
+    title("Instruções por instância de duas tarefas (callgrind, em processo, SQLite)")
+    if shutil.which("valgrind") is None:
+        note("valgrind não está instalado: nada medido.")
+        return {"verdicts": [], "skipped": "valgrind"}
+    here_rev = _git("rev-parse", "--short", "HEAD")
+    trees = {f"este ({here_rev})": common.ROOT}
+    with tempfile.TemporaryDirectory(prefix="chamados-instr-") as scratch:
+        base_rev = None
+        if args.base:
+            base_rev = _git("rev-parse", "--short", args.base)
+            base_tree = Path(scratch) / "tree-base"
+            _git("worktree", "add", "--detach", str(base_tree), base_rev)
+            trees[f"base ({base_rev})"] = base_tree
+        try:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                pending = {
+                    name: _per_instance(tree, "api", args.instances, pool)
+                    for name, tree in trees.items()
+                }
+                floor_pending = _per_instance(common.ROOT, "floor", args.instances, pool)
+                counts = {name: get() for name, get in pending.items()}
+                floor = floor_pending()
+        finally:
+            if args.base:
+                _git("worktree", "remove", "--force", str(base_tree))
+    table(
+        ["árvore", "milhões de instruções/instância", "× piso"],
+        [[name, f"{c / 1e6:.2f}", f"{c / floor:.2f}×"] for name, c in counts.items()]
+        + [["piso (SpiffWorkflow puro)", f"{floor / 1e6:.2f}", "1.00×"]],
+    )
+    result: dict[str, Any] = {
+        "head": here_rev,
+        "instances": args.instances,
+        "instructions": counts,
+        "floor": floor,
+    }
+    if base_rev is not None:
+        here, base = counts[f"este ({here_rev})"], counts[f"base ({base_rev})"]
+        note(f"este − base: {(here - base) / 1e6:+.2f} milhões ({(here - base) / base:+.1%})")
+        result["base"] = base_rev
+        result["difference"] = (here - base) / base
+    note("inclui o cliente de teste do Flask (o mesmo nas duas árvores), não o gunicorn.")
+    common.save_results("instructions", result)
+    return {"verdicts": [], **result}
+
+
+if __name__ == "__main__":
+    main()
