@@ -36,6 +36,8 @@ from psycopg.pq.abc import PGresult
 from sqlalchemy import Connection, CursorResult, Engine, Result, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import prepared
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -149,7 +151,9 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_begin(conn):  # type: ignore[no-untyped-def]
         if conn.get_execution_options().get(_NO_BEGIN):
             return  # autocommit_connection(): each statement is its own transaction
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # On the driver's cursor (engine.prepared): SQLAlchemy's own execution of this one
+        # statement cost as much as the statement, and every write transaction runs it.
+        prepared.run_sql(conn, "BEGIN IMMEDIATE")
 
 
 def _ping_idle_connections(engine: Engine) -> None:

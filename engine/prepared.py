@@ -165,7 +165,27 @@ def _run(prepared: Prepared, conn: Connection, params: Any, many: bool) -> tuple
     args: Any = (
         [compiled.parameters(one) for one in params] if many else compiled.parameters(params)
     )
-    sql = compiled.sql
+    fetched, count = _execute(conn, compiled.sql, args, many)
+    if not fetched:
+        return [], count
+    row, processors = compiled.row, compiled.result
+    assert row is not None
+    if not any(processors):
+        return [row(*r) for r in fetched], count
+    return [
+        row(*[p(v) if p is not None else v for p, v in zip(processors, r, strict=True)])
+        for r in fetched
+    ], count
+
+
+def run_sql(conn: Connection, sql: str) -> None:
+    """A statement without parameters or rows, on the connection as it stands: no autobegin
+    (engine.db runs SQLite's BEGIN IMMEDIATE with it, from inside the ``begin`` event)."""
+    _execute(conn, sql, (), False)
+
+
+def _execute(conn: Connection, sql: str, args: Any, many: bool) -> tuple[list[Any], int]:
+    """The driver's rows (none for a write) and rowcount; errors as SQLAlchemy's."""
     cursor = None
     try:
         cursor = conn.connection.cursor()
@@ -178,21 +198,9 @@ def _run(prepared: Prepared, conn: Connection, params: Any, many: bool) -> tuple
             cursor.execute(sql, args)
         if listened:
             conn.dispatch.after_cursor_execute(conn, cursor, sql, args, None, many)
-        rows: list[Any] = []
-        if not many and cursor.description is not None:
-            fetched = cursor.fetchall()
-            processors = compiled.result
-            row = compiled.row
-            assert row is not None
-            if any(processors):
-                rows = [
-                    row(*(p(v) if p is not None else v for p, v in zip(processors, r, strict=True)))
-                    for r in fetched
-                ]
-            else:
-                rows = [row(*r) for r in fetched]
+        fetched = list(cursor.fetchall()) if not many and cursor.description is not None else []
         count = cursor.rowcount
         cursor.close()
-        return rows, count
+        return fetched, count
     except BaseException as error:  # wrapped (and the connection invalidated) as SQLAlchemy does
         conn._handle_dbapi_exception(error, sql, args, cursor, None)
