@@ -472,6 +472,25 @@ class Server:
             self.proc.wait(timeout=10)
 
 
+def git(*args: str) -> str:
+    """``git <args>`` in this checkout; its output."""
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+@contextlib.contextmanager
+def worktree(rev: str, path: Path) -> Iterator[Path]:
+    """Commit ``rev`` checked out at ``path`` (``git worktree``) while the block runs: the
+    other side of a comparison (bench.compare, bench.instructions)."""
+    git("worktree", "add", "--detach", str(path), rev)
+    try:
+        yield path
+    finally:
+        git("worktree", "remove", "--force", str(path))
+
+
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """A side process of a benchmark (scheduler, SMTP sink), its output in ``log``."""
     with log.open("wb") as out:

@@ -55,15 +55,6 @@ def _setup(tree: Path, url: str, work: Path) -> tuple[common.Person, common.Pers
     return maria, ana
 
 
-def _git(*args: str) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=common.ROOT, capture_output=True, text=True, timeout=60
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout.strip()
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="commit de comparação (git rev)")
@@ -71,22 +62,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--per", type=int, default=40, help="instâncias por rodada")
     parser.add_argument("--backend", default="sqlite", choices=("sqlite", "postgresql"))
     args = parser.parse_args(argv)
-    base_rev = _git("rev-parse", "--short", args.base)
-    here_rev = _git("rev-parse", "--short", "HEAD")
+    base_rev = common.git("rev-parse", "--short", args.base)
+    here_rev = common.git("rev-parse", "--short", "HEAD")
     title(f"Comparação: {here_rev} (este checkout) contra {base_rev}")
     with common.workdir("compare") as work:
-        base_tree = work / "tree-base"
-        _git("worktree", "add", "--detach", str(base_tree), base_rev)
-        try:
+        with (
+            common.worktree(base_rev, work / "tree-base") as base_tree,
+            common.TempDatabase(args.backend, work) as db_base,
+            common.TempDatabase(args.backend, work) as db_here,
+        ):
             trees = {"base": base_tree, "este": common.ROOT}
-            with (
-                common.TempDatabase(args.backend, work) as db_base,
-                common.TempDatabase(args.backend, work) as db_here,
-            ):
-                urls = {"base": db_base.url, "este": db_here.url}
-                samples = _measure(trees, urls, work, args.rounds, args.per)
-        finally:
-            _git("worktree", "remove", "--force", str(base_tree))
+            urls = {"base": db_base.url, "este": db_here.url}
+            samples = _measure(trees, urls, work, args.rounds, args.per)
     differences = [h - b for b, h in zip(samples["base"], samples["este"], strict=True)]
     base_ms, here_ms = median(samples["base"]), median(samples["este"])
     table(

@@ -22,6 +22,7 @@ when the machine is noisy: README "Desempenho" cites both.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -93,15 +94,6 @@ def _per_instance(tree: Path, kind: str, instances: int, pool: ThreadPoolExecuto
     return lambda: (many.result() - few.result()) / instances
 
 
-def _git(*args: str) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=common.ROOT, capture_output=True, text=True, timeout=60
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"git {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout.strip()
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", help="commit de comparação (git rev)")
@@ -111,27 +103,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if shutil.which("valgrind") is None:
         note("valgrind não está instalado: nada medido.")
         return {"verdicts": [], "skipped": "valgrind"}
-    here_rev = _git("rev-parse", "--short", "HEAD")
+    here_rev = common.git("rev-parse", "--short", "HEAD")
     trees = {f"este ({here_rev})": common.ROOT}
-    with tempfile.TemporaryDirectory(prefix="chamados-instr-") as scratch:
-        base_rev = None
-        if args.base:
-            base_rev = _git("rev-parse", "--short", args.base)
-            base_tree = Path(scratch) / "tree-base"
-            _git("worktree", "add", "--detach", str(base_tree), base_rev)
-            trees[f"base ({base_rev})"] = base_tree
-        try:
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                pending = {
-                    name: _per_instance(tree, "api", args.instances, pool)
-                    for name, tree in trees.items()
-                }
-                floor_pending = _per_instance(common.ROOT, "floor", args.instances, pool)
-                counts = {name: get() for name, get in pending.items()}
-                floor = floor_pending()
-        finally:
-            if args.base:
-                _git("worktree", "remove", "--force", str(base_tree))
+    base_rev = common.git("rev-parse", "--short", args.base) if args.base else None
+    with contextlib.ExitStack() as stack:
+        if base_rev is not None:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chamados-")))
+            trees[f"base ({base_rev})"] = stack.enter_context(
+                common.worktree(base_rev, scratch / "tree-base")
+            )
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            pending = {
+                name: _per_instance(tree, "api", args.instances, pool)
+                for name, tree in trees.items()
+            }
+            floor_pending = _per_instance(common.ROOT, "floor", args.instances, pool)
+            counts = {name: get() for name, get in pending.items()}
+            floor = floor_pending()
     table(
         ["árvore", "milhões de instruções/instância", "× piso"],
         [[name, f"{c / 1e6:.2f}", f"{c / floor:.2f}×"] for name, c in counts.items()]
