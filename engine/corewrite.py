@@ -25,8 +25,8 @@ T = TypeVar("T")
 
 
 @cache
-def _columns(cls: type) -> tuple[Table, tuple[tuple[str, Any], ...]]:
-    """(table, ((attribute key, column), ...)) of a mapped class."""
+def mapped_columns(cls: type) -> tuple[Table, tuple[tuple[str, Any], ...]]:
+    """(table, ((attribute key, column), ...)) of a mapped class (engine.rowload too)."""
     mapper: Mapper[Any] = inspect(cls)
     pairs = tuple((prop.key, prop.columns[0]) for prop in mapper.column_attrs)
     return cast(Table, mapper.local_table), pairs
@@ -69,7 +69,7 @@ def insert(session: Session, obj: T) -> T:
     and counts as holding its row: a later ``update`` writes only what changes after.
     """
     cls: type = type(obj)
-    table, pairs = _columns(cls)
+    table, pairs = mapped_columns(cls)
     state = obj.__dict__
     values: dict[str, Any] = {}
     for key, column in pairs:
@@ -112,7 +112,7 @@ def update(session: Session, obj: Any, **expect: Any) -> int:
     exactly its row, and the session's flush has nothing left to look at.
     """
     cls: type = type(obj)
-    table, pairs = _columns(cls)
+    table, pairs = mapped_columns(cls)
     instance = inspect(obj)
     keys = [key for key, _c in pairs]
     assigned = set(keys) - instance.unmodified_intersection(keys)

@@ -22,24 +22,26 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Label, Table, inspect
+from sqlalchemy import Label, inspect
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.instrumentation import manager_of_class
+
+from engine.corewrite import mapped_columns
 
 T = TypeVar("T")
 
 
 @cache
-def _pairs(cls: type) -> tuple[tuple[str, str], ...]:
-    """(attribute key, column name) of every column of a mapped class."""
+def _identity(cls: type) -> tuple[Mapper[Any], tuple[str, ...]]:
+    """A mapped class's mapper and the attribute keys of its primary key, in the key's order."""
     mapper: Mapper[Any] = inspect(cls)
-    return tuple((prop.key, prop.columns[0].name) for prop in mapper.column_attrs)
+    return mapper, tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
 
 
 def columns(cls: type, prefix: str) -> list[Label[Any]]:
     """Every column of ``cls``'s table, labelled ``<prefix><column>``, for ``detached``."""
-    table = cast(Table, inspect(cls).local_table)
-    return [table.c[name].label(f"{prefix}{name}") for _key, name in _pairs(cls)]
+    _table, pairs = mapped_columns(cls)
+    return [column.label(f"{prefix}{column.name}") for _key, column in pairs]
 
 
 def detached(session: Session, cls: type[T], row: Any, prefix: str, **related: Any) -> T:
@@ -47,14 +49,13 @@ def detached(session: Session, cls: type[T], row: Any, prefix: str, **related: A
     many-to-one relationships in ``related`` set; detached and clean, to be attached with
     the others by one ``Session.add`` of the object that leads to them (its cascade), or the
     object the session already holds for that primary key."""
-    built: Any = manager_of_class(cls).new_instance()
+    mapped = cast(type, cls)
+    built: Any = manager_of_class(mapped).new_instance()
     values = built.__dict__
-    for key, name in _pairs(cast(type, cls)):
-        values[key] = getattr(row, prefix + name)
-    mapper: Mapper[Any] = inspect(cls)
-    identity = mapper.identity_key_from_primary_key(
-        tuple(values[mapper.get_property_by_column(c).key] for c in mapper.primary_key)
-    )
+    for key, column in mapped_columns(mapped)[1]:
+        values[key] = getattr(row, prefix + column.name)
+    mapper, primary_key = _identity(mapped)
+    identity = mapper.identity_key_from_primary_key(tuple(values[k] for k in primary_key))
     held = session.identity_map.get(identity)
     if held is not None:
         return cast(T, held)
