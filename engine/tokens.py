@@ -121,8 +121,7 @@ class Authenticated:
 
 _TOKENS = ApiToken.__table__
 # One statement per API request: the token (by its unique hash, not revoked), its
-# owner and the owner's roles. Built once; Core, not ORM: this runs on every call.
-# Every API request runs it: engine.prepared spares it SQLAlchemy's per-execution work.
+# owner and the owner's roles. Built once, run on the driver (engine.prepared).
 _LIVE_TOKEN = Prepared(
     users.principal_select(
         _TOKENS.c.id.label("token_id"),
