@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +27,9 @@ def audit_row(action: str, summary: str) -> dict[str, Any]:
     return {"action": action, "at": T0, "details": None, "public": False, "summary": summary}
 
 
-def _statements(svc: Chamados) -> tuple[list[tuple[str, Any, bool]], Any]:
+@contextmanager
+def executed(svc: Chamados) -> Iterator[list[tuple[str, Any, bool]]]:
+    """(SQL, parameters, executemany?) of every statement the driver runs meanwhile."""
     seen: list[tuple[str, Any, bool]] = []
 
     def on_execute(
@@ -34,7 +38,10 @@ def _statements(svc: Chamados) -> tuple[list[tuple[str, Any, bool]], Any]:
         seen.append((sql, params, many))
 
     event.listen(svc.unit.db, "before_cursor_execute", on_execute)
-    return seen, on_execute
+    try:
+        yield seen
+    finally:
+        event.remove(svc.unit.db, "before_cursor_execute", on_execute)
 
 
 def test_rows_read_as_sqlalchemy_reads_them(svc: Chamados) -> None:
@@ -81,13 +88,9 @@ def test_a_run_inside_a_unit_of_work_is_part_of_its_transaction(svc: Chamados) -
     """It begins the transaction as SQLAlchemy would (SQLite: BEGIN IMMEDIATE), is seen by
     the statement listeners, and is rolled back with the rest."""
     insert = Prepared(AuditEvent.__table__.insert(), column_keys=AUDIT_COLUMNS)
-    seen, listener = _statements(svc)
-    try:
-        with svc.unit.transaction() as s:
-            insert.execute(s, audit_row("teste", "um"))
-            s.rollback()
-    finally:
-        event.remove(svc.unit.db, "before_cursor_execute", listener)
+    with executed(svc) as seen, svc.unit.transaction() as s:
+        insert.execute(s, audit_row("teste", "um"))
+        s.rollback()
     sqls = [sql for sql, _p, _m in seen]
     if svc.unit.db.dialect.name == "sqlite":
         assert sqls[0] == "BEGIN IMMEDIATE"
@@ -98,12 +101,8 @@ def test_a_run_inside_a_unit_of_work_is_part_of_its_transaction(svc: Chamados) -
 
 def test_executemany_is_one_driver_call_seen_once(svc: Chamados) -> None:
     insert = Prepared(AuditEvent.__table__.insert(), column_keys=AUDIT_COLUMNS)
-    seen, listener = _statements(svc)
-    try:
-        with svc.unit.transaction() as s:
-            insert.execute_many(s, [audit_row("lote", str(i)) for i in range(3)])
-    finally:
-        event.remove(svc.unit.db, "before_cursor_execute", listener)
+    with executed(svc) as seen, svc.unit.transaction() as s:
+        insert.execute_many(s, [audit_row("lote", str(i)) for i in range(3)])
     inserts = [(p, many) for sql, p, many in seen if sql.startswith("INSERT")]
     assert len(inserts) == 1 and inserts[0][1] is True and len(inserts[0][0]) == 3
     with svc.unit.reading() as s:
@@ -175,11 +174,8 @@ def test_the_api_token_read_is_one_driver_statement_and_revocation_is_immediate(
     maria = add_person(svc, "39053344705", "Maria da Silva")
     with svc.unit.transaction() as s:
         plaintext, row = tokens.create_token(s, maria.id, "integração", maria.id, T0)
-    seen, listener = _statements(svc)
-    try:
+    with executed(svc) as seen:
         assert svc.sessions.token_user(plaintext) is not None
-    finally:
-        event.remove(svc.unit.db, "before_cursor_execute", listener)
     assert [sql.split()[0] for sql, _p, _m in seen if "api_tokens" in sql][:1] == ["SELECT"]
     with svc.unit.transaction() as s:
         tokens.revoke(s, row.id, maria.id, is_admin=False)

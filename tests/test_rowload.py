@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import inspect, select
 
 from engine import corewrite
 from engine.models import Chamado, HumanTask, User
 from engine.service import ActorRef, Chamados
 from engine.usecases.base import UseCaseBase
+from tests.test_api import sql_seen
 
 
 def _ready_task(svc: Chamados, maria: ActorRef) -> int:
@@ -52,26 +53,18 @@ def test_nothing_is_written_for_them_and_what_a_step_changes_is_written(
     svc: Chamados, maria: ActorRef
 ) -> None:
     task_id = _ready_task(svc, maria)
-    seen: list[str] = []
-
-    def on_execute(_c: object, _k: object, sql: str, *_a: object) -> None:
-        seen.append(sql)
-
     with svc.unit.transaction() as s:
         task, _row = UseCaseBase._lock_task_row(s, task_id)
         assert task is not None
-        event.listen(svc.unit.db, "before_cursor_execute", on_execute)
-        try:
+        with sql_seen(svc.unit.db) as seen:
             s.flush()
-            assert seen == []  # loaded as clean: the unit of work has nothing to write
+            assert seen["statements"] == []  # loaded as clean: nothing for the unit of work
             # A relationship the lock did not read loads lazily, as after a query.
             assert task.chamado.orgao is None or task.chamado.orgao.id == task.chamado.orgao_id
             chamado = task.chamado
             chamado.servico = "Serviço alterado"
             assert corewrite.update(s, chamado, version=chamado.version) == 1
-        finally:
-            event.remove(svc.unit.db, "before_cursor_execute", on_execute)
-    writes = [sql for sql in seen if sql.startswith("UPDATE chamados")]
+    writes = [sql for sql in seen["statements"] if sql.startswith("UPDATE chamados")]
     assert len(writes) == 1 and "servico" in writes[0]
     with svc.unit.reading() as s:
         stored = s.get(Chamado, chamado.id)
