@@ -25,12 +25,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import users
 from engine.db import rows_changed
 from engine.models import AwareDateTime, User, UserSession
+from engine.prepared import Prepared
 from engine.settings import Settings
 
 # How often last_seen_at is written (so, the idle timeout's resolution): writing it on
@@ -103,14 +104,16 @@ class Live:
 _SESSIONS = UserSession.__table__
 _USERS = User.__table__
 # One statement per request: the session (by its unique hash, not ended), its person and
-# the person's roles. Built once; Core, not ORM: this runs on every request.
-_LIVE_SESSION = users.principal_select(
-    _SESSIONS.c.id.label("session_id"),
-    _SESSIONS.c.created_at.label("session_created_at"),
-    _SESSIONS.c.last_seen_at,
-    via=_SESSIONS,
-    on=_SESSIONS.c.user_id == _USERS.c.id,
-).where(_SESSIONS.c.token_hash == bindparam("token_hash"), _SESSIONS.c.ended_at.is_(None))
+# the person's roles. Built once and run on the driver (engine.prepared): every page reads it.
+_LIVE_SESSION = Prepared(
+    users.principal_select(
+        _SESSIONS.c.id.label("session_id"),
+        _SESSIONS.c.created_at.label("session_created_at"),
+        _SESSIONS.c.last_seen_at,
+        via=_SESSIONS,
+        on=_SESSIONS.c.user_id == _USERS.c.id,
+    ).where(_SESSIONS.c.token_hash == bindparam("token_hash"), _SESSIONS.c.ended_at.is_(None))
+)
 _NOW = bindparam("now", type_=AwareDateTime())
 # Conditional: of concurrent requests (any process) in the same minute only one writes.
 _TOUCH = (
@@ -154,15 +157,16 @@ def start(conn: Connection | Session, user_id: int, user_agent: str | None, now:
     return token
 
 
-def lookup(conn: Connection | Session, token: str) -> Live | None:
+def lookup(conn: Connection | Session | Engine, token: str) -> Live | None:
     """The session of ``token`` if it was not ended, with its person; else None.
 
     A read only, of one statement: whether it has lapsed is the caller's question
-    (Policy.lapse), so the answer can be recorded.
+    (Policy.lapse), so the answer can be recorded. Given the Engine it runs outside any
+    transaction (engine.unit.Unit.read_prepared).
     """
     if not _plausible(token):
         return None
-    rows = conn.execute(_LIVE_SESSION, {"token_hash": hash_token(token)}).all()
+    rows = _LIVE_SESSION.rows(conn, {"token_hash": hash_token(token)})
     principal = users.principal_from_rows(rows)
     if principal is None:
         return None

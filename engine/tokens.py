@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import audit, limits, users
@@ -144,11 +144,11 @@ _TOUCH = (
 )
 
 
-def authenticate(conn: Connection | Session, plaintext: str) -> Authenticated | None:
+def authenticate(conn: Connection | Session | Engine, plaintext: str) -> Authenticated | None:
     """The owner of a live token, or None (unknown, malformed or revoked).
 
-    A read only, of one statement: revocation takes effect on the very next request,
-    and the caller may run it outside any transaction (engine.db.autocommit_read).
+    A read only, of one statement: revocation takes effect on the very next request.
+    Given the Engine it runs outside any transaction (engine.unit.Unit.read_prepared).
     """
     if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > _MAX_TOKEN_LENGTH:
         return None

@@ -6,8 +6,8 @@ clock, and the per-process caches (parsed process versions, órgão labels, reso
 schemas, catalogs; engine.specs, engine.orgaos, engine.catalogs: each safe to lose).
 Use cases (engine.usecases, engine.designer) are built from one unit and open their
 sessions only through it: ``transaction()`` for a change, ``reading()`` for a read
-outside any transaction, ``read_one()`` / ``write_if_free()`` for the one-statement
-bookkeeping of every request. Functions elsewhere take an open Session or Connection;
+outside any transaction, ``read_one()`` / ``read_prepared()`` / ``write_if_free()`` for the
+one-statement bookkeeping of every request. Functions elsewhere take an open Session or Connection;
 the caller owns it.
 """
 
@@ -29,6 +29,7 @@ from engine.db import (
     autocommit_read,
     make_engine,
     make_session_factory,
+    retry_once_on_disconnect,
     write_if_free,
 )
 from engine.errors import NotFound
@@ -85,6 +86,13 @@ class Unit:
         """``query(connection)``, one idempotent statement outside any transaction, retried
         once on a fresh connection when the pooled one was dead (engine.db.autocommit_read)."""
         return autocommit_read(self.db, query)
+
+    def read_prepared(self, query: Callable[[Engine], T]) -> T:
+        """``query(engine)``: an idempotent read of one engine.prepared statement given the
+        Engine (``Prepared.rows(engine, …)``: a pooled driver connection, outside any
+        transaction, no SQLAlchemy Connection around it), retried once on a fresh
+        connection when the pooled one was dead. Every request's authentication."""
+        return retry_once_on_disconnect(lambda: query(self.db))
 
     def write_if_free(self, work: Callable[[Connection], T]) -> T | None:
         """``work(connection)`` in a transaction of its own, or None while SQLite's write

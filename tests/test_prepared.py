@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import bindparam, event, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    bindparam,
+    create_engine,
+    event,
+    literal_column,
+    select,
+    table,
+    text,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from engine import corewrite, tokens, users
-from engine.db import autocommit_connection
+from engine.db import autocommit_connection, is_unavailable, make_engine
 from engine.models import AuditEvent, User, WorkflowTimer
 from engine.prepared import Prepared
 from engine.service import ActorRef, Chamados
-from tests.conftest import add_person
+from tests.conftest import TEST_DATABASE_URL, add_person, writer_holding_the_lock
 
 T0 = datetime(2026, 12, 7, 9, 30, 15, 123456, tzinfo=UTC)
 AUDIT_COLUMNS = ("action", "at", "details", "public", "summary")
@@ -180,3 +192,66 @@ def test_the_api_token_read_is_one_driver_statement_and_revocation_is_immediate(
     with svc.unit.transaction() as s:
         tokens.revoke(s, row.id, maria.id, is_admin=False)
     assert svc.sessions.token_user(plaintext) is None
+
+
+# --- a read given the Engine: outside any transaction, no SQLAlchemy Connection --------------
+
+
+def test_a_read_given_the_engine_reads_as_sqlalchemy_and_waits_for_no_writer(
+    svc: Chamados,
+) -> None:
+    sofia = add_person(svc, "71460238001", "Sofia Supervisora", "analyst", "supervisor")
+    statement = users.principal_select(User.__table__.c.created_at).where(
+        User.__table__.c.id == bindparam("user_id")
+    )
+    with autocommit_connection(svc.unit.db) as conn:
+        expected = conn.execute(statement, {"user_id": sofia.id}).all()
+    # While a writer holds SQLite's lock (or a PostgreSQL row lock) and has not committed.
+    with writer_holding_the_lock(svc, update(User).values(name="Sofia Escrevendo")):
+        started = time.monotonic()
+        with executed(svc) as seen:
+            got = Prepared(statement).rows(svc.unit.db, {"user_id": sofia.id})
+        assert time.monotonic() - started < 2
+    assert [tuple(r) for r in got] == [tuple(r) for r in expected] and len(got) == 2
+    assert got[0]._fields == tuple(expected[0]._fields)
+    assert [sql.split()[0] for sql, _p, _m in seen] == ["SELECT"]  # no BEGIN, no ROLLBACK
+    assert svc.unit.db.pool.checkedout() == 0  # type: ignore[attr-defined]
+    _the_next_transaction_is_one(svc)
+
+
+def _the_next_transaction_is_one(svc: Chamados) -> None:
+    """The pooled connection went back as it came (PostgreSQL's autocommit switched off)."""
+    with svc.unit.transaction() as s:
+        if svc.unit.db.dialect.name == "sqlite":
+            s.execute(select(1))
+            assert s.connection().connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+        else:
+            first = s.execute(text("SELECT transaction_timestamp()")).scalar_one()
+            time.sleep(0.01)
+            assert s.execute(text("SELECT transaction_timestamp()")).scalar_one() == first
+
+
+def test_a_failed_read_given_the_engine_is_sqlalchemys_error(svc: Chamados) -> None:
+    missing = Prepared(select(literal_column("x")).select_from(table("nao_existe")))
+    with pytest.raises(DBAPIError) as raised:
+        missing.rows(svc.unit.db, {})
+    assert raised.value.statement is not None and "nao_existe" in raised.value.statement
+    assert not raised.value.connection_invalidated  # the connection is fine: kept
+    assert svc.unit.db.pool.checkedout() == 0  # type: ignore[attr-defined]
+    _the_next_transaction_is_one(svc)
+
+
+def test_a_database_that_cannot_be_reached_is_unavailable(tmp_path: Path) -> None:
+    """No connection at all: the error has no statement, which the web layer answers 503."""
+    if TEST_DATABASE_URL:
+        url = make_url(TEST_DATABASE_URL).set(port=9).render_as_string(hide_password=False)
+    else:
+        (tmp_path / "arquivo").write_text("")
+        url = f"sqlite:///{tmp_path / 'arquivo' / 'banco.db'}"  # a file where a folder must be
+    unreachable = make_engine(url) if TEST_DATABASE_URL else create_engine(url)
+    try:
+        with pytest.raises(OperationalError) as raised:
+            Prepared(select(literal_column("1"))).rows(unreachable, {})
+        assert raised.value.statement is None and is_unavailable(raised.value)
+    finally:
+        unreachable.dispose()

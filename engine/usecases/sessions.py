@@ -55,7 +55,7 @@ class Sessions(UseCaseBase):
         transaction of their own that is skipped while SQLite's write lock is busy
         (a lapsed session is refused all the same; a later request records the rest).
         """
-        found = self.unit.read_one(lambda conn: lookup(conn, token))
+        found = self.unit.read_prepared(lambda db: lookup(db, token))
         if found is None:
             return None
         now = self.clock()
@@ -75,7 +75,7 @@ class Sessions(UseCaseBase):
         The token's last_used_at is written, in a transaction of its own, only when older
         than tokens.LAST_USED_RESOLUTION, and skipped when SQLite's write lock is busy.
         """
-        found = self.unit.read_one(lambda conn: tokens.authenticate(conn, plaintext))
+        found = self.unit.read_prepared(lambda db: tokens.authenticate(db, plaintext))
         if found is None:
             return None
         now = self.clock()
