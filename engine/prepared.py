@@ -30,8 +30,10 @@ switched to autocommit for the one statement. Errors and events go through a ``C
 built over the same pooled connection only when needed (a failure; a listener), so they
 read as above.
 
-Only for statements whose shape is fixed: no expanding (``IN``) or literal-execute
-parameters and no Python-side column defaults; ``Prepared`` refuses them when compiling.
+Expanding (``IN`` list) and literal-execute parameters (a page's LIMIT) are expanded by
+SQLAlchemy's own ``construct_expanded_state`` once per shape (the list's length, the
+literal's value) and kept, up to MAX_SHAPES per statement. Python-side column defaults and
+lists of tuples are refused when compiling, as is executemany with expanding parameters.
 
 It reads a few of SQLAlchemy's internals (a compiled statement's result columns and bind
 processors, a connection's event flag and DBAPI error handler), which is why SQLAlchemy is
@@ -45,7 +47,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -69,9 +71,19 @@ class _Compiled:
     bind: Mapping[str, _Processor]
     result: tuple[_Processor | None, ...]
     row: type[tuple[Any, ...]] | None
+    # An expanding parameter's name and the names its values bind as in this shape's SQL;
+    # and the literal-execute parameters, written into the SQL (see _Statement).
+    expansion: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    literal: tuple[str, ...] = ()
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
         values = {**self.defaults, **given} if self.defaults else given
+        if self.expansion or self.literal:
+            values = dict(values)
+            for name, expanded in self.expansion:
+                values.update(zip(expanded, values.pop(name), strict=True))
+            for name in self.literal:
+                values.pop(name, None)
         bind = self.bind
         if self.positional is not None:
             return tuple(
@@ -84,18 +96,76 @@ class _Compiled:
         }
 
 
+# Shapes kept per statement and dialect (a list's groups, a page's size): a handful in use;
+# past this many, a new shape is expanded for its run and not kept.
+MAX_SHAPES = 64
+
+
+@dataclass(slots=True)
+class _Statement:
+    """A statement compiled for one dialect: one SQL text when its shape is fixed, else one
+    per shape of its post-compile parameters (an ``IN`` list's length, a literal-execute
+    value such as a page's LIMIT), each made once by SQLAlchemy's own expansion
+    (``construct_expanded_state``) and kept."""
+
+    fixed: _Compiled | None
+    compiled: Any = None  # SQLAlchemy's compiled statement, to expand per shape
+    base: _Compiled | None = None  # the shape-independent parts
+    # (name, expanding, literal) of each post-compile parameter, in the statement's order.
+    post: tuple[tuple[str, bool, bool], ...] = ()
+    shapes: dict[tuple[Any, ...], _Compiled] | None = None
+
+    def for_params(self, params: Mapping[str, Any]) -> _Compiled:
+        if self.fixed is not None:
+            return self.fixed
+        assert self.base is not None and self.shapes is not None
+        values = {**self.base.defaults, **params}
+        shape = tuple(
+            (tuple(values[name]) if literal else len(values[name])) if expanding else values[name]
+            for name, expanding, literal in self.post
+        )
+        found = self.shapes.get(shape)
+        if found is None:
+            found = self._expand(values)
+            if len(self.shapes) < MAX_SHAPES:
+                self.shapes[shape] = found
+        return found
+
+    def _expand(self, values: Mapping[str, Any]) -> _Compiled:
+        assert self.base is not None
+        state = self.compiled.construct_expanded_state(params=dict(values))
+        expanding = {name for name, is_expanding, _l in self.post if is_expanding}
+        return replace(
+            self.base,
+            sql=state.statement,
+            positional=tuple(state.positiontup) if state.positiontup is not None else None,
+            bind={**self.base.bind, **state.processors},
+            expansion=tuple(
+                (name, tuple(names))
+                for name, names in state.parameter_expansion.items()
+                if name in expanding
+            ),
+            literal=tuple(name for name, is_expanding, literal in self.post if literal),
+        )
+
+
 def _compile(
     statement: ClauseElement, dialect: Dialect, column_keys: Sequence[str] | None
-) -> _Compiled:
+) -> _Statement:
     # column_keys: an INSERT's or UPDATE's columns, as SQLAlchemy compiles the statement
     # for the parameters it is executed with (the VALUES / SET clause).
     compiled: Any = statement.compile(
         dialect=dialect, column_keys=list(column_keys) if column_keys is not None else None
     )
-    if compiled.literal_execute_params or compiled.post_compile_params:
-        raise ValueError("Prepared: parâmetros expansíveis ou literais não são suportados")
     if compiled.insert_prefetch or compiled.update_prefetch:
         raise ValueError("Prepared: valores padrão calculados em Python não são suportados")
+    post = tuple(
+        (name, bool(param.expanding), bool(param.literal_execute))
+        for param, name in compiled.bind_names.items()
+        if param in compiled.post_compile_params or param in compiled.literal_execute_params
+    )
+    if any(compiled.binds[name].type._is_tuple_type for name, expanding, _l in post if expanding):
+        raise ValueError("Prepared: listas de tuplas (IN de várias colunas) não são suportadas")
     defaults = {
         name: param.effective_value
         for param, name in compiled.bind_names.items()
@@ -104,7 +174,7 @@ def _compile(
     columns = compiled._result_columns
     result = tuple(entry.type._cached_result_processor(dialect, None) for entry in columns)
     row = namedtuple("Row", [entry.keyname for entry in columns], rename=True) if columns else None
-    return _Compiled(
+    base = _Compiled(
         sql=compiled.string,
         positional=tuple(compiled.positiontup) if compiled.positional else None,
         defaults=defaults,
@@ -113,6 +183,9 @@ def _compile(
         result=result,
         row=row,
     )
+    if not post:
+        return _Statement(fixed=base)
+    return _Statement(fixed=None, compiled=compiled, base=base, post=post, shapes={})
 
 
 class Prepared:
@@ -123,9 +196,9 @@ class Prepared:
     def __init__(self, statement: ClauseElement, column_keys: Sequence[str] | None = None) -> None:
         self.statement = statement
         self.column_keys = column_keys
-        self._by_dialect: dict[str, _Compiled] = {}
+        self._by_dialect: dict[str, _Statement] = {}
 
-    def _for(self, dialect: Dialect) -> _Compiled:
+    def _for(self, dialect: Dialect) -> _Statement:
         found = self._by_dialect.get(dialect.name)
         if found is None:
             found = _compile(self.statement, dialect, self.column_keys)
@@ -173,7 +246,10 @@ def _ready(conn: Connection) -> None:
 
 
 def _run(prepared: Prepared, conn: Connection, params: Any, many: bool) -> tuple[list[Any], int]:
-    compiled = prepared._for(conn.dialect)
+    statement = prepared._for(conn.dialect)
+    if many and statement.fixed is None:
+        raise ValueError("Prepared: executemany com parâmetros expansíveis não é suportado")
+    compiled = statement.for_params(params[0] if many else params)
     _ready(conn)
     args: Any = (
         [compiled.parameters(one) for one in params] if many else compiled.parameters(params)
@@ -201,7 +277,7 @@ def _autocommit(pooled: Any, on: bool) -> None:
 
 def _read_outside(prepared: Prepared, engine: Engine, params: Mapping[str, Any]) -> list[Any]:
     """A read on a pooled driver connection, outside any transaction (the module's note)."""
-    compiled = prepared._for(engine.dialect)
+    compiled = prepared._for(engine.dialect).for_params(params)
     args = compiled.parameters(params)
     try:
         pooled = engine.raw_connection()  # the pool's checkout (engine.db pings an idle one)

@@ -25,10 +25,10 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.sql import Executable
 
 from engine.models import TASK_READY, Chamado, HumanTask, Orgao, ProcessVersion
 from engine.orgaos import display
+from engine.prepared import Prepared
 
 T = TypeVar("T")
 
@@ -282,7 +282,9 @@ _PAGE = (
 
 @dataclass(frozen=True)
 class _Statements:
-    counts: Executable  # one row: a capped count per label
+    # One row: a capped count per label. On the driver (engine.prepared): every queue page
+    # and API call runs it, and SQLAlchemy's own execution re-expanded its group lists.
+    counts: Prepared
     items: Select[HumanTask] | Select[Chamado] | None  # None: no page to read
 
 
@@ -324,7 +326,7 @@ def _statements(shape: _Shape) -> _Statements:
             .limit(_PAGE[0])
             .offset(_PAGE[1])
         )
-    return _Statements(counts, items)
+    return _Statements(Prepared(counts), items)
 
 
 def list_queue(
@@ -338,7 +340,7 @@ def list_queue(
     incidents_view = filters.view == INCIDENTS
     statements = _statements(_shape(filters, groups))
     params = _params(filters, groups, user_id, now)
-    found = session.execute(statements.counts, params).one()._mapping
+    found = statements.counts.rows(session, params)[0]._asdict()
     total = int(found.get("total", 0))
     counts = {
         view: int(found[view]) if view in found else total if view == filters.view else 0

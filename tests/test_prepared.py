@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import (
+    Integer,
     bindparam,
     create_engine,
     event,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.engine import make_url
@@ -27,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from engine import corewrite, tokens, users
 from engine.db import autocommit_connection, is_unavailable, make_engine
 from engine.models import AuditEvent, User, WorkflowTimer
-from engine.prepared import Prepared
+from engine.prepared import MAX_SHAPES, Prepared
 from engine.service import ActorRef, Chamados
 from tests.conftest import TEST_DATABASE_URL, add_person, writer_holding_the_lock
 
@@ -175,9 +177,51 @@ def test_shapes_it_cannot_run_as_compiled_are_refused(svc: Chamados) -> None:
     defaulted = Prepared(AuditEvent.__table__.insert(), column_keys=("action", "at", "summary"))
     with svc.unit.transaction() as s, pytest.raises(ValueError, match="padrão"):
         defaulted.execute(s, {"action": "x", "at": T0, "summary": "x"})
-    expanding = Prepared(select(User.id).where(User.id.in_(bindparam("ids", expanding=True))))
-    with autocommit_connection(svc.unit.db) as conn, pytest.raises(ValueError, match="expansíveis"):
-        expanding.rows(conn, {"ids": [1, 2]})
+    pairs = Prepared(
+        select(User.id).where(tuple_(User.id, User.cpf).in_(bindparam("pairs", expanding=True)))
+    )
+    with autocommit_connection(svc.unit.db) as conn, pytest.raises(ValueError, match="tuplas"):
+        pairs.rows(conn, {"pairs": [(1, "x")]})
+    expanding_write = Prepared(
+        update(User).where(User.id.in_(bindparam("ids", expanding=True))).values(name="x")
+    )
+    with svc.unit.transaction() as s, pytest.raises(ValueError, match="executemany"):
+        expanding_write.execute_many(s, [{"ids": [1]}, {"ids": [2]}])
+
+
+def test_in_lists_and_literal_limits_read_as_sqlalchemy_reads_them_one_sql_per_shape(
+    svc: Chamados,
+) -> None:
+    """An IN list of any length (none included) and a LIMIT written into the SQL, as the
+    queue's and the lists' statements have them: the rows SQLAlchemy gives, each shape
+    expanded once and kept, no more shapes kept than MAX_SHAPES."""
+    people = [add_person(svc, f"{n:011d}", f"Pessoa {n}") for n in (39053344705, 71460238001)]
+    ids = [p.id for p in people] + [10**9]
+    statement = (
+        select(User.id, User.name, User.created_at)
+        .where(User.id.in_(bindparam("ids", expanding=True)), User.name != bindparam("not"))
+        .order_by(User.id)
+        .limit(bindparam("limit", type_=Integer(), literal_execute=True))
+    )
+    prepared = Prepared(statement)
+    cases = [([], 5), (ids[:1], 5), (ids, 5), (ids, 1), (list(reversed(ids)), 5), (ids, 5)]
+    with autocommit_connection(svc.unit.db) as conn, executed(svc) as seen:
+        for chosen, limit in cases:
+            params = {"ids": chosen, "not": "ninguém", "limit": limit}
+            expected = conn.execute(statement, params).all()
+            got = prepared.rows(conn, params)
+            assert [tuple(r) for r in got] == [tuple(r) for r in expected]
+            assert not got or got[0]._fields == tuple(expected[0]._fields)
+    assert [len(prepared.rows(svc.unit.db, {"ids": ids, "not": "", "limit": 5}))] == [2]
+    mine = [sql for sql, _p, _m in seen][1::2]  # SQLAlchemy's and ours alternate
+    assert mine == [sql for sql, _p, _m in seen][0::2]  # the same SQL text for each shape
+    (kept,) = prepared._by_dialect.values()
+    assert kept.shapes is not None and len(kept.shapes) == 4  # 0, 1, 3 ids at 5; 3 at 1
+    for limit in range(2 * MAX_SHAPES):
+        assert len(prepared.rows(svc.unit.db, {"ids": ids, "not": "", "limit": limit})) == min(
+            limit, 2
+        )
+    assert len(kept.shapes) == MAX_SHAPES
 
 
 def test_the_api_token_read_is_one_driver_statement_and_revocation_is_immediate(

@@ -177,7 +177,7 @@ def test_a_filtered_count_reads_only_columns_one_task_index_holds() -> None:
         key = ("group", column, "created_at", "assignee_id", "state")
         assert (key, "state = 'ready'") in keys
     shape = queue._shape(QueueFilters(orgao_id=3), ["analyst"])
-    assert "state = 'ready'" in str(queue._statements(shape).counts)
+    assert "state = 'ready'" in str(queue._statements(shape).counts.statement)
 
 
 def test_task_rows_are_never_read_by_a_parallel_plan_on_postgresql(svc: Chamados) -> None:

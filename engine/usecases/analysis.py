@@ -25,6 +25,7 @@ from engine.models import (
     Submission,
     User,
 )
+from engine.prepared import Prepared
 from engine.queue import INCIDENTS, QueueFilters, QueuePage, list_queue, orgaos_for_filter
 from engine.usecases.base import (
     ANALYST_ROLES,
@@ -43,7 +44,9 @@ _CLAIMABLE = (
     _TASKS.c.group.in_(bindparam("groups", expanding=True)),
 )
 # Claimed only while free: of two analysts claiming at once, exactly one matches.
-_CLAIM = (
+# Both claim statements run on the driver (engine.prepared), their group list expanded
+# once per length.
+_CLAIM = Prepared(
     update(_TASKS)
     .where(*_CLAIMABLE)
     .values(assignee_id=bindparam("assignee_id"), claimed_at=bindparam("claimed_at"))
@@ -62,7 +65,7 @@ _FIRST_ANALYSIS = (
     .where(_CHAMADOS.c.id == bindparam("chamado_id"), _CHAMADOS.c.first_analysis_at.is_(None))
     .values(first_analysis_at=bindparam("at"))
 )
-_FIRST_ANALYSIS_BY_CLAIM = (
+_FIRST_ANALYSIS_BY_CLAIM = Prepared(
     update(_CHAMADOS)
     .where(
         _CHAMADOS.c.id
@@ -86,9 +89,8 @@ class Analysis(UseCaseBase):
                 "assignee_id": actor.id,
                 "claimed_at": now,
             }
-            connection = session.connection()
-            connection.execute(_FIRST_ANALYSIS_BY_CLAIM, params)
-            claimed = connection.execute(_CLAIM, params).first()
+            _FIRST_ANALYSIS_BY_CLAIM.execute(session, params)
+            claimed = _CLAIM.first(session, params)
             if claimed is None:
                 task = session.get(HumanTask, task_id)
                 if task is None or task.group not in self._groups(session, actor):
