@@ -37,12 +37,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, lazyload
 
+from engine import rowload
 from engine.errors import ValidationFailed
 from engine.models import TASK_READY, Chamado, HumanTask
+from engine.prepared import Prepared
 from engine.queue import COUNT_CAP
 from engine.tasks import REQUESTER_GROUP
 
 T = TypeVar("T")
+# A list's statement run for a cursor position and direction, with the page's values.
+_Read = Callable[[Session, str | None, bool, Any], list[T]]
 
 CHAMADOS = "chamados"
 TASKS = "tarefas"
@@ -219,9 +223,18 @@ _ID = "_cursor_id"
 _LIMIT = "_limit"
 
 
+def _orm(statement: Callable[[str | None, bool], Select[T]]) -> _Read[T]:
+    """A list's reader from its ORM statement (built once per cursor position)."""
+
+    def read(session: Session, position: str | None, backward: bool, bound: Any) -> list[T]:
+        return list(session.scalars(statement(position, backward), bound).unique())
+
+    return read
+
+
 def _keyset(
     session: Session,
-    statement: Callable[[str | None, bool], Select[T]],
+    read: _Read[T],
     params: dict[str, Any],
     key: Callable[[T], tuple[datetime, int]],
     request: ListRequest,
@@ -229,16 +242,16 @@ def _keyset(
     """One page in (created desc, id desc) order, from the request's cursor; returns the
     rows with the cursors of the next and the previous page (None: none).
 
-    ``statement(position, backward)`` is the list's statement for a cursor position
-    ("after", "before" or None) and direction, built once per shape: a page binds its
-    owner (``params``), the cursor and the limit."""
+    ``read(session, position, backward, values)`` runs the list's statement for a cursor
+    position ("after", "before" or None) and direction, built once per shape: a page binds
+    its owner (``params``), the cursor and the limit."""
     limit, cursor = request.limit, request.cursor
 
     def fetch(position: str | None, backward: bool) -> list[T]:
         bound = {**params, _LIMIT: limit + 1}
         if position is not None and cursor is not None:
             bound.update({_AT: cursor.created_at, _ID: cursor.id})
-        return list(session.scalars(statement(position, backward), bound).unique())
+        return read(session, position, backward, bound)
 
     def make(row: T, backward: bool) -> str:
         created_at, row_id = key(row)
@@ -348,7 +361,7 @@ def requester_chamados(
     """One page of the requester's tickets, each with the requester's open task on it."""
     rows, next_cursor, prev_cursor = _keyset(
         session,
-        functools.partial(_chamados_page, request.view),
+        _orm(functools.partial(_chamados_page, request.view)),
         {_OWNER: requester_id},
         lambda c: (c.created_at, c.id),
         request,
@@ -377,14 +390,43 @@ def requester_chamados(
     )
 
 
+_TASKS = HumanTask.__table__
+_CHAMADOS = Chamado.__table__
+# A task list's row: the task and its ticket (without the ticket's workflow state, which
+# the ORM defers too), as engine.rowload builds them.
+_TASK_COLUMNS = (
+    *rowload.columns(HumanTask, "t_"),
+    *rowload.columns(Chamado, "c_", omit=("workflow_state",)),
+)
+
+
 @functools.cache
-def _tasks_page(position: str | None, backward: bool) -> Select[HumanTask]:
-    query = select(HumanTask).where(
-        HumanTask.assignee_id == bindparam(_OWNER),
-        HumanTask.state == TASK_READY,
-        HumanTask.group.in_(bindparam(_GROUPS, expanding=True)),
+def _tasks_page(position: str | None, backward: bool) -> Prepared:
+    # The outer join the ORM's joined HumanTask.chamado wrote: the plans stay as they were.
+    query = (
+        select(*_TASK_COLUMNS)
+        .select_from(_TASKS.outerjoin(_CHAMADOS, _CHAMADOS.c.id == _TASKS.c.chamado_id))
+        .where(
+            HumanTask.assignee_id == bindparam(_OWNER),
+            HumanTask.state == TASK_READY,
+            HumanTask.group.in_(bindparam(_GROUPS, expanding=True)),
+        )
     )
-    return _page(query, HumanTask.created_at, HumanTask.id, position, backward)
+    # On the driver (engine.prepared), the objects built by engine.rowload: the ORM's own
+    # loading set itself up on every call and cost more than the statement.
+    return Prepared(_page(query, HumanTask.created_at, HumanTask.id, position, backward))
+
+
+def _read_tasks(
+    session: Session, position: str | None, backward: bool, bound: Any
+) -> list[HumanTask]:
+    found = []
+    for row in _tasks_page(position, backward).rows(session, bound):
+        chamado = rowload.detached(session, Chamado, row, "c_")
+        task = rowload.detached(session, HumanTask, row, "t_", chamado=chamado)
+        session.add(task)  # with its ticket (the relationship's cascade)
+        found.append(task)
+    return found
 
 
 def assigned_tasks(
@@ -394,7 +436,7 @@ def assigned_tasks(
     (HumanTask.chamado is joined): their requester tasks and the analyses they hold."""
     rows, next_cursor, prev_cursor = _keyset(
         session,
-        _tasks_page,
+        _read_tasks,
         {_OWNER: user_id, _GROUPS: list(groups)},
         lambda t: (t.created_at, t.id),
         request,

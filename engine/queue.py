@@ -26,7 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, joinedload
 
-from engine.models import TASK_READY, Chamado, HumanTask, Orgao, ProcessVersion
+from engine import rowload
+from engine.models import TASK_READY, Chamado, HumanTask, Orgao, ProcessVersion, User
 from engine.orgaos import display
 from engine.prepared import Prepared
 
@@ -285,7 +286,10 @@ class _Statements:
     # One row: a capped count per label. On the driver (engine.prepared): every queue page
     # and API call runs it, and SQLAlchemy's own execution re-expanded its group lists.
     counts: Prepared
-    items: Select[HumanTask] | Select[Chamado] | None  # None: no page to read
+    # The page: the incidents' tickets (ORM), or the tasks' rows (_TASK_ROW, read into
+    # objects by engine.rowload); both None: no page to read.
+    incidents: Select[Chamado] | None = None
+    tasks: Prepared | None = None
 
 
 @lru_cache(maxsize=512)  # shapes are few (views × which filters); the cap bounds the rest
@@ -306,27 +310,55 @@ def _statements(shape: _Shape) -> _Statements:
     if not (unfiltered and incidents_view):
         counted[INCIDENTS] = _capped_incidents(_incidents(_UNFILTERED["todas"]))
     counts = select(*(count.label(name) for name, count in counted.items()))
-    items: Select[HumanTask] | Select[Chamado] | None = None
     if incidents_view:
-        items = (
+        incidents = (
             _incidents(shape)
             .options(joinedload(Chamado.orgao))
             .order_by(*_INCIDENT_ORDER)
             .limit(_PAGE[0])
             .offset(_PAGE[1])
         )
-    elif shape.groups:
-        items = (
-            _apply(_base(), shape)
-            .options(
-                joinedload(HumanTask.chamado).joinedload(Chamado.orgao),
-                joinedload(HumanTask.assignee),
-            )
+        return _Statements(Prepared(counts), incidents=incidents)
+    if shape.groups:
+        # The joins the ORM's joined loads wrote (task → ticket → órgão, task → assignee),
+        # so the plans stay as they were; on the driver, the objects built by rowload.
+        tasks = (
+            select(*_TASK_ROW)
+            .select_from(_TASK_JOINS)
+            .where(_apply(_base(), shape).whereclause)  # type: ignore[arg-type]
             .order_by(HumanTask.created_at, HumanTask.id)
             .limit(_PAGE[0])
             .offset(_PAGE[1])
         )
-    return _Statements(Prepared(counts), items)
+        return _Statements(Prepared(counts), tasks=Prepared(tasks))
+    return _Statements(Prepared(counts))
+
+
+_TASK_TABLE, _CHAMADO_TABLE = HumanTask.__table__, Chamado.__table__
+_ORGAO_TABLE, _USER_TABLE = Orgao.__table__, User.__table__
+_TASK_ROW = (
+    *rowload.columns(HumanTask, "t_"),
+    *rowload.columns(Chamado, "c_", omit=("workflow_state",)),  # deferred by the ORM too
+    *rowload.columns(Orgao, "o_"),
+    *rowload.columns(User, "a_"),
+)
+_TASK_JOINS = (
+    _TASK_TABLE.outerjoin(_CHAMADO_TABLE, _CHAMADO_TABLE.c.id == _TASK_TABLE.c.chamado_id)
+    .outerjoin(_ORGAO_TABLE, _ORGAO_TABLE.c.id == _CHAMADO_TABLE.c.orgao_id)
+    .outerjoin(_USER_TABLE, _USER_TABLE.c.id == _TASK_TABLE.c.assignee_id)
+)
+
+
+def _read_tasks(session: Session, statement: Prepared, params: dict[str, Any]) -> list[HumanTask]:
+    found = []
+    for row in statement.rows(session, params):
+        orgao = rowload.detached_or_none(session, Orgao, row, "o_")
+        chamado = rowload.detached(session, Chamado, row, "c_", orgao=orgao)
+        assignee = rowload.detached_or_none(session, User, row, "a_")
+        task = rowload.detached(session, HumanTask, row, "t_", chamado=chamado, assignee=assignee)
+        session.add(task)  # with the objects it leads to (the relationships' cascade)
+        found.append(task)
+    return found
 
 
 def list_queue(
@@ -337,7 +369,6 @@ def list_queue(
     now: datetime,
     page_size: int = 20,
 ) -> QueuePage:
-    incidents_view = filters.view == INCIDENTS
     statements = _statements(_shape(filters, groups))
     params = _params(filters, groups, user_id, now)
     found = statements.counts.rows(session, params)[0]._asdict()
@@ -348,11 +379,12 @@ def list_queue(
     }
     pages = max(1, -(-total // page_size))
     page = min(max(1, filters.page), pages)
-    if statements.items is None:
+    if statements.incidents is None and statements.tasks is None:
         return QueuePage([], 0, 1, 1, counts)
     params.update(limit=page_size, offset=(page - 1) * page_size)
-    if incidents_view:
-        incidents = list(session.scalars(statements.items, params))
+    if statements.incidents is not None:
+        incidents = list(session.scalars(statements.incidents, params))
         return QueuePage([], total, page, pages, counts, incidents=incidents)
-    items = list(session.scalars(statements.items, params).unique())
+    assert statements.tasks is not None
+    items = _read_tasks(session, statements.tasks, params)
     return QueuePage(items=items, total=total, page=page, pages=pages, counts=counts)

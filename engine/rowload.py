@@ -12,9 +12,12 @@ objects it leads to: public API). If the session already
 holds an object for that key it is returned instead, as a query returns it (a query does not
 overwrite what the session holds either).
 
-Only for classes whose every column the row carries (a deferred column included):
-``columns`` selects them all, and relationships stay unloaded (lazy), as after a query that
-did not load them.
+``columns`` selects every column of the class, or all but the ``omit``ted ones (a list
+leaves the ticket's workflow state out, as the ORM's deferred column does); an omitted
+column is left unloaded, read from the database if the code ever asks for it, as a
+deferred column is. Relationships not given stay unloaded (lazy), as after a query that
+did not load them; an outer-joined row that is not there (every column NULL) is None
+(``detached_or_none``).
 """
 
 from __future__ import annotations
@@ -38,10 +41,23 @@ def _identity(cls: type) -> tuple[Mapper[Any], tuple[str, ...]]:
     return mapper, tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
 
 
-def columns(cls: type, prefix: str) -> list[Label[Any]]:
-    """Every column of ``cls``'s table, labelled ``<prefix><column>``, for ``detached``."""
+def columns(cls: type, prefix: str, omit: tuple[str, ...] = ()) -> list[Label[Any]]:
+    """The columns of ``cls``'s table but the ``omit``ted attributes, labelled
+    ``<prefix><column>``, for ``detached``."""
     _table, pairs = mapped_columns(cls)
-    return [column.label(f"{prefix}{column.name}") for _key, column in pairs]
+    return [column.label(f"{prefix}{column.name}") for key, column in pairs if key not in omit]
+
+
+@cache
+def _positions(cls: type, prefix: str, fields: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """(attribute key, index in the row) of the columns of ``cls`` a row with ``fields``
+    carries under ``prefix``."""
+    index = {name: i for i, name in enumerate(fields)}
+    return tuple(
+        (key, index[prefix + column.name])
+        for key, column in mapped_columns(cls)[1]
+        if prefix + column.name in index
+    )
 
 
 def detached(session: Session, cls: type[T], row: Any, prefix: str, **related: Any) -> T:
@@ -52,8 +68,8 @@ def detached(session: Session, cls: type[T], row: Any, prefix: str, **related: A
     mapped = cast(type, cls)
     built: Any = manager_of_class(mapped).new_instance()
     values = built.__dict__
-    for key, column in mapped_columns(mapped)[1]:
-        values[key] = getattr(row, prefix + column.name)
+    for key, position in _positions(mapped, prefix, row._fields):
+        values[key] = row[position]
     mapper, primary_key = _identity(mapped)
     identity = mapper.identity_key_from_primary_key(tuple(values[k] for k in primary_key))
     held = session.identity_map.get(identity)
@@ -62,3 +78,16 @@ def detached(session: Session, cls: type[T], row: Any, prefix: str, **related: A
     values.update(related)  # as loaded: no history, no backref events
     make_transient_to_detached(built)
     return cast(T, built)
+
+
+def detached_or_none(
+    session: Session, cls: type[T], row: Any, prefix: str, **related: Any
+) -> T | None:
+    """``detached``, or None when the row has no such object (an outer join found none:
+    its primary key is NULL)."""
+    mapper, primary_key = _identity(cast(type, cls))
+    for key in primary_key:
+        column = mapper.get_property(key).columns[0]
+        if getattr(row, prefix + column.name) is not None:
+            return detached(session, cls, row, prefix, **related)
+    return None

@@ -21,8 +21,12 @@ def _ready_task(svc: Chamados, maria: ActorRef) -> int:
     return task_id
 
 
-def _columns(obj: Any) -> dict[str, Any]:
-    return {attr.key: getattr(obj, attr.key) for attr in inspect(type(obj)).column_attrs}
+def _columns(obj: Any, skip: str = "") -> dict[str, Any]:
+    return {
+        attr.key: getattr(obj, attr.key)
+        for attr in inspect(type(obj)).column_attrs
+        if attr.key != skip
+    }
 
 
 def test_the_locked_task_ticket_and_requester_read_as_the_orm_loads_them(
@@ -87,3 +91,56 @@ def test_an_object_the_session_already_holds_is_the_one_returned(
 def test_a_missing_task_is_none(svc: Chamados) -> None:
     with svc.unit.transaction() as s:
         assert UseCaseBase._lock_task_row(s, 10**9) == (None, None)
+
+
+def test_the_queue_and_task_list_read_what_the_orm_loads_without_the_workflow_state(
+    svc: Chamados, maria: ActorRef, ana: ActorRef
+) -> None:
+    """The lists' rows (engine.queue, engine.listing): the task, its ticket without its
+    workflow state (read only if asked for, as the ORM's deferred column), the órgão and
+    the assignee (None when the outer join found none), in the session, nothing to flush."""
+    from engine import listing
+    from engine.clock import utcnow
+    from engine.queue import QueueFilters, list_queue
+    from tests.test_engine_lifecycle import registration
+
+    c = svc.requests.start_chamado(maria, "chamado")
+    with svc.unit.reading() as s:
+        first = s.scalar(select(HumanTask.id).where(HumanTask.chamado_id == c.id))
+    assert first is not None
+    svc.requests.complete_task(maria, first, registration(), c.version)
+    with svc.unit.reading() as s:
+        waiting = s.scalars(select(HumanTask.id).where(HumanTask.group != "requester")).all()
+    svc.analysis.claim(ana, waiting[0])
+    svc.requests.start_chamado(maria, "chamado")  # a second ticket, its task unassigned
+    with svc.unit.reading() as s:
+        expected = {
+            t.id: (
+                _columns(t),
+                _columns(t.chamado, skip="workflow_state"),
+                t.chamado.orgao and _columns(t.chamado.orgao),
+                t.assignee and _columns(t.assignee),
+            )
+            for t in s.scalars(select(HumanTask))
+        }
+    with svc.unit.reading() as s, sql_seen(svc.unit.db) as seen:
+        page = list_queue(s, ["analyst"], ana.id, QueueFilters(view="todas"), utcnow())
+        mine = listing.assigned_tasks(s, maria.id, ["requester"], listing.first_page(listing.TASKS))
+        read = [*page.items, *mine.items]
+        assert {t.group for t in read} == {"analyst", "requester"}
+        assert any(t.assignee is not None for t in page.items)
+        before = len(seen["statements"])
+        assert all(inspect(t).persistent and not s.dirty for t in read)
+        assert "workflow_state" not in inspect(read[0].chamado).dict  # not read with the list
+        assert read[0].chamado.workflow_state  # …but there when asked for
+        assert len(seen["statements"]) == before + 1
+        got = {
+            t.id: (
+                _columns(t),
+                _columns(t.chamado, skip="workflow_state"),
+                t.chamado.orgao and _columns(t.chamado.orgao),
+                t.assignee and _columns(t.assignee),
+            )
+            for t in read
+        }
+    assert got == {k: expected[k] for k in got}
