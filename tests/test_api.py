@@ -421,6 +421,14 @@ def test_a_bearer_token_wins_over_a_cookie_and_needs_no_csrf(app: Flask) -> None
     with svc.unit.session_factory() as s:
         chamado = s.get(Chamado, started["chamado"]["id"])
         assert chamado is not None and chamado.requester.cpf == MARIA
+    # Stateless: the cookie that came along is neither read nor rewritten, and the answer
+    # does not vary by it (web._SessionInterface); the same cookie alone still signs in.
+    resp = browser.get("/api/v1/chamados", headers={"Authorization": f"Bearer {maria.token}"})
+    assert resp.status_code == 200 and len(resp.get_json()["items"]) == 1  # Maria's
+    assert "Set-Cookie" not in resp.headers and "Cookie" not in resp.headers.get("Vary", "")
+    as_joao = browser.get("/api/v1/chamados")
+    assert as_joao.status_code == 200 and as_joao.get_json()["items"] == []
+    assert "Cookie" in as_joao.headers.get("Vary", "")
 
 
 def test_bodies_are_checked_before_the_engine_sees_them(people: dict[str, Api]) -> None:

@@ -115,6 +115,13 @@ def install_json_logging(stream: IO[str] | None = None) -> logging.Handler:
     handler.addFilter(PersonalDataFilter())
     handler._chamados_json = True  # type: ignore[attr-defined]
     root.addHandler(handler)
+    # Every request writes a line: what a record would gather and these lines never show
+    # (the thread's and the process's names) is not gathered, as the logging HOWTO's
+    # "Optimization" section describes (the caller's file and line stay: other handlers,
+    # pytest's among them, show them).
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
     # SpiffWorkflow logs every task state change at INFO ("spiff.task"): the audit
