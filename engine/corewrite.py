@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Insert, Table, Update, bindparam, inspect
 from sqlalchemy.orm import Mapper, Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, set_committed_value
 
 from engine.prepared import Prepared
 
@@ -116,8 +116,11 @@ def update(session: Session, obj: Any, **expect: Any) -> int:
     instance = inspect(obj)
     keys = [key for key, _c in pairs]
     assigned = set(keys) - instance.unmodified_intersection(keys)
-    # Assigned the value it already had (a status derived again): nothing to write.
-    changed = {key for key in assigned if instance.attrs[key].history.has_changes()}
+    # Assigned the value it already had (a status derived again): nothing to write. (The
+    # state's own history, not ``instance.attrs``: that builds a view of every attribute.)
+    changed = {
+        key for key in assigned if instance.get_history(key, PASSIVE_NO_INITIALIZE).has_changes()
+    }
     if not changed:
         if expect:  # the conditions would go unchecked: a caller's mistake
             raise ValueError("corewrite.update: nothing to write, so nothing checks `expect`")
