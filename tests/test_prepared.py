@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -277,12 +277,13 @@ def _the_next_transaction_is_one(svc: Chamados) -> None:
 
 def test_a_failed_read_given_the_engine_is_sqlalchemys_error(svc: Chamados) -> None:
     missing = Prepared(select(literal_column("x")).select_from(table("nao_existe")))
-    with pytest.raises(DBAPIError) as raised:
-        missing.rows(svc.unit.db, {})
-    assert raised.value.statement is not None and "nao_existe" in raised.value.statement
-    assert not raised.value.connection_invalidated  # the connection is fine: kept
-    assert svc.unit.db.pool.checkedout() == 0  # type: ignore[attr-defined]
-    _the_next_transaction_is_one(svc)
+    for listening in (False, True):  # bare, and through a Connection for the listener
+        with executed(svc) if listening else nullcontext(), pytest.raises(DBAPIError) as raised:
+            missing.rows(svc.unit.db, {})
+        assert raised.value.statement is not None and "nao_existe" in raised.value.statement
+        assert not raised.value.connection_invalidated  # the connection is fine: kept
+        assert svc.unit.db.pool.checkedout() == 0  # type: ignore[attr-defined]
+        _the_next_transaction_is_one(svc)
 
 
 def test_a_database_that_cannot_be_reached_is_unavailable(tmp_path: Path) -> None:
