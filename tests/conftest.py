@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, Executable
+from sqlalchemy import Engine, Executable, select, text
 
 from engine import schema, users
 from engine.identity import Identity
@@ -177,6 +178,20 @@ def smtp() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
+
+
+def assert_transactions_hold(svc: Chamados) -> None:
+    """A unit of work is one transaction (its statements see one snapshot on PostgreSQL,
+    SQLite's driver is inside one): what a read outside transactions must not leave
+    changed on the pooled connection it used."""
+    with svc.unit.transaction() as s:
+        if svc.unit.db.dialect.name == "sqlite":
+            s.execute(select(1))
+            assert s.connection().connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+        else:
+            first = s.execute(text("SELECT transaction_timestamp()")).scalar_one()
+            time.sleep(0.01)
+            assert s.execute(text("SELECT transaction_timestamp()")).scalar_one() == first
 
 
 @contextmanager

@@ -17,7 +17,12 @@ from sqlalchemy.exc import OperationalError
 from engine import db
 from engine.models import User
 from engine.service import Chamados
-from tests.conftest import TEST_DATABASE_URL, database_url, writer_holding_the_lock
+from tests.conftest import (
+    TEST_DATABASE_URL,
+    assert_transactions_hold,
+    database_url,
+    writer_holding_the_lock,
+)
 from tests.test_api import Api, build_app, person
 from web import create_app
 
@@ -93,14 +98,7 @@ def test_autocommit_connections_run_each_statement_on_its_own(app: Flask) -> Non
             time.sleep(0.01)
             second = conn.execute(text("SELECT transaction_timestamp()")).scalar_one()
             assert second > first  # a new transaction per statement
-    with svc.unit.transaction() as s:  # and the usual transactions still are transactions
-        if svc.unit.db.dialect.name == "sqlite":
-            s.execute(select(1))
-            assert s.connection().connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
-        else:
-            first = s.execute(text("SELECT transaction_timestamp()")).scalar_one()
-            time.sleep(0.01)
-            assert s.execute(text("SELECT transaction_timestamp()")).scalar_one() == first
+    assert_transactions_hold(svc)  # and the usual transactions still are transactions
 
 
 # --- dead connections (PostgreSQL) -----------------------------------------------------------

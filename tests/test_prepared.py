@@ -19,7 +19,6 @@ from sqlalchemy import (
     literal_column,
     select,
     table,
-    text,
     tuple_,
     update,
 )
@@ -31,7 +30,12 @@ from engine.db import autocommit_connection, is_unavailable, make_engine
 from engine.models import AuditEvent, User, WorkflowTimer
 from engine.prepared import MAX_SHAPES, Prepared
 from engine.service import ActorRef, Chamados
-from tests.conftest import TEST_DATABASE_URL, add_person, writer_holding_the_lock
+from tests.conftest import (
+    TEST_DATABASE_URL,
+    add_person,
+    assert_transactions_hold,
+    writer_holding_the_lock,
+)
 
 T0 = datetime(2026, 12, 7, 9, 30, 15, 123456, tzinfo=UTC)
 AUDIT_COLUMNS = ("action", "at", "details", "public", "summary")
@@ -260,19 +264,7 @@ def test_a_read_given_the_engine_reads_as_sqlalchemy_and_waits_for_no_writer(
     assert got[0]._fields == tuple(expected[0]._fields)
     assert [sql.split()[0] for sql, _p, _m in seen] == ["SELECT"]  # no BEGIN, no ROLLBACK
     assert svc.unit.db.pool.checkedout() == 0  # type: ignore[attr-defined]
-    _the_next_transaction_is_one(svc)
-
-
-def _the_next_transaction_is_one(svc: Chamados) -> None:
-    """The pooled connection went back as it came (PostgreSQL's autocommit switched off)."""
-    with svc.unit.transaction() as s:
-        if svc.unit.db.dialect.name == "sqlite":
-            s.execute(select(1))
-            assert s.connection().connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
-        else:
-            first = s.execute(text("SELECT transaction_timestamp()")).scalar_one()
-            time.sleep(0.01)
-            assert s.execute(text("SELECT transaction_timestamp()")).scalar_one() == first
+    assert_transactions_hold(svc)
 
 
 def test_a_failed_read_given_the_engine_is_sqlalchemys_error(svc: Chamados) -> None:
@@ -283,7 +275,7 @@ def test_a_failed_read_given_the_engine_is_sqlalchemys_error(svc: Chamados) -> N
         assert raised.value.statement is not None and "nao_existe" in raised.value.statement
         assert not raised.value.connection_invalidated  # the connection is fine: kept
         assert svc.unit.db.pool.checkedout() == 0  # type: ignore[attr-defined]
-        _the_next_transaction_is_one(svc)
+        assert_transactions_hold(svc)
 
 
 def test_a_database_that_cannot_be_reached_is_unavailable(tmp_path: Path) -> None:

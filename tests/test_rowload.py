@@ -13,6 +13,18 @@ from engine.usecases.base import UseCaseBase
 from tests.test_api import sql_seen
 
 
+def _listed(t: HumanTask) -> tuple[Any, ...]:
+    """What a list shows of a task: its columns, its ticket's (but the workflow state),
+    the órgão's and the assignee's."""
+    orgao, assignee = t.chamado.orgao, t.assignee
+    return (
+        _columns(t),
+        _columns(t.chamado, skip="workflow_state"),
+        orgao and _columns(orgao),
+        assignee and _columns(assignee),
+    )
+
+
 def _ready_task(svc: Chamados, maria: ActorRef) -> int:
     svc.requests.start_chamado(maria, "chamado")
     with svc.unit.reading() as s:
@@ -114,15 +126,7 @@ def test_the_queue_and_task_list_read_what_the_orm_loads_without_the_workflow_st
     svc.analysis.claim(ana, waiting[0])
     svc.requests.start_chamado(maria, "chamado")  # a second ticket, its task unassigned
     with svc.unit.reading() as s:
-        expected = {
-            t.id: (
-                _columns(t),
-                _columns(t.chamado, skip="workflow_state"),
-                t.chamado.orgao and _columns(t.chamado.orgao),
-                t.assignee and _columns(t.assignee),
-            )
-            for t in s.scalars(select(HumanTask))
-        }
+        expected = {t.id: _listed(t) for t in s.scalars(select(HumanTask))}
     with svc.unit.reading() as s, sql_seen(svc.unit.db) as seen:
         page = list_queue(s, ["analyst"], ana.id, QueueFilters(view="todas"), utcnow())
         mine = listing.assigned_tasks(s, maria.id, ["requester"], listing.first_page(listing.TASKS))
@@ -134,13 +138,5 @@ def test_the_queue_and_task_list_read_what_the_orm_loads_without_the_workflow_st
         assert "workflow_state" not in inspect(read[0].chamado).dict  # not read with the list
         assert read[0].chamado.workflow_state  # …but there when asked for
         assert len(seen["statements"]) == before + 1
-        got = {
-            t.id: (
-                _columns(t),
-                _columns(t.chamado, skip="workflow_state"),
-                t.chamado.orgao and _columns(t.chamado.orgao),
-                t.assignee and _columns(t.assignee),
-            )
-            for t in read
-        }
+        got = {t.id: _listed(t) for t in read}
     assert got == {k: expected[k] for k in got}
