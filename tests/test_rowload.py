@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import inspect, select
 
 from engine import corewrite
+from engine.errors import NotFound
 from engine.models import Chamado, HumanTask, User
 from engine.service import ActorRef, Chamados
 from engine.usecases.base import UseCaseBase
@@ -140,3 +142,23 @@ def test_the_queue_and_task_list_read_what_the_orm_loads_without_the_workflow_st
         assert len(seen["statements"]) == before + 1
         got = {t.id: _listed(t) for t in read}
     assert got == {k: expected[k] for k in got}
+
+
+def test_the_locked_ticket_and_requester_read_as_the_orm_loads_them(
+    svc: Chamados, maria: ActorRef
+) -> None:
+    """The ticket lock of the steps that start from a ticket (an incident's retry, a
+    message, an outage's step): its state and requester, in the session, nothing to flush."""
+    c = svc.requests.start_chamado(maria, "chamado")
+    with svc.unit.reading() as s:
+        loaded = s.get(Chamado, c.id)
+        assert loaded is not None
+        expected = (_columns(loaded), _columns(loaded.requester))
+    with svc.unit.transaction() as s, sql_seen(svc.unit.db) as seen:
+        chamado = UseCaseBase._lock_chamado(s, c.id)
+        assert (_columns(chamado), _columns(chamado.requester)) == expected
+        assert inspect(chamado).persistent and not s.dirty and not s.new
+        assert len(seen["statements"]) == 1 + (svc.unit.db.dialect.name == "sqlite")  # BEGIN
+    with svc.unit.transaction() as s:
+        with pytest.raises(NotFound):
+            UseCaseBase._lock_chamado(s, 10**9)

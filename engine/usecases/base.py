@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import JSON, bindparam, func, literal, null, select, type_coerce, union_all
-from sqlalchemy.orm import Session, joinedload, undefer
+from sqlalchemy.orm import Session, joinedload
 
 from engine import (
     access_log,
@@ -214,11 +214,17 @@ _MIRRORED_ROWS = union_all(
 
 
 # A ticket by id, locked (the first lock of the steps that start from the ticket, not
-# from one of its tasks: a retry after an incident), with its state and requester.
-_LOCK_CHAMADO = (
-    select(Chamado)
-    .options(undefer(Chamado.workflow_state), joinedload(Chamado.requester, innerjoin=True))
-    .where(Chamado.id == bindparam("chamado_id"))
+# from one of its tasks: a retry after an incident, a message, an outage's step), with its
+# state and requester; on the driver, its row built into objects by rowload as the task
+# lock's is.
+_LOCK_CHAMADO = Prepared(
+    select(*rowload.columns(Chamado, "c_"), *rowload.columns(User, "u_"))
+    .select_from(
+        Chamado.__table__.join(
+            User.__table__, User.__table__.c.id == Chamado.__table__.c.requester_id
+        )
+    )
+    .where(Chamado.__table__.c.id == bindparam("chamado_id"))
     .with_for_update(of=Chamado.__table__, key_share=True)
 )
 
@@ -499,9 +505,12 @@ class UseCaseBase:
     @staticmethod
     def _lock_chamado(session: Session, chamado_id: int) -> Chamado:
         """The ticket, its row locked first (the lock order of every change)."""
-        chamado = session.execute(_LOCK_CHAMADO, {"chamado_id": chamado_id}).scalar()
-        if chamado is None:
+        row = _LOCK_CHAMADO.first(session, {"chamado_id": chamado_id})
+        if row is None:
             raise NotFound("Chamado não encontrado.")
+        requester = rowload.detached(session, User, row, "u_")
+        chamado = rowload.detached(session, Chamado, row, "c_", requester=requester)
+        session.add(chamado)  # with its requester (the relationship's cascade)
         return chamado
 
     def _lock_task(self, session: Session, actor: Actor, task_id: int) -> Locked:
