@@ -47,7 +47,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -108,17 +108,17 @@ class _Statement:
     value such as a page's LIMIT), each made once by SQLAlchemy's own expansion
     (``construct_expanded_state``) and kept."""
 
-    fixed: _Compiled | None
-    compiled: Any = None  # SQLAlchemy's compiled statement, to expand per shape
-    base: _Compiled | None = None  # the shape-independent parts
+    # The statement as compiled: the one to run when ``post`` is empty, else the parts
+    # every shape shares.
+    base: _Compiled
+    compiled: Any  # SQLAlchemy's compiled statement, to expand per shape
     # (name, expanding, literal) of each post-compile parameter, in the statement's order.
-    post: tuple[tuple[str, bool, bool], ...] = ()
-    shapes: dict[tuple[Any, ...], _Compiled] | None = None
+    post: tuple[tuple[str, bool, bool], ...]
+    shapes: dict[tuple[Any, ...], _Compiled] = field(default_factory=dict)
 
     def for_params(self, params: Mapping[str, Any]) -> _Compiled:
-        if self.fixed is not None:
-            return self.fixed
-        assert self.base is not None and self.shapes is not None
+        if not self.post:
+            return self.base
         values = {**self.base.defaults, **params}
         shape = tuple(
             (tuple(values[name]) if literal else len(values[name])) if expanding else values[name]
@@ -132,7 +132,6 @@ class _Statement:
         return found
 
     def _expand(self, values: Mapping[str, Any]) -> _Compiled:
-        assert self.base is not None
         state = self.compiled.construct_expanded_state(params=dict(values))
         expanding = {name for name, is_expanding, _l in self.post if is_expanding}
         return replace(
@@ -183,9 +182,7 @@ def _compile(
         result=result,
         row=row,
     )
-    if not post:
-        return _Statement(fixed=base)
-    return _Statement(fixed=None, compiled=compiled, base=base, post=post, shapes={})
+    return _Statement(base, compiled, post)
 
 
 class Prepared:
@@ -247,7 +244,7 @@ def _ready(conn: Connection) -> None:
 
 def _run(prepared: Prepared, conn: Connection, params: Any, many: bool) -> tuple[list[Any], int]:
     statement = prepared._for(conn.dialect)
-    if many and statement.fixed is None:
+    if many and statement.post:
         raise ValueError("Prepared: executemany com parâmetros expansíveis não é suportado")
     compiled = statement.for_params(params[0] if many else params)
     _ready(conn)
