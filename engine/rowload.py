@@ -85,9 +85,13 @@ def detached_or_none(
 ) -> T | None:
     """``detached``, or None when the row has no such object (an outer join found none:
     its primary key is NULL)."""
-    mapper, primary_key = _identity(cast(type, cls))
-    for key in primary_key:
-        column = mapper.get_property(key).columns[0]
-        if getattr(row, prefix + column.name) is not None:
+    for name in _primary_names(cast(type, cls)):
+        if getattr(row, prefix + name) is not None:
             return detached(session, cls, row, prefix, **related)
     return None
+
+
+@cache
+def _primary_names(cls: type) -> tuple[str, ...]:
+    """The column names of a mapped class's primary key."""
+    return tuple(column.name for column in _identity(cls)[0].primary_key)
