@@ -112,6 +112,17 @@ def _rows_of_ticket(dialect: str, table: Any, state: Any, *columns: str) -> Any:
     return type_coerce(found.scalar_subquery(), JSON)
 
 
+# The ticket (its workflow state included) and its requester in a lock's row, which
+# _ticket builds into objects (engine.rowload): both locks below select them.
+_TICKET_COLUMNS = (*rowload.columns(Chamado, "c_"), *rowload.columns(User, "u_"))
+
+
+def _ticket(session: Session, row: Any) -> Chamado:
+    """The ticket of a lock's row, its requester attached (not yet added to ``session``)."""
+    requester = rowload.detached(session, User, row, "u_")
+    return rowload.detached(session, Chamado, row, "c_", requester=requester)
+
+
 def _lock_task_statement(dialect: str) -> Prepared:
     """The task about to run, its ticket (state, requester), and in the same round trip
     what the step reads next: the catalogs' revision, the last submitted form, and the
@@ -127,8 +138,7 @@ def _lock_task_statement(dialect: str) -> Prepared:
     return Prepared(
         select(
             *rowload.columns(HumanTask, "t_"),
-            *rowload.columns(Chamado, "c_"),
-            *rowload.columns(User, "u_"),
+            *_TICKET_COLUMNS,
             catalogs.REVISION_VALUE.label("catalogs_revision"),
             select(_SUBMISSIONS.c.data)
             .where(
@@ -218,7 +228,7 @@ _MIRRORED_ROWS = union_all(
 # state and requester; on the driver, its row built into objects by rowload as the task
 # lock's is.
 _LOCK_CHAMADO = Prepared(
-    select(*rowload.columns(Chamado, "c_"), *rowload.columns(User, "u_"))
+    select(*_TICKET_COLUMNS)
     .select_from(
         Chamado.__table__.join(
             User.__table__, User.__table__.c.id == Chamado.__table__.c.requester_id
@@ -508,8 +518,7 @@ class UseCaseBase:
         row = _LOCK_CHAMADO.first(session, {"chamado_id": chamado_id})
         if row is None:
             raise NotFound("Chamado não encontrado.")
-        requester = rowload.detached(session, User, row, "u_")
-        chamado = rowload.detached(session, Chamado, row, "c_", requester=requester)
+        chamado = _ticket(session, row)
         session.add(chamado)  # with its requester (the relationship's cascade)
         return chamado
 
@@ -535,9 +544,7 @@ class UseCaseBase:
         row = _LOCK_TASK[session.get_bind().dialect.name].first(session, {"task_id": task_id})
         if row is None:
             return None, None
-        requester = rowload.detached(session, User, row, "u_")
-        chamado = rowload.detached(session, Chamado, row, "c_", requester=requester)
-        task = rowload.detached(session, HumanTask, row, "t_", chamado=chamado)
+        task = rowload.detached(session, HumanTask, row, "t_", chamado=_ticket(session, row))
         session.add(task)  # with its ticket and requester (the relationships' cascade)
         return task, row
 
