@@ -15,6 +15,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from engine.service import PROJECT_ROOT, Chamados, MailSettings, Settings
 from web import limits
+from web.context import is_api_path
 from web.params import BoundedIntConverter
 
 csrf = CSRFProtect()
@@ -48,10 +49,6 @@ class App(Flask):
             return super().ensure_sync(func)
 
 
-# The REST API's paths (web.api's blueprint).
-API_PREFIX = "/api/"
-
-
 class _SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, its signing serializer built once per set of keys.
 
@@ -67,7 +64,7 @@ class _SessionInterface(SecureCookieSessionInterface):
         # A REST call with a token is stateless: the token decides who calls (web.api),
         # so the cookie that may come along is neither read nor written, and the answer
         # neither sets a cookie nor varies by one. Saves the cookie's work on every call.
-        if "Authorization" in request.headers and request.path.startswith(API_PREFIX):
+        if "Authorization" in request.headers and is_api_path(request.path):
             return self.make_null_session(app)
         return super().open_session(app, request)
 

@@ -55,6 +55,7 @@ from engine.service import (
     identity_from_claims,
     normalize_cpf,
 )
+from web.context import is_api_path
 from web.context import service as _service
 
 log = logging.getLogger(__name__)
@@ -286,7 +287,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _is_api() -> bool:
-    return request.path == "/api" or request.path.startswith("/api/")
+    return request.path == "/api" or is_api_path(request.path)
 
 
 def _problem(status: int, title: str, detail: str) -> Response:

@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine.errors import DomainError, ValidationFailed
 from engine.service import is_contention, is_unavailable
+from web.context import is_api_path
 
 HTTP_TITLES = {
     400: "Requisição inválida",
@@ -28,7 +29,7 @@ HTTP_MESSAGES = {
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+    return is_api_path(request.path)
 
 
 def problem(status: int, title: str, detail: str, **extra: object) -> tuple[Response, int]:

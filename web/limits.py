@@ -16,6 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 from engine.service import MAX_BPMN_BYTES, limits
+from web.context import is_api_path
 
 KB = 1024
 MB = 1024 * KB
@@ -105,7 +106,7 @@ def _too_large(exc: RequestEntityTooLarge) -> Any:
 
     limit = request.max_content_length
     size = f" de {_describe(limit)}" if limit else ""
-    if request.path.startswith("/api/"):
+    if is_api_path(request.path):
         response: tuple[Response, int] = problem(
             413,
             "Requisição grande demais",
