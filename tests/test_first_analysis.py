@@ -221,3 +221,48 @@ def test_a_first_claim_waits_for_a_step_holding_the_ticket_instead_of_deadlockin
     claimer.join(30)
     assert len(outcome) == 1 and isinstance(outcome[0], TaskNotReady), outcome
     assert first_analysis(svc, cid) is None  # the claim wrote nothing
+
+
+def test_a_reassignment_waits_for_a_step_holding_the_ticket_instead_of_deadlocking(
+    svc: Chamados,
+) -> None:
+    """The same order for a supervisor's reassignment, which locked the task first and
+    then wrote the ticket's first analysis: against a step holding the ticket and about
+    to cancel that task, PostgreSQL found a deadlock and aborted one of them after its
+    deadlock_timeout. It now waits for the ticket, then finds the task gone."""
+    import threading
+
+    from sqlalchemy import update
+
+    from engine.errors import TaskNotReady
+
+    if svc.unit.db.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: no row locks to order")
+    maria = add_person(svc, MARIA, "Maria da Silva")
+    add_person(svc, ANA, "Ana Souza", "analyst")
+    sofia = add_person(svc, SOFIA, "Sofia Supervisora", "supervisor")
+    cid = submit_registration(svc, maria)
+    task = open_task(svc, cid, "analyst")
+    reassigning = threading.Event()
+    outcome: list[object] = []
+
+    def reassign() -> None:
+        reassigning.set()
+        try:
+            svc.analysis.reassign(sofia, task.id, ANA)
+            outcome.append("reatribuída")
+        except Exception as error:  # noqa: BLE001 - what the reassignment met is the result
+            outcome.append(error)
+
+    worker = threading.Thread(target=reassign)
+    with svc.unit.transaction() as s:  # a step: the ticket first, then its task rows
+        s.execute(select(Chamado.id).where(Chamado.id == cid).with_for_update(key_share=True))
+        worker.start()
+        assert reassigning.wait(10)
+        worker.join(0.5)  # the reassignment is now waiting for the ticket
+        # The task row is free: the reassignment holds nothing the step needs.
+        s.execute(select(HumanTask.id).where(HumanTask.id == task.id).with_for_update(nowait=True))
+        s.execute(update(HumanTask).where(HumanTask.id == task.id).values(state="cancelled"))
+    worker.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], TaskNotReady), outcome
+    assert first_analysis(svc, cid) is None  # the reassignment wrote nothing

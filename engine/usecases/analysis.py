@@ -139,6 +139,9 @@ class Analysis(UseCaseBase):
             roles = users.roles_for(session, target.cpf) if target else set()
             if target is None or not (roles & ANALYST_ROLES):
                 raise ValidationFailed({"analista": "Escolha um(a) analista cadastrado(a)."})
+            # The ticket first, then the task (the claim's order; the task first deadlocked
+            # with a step holding the ticket and about to cancel the task).
+            self._lock_ticket_of_task(session, task_id)
             task = session.get(HumanTask, task_id, with_for_update={"of": HumanTask})
             if task is None or task.group == tasks.REQUESTER_GROUP:
                 raise NotFound("Tarefa não encontrada.")

@@ -508,9 +508,16 @@ class UseCaseBase:
         so the task is read after any step that was running on it has committed.
         """
         if lock_ticket:
-            session.execute(_LOCK_TICKET_OF_TASK, {"task_id": task_id})
+            self._lock_ticket_of_task(session, task_id)
         task = session.get(HumanTask, task_id)
         return self._check_owned_ready(session, actor, task)
+
+    @staticmethod
+    def _lock_ticket_of_task(session: Session, task_id: int) -> None:
+        """Lock the ticket of a task (if the task exists) before touching the task: the
+        lock order of every change, so a change that starts from a task waits for a step
+        holding the ticket instead of holding the task that step is about to change."""
+        session.execute(_LOCK_TICKET_OF_TASK, {"task_id": task_id})
 
     @staticmethod
     def _lock_chamado(session: Session, chamado_id: int) -> Chamado:
