@@ -51,6 +51,50 @@ def test_insert_fills_defaults_and_key_without_adding_to_the_session(
         assert (row.state, row.due_at, row.created_at) == ("waiting", T0, timer.created_at)
 
 
+def test_insert_many_sends_one_row_as_one_statement_and_more_as_executemany(
+    svc: Chamados, maria: ActorRef
+) -> None:
+    """A single row (the usual audit event) is a plain execute: psycopg's executemany runs
+    in pipeline mode, dearer than the row itself. Several rows stay one executemany."""
+    from sqlalchemy import event
+
+    from engine.models import AuditEvent
+
+    c = svc.requests.start_chamado(maria, "chamado")
+    sent: list[bool] = []
+
+    def on_execute(*args: Any) -> None:
+        sent.append(args[-1])  # executemany
+
+    def row(n: int) -> dict[str, Any]:
+        return {
+            "chamado_id": c.id,
+            "actor_id": None,
+            "at": T0,
+            "action": f"teste.{n}",
+            "summary": "x",
+            "public": False,
+            "message": None,
+            "details": None,
+            "request_id": None,
+        }
+
+    event.listen(svc.unit.db, "before_cursor_execute", on_execute)
+    try:
+        with svc.unit.transaction() as s:
+            corewrite.insert_many(s, AuditEvent.__table__, [row(1)])
+            corewrite.insert_many(s, AuditEvent.__table__, [row(2), row(3)])
+            corewrite.insert_many(s, AuditEvent.__table__, [])
+    finally:
+        event.remove(svc.unit.db, "before_cursor_execute", on_execute)
+    assert sent[-2:] == [False, True]
+    with svc.unit.session_factory() as s:
+        actions = s.scalars(
+            select(AuditEvent.action).where(AuditEvent.action.like("teste.%"))
+        ).all()
+    assert sorted(actions) == ["teste.1", "teste.2", "teste.3"]
+
+
 def test_update_writes_only_assigned_columns_and_honours_the_expected_value(
     svc: Chamados, maria: ActorRef
 ) -> None:
