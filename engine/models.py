@@ -51,6 +51,13 @@ class AwareDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        # PostgreSQL's timestamptz (every timestamp column: tests/test_schema.py) comes
+        # back aware from the driver: no per-value call (a row of the task lock has 16).
+        if dialect.name == "postgresql":
+            return self.impl_instance.result_processor(dialect, coltype)
+        return super().result_processor(dialect, coltype)
+
 
 intpk = Annotated[int, mapped_column(primary_key=True)]
 timestamp = Annotated[datetime, mapped_column(AwareDateTime(), default=utcnow)]

@@ -98,3 +98,30 @@ def test_large_text_columns_use_lz4_on_postgresql(svc: Chamados) -> None:
             assert set(dict(connection.execute(query).all()).values()) == {""}
     finally:
         svc.migrate()
+
+
+def test_every_timestamp_is_time_zone_aware_as_stored_and_as_read(svc: Chamados) -> None:
+    """models.AwareDateTime does nothing per value on PostgreSQL, trusting the driver's
+    aware datetimes: that holds only while every timestamp column is a timestamptz. On
+    both databases a timestamp reads back aware, in UTC's instant."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select, text
+
+    from engine import audit
+    from engine.models import AuditEvent
+
+    if svc.unit.db.dialect.name == "postgresql":
+        naive = text(
+            "SELECT table_name || '.' || column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() "
+            "AND data_type = 'timestamp without time zone'"
+        )
+        with svc.unit.db.connect() as connection:
+            assert connection.execute(naive).scalars().all() == []
+    at = datetime(2026, 12, 7, 8, 30, 15, 123456, tzinfo=UTC)
+    with svc.unit.transaction() as s:
+        audit.record(s, "teste.fuso", "Teste", at=at)
+    with svc.unit.reading() as s:
+        read = s.scalar(select(AuditEvent.at).where(AuditEvent.action == "teste.fuso"))
+    assert read == at and read is not None and read.utcoffset() is not None
