@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 from datetime import UTC, datetime
+from email import policy
 from email.charset import QP, Charset
 from email.message import Message
 from email.mime.text import MIMEText
@@ -121,3 +122,25 @@ def test_headers_and_parts_as_before() -> None:
         assert part["Content-Transfer-Encoding"] == "quoted-printable"
         assert part["MIME-Version"] == "1.0"
     assert bodies(parsed) == {"plain": "Olá", "html": "<p>Olá</p>"}
+
+
+_COMPAT32 = policy.compat32.clone(linesep="\r\n", max_line_length=998)
+HEADER_VALUES = st.one_of(
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=120),
+    st.text(max_size=60),
+    st.sampled_from(["", " ", "a  b", " a", "a ", "a\tb", "=?utf-8?q?x?=", "x" * 1200]),
+)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.sampled_from(["Subject", "To", "X-Teste", "Content-Type"]), HEADER_VALUES)
+def test_a_header_is_written_as_compat32_writes_it(name: str, value: str) -> None:
+    """MAIL_POLICY writes a plain header without the Header round trip: the same bytes."""
+    assert outbox.MAIL_POLICY.fold_binary(name, value) == _COMPAT32.fold_binary(name, value)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(TEXTS, HEADER_VALUES.filter(lambda v: "\n" not in v and "\r" not in v and "\x00" not in v))
+def test_a_message_is_the_same_bytes_as_with_compat32(text: str, subject: str) -> None:
+    message = outbox.build_email(mail(text, f"<p>{text}</p>", subject or "Assunto"))
+    assert message.as_bytes(policy=outbox.MAIL_POLICY) == message.as_bytes(policy=_COMPAT32)
