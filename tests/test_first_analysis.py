@@ -179,14 +179,16 @@ def test_an_outage_resolution_is_the_first_analysis_of_a_ticket_nobody_took(
     assert first_analysis(tsvc, claimed) == claimed_at
 
 
-def test_a_first_claim_waits_for_a_step_holding_the_ticket_instead_of_deadlocking(
-    svc: Chamados,
+@pytest.mark.parametrize("action", ["claim", "reassign"])
+def test_a_first_analysis_waits_for_a_step_holding_the_ticket_instead_of_deadlocking(
+    svc: Chamados, action: str
 ) -> None:
-    """Every step that changes a ticket locks the ticket, then its task rows. The first
-    claim writes the ticket's first analysis: it used to claim the task and then wait for
-    the ticket, so a step holding the ticket and cancelling that task deadlocked with it
-    (PostgreSQL aborted one). It now takes the ticket first: it waits, then finds the task
-    gone and says so."""
+    """Every step that changes a ticket locks the ticket, then its task rows. A claim or a
+    supervisor's reassignment writes the ticket's first analysis: both used to lock the task
+    and then wait for the ticket, so a step holding the ticket and cancelling that task
+    deadlocked with them (PostgreSQL aborted one after its deadlock_timeout). They now take
+    the ticket first: they wait holding nothing the step needs (the task row stays free),
+    then find the task gone, say so and write nothing."""
     import threading
 
     from sqlalchemy import update
@@ -197,72 +199,31 @@ def test_a_first_claim_waits_for_a_step_holding_the_ticket_instead_of_deadlockin
         pytest.skip("SQLite runs one writer at a time: no row locks to order")
     maria = add_person(svc, MARIA, "Maria da Silva")
     ana = add_person(svc, ANA, "Ana Souza", "analyst")
-    cid = submit_registration(svc, maria)
-    task = open_task(svc, cid, "analyst")
-    holding, claiming = threading.Event(), threading.Event()
-    outcome: list[object] = []
-
-    def claim() -> None:
-        claiming.set()
-        try:
-            svc.analysis.claim(ana, task.id)
-            outcome.append("assumida")
-        except Exception as error:  # noqa: BLE001 - what the claim met is the result
-            outcome.append(error)
-
-    claimer = threading.Thread(target=claim)
-    with svc.unit.transaction() as s:  # a step: the ticket first, then its task rows
-        s.execute(select(Chamado.id).where(Chamado.id == cid).with_for_update(key_share=True))
-        holding.set()
-        claimer.start()
-        assert claiming.wait(10)
-        claimer.join(0.5)  # the claim is now waiting (for the ticket, since this fix)
-        s.execute(update(HumanTask).where(HumanTask.id == task.id).values(state="cancelled"))
-    claimer.join(30)
-    assert len(outcome) == 1 and isinstance(outcome[0], TaskNotReady), outcome
-    assert first_analysis(svc, cid) is None  # the claim wrote nothing
-
-
-def test_a_reassignment_waits_for_a_step_holding_the_ticket_instead_of_deadlocking(
-    svc: Chamados,
-) -> None:
-    """The same order for a supervisor's reassignment, which locked the task first and
-    then wrote the ticket's first analysis: against a step holding the ticket and about
-    to cancel that task, PostgreSQL found a deadlock and aborted one of them after its
-    deadlock_timeout. It now waits for the ticket, then finds the task gone."""
-    import threading
-
-    from sqlalchemy import update
-
-    from engine.errors import TaskNotReady
-
-    if svc.unit.db.dialect.name != "postgresql":
-        pytest.skip("SQLite runs one writer at a time: no row locks to order")
-    maria = add_person(svc, MARIA, "Maria da Silva")
-    add_person(svc, ANA, "Ana Souza", "analyst")
     sofia = add_person(svc, SOFIA, "Sofia Supervisora", "supervisor")
     cid = submit_registration(svc, maria)
     task = open_task(svc, cid, "analyst")
-    reassigning = threading.Event()
+    started = threading.Event()
     outcome: list[object] = []
 
-    def reassign() -> None:
-        reassigning.set()
+    def act() -> None:
+        started.set()
         try:
-            svc.analysis.reassign(sofia, task.id, ANA)
-            outcome.append("reatribuída")
-        except Exception as error:  # noqa: BLE001 - what the reassignment met is the result
+            if action == "claim":
+                svc.analysis.claim(ana, task.id)
+            else:
+                svc.analysis.reassign(sofia, task.id, ANA)
+            outcome.append("feito")
+        except Exception as error:  # noqa: BLE001 - what the action met is the result
             outcome.append(error)
 
-    worker = threading.Thread(target=reassign)
+    worker = threading.Thread(target=act)
     with svc.unit.transaction() as s:  # a step: the ticket first, then its task rows
         s.execute(select(Chamado.id).where(Chamado.id == cid).with_for_update(key_share=True))
         worker.start()
-        assert reassigning.wait(10)
-        worker.join(0.5)  # the reassignment is now waiting for the ticket
-        # The task row is free: the reassignment holds nothing the step needs.
+        assert started.wait(10)
+        worker.join(0.5)  # the action is now waiting for the ticket
         s.execute(select(HumanTask.id).where(HumanTask.id == task.id).with_for_update(nowait=True))
         s.execute(update(HumanTask).where(HumanTask.id == task.id).values(state="cancelled"))
     worker.join(30)
     assert len(outcome) == 1 and isinstance(outcome[0], TaskNotReady), outcome
-    assert first_analysis(svc, cid) is None  # the reassignment wrote nothing
+    assert first_analysis(svc, cid) is None  # it wrote nothing

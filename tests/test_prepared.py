@@ -41,6 +41,25 @@ T0 = datetime(2026, 12, 7, 9, 30, 15, 123456, tzinfo=UTC)
 AUDIT_COLUMNS = ("action", "at", "details", "public", "summary")
 
 
+# A timer row with every column given: inserted with an existing id, a driver error.
+TIMER_INSERT = Prepared(
+    WorkflowTimer.__table__.insert(),
+    column_keys=("id", "chamado_id", "task_guid", "element_id", "due_at", "state", "created_at"),
+)
+
+
+def timer_row(timer_id: int, chamado_id: int) -> dict[str, Any]:
+    return {
+        "id": timer_id,
+        "chamado_id": chamado_id,
+        "task_guid": "g2",
+        "element_id": "e",
+        "due_at": T0,
+        "state": "waiting",
+        "created_at": T0,
+    }
+
+
 def audit_row(action: str, summary: str) -> dict[str, Any]:
     return {"action": action, "at": T0, "details": None, "public": False, "summary": summary}
 
@@ -140,32 +159,12 @@ def test_a_driver_error_is_sqlalchemys_error_and_the_unit_of_work_rolls_back(
         timer = corewrite.insert(
             s, WorkflowTimer(chamado_id=c.id, task_guid="g", element_id="e", due_at=T0)
         )
-    duplicate = Prepared(
-        WorkflowTimer.__table__.insert(),
-        column_keys=(
-            "id",
-            "chamado_id",
-            "task_guid",
-            "element_id",
-            "due_at",
-            "state",
-            "created_at",
-        ),
-    )
-    values = {
-        "id": timer.id,
-        "chamado_id": c.id,
-        "task_guid": "g2",
-        "element_id": "e",
-        "due_at": T0,
-        "state": "waiting",
-        "created_at": T0,
-    }
+    values = timer_row(timer.id, c.id)
     with pytest.raises(IntegrityError) as raised, svc.unit.transaction() as s:
         corewrite.insert(
             s, WorkflowTimer(chamado_id=c.id, task_guid="g3", element_id="e", due_at=T0)
         )
-        duplicate.execute(s, values)
+        TIMER_INSERT.execute(s, values)
     assert (
         raised.value.statement is not None
         and "INSERT INTO workflow_timers" in raised.value.statement
@@ -188,18 +187,6 @@ def test_one_driver_cursor_per_connection_and_a_new_one_after_a_failure(
         cursors.append(cursor)
 
     one = Prepared(select(literal_column("1")))
-    clash = Prepared(
-        WorkflowTimer.__table__.insert(),
-        column_keys=(
-            "id",
-            "chamado_id",
-            "task_guid",
-            "element_id",
-            "due_at",
-            "state",
-            "created_at",
-        ),
-    )
     event.listen(svc.unit.db, "before_cursor_execute", on_execute)
     try:
         with svc.unit.transaction() as s:
@@ -209,17 +196,8 @@ def test_one_driver_cursor_per_connection_and_a_new_one_after_a_failure(
             assert one.rows(s, {})[0][0] == 1
             assert one.rows(s, {})[0][0] == 1
         assert cursors[-1] is cursors[-2] is cursors[-3]
-        row = {
-            "id": timer.id,
-            "chamado_id": c.id,
-            "task_guid": "g2",
-            "element_id": "e",
-            "due_at": T0,
-            "state": "waiting",
-            "created_at": T0,
-        }
         with pytest.raises(IntegrityError), svc.unit.transaction() as s:
-            clash.execute(s, row)
+            TIMER_INSERT.execute(s, timer_row(timer.id, c.id))
         failed = cursors[-1]
         with svc.unit.transaction() as s:
             assert one.rows(s, {})[0][0] == 1
