@@ -92,9 +92,6 @@ BACKOFF: tuple[timedelta, ...] = (
 LEASE = timedelta(minutes=5)
 MESSAGE_ID_DOMAIN = "chamados.gov.br"
 STATUSES = ("pending", "sent", "failed")
-# 7-bit transfer encodings (quoted-printable for accented text) go through any relay,
-# 8BITMIME or not; headers are folded only at SMTP's hard limit so the Message-ID reaches
-# the receiver on one line, byte for byte the one stored.
 # A header made of printable ASCII words, one space apart: what email.header.Header
 # folds back into exactly itself (below SMTP's limit), so it is written as it is.
 _PLAIN_HEADER = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
@@ -116,6 +113,9 @@ class _MailPolicy(policy.Compat32):
         return str(super()._fold(name, value, sanitize))  # type: ignore[misc]
 
 
+# 7-bit transfer encodings (quoted-printable for accented text) go through any relay,
+# 8BITMIME or not; headers are folded only at SMTP's hard limit so the Message-ID reaches
+# the receiver on one line, byte for byte the one stored.
 MAIL_POLICY = _MailPolicy(linesep="\r\n", max_line_length=998)
 # Real elapsed time for the batch deadline (``now`` is the caller's and may be fixed in tests).
 _monotonic = time.monotonic
