@@ -43,6 +43,7 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
+from engine.identity_cache import IdentityCache
 from engine.settings import PROJECT_ROOT
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "mail_templates"
@@ -230,7 +231,8 @@ def _one_line(text: str) -> str:
 
 
 _CATALOGS = "catalogos"
-_ENVIRONMENTS: dict[int, tuple[Mapping[str, str], Environment]] = {}
+# Per set of model templates (a process version's); 65, as many as it kept before.
+_ENVIRONMENTS: IdentityCache[Environment] = IdentityCache(65)
 
 
 @pass_context
@@ -248,9 +250,10 @@ def _catalog_help(context: Any, code: Any, catalog: str) -> str | None:
 
 def _model_environment(templates: Mapping[str, str]) -> Environment:
     """One environment per set of model templates (a process version's), built once."""
-    cached = _ENVIRONMENTS.get(id(templates))
-    if cached is not None and cached[0] is templates:
-        return cached[1]
+    return _ENVIRONMENTS.get(templates, lambda: _new_environment(templates))
+
+
+def _new_environment(templates: Mapping[str, str]) -> Environment:
     # Sandboxed: templates are written by process designers, not shipped with the code.
     env = SandboxedEnvironment(
         loader=ChoiceLoader(
@@ -273,7 +276,4 @@ def _model_environment(templates: Mapping[str, str]) -> Environment:
     env.filters["rich_text"] = rich_text
     env.filters["catalogo"] = _catalog_label
     env.filters["catalogo_ajuda"] = _catalog_help
-    if len(_ENVIRONMENTS) > 64:
-        _ENVIRONMENTS.clear()
-    _ENVIRONMENTS[id(templates)] = (templates, env)
     return env

@@ -21,6 +21,7 @@ from engine import validators
 from engine.catalogs import CatalogOption as CatalogOption  # re-exported for callers
 from engine.forms import bounds
 from engine.forms.structure import _top_field, options_of
+from engine.identity_cache import IdentityCache
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -51,20 +52,23 @@ FORMAT_MESSAGES = {
 }
 
 
+# Each format's check, for jsonschema and jsonschema-rs alike. Only strings are checked: a
+# wrong type is reported by "type", not by "format" (jsonschema-rs passes strings only).
+def _format_check(normalize: Callable[[str], str | None]) -> Callable[[Any], bool]:
+    return lambda value: not isinstance(value, str) or normalize(value) is not None
+
+
+_FORMAT_CHECKS = {name: _format_check(normalize) for name, normalize in NORMALIZERS.items()}
+
+
 def _format_checker() -> FormatChecker:
     checker = FormatChecker()
-    for name, normalize in NORMALIZERS.items():
-        # Only strings are checked: a wrong type is reported by "type", not by "format".
-        checker.checks(name)(lambda v, _n=normalize: not isinstance(v, str) or _n(v) is not None)
+    for name, check in _FORMAT_CHECKS.items():
+        checker.checks(name)(check)
     return checker
 
 
 FORMAT_CHECKER = _format_checker()
-
-# The same checks for jsonschema-rs, which calls them on strings only.
-_FAST_FORMATS = {
-    name: (lambda v, _n=normalize: _n(v) is not None) for name, normalize in NORMALIZERS.items()
-}
 
 
 def _no_retrieval(uri: str) -> Any:
@@ -73,28 +77,24 @@ def _no_retrieval(uri: str) -> Any:
 
 
 # Per schema object (resolved schemas are shared and read-only: engine.usecases.base),
-# compiled once: {id: (schema, validator or None when it cannot compile)}.
-_FAST: dict[int, tuple[Mapping[str, Any], Any]] = {}
-_FAST_SIZE = 256
+# compiled once; None when it cannot compile.
+_FAST: IdentityCache[Any] = IdentityCache(256)
 
 
 def _fast_validator(schema: Mapping[str, Any]) -> Any:
-    cached = _FAST.get(id(schema))
-    if cached is not None and cached[0] is schema:
-        return cached[1]
+    return _FAST.get(schema, lambda: _compile_fast(schema))
+
+
+def _compile_fast(schema: Mapping[str, Any]) -> Any:
     try:
-        validator = jsonschema_rs.Draft202012Validator(
+        return jsonschema_rs.Draft202012Validator(
             dict(schema),
-            formats=_FAST_FORMATS,
+            formats=_FORMAT_CHECKS,
             validate_formats=True,
             retriever=_no_retrieval,
         )
     except Exception:  # noqa: BLE001 - whatever it refuses, jsonschema still answers
-        validator = None
-    if len(_FAST) >= _FAST_SIZE:
-        _FAST.clear()
-    _FAST[id(schema)] = (schema, validator)
-    return validator
+        return None
 
 
 def _surely_valid(schema: Mapping[str, Any], data: Mapping[str, Any]) -> bool:
