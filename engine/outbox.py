@@ -720,6 +720,7 @@ def as_bytes(message: Message) -> bytes:
     return message.as_bytes(policy=MAIL_POLICY)
 
 
+@cache
 def envelope_sender(mail_from: str) -> str:
     return parseaddr(mail_from)[1]
 
