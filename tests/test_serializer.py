@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
 
 from engine import runtime, serializer, specs
+from engine.designer import folder as model_folder
 from engine.errors import ModelRuntimeError, ProcessDefinitionError
 from engine.models import Chamado
 from engine.service import ActorRef, Chamados
@@ -145,13 +146,14 @@ def test_the_chamado_restores_as_spiffworkflow_restores_it(
 
 
 def _bundle(folder: Path) -> specs.ProcessBundle | None:
-    bpmn = sorted(folder.glob("*.bpmn"))
-    files = {p.name: p.read_text(encoding="utf-8") for p in folder.iterdir() if p.is_file()}
-    forms = {name: text for name, text in files.items() if not name.endswith(".bpmn")}
-    forms.update({p.name: files[p.name] for p in bpmn[1:]})  # companions (call activities)
+    """The model the platform would deploy from the folder (its primary file and process,
+    the files it runs with), or None where the platform refuses it."""
+    chosen, _problems = model_folder.choose(model_folder.read_path(folder))
+    if chosen is None:
+        return None
     try:
-        return specs.parse_process(bpmn[0].read_bytes(), forms)
-    except (ProcessDefinitionError, ValueError):
+        return specs.parse_process(chosen.bpmn, chosen.forms, process_id=chosen.process_id)
+    except ProcessDefinitionError:
         return None
 
 
