@@ -458,11 +458,13 @@ class HumanTask(Base):
     # The ticket's columns the queue filters on, copied onto its open task rows so every
     # filter is answered from an index of this table (engine.queue, migration 0022). The
     # database keeps them: a trigger fills them when an open row is inserted and copies
-    # every change of the ticket's columns to its open rows (engine.tasks gives them too;
-    # SQLite's insert trigger then only reads, unless the step creating the row is also
-    # changing the ticket: the row takes the stored values, and the ticket's own write
-    # copies the new ones). Rows no longer open keep what they had when they closed;
-    # nothing reads them there.
+    # every change of the ticket's columns to its open rows (engine.tasks gives them too,
+    # as the step leaves the ticket). On PostgreSQL both triggers run at commit and write
+    # only a row whose copies differ (migration 0027), so the step writes each row once.
+    # SQLite's insert trigger only reads when given the stored values, but a step that
+    # changes the ticket as it creates the row writes it twice: the row takes the stored
+    # values, and the ticket's own write copies the new ones. Rows no longer open keep
+    # what they had when they closed; nothing reads them there.
     orgao_id: Mapped[int | None] = mapped_column(Integer)  # chamados.orgao_id
     categoria: Mapped[str | None] = mapped_column(String(80))  # chamados.categoria
     process_id: Mapped[str | None] = mapped_column(String(100))  # the ticket's service

@@ -84,8 +84,8 @@ def sync(
             draft_data=None,
             created_at=now,
             # The ticket's columns the queue filters on (the database keeps them in
-            # step; given here, SQLite's insert trigger has nothing to write when the
-            # ticket's stored values are these, see engine.models.HumanTask).
+            # step; given here, as the step leaves the ticket, PostgreSQL's commit-time
+            # trigger has nothing to write, see engine.models.HumanTask).
             orgao_id=chamado.orgao_id,
             categoria=chamado.categoria,
             process_id=bundle.process_id,

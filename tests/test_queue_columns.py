@@ -178,38 +178,43 @@ def test_a_task_row_written_without_the_copies_gets_them(
     assert in_step(svc, cid)
 
 
-def test_on_sqlite_a_row_given_the_tickets_values_is_written_once(
-    svc: Chamados, maria: ActorRef
-) -> None:
-    """Values given as engine.tasks gives them, in the form SQLite stores them: when they
-    are the ticket's stored ones the insert trigger only reads (SQLite's total_changes
-    counts what triggers write), and ALWAYS_LATE is written as the trigger writes it."""
-    import pytest
-
+def test_a_row_given_the_tickets_values_is_written_once(svc: Chamados, maria: ActorRef) -> None:
+    """Values given as engine.tasks gives them, in the form each database stores them: when
+    they are the ticket's, the row is written once; given nothing, the trigger writes the
+    copies (a second version of the row); ALWAYS_LATE is compared as the trigger writes it.
+    SQLite's total_changes() counts what its triggers write; on PostgreSQL, whose trigger
+    runs at commit (migration 0027), a rewrite gives the row a new place (ctid)."""
     cid = submit_registration(svc, maria)
-    if svc.unit.db.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL fills the row being inserted (BEFORE INSERT): one write")
     change_ticket(svc, cid, adjustment_rounds=1)
     values = ticket_values(svc, cid)
     assert values["late_from"] is not None
     created = chamado(svc, cid).created_at
+    sqlite = svc.unit.db.dialect.name == "sqlite"
 
     def written(**given: Any) -> int:
+        row = insert(HumanTask).values(
+            chamado_id=cid,
+            task_guid=str(uuid.uuid4()),
+            task_name="analisar_chamado",
+            title="Analisar chamado",
+            group="analyst",
+            state="ready",
+            created_at=created,
+            **given,
+        )
+        if sqlite:
+            with svc.unit.transaction() as s:
+                before = int(s.execute(text("SELECT total_changes()")).scalar() or 0)
+                s.execute(row)
+                return int(s.execute(text("SELECT total_changes()")).scalar() or 0) - before
+        place = text("SELECT ctid::text FROM human_tasks WHERE id = :id")
         with svc.unit.transaction() as s:
-            before = s.execute(text("SELECT total_changes()")).scalar()
-            s.execute(
-                insert(HumanTask).values(
-                    chamado_id=cid,
-                    task_guid=str(uuid.uuid4()),
-                    task_name="analisar_chamado",
-                    title="Analisar chamado",
-                    group="analyst",
-                    state="ready",
-                    created_at=created,
-                    **given,
-                )
-            )
-            return int(s.execute(text("SELECT total_changes()")).scalar() or 0) - int(before or 0)
+            task_id = s.execute(row.returning(HumanTask.id)).scalar()
+            inserted = s.execute(place, {"id": task_id}).scalar()
+        with svc.unit.session_factory() as s:
+            committed = s.execute(place, {"id": task_id}).scalar()
+        assert copies(svc, int(task_id or 0)) == ticket_values(svc, cid)
+        return 1 if committed == inserted else 2
 
     assert written(**values) == 1
     assert written() == 2  # nothing given: the trigger writes the copies
@@ -217,6 +222,29 @@ def test_on_sqlite_a_row_given_the_tickets_values_is_written_once(
     change_ticket(svc, cid, overdue=True)  # the trigger copies ALWAYS_LATE as stored
     assert written(**overdue) == 1
     assert in_step(svc, cid)
+
+
+def test_on_postgresql_sending_the_form_writes_the_new_task_row_once(
+    svc: Chamados, maria: ActorRef
+) -> None:
+    """The step that sets the órgão, the type and the due date opens the analysts' task
+    before it writes the ticket (its last statement): the row is inserted with the values
+    the ticket is about to hold, and the commit-time trigger (migration 0027) leaves it.
+    Under 0022's triggers it was rewritten after the ticket's UPDATE (a later command of
+    the same transaction)."""
+    import pytest
+
+    if svc.unit.db.dialect.name != "postgresql":
+        pytest.skip("SQLite has no commit-time triggers (migration 0022's stay)")
+    cid = submit_registration(svc, maria)
+    task = open_task(svc, cid, "analyst")
+    with svc.unit.session_factory() as s:
+        version = "SELECT xmin::text, cmin::text::int FROM {} WHERE id = :id"
+        ticket = s.execute(text(version.format("chamados")), {"id": cid}).one()
+        row = s.execute(text(version.format("human_tasks")), {"id": task.id}).one()
+    assert row[0] == ticket[0]  # the same transaction wrote both
+    assert row[1] < ticket[1]  # the row's only version came before the ticket's UPDATE
+    assert copies(svc, task.id) == ticket_values(svc, cid)
 
 
 def test_every_filter_answers_what_the_tickets_columns_answer(
