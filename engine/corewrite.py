@@ -96,15 +96,16 @@ def insert(session: Session, obj: T) -> T:
 
 
 def insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Plain rows nobody reads back in this step (audit, outbox): one executemany.
-    Every row has the same columns (the first row's are the statement's)."""
+    """Plain rows nothing checks at the call (audit, submissions, timers): one executemany;
+    a single row rides with the step's next statement on PostgreSQL (engine.prepared's
+    ``execute_later``). Every row has the same columns (the first row's are the statement's)."""
     if not rows:
         return
     statement = _insert(table, tuple(sorted(rows[0])), False)
     if len(rows) == 1:
-        # The usual single row (an audit event, a submission): psycopg runs executemany in
-        # pipeline mode, whose setup cost more than the row (190 against 130 µs of CPU).
-        statement.execute(session, rows[0])
+        # The usual single row (an audit event, a submission). Not executemany: psycopg runs
+        # it in pipeline mode, whose setup cost more than the row (190 against 130 µs of CPU).
+        statement.execute_later(session, rows[0])
     else:
         statement.execute_many(session, rows)
 

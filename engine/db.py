@@ -70,6 +70,7 @@ def make_engine(url: str) -> Engine:
         url, pool_recycle=POOL_RECYCLE_SECONDS, pool_use_lifo=True, connect_args=connect_args
     )
     _ping_idle_connections(engine)
+    prepared.carry_writes(engine)
     return engine
 
 

@@ -30,6 +30,24 @@ switched to autocommit for the one statement. Errors and events go through a ``C
 built over the same pooled connection only when needed (a failure; a listener), so they
 read as above.
 
+**Writes carried with the next statement (PostgreSQL).** Every statement there is a round
+trip: ~140 µs of a worker's CPU in the driver and the server's own work per message. A step's
+audit events, its submission, its searchable text are INSERTs whose result nothing in the step
+waits for: ``execute_later`` keeps one on the transaction's connection, and the connection's
+next ``Prepared`` statement carries it, as a data-modifying ``WITH`` in front of its own SQL
+(``WITH _w0 AS (INSERT …) UPDATE …``: one round trip, the statement's rows and rowcount as
+they were). The parts of one statement run in no set order and do not see each other's rows,
+so one table's rows never share a statement (their ids keep the order of their calls: the
+timeline's), and a statement that
+names a carried row's table (or whose tables are not known: text) sends the pending rows first,
+on their own; so does every other statement on the connection (SQLAlchemy's
+``before_execute``: ORM queries, flushes, Core), a savepoint and the commit. A rollback drops
+them, and a connection goes back to the pool holding none. Until sent, a carried row's
+failure (a constraint) cannot happen at its own call: it surfaces with the statement that
+sends it, which is why only rows nothing checks at the call are written this way (audit,
+submissions, timers, the searchable text). SQLite runs them at once: a statement there is a
+function call, not a round trip.
+
 Expanding (``IN`` list) and literal-execute parameters (a page's LIMIT) are expanded by
 SQLAlchemy's own ``construct_expanded_state`` once per shape (the list's length, the
 literal's value) and kept, up to MAX_SHAPES per statement. Python-side column defaults and
@@ -44,17 +62,20 @@ their meaning fails there.
 
 from __future__ import annotations
 
+import re
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Insert, event
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.engine.util import TransactionalContext
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.expression import TableClause
+from sqlalchemy.sql.visitors import iterate
 
 _Processor = Callable[[Any], Any]
 
@@ -188,12 +209,15 @@ def _compile(
 class Prepared:
     """A statement run without SQLAlchemy's per-execution work (see the module's note)."""
 
-    __slots__ = ("statement", "column_keys", "_by_dialect")
+    __slots__ = ("statement", "column_keys", "_by_dialect", "tables")
 
     def __init__(self, statement: ClauseElement, column_keys: Sequence[str] | None = None) -> None:
         self.statement = statement
         self.column_keys = column_keys
         self._by_dialect: dict[str, _Statement] = {}
+        # The tables it reads or writes (subqueries included); None when unknown (text).
+        found = {e.name for e in iterate(statement) if isinstance(e, TableClause)}
+        self.tables: frozenset[str] | None = frozenset(found) or None
 
     def _for(self, dialect: Dialect) -> _Statement:
         found = self._by_dialect.get(dialect.name)
@@ -224,6 +248,35 @@ class Prepared:
         if params:
             _run(self, _connection(conn), params, many=True)
 
+    def execute_later(self, conn: Connection | Session, params: Mapping[str, Any]) -> None:
+        """Runs an INSERT whose outcome nothing checks at the call: on PostgreSQL with the
+        transaction's next statement (the module's note), on SQLite now."""
+        connection = _connection(conn)
+        if (
+            connection.dialect.name != "postgresql"
+            # Outside a transaction (engine.db.autocommit_connection) nothing would send it.
+            or connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        ):
+            self.execute(connection, params)
+            return
+        statement = self.statement
+        if not isinstance(statement, Insert) or statement._returning or self.tables is None:
+            raise ValueError("Prepared.execute_later: só um INSERT sem RETURNING")
+        compiled = self._for(connection.dialect).for_params(params)
+        _ready(connection)
+        pooled = connection._dbapi_connection
+        assert pooled is not None  # _ready began a transaction on it
+        pending = pooled.info.get(_PENDING)
+        if pending and any(not self.tables.isdisjoint(c.tables) for c in pending):
+            # The parts of one statement run in no set order (PostgreSQL runs a WITH's last
+            # first): rows of one table would take their ids, the timeline's order, out of
+            # the order of their calls. The earlier go first.
+            _send(connection, pooled.info.pop(_PENDING))
+            pending = None
+        if pending is None:
+            pending = pooled.info[_PENDING] = []
+        pending.append(_Carried(compiled.sql, compiled.parameters(params), self.tables))
+
 
 def _connection(conn: Connection | Session) -> Connection:
     return conn.connection() if isinstance(conn, Session) else conn
@@ -251,8 +304,101 @@ def _run(prepared: Prepared, conn: Connection, params: Any, many: bool) -> tuple
     args: Any = (
         [compiled.parameters(one) for one in params] if many else compiled.parameters(params)
     )
-    fetched, count = _execute(conn, compiled.sql, args, many)
+    sql = compiled.sql
+    pooled = conn._dbapi_connection
+    if pooled is not None and (pending := pooled.info.get(_PENDING)):
+        del pooled.info[_PENDING]
+        tables = prepared.tables
+        if many or tables is None or any(not tables.isdisjoint(c.tables) for c in pending):
+            _send(conn, pending)  # it could read or write what they write: they go first
+        else:
+            sql, args = _carrying(pending, sql, args)
+    fetched, count = _execute(conn, sql, args, many)
     return _rows(compiled, fetched), count
+
+
+# --- writes carried with the next statement (PostgreSQL; the module's note) ------------------
+
+_PENDING = "chamados.prepared.pending"
+# A driver parameter (pyformat), not an escaped percent sign.
+_PARAMETER = re.compile(r"(?<!%)%\(([^)]+)\)s")
+# Texts built from pending INSERTs and a statement: the same few combinations recur.
+_CARRYING: dict[tuple[tuple[str, ...], str], str] = {}
+_MAX_CARRYING = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _Carried:
+    sql: str
+    args: dict[str, Any]
+    tables: frozenset[str]
+
+
+def _carrying(pending: list[_Carried], sql: str, args: dict[str, Any]) -> tuple[str, Any]:
+    """``sql`` with the pending INSERTs in front (``WITH _w0 AS (…), …``) and their
+    parameters, renamed apart, beside its own."""
+    key = (tuple(c.sql for c in pending), sql)
+    text = _CARRYING.get(key)
+    if text is None:
+        parts = ", ".join(f"_w{i} AS ({_renamed(c.sql, i)})" for i, c in enumerate(pending))
+        head, _sep, rest = sql.lstrip().partition(" ")
+        # A statement with a WITH of its own takes them first in its list.
+        text = f"WITH {parts}, {rest}" if head.upper() == "WITH" else f"WITH {parts} {sql}"
+        if len(_CARRYING) >= _MAX_CARRYING:
+            _CARRYING.clear()
+        _CARRYING[key] = text
+    merged = dict(args)
+    for i, c in enumerate(pending):
+        for name, value in c.args.items():
+            merged[f"_w{i}_{name}"] = value
+    return text, merged
+
+
+def _renamed(sql: str, i: int) -> str:
+    """The parameters of the ``i``-th carried INSERT, renamed apart from the others'."""
+    return _PARAMETER.sub(lambda m: f"%(_w{i}_{m.group(1)})s", sql)
+
+
+def _send(conn: Connection, pending: list[_Carried]) -> None:
+    """The pending INSERTs as one statement: the last carries the others."""
+    last = pending[-1]
+    if len(pending) == 1:
+        _execute(conn, last.sql, last.args, False)
+    else:
+        _execute(conn, *_carrying(pending[:-1], last.sql, last.args), False)
+
+
+def send_pending(conn: Connection) -> None:
+    """Sends what ``execute_later`` left on the connection (before any other statement,
+    a savepoint and the commit)."""
+    pooled = conn._dbapi_connection
+    if pooled is not None and pooled.info.get(_PENDING):
+        _send(conn, pooled.info.pop(_PENDING))
+
+
+def carry_writes(engine: Engine) -> None:
+    """What keeps carried writes in order on ``engine`` (PostgreSQL's; engine.db)."""
+
+    def drop(conn: Connection, *_args: Any) -> None:
+        pooled = conn._dbapi_connection
+        if pooled is not None:
+            pooled.info.pop(_PENDING, None)
+
+    def send(conn: Connection, *_args: Any) -> None:
+        send_pending(conn)
+
+    event.listen(engine, "before_execute", send)
+    event.listen(engine, "savepoint", send)
+    event.listen(engine, "commit", send)
+    # Rows written since the savepoint, which was sent clean, go with it.
+    event.listen(engine, "rollback_savepoint", drop)
+    event.listen(engine, "rollback", drop)
+
+    def returned(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:  # a transaction that ended without commit or rollback
+            record.info.pop(_PENDING, None)
+
+    event.listen(engine.pool, "checkin", returned)
 
 
 def _rows(compiled: _Compiled, fetched: list[Any]) -> list[Any]:
@@ -346,6 +492,7 @@ def _read_outside(prepared: Prepared, engine: Engine, params: Mapping[str, Any])
 def run_sql(conn: Connection, sql: str) -> None:
     """A statement without parameters or rows, on the connection as it stands: no autobegin
     (engine.db runs SQLite's BEGIN IMMEDIATE with it, from inside the ``begin`` event)."""
+    send_pending(conn)
     _execute(conn, sql, (), False)
 
 

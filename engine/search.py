@@ -116,8 +116,9 @@ def index(
     schema: Any,
     now: Any,
 ) -> None:
-    """Store (or replace) the searchable text of one form of a ticket: one statement."""
-    _UPSERT[session.get_bind().dialect.name].execute(
+    """Store (or replace) the searchable text of one form of a ticket: one statement,
+    carried with the step's next one on PostgreSQL (engine.prepared's ``execute_later``)."""
+    _UPSERT[session.get_bind().dialect.name].execute_later(
         session,
         {
             "chamado_id": chamado.id,

@@ -44,6 +44,21 @@ BUDGET = {
     "enviar B": (9, 1),
 }
 PER_INSTANCE = (35, 4)
+# PostgreSQL: no BEGIN statement, and the INSERTs nothing checks at the call ride with the
+# step's next statement (engine.prepared's execute_later): "iniciar"'s audit with the first
+# task; "enviar A"'s submission, searchable text and audit with the next task; "enviar B"'s
+# submission and first audit with the second, which the satisfaction survey carries (one
+# table's rows never share a statement: their ids keep the order of their calls). The
+# claim's audit is its last write: the commit sends it on its own.
+BUDGET_POSTGRESQL = {
+    "iniciar": (5, 1),
+    "listar": (2, 0),
+    "enviar A": (5, 1),
+    "fila": (3, 0),
+    "assumir": (4, 1),
+    "enviar B": (6, 1),
+}
+PER_INSTANCE_POSTGRESQL = (25, 4)
 
 
 @contextmanager
@@ -107,13 +122,17 @@ def test_a_two_task_instance_stays_within_its_statement_budget(tmp_path: Path) -
     ana = Api(app.test_client(), person(app, ANA, "Ana Souza", "analyst"))
     instance(app, maria, ana)  # warm: specs parsed, caches filled, tokens' last use noted
     spent = instance(app, maria, ana)
+    postgresql = app.extensions["chamados"].unit.db.dialect.name == "postgresql"
+    budgets, per_instance = (
+        (BUDGET_POSTGRESQL, PER_INSTANCE_POSTGRESQL) if postgresql else (BUDGET, PER_INSTANCE)
+    )
     over = {
         label: (spent[label], budget)
-        for label, budget in BUDGET.items()
+        for label, budget in budgets.items()
         if spent[label][0] > budget[0] or spent[label][1] > budget[1]
     }
     assert over == {}, f"acima do orçamento (gasto, limite): {over}"
     statements = sum(s for s, _ in spent.values())
     commits = sum(c for _, c in spent.values())
-    assert statements <= PER_INSTANCE[0] and commits <= PER_INSTANCE[1], spent
+    assert statements <= per_instance[0] and commits <= per_instance[1], spent
     app.extensions["chamados"].unit.db.dispose()
