@@ -6,14 +6,15 @@ and still needs many). callgrind counts the instructions the process runs, which
 depend on what else the machine is doing: the same code gives the same count within a
 fraction of a percent. It runs the program about 50× slower, so it measures in process:
 the six API calls of bench/two_tasks.py through Flask's test client (server and test
-client; no gunicorn, no sockets), on SQLite, and the floor (bare SpiffWorkflow with JSON
-save/load, the same file).
+client; no gunicorn, no sockets), on SQLite (or ``--backend postgresql``: this process's
+instructions only — the driver's, not the server's, nor the kernel's socket work), and the
+floor (bare SpiffWorkflow with JSON save/load, the same file).
 
 Each count is the difference between a run of ``--instances`` + 2 instances and a run of 2
 (start-up, migrations and warm-up cancel out), divided by ``--instances``. Runs go two at a
 time (two cores); about 5 minutes with ``--base``.
 
-    python -m bench.instructions [--base main~3] [--instances 20]
+    python -m bench.instructions [--base main~3] [--instances 20] [--backend postgresql]
 
 Not a target's measure (target 1 is CPU time on gunicorn), but how a change is judged
 when the machine is noisy: README "Desempenho" cites both.
@@ -41,13 +42,13 @@ WARM = 2
 _DRIVER = """
 import sys
 from bench import common, two_tasks
-kind, n = sys.argv[1], int(sys.argv[2])
+kind, n, backend = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 if kind == "floor":
     floor = two_tasks.Floor()
     for _ in range(n):
         floor.instance()
     raise SystemExit(0)
-with common.workdir("instrucoes") as work, common.TempDatabase("sqlite", work) as db:
+with common.workdir("instrucoes") as work, common.TempDatabase(backend, work) as db:
     svc = common.make_service(db.url, work)
     two_tasks.publish(svc, work)
     common.client_pairs(svc, 1, 200_000)
@@ -62,7 +63,7 @@ with common.workdir("instrucoes") as work, common.TempDatabase("sqlite", work) a
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-def _count(tree: Path, kind: str, n: int) -> int:
+def _count(tree: Path, kind: str, n: int, backend: str) -> int:
     """Instructions of one run of the driver in ``tree``."""
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(tree)}
     done = subprocess.run(
@@ -75,6 +76,7 @@ def _count(tree: Path, kind: str, n: int) -> int:
             _DRIVER,
             kind,
             str(n),
+            backend,
         ],
         cwd=tree,
         env=env,
@@ -88,9 +90,11 @@ def _count(tree: Path, kind: str, n: int) -> int:
     return int(found.group(1))
 
 
-def _per_instance(tree: Path, kind: str, instances: int, pool: ThreadPoolExecutor) -> Any:
-    few = pool.submit(_count, tree, kind, WARM)
-    many = pool.submit(_count, tree, kind, WARM + instances)
+def _per_instance(
+    tree: Path, kind: str, instances: int, pool: ThreadPoolExecutor, backend: str
+) -> Any:
+    few = pool.submit(_count, tree, kind, WARM, backend)
+    many = pool.submit(_count, tree, kind, WARM + instances, backend)
     return lambda: (many.result() - few.result()) / instances
 
 
@@ -98,8 +102,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", help="commit de comparação (git rev)")
     parser.add_argument("--instances", type=int, default=20)
+    parser.add_argument("--backend", default="sqlite", choices=("sqlite", "postgresql"))
     args = parser.parse_args(argv)
-    title("Instruções por instância de duas tarefas (callgrind, em processo, SQLite)")
+    database = "PostgreSQL: só o processo cliente" if args.backend == "postgresql" else "SQLite"
+    title(f"Instruções por instância de duas tarefas (callgrind, em processo, {database})")
     if shutil.which("valgrind") is None:
         note("valgrind não está instalado: nada medido.")
         return {"verdicts": [], "skipped": "valgrind"}
@@ -114,10 +120,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             )
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending = {
-                name: _per_instance(tree, "api", args.instances, pool)
+                name: _per_instance(tree, "api", args.instances, pool, args.backend)
                 for name, tree in trees.items()
             }
-            floor_pending = _per_instance(common.ROOT, "floor", args.instances, pool)
+            floor_pending = _per_instance(common.ROOT, "floor", args.instances, pool, "sqlite")
             counts = {name: get() for name, get in pending.items()}
             floor = floor_pending()
     table(
@@ -128,6 +134,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {
         "head": here_rev,
         "instances": args.instances,
+        "backend": args.backend,
         "instructions": counts,
         "floor": floor,
     }

@@ -209,7 +209,7 @@ def _compile(
 class Prepared:
     """A statement run without SQLAlchemy's per-execution work (see the module's note)."""
 
-    __slots__ = ("statement", "column_keys", "_by_dialect", "tables")
+    __slots__ = ("statement", "column_keys", "_by_dialect", "tables", "_may_wait")
 
     def __init__(self, statement: ClauseElement, column_keys: Sequence[str] | None = None) -> None:
         self.statement = statement
@@ -218,6 +218,8 @@ class Prepared:
         # The tables it reads or writes (subqueries included); None when unknown (text).
         found = {e.name for e in iterate(statement) if isinstance(e, TableClause)}
         self.tables: frozenset[str] | None = frozenset(found) or None
+        # execute_later: an INSERT with nothing to answer, on known tables.
+        self._may_wait = isinstance(statement, Insert) and not statement._returning and bool(found)
 
     def _for(self, dialect: Dialect) -> _Statement:
         found = self._by_dialect.get(dialect.name)
@@ -259,8 +261,7 @@ class Prepared:
         ):
             self.execute(connection, params)
             return
-        statement = self.statement
-        if not isinstance(statement, Insert) or statement._returning or self.tables is None:
+        if not self._may_wait or self.tables is None:
             raise ValueError("Prepared.execute_later: só um INSERT sem RETURNING")
         compiled = self._for(connection.dialect).for_params(params)
         _ready(connection)
@@ -502,7 +503,12 @@ def _execute(conn: Connection, sql: str, args: Any, many: bool) -> tuple[list[An
     pooled = conn.connection
     try:
         cursor = _cursor(pooled)
-        listened = conn._has_events or conn.engine._has_events
+        # Cursor listeners are the engine's (the statement counts of tests and bench/);
+        # other events (engine.db's) would make SQLAlchemy's own flag true for every run.
+        engine_dispatch = conn.engine.dispatch
+        listened = bool(engine_dispatch.before_cursor_execute) or bool(
+            engine_dispatch.after_cursor_execute
+        )
         if listened:
             conn.dispatch.before_cursor_execute(conn, cursor, sql, args, None, many)
         if many:
