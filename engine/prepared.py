@@ -268,11 +268,11 @@ class Prepared:
         pooled = connection._dbapi_connection
         assert pooled is not None  # _ready began a transaction on it
         pending = pooled.info.get(_PENDING)
-        if pending and any(not self.tables.isdisjoint(c.tables) for c in pending):
+        if pending and _shares_a_table(self.tables, pending):
             # The parts of one statement run in no set order (PostgreSQL runs a WITH's last
             # first): rows of one table would take their ids, the timeline's order, out of
             # the order of their calls. The earlier go first.
-            _send(connection, pooled.info.pop(_PENDING))
+            send_pending(connection)
             pending = None
         if pending is None:
             pending = pooled.info[_PENDING] = []
@@ -310,7 +310,7 @@ def _run(prepared: Prepared, conn: Connection, params: Any, many: bool) -> tuple
     if pooled is not None and (pending := pooled.info.get(_PENDING)):
         del pooled.info[_PENDING]
         tables = prepared.tables
-        if many or tables is None or any(not tables.isdisjoint(c.tables) for c in pending):
+        if many or tables is None or _shares_a_table(tables, pending):
             _send(conn, pending)  # it could read or write what they write: they go first
         else:
             sql, args = _carrying(pending, sql, args)
@@ -333,6 +333,10 @@ class _Carried:
     sql: str
     args: dict[str, Any]
     tables: frozenset[str]
+
+
+def _shares_a_table(tables: frozenset[str], pending: list[_Carried]) -> bool:
+    return any(not tables.isdisjoint(c.tables) for c in pending)
 
 
 def _carrying(pending: list[_Carried], sql: str, args: dict[str, Any]) -> tuple[str, Any]:
@@ -459,7 +463,7 @@ def _read_outside(prepared: Prepared, engine: Engine, params: Mapping[str, Any])
     try:
         if switch:
             _autocommit(pooled, True)
-        if engine.dispatch.before_cursor_execute or engine.dispatch.after_cursor_execute:
+        if _cursor_listened(engine):
             # Someone listens (the tests' statement counts): through a Connection over the
             # same pooled connection, which dispatches and wraps errors (_execute).
             wrapper = Connection(engine, connection=pooled)
@@ -497,18 +501,20 @@ def run_sql(conn: Connection, sql: str) -> None:
     _execute(conn, sql, (), False)
 
 
+def _cursor_listened(engine: Engine) -> bool:
+    """Whether anyone listens to the engine's cursor events (the statement counts of tests
+    and bench/). Not SQLAlchemy's own flag: any event (engine.db's) sets it for every run."""
+    dispatch = engine.dispatch
+    return bool(dispatch.before_cursor_execute) or bool(dispatch.after_cursor_execute)
+
+
 def _execute(conn: Connection, sql: str, args: Any, many: bool) -> tuple[list[Any], int]:
     """The driver's rows (none for a write) and rowcount; errors as SQLAlchemy's."""
     cursor = None
     pooled = conn.connection
     try:
         cursor = _cursor(pooled)
-        # Cursor listeners are the engine's (the statement counts of tests and bench/);
-        # other events (engine.db's) would make SQLAlchemy's own flag true for every run.
-        engine_dispatch = conn.engine.dispatch
-        listened = bool(engine_dispatch.before_cursor_execute) or bool(
-            engine_dispatch.after_cursor_execute
-        )
+        listened = _cursor_listened(conn.engine)
         if listened:
             conn.dispatch.before_cursor_execute(conn, cursor, sql, args, None, many)
         if many:

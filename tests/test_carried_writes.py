@@ -21,6 +21,13 @@ RENAME = Prepared(
     update(_USERS).where(_USERS.c.id == -1).values(name="ninguém"),
 )
 COUNT_AUDIT = Prepared(select(func.count()).select_from(AuditEvent.__table__))
+SEARCH = Prepared(
+    SearchEntry.__table__.insert(), column_keys=("chamado_id", "form", "body", "updated_at")
+)
+# An audit event with its ticket (given one that does not exist, its foreign key fails).
+AUDIT_OF_TICKET = Prepared(
+    AuditEvent.__table__.insert(), column_keys=(*AUDIT_COLUMNS, "chamado_id")
+)
 
 
 def audits(svc: Chamados, summary: str) -> int:
@@ -39,11 +46,6 @@ def some_ticket(svc: Chamados) -> int:
 
 def postgresql(svc: Chamados) -> bool:
     return svc.unit.db.dialect.name == "postgresql"
-
-
-SEARCH = Prepared(
-    SearchEntry.__table__.insert(), column_keys=("chamado_id", "form", "body", "updated_at")
-)
 
 
 def test_an_insert_rides_with_the_next_statement_which_answers_as_before(
@@ -147,10 +149,9 @@ def test_a_carried_row_that_fails_fails_the_statement_that_sends_it(svc: Chamado
     """The error is the database's (a foreign key here), raised where the row is sent; the
     transaction writes nothing."""
     orphan = {**audit_row("a", "orphan"), "chamado_id": 999_999}
-    statement = Prepared(AuditEvent.__table__.insert(), column_keys=(*AUDIT_COLUMNS, "chamado_id"))
     with pytest.raises(IntegrityError), svc.unit.transaction() as s:
         AUDIT.execute_later(s, audit_row("a", "with the orphan"))
-        statement.execute_later(s, orphan)
+        AUDIT_OF_TICKET.execute_later(s, orphan)
         RENAME.execute(s, {})
     assert audits(svc, "with the orphan") == 0 and audits(svc, "orphan") == 0
 
@@ -158,10 +159,9 @@ def test_a_carried_row_that_fails_fails_the_statement_that_sends_it(svc: Chamado
 def test_a_carried_row_that_fails_at_commit_fails_the_commit(svc: Chamados) -> None:
     """Sent by the commit: the commit fails, nothing is written, the connection serves on."""
     orphan = {**audit_row("a", "orphan at commit"), "chamado_id": 999_999}
-    statement = Prepared(AuditEvent.__table__.insert(), column_keys=(*AUDIT_COLUMNS, "chamado_id"))
     with pytest.raises(IntegrityError), svc.unit.transaction() as s:
         AUDIT.execute_later(s, audit_row("a", "before the orphan"))
-        statement.execute_later(s, orphan)
+        AUDIT_OF_TICKET.execute_later(s, orphan)
     assert audits(svc, "before the orphan") == 0 and audits(svc, "orphan at commit") == 0
     with svc.unit.transaction() as s:
         AUDIT.execute_later(s, audit_row("a", "after the orphan"))

@@ -57,12 +57,12 @@ def _triggers(m0022: ModuleType) -> list[str]:
         for value, column in zip(m0022._expressions("postgresql", "c"), m0022.COPIED, strict=True)
     )
 
-    def body(ticket: str, rows: str) -> str:
+    def function(name: str, ticket: str, rows: str) -> str:
         # The ticket's values first (its primary key), then only the rows whose copies
         # differ. Each lookup names its key alone: given "state = 'ready'" next to the
         # task's id, a generic plan walked a partial index of every open row instead.
         return f"""
-        CREATE OR REPLACE FUNCTION {{name}}() RETURNS trigger LANGUAGE plpgsql AS $$
+        CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE
             v record;
         BEGIN
@@ -78,13 +78,11 @@ def _triggers(m0022: ModuleType) -> list[str]:
         "DROP TRIGGER chamados_queue_columns ON chamados",
         # A row inserted open; closed again before the commit, it may take the copies too
         # (nothing reads a closed row's).
-        body("NEW.chamado_id", "t.id = NEW.id").format(name="human_tasks_queue_columns"),
+        function("human_tasks_queue_columns", "NEW.chamado_id", "t.id = NEW.id"),
         "CREATE CONSTRAINT TRIGGER human_tasks_queue_columns AFTER INSERT ON human_tasks "
         "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.state = 'ready') "
         "EXECUTE FUNCTION human_tasks_queue_columns()",
-        body("NEW.id", "t.chamado_id = NEW.id AND t.state = 'ready'").format(
-            name="chamados_queue_columns"
-        ),
+        function("chamados_queue_columns", "NEW.id", "t.chamado_id = NEW.id AND t.state = 'ready'"),
         f"CREATE CONSTRAINT TRIGGER chamados_queue_columns AFTER UPDATE OF "
         f"{', '.join(m0022.WATCHED)} ON chamados DEFERRABLE INITIALLY DEFERRED "
         f"FOR EACH ROW WHEN ({m0022._changed()}) EXECUTE FUNCTION chamados_queue_columns()",
