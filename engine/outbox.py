@@ -231,24 +231,22 @@ class Wakeup:
 
 WAKEUP = Wakeup()
 _RING_PENDING = "chamados_outbox_ring"
-_LISTENING = "chamados_outbox_listening"
 
 
 def _ring_after_commit(session: Session) -> None:
     # Rung once per committed transaction that enqueued; a rollback rings nothing.
     session.info[_RING_PENDING] = True
-    if session.info.get(_LISTENING):
-        return
-    session.info[_LISTENING] = True
-    event.listen(session, "after_commit", _ring_if_pending)
-    event.listen(session, "after_rollback", _forget_ring)
 
 
+# Listening on every session, once: a listener added to each session that enqueued cost
+# more than the mail's own row (SQLAlchemy's event registry and its weak references).
+@event.listens_for(Session, "after_commit")
 def _ring_if_pending(session: Session) -> None:
     if session.info.pop(_RING_PENDING, None):
         WAKEUP.ring()
 
 
+@event.listens_for(Session, "after_rollback")
 def _forget_ring(session: Session) -> None:
     session.info.pop(_RING_PENDING, None)
 

@@ -25,6 +25,35 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task, TaskState
 
 
+class _Id(UUID):
+    """A task id read from a saved state, which keeps the text it was read from.
+
+    A save writes every id three or four times (as its task's key and own id, in its
+    parent's children, as its children's parent), and ``UUID.__str__`` formats the
+    number anew each time: about a sixth of a save's time went there. Equal to, and hashing
+    as, the plain UUID of the same value; copies are the object itself (it cannot
+    change) and a pickle is a plain UUID.
+    """
+
+    __slots__ = ("_text",)
+    _text: str
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"UUID('{self._text}')"
+
+    def __copy__(self) -> _Id:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Id:
+        return self
+
+    def __reduce__(self) -> tuple[type[UUID], tuple[str]]:
+        return UUID, (self._text,)
+
+
 class _Ids(dict[str, UUID]):
     """Task ids of one load, each parsed once: a task's id is written as its own, in its
     parent's children and as its children's parent, and SpiffWorkflow parses every
@@ -32,7 +61,11 @@ class _Ids(dict[str, UUID]):
     (and a dict lookup by the same object skips UUID's Python-level ``__eq__``)."""
 
     def __missing__(self, key: str) -> UUID:
-        value = self[key] = UUID(key)
+        value = self[key] = _Id(key)
+        # SpiffWorkflow writes the canonical form; anything else UUID accepted is
+        # written back canonical, as a plain UUID would be.
+        canonical = len(key) == 36 and key[8] == key[13] == key[18] == key[23] == "-"
+        object.__setattr__(value, "_text", key.lower() if canonical else UUID.__str__(value))
         return value
 
 
@@ -102,4 +135,7 @@ def bound_serializer(
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = SpecRefWorkflowConverter
     config[Task] = _TaskConverter
-    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+    registry = BpmnWorkflowSerializer.configure(config)
+    # The registry converts by exact class: an id kept in task data saves as a UUID.
+    registry.typenames[_Id] = registry.typenames[UUID]
+    return BpmnWorkflowSerializer(registry)

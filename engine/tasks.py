@@ -17,15 +17,19 @@ from sqlalchemy.orm import Session
 
 from engine import corewrite, groups, policy, runtime
 from engine.models import ALWAYS_LATE, TASK_READY, Chamado, HumanTask
+from engine.prepared import Prepared
 from engine.specs import ProcessBundle
 
 REQUESTER_GROUP = groups.REQUESTER
 
 _TABLE = HumanTask.__table__
-_OPEN_ROWS = select(_TABLE.c.id, _TABLE.c.task_guid, _TABLE.c.group).where(
-    _TABLE.c.chamado_id == bindparam("chamado_id"), _TABLE.c.state == TASK_READY
+# Every step runs these (engine.prepared: on the driver's cursor).
+_OPEN_ROWS = Prepared(
+    select(_TABLE.c.id, _TABLE.c.task_guid, _TABLE.c.group).where(
+        _TABLE.c.chamado_id == bindparam("chamado_id"), _TABLE.c.state == TASK_READY
+    )
 )
-_CANCEL = (
+_CANCEL = Prepared(
     update(_TABLE)
     .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)), _TABLE.c.state == TASK_READY)
     .values(state="cancelled", completed_at=bindparam("now"))
@@ -52,16 +56,15 @@ def sync(
     for the caller to write.
     """
     ready = {str(t.id): t for t in runtime.ready_human_tasks(wf)}
-    connection = session.connection()
     if rows is not None:
         open_rows = list(rows)
     elif new:
         open_rows = []
     else:
-        open_rows = list(connection.execute(_OPEN_ROWS, {"chamado_id": chamado.id}).all())
+        open_rows = _OPEN_ROWS.rows(session, {"chamado_id": chamado.id})
     gone = [row.id for row in open_rows if row.task_guid not in ready]
     if gone:
-        connection.execute(_CANCEL, {"ids": gone, "now": now})
+        _CANCEL.execute(session, {"ids": gone, "now": now})
     open_groups = {row.group for row in open_rows if row.task_guid in ready}
     known = {row.task_guid for row in open_rows}
     created = []

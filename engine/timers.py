@@ -24,19 +24,23 @@ from sqlalchemy.orm import Session
 from engine import corewrite, runtime
 from engine.db import rows_changed
 from engine.models import Chamado, WorkflowTimer
+from engine.prepared import Prepared
 
 LEASE = timedelta(seconds=60)
 
 _TABLE = WorkflowTimer.__table__
-_WAITING_ROWS = select(_TABLE.c.id, _TABLE.c.task_guid, _TABLE.c.due_at).where(
-    _TABLE.c.chamado_id == bindparam("chamado_id"), _TABLE.c.state == "waiting"
+# Every step of a ticket with a timer runs these (engine.prepared: on the driver's cursor).
+_WAITING_ROWS = Prepared(
+    select(_TABLE.c.id, _TABLE.c.task_guid, _TABLE.c.due_at).where(
+        _TABLE.c.chamado_id == bindparam("chamado_id"), _TABLE.c.state == "waiting"
+    )
 )
-_CANCEL = (
+_CANCEL = Prepared(
     update(_TABLE)
     .where(_TABLE.c.id.in_(bindparam("ids", expanding=True)), _TABLE.c.state == "waiting")
     .values(state="cancelled")
 )
-_MOVE = (
+_MOVE = Prepared(
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("timer_id"))
     .values(due_at=bindparam("new_due_at"))
@@ -101,16 +105,15 @@ def sync(
     when the caller read them already.
     """
     current = waiting(wf)
-    connection = session.connection()
     if rows is None:
-        rows = [] if new else connection.execute(_WAITING_ROWS, {"chamado_id": chamado.id}).all()
+        rows = [] if new else _WAITING_ROWS.rows(session, {"chamado_id": chamado.id})
     # The task it was attached to finished in time: it will never fire.
     gone = [row.id for row in rows if row.task_guid not in current]
     if gone:
-        connection.execute(_CANCEL, {"ids": gone})
+        _CANCEL.execute(session, {"ids": gone})
     for row in rows:
         if row.task_guid in current and current[row.task_guid][1] != row.due_at:
-            connection.execute(_MOVE, {"timer_id": row.id, "new_due_at": current[row.task_guid][1]})
+            _MOVE.execute(session, {"timer_id": row.id, "new_due_at": current[row.task_guid][1]})
     known = {row.task_guid for row in rows}
     corewrite.insert_many(
         session,

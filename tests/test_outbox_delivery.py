@@ -283,6 +283,46 @@ def test_a_commit_that_enqueues_rings_and_a_rollback_does_not(svc: Chamados) -> 
     assert outbox.WAKEUP.rung > before
 
 
+def test_a_session_rings_for_its_own_commit_only(svc: Chamados) -> None:
+    """Every session is listened to once (engine.outbox): what one session enqueued and
+    rolled back rings nothing at its next commit, nor at another session's."""
+    session = svc.unit.session_factory()
+    try:
+        before = outbox.WAKEUP.rung
+        session.begin()
+        enqueue(
+            session,
+            "chamado_registrado",
+            "a@example.gov.br",
+            CASES["chamado_registrado"][0],
+            chamado_id=None,
+            base_url=BASE,
+            now=T0,
+        )
+        session.rollback()
+        with session.begin():
+            pass
+        with svc.unit.transaction():
+            pass
+        assert outbox.WAKEUP.rung == before
+        with session.begin():
+            enqueue(
+                session,
+                "chamado_registrado",
+                "a@example.gov.br",
+                CASES["chamado_registrado"][0],
+                chamado_id=None,
+                base_url=BASE,
+                now=T0,
+            )
+        assert outbox.WAKEUP.rung == before + 1
+        with session.begin():
+            pass
+        assert outbox.WAKEUP.rung == before + 1
+    finally:
+        session.close()
+
+
 def test_senders_wake_on_commit_not_on_the_poll(
     svc: Chamados, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,7 +10,10 @@ events), save to the same text, and share one id object per task.
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +179,38 @@ def test_every_corpus_state_restores_as_spiffworkflow_restores_it(folder: Path) 
         except ModelRuntimeError:
             break
     assert_same_restore(bundle, runtime.dump(bundle, wf))
+
+
+# --- task ids that keep their text (engine.serializer._Id) ----------------------------------
+
+
+def test_a_loaded_task_id_is_the_uuid_it_was_saved_from() -> None:
+    plain = uuid.uuid4()
+    text = str(plain)
+    loaded = serializer._Ids()[text]
+    assert isinstance(loaded, uuid.UUID)
+    assert loaded == plain and plain == loaded and hash(loaded) == hash(plain)
+    assert {plain: 1}[loaded] == 1
+    assert str(loaded) == text and repr(loaded) == repr(plain)
+    assert loaded.hex == plain.hex and loaded.version == 4
+    # Immutable, so a copy is itself; a pickle is a plain UUID.
+    assert copy.copy(loaded) is loaded and copy.deepcopy({"k": loaded})["k"] is loaded
+    unpickled = pickle.loads(pickle.dumps(loaded))
+    assert type(unpickled) is uuid.UUID and unpickled == plain
+    # Any spelling UUID accepts saves back in the canonical form, as a plain UUID would.
+    for spelling in (text.upper(), "{" + text + "}", plain.hex, "urn:uuid:" + text):
+        assert str(serializer._Ids()[spelling]) == text
+    with pytest.raises(ValueError):
+        serializer._Ids()["not-an-id"]
+
+
+def test_a_task_id_kept_in_task_data_saves_and_restores_as_a_uuid(
+    svc: Chamados, maria: ActorRef
+) -> None:
+    bundle, state = stored(svc, submit_registration(svc, maria))
+    wf = runtime.load(bundle, state)
+    task = runtime.ready_human_tasks(wf)[0]
+    task.data["origem"] = task.id  # as a model's script could keep it
+    restored = runtime.load(bundle, runtime.dump(bundle, wf))
+    kept = restored.get_task_from_id(task.id).data["origem"]
+    assert kept == task.id and isinstance(kept, uuid.UUID)

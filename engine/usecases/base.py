@@ -62,7 +62,7 @@ FORM_CACHE_SIZE = 256
 # Statements of every step, built once (building one costs about as much as running it).
 _SUBMISSIONS = Submission.__table__
 # What a form last sent on this ticket (a requester's task is prefilled and diffed with it).
-_LAST_SUBMISSION = (
+_LAST_SUBMISSION_SELECT = (
     select(_SUBMISSIONS.c.data)
     .where(
         _SUBMISSIONS.c.chamado_id == bindparam("chamado_id"),
@@ -71,9 +71,13 @@ _LAST_SUBMISSION = (
     .order_by(_SUBMISSIONS.c.id.desc())
     .limit(1)
 )
-_LAST_SUBMISSION_AND_REVISION = select(
-    _LAST_SUBMISSION.scalar_subquery().label("data"),
-    catalogs.REVISION_VALUE.label("catalogs_revision"),
+# Every sending reads one of these (engine.prepared: on the driver's cursor).
+_LAST_SUBMISSION = Prepared(_LAST_SUBMISSION_SELECT)
+_LAST_SUBMISSION_AND_REVISION = Prepared(
+    select(
+        _LAST_SUBMISSION_SELECT.scalar_subquery().label("data"),
+        catalogs.REVISION_VALUE.label("catalogs_revision"),
+    )
 )
 # A ticket's timeline (staff) and its public part (the requester), and its open tasks.
 _TIMELINE = (
@@ -741,28 +745,21 @@ class UseCaseBase:
     def _last_submission_data(
         self, session: Session, chamado_id: int, form_schema: str | None
     ) -> dict[str, Any] | None:
-        data = (
-            session.connection()
-            .execute(_LAST_SUBMISSION, {"chamado_id": chamado_id, "form_schema": form_schema})
-            .scalar()
+        row = _LAST_SUBMISSION.first(
+            session, {"chamado_id": chamado_id, "form_schema": form_schema}
         )
-        return copy.deepcopy(data) if data is not None else None
+        # The JSON column's value is parsed anew at every read: the caller's to change.
+        return row.data if row is not None else None
 
     def _last_submission_and_revision(
         self, session: Session, chamado_id: int, form_schema: str | None
     ) -> tuple[dict[str, Any] | None, int | None]:
         """The form's last submitted data, as above, and the catalogs' revision (for the
         process's copy of the catalogs) in the same statement."""
-        row = (
-            session.connection()
-            .execute(
-                _LAST_SUBMISSION_AND_REVISION,
-                {"chamado_id": chamado_id, "form_schema": form_schema},
-            )
-            .one()
+        (row,) = _LAST_SUBMISSION_AND_REVISION.rows(
+            session, {"chamado_id": chamado_id, "form_schema": form_schema}
         )
-        data = copy.deepcopy(row.data) if row.data is not None else None
-        return data, row.catalogs_revision
+        return row.data, row.catalogs_revision
 
     def _attachments(self, session: Session, chamado_id: int) -> list[Attachment]:
         return list(
