@@ -45,7 +45,7 @@ lint: install-test
 	$(PY) -m ruff format --check engine web tests
 
 # Benchmarks (bench/): ratios measured side by side; about an hour (a million-ticket queue,
-# five-minute burst levels). BENCH_ARGS=--quick: ~12 min.
+# five-minute burst levels). BENCH_ARGS=--quick: ~14 min.
 # The test extras: the mail benchmark runs its own aiosmtpd sink.
 bench: install-test
 	$(PY) -m bench.run_all $(BENCH_ARGS)

@@ -10,11 +10,16 @@ client; no gunicorn, no sockets), on SQLite (or ``--backend postgresql``: this p
 instructions only — the driver's, not the server's, nor the kernel's socket work), and the
 floor (bare SpiffWorkflow with JSON save/load, the same file).
 
+``--flow chamado`` counts target 2's measure instead: the chamado's lifecycle through the
+use cases (bench/engine_overhead.py: create, send, claim, adjustment, resend, claim,
+resolve; SQLite) against its floor there (bare SpiffWorkflow, same model, JSON save/load).
+
 Each count is the difference between a run of ``--instances`` + 2 instances and a run of 2
 (start-up, migrations and warm-up cancel out), divided by ``--instances``. Runs go two at a
 time (two cores); about 5 minutes with ``--base``.
 
     python -m bench.instructions [--base main~3] [--instances 20] [--backend postgresql]
+                                 [--flow chamado]
 
 Not a target's measure (target 1 is CPU time on gunicorn), but how a change is judged
 when the machine is noisy: README "Desempenho" cites both.
@@ -47,6 +52,22 @@ if kind == "floor":
     floor = two_tasks.Floor()
     for _ in range(n):
         floor.instance()
+    raise SystemExit(0)
+if kind == "chamado-floor":
+    from bench.engine_overhead import BareLifecycle
+    bare = BareLifecycle()
+    for _ in range(n):
+        bare.run()
+    raise SystemExit(0)
+if kind == "chamado":
+    from bench.engine_overhead import EngineLifecycle
+    with common.workdir("instrucoes") as work, common.TempDatabase(backend, work) as db:
+        svc = common.make_service(db.url, work)
+        maria = common.add_person(svc, common.MARIA, "Maria da Silva")
+        ana = common.add_person(svc, common.ANA, "Ana Souza", "analyst")
+        lifecycle = EngineLifecycle(svc, maria, ana)
+        for _ in range(n):
+            lifecycle.run()
     raise SystemExit(0)
 with common.workdir("instrucoes") as work, common.TempDatabase(backend, work) as db:
     svc = common.make_service(db.url, work)
@@ -103,9 +124,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--base", help="commit de comparação (git rev)")
     parser.add_argument("--instances", type=int, default=20)
     parser.add_argument("--backend", default="sqlite", choices=("sqlite", "postgresql"))
+    parser.add_argument(
+        "--flow",
+        default="two_tasks",
+        choices=("two_tasks", "chamado"),
+        help="two_tasks: a instância de duas tarefas pela API (meta 1); chamado: o ciclo do "
+        "chamado nos casos de uso (meta 2)",
+    )
     args = parser.parse_args(argv)
     database = "PostgreSQL: só o processo cliente" if args.backend == "postgresql" else "SQLite"
-    title(f"Instruções por instância de duas tarefas (callgrind, em processo, {database})")
+    what = (
+        "ciclo do chamado nos casos de uso"
+        if args.flow == "chamado"
+        else "instância de duas tarefas"
+    )
+    title(f"Instruções por {what} (callgrind, em processo, {database})")
+    kind, floor_kind = ("chamado", "chamado-floor") if args.flow == "chamado" else ("api", "floor")
     if shutil.which("valgrind") is None:
         note("valgrind não está instalado: nada medido.")
         return {"verdicts": [], "skipped": "valgrind"}
@@ -120,14 +154,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             )
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending = {
-                name: _per_instance(tree, "api", args.instances, pool, args.backend)
+                name: _per_instance(tree, kind, args.instances, pool, args.backend)
                 for name, tree in trees.items()
             }
-            floor_pending = _per_instance(common.ROOT, "floor", args.instances, pool, "sqlite")
+            floor_pending = _per_instance(common.ROOT, floor_kind, args.instances, pool, "sqlite")
             counts = {name: get() for name, get in pending.items()}
             floor = floor_pending()
     table(
-        ["árvore", "milhões de instruções/instância", "× piso"],
+        [
+            "árvore",
+            f"milhões de instruções/{'ciclo' if args.flow == 'chamado' else 'instância'}",
+            "× piso",
+        ],
         [[name, f"{c / 1e6:.2f}", f"{c / floor:.2f}×"] for name, c in counts.items()]
         + [["piso (SpiffWorkflow puro)", f"{floor / 1e6:.2f}", "1.00×"]],
     )
@@ -135,6 +173,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "head": here_rev,
         "instances": args.instances,
         "backend": args.backend,
+        "flow": args.flow,
         "instructions": counts,
         "floor": floor,
     }
@@ -143,8 +182,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         note(f"este − base: {(here - base) / 1e6:+.2f} milhões ({(here - base) / base:+.1%})")
         result["base"] = base_rev
         result["difference"] = (here - base) / base
-    note("inclui o cliente de teste do Flask (o mesmo nas duas árvores), não o gunicorn.")
-    common.save_results("instructions", result)
+    if args.flow == "chamado":
+        note(
+            "conta também as 4 consultas da tarefa entre os passos (fora do tempo medido em "
+            "engine_overhead); CPU e instruções não andam juntas: ver README, Desempenho."
+        )
+    else:
+        note("inclui o cliente de teste do Flask (o mesmo nas duas árvores), não o gunicorn.")
+    common.save_results(
+        "instructions" if args.flow == "two_tasks" else "instructions_chamado", result
+    )
     return {"verdicts": [], **result}
 
 

@@ -2,12 +2,13 @@
 per target; the figures go to bench/results/latest.json.
 
     python -m bench.run_all            # the full run: about an hour on 2 cores
-    python -m bench.run_all --quick    # shortened counts: about 12 minutes
+    python -m bench.run_all --quick    # shortened counts: about 14 minutes
     python -m bench.run_all --only engine,queue,history --profile
 
 The full run's counts (issue #16's targets need the million-ticket queue and the
 five-minute burst levels, the two longest parts):
-  1. engine: 200 lifecycles of each kind, interleaved (~1 min);
+  1. engine: 200 lifecycles of each kind, interleaved (~1 min); then the same lifecycle's
+     instructions against the bare engine's, counted by callgrind (~4 min; quick: ~2);
   2. HTTP: 240 measured lifecycles per database, 2 clients, 3 rounds (~3–4 min);
   3. queue: every analyst call with 1,000 and 1,000,000 tickets on PostgreSQL (loaded in
      the database, ~3–4 min) and 1,000 and 100,000 on SQLite, 25 / 20 requests per call
@@ -62,6 +63,7 @@ from bench import (
 
 ORDER = (
     "engine",
+    "engine_instructions",
     "http",
     "two_tasks",
     "instructions",
@@ -157,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         "mail": lambda: mail_burst.main(quick),
         "two_tasks": lambda: two_tasks.main(quick),
         "instructions": lambda: instructions.main(["--instances", "10" if args.quick else "20"]),
+        "engine_instructions": lambda: instructions.main(
+            ["--flow", "chamado", "--instances", "5" if args.quick else "10"]
+        ),
         "search": lambda: search_scale.main(quick),
         "dashboard": lambda: dashboard_scale.main(quick),
         "burst": lambda: burst.main(quick),
