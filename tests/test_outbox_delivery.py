@@ -15,6 +15,7 @@ from functools import partial
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from engine import outbox
 from engine.mail import MailSettings
@@ -264,19 +265,23 @@ def test_a_failing_domain_backs_off_while_others_deliver(svc: Chamados, smtp: Sm
 # --- waking the senders ----------------------------------------------------------------------
 
 
+def _enqueue_receipt(session: Session) -> None:
+    enqueue(
+        session,
+        "chamado_registrado",
+        "a@example.gov.br",
+        CASES["chamado_registrado"][0],
+        chamado_id=None,
+        base_url=BASE,
+        now=T0,
+    )
+
+
 def test_a_commit_that_enqueues_rings_and_a_rollback_does_not(svc: Chamados) -> None:
     before = outbox.WAKEUP.rung
     with pytest.raises(RuntimeError):
         with svc.unit.transaction() as session:
-            enqueue(
-                session,
-                "chamado_registrado",
-                "a@example.gov.br",
-                CASES["chamado_registrado"][0],
-                chamado_id=None,
-                base_url=BASE,
-                now=T0,
-            )
+            _enqueue_receipt(session)
             raise RuntimeError("desfeito")
     assert outbox.WAKEUP.rung == before
     add_mail(svc, ["a@example.gov.br"])
@@ -290,15 +295,7 @@ def test_a_session_rings_for_its_own_commit_only(svc: Chamados) -> None:
     try:
         before = outbox.WAKEUP.rung
         session.begin()
-        enqueue(
-            session,
-            "chamado_registrado",
-            "a@example.gov.br",
-            CASES["chamado_registrado"][0],
-            chamado_id=None,
-            base_url=BASE,
-            now=T0,
-        )
+        _enqueue_receipt(session)
         session.rollback()
         with session.begin():
             pass
@@ -306,15 +303,7 @@ def test_a_session_rings_for_its_own_commit_only(svc: Chamados) -> None:
             pass
         assert outbox.WAKEUP.rung == before
         with session.begin():
-            enqueue(
-                session,
-                "chamado_registrado",
-                "a@example.gov.br",
-                CASES["chamado_registrado"][0],
-                chamado_id=None,
-                base_url=BASE,
-                now=T0,
-            )
+            _enqueue_receipt(session)
         assert outbox.WAKEUP.rung == before + 1
         with session.begin():
             pass
