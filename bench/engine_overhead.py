@@ -318,7 +318,7 @@ def run(lifecycles: int, warmup: int, profile: bool, time_budget: float) -> dict
             "(o vizinho SpiffArena: ~248 comandos e 17 commits por instância, modelo menor)."
         )
         eng_sys_ms = sum(eng_system) / n * 1000
-        bare_sys_ms = sum(bare_system) / len(bare_system) * 1000
+        bare_sys_ms = sum(bare_system) / n * 1000
         note(
             f"Tempo de sistema (núcleo) na CPU, média por ciclo: motor {eng_sys_ms:.2f} ms "
             f"(as escritas do SQLite no seu WAL), puro {bare_sys_ms:.2f} ms. A mesma razão "

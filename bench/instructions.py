@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,9 @@ from bench import common
 from bench.common import note, table, title
 
 WARM = 2
-# Run in the measured tree (its own code): N two-task instances after WARM, or the floor's.
+# Run in the measured tree (its own code): N instances of a flow after WARM, or its floor's.
+# A --base tree is an older commit: the driver uses only what older trees have too, which
+# is why the chamado's setup is written out here rather than taken from engine_overhead.
 _DRIVER = """
 import sys
 from bench import common, two_tasks
@@ -119,6 +122,37 @@ def _per_instance(
     return lambda: (many.result() - few.result()) / instances
 
 
+@dataclass(frozen=True)
+class _Flow:
+    kind: str  # the driver's kinds: the flow's own and its floor's
+    floor_kind: str
+    what: str  # per what, in the title and the table
+    unit: str
+    remark: str
+    section: str  # in bench/results/latest.json
+
+
+FLOWS = {
+    "two_tasks": _Flow(
+        "api",
+        "floor",
+        "instância de duas tarefas",
+        "instância",
+        "inclui o cliente de teste do Flask (o mesmo nas duas árvores), não o gunicorn.",
+        "instructions",
+    ),
+    "chamado": _Flow(
+        "chamado",
+        "chamado-floor",
+        "ciclo do chamado nos casos de uso",
+        "ciclo",
+        "conta também as 4 consultas da tarefa entre os passos (fora do tempo medido em "
+        "engine_overhead); CPU e instruções não andam juntas: ver README, Desempenho.",
+        "instructions_chamado",
+    ),
+}
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", help="commit de comparação (git rev)")
@@ -127,19 +161,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--flow",
         default="two_tasks",
-        choices=("two_tasks", "chamado"),
+        choices=tuple(FLOWS),
         help="two_tasks: a instância de duas tarefas pela API (meta 1); chamado: o ciclo do "
         "chamado nos casos de uso (meta 2)",
     )
     args = parser.parse_args(argv)
+    flow = FLOWS[args.flow]
     database = "PostgreSQL: só o processo cliente" if args.backend == "postgresql" else "SQLite"
-    what = (
-        "ciclo do chamado nos casos de uso"
-        if args.flow == "chamado"
-        else "instância de duas tarefas"
-    )
-    title(f"Instruções por {what} (callgrind, em processo, {database})")
-    kind, floor_kind = ("chamado", "chamado-floor") if args.flow == "chamado" else ("api", "floor")
+    title(f"Instruções por {flow.what} (callgrind, em processo, {database})")
     if shutil.which("valgrind") is None:
         note("valgrind não está instalado: nada medido.")
         return {"verdicts": [], "skipped": "valgrind"}
@@ -154,18 +183,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             )
         with ThreadPoolExecutor(max_workers=2) as pool:
             pending = {
-                name: _per_instance(tree, kind, args.instances, pool, args.backend)
+                name: _per_instance(tree, flow.kind, args.instances, pool, args.backend)
                 for name, tree in trees.items()
             }
-            floor_pending = _per_instance(common.ROOT, floor_kind, args.instances, pool, "sqlite")
+            floor_pending = _per_instance(
+                common.ROOT, flow.floor_kind, args.instances, pool, "sqlite"
+            )
             counts = {name: get() for name, get in pending.items()}
             floor = floor_pending()
     table(
-        [
-            "árvore",
-            f"milhões de instruções/{'ciclo' if args.flow == 'chamado' else 'instância'}",
-            "× piso",
-        ],
+        ["árvore", f"milhões de instruções/{flow.unit}", "× piso"],
         [[name, f"{c / 1e6:.2f}", f"{c / floor:.2f}×"] for name, c in counts.items()]
         + [["piso (SpiffWorkflow puro)", f"{floor / 1e6:.2f}", "1.00×"]],
     )
@@ -182,16 +209,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         note(f"este − base: {(here - base) / 1e6:+.2f} milhões ({(here - base) / base:+.1%})")
         result["base"] = base_rev
         result["difference"] = (here - base) / base
-    if args.flow == "chamado":
-        note(
-            "conta também as 4 consultas da tarefa entre os passos (fora do tempo medido em "
-            "engine_overhead); CPU e instruções não andam juntas: ver README, Desempenho."
-        )
-    else:
-        note("inclui o cliente de teste do Flask (o mesmo nas duas árvores), não o gunicorn.")
-    common.save_results(
-        "instructions" if args.flow == "two_tasks" else "instructions_chamado", result
-    )
+    note(flow.remark)
+    common.save_results(flow.section, result)
     return {"verdicts": [], **result}
 
 
