@@ -461,10 +461,10 @@ class HumanTask(Base):
     # every change of the ticket's columns to its open rows (engine.tasks gives them too,
     # as the step leaves the ticket). On PostgreSQL both triggers run at commit and write
     # only a row whose copies differ (migration 0027), so the step writes each row once.
-    # SQLite's insert trigger only reads when given the stored values, but a step that
-    # changes the ticket as it creates the row writes it twice: the row takes the stored
-    # values, and the ticket's own write copies the new ones. Rows no longer open keep
-    # what they had when they closed; nothing reads them there.
+    # On SQLite the insert trigger fills only a row given none, and the ticket's trigger
+    # rewrites only the open rows whose copies differ (migration 0028): a row is written
+    # once there too. Rows no longer open keep what they had when they closed; nothing
+    # reads them there.
     orgao_id: Mapped[int | None] = mapped_column(Integer)  # chamados.orgao_id
     categoria: Mapped[str | None] = mapped_column(String(80))  # chamados.categoria
     process_id: Mapped[str | None] = mapped_column(String(100))  # the ticket's service

@@ -45,12 +45,15 @@ def sync(
     draft: Callable[[HumanTask], dict[str, Any] | None] | None = None,
     new: bool = False,
     rows: Sequence[Any] | None = None,
+    completed_group: str | None = None,
 ) -> tuple[list[HumanTask], set[str]]:
     """Writes the rows; returns those created, and the groups of every task still open.
 
     ``draft`` gives a new row its initial draft (a prefilled form); ``new`` says the
     ticket was just created, so it has no rows to read yet; ``rows`` are the open rows
-    (id, task_guid, group) when the caller read them already. The rows are written
+    (id, task_guid, group) when the caller read them already; ``completed_group``: the
+    group whose task this step completed, if any (a new adjustment round when the
+    instance comes back from a group to its requester). The rows are written
     with Core statements (engine.corewrite): the caller must have written any change of
     its own to this ticket's task rows before. The ticket's status is set on ``chamado``,
     for the caller to write.
@@ -67,12 +70,22 @@ def sync(
         _CANCEL.execute(session, {"ids": gone, "now": now})
     open_groups = {row.group for row in open_rows if row.task_guid in ready}
     known = {row.task_guid for row in open_rows}
+    opening = [
+        (guid, task, bundle.group_of(task.task_spec.lane))
+        for guid, task in ready.items()
+        if guid not in known
+    ]
+    if (
+        completed_group is not None
+        and completed_group != REQUESTER_GROUP
+        and any(group == REQUESTER_GROUP for _guid, _task, group in opening)
+    ):
+        # Back from a group to its requester: a new adjustment round, counted before the
+        # rows are written so that each carries it ("resent") and none is written twice.
+        chamado.adjustment_rounds += 1
     created = []
-    for guid, task in ready.items():
-        if guid in known:
-            continue
+    for guid, task, group in opening:
         info = bundle.user_tasks.get(task.task_spec.bpmn_id)
-        group = bundle.group_of(task.task_spec.lane)
         row = HumanTask(
             chamado_id=chamado.id,
             task_guid=guid,

@@ -20,6 +20,7 @@ from tests.test_engine_lifecycle import (
     chamado,
     decide,
     open_task,
+    registration,
     submit_registration,
 )
 from tests.test_timers import ask_adjustment
@@ -245,6 +246,71 @@ def test_on_postgresql_sending_the_form_writes_the_new_task_row_once(
     assert row[0] == ticket[0]  # the same transaction wrote both
     assert row[1] < ticket[1]  # the row's only version came before the ticket's UPDATE
     assert copies(svc, task.id) == ticket_values(svc, cid)
+
+
+def count_task_row_writes(svc: Chamados) -> None:
+    """Records every UPDATE of a task row, by any statement or trigger (table
+    ``task_row_writes``), so a test counts each row's versions on either database."""
+    with svc.unit.transaction() as s:
+        s.execute(text("CREATE TABLE task_row_writes (task_id INTEGER)"))
+        if svc.unit.db.dialect.name == "sqlite":
+            s.execute(
+                text(
+                    "CREATE TRIGGER count_task_row_writes AFTER UPDATE ON human_tasks "
+                    "BEGIN INSERT INTO task_row_writes VALUES (NEW.id); END"
+                )
+            )
+            return
+        s.execute(
+            text(
+                "CREATE FUNCTION count_task_row_writes() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN INSERT INTO task_row_writes VALUES (NEW.id); RETURN NULL; END $$"
+            )
+        )
+        s.execute(
+            text(
+                "CREATE TRIGGER count_task_row_writes AFTER UPDATE ON human_tasks "
+                "FOR EACH ROW EXECUTE FUNCTION count_task_row_writes()"
+            )
+        )
+
+
+def row_writes(svc: Chamados, task_id: int) -> int:
+    with svc.unit.session_factory() as s:
+        query = text("SELECT count(*) FROM task_row_writes WHERE task_id = :id")
+        return int(s.execute(query, {"id": task_id}).scalar() or 0)
+
+
+def test_each_step_writes_the_task_rows_it_opens_once(
+    svc: Chamados, maria: ActorRef, ana: ActorRef
+) -> None:
+    """The steps that change the ticket's copied columns as they open a task write the new
+    row once, with the values the ticket is left with: sending the form (órgão, type, due
+    date: the ticket is written after the row) and asking for an adjustment (the round is
+    counted before the requester's row is written: "reenviado"). On SQLite, 0022's triggers
+    wrote the analysts' row three times (the stored values, then the new ones: migration
+    0028); on both databases the requester's row was rewritten for its round."""
+    count_task_row_writes(svc)
+    cid = submit_registration(svc, maria)
+    analysis = open_task(svc, cid, "analyst")
+    assert row_writes(svc, analysis.id) == 0
+    assert in_step(svc, cid)
+    ask_adjustment(svc, ana, cid)
+    assert chamado(svc, cid).adjustment_rounds == 1
+    adjustment = open_task(svc, cid)
+    assert adjustment.group == "requester" and copies(svc, adjustment.id)["resent"] is True
+    assert row_writes(svc, adjustment.id) == 0
+    assert in_step(svc, cid)
+    svc.requests.complete_task(maria, adjustment.id, registration(), chamado(svc, cid).version)
+    again = open_task(svc, cid, "analyst")
+    assert row_writes(svc, again.id) == 0
+    assert in_step(svc, cid)
+    # A later change of the ticket still reaches its open row, once.
+    change_ticket(svc, cid, categoria="outro")
+    assert row_writes(svc, again.id) == 1
+    assert in_step(svc, cid)
+    change_ticket(svc, cid, categoria="outro", adjustment_rounds=2)  # copies unchanged
+    assert row_writes(svc, again.id) == 1
 
 
 def test_every_filter_answers_what_the_tickets_columns_answer(

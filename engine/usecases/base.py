@@ -856,12 +856,14 @@ class UseCaseBase:
         draft: Callable[[HumanTask], dict[str, Any] | None] | None = None,
         new: bool = False,
         mirrored: tuple[list[MirroredRow], list[MirroredRow]] | None = None,
+        completed: HumanTask | None = None,
     ) -> Step:
         """Bring task rows, timer rows and the SLA clock in line with the workflow.
 
         Writes task and timer rows; the ticket's own changes are left on ``chamado``.
         ``mirrored``: the open task rows and waiting timer rows when the caller has them
         (read with the lock: Locked.mirrored_after), else they are read here.
+        ``completed``: the task this step completed (engine.tasks counts the rounds).
         """
         task_rows: list[Any] = []
         timer_rows: list[Any] = []
@@ -870,7 +872,17 @@ class UseCaseBase:
         elif not new:
             for row in session.connection().execute(_MIRRORED_ROWS, {"chamado_id": chamado.id}):
                 (timer_rows if row.kind == "timer" else task_rows).append(row)
-        created, open_groups = tasks.sync(session, chamado, wf, bundle, now, draft, new, task_rows)
+        created, open_groups = tasks.sync(
+            session,
+            chamado,
+            wf,
+            bundle,
+            now,
+            draft,
+            new,
+            task_rows,
+            completed_group=completed.group if completed is not None else None,
+        )
         waiting = timers.sync(session, chamado, wf, now, new, timer_rows)
         # Messages: what the instance now waits for (models that catch any), and what it
         # threw for other instances, saved with the step (engine.messages).

@@ -227,18 +227,11 @@ class Recording(UseCaseBase):
     ) -> None:
         """What the model says about where the step left the instance.
 
-        Rounds: the instance came back from a group to its requester. Then, in order,
-        the completed task's ``mailOnComplete``, each newly opened task's timeline entry,
-        message and mail, and the end event's outcome, entry and mail.
+        In order: the completed task's ``mailOnComplete``, each newly opened task's
+        timeline entry, message and mail, and the end event's outcome, entry and mail
+        (the step's adjustment round, if any, was counted with its rows: engine.tasks).
         """
         wf_data = runtime.current_data(wf)
-        opened_for_requester = [t for t in step.created if t.group == tasks.REQUESTER_GROUP]
-        if (
-            opened_for_requester
-            and completed is not None
-            and completed.group != tasks.REQUESTER_GROUP
-        ):
-            chamado.adjustment_rounds += 1
         facts = self._mail_facts(session, chamado, bundle, step)
         labels = self._catalog_labels(session, catalogs_revision)
         if completed is not None:

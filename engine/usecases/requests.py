@@ -510,7 +510,9 @@ class Requests(Recording):
         # A Core insert, already executed: a new task's draft query sees it.
         self._record_submission(session, chamado, task, clean, schema, last, bundle, actor, now)
         draft = self._new_row_draft(session, bundle, chamado, chamado.requester)
-        step = self._after_step(session, chamado, wf, bundle, now, draft, mirrored=mirrored)
+        step = self._after_step(
+            session, chamado, wf, bundle, now, draft, mirrored=mirrored, completed=task
+        )
         self._announce(
             session,
             chamado,
