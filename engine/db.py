@@ -44,6 +44,8 @@ T = TypeVar("T")
 
 # How long a SQLite transaction waits for the write lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# PostgreSQL's bound on a wait for a row lock (Settings.lock_timeout_seconds).
+LOCK_TIMEOUT_SECONDS = 30
 # Below common server-side and proxy lifetimes (PgBouncer's server_lifetime is 3600 s).
 POOL_RECYCLE_SECONDS = 1800
 # A connection unused for longer is pinged before being handed out.
@@ -53,7 +55,7 @@ _NO_BEGIN = "chamados_no_begin"
 _IDLE_SINCE = "chamados_idle_since"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, lock_timeout_seconds: int = LOCK_TIMEOUT_SECONDS) -> Engine:
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
@@ -70,8 +72,25 @@ def make_engine(url: str) -> Engine:
         url, pool_recycle=POOL_RECYCLE_SECONDS, pool_use_lifo=True, connect_args=connect_args
     )
     _ping_idle_connections(engine)
+    if engine.dialect.name == "postgresql":
+        _bound_lock_waits(engine, lock_timeout_seconds)
     prepared.carry_writes(engine)
     return engine
+
+
+def _bound_lock_waits(engine: Engine, seconds: int) -> None:
+    """Every connection waits at most ``seconds`` for a lock another transaction holds;
+    then PostgreSQL aborts the statement (lock_not_available: is_contention, a 503 that
+    says nothing was saved). Without it a request waits as long as the holder does (an
+    operator's open transaction, a stuck client), and only the HTTP server's worker
+    timeout, where there is one, frees the worker. Set once per new connection (not in
+    the connection's startup options, which connection poolers such as PgBouncer
+    refuse)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.execute(f"SET lock_timeout = '{int(seconds)}s'")
+        dbapi_conn.commit()
 
 
 class _ResultColumns(Sequence[Any]):

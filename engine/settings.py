@@ -46,6 +46,10 @@ class Settings:
     # separated (names, "*.suffix", addresses, networks), and its total timeout.
     connector_http_hosts: str = ""
     connector_http_timeout: int = 10
+    # PostgreSQL: how long a statement waits for a row another transaction holds before
+    # its transaction is rolled back (answered 503, nothing saved: engine.db.is_contention),
+    # as SQLite waits for its write lock (engine.db.SQLITE_BUSY_TIMEOUT_MS).
+    lock_timeout_seconds: int = 30
 
     @classmethod
     def from_env(
@@ -68,4 +72,5 @@ class Settings:
             duplicate_window_hours=_int(env, "DUPLICATE_WINDOW_HOURS", 72, minimum=1),
             connector_http_hosts=env.get("CONNECTOR_HTTP_ALLOWED_HOSTS") or "",
             connector_http_timeout=_int(env, "CONNECTOR_HTTP_TIMEOUT", 10, minimum=1),
+            lock_timeout_seconds=_int(env, "DATABASE_LOCK_TIMEOUT_SECONDS", 30, minimum=1),
         )

@@ -58,7 +58,7 @@ class Unit:
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], datetime] | None = None) -> Unit:
-        db = make_engine(settings.database_url)
+        db = make_engine(settings.database_url, settings.lock_timeout_seconds)
         return cls(settings, db, make_session_factory(db), clock or utcnow)
 
     @contextmanager

@@ -17,8 +17,10 @@ from sqlalchemy.exc import OperationalError
 from engine import db
 from engine.models import User
 from engine.service import Chamados
+from engine.settings import Settings
 from tests.conftest import (
     TEST_DATABASE_URL,
+    add_person,
     assert_transactions_hold,
     database_url,
     writer_holding_the_lock,
@@ -301,6 +303,47 @@ def contention_error(svc: Chamados) -> OperationalError:
         t.join(30)
     assert len(failures) == 1, failures  # the server aborted exactly one of the two
     return failures[0]
+
+
+def test_the_lock_wait_setting_is_read_and_checked() -> None:
+    assert Settings.from_env(env={}).lock_timeout_seconds == 30
+    env = {"DATABASE_LOCK_TIMEOUT_SECONDS": "5"}
+    assert Settings.from_env(env=env).lock_timeout_seconds == 5
+    with pytest.raises(ValueError, match="DATABASE_LOCK_TIMEOUT_SECONDS deve ser no mínimo 1"):
+        Settings.from_env(env={"DATABASE_LOCK_TIMEOUT_SECONDS": "0"})
+
+
+@pytest.mark.skipif(
+    not TEST_DATABASE_URL, reason="SQLite bounds its write lock's wait with its busy timeout"
+)
+def test_a_wait_for_a_row_lock_ends_at_the_configured_time(tmp_path: Path) -> None:
+    """PostgreSQL: a statement waits for a row another transaction holds at most
+    DATABASE_LOCK_TIMEOUT_SECONDS; then its transaction is rolled back as lost to a
+    concurrent one (a 503, nothing saved), instead of holding its worker as long as the
+    holder holds the row. Every new connection carries it; the default is 30 s."""
+    with db.make_engine(database_url(tmp_path)).connect() as conn:
+        assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "30s"
+        conn.engine.dispose()
+    settings = Settings.from_env(env={"DATABASE_LOCK_TIMEOUT_SECONDS": "1"}, instance_dir=tmp_path)
+    settings = Settings(**{**settings.__dict__, "database_url": database_url(tmp_path)})
+    svc = Chamados.from_settings(settings)
+    svc.init_database()
+    add_person(svc, MARIA, "Maria da Silva")
+    mine = update(User).where(User.cpf == MARIA)
+    try:
+        with svc.unit.transaction() as holder:
+            holder.execute(mine.values(name="Quem segura"))
+            started = time.monotonic()
+            with pytest.raises(OperationalError) as caught:
+                with svc.unit.transaction() as waiting:
+                    waiting.execute(mine.values(name="Quem espera"))
+            waited = time.monotonic() - started
+        assert 0.9 <= waited < 10, waited
+        assert db.is_contention(caught.value) and not db.is_unavailable(caught.value)
+        with svc.unit.session_factory() as s:
+            assert s.scalar(select(User.name).where(User.cpf == MARIA)) == "Quem segura"
+    finally:
+        svc.unit.db.dispose()
 
 
 def test_a_transaction_lost_to_a_concurrent_one_is_a_503_to_retry(tmp_path: Path) -> None:
