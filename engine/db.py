@@ -89,7 +89,9 @@ def _bound_lock_waits(engine: Engine, seconds: int) -> None:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-        dbapi_conn.execute(f"SET lock_timeout = '{int(seconds)}s'")
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"SET lock_timeout = '{int(seconds)}s'")
+        cursor.close()
         dbapi_conn.commit()
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 from alembic import command
 from alembic.config import Config
@@ -20,6 +22,18 @@ def alembic_config(db: Engine) -> Config:
         "sqlalchemy.url", db.url.render_as_string(hide_password=False).replace("%", "%%")
     )
     return config
+
+
+def revision_module(filename: str) -> ModuleType:
+    """A migration file of ``versions/`` as a module, for a later migration that reuses
+    what it defined (its columns, expressions, triggers): a name that starts with a
+    digit cannot be imported."""
+    path = MIGRATIONS / "versions" / filename
+    spec = importlib.util.spec_from_file_location(f"chamados_migration_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def upgrade(db: Engine) -> None:

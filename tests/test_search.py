@@ -3,7 +3,6 @@ authorization, on SQLite (FTS5) and PostgreSQL (Portuguese full text)."""
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import pytest
@@ -181,12 +180,7 @@ def test_tickets_sent_before_the_index_existed_are_indexed_by_the_migration(
 def _load_migration() -> object:
     from engine import schema
 
-    path = schema.MIGRATIONS / "versions" / "0012_staff_search.py"
-    spec = importlib.util.spec_from_file_location("migration_0012", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return schema.revision_module("0012_staff_search.py")
 
 
 def test_a_common_word_is_read_newest_first_and_a_rare_one_from_the_index(

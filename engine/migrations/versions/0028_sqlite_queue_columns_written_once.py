@@ -23,11 +23,11 @@ row. PostgreSQL is untouched (0027).
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 from alembic import op
+
+from engine import schema
 
 revision = "0028"
 down_revision = "0027"
@@ -36,13 +36,8 @@ depends_on = None
 
 
 def _migration_0022() -> ModuleType:
-    """0022's module (the copied columns, their expressions, its SQLite triggers)."""
-    path = Path(__file__).with_name("0022_queue_filters_on_tasks.py")
-    spec = importlib.util.spec_from_file_location("chamados_migration_0022", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """0022's module (the copied columns, their expressions, its triggers)."""
+    return schema.revision_module("0022_queue_filters_on_tasks.py")
 
 
 def _triggers(m0022: ModuleType) -> list[str]:
