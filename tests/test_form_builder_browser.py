@@ -97,9 +97,11 @@ def test_a_form_built_with_the_keyboard_is_saved_and_the_json_agrees(
     page.get_by_role("link", name="Campo 3 (Prioridade): Informe ao menos uma opção").click()
     options.fill("Alta\nNormal\nBaixa")
 
-    # The live preview (htmx) draws both steps as the requester will see them.
+    # The live preview (htmx) draws both steps as the requester will see them. It is a
+    # request sent 500 ms after the last keystroke; a loaded machine (the whole suite on
+    # two cores) has taken longer than the default 5 s to draw it.
     preview = page.locator("#form-preview")
-    expect(preview.get_by_text("Etapa 2: Classificação")).to_be_visible()
+    expect(preview.get_by_text("Etapa 2: Classificação")).to_be_visible(timeout=20_000)
     expect(preview.get_by_label("Prioridade")).to_be_visible()
     expect(preview.get_by_label("Assunto")).to_be_visible()
     shot(page, "construtor-1-campos")
