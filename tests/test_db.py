@@ -321,11 +321,15 @@ def test_a_wait_for_a_row_lock_ends_at_the_configured_time(tmp_path: Path) -> No
     DATABASE_LOCK_TIMEOUT_SECONDS; then its transaction is rolled back as lost to a
     concurrent one (a 503, nothing saved), instead of holding its worker as long as the
     holder holds the row. Every new connection carries it; the default is 30 s."""
-    with db.make_engine(database_url(tmp_path)).connect() as conn:
-        assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "30s"
-        conn.engine.dispose()
+    url = database_url(tmp_path)
+    default = db.make_engine(url)
+    try:
+        with default.connect() as conn:
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "30s"
+    finally:
+        default.dispose()
     settings = Settings.from_env(env={"DATABASE_LOCK_TIMEOUT_SECONDS": "1"}, instance_dir=tmp_path)
-    settings = Settings(**{**settings.__dict__, "database_url": database_url(tmp_path)})
+    settings = Settings(**{**settings.__dict__, "database_url": url})
     svc = Chamados.from_settings(settings)
     svc.init_database()
     add_person(svc, MARIA, "Maria da Silva")
