@@ -1,12 +1,13 @@
 """11. A burst (issue #16, target 4): requesters open and send chamados as analysts work.
 
 Target: 32,000 requesters each open and send a chamado within 5 minutes while 20 analysts
-work the queue, on gunicorn + PostgreSQL + one ``chamados scheduler``, driven from loopback:
-0 errors, p95 ≤ 300 ms, every protocol number unique, one receipt per ticket in the outbox,
+work the queue, on the product's server (``chamados serve``: gunicorn when the issue was
+filed, granian since) + PostgreSQL + one ``chamados scheduler``, driven from loopback: 0
+errors, p95 ≤ 300 ms, every protocol number unique, one receipt per ticket in the outbox,
 worker RSS flat.
 
 The load tool is an asyncio client in this one process (plain asyncio streams, HTTP/1.1,
-``Connection: close`` — gunicorn's sync workers close every connection anyway):
+``Connection: close``: each requester a new client, as on the day a service breaks):
 
 * **Requesters, open loop:** they arrive at a fixed rate (``--levels``: requesters per
   5 minutes), each one a different person with an API token; an arrival never waits for
@@ -22,7 +23,7 @@ The load tool is an asyncio client in this one process (plain asyncio streams, H
 Each level runs ``--minutes`` (5 by default: the issue's figure), then waits for its
 requesters' last answers. Measured per level: arrivals/min and sent/min achieved, errors
 (any other non-2xx, timeout or refused connection), p50/p95/p99 of all calls and per call,
-machine CPU (/proc/stat), each gunicorn worker's CPU and RSS (sampled every 2 s), the
+machine CPU (/proc/stat), each server worker's CPU and RSS (sampled every 2 s), the
 scheduler's, PostgreSQL's backends for this database, and this load tool's own CPU and how
 late it started arrivals (a late tool would flatter the server). Where the time goes: each
 worker's wall time on a CPU / waiting for a CPU / blocked (``/proc/<pid>/task/*/schedstat``),
@@ -34,13 +35,13 @@ asked: every protocol number unique, each sent ticket exactly one receipt
 with errors.
 
 ``--configs`` compares server configurations on the same levels, one after another on one
-database: ``sync2`` (the product's default: 2 sync workers), ``sync3``, ``gthread2x4``
-(2 workers × 4 threads), …
+database: ``2`` (the product's default: 2 workers, one request at a time each), ``3``,
+``2x4`` (2 workers × 4 threads), …
 
 The scheduler delivers mail to an aiosmtpd sink in a process of its own (the test extras).
 
     python -m bench.burst [--quick] [--levels 2000,8000,16000,32000] [--minutes 5]
-                          [--configs sync2,sync3,sync4,gthread2x4] [--analysts 20]
+                          [--configs 2,3,4,2x4] [--analysts 20]
 """
 
 from __future__ import annotations
@@ -82,25 +83,21 @@ SCHEDULER = "agendador"  # growth of a worker's RSS from its first level's end t
 class Config:
     name: str
     workers: int
-    threads: int = 0  # 0: sync workers
+    threads: int = 1  # requests at a time per worker (granian's blocking threads)
 
     @property
-    def gunicorn_args(self) -> list[str]:
-        if not self.threads:
-            return []
-        return ["--worker-class", "gthread", "--threads", str(self.threads)]
+    def serve_args(self) -> list[str]:
+        return ["--threads", str(self.threads)]
 
     @staticmethod
     def parse(text: str) -> Config:
-        """``sync2`` → 2 sync workers; ``gthread2x4`` → 2 workers × 4 threads."""
+        """``2`` → 2 workers, one request at a time each; ``2x4`` → 2 workers × 4 threads."""
         text = text.strip()
-        if text.startswith("sync") and text[4:].isdigit():
-            return Config(text, int(text[4:]))
-        if text.startswith("gthread") and "x" in text:
-            workers, threads = text[7:].split("x", 1)
-            if workers.isdigit() and threads.isdigit():
-                return Config(text, int(workers), int(threads))
-        raise argparse.ArgumentTypeError(f"configuração inválida: {text!r} (sync2, gthread2x4)")
+        workers, sep, threads = text.partition("x")
+        threads = threads if sep else "1"
+        if workers.isdigit() and threads.isdigit() and int(workers) > 0 and int(threads) > 0:
+            return Config(text, int(workers), int(threads))
+        raise argparse.ArgumentTypeError(f"configuração inválida: {text!r} (2, 3, 2x4)")
 
 
 # --- HTTP/1.1 over asyncio streams ---------------------------------------------------------
@@ -326,7 +323,7 @@ class Snapshot:
 
 @dataclass
 class Watcher:
-    """The processes to read: gunicorn workers, the scheduler, the SMTP sink, PostgreSQL."""
+    """The processes to read: the server's workers, the scheduler, the SMTP sink, PostgreSQL."""
 
     server: common.Server
     scheduler_pid: int
@@ -659,7 +656,7 @@ def summarize(
         # Workers + this database's PostgreSQL backends + the scheduler, per ticket sent
         # (the analysts' calls included: they are part of the burst's work).
         "server_cpu_ms_per_sent": server_cores * cpu["wall_s"] * 1000 / max(level.sent, 1),
-        # The gunicorn workers alone, per HTTP call answered (requesters' and analysts').
+        # The server's workers alone, per HTTP call answered (requesters' and analysts').
         "worker_cpu_ms_per_call": sum(
             v for k, v in cpu["processes_cores"].items() if k.startswith("worker")
         )
@@ -750,14 +747,12 @@ def check_database(url: str, protocols: list[str]) -> dict[str, Any]:
 def run_config(
     config: Config, db: common.TempDatabase, instance: Path, plan: Plan, tokens: Iterator[str]
 ) -> dict[str, Any]:
-    title_line = f"{config.name}: {config.workers} workers" + (
-        f" × {config.threads} threads (gthread)" if config.threads else " síncronos"
-    )
+    title_line = f"{config.name}: {config.workers} workers × {config.threads} threads"
     note(f"— {title_line}; carga da máquina: {_loadavg()}")
     with (
         side_processes(db.url, instance) as (scheduler_pid, sink_pid),
         common.Server(
-            db.url, instance, workers=config.workers, extra_args=config.gunicorn_args
+            db.url, instance, workers=config.workers, extra_args=config.serve_args
         ) as server,
     ):
         watcher = Watcher(server, scheduler_pid, sink_pid)
@@ -857,7 +852,7 @@ def print_config(result: dict[str, Any]) -> None:
     )
     print(
         "\n  Tempo de parede dos workers (média; /proc/<pid>/task/*/schedstat, somado nas "
-        "threads: com gthread passa de 100 %):"
+        "threads: com mais de uma passa de 100 %):"
     )
     table(
         [
@@ -917,8 +912,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument(
         "--configs",
-        default="sync2",
-        help="configurações do servidor: sync2 (padrão do produto), sync3, gthread2x4…",
+        default="2",
+        help="configurações do servidor: workers[xthreads]; 2 (padrão do produto), 3, 2x4…",
     )
     parser.add_argument("--analysts", type=int, default=20, help="analistas em laço fechado")
     parser.add_argument(

@@ -1,6 +1,6 @@
-"""What every benchmark shares: throwaway databases, people and tokens, a gunicorn
-server on a free local port, /proc readings (CPU time, RSS), tables, verdicts and
-the JSON summary in bench/results/latest.json.
+"""What every benchmark shares: throwaway databases, people and tokens, the product's
+server (``chamados serve``) on a free local port, /proc readings (CPU time, RSS), tables,
+verdicts and the JSON summary in bench/results/latest.json.
 
 Nothing here is product code: the benchmarks drive the product only through its
 public entry points (engine use cases, ``chamados serve``, the REST API, the pages).
@@ -361,7 +361,7 @@ RESOLVE = {"decisao": "resolver", "resposta": "Corrigimos a integração."}
 ADJUSTED_TEXT = "Erro 500 (NullPointerException) ao consultar protocolos de 2021."
 
 
-# --- gunicorn --------------------------------------------------------------------------------
+# --- the server --------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -372,7 +372,7 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    """``chamados serve`` (gunicorn, sync workers) on 127.0.0.1:<free port>."""
+    """``chamados serve`` (granian, one request at a time per worker) on 127.0.0.1:<free port>."""
 
     database_url: str
     instance_dir: Path
@@ -381,7 +381,8 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
-    # Passed through to gunicorn by ``chamados serve`` (e.g. --worker-class gthread --threads 4).
+    # Passed to ``chamados serve`` (e.g. --threads 4), which passes what it does not know to
+    # granian.
     extra_args: list[str] = field(default_factory=list)
     # The tree whose code serves (bench/compare.py runs another commit's checkout).
     root: Path = ROOT
@@ -395,7 +396,7 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> None:
         self.port = free_port()
-        self.log_path = self.instance_dir / f"gunicorn-{self.port}.log"
+        self.log_path = self.instance_dir / f"server-{self.port}.log"
         env = {
             **os.environ,
             "SECRET_KEY": SECRET_KEY,
@@ -420,8 +421,6 @@ class Server:
                 f"127.0.0.1:{self.port}",
                 "--workers",
                 str(self.workers),
-                "--timeout",
-                "120",
                 *self.extra_args,
             ],
             cwd=self.root,
@@ -434,7 +433,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn saiu ({self.proc.returncode}):\n{self.tail()}")
+                raise RuntimeError(f"o servidor saiu ({self.proc.returncode}):\n{self.tail()}")
             try:
                 status, _body = request("GET", self.port, "/healthz", timeout=2)
                 if status == 200 and len(self.worker_pids()) == self.workers:
@@ -443,7 +442,7 @@ class Server:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"gunicorn não respondeu em {timeout:.0f} s:\n{self.tail()}")
+                raise RuntimeError(f"o servidor não respondeu em {timeout:.0f} s:\n{self.tail()}")
             time.sleep(0.2)
 
     def worker_pids(self) -> list[int]:
@@ -543,7 +542,8 @@ def request(
     timeout: float = 60.0,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
-    """One request on a fresh connection (gunicorn's sync workers close it anyway)."""
+    """One request on a fresh connection (a new client each time: the worst case, every
+    request pays its connection)."""
     headers = {"Connection": "close", **(headers or {})}
     payload = None
     if body is not None:
@@ -806,7 +806,7 @@ def count_sql(db_engine: Any) -> Iterator[dict[str, int]]:
 
 @contextlib.contextmanager
 def inprocess_app(database_url: str, instance_dir: Path) -> Iterator[Any]:
-    """The Flask app as gunicorn's workers build it (create_app), in this process.
+    """The Flask app as the server's workers build it (create_app), in this process.
 
     Its JSON request logs are formatted as in production but written to /dev/null.
     """

@@ -3,7 +3,7 @@ on this checkout and on ``--base``, in alternating rounds on the same machine.
 
 On this noisy 2-core machine one benchmark run moves by ±15 % from the next, more than most
 single changes save. Here both versions serve at the same time, each from its own tree,
-database and gunicorn worker; rounds alternate (A B, B A, …), so both see the same load,
+database and server worker; rounds alternate (A B, B A, …), so both see the same load,
 and the verdict is the median of the per-round differences, with their spread.
 
     python -m bench.compare --base main~3 [--rounds 10] [--per 40] [--backend sqlite]

@@ -1,10 +1,11 @@
-"""2. HTTP: the full chamado over the REST API under gunicorn (2 workers), SQLite and PostgreSQL.
+"""2. HTTP: the full chamado over the REST API under ``chamados serve`` (2 workers), SQLite and
+PostgreSQL.
 
 One server per database, both up for the whole run; the measured lifecycles run in
 rounds that alternate between them (side by side). Each lifecycle is the ten calls of
 bench.common.api_lifecycle, by ``--clients`` concurrent clients (each its own requester
 and analyst with bearer tokens). Reported per database: lifecycles per second, p50/p95
-of each call, and the server's CPU per lifecycle, read from the gunicorn workers'
+of each call, and the server's CPU per lifecycle, read from the server workers'
 /proc/<pid>/stat (utime + stime) before and after each round. On PostgreSQL the
 database backends' own CPU is shown too (not part of the target).
 
@@ -169,7 +170,7 @@ def attribute_inprocess(app: Any, run_lifecycle: Any, n: int) -> common.Attribut
 
 
 def profile_inprocess(kind: str, lifecycles: int, server_ms: float) -> dict[str, Any]:
-    """The same API lifecycle in-process (Flask's test client, no gunicorn): CPU per
+    """The same API lifecycle in-process (Flask's test client, no server): CPU per
     lifecycle by part (instrumented), SQL per call, and a cProfile by function."""
     with common.workdir("http-profile") as wd, common.TempDatabase(kind, wd) as db:
         svc = common.make_service(db.url, wd)
@@ -205,7 +206,7 @@ def profile_inprocess(kind: str, lifecycles: int, server_ms: float) -> dict[str,
     print()
     note(
         f"{kind}: onde vai a CPU do servidor. Em processo (cliente de teste do Flask, sem "
-        f"gunicorn): {inprocess_ms:.1f} ms por ciclo; no gunicorn: {server_ms:.1f} ms; "
+        f"servidor): {inprocess_ms:.1f} ms por ciclo; no servidor: {server_ms:.1f} ms; "
         f"{sql['statements']} comandos SQL, {sql['commits']} commits e {sql['checkouts']} "
         "conexões tiradas do pool por ciclo."
     )
@@ -218,8 +219,8 @@ def profile_inprocess(kind: str, lifecycles: int, server_ms: float) -> dict[str,
     parts = attr.report(lifecycles, "ciclo", inprocess_ms)
     outside = server_ms - inprocess_ms
     note(
-        f"fora da aplicação Flask (gunicorn: HTTP, sockets, log de acesso) ≈ {outside:.1f} ms "
-        "por ciclo (CPU no gunicorn − CPU em processo: diferença de duas medidas, ruidosa)."
+        f"fora da aplicação Flask (servidor: HTTP, sockets) ≈ {outside:.1f} ms "
+        "por ciclo (CPU no servidor − CPU em processo: diferença de duas medidas, ruidosa)."
     )
     report: dict[str, Any] = {
         "inprocess_cpu_ms_per_lifecycle": inprocess_ms,
@@ -251,7 +252,7 @@ def run(
     profile: bool,
     time_budget: float,
 ) -> dict[str, Any]:
-    title(f"2. HTTP: ciclo completo pela API REST, gunicorn com {workers} workers")
+    title(f"2. HTTP: ciclo completo pela API REST, servidor com {workers} workers")
     if "postgresql" in kinds:
         why = common.postgres_available()
         if why:
@@ -368,7 +369,7 @@ def run(
         if fig["log_lines_per_lifecycle"]:
             note(
                 f"{kind}: {fig['log_lines_per_lifecycle']:.0f} linhas de log JSON por ciclo "
-                "no log do gunicorn (acesso + registros INFO)."
+                "no log do servidor (registros INFO)."
             )
 
     verdicts = []

@@ -6,7 +6,7 @@ and still needs many). callgrind counts the instructions the process runs, which
 depend on what else the machine is doing: the same code gives the same count within a
 fraction of a percent. It runs the program about 50× slower, so it measures in process:
 the six API calls of bench/two_tasks.py through Flask's test client (server and test
-client; no gunicorn, no sockets), on SQLite (or ``--backend postgresql``: this process's
+client; no server, no sockets), on SQLite (or ``--backend postgresql``: this process's
 instructions only — the driver's, not the server's, nor the kernel's socket work), and the
 floor (bare SpiffWorkflow with JSON save/load, the same file).
 
@@ -21,7 +21,7 @@ time (two cores); about 5 minutes with ``--base``.
     python -m bench.instructions [--base main~3] [--instances 20] [--backend postgresql]
                                  [--flow chamado]
 
-Not a target's measure (target 1 is CPU time on gunicorn), but how a change is judged
+Not a target's measure (target 1 is CPU time in the server's worker), but how a change is judged
 when the machine is noisy: README "Desempenho" cites both.
 """
 
@@ -138,7 +138,7 @@ FLOWS = {
         "floor",
         "instância de duas tarefas",
         "instância",
-        "inclui o cliente de teste do Flask (o mesmo nas duas árvores), não o gunicorn.",
+        "inclui o cliente de teste do Flask (o mesmo nas duas árvores), não o servidor HTTP.",
         "instructions",
     ),
     "chamado": _Flow(

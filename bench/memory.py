@@ -1,10 +1,10 @@
-"""4. Memory: RSS of a gunicorn worker over 10,000 full lifecycles over the REST API.
+"""4. Memory: RSS of a server worker over 10,000 full lifecycles over the REST API.
 
-One gunicorn worker (``chamados serve --workers 1``) on SQLite; ``--clients`` concurrent
+One server worker (``chamados serve --workers 1``) on SQLite; ``--clients`` concurrent
 clients keep it busy with the lifecycle of bench.common.api_lifecycle. The worker's
 VmRSS (/proc/<pid>/status) is read after the warm-up and at each checkpoint (1,000,
 2,500, 5,000, 10,000 lifecycles by default); the worker's pid is checked to be the same
-throughout (gunicorn never recycled it).
+throughout (the server never recycled it).
 
 Targets: RSS under 150 MB at the end, and not growing: at most 5 % more between the
 second checkpoint and the last one. The run stops at its time budget: when that cuts it
@@ -76,7 +76,7 @@ def run(
     time_budget: float,
 ) -> dict[str, Any]:
     target = checkpoints[-1]
-    title(f"4. Memória: RSS de um worker gunicorn ao longo de {fmt(target)} ciclos")
+    title(f"4. Memória: RSS de um worker do servidor ao longo de {fmt(target)} ciclos")
     result: dict[str, Any] = {"backend": kind, "clients": clients, "requested": target}
     with common.workdir("memory") as wd, common.TempDatabase(kind, wd) as db:
         svc = common.make_service(db.url, wd)

@@ -23,7 +23,7 @@ generated:
   smaller size — 100,000 — since a million through Python takes too long; SQLite gets no
   ANALYZE (the product never runs it).
 
-Both sizes are served at once (one gunicorn worker each) and every call is made on one
+Both sizes are served at once (one server worker each) and every call is made on one
 then on the other, alternately, by one client; figures are medians. Verdict per call:
 the big size within 1.2× of the small one.
 

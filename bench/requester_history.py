@@ -21,7 +21,7 @@ The ticket pages read each one's newest ticket in analysis; the form, their newe
 registration task. PostgreSQL gets ANALYZE after the load, as autovacuum would; SQLite
 gets none (the product never runs it).
 
-One gunicorn worker serves both; each call is made for one requester then the other,
+One server worker serves both; each call is made for one requester then the other,
 alternately; figures are medians. Verdict: every call of the 10,000 within 1.2× of the
 same call of the 10. The statements of the calls over the target are printed with their
 plans (EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN on SQLite).

@@ -30,8 +30,8 @@ five-minute burst levels, the two longest parts):
   10. dashboard: the Painel with 10,000 and 1,000,000 tickets on PostgreSQL, 15 requests
      per view (~6 min, most of it loading the million; --quick: 100,000).
   11. burst: requesters arriving at 2,000 / 8,000 / 16,000 / 32,000 per 5 minutes (open
-     loop) with 20 analysts working the queue, gunicorn + PostgreSQL + a scheduler, 5 min per
-     level (~22 min; --quick: 2,000 and 16,000, 30 s each, ~2 min).
+     loop) with 20 analysts working the queue, ``chamados serve`` + PostgreSQL + a
+     scheduler, 5 min per level (~22 min; --quick: 2,000 and 16,000, 30 s each, ~2 min).
 Benchmarks print verdicts; they never fail on a missed target (exit 1 only on errors).
 """
 

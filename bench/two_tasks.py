@@ -13,9 +13,9 @@ the analysts' lane. Six API calls per instance, one client, after warm-up:
                POST /tasks/B/claim                   (204)
                POST /tasks/B/submit                  (the instance ends)
 
-One gunicorn worker per database (SQLite and PostgreSQL), alternating rounds with the
+One server worker per database (SQLite and PostgreSQL), alternating rounds with the
 floor; server CPU from the worker's /proc stat. Statements and commits are counted on the
-same calls through Flask's test client in this process (the server's code, no gunicorn).
+same calls through Flask's test client in this process (the server's code, no HTTP server).
 The floor: parse once; per instance create + run to A, then for A and B: deserialize,
 complete, run, serialize (three JSON saves, two loads).
 
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     title("8. Por instância: início → tarefa A → tarefa B → fim pela API REST, contra o piso")
     note(
-        f"{instances} instâncias por banco, 6 chamadas cada, um cliente, 1 worker gunicorn, "
+        f"{instances} instâncias por banco, 6 chamadas cada, um cliente, 1 worker do servidor, "
         f"em {args.rounds} rodadas alternadas com o piso (SpiffWorkflow puro, mesmo arquivo, "
         "com salvar/carregar JSON)."
     )

@@ -322,6 +322,10 @@ class Chamados:
     def migrate(self) -> None:
         self.unit.migrate()
 
+    def close(self) -> None:
+        """Close the pooled database connections (a process about to run another program)."""
+        self.unit.dispose()
+
     def deploy_processes(self, session: Session) -> dict[str, int]:
         """Store a new version for every model in processes/ whose content changed."""
         deployed = {}

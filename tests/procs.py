@@ -46,16 +46,14 @@ class Proc:
 
     def describe(self) -> str:
         state = "running" if self.alive() else f"exited with {self.popen.returncode}"
-        # Access-log lines ("127.0.0.1 - - [...] "GET ...") and INFO records drown out the rest.
+        # INFO records (one per request) drown out the rest.
         lines = [
-            line
-            for line in self.output(tail=10**6).splitlines()
-            if not line.startswith("127.0.0.1 - ") and '"level": "INFO"' not in line
+            line for line in self.output(tail=10**6).splitlines() if '"level": "INFO"' not in line
         ]
         return f"{self.name} (pid {self.pid}, {state}); last output:\n" + "\n".join(lines[-40:])
 
     def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM (gunicorn's graceful stop), then SIGKILL; only this process and its group."""
+        """SIGTERM (a server's graceful stop), then SIGKILL; only this process and its group."""
         if self.popen.poll() is not None:
             return
         try:
@@ -86,6 +84,17 @@ def start(name: str, args: Sequence[str], env: Mapping[str, str], log_dir: Path,
     finally:
         handle.close()  # the child has its own copy
     return Proc(name, list(args), log, popen)
+
+
+def children(pid: int) -> set[int]:
+    """The processes ``pid`` started that are still running (a server's workers)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found.update(int(p) for p in (task / "children").read_text().split())
+        except OSError:
+            continue  # a thread that ended while read
+    return found
 
 
 def wait_until(

@@ -1,6 +1,6 @@
 """The burst benchmark's load tool (bench/burst.py) works end to end, briefly: a real
-gunicorn server, a real scheduler delivering to an SMTP sink, requesters arriving in open
-loop and analysts resolving from the queue; the figures it reports match the database.
+``chamados serve`` (granian), a real scheduler delivering to an SMTP sink, requesters arriving
+in open loop and analysts resolving from the queue; the figures it reports match the database.
 
 It measures nothing (the machine is shared): it proves the tool counts what it claims to,
 so a benchmark run's "0 errors, protocols unique, one receipt each" can be trusted.
@@ -17,12 +17,13 @@ from bench import burst, common
 
 
 def test_config_names_parse() -> None:
-    assert burst.Config.parse("sync3") == burst.Config("sync3", 3)
-    gthread = burst.Config.parse("gthread2x4")
-    assert (gthread.workers, gthread.threads) == (2, 4)
-    assert gthread.gunicorn_args == ["--worker-class", "gthread", "--threads", "4"]
-    with pytest.raises(Exception, match="inválida"):
-        burst.Config.parse("eventlet")
+    assert burst.Config.parse("3") == burst.Config("3", 3, 1)
+    threaded = burst.Config.parse("2x4")
+    assert (threaded.workers, threaded.threads) == (2, 4)
+    assert threaded.serve_args == ["--threads", "4"]
+    for wrong in ("sync2", "0", "2x", "x4", "2x0", "2x4x1"):
+        with pytest.raises(Exception, match="inválida"):
+            burst.Config.parse(wrong)
 
 
 def test_unchunk_reads_a_chunked_body() -> None:

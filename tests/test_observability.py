@@ -187,7 +187,7 @@ def test_metrics_survive_an_unreachable_database(
 
 
 def test_metrics_in_multiprocess_mode(tmp_path: Path) -> None:
-    """With PROMETHEUS_MULTIPROC_DIR (gunicorn workers) counters live in shared files."""
+    """With PROMETHEUS_MULTIPROC_DIR (several server workers) counters live in shared files."""
     metrics_dir = tmp_path / "prom"
     metrics_dir.mkdir()
     script = textwrap.dedent(

@@ -1,6 +1,6 @@
 """Scale-out: two app servers and two schedulers, real processes on one PostgreSQL.
 
-Two ``chamados serve`` (gunicorn, ``web.wsgi:app``) and two ``chamados scheduler`` processes
+Two ``chamados serve`` (granian, ``web.wsgi:app``) and two ``chamados scheduler`` processes
 share a fresh database; a real SMTP server (aiosmtpd, in this process) receives the mail.
 Sixteen clients drive 200 tickets concurrently over the REST API, alternating between the
 two servers at every request: start, registration, several analysts racing to claim each
@@ -290,7 +290,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             instance.mkdir()
             args = _chamados_cli(
                 "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                "--threads", "2", "--graceful-timeout", "5", "--timeout", "60",
+                "--threads", "2", "--workers-kill-timeout", "5",
             )  # fmt: skip
             env_n = {**env, "INSTANCE_DIR": str(instance)}
             started.append(procs.start(f"app{n}", args, env_n, logs, PROJECT_ROOT))

@@ -3,39 +3,65 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests import procs
+from web import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(tmp_path: Path, args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+def environment(tmp_path: Path, **env: str) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("OIDC_", "DATABASE_URL"))}
-    base.update(INSTANCE_DIR=str(tmp_path), SECRET_KEY="x", **env)
+    return {**base, "INSTANCE_DIR": str(tmp_path), "SECRET_KEY": "x", **env}
+
+
+def run(tmp_path: Path, args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=base, capture_output=True, text=True, timeout=120
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=environment(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
-def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return run(tmp_path, ["-c", "import web.wsgi"], **env)
+# Both ways a production server starts: a worker loading the WSGI module, and ``chamados
+# serve`` (which checks once before it starts granian, whose workers would otherwise be
+# replaced, fail again and be replaced forever).
+ENTRY_POINTS = {
+    "worker": ["-c", "import web.wsgi"],
+    "serve": ["-m", "web.cli", "serve", "--bind", "127.0.0.1:9", "--workers", "1"],
+}
 
 
-def test_refuses_without_an_openid_provider(tmp_path: Path) -> None:
-    result = start(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_refuses_without_an_openid_provider(tmp_path: Path, entry: str) -> None:
+    result = run(tmp_path, ENTRY_POINTS[entry], DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     assert result.returncode == 3
     assert "OIDC_ISSUER não configurado" in result.stderr
 
 
-def test_refuses_a_database_behind_the_code(tmp_path: Path) -> None:
-    result = start(
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_refuses_a_database_behind_the_code(tmp_path: Path, entry: str) -> None:
+    result = run(
         tmp_path,
+        ENTRY_POINTS[entry],
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         OIDC_ISSUER="https://sso.staging.acesso.gov.br/",
     )
     assert result.returncode == 3
     assert "chamados db upgrade" in result.stderr
+    assert "granian" not in result.stderr  # refused before any server started
 
 
 def test_a_started_worker_keeps_its_start_up_objects_out_of_the_collector(tmp_path: Path) -> None:
@@ -49,3 +75,98 @@ def test_a_started_worker_keeps_its_start_up_objects_out_of_the_collector(tmp_pa
     assert frozen.returncode == 0, frozen.stderr
     # The app and every module frozen (tens of thousands of objects), not a handful.
     assert int(frozen.stdout.split()[-1]) > 50_000
+
+
+# --- ``chamados serve``: the production server, as operators run it ------------------------
+
+
+def test_serve_refuses_a_bind_without_a_port() -> None:
+    result = CliRunner().invoke(cli.main, ["serve", "--bind", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "use HOST:PORTA" in result.output
+
+
+def test_serve_runs_granian_on_the_wsgi_app_with_what_operators_pass() -> None:
+    argv = cli.granian_command("[::]:8000", 4, 2, ("--workers-lifetime", "3600"))
+    assert argv[:7] == [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "wsgi",
+        "web.wsgi:app",
+        "--host",
+    ]
+    options = dict(zip(argv[6::2], argv[7::2], strict=False))
+    assert options["--host"] == "::"
+    assert options["--port"] == "8000"
+    assert options["--workers"] == "4"
+    assert options["--blocking-threads"] == "2"
+    assert "--respawn-failed-workers" in argv
+    assert argv[-2:] == ["--workers-lifetime", "3600"]  # the operator's own, last
+
+
+def test_serve_answers_refuses_a_body_too_large_unread_replaces_a_dead_worker_and_stops(
+    tmp_path: Path,
+) -> None:
+    """The real server on a real port: the app's JSON request log (no second access log);
+    a body over the limit refused from its headers, before a byte more of it arrives (the
+    server hands the request to the app without buffering the body); a worker killed is
+    replaced; SIGTERM stops the server and its workers."""
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "OIDC_ISSUER": "http://127.0.0.1:9/",
+    }
+    upgraded = run(tmp_path, ["-m", "web.cli", "db", "upgrade"], **env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    port = procs.free_port()
+    base = f"http://127.0.0.1:{port}"
+    args = [
+        sys.executable,
+        "-m",
+        "web.cli",
+        "serve",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+    ]
+    server_env = environment(tmp_path, APP_BASE_URL=base, **env)
+    server = procs.start("serve", args, server_env, tmp_path, ROOT)
+    try:
+        procs.wait_http(server, f"{base}/readyz", 60)
+        procs.wait_until(lambda: len(procs.children(server.pid)) == 2, 30, "two workers")
+
+        with urllib.request.urlopen(f"{base}/servicos", timeout=10) as resp:
+            assert resp.status == 200
+        procs.wait_until(lambda: '"path": "/servicos"' in server.output(10**6), 10, "its log line")
+        assert " - - [" not in server.output(10**6)  # no access log beside the app's own
+
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /api/v1/processes/chamado/instances HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 200000000\r\n\r\n{"
+            )
+            assert sock.recv(200).startswith(b"HTTP/1.1 413 ")
+
+        victim = min(procs.children(server.pid))
+        os.kill(victim, signal.SIGKILL)
+        procs.wait_until(
+            lambda: len(procs.children(server.pid) - {victim}) == 2
+            and server.output(10**6).count("Started worker") == 3,
+            60,
+            "a new worker started in the dead one's place",
+            diagnose=server.describe,
+        )
+        for _ in range(4):  # both workers answer (no request meets the dead one)
+            with urllib.request.urlopen(f"{base}/healthz", timeout=10) as resp:
+                assert resp.status == 200
+
+        workers = procs.children(server.pid)
+        server.popen.send_signal(signal.SIGTERM)
+        assert server.popen.wait(timeout=40) == 0
+        procs.wait_until(
+            lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 10, "no worker left"
+        )
+    finally:
+        server.stop()

@@ -118,27 +118,71 @@ def dev(host: str, port: int) -> None:
 
 
 @main.command("serve", context_settings={"ignore_unknown_options": True})
-@click.option("--bind", default="127.0.0.1:8000", show_default=True)
-@click.option("--workers", default=2, show_default=True)
-@click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
-def serve(bind: str, workers: int, gunicorn_args: tuple[str, ...]) -> None:
-    """Serve em produção com gunicorn (configuração só pelo ambiente)."""
-    args = [
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="HOST:PORTA")
+@click.option("--workers", default=2, show_default=True, help="Processos (um por núcleo).")
+@click.option(
+    "--threads", default=1, show_default=True, help="Requisições ao mesmo tempo por processo."
+)
+@click.argument("granian_args", nargs=-1, type=click.UNPROCESSED)
+def serve(bind: str, workers: int, threads: int, granian_args: tuple[str, ...]) -> None:
+    """Serve em produção com granian (configuração só pelo ambiente)."""
+    command = granian_command(bind, workers, threads, granian_args)
+    from web.startup import production_app
+
+    # Refused here, once, with the reason (exit 3): not by every worker, again and again.
+    production_app().extensions["chamados"].close()
+    os.execv(sys.executable, command)
+
+
+def granian_command(
+    bind: str, workers: int, threads: int = 1, extra: tuple[str, ...] = ()
+) -> list[str]:
+    """The granian command line ``chamados serve`` runs (argv, ``python -m granian …``).
+
+    granian, not gunicorn: its HTTP handling is Rust, so a request costs the worker about a
+    third of gunicorn's sync worker's CPU outside the app (118–140 against 343–365 µs on a
+    bare WSGI app), and a slow client's headers are read without holding the app's thread
+    (the README's "Desempenho" has the side-by-side runs). What gunicorn gave and granian
+    needs asked for: a dead worker is replaced (``--respawn-failed-workers``) and a stop
+    waits for the requests in flight at most 30 s (``--workers-kill-timeout``); gunicorn's
+    per-request worker timeout has no counterpart, so the waits that could hold a worker
+    are bounded in the app (``DATABASE_LOCK_TIMEOUT_SECONDS``, SQLite's busy timeout, the
+    HTTP connector's timeout, the script sandbox's limits).
+    """
+    host, _, port = bind.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter(
+            f"use HOST:PORTA (ex.: 0.0.0.0:8000), não {bind!r}", param_hint="--bind"
+        )
+    return [
         sys.executable,
         "-m",
-        "gunicorn",
+        "granian",
+        "--interface",
+        "wsgi",
         "web.wsgi:app",
-        "--bind",
-        bind,
+        "--host",
+        host.strip("[]"),
+        "--port",
+        port,
         "--workers",
         str(workers),
-        # No gunicorn access log: every request already writes one JSON line on the
-        # "chamados.request" logger (method, path, status, duration, request id, user);
-        # a second line per request cost ~2 % of a worker's CPU (bench/two_tasks.py).
-        # ``chamados serve --access-logfile -`` still turns it on.
-        *gunicorn_args,
+        # One request at a time per thread, as many threads as asked (1: a worker is one
+        # request at a time, what the benchmarks measured; the GIL makes more threads pay
+        # only while a request waits on the database).
+        "--blocking-threads",
+        str(threads),
+        # HTTP/1.1 only, no websockets: the app speaks plain WSGI behind a proxy.
+        "--http",
+        "1",
+        "--no-ws",
+        "--respawn-failed-workers",
+        "--workers-kill-timeout",
+        "30",
+        # No access log (granian's default): every request already writes one JSON line on
+        # the "chamados.request" logger (method, path, status, duration, request id, user).
+        *extra,
     ]
-    os.execv(sys.executable, args)
 
 
 def build_scheduler(app: Any, blocking: bool = False) -> Any:

@@ -12,15 +12,12 @@
   with ``Authorization: Bearer <METRICS_TOKEN>``; without that setting it answers 404
   (business figures, such as tickets by status, are not for anyone who asks).
 
-Several worker processes (gunicorn): each process counts its own requests, so set
-``PROMETHEUS_MULTIPROC_DIR`` to an empty, writable directory (wiped at every start)
-before the workers start; prometheus-client then keeps the counters in files there
-and ``/metrics`` sums them. Add to ``gunicorn.conf.py``::
-
-    from prometheus_client import multiprocess
-
-    def child_exit(server, worker):
-        multiprocess.mark_process_dead(worker.pid)
+Several worker processes (``chamados serve --workers N``): each process counts its own
+requests, so set ``PROMETHEUS_MULTIPROC_DIR`` to an empty, writable directory (wiped at
+every start) before the server starts; prometheus-client then keeps the counters in files
+there and ``/metrics`` sums them. Only counters and histograms are kept there, so a worker
+that died and was replaced needs no clean-up: its files keep the requests it counted,
+which a counter must not lose (``mark_process_dead`` only matters for live gauges).
 
 The database gauges (tickets by status, queue, timers, outbox) are computed with
 COUNT queries at scrape time by whichever worker answers, so they need no sharing;

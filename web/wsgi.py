@@ -1,4 +1,4 @@
-"""WSGI entry point for production servers: ``gunicorn web.wsgi:app``.
+"""WSGI entry point for production servers: ``chamados serve`` runs granian on ``web.wsgi:app``.
 
 Refuses to start on a database behind the code or without an OpenID provider
 (the development provider is for `make run` only), and runs the scheduler inside
@@ -10,23 +10,10 @@ from __future__ import annotations
 
 import gc
 import os
-import sys
 
-from web import create_app
+from web.startup import production_app
 
-if not os.environ.get("OIDC_ISSUER"):
-    sys.stderr.write(
-        "OIDC_ISSUER não configurado: em produção a aplicação usa o Login Único gov.br "
-        "(ex.: https://sso.acesso.gov.br/); o provedor de desenvolvimento é só para `make run`.\n"
-    )
-    raise SystemExit(3)
-
-app = create_app()
-
-_problem = app.extensions["chamados"].health.pending_migrations()
-if _problem:
-    sys.stderr.write(_problem + "\n")
-    raise SystemExit(3)
+app = production_app()
 
 if os.environ.get("CHAMADOS_SCHEDULER") == "embedded":
     interval = float(os.environ.get("CHAMADOS_SCHEDULER_INTERVAL", "5"))
