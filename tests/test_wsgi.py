@@ -152,8 +152,10 @@ def test_serve_answers_refuses_a_body_too_large_unread_replaces_a_dead_worker_an
         victim = min(procs.children(server.pid))
         os.kill(victim, signal.SIGKILL)
         procs.wait_until(
-            lambda: len(procs.children(server.pid) - {victim}) == 2
-            and server.output(10**6).count("Started worker") == 3,
+            lambda: (
+                len(procs.children(server.pid) - {victim}) == 2
+                and server.output(10**6).count("Started worker") == 3
+            ),
             60,
             "a new worker started in the dead one's place",
             diagnose=server.describe,
