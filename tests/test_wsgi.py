@@ -9,12 +9,13 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from tests import procs
-from web import cli
+from web import cli, startup
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,7 +110,8 @@ def test_serve_runs_granian_on_the_wsgi_app_with_what_operators_pass() -> None:
 def test_serve_answers_refuses_a_body_too_large_unread_replaces_a_dead_worker_and_stops(
     tmp_path: Path,
 ) -> None:
-    """The real server on a real port: the app's JSON request log (no second access log);
+    """The real server on a real port: no process environment variable read as a request
+    header; the app's JSON request log (no second access log);
     a body over the limit refused from its headers, before a byte more of it arrives (the
     server hands the request to the app without buffering the body); a worker killed is
     replaced; SIGTERM stops the server and its workers."""
@@ -131,7 +133,9 @@ def test_serve_answers_refuses_a_body_too_large_unread_replaces_a_dead_worker_an
         "--workers",
         "2",
     ]
-    server_env = environment(tmp_path, APP_BASE_URL=base, **env)
+    # A variable named like a header: granian puts the process environment in every
+    # request's environ; the app must not read it as the client's X-Request-ID.
+    server_env = environment(tmp_path, APP_BASE_URL=base, HTTP_X_REQUEST_ID="do-ambiente", **env)
     server = procs.start("serve", args, server_env, tmp_path, ROOT)
     try:
         procs.wait_http(server, f"{base}/readyz", 60)
@@ -139,6 +143,10 @@ def test_serve_answers_refuses_a_body_too_large_unread_replaces_a_dead_worker_an
 
         with urllib.request.urlopen(f"{base}/servicos", timeout=10) as resp:
             assert resp.status == 200
+            assert resp.headers["X-Request-ID"] != "do-ambiente"
+        sent = urllib.request.Request(f"{base}/healthz", headers={"X-Request-ID": "do-cliente"})
+        with urllib.request.urlopen(sent, timeout=10) as resp:
+            assert resp.headers["X-Request-ID"] == "do-cliente"
         procs.wait_until(lambda: '"path": "/servicos"' in server.output(10**6), 10, "its log line")
         assert " - - [" not in server.output(10**6)  # no access log beside the app's own
 
@@ -172,3 +180,25 @@ def test_serve_answers_refuses_a_body_too_large_unread_replaces_a_dead_worker_an
         )
     finally:
         server.stop()
+
+
+def test_the_process_environment_is_taken_out_of_each_request() -> None:
+    seen: dict[str, Any] = {}
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.update(environ)
+        return []
+
+    wrapped = startup.WithoutProcessEnvironment(
+        app, {"SECRET_KEY": "s", "DATABASE_URL": "postgresql://u:p@db/x", "HTTP_HOST": "env"}
+    )
+    wrapped(
+        {
+            "SECRET_KEY": "s",
+            "DATABASE_URL": "postgresql://u:p@db/x",
+            "HTTP_HOST": "chamados.gov.br",  # the client's own Host header
+            "PATH_INFO": "/",
+        },
+        None,
+    )
+    assert seen == {"HTTP_HOST": "chamados.gov.br", "PATH_INFO": "/"}

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import NoReturn
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn
 
 from flask import Flask
 
@@ -38,4 +39,27 @@ def production_app() -> Flask:
     problem = app.extensions["chamados"].health.pending_migrations()
     if problem:
         refuse(problem)
+    app.wsgi_app = WithoutProcessEnvironment(app.wsgi_app, os.environ)  # type: ignore[method-assign]
     return app
+
+
+class WithoutProcessEnvironment:
+    """Takes the process's environment variables back out of each request's WSGI environ.
+
+    granian builds every request's environ on a copy of ``os.environ`` (as wsgiref does), so
+    without this ``DATABASE_URL`` with its password, ``SECRET_KEY`` and the OpenID and SMTP
+    secrets ride along in every request, one error report away from a log; and a variable
+    named like a header (``HTTP_X_REQUEST_ID``, ``HTTP_AUTHORIZATION``) reads as a header
+    the client never sent. A key is removed when it still holds the process's value (a
+    header the client did send has its own value and stays).
+    """
+
+    def __init__(self, app: Any, process_environment: Mapping[str, str]) -> None:
+        self.app = app
+        self.variables = tuple(process_environment.items())
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        for key, value in self.variables:
+            if environ.get(key) == value:
+                del environ[key]
+        return self.app(environ, start_response)
