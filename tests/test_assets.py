@@ -3,6 +3,7 @@ base.html references only local /static/ files, and each of them exists."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -13,7 +14,7 @@ import pytest
 from flask import Flask, flash, render_template, render_template_string
 
 from engine.settings import PROJECT_ROOT
-from web import create_app
+from web import create_app, static_assets
 
 STATIC = PROJECT_ROOT / "web" / "static"
 VENDOR = STATIC / "vendor"
@@ -85,7 +86,7 @@ def test_base_references_only_local_static_files_that_exist(app: Flask) -> None:
     for url in assets.urls:
         assert not re.match(r"^(https?:)?//", url), f"remote asset {url}"
         assert static_file(url).is_file(), f"{url} does not exist"
-    names = {Path(u).name for u in assets.urls}
+    names = {Path(u.split("?")[0]).name for u in assets.urls}
     assert {
         "core.min.css",
         "all.min.css",
@@ -171,3 +172,102 @@ def test_error_page(app: Flask) -> None:
 def test_htmx_sends_the_csrf_header() -> None:
     js = (STATIC / "js" / "app.js").read_text("utf-8")
     assert "X-CSRFToken" in js and "htmx:configRequest" in js
+
+
+# --- versioned links: a returning browser keeps the files until they change ----------------
+
+
+def test_every_static_link_names_its_files_content(app: Flask) -> None:
+    client = app.test_client()
+    for url in Assets(page(app)).urls:
+        path, _, query = url.partition("?")
+        served = client.get(url)
+        assert served.status_code == 200, url
+        # A style sheet's content as served (its own links versioned), any other file's bytes.
+        if not path.endswith(".css"):
+            assert served.data == static_file(path).read_bytes()
+        assert query == f"v={hashlib.sha256(served.data).hexdigest()[:12]}", url
+
+
+def test_the_named_version_is_kept_a_year_any_other_is_revalidated(app: Flask) -> None:
+    client = app.test_client()
+    (versioned,) = [u for u in Assets(page(app)).urls if u.startswith("/static/css/app.css?")]
+    current = client.get(versioned)
+    assert current.status_code == 200
+    assert current.cache_control.immutable and current.cache_control.public
+    assert current.cache_control.max_age == 365 * 24 * 3600
+    assert not current.cache_control.no_cache
+    assert not current.headers.getlist("Set-Cookie")  # nothing per person in a shared cache
+    for url in ("/static/css/app.css", "/static/css/app.css?v=000000000000"):
+        other = client.get(url)  # no version, or a page cached before a deploy
+        assert other.status_code == 200
+        assert other.cache_control.no_cache and not other.cache_control.max_age, url
+    assert client.get("/static/css/nada.css?v=x").status_code == 404
+
+
+def test_a_changed_file_gets_a_new_version_and_a_missing_one_none(tmp_path: Path) -> None:
+    (tmp_path / "a.css").write_text("a{}")
+    versions = static_assets.StaticVersions(str(tmp_path))
+    first = versions.of("a.css")
+    assert first == hashlib.sha256(b"a{}").hexdigest()[:12]
+    assert versions.of("a.css") == first
+    (tmp_path / "a.css").write_text("a{color:red}")
+    assert versions.of("a.css") not in (None, first)
+    assert versions.of("b.css") is None
+    assert versions.of("../a.css") is None  # outside the folder
+    assert versions.of("") is None  # the folder itself
+
+
+def test_a_stylesheet_names_the_version_of_each_file_it_loads(app: Flask) -> None:
+    client = app.test_client()
+    (sheet,) = [u for u in Assets(page(app)).urls if "fontawesome/css/all.min.css?" in u]
+    served = client.get(sheet)
+    assert served.status_code == 200 and served.mimetype == "text/css"
+    assert served.cache_control.immutable
+    fonts = re.findall(r"url\(([^)]*\.woff2[^)]*)\)", served.get_data(as_text=True))
+    assert fonts
+    for ref in fonts:
+        path, _, query = ref.partition("?")
+        font = STATIC / "vendor" / "fontawesome" / "css" / path
+        assert query == f"v={hashlib.sha256(font.read_bytes()).hexdigest()[:12]}", ref
+        loaded = client.get(f"/static/vendor/fontawesome/webfonts/{Path(path).name}?{query}")
+        assert loaded.status_code == 200 and loaded.cache_control.immutable, ref
+    # The sheet's own version covers what it serves, and a browser's copy is still good.
+    etag = served.headers["ETag"]
+    assert client.get(sheet, headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_a_stylesheets_links_are_versioned_and_nothing_else_changes(tmp_path: Path) -> None:
+    (tmp_path / "css").mkdir()
+    (tmp_path / "fonts").mkdir()
+    (tmp_path / "fonts" / "f.woff2").write_bytes(b"font")
+    font_version = hashlib.sha256(b"font").hexdigest()[:12]
+    sheet = tmp_path / "css" / "s.css"
+    sheet.write_text(
+        "a{src:url(../fonts/f.woff2)}b{src:url('../fonts/f.woff2#x')}"
+        'c{src:url("data:font/woff2;base64,AA")}d{src:url(https://cdn.example/f.woff2)}'
+        "e{src:url(../fonts/f.woff2?#iefix)}f{src:url(../fonts/missing.woff2)}"
+        "g{src:url(../../../etc/passwd)}h{content:'\u00e7'}"
+    )
+    versions = static_assets.StaticVersions(str(tmp_path))
+    served = versions.stylesheet("css/s.css")
+    assert (
+        served
+        == (
+            f"a{{src:url(../fonts/f.woff2?v={font_version})}}"
+            f"b{{src:url('../fonts/f.woff2?v={font_version}#x')}}"
+            'c{src:url("data:font/woff2;base64,AA")}d{src:url(https://cdn.example/f.woff2)}'
+            "e{src:url(../fonts/f.woff2?#iefix)}f{src:url(../fonts/missing.woff2)}"
+            "g{src:url(../../../etc/passwd)}h{content:'\u00e7'}"
+        ).encode()
+    )
+    assert versions.of("css/s.css") == hashlib.sha256(served).hexdigest()[:12]
+    assert versions.stylesheet("fonts/f.woff2") is None  # only style sheets are rewritten
+    # A font changed, then its sheet saved: the sheet names the new font, and is new itself.
+    before = versions.of("css/s.css")
+    (tmp_path / "fonts" / "f.woff2").write_bytes(b"font 2")
+    sheet.write_text(sheet.read_text() + " ")
+    assert f"?v={hashlib.sha256(b'font 2').hexdigest()[:12]}".encode() in (
+        versions.stylesheet("css/s.css") or b""
+    )
+    assert versions.of("css/s.css") != before

@@ -139,10 +139,22 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     limits.init_limits(app)  # before any route and before CSRFProtect's hook
     csrf.init_app(app)
 
-    from web import api, auth, errors, filters, observability, security, sessions, tokens, views
+    from web import (
+        api,
+        auth,
+        errors,
+        filters,
+        observability,
+        security,
+        sessions,
+        static_assets,
+        tokens,
+        views,
+    )
     from web.mail_admin import init_mail_admin
 
     security.init_security(app)
+    static_assets.init_static_assets(app)
     auth.init_auth(app)
     errors.init_errors(app)
     filters.init_filters(app)
