@@ -111,7 +111,8 @@ def test_serve_answers_refuses_a_body_too_large_unread_replaces_a_dead_worker_an
     tmp_path: Path,
 ) -> None:
     """The real server on a real port: no process environment variable read as a request
-    header; the app's JSON request log (no second access log);
+    header; the app's JSON request log (no second access log); clients slow to send their
+    headers hold no worker;
     a body over the limit refused from its headers, before a byte more of it arrives (the
     server hands the request to the app without buffering the body); a worker killed is
     replaced; SIGTERM stops the server and its workers."""
@@ -149,6 +150,15 @@ def test_serve_answers_refuses_a_body_too_large_unread_replaces_a_dead_worker_an
             assert resp.headers["X-Request-ID"] == "do-cliente"
         procs.wait_until(lambda: '"path": "/servicos"' in server.output(10**6), 10, "its log line")
         assert " - - [" not in server.output(10**6)  # no access log beside the app's own
+
+        # Clients that never finish their headers (more of them than workers) hold none.
+        slow = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+        for sock in slow:
+            sock.sendall(b"GET /servicos HTTP/1.1\r\nHost: x\r\n")
+        with urllib.request.urlopen(f"{base}/healthz", timeout=5) as resp:
+            assert resp.status == 200
+        for sock in slow:
+            sock.close()
 
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             sock.sendall(
