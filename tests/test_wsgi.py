@@ -199,16 +199,20 @@ def test_the_process_environment_is_taken_out_of_each_request() -> None:
         seen.update(environ)
         return []
 
-    wrapped = startup.WithoutProcessEnvironment(
-        app, {"SECRET_KEY": "s", "DATABASE_URL": "postgresql://u:p@db/x", "HTTP_HOST": "env"}
-    )
+    process = {
+        "SECRET_KEY": "s",
+        "DATABASE_URL": "postgresql://u:p@db/x",
+        "HTTP_HOST": "env",
+        "HTTP_AUTHORIZATION": "Bearer env",
+        "PATH_INFO": "/",  # a variable named like one the request defines
+    }
+    wrapped = startup.WithoutProcessEnvironment(app, process)
     wrapped(
         {
-            "SECRET_KEY": "s",
-            "DATABASE_URL": "postgresql://u:p@db/x",
+            **process,
             "HTTP_HOST": "chamados.gov.br",  # the client's own Host header
-            "PATH_INFO": "/",
+            "REQUEST_METHOD": "GET",
         },
         None,
     )
-    assert seen == {"HTTP_HOST": "chamados.gov.br", "PATH_INFO": "/"}
+    assert seen == {"HTTP_HOST": "chamados.gov.br", "PATH_INFO": "/", "REQUEST_METHOD": "GET"}

@@ -43,6 +43,24 @@ def production_app() -> Flask:
     return app
 
 
+# What the server takes from the request itself (PEP 3333): never removed, even when a
+# variable of the same name and value happens to be in the process environment.
+REQUEST_KEYS = frozenset(
+    {
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+        "REMOTE_ADDR",
+    }
+)
+
+
 class WithoutProcessEnvironment:
     """Takes the process's environment variables back out of each request's WSGI environ.
 
@@ -56,7 +74,9 @@ class WithoutProcessEnvironment:
 
     def __init__(self, app: Any, process_environment: Mapping[str, str]) -> None:
         self.app = app
-        self.variables = tuple(process_environment.items())
+        self.variables = tuple(
+            (key, value) for key, value in process_environment.items() if key not in REQUEST_KEYS
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         for key, value in self.variables:
