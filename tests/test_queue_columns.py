@@ -438,3 +438,64 @@ def test_the_migration_copies_the_columns_onto_the_open_tasks(
     change_ticket(tsvc, plain, categoria="lentidao")
     assert in_step(tsvc, plain)
     assert queued(tsvc, ana, categoria="lentidao") == [plain, late]
+
+
+def test_on_postgresql_the_commit_time_checks_find_rows_by_key_however_the_table_grew(
+    svc: Chamados, maria: ActorRef
+) -> None:
+    """Migration 0029. PL/pgSQL keeps a trigger's plans per connection, made the first times
+    it runs: made on a small table, a sequential scan. A transaction that then writes many
+    open rows read the whole table once per row at its commit (quadratic: over 13 minutes
+    for 100,000 tickets loaded at once). The plans of the commit-time trigger's statements
+    are read here as auto_explain writes them, sent to this connection as notices."""
+    import pytest
+
+    if svc.unit.db.dialect.name != "postgresql":
+        pytest.skip("SQLite has no commit-time triggers")
+    cid = submit_registration(svc, maria)
+    created = chamado(svc, cid).created_at
+    row = {
+        "chamado_id": cid,
+        "task_name": "analisar_chamado",
+        "title": "Analisar chamado",
+        "group": "analyst",
+        "state": "ready",
+        "created_at": created,
+    }
+    with svc.unit.db.connect() as conn:
+        # Six commits of one open row each: the trigger's plans are made (and kept) while
+        # the table holds a handful of rows.
+        for _ in range(6):
+            conn.execute(insert(HumanTask).values(task_guid=str(uuid.uuid4()), **row))
+            conn.commit()
+        notices: list[str] = []
+        raw = conn.connection.driver_connection
+        raw.add_notice_handler(lambda notice: notices.append(notice.message_primary or ""))
+        conn.execute(
+            text(
+                'INSERT INTO human_tasks (chamado_id, task_guid, task_name, title, "group", '
+                "state, created_at) SELECT :cid, md5(i::text), 'analisar_chamado', "
+                "'Analisar chamado', 'analyst', 'ready', :created "
+                "FROM generate_series(1, 400) AS i"
+            ),
+            {"cid": cid, "created": created},
+        )
+        for setting in (
+            "LOAD 'auto_explain'",
+            "SET LOCAL auto_explain.log_min_duration = 0",
+            "SET LOCAL auto_explain.log_nested_statements = on",
+            "SET LOCAL auto_explain.log_level = notice",
+            "SET LOCAL client_min_messages = notice",
+        ):
+            conn.execute(text(setting))
+        conn.commit()
+    checks = [n for n in notices if "UPDATE human_tasks t SET" in n]
+    assert len(checks) >= 400  # one per open row written, each explained
+    scans = {
+        line.strip().removeprefix("->").strip().split("  (")[0]
+        for notice in checks
+        for line in notice.splitlines()
+        if " Scan " in line
+    }
+    assert scans and not any(scan.startswith("Seq Scan") for scan in scans), scans
+    assert in_step(svc, cid)
