@@ -89,20 +89,14 @@ def test_serve_refuses_a_bind_without_a_port() -> None:
 
 def test_serve_runs_granian_on_the_wsgi_app_with_what_operators_pass() -> None:
     argv = cli.granian_command("[::]:8000", 4, 2, ("--workers-lifetime", "3600"))
-    assert argv[:7] == [
-        sys.executable,
-        "-m",
-        "granian",
-        "--interface",
-        "wsgi",
-        "web.wsgi:app",
-        "--host",
-    ]
-    options = dict(zip(argv[6::2], argv[7::2], strict=False))
-    assert options["--host"] == "::"
-    assert options["--port"] == "8000"
-    assert options["--workers"] == "4"
-    assert options["--blocking-threads"] == "2"
+
+    def option(name: str) -> str:
+        return argv[argv.index(name) + 1]
+
+    assert argv[:3] == [sys.executable, "-m", "granian"] and "web.wsgi:app" in argv
+    assert option("--interface") == "wsgi"
+    assert (option("--host"), option("--port")) == ("::", "8000")
+    assert (option("--workers"), option("--blocking-threads")) == ("4", "2")
     assert "--respawn-failed-workers" in argv
     assert argv[-2:] == ["--workers-lifetime", "3600"]  # the operator's own, last
 
