@@ -30,7 +30,7 @@ import posixpath
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, request
 from werkzeug.security import safe_join
@@ -60,15 +60,16 @@ class StaticVersions:
 
     def of(self, filename: str) -> str | None:
         """The file's version, or None when it is not a file under the folder."""
-        known = self._find(filename)
+        known = self.find(filename)
         return known.version if known else None
 
     def stylesheet(self, filename: str) -> bytes | None:
         """A style sheet as served (its relative links versioned); None for other files."""
-        known = self._find(filename)
+        known = self.find(filename)
         return known.stylesheet if known else None
 
-    def _find(self, filename: str, depth: int = 0) -> _Known | None:
+    def find(self, filename: str, depth: int = 0) -> _Known | None:
+        """What is known of a file under the folder (None: not one), read once per change."""
         path = safe_join(self.folder, filename)
         if path is None:
             return None
@@ -100,7 +101,7 @@ class StaticVersions:
             if _NOT_A_FILE_HERE.match(ref) or "?" in ref:  # elsewhere, or a query of its own
                 return match.group(0)
             path, mark, fragment = ref.partition("#")
-            target = self._find(posixpath.normpath(posixpath.join(here, path)), depth + 1)
+            target = self.find(posixpath.normpath(posixpath.join(here, path)), depth + 1)
             if target is None:
                 return match.group(0)
             return f"url({quote}{path}?{VERSION_PARAM}={target.version}{mark}{fragment}{quote})"
@@ -125,25 +126,23 @@ def init_static_assets(app: Flask) -> None:
     serve_file = app.view_functions["static"]
 
     def static(filename: str) -> Any:
-        stylesheet = versions.stylesheet(filename)
-        if stylesheet is None:
-            return serve_file(filename=filename)
-        response = Response(stylesheet, mimetype="text/css")
-        response.set_etag(versions.of(filename) or "")
-        response.cache_control.no_cache = True  # as Flask serves any file; see below
-        return response.make_conditional(request)
-
-    app.view_functions["static"] = static
-
-    @app.after_request
-    def cache_a_named_version(response: Response) -> Response:
-        if request.endpoint != "static" or response.status_code not in (200, 304):
-            return response
-        asked = request.args.get(VERSION_PARAM)
-        filename = (request.view_args or {}).get("filename", "")
-        if asked and asked == versions.of(filename):
+        known = versions.find(filename)
+        if known is None or known.stylesheet is None:
+            # Flask's own view (send_static_file: a Response, or 404 for no file).
+            response = cast(Response, serve_file(filename=filename))
+        else:
+            response = Response(known.stylesheet, mimetype="text/css")
+            response.set_etag(known.version)
+            response.cache_control.no_cache = True  # as Flask serves any file
+            response.make_conditional(request)  # in place: 304 when the browser has it
+        named = known is not None and request.args.get(VERSION_PARAM) == known.version
+        if named and response.status_code in (200, 304):
             response.cache_control.no_cache = None
             response.cache_control.public = True
             response.cache_control.max_age = ONE_YEAR
             response.cache_control.immutable = True
         return response
+
+    # The static endpoint's own view: the headers are decided where the file is served,
+    # not in a hook every other request would run too.
+    app.view_functions["static"] = static
