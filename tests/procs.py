@@ -86,17 +86,6 @@ def start(name: str, args: Sequence[str], env: Mapping[str, str], log_dir: Path,
     return Proc(name, list(args), log, popen)
 
 
-def children(pid: int) -> set[int]:
-    """The processes ``pid`` started that are still running (a server's workers)."""
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            found.update(int(p) for p in (task / "children").read_text().split())
-        except OSError:
-            continue  # a thread that ended while read
-    return found
-
-
 def wait_until(
     condition: Callable[[], bool],
     timeout: float,
