@@ -134,7 +134,16 @@ def test_serve_answers_refuses_a_body_too_large_unread_replaces_a_dead_worker_an
     server = procs.start("serve", args, server_env, tmp_path, ROOT)
     try:
         procs.wait_http(server, f"{base}/readyz", 60)
-        procs.wait_until(lambda: len(children(server.pid)) == 2, 30, "two workers")
+        # Both workers booted (the app answers through either one), so that a worker killed
+        # below is one that had started, whose replacement logs the third start.
+        procs.wait_until(
+            lambda: (
+                len(children(server.pid)) == 2 and server.output(10**6).count("Started worker") == 2
+            ),
+            60,
+            "two workers started",
+            diagnose=server.describe,
+        )
 
         with urllib.request.urlopen(f"{base}/servicos", timeout=10) as resp:
             assert resp.status == 200
