@@ -670,9 +670,9 @@ _CATEGORIES = (
     ("/json/", "json (stdlib)"),
     ("/copy.py", "copy (stdlib)"),
     ("/uuid.py", "uuid (stdlib)"),
-    ("/main/engine/", "engine/ (produto)"),
-    ("/main/web/", "web/ (produto)"),
 )
+# The product's own files, wherever this checkout is (CI's, a benchmark clone's).
+_PRODUCT = ROOT.as_posix() + "/"
 
 
 def _category(filename: str, funcname: str) -> str:
@@ -685,6 +685,10 @@ def _category(filename: str, funcname: str) -> str:
         if "socket" in funcname or "select" in funcname or "write" in funcname:
             return "I/O (C)"
         return "built-ins (C)"
+    if path.startswith(_PRODUCT + "engine/"):
+        return "engine/ (produto)"
+    if path.startswith(_PRODUCT + "web/"):
+        return "web/ (produto)"
     for needle, name in _CATEGORIES:
         if needle in path:
             return name
@@ -738,8 +742,8 @@ def profile_report(
     product = []
     for (filename, line, funcname), (_cc, nc, _tt, ct, _callers) in raw.items():
         path = filename.replace("\\", "/")
-        if "/main/engine/" in path or "/main/web/" in path:
-            short = path.split("/main/", 1)[1]
+        if path.startswith((_PRODUCT + "engine/", _PRODUCT + "web/")):
+            short = path.removeprefix(_PRODUCT)
             product.append((f"{short}:{line} {funcname}", nc / per, 100 * ct / total, ms(ct)))
     product.sort(key=lambda r: -r[2])
     if "product" in show:
@@ -749,7 +753,7 @@ def profile_report(
     rows = []
     for (filename, line, funcname), (_cc, nc, tt, _ct, _callers) in hot:
         short = filename.replace("\\", "/")
-        for marker in ("site-packages/", "/main/", "/lib/python3.11/"):
+        for marker in ("site-packages/", _PRODUCT, "/lib/python3.11/"):
             if marker in short:
                 short = short.split(marker, 1)[1]
                 break
