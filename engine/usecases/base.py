@@ -10,7 +10,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import JSON, bindparam, func, literal, null, select, type_coerce, union_all
+from sqlalchemy import (
+    JSON,
+    bindparam,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session, joinedload
 
 from engine import (
@@ -55,6 +65,8 @@ STALE_CHAMADO = (
 )
 ANALYST_ROLES = frozenset({"analyst", "supervisor"})
 STAFF_ROLES = frozenset({"analyst", "supervisor", "admin"})
+# Staff who read every ticket; an analyst reads the tickets of their groups' queues.
+SEE_ALL_ROLES = frozenset({"supervisor", "admin"})
 
 
 FORM_CACHE_SIZE = 256
@@ -497,6 +509,26 @@ class UseCaseBase:
         if revision is None or cpf is None:
             return groups.of_user(session, actor.id, actor.roles)
         return self.unit.group_cache.of(session, revision, cpf, actor.roles)
+
+    def _may_read_ticket(
+        self, session: Session, actor: Actor, chamado_id: int, requester_id: int | None
+    ) -> bool:
+        """Whether ``actor`` may read a ticket's data as staff do (the analysis page and
+        its API view, its files, the ready answers filled in with it, an incident opened
+        from it): its own requester; supervisors and admins, every ticket; anyone else, a
+        ticket that has or had a task in one of their groups — what their queue, the
+        search and the duplicates show them. Callers answer "not found" otherwise, so a
+        ticket's existence is not disclosed either."""
+        if actor.id == requester_id or actor.roles & SEE_ALL_ROLES:
+            return True
+        mine = self._groups(session, actor)
+        return bool(mine) and bool(
+            session.scalar(
+                select(
+                    exists().where(HumanTask.chamado_id == chamado_id, HumanTask.group.in_(mine))
+                )
+            )
+        )
 
     @staticmethod
     def _require_roles(actor: Actor, roles: frozenset[str]) -> None:

@@ -155,18 +155,6 @@ class Outages(Requests):
             raise NotFound("Incidente não encontrado.")
         return outage
 
-    def _ticket_visible(self, session: Session, actor: Actor, chamado_id: int) -> bool:
-        if "supervisor" in actor.roles:
-            return True
-        mine = self._groups(session, actor)
-        return bool(
-            session.scalar(
-                select(
-                    exists().where(HumanTask.chamado_id == chamado_id, HumanTask.group.in_(mine))
-                )
-            )
-        )
-
     # ------------------------------------------------------------------ the process side
 
     def _process_of(self, session: Session, chamado: Chamado) -> str:
@@ -250,7 +238,9 @@ class Outages(Requests):
             source = None
             if from_chamado_id is not None:
                 source = session.get(Chamado, from_chamado_id)
-                if source is None or not self._ticket_visible(session, actor, source.id):
+                if source is None or not self._may_read_ticket(
+                    session, actor, source.id, source.requester_id
+                ):
                     raise NotFound("Chamado não encontrado.")
                 process_id = self._process_of(session, source)
                 orgao_id, servico, categoria = source.orgao_id, source.servico, source.categoria
@@ -395,7 +385,9 @@ class Outages(Requests):
         self._require_roles(actor, ANALYST_ROLES)
         with self.reading() as session:
             chamado = session.get(Chamado, chamado_id)
-            if chamado is None or not self._ticket_visible(session, actor, chamado_id):
+            if chamado is None or not self._may_read_ticket(
+                session, actor, chamado_id, chamado.requester_id
+            ):
                 raise NotFound("Chamado não encontrado.")
             return self._process_of(session, chamado)
 
@@ -568,7 +560,9 @@ class Outages(Requests):
                 chamado_id,
                 options=[joinedload(Chamado.requester), joinedload(Chamado.orgao)],
             )
-            if chamado is None or not self._ticket_visible(session, actor, chamado_id):
+            if chamado is None or not self._may_read_ticket(
+                session, actor, chamado_id, chamado.requester_id
+            ):
                 raise NotFound("Chamado não encontrado.")
             query = outages.candidates(session, chamado, self._process_of(session, chamado), window)
             if "supervisor" not in actor.roles:

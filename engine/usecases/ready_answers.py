@@ -72,7 +72,7 @@ class ReadyAnswers(UseCaseBase):
         """field → the answers the analysis form offers for this ticket, filled in."""
         self._require_roles(actor, STAFF_ROLES)
         with self.reading() as session:
-            chamado = self._chamado(session, chamado_id)
+            chamado = self._chamado(session, actor, chamado_id)
             return ready_answers.offered(session, chamado, schema, self._values(session, chamado))
 
     def apply(
@@ -85,14 +85,17 @@ class ReadyAnswers(UseCaseBase):
     ) -> dict[str, Any]:
         self._require_roles(actor, STAFF_ROLES)
         with self.reading() as session:
-            chamado = self._chamado(session, chamado_id)
+            chamado = self._chamado(session, actor, chamado_id)
             values = self._values(session, chamado)
             return ready_answers.apply(session, chamado, schema, data, answer_id, values)
 
-    @staticmethod
-    def _chamado(session: Session, chamado_id: int) -> Chamado:
+    def _chamado(self, session: Session, actor: Actor, chamado_id: int) -> Chamado:
+        """The ticket whose values fill the answers in (its protocol, the requester's
+        name): one the actor may read (engine.usecases.base._may_read_ticket)."""
         chamado = session.get(Chamado, chamado_id, options=[joinedload(Chamado.requester)])
-        if chamado is None:
+        if chamado is None or not self._may_read_ticket(
+            session, actor, chamado.id, chamado.requester_id
+        ):
             raise NotFound("Chamado não encontrado.")
         return chamado
 

@@ -582,15 +582,29 @@ class Requests(Recording):
             row = session.get(Attachment, attachment_id)
             if row is None or row.chamado_id != task.chamado_id:
                 raise NotFound("Anexo não encontrado.")
-            submitted = any(
-                attachment_id in forms.attachment_ids(s.data)
-                for s in session.scalars(
-                    select(Submission).where(Submission.chamado_id == task.chamado_id)
-                )
-            )
             # A file already sent to analysis stays in the record; it just leaves the draft.
-            if not submitted:
+            if not self._submitted(session, task.chamado_id, attachment_id):
                 row.removed = True
+
+    @staticmethod
+    def _submitted(session: Session, chamado_id: int, attachment_id: int) -> bool:
+        """Whether a sending of the ticket's forms carried the file (else it is in a draft)."""
+        return any(
+            attachment_id in forms.attachment_ids(s.data)
+            for s in session.scalars(select(Submission).where(Submission.chamado_id == chamado_id))
+        )
+
+    def _staff_may_download(
+        self, session: Session, actor: Actor, chamado: Chamado, attachment_id: int
+    ) -> bool:
+        """Staff read the files a requester sent on a ticket they may read; a file still
+        (or only ever) in a draft is the requester's alone. Admins, who complete a
+        person's open task on their behalf (complete_task_on_behalf), read its draft's."""
+        if not actor.roles & STAFF_ROLES or not self._may_read_ticket(
+            session, actor, chamado.id, chamado.requester_id
+        ):
+            return False
+        return "admin" in actor.roles or self._submitted(session, chamado.id, attachment_id)
 
     def attachment(self, actor: Actor, attachment_id: int) -> tuple[Attachment, bytes]:
         with self.reading() as session:
@@ -599,7 +613,9 @@ class Requests(Recording):
                 raise NotFound("Anexo não encontrado.")
             chamado = session.get(Chamado, row.chamado_id)
             assert chamado is not None
-            if chamado.requester_id != actor.id and not (actor.roles & STAFF_ROLES):
+            if chamado.requester_id != actor.id and not self._staff_may_download(
+                session, actor, chamado, row.id
+            ):
                 raise NotFound("Anexo não encontrado.")
             # Staff downloading a person's file is a read of their data (engine.access_log).
             self._record_access(
