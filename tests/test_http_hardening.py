@@ -15,10 +15,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from engine.service import Chamados
-from tests.conftest import database_url
+from tests.conftest import add_person, database_url
 from tests.test_api import Api, build_app, person
 from tests.test_auth import set_session_user
+from tests.test_engine_lifecycle import open_task, registration, submit_registration
 from tests.test_security_headers import assert_security_headers
+from tests.webform import fill
 from web import create_app
 from web.auth import SESSION_KEY
 from web.params import MAX_INT
@@ -119,6 +121,36 @@ def test_other_oversized_numbers_in_queries_and_forms(app: Flask) -> None:
         "/conta/tokens", data={"csrf_token": csrf, "action": "revoke", "token_id": TOO_BIG}
     )
     assert resp.status_code == 400
+
+
+def test_a_version_that_is_not_a_number_is_a_stale_page_not_a_500(app: Flask) -> None:
+    """The pages' forms carry the version of the ticket they showed; one altered into
+    something that is not a number is as stale as an old one: 409, nothing sent."""
+    svc: Chamados = app.extensions["chamados"]
+    maria = add_person(svc, MARIA, "Maria da Silva")
+    ana = add_person(svc, ANA, "Ana Souza", "analyst")
+
+    # The analyst's decision.
+    cid = submit_registration(svc, maria)
+    svc.analysis.claim(ana, open_task(svc, cid, "analyst").id)
+    analyst = browser(app, ANA, "Ana Souza", "analyst")
+    page = analyst.get(f"/analise/{cid}").get_data(as_text=True)
+    decided = {"decisao": "resolver", "resposta": "Corrigido na integração.", "version": "abc"}
+    resp = analyst.post(f"/analise/{cid}", data=fill(page, decided, "version"))
+    assert resp.status_code == 409
+    assert open_task(svc, cid, "analyst").state == "ready"  # nothing was sent
+
+    # The requester's sending, from the review step of a complete draft.
+    started = svc.requests.start_chamado(maria, "chamado")
+    task = open_task(svc, started.id, "requester")
+    svc.requests.save_draft(maria, task.id, registration(), "revisao")
+    requester = browser(app, MARIA, "Maria da Silva")
+    page = requester.get(f"/tarefas/{task.id}?passo=revisao").get_data(as_text=True)
+    resp = requester.post(
+        f"/tarefas/{task.id}", data=fill(page, {"_action": "submit", "version": "x1"})
+    )
+    assert resp.status_code == 409
+    assert open_task(svc, started.id, "requester").state == "ready"
 
 
 # --- a database that refuses connections -----------------------------------------------------

@@ -168,7 +168,7 @@ def analysis(chamado_id: int) -> Any:
                 return _analysis_page(view, task, form, {}, 200, used_answer=ready)
             try:
                 chamado = svc().requests.complete_task(
-                    user, task.id, data, int(request.form.get("version", "0"))
+                    user, task.id, data, to_int(request.form.get("version")) or 0
                 )
             except ValidationFailed as exc:
                 errors = exc.errors

@@ -29,6 +29,7 @@ from web import present
 from web.auth import login_required, signed_in_user
 from web.context import service as svc
 from web.formview import build_form_view
+from web.params import to_int
 
 bp = Blueprint("requester", __name__)
 
@@ -338,7 +339,7 @@ def _store_uploads(form: TaskForm, fields: list[str]) -> dict[str, str]:
 def _submit(form: TaskForm) -> Any:
     try:
         chamado = svc().requests.complete_task(
-            signed_in_user(), form.task.id, form.data, int(request.form.get("version", "0"))
+            signed_in_user(), form.task.id, form.data, to_int(request.form.get("version")) or 0
         )
     except ValidationFailed as exc:
         all_steps = _step_ids(form)
