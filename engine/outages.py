@@ -44,6 +44,7 @@ from engine.models import (
 TITLE_MAX = 200
 TEXT_MAX = 5000
 SERVICO_MAX = 300
+CATEGORIA_MAX = 80  # a catalog code (the column holds 80)
 # Tickets one request may link (the queue's page holds 20; the duplicates page 50).
 MAX_LINKS = 100
 # Tickets a "Resolver incidente" request completes itself, each in its own transaction;
@@ -81,11 +82,16 @@ class Duplicate:
     outage_id: int | None
 
 
-def checked(title: str, public_text: str, servico: str | None) -> tuple[str, str, str | None]:
-    """What staff typed for an outage, trimmed; ValidationFailed (pt-BR) otherwise."""
+def checked(
+    title: str, public_text: str, servico: str | None, categoria: str | None
+) -> tuple[str, str, str | None, str | None]:
+    """What staff typed or chose for an outage, trimmed; ValidationFailed (pt-BR)
+    otherwise. The category is a catalog code (the caller checks it is one of the
+    process's); here only what no code can be: PostgreSQL refuses a NUL in a text."""
     errors: dict[str, str] = {}
     title, public_text = (title or "").strip(), (public_text or "").strip()
     servico = (servico or "").strip() or None
+    categoria = (categoria or "").strip() or None
     if not title:
         errors["titulo"] = "Dê um título ao incidente."
     elif len(title) > TITLE_MAX:
@@ -106,9 +112,13 @@ def checked(title: str, public_text: str, servico: str | None) -> tuple[str, str
             errors["servico"] = f"O serviço pode ter até {SERVICO_MAX} caracteres."
         elif problem := limits.forbidden_character(servico):
             errors["servico"] = problem
+    if categoria is not None and (
+        len(categoria) > CATEGORIA_MAX or limits.forbidden_character(categoria)
+    ):
+        errors["categoria"] = "Tipo de problema inválido: escolha um da lista."
     if errors:
         raise ValidationFailed(errors)
-    return title, public_text, servico
+    return title, public_text, servico, categoria
 
 
 def same_service(a: str | None, b: str | None) -> bool:

@@ -123,6 +123,27 @@ def test_other_oversized_numbers_in_queries_and_forms(app: Flask) -> None:
     assert resp.status_code == 400
 
 
+def test_codes_with_control_characters_are_refused_by_name(app: Flask) -> None:
+    """PostgreSQL refuses a NUL in any text parameter (a 500 there): a filter's or an
+    outage's code with a control character is refused by name, on both databases."""
+    api = Api(app.test_client(), person(app, ANA, "Ana Souza", "analyst"))
+    for name in ("processo", "grupo", "categoria"):
+        refused = api.get(f"/queue?{name}=a%00b", expect=422)
+        assert set(refused["errors"]) == {name}
+    ana = browser(app, ANA, "Ana Souza", "analyst")
+    for query in ("processo=%00", "grupo=x%00", "categoria=%01", "grupo=" + "g" * 81):
+        resp = ana.get(f"/fila?{query}")
+        assert resp.status_code == 422, query
+        assert "Parâmetros de consulta inválidos" in resp.get_data(as_text=True)
+    assert ana.get("/fila?processo=chamado&grupo=analyst").status_code == 200
+
+    outage = {"title": "Falha", "public_text": "O serviço voltou.", "process_id": "chamado"}
+    for categoria in ("\u0000", "erro\u0001api", "nao_existe", "x" * 81):
+        refused = api.post("/outages", {**outage, "categoria": categoria}, expect=422)
+        assert set(refused["errors"]) == {"categoria"}, categoria
+    assert api.post("/outages", {**outage, "categoria": "erro_api"}, expect=201)["id"]
+
+
 def test_a_version_that_is_not_a_number_is_a_stale_page_not_a_500(app: Flask) -> None:
     """The pages' forms carry the version of the ticket they showed; one altered into
     something that is not a number is as stale as an old one: 409, nothing sent."""

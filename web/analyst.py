@@ -21,7 +21,7 @@ from web import present
 from web.auth import role_required, signed_in_user
 from web.context import service as svc
 from web.formview import build_form_view
-from web.params import query_int, to_int
+from web.params import query_code, query_int, to_int
 
 bp = Blueprint("analyst", __name__)
 
@@ -49,9 +49,9 @@ def queue() -> Any:
     filters = QueueFilters(
         view=view if view in views else views[0],
         orgao_id=_int_arg("orgao"),
-        categoria=request.args.get("categoria") or None,
-        process_id=request.args.get("processo") or None,
-        group=request.args.get("grupo") or None,
+        categoria=query_code("categoria"),
+        process_id=query_code("processo"),
+        group=query_code("grupo"),
         situacao=request.args.get("situacao") or None,
         min_age_days=_int_arg("idade"),
         page=_int_arg("pagina") or 1,

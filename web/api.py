@@ -53,7 +53,7 @@ from web import dashboard as web_dashboard
 from web.auth import CurrentUser, current_user
 from web.context import service as _service
 from web.errors import problem
-from web.params import MAX_INT, query_int
+from web.params import MAX_INT, query_code, query_int
 from web.privacy import copy_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -66,7 +66,6 @@ _PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
 # names nothing a database row can hold.
 _MAX_ID = 2**31 - 1
 _MAX_PAGE = 100_000
-_MAX_CODE = 80  # a catalog code (tipo_problema)
 _MAX_STEP = 50  # a wizard step id (human_tasks.draft_step)
 # Any BPMN process id (an XML NCName, as engine.designer.template.PROCESS_ID).
 _PROCESS_ID = re.compile(r"[^\W\d][\w.\-]{0,99}")
@@ -322,11 +321,11 @@ def _int_param(
 
 
 def _code_param(name: str, errors: dict[str, str]) -> str | None:
-    raw = request.args.get(name) or None
-    if raw is not None and (len(raw) > _MAX_CODE or limits.forbidden_character(raw)):
-        errors[name] = f"Informe um código de até {_MAX_CODE} caracteres, sem controles."
+    try:
+        return query_code(name)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
         return None
-    return raw
 
 
 def _queue_filters() -> QueueFilters:

@@ -1,4 +1,4 @@
-"""Integers from URLs and forms, bounded once: what the database can compare.
+"""Integers and codes from URLs and forms, bounded once: what the database can compare.
 
 A path like ``/chamados/99999999999999999999`` or ``?orgao=99999999999999999999`` used
 to reach the database as an integer too large for its columns (PostgreSQL: "integer out
@@ -6,7 +6,9 @@ of range"; SQLite, above 2**63: OverflowError, outside its DB-API errors) and an
 500. Every ``<int:…>`` in a route goes through :class:`BoundedIntConverter` (installed
 as the app's ``int`` converter by create_app), so such a path does not match: 404.
 Query parameters and form fields go through :func:`to_int` / :func:`query_int`: a number
-out of range is refused by name (422).
+out of range is refused by name (422). Codes (a catalog value, a process or group key)
+go through :func:`query_code`: PostgreSQL refuses a NUL byte in any text parameter, so
+such a filter would otherwise be a 500 there too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from flask import request
 from werkzeug.routing import IntegerConverter, Map, ValidationError
 
+from engine import limits
 from engine.errors import ValidationFailed
 
 # The largest value of an INTEGER column on PostgreSQL (every id and version the tables
@@ -24,6 +27,7 @@ from engine.errors import ValidationFailed
 # most this.
 MAX_INT = 2**31 - 1
 _MAX_DIGITS = len(str(MAX_INT))
+MAX_CODE = 80  # a catalog code (tipo_problema), a process id, a group key
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -78,3 +82,16 @@ def query_int(
         {name: f"Informe um número inteiro de {minimum} a {maximum}."},
         "Parâmetros de consulta inválidos.",
     )
+
+
+def query_code(name: str) -> str | None:
+    """The code query parameter ``name`` (a catalog value, a process id, a group key), or
+    None when absent or blank; one too long or with a control character is refused by
+    name (ValidationFailed: the API answers 422 with it, a page an error page)."""
+    raw = request.args.get(name) or None
+    if raw is not None and (len(raw) > MAX_CODE or limits.forbidden_character(raw)):
+        raise ValidationFailed(
+            {name: f"Informe um código de até {MAX_CODE} caracteres, sem controles."},
+            "Parâmetros de consulta inválidos.",
+        )
+    return raw

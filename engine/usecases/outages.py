@@ -206,14 +206,21 @@ class Outages(Requests):
         """The category choices of a process (the creation form)."""
         self._require_roles(actor, ANALYST_ROLES)
         with self.reading() as session:
-            bundle = self._current_bundle(session, process_id)
-            names = []
-            for schema in bundle.forms.values():
-                for prop in (schema.get("properties") or {}).values():
-                    if isinstance(prop, dict) and prop.get("x-instance") == "categoria":
-                        if prop.get("x-catalog") and prop["x-catalog"] not in names:
-                            names.append(prop["x-catalog"])
-            return [o for name in names for o in catalogs.options(session, name)]
+            return self._category_options(session, self._current_bundle(session, process_id))
+
+    @staticmethod
+    def _category_options(
+        session: Session, bundle: specs.ProcessBundle
+    ) -> builtins.list[catalogs.CatalogOption]:
+        """The items of the catalogs the process's forms fill its category from (retired
+        ones included: an outage may be about tickets sent before a value retired)."""
+        names = []
+        for schema in bundle.forms.values():
+            for prop in (schema.get("properties") or {}).values():
+                if isinstance(prop, dict) and prop.get("x-instance") == "categoria":
+                    if prop.get("x-catalog") and prop["x-catalog"] not in names:
+                        names.append(prop["x-catalog"])
+        return [o for name in names for o in catalogs.options(session, name)]
 
     # ------------------------------------------------------------------ open, list, read
 
@@ -232,7 +239,9 @@ class Outages(Requests):
         """Open an outage. From a ticket (``from_chamado_id``) its process, órgão, service
         and category are the ticket's, and the ticket is linked at once."""
         self._require_roles(actor, ANALYST_ROLES)
-        title, public_text, servico = outages.checked(title, public_text, servico)
+        title, public_text, servico, categoria = outages.checked(
+            title, public_text, servico, categoria
+        )
         now = self.clock()
         with self.transaction() as session:
             source = None
@@ -262,8 +271,13 @@ class Outages(Requests):
                 raise Forbidden("Você não atende os chamados deste processo.")
             if orgao_id is not None and not self.orgao_labels.label(session, orgao_id):
                 raise ValidationFailed({"orgao": "Órgão não encontrado: escolha um da lista."})
-            if categoria is not None and len(categoria) > 80:
-                raise ValidationFailed({"categoria": "Tipo de problema inválido."})
+            if source is None and categoria is not None:
+                known = self._category_options(session, bundle)
+                # A process whose forms take the category as free text has no list.
+                if known and categoria not in {o.code for o in known}:
+                    raise ValidationFailed(
+                        {"categoria": "Tipo de problema não encontrado: escolha um da lista."}
+                    )
             outage = Outage(
                 process_id=process_id,
                 group=group,
@@ -396,7 +410,7 @@ class Outages(Requests):
     ) -> None:
         """Change the title and public text of an open outage (what the notice shows and
         what the resolution answers), on the version the person saw."""
-        title, public_text, _ = outages.checked(title, public_text, None)
+        title, public_text, _, _ = outages.checked(title, public_text, None, None)
         now = self.clock()
         with self.transaction() as session:
             outage = self._outage(session, actor, outage_id)
