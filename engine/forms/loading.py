@@ -14,6 +14,7 @@ from jsonschema.exceptions import SchemaError
 from engine import limits
 from engine.catalogs import CatalogOption as CatalogOption  # re-exported for callers
 from engine.errors import ProcessDefinitionError
+from engine.forms.patterns import declared, refusal
 from engine.forms.structure import _is_table, steps
 from engine.forms.types import (
     FIELD_NAME,
@@ -70,6 +71,7 @@ def _definition(
         raise ProcessDefinitionError(
             f"Formulário {name}: esquema JSON inválido em {where}: {exc.message}"
         ) from exc
+    _check_patterns(name, schema)
     try:
         # A schema that refers to itself ({"$ref": "#"} under allOf) recurses forever on
         # any document: refused here rather than on every submission.
@@ -94,6 +96,19 @@ def _definition(
     form_steps = steps(ui, schema)
     _check_steps(name, ui_name, schema, form_steps)
     return FormDefinition(name=name, schema=schema, ui=ui, steps=tuple(form_steps))
+
+
+def _check_patterns(form: str, schema: Mapping[str, Any]) -> None:
+    """Patterns are matched without backtracking (engine.forms.patterns): one the engine
+    cannot take is refused now, not on a requester's sending."""
+    for path, pattern in declared(schema):
+        reason = refusal(pattern)
+        if reason is not None:
+            field = path[1] if len(path) > 1 and path[0] == "properties" else None
+            raise ProcessDefinitionError(
+                f"Formulário {form}: o padrão (pattern) {pattern!r} em {'/'.join(path)} {reason}.",
+                element_id=field,
+            )
 
 
 def _check_name(form: str, field_name: str, pattern: re.Pattern[str] = FIELD_NAME) -> None:

@@ -3,7 +3,8 @@
 Most sendings are valid. jsonschema-rs (the same JSON Schema 2020-12, in Rust) answers
 "valid or not" several times faster than jsonschema, so it answers first; only when it
 finds a problem does jsonschema run, for the per-error paths and keywords our messages
-are made of. A schema it cannot compile is left to jsonschema alone.
+are made of. A schema it cannot compile is left to jsonschema alone. Both match the form's
+patterns in linear time (:mod:`engine.forms.patterns`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from jsonschema.exceptions import ValidationError
 
 from engine import validators
 from engine.catalogs import CatalogOption as CatalogOption  # re-exported for callers
-from engine.forms import bounds
+from engine.forms import bounds, patterns
 from engine.forms.structure import _top_field, options_of
 from engine.identity_cache import IdentityCache
 
@@ -65,6 +66,7 @@ def _format_checker() -> FormatChecker:
     checker = FormatChecker()
     for name, check in _FORMAT_CHECKS.items():
         checker.checks(name)(check)
+    checker.checks("regex")(patterns.is_regex)
     return checker
 
 
@@ -92,6 +94,8 @@ def _compile_fast(schema: Mapping[str, Any]) -> Any:
             formats=_FORMAT_CHECKS,
             validate_formats=True,
             retriever=_no_retrieval,
+            # Never backtracking, as the matching jsonschema does (engine.forms.patterns).
+            pattern_options=patterns.LINEAR,
         )
     except Exception:  # noqa: BLE001 - whatever it refuses, jsonschema still answers
         return None
@@ -137,7 +141,10 @@ def _unique_items(validator: Any, unique: Any, instance: Any, schema: Any) -> An
         seen.add(key)
 
 
-_Validator = jsonschema_validators.extend(Draft202012Validator, {"uniqueItems": _unique_items})
+# Patterns are matched in linear time (engine.forms.patterns), never with re.
+_Validator = jsonschema_validators.extend(
+    Draft202012Validator, {"uniqueItems": _unique_items, **patterns.KEYWORDS}
+)
 
 
 def multiline_fields(ui: Mapping[str, Any]) -> frozenset[str]:
