@@ -39,9 +39,10 @@ import ipaddress
 import json
 import socket
 import ssl
+import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -244,24 +245,31 @@ def _resolve(host: str, port: int) -> list[Address]:
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """Connects to the address that was checked, whatever DNS says next."""
 
+    # The socket as connected: http.client hands it to a response that closes the
+    # connection and forgets it (``sock`` None) while the response is still read.
+    opened: socket.socket | None = None
+
     def __init__(self, host: str, port: int, address: Address, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
         self._address = str(address)
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self.opened = socket.create_connection((self._address, self.port), self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    opened: socket.socket | None = None  # as in _PinnedHTTPConnection
+
     def __init__(self, host: str, port: int, address: Address, timeout: float) -> None:
         self._tls = ssl.create_default_context()
         super().__init__(host, port, timeout=timeout, context=self._tls)
         self._address = str(address)
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        # Known before the handshake, so that the deadline can end a slow one too.
+        sock = self.opened = socket.create_connection((self._address, self.port), self.timeout)
         # The certificate is checked against the host name, not the address.
-        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self.opened = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def http_request(method: str, params: Mapping[str, Any], limits: HttpPolicy) -> dict[str, Any]:
@@ -310,18 +318,40 @@ def http_request(method: str, params: Mapping[str, Any], limits: HttpPolicy) -> 
     headers.setdefault("User-Agent", "Chamados-Plataforma/1 (conector http)")
     kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     connection = kind(host, port, addresses[0], limits.timeout)
+    timed_out = f"{method} {host}: sem resposta em {limits.timeout:g} s (tempo esgotado)."
+    # The socket's timeout bounds each read, not the call: a server that sends a byte
+    # now and then would hold the step (and its transaction) for as long as it likes.
+    # At the deadline the connection is shut down, which ends whatever read is waiting.
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        if connection.opened is not None:
+            with suppress(OSError):
+                connection.opened.shutdown(socket.SHUT_RDWR)
+
+    deadline = threading.Timer(limits.timeout, expire)
+    deadline.daemon = True
+    deadline.start()
     try:
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         raw = response.read(limits.max_response_bytes + 1)
     except TimeoutError as exc:
-        raise ConnectorFailed(
-            f"{method} {host}: sem resposta em {limits.timeout:g} s (tempo esgotado)."
-        ) from exc
+        raise ConnectorFailed(timed_out) from exc
     except (OSError, http.client.HTTPException) as exc:
+        if expired.is_set():
+            raise ConnectorFailed(timed_out) from exc
         raise ConnectorFailed(f"{method} {host}: a conexão falhou ({type(exc).__name__}).") from exc
+    except ValueError as exc:  # http.client: a header value with a line break, say
+        raise ConnectorFailed(
+            f"{method} {host}: um cabeçalho ou o endereço tem caracteres inválidos."
+        ) from exc
     finally:
+        deadline.cancel()
         connection.close()
+    if expired.is_set():  # what arrived before the deadline is not the whole answer
+        raise ConnectorFailed(timed_out)
     if len(raw) > limits.max_response_bytes:
         raise ConnectorFailed(
             f"{method} {host}: a resposta passa de {limits.max_response_bytes // 1024} KB."

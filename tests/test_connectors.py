@@ -59,6 +59,19 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/lento"):
             time.sleep(3)
             self._answer(200, b"{}")
+        elif self.path.startswith("/gotejando"):
+            # Headers at once, then a byte every 0.3 s: each read is quick, the whole slow.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "20")
+            self.end_headers()
+            try:
+                for _ in range(20):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.3)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the connector hung up at its deadline: what is tested
         elif self.path.startswith("/erro"):
             self._answer(503, b'{"erro": "fora do ar"}')
         elif self.path.startswith("/grande"):
@@ -176,6 +189,30 @@ def test_timeouts_error_statuses_and_big_answers_are_incidents(app: Flask, serve
     assert "sem resposta em 1 s" in incident_of(app, one_call(f"'{server}/lento'"))
     assert "respondeu 503" in incident_of(app, one_call(f"'{server}/erro'"))
     assert "passa de 256 KB" in incident_of(app, one_call(f"'{server}/grande'"))
+
+
+def test_the_timeout_bounds_the_whole_call_not_each_read(app: Flask, server: str) -> None:
+    """A server that answers a byte every 0.3 s never lets one read wait 1 s; the call
+    still ends at its 1 s, not after the 6 s the answer takes."""
+    started = time.monotonic()
+    assert "sem resposta em 1 s" in incident_of(app, one_call(f"'{server}/gotejando'"))
+    assert time.monotonic() - started < 4
+
+
+def test_a_header_with_a_line_break_is_the_connectors_error(app: Flask, server: str) -> None:
+    xml = model(
+        chain(
+            http_task(
+                "Service_x",
+                "http/GetRequestV2",
+                "r",
+                url=f"'{server}/x'",
+                headers="{'X-A': 'a\\r\\nb'}",
+            )
+        ),
+        process_id="Consulta",
+    )
+    assert "um cabeçalho ou o endereço tem caracteres inválidos" in incident_of(app, xml)
 
 
 def test_a_text_answer_is_kept_as_text(app: Flask, server: str) -> None:
