@@ -789,7 +789,9 @@ def test_web_import_and_export(app: Flask, dora_web: FlaskClient) -> None:
     )
     assert resp.status_code == 302
     export = dora_web.get("/processos/chamado/exportar")
-    assert export.headers["Content-Disposition"] == 'attachment; filename="chamado.bpmn"'
+    assert export.headers["Content-Disposition"] == (
+        "attachment; filename=\"chamado.bpmn\"; filename*=UTF-8''chamado.bpmn"
+    )
     assert b"Analisar (importado)" in export.data
     version_export = dora_web.get("/processos/chamado/versoes/1/exportar")
     assert b'name="Analisar chamado"' in version_export.data

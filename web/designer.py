@@ -36,6 +36,7 @@ from engine.service import (
     ScenariosFailed,
     TicketDiagram,
     UnreadablePath,
+    content_disposition,
     form_builder,
     forms,
     read_form_upload,
@@ -380,7 +381,7 @@ def import_bpmn(pid: str) -> Any:
 
 def _download(filename: str, data: bytes) -> Response:
     response = Response(data, mimetype="application/xml")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Content-Disposition"] = content_disposition(filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -397,7 +398,7 @@ def export_folder(pid: str) -> Any:
     """The draft as SpiffArena's process-model folder, zipped."""
     filename, data = _svc().designer.export_folder(_user(), pid)
     response = Response(data, mimetype="application/zip")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Content-Disposition"] = content_disposition(filename)
     return response
 
 
@@ -407,7 +408,7 @@ def form_file(pid: str, filename: str) -> Any:
     """One of the draft's form files, as a download."""
     data = _svc().designer.form_file(_user(), pid, filename)
     response = Response(data, mimetype="application/json")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Content-Disposition"] = content_disposition(filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
