@@ -14,8 +14,9 @@ Configuration (environment):
 Each message is a template pair that ships with its process model (``mail/<name>.txt``,
 whose ``subject`` block is the subject, and ``mail/<name>.html``), both extending the
 platform's layout in ``mail_templates/``. They are written by process designers, so they
-render in a Jinja sandbox; a broken one is refused when the model is deployed, and one that
-fails at run time fails the action that caused it, in its own transaction.
+render in a Jinja sandbox bounded in CPU time and length (engine.templating); a broken one
+is refused when the model is deployed, and one that fails at run time (or goes past a bound)
+fails the action that caused it, in its own transaction.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ from jinja2 import (
     pass_context,
     select_autoescape,
 )
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
+from engine import templating
 from engine.identity_cache import IdentityCache
 from engine.settings import PROJECT_ROOT
 
@@ -153,14 +154,18 @@ def render(
     data[_CATALOGS] = catalogs or {}
     env = _model_environment(templates)
     text_name, html_name = f"mail/{name}.txt", f"mail/{name}.html"
-    text_template = env.get_template(text_name)
-    subject_block = text_template.blocks.get("subject")
-    subject = "".join(subject_block(text_template.new_context(data))) if subject_block else name
-    return RenderedMail(
-        subject=_one_line(subject),
-        text=_tidy(text_template.render(data)),
-        html=env.get_template(html_name).render(data),
-    )
+    # One budget for the three renders: a message costs at most that, not three times it.
+    with templating.budget():
+        text_template = env.get_template(text_name)
+        subject_block = text_template.blocks.get("subject")
+        subject = (
+            templating.text(subject_block(text_template.new_context(data)))
+            if subject_block
+            else name
+        )
+        text = templating.render(text_template, data)
+        html = templating.render(env.get_template(html_name), data)
+    return RenderedMail(subject=_one_line(subject), text=_tidy(text), html=html)
 
 
 def platform_templates(name: str) -> dict[str, str]:
@@ -173,12 +178,16 @@ def platform_templates(name: str) -> dict[str, str]:
 
 
 def check_template(name: str, templates: Mapping[str, str]) -> str | None:
-    """A problem with one of a model's e-mail files (syntax, unknown parent), or None."""
+    """A problem with one of a model's e-mail files (syntax, unknown parent, loops that
+    would repeat past the render's bound), or None."""
     try:
-        _model_environment(templates).get_template(name)
+        env = _model_environment(templates)
+        with templating.budget():  # compiling runs filters on constants
+            env.get_template(name)
+        source = templates.get(name)
+        return templating.loop_problem(env.parse(source)) if source is not None else None
     except TemplateError as exc:
         return str(exc)
-    return None
 
 
 def absolute_url(base_url: str, value: Any) -> str:
@@ -254,8 +263,9 @@ def _model_environment(templates: Mapping[str, str]) -> Environment:
 
 
 def _new_environment(templates: Mapping[str, str]) -> Environment:
-    # Sandboxed: templates are written by process designers, not shipped with the code.
-    env = SandboxedEnvironment(
+    # Sandboxed and bounded: templates are written by process designers, not shipped
+    # with the code.
+    env = templating.BoundedEnvironment(
         loader=ChoiceLoader(
             [
                 DictLoader({k: v for k, v in templates.items() if k.startswith("mail/")}),
@@ -267,10 +277,10 @@ def _new_environment(templates: Mapping[str, str]) -> Environment:
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         # Instance data varies: a value the step did not set prints nothing.
         undefined=Undefined,
+        none_as_empty=True,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
-        finalize=lambda value: "" if value is None else value,
     )
     env.filters["datahora"] = datahora
     env.filters["rich_text"] = rich_text

@@ -51,13 +51,14 @@ On a timer event: ``marksOverdue`` (``true``: the instance is flagged overdue), 
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import Template, TemplateError, Undefined
-from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
+from engine import templating
 from engine.errors import ProcessDefinitionError
 from engine.scripting import ExpressionRejected, compile_expression, evaluate, sanitize_for_md
 
@@ -75,7 +76,10 @@ TONES = {
 REQUESTER = "solicitante"
 _MAX_TEMPLATE = 5000
 
-_templates = SandboxedEnvironment(autoescape=False, undefined=Undefined)
+log = logging.getLogger(__name__)
+
+# Sandboxed and bounded in CPU time and length (engine.templating): shown on pages.
+_templates = templating.BoundedEnvironment(autoescape=False, undefined=Undefined)
 # SpiffArena's instructions use it both ways: {{ x | sanitize_for_md }} and
 # {{ sanitize_for_md(x) }}.
 _templates.filters["sanitize_for_md"] = sanitize_for_md
@@ -172,11 +176,13 @@ def _check_template(source: str, element: str) -> str:
     if len(source) > _MAX_TEMPLATE:
         raise ProcessDefinitionError(f"Elemento {element}: modelo de texto longo demais.", element)
     try:
-        _templates.parse(source)
+        problem = templating.loop_problem(_templates.parse(source))
     except TemplateError as exc:
+        problem = str(exc)
+    if problem:
         raise ProcessDefinitionError(
-            f"Elemento {element}: modelo de texto inválido ({exc}).", element
-        ) from exc
+            f"Elemento {element}: modelo de texto inválido ({problem}).", element
+        )
     return source
 
 
@@ -326,14 +332,20 @@ def _retention_days(raw: str | None, process_id: str) -> int | None:
 def render(source: str | None, data: dict[str, Any], **helpers: Any) -> str | None:
     """A model's text template over instance data; None when it renders empty.
 
-    Sandboxed: the model's author is trusted with texts, not with the host. A template
-    that fails at run time (a filter on a missing value) gives None rather than stopping
-    the step that already happened.
+    Sandboxed: the model's author is trusted with texts, not with the host, nor with more
+    than a bounded share of its CPU and memory (engine.templating). A template that fails
+    at run time (a filter on a missing value, a bound exceeded) gives None rather than
+    stopping the step that already happened.
     """
     if not source:
         return None
     try:
-        text = _compiled(source).render({**data, **helpers}).strip()
+        with templating.budget():
+            text = templating.render(_compiled(source), {**data, **helpers}).strip()
+    except templating.TemplateLimitError as exc:
+        # A runaway text is the model's to fix: the operators hear of it, the page does not.
+        log.warning("modelo de texto interrompido: %s", exc)
+        return None
     except TemplateError:
         return None
     return text or None
