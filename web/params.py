@@ -18,8 +18,8 @@ from typing import Any
 from flask import request
 from werkzeug.routing import IntegerConverter, Map, ValidationError
 
-from engine import limits
 from engine.errors import ValidationFailed
+from engine.service import limits
 
 # The largest value of an INTEGER column on PostgreSQL (every id and version the tables
 # hold): SQLAlchemy binds such parameters as ::INTEGER, so a larger one is a DataError
