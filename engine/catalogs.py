@@ -8,6 +8,11 @@ Administrators edit the catalogs in :data:`EDITABLE` with :func:`add_item`,
 :func:`update_item`, :func:`set_active` and :func:`move`. A code never changes once
 created (saved tickets refer to it), and items are retired rather than deleted, so an
 old ticket always finds its label. Each change writes a private audit row.
+
+An edit of an item's label and help carries the item's ``version`` as the admin's page
+showed it: when someone else edited the item meanwhile, nothing is written and
+:class:`~engine.errors.Conflict` says so. Retiring, restoring and moving do not move it
+(they write none of the edited fields, and each states its own end: retire, up...).
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit, limits, revisions
+from engine.db import rows_changed
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.models import CatalogItem
 from engine.orgaos import fold
@@ -49,6 +55,18 @@ class CatalogOption:
     label: str
     help: str | None
     active: bool
+
+
+@dataclass(frozen=True)
+class EditableItem:
+    """One item as the administration page sees it: an option and the version its
+    editor carries back (``update_item``)."""
+
+    code: str
+    label: str
+    help: str | None
+    active: bool
+    version: int
 
 
 def _to_option(item: CatalogItem) -> CatalogOption:
@@ -117,6 +135,18 @@ def options(session: Session, catalog: str, *, active_only: bool = False) -> lis
         query = query.where(CatalogItem.active.is_(True))
     query = query.order_by(CatalogItem.position, CatalogItem.id)
     return [_to_option(i) for i in session.scalars(query)]
+
+
+def editable_items(session: Session, catalog: str) -> list[EditableItem]:
+    """The catalog's items in display order, retired ones included, with their versions."""
+    query = (
+        select(CatalogItem)
+        .where(CatalogItem.catalog == catalog)
+        .order_by(CatalogItem.position, CatalogItem.id)
+    )
+    return [
+        EditableItem(i.code, i.label, i.help, i.active, i.version) for i in session.scalars(query)
+    ]
 
 
 _ITEMS = CatalogItem.__table__
@@ -249,19 +279,32 @@ def update_item(
     label: str,
     help: str | None,
     by_cpf: str | None,
+    expected_version: int,
 ) -> CatalogOption:
     """Change an item's label and help. The code stays, so saved tickets keep pointing at it.
 
-    Nothing is written (no audit row) when nothing changed. Flushes; the caller commits.
+    ``expected_version`` is the item's version as the admin's page showed it: Conflict
+    (nothing written) when someone else edited it since. Nothing is written (no audit
+    row) when nothing changed. Flushes; the caller commits.
     """
     _require_editable(catalog)
     item = _get_item(session, catalog, code)
+    if item.version != expected_version:
+        raise Conflict(_stale(item.label))
     clean_label, clean_help = _validate(session, catalog, label, help, exclude_code=code)
     if (item.label, item.help) == (clean_label, clean_help):
         return _to_option(item)
     before = {"label": item.label, "help": item.help}
-    item.label = clean_label
-    item.help = clean_help
+    # Conditional on the version read above: another admin's edit committed between the
+    # read and this write (PostgreSQL) makes it change nothing.
+    changed = session.execute(
+        update(_ITEMS)
+        .where(_ITEMS.c.id == item.id, _ITEMS.c.version == expected_version)
+        .values(label=clean_label, help=clean_help, version=_ITEMS.c.version + 1)
+    )
+    if rows_changed(changed) != 1:
+        raise Conflict(_stale(item.label))
+    session.refresh(item)
     _audit(
         session,
         "catalogo.editar",
@@ -367,6 +410,13 @@ def move(
     )
     session.flush()
     return True
+
+
+def _stale(label: str) -> str:
+    return (
+        f"O item “{label}” foi alterado por outra pessoa enquanto você o editava; "
+        "nada foi gravado. Recarregue a página para ver a versão atual."
+    )
 
 
 def _require_editable(catalog: str) -> None:

@@ -5,6 +5,11 @@ or by the slug of its name. A lane named like the person who started the instanc
 ("Solicitante", SpiffArena's "process initiator"), or a task outside any lane, belongs
 to that person. A lane with no group yet gets one, empty, when its model is deployed;
 admins then add members (by CPF, or everyone holding a platform role).
+
+Choosing a group's roles replaces them all: the choice carries the group's ``version``
+as the admin's page showed it, and one made on an older version changes nothing
+(:class:`~engine.errors.Conflict`). Listing or unlisting a CPF states its own end and
+needs none.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from engine import revisions
-from engine.errors import NotFound, ValidationFailed
+from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.models import Group, GroupMember, User
 from engine.users import ROLE_LABELS, ROLES, parse_cpf
 
@@ -34,6 +39,10 @@ _INITIATOR_LANES = frozenset(
 _KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
 NAME_MAX = 100
 DESCRIPTION_MAX = 2000
+STALE_ROLES = (
+    "Outra pessoa alterou os membros por papel deste grupo enquanto você os editava; "
+    "nada foi gravado."
+)
 
 
 def _slug(text: str) -> str:
@@ -178,6 +187,7 @@ class GroupView:
     description: str
     member_roles: list[str]
     members: list[tuple[str, str | None]]  # (cpf, name if they logged in)
+    version: int  # what a choice of its roles carries back (``set_roles``)
 
 
 def list_groups(session: Session) -> list[GroupView]:
@@ -191,7 +201,9 @@ def list_groups(session: Session) -> list[GroupView]:
     for key, cpf, name, social in rows:
         members.setdefault(key, []).append((cpf, social or name))
     return [
-        GroupView(g.key, g.name, g.description, list(g.member_roles or []), members[g.key])
+        GroupView(
+            g.key, g.name, g.description, list(g.member_roles or []), members[g.key], g.version
+        )
         for g in groups
     ]
 
@@ -235,7 +247,7 @@ def create(session: Session, name: str, description: str, roles: list[str], now:
         errors.update(exc.errors)
     if errors:
         raise ValidationFailed(errors)
-    group = Group(key=key, name=name, description=description, member_roles=roles)
+    group = Group(key=key, name=name, description=description, member_roles=roles, version=1)
     group.created_at = now
     session.add(group)
     revisions.bump(session, revisions.GROUPS)
@@ -251,8 +263,23 @@ def get(session: Session, key: str) -> Group:
     return group
 
 
-def set_roles(session: Session, key: str, roles: list[str]) -> None:
-    get(session, key).member_roles = check_roles(roles)
+def set_roles(session: Session, key: str, roles: list[str], expected_version: int) -> None:
+    """The group's roles become ``roles``, chosen on ``expected_version`` of the group:
+    Conflict (nothing written) when someone else chose them since."""
+    chosen = check_roles(roles)
+    # The row locked, then compared (PostgreSQL: a second admin's choice waits for the
+    # first's commit and reads its version; SQLite's writers queue anyway): of two admins
+    # choosing on the same version exactly one writes, and a choice that equals the
+    # current roles is told apart from a stale one.
+    group = session.get(Group, key, with_for_update=True, populate_existing=True)
+    if group is None:
+        raise NotFound("Grupo não encontrado.")
+    if group.version != expected_version:
+        raise Conflict(STALE_ROLES)
+    if chosen == sorted(group.member_roles or []):
+        return  # nothing to write
+    group.member_roles = chosen
+    group.version += 1
     revisions.bump(session, revisions.GROUPS)
 
 

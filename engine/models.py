@@ -131,6 +131,9 @@ class CatalogItem(Base):
     help: Mapped[str | None] = mapped_column(Text)
     position: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(default=True)
+    # Optimistic lock of the label and help (engine.catalogs.update_item): an edit made
+    # on an older one changes nothing.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class ProcessVersion(Base):
@@ -177,6 +180,8 @@ class Scenario(Base):
     name: Mapped[str] = mapped_column(String(200))
     steps: Mapped[list[Any]] = mapped_column(JSON)
     expected_end: Mapped[str] = mapped_column(String(100))
+    # Optimistic lock (engine.scenarios.save): an edit made on an older one changes nothing.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     updated_at: Mapped[timestamp]
 
 
@@ -219,6 +224,9 @@ class Group(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     # Everyone holding one of these platform roles is a member, besides those listed.
     member_roles: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Optimistic lock of ``member_roles`` (engine.groups.set_roles): a choice made on an
+    # older one changes nothing. Members listed by CPF are rows of their own.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[timestamp]
 
 
@@ -532,6 +540,9 @@ class ReadyAnswer(Base):
     catalog: Mapped[str] = mapped_column(String(80))
     code: Mapped[str | None] = mapped_column(String(80))  # None: every value of the catalog
     active: Mapped[bool] = mapped_column(default=True)
+    # Optimistic lock of the text and its key (engine.ready_answers.save): an edit made
+    # on an older one changes nothing.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[timestamp]
     updated_at: Mapped[timestamp]
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -15,6 +15,10 @@ Texts hold placeholders filled from the ticket when used: ``{protocolo}``, ``{no
 (the requester), ``{servico}``, ``{orgao}``; the analyst edits the result before
 sending. What is sent is copied into the ticket, so retiring an answer changes no old
 ticket; retired answers stay listed, readable, and can be brought back.
+
+An edit carries the ``version`` of the answer the supervisor opened: when someone else
+saved it meanwhile, nothing is written and :class:`~engine.errors.Conflict` says so
+(retiring or restoring one does not move it: it writes none of the edited fields).
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine import audit, catalogs, limits
-from engine.errors import NotFound, ValidationFailed
+from engine.db import rows_changed
+from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.models import Chamado, ReadyAnswer
 
 TITLE_MAX = 120
@@ -38,6 +43,11 @@ BODY_MAX = 5000
 PLACEHOLDERS = ("protocolo", "nome", "servico", "orgao")
 _PLACEHOLDER_RE = re.compile(r"\{([^{}\s]{1,40})\}")
 ANNOTATION = "x-ready-answers"
+STALE = (
+    "Esta resposta pronta foi alterada por outra pessoa enquanto você a editava; "
+    "nada foi gravado. Recarregue a página para ver a versão atual."
+)
+_ANSWERS = ReadyAnswer.__table__
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class Answer:
     code: str | None
     code_label: str | None  # the catalog value's label (None: every value)
     active: bool
+    version: int  # what an edit of it carries back (``save``)
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,7 @@ def _to_answer(row: ReadyAnswer, labels: dict[str, str]) -> Answer:
         row.code,
         labels.get(row.code, row.code) if row.code else None,
         row.active,
+        row.version,
     )
 
 
@@ -140,19 +152,37 @@ def save(
     code: str | None,
     by_user_id: int,
     now: datetime,
+    expected_version: int | None = None,
 ) -> int:
+    """A new answer (``answer_id`` None) or the edit of one, made on ``expected_version``
+    (the answer as the supervisor opened it). Returns its id."""
+    if answer_id is not None and expected_version is None:
+        raise ValueError("an edit carries the version of the answer it was made on")
     title, body, catalog, code = _checked(session, title, body, catalog, code)
     if answer_id is None:
-        row = _add(session, title, body, catalog, code, now, by_user_id)
+        added = _add(session, title, body, catalog, code, now, by_user_id)
         session.flush()
-        action = "resposta_pronta.criada"
+        answer_id, action = added.id, "resposta_pronta.criada"
     else:
-        found = session.get(ReadyAnswer, answer_id, with_for_update=True)
-        if found is None:
-            raise NotFound("Resposta pronta não encontrada.")
-        row = found
-        row.title, row.body, row.catalog, row.code = title, body, catalog, code
-        row.updated_at, row.updated_by_id = now, by_user_id
+        # One conditional UPDATE: of two supervisors saving the same version, exactly
+        # one writes; the other (or one whose page is older) writes nothing.
+        changed = session.execute(
+            update(_ANSWERS)
+            .where(_ANSWERS.c.id == answer_id, _ANSWERS.c.version == expected_version)
+            .values(
+                title=title,
+                body=body,
+                catalog=catalog,
+                code=code,
+                updated_at=now,
+                updated_by_id=by_user_id,
+                version=_ANSWERS.c.version + 1,
+            )
+        )
+        if rows_changed(changed) != 1:
+            if session.get(ReadyAnswer, answer_id) is None:
+                raise NotFound("Resposta pronta não encontrada.")
+            raise Conflict(STALE)
         action = "resposta_pronta.alterada"
     audit.record(
         session,
@@ -161,9 +191,9 @@ def save(
         actor_id=by_user_id,
         at=now,
         public=False,
-        details={"id": row.id, "catalogo": catalog, "valor": code},
+        details={"id": answer_id, "catalogo": catalog, "valor": code},
     )
-    return row.id
+    return answer_id
 
 
 def set_active(
@@ -214,6 +244,7 @@ def _add(
         catalog=catalog,
         code=code,
         active=True,
+        version=1,
         created_at=now,
         updated_at=now,
         updated_by_id=by_user_id,

@@ -16,6 +16,9 @@ Steps (JSON):
 
 ``processes/<name>.scenarios.json`` ships scenarios with a model:
 ``{"process_id": "...", "scenarios": [{"name", "expected_end", "steps"}]}``.
+
+Editing a stored scenario carries its ``version`` as the designer's page showed it: when
+someone else saved it meanwhile, nothing is written (:class:`~engine.errors.Conflict`).
 """
 
 from __future__ import annotations
@@ -35,12 +38,16 @@ from sqlalchemy.orm import Session
 
 from engine import forms, limits, runtime, sla
 from engine.catalogs import CatalogOption
-from engine.errors import NotFound, ValidationFailed
+from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.models import Scenario
 from engine.specs import ProcessBundle
 
 MAX_STEPS = 200
 MAX_NAME = 200
+STALE = (
+    "Este cenário foi alterado por outra pessoa enquanto você o editava; nada foi gravado. "
+    "Recarregue a página para ver a versão atual."
+)
 
 
 @dataclass(frozen=True)
@@ -286,7 +293,13 @@ def save(
     expected_end: str,
     now: datetime,
     scenario_id: int | None = None,
+    expected_version: int | None = None,
 ) -> Scenario:
+    """A new scenario (``scenario_id`` None) or the edit of one, made on
+    ``expected_version`` (required then): Conflict when it moved since."""
+    scenario_id = scenario_id or None  # ids start at 1: 0 is no scenario, as before
+    if scenario_id is not None and expected_version is None:
+        raise ValueError("an edit carries the version of the scenario it was made on")
     name = name.strip()
     errors = {}
     if not name or len(name) > MAX_NAME:
@@ -298,17 +311,28 @@ def save(
     if errors:
         raise ValidationFailed(errors)
     parsed = parse_steps(steps)
-    row = session.get(Scenario, scenario_id) if scenario_id else None
-    if scenario_id and (row is None or row.process_id != process_id):
+    # Locked, then compared (PostgreSQL: a second save waits for the first's commit and
+    # reads its version; SQLite's writers queue anyway): exactly one of two saves of the
+    # same version writes.
+    row = (
+        session.get(Scenario, scenario_id, with_for_update=True, populate_existing=True)
+        if scenario_id is not None
+        else None
+    )
+    if scenario_id is not None and (row is None or row.process_id != process_id):
         raise NotFound("Cenário não encontrado.")
+    if row is not None and row.version != expected_version:
+        raise Conflict(STALE)
     clash = session.scalar(
         select(Scenario).where(Scenario.process_id == process_id, Scenario.name == name)
     )
     if clash is not None and clash is not row:
         raise ValidationFailed({"name": "Já existe um cenário com este nome."})
     if row is None:
-        row = Scenario(process_id=process_id, name=name, steps=parsed, expected_end="")
+        row = Scenario(process_id=process_id, name=name, steps=parsed, expected_end="", version=1)
         session.add(row)
+    else:
+        row.version += 1
     row.name, row.steps, row.expected_end, row.updated_at = name, parsed, expected_end, now
     session.flush()
     return row

@@ -114,6 +114,7 @@ from engine.queue import MAX_AGE_DAYS, QueueFilters
 from engine.ready_answers import BODY_MAX as READY_ANSWER_BODY_MAX
 from engine.ready_answers import PLACEHOLDERS as READY_ANSWER_PLACEHOLDERS
 from engine.ready_answers import TITLE_MAX as READY_ANSWER_TITLE_MAX
+from engine.ready_answers import Answer as ReadyAnswer
 from engine.satisfaction import CHANGE_DAYS as SATISFACTION_CHANGE_DAYS
 from engine.satisfaction import COMMENT_MAX as SATISFACTION_COMMENT_MAX
 from engine.satisfaction import SCALE as SATISFACTION_SCALE
@@ -184,6 +185,7 @@ __all__ = [
     "Principal",
     "Problem",
     "QueueFilters",
+    "ReadyAnswer",
     "RetentionReport",
     "Delivery",
     "RetryOutcome",

@@ -392,6 +392,16 @@ def crawl_staff(site: Site, browser: Any) -> None:
     visit(site, sofia, "/painel?agrupamento=semana", "painel por semana")
     visit(site, sofia, "/painel?de=2026-12-31&ate=2026-01-01", "painel: filtros recusados", 422)
     visit(site, sofia, f"/respostas-prontas/{ids['ready_answer']}", "alterar resposta pronta")
+    # Someone else saves the answer meanwhile (the same text: only its version moves):
+    # this save is refused, what was typed kept beside the answer as it is now.
+    keeper = actor(site.svc, "Sofia Supervisora")
+    seen = site.svc.ready_answers.get(keeper, ids["ready_answer"])
+    site.svc.ready_answers.save(
+        keeper, seen.id, seen.title, seen.body, seen.catalog, seen.code, seen.version
+    )
+    sofia.get_by_role("button", name="Salvar resposta").click()
+    expect(sofia.locator("#conflito")).to_be_visible()
+    check(site, sofia, "resposta pronta alterada por outra pessoa", "ready_answers.save")
     sofia.goto(f"{site.base}/respostas-prontas")
     sofia.get_by_role("button", name="Salvar resposta").click()  # nothing filled in
     expect(sofia).to_have_title(re.compile("^Erro: "))
@@ -492,7 +502,36 @@ def crawl_admin(site: Site, browser: Any) -> None:
     carlos.get_by_role("button", name="Conceder").click()  # nothing filled in: errors
     expect(carlos).to_have_title(re.compile("^Erro: "))
     check(site, carlos, "papéis com erro", "admin.roles")
+    edited_meanwhile(site, carlos)
     assert carlos.csp_violations == []
+
+
+def edited_meanwhile(site: Site, carlos: Any) -> None:
+    """A catalog item's and a group's roles' editors whose save someone else's change
+    refused (what was typed kept, the current values shown); the changes are undone."""
+    admin = site.svc.admin
+    item = next(i for i in admin.catalog_items("tipo_problema") if i.code == "lentidao")
+    carlos.goto(f"{site.base}/admin/catalogos/tipo_problema")
+    carlos.locator("#item-lentidao summary").click()
+    carlos.locator("#edit-lentidao-label").fill(item.label + " (Carlos)")
+    admin.update_catalog_item(
+        "tipo_problema", "lentidao", item.label + " (outra)", item.help or "", None, item.version
+    )
+    carlos.locator("#item-lentidao form button[type=submit]").first.click()
+    expect(carlos.locator("#catalog-error")).to_contain_text("Outra pessoa alterou este item")
+    check(site, carlos, "catálogo: item alterado por outra pessoa", "catalogs_admin.catalog")
+    admin.update_catalog_item(
+        "tipo_problema", "lentidao", item.label, item.help or "", None, item.version + 1
+    )
+
+    carlos_ref = actor(site.svc, "Carlos Admin")
+    carlos.goto(f"{site.base}/admin/grupos")
+    group = next(g for g in admin.groups_page(carlos_ref).groups if g.key == "equipe-de-negocio")
+    admin.set_group_roles(carlos_ref, group.key, [*group.member_roles, "designer"], group.version)
+    carlos.get_by_role("button", name="Salvar papéis de “Equipe de negócio”").click()
+    expect(carlos.locator("#grupo-equipe-de-negocio-conflito")).to_be_visible()
+    check(site, carlos, "grupos: papéis alterados por outra pessoa", "groups_admin.set_roles")
+    admin.set_group_roles(carlos_ref, group.key, group.member_roles, group.version + 1)
 
 
 def crawl_designer(site: Site, browser: Any) -> None:

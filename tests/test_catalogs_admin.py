@@ -30,7 +30,7 @@ from engine.catalogs import (
     slugify,
     update_item,
 )
-from engine.errors import NotFound, ValidationFailed
+from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.models import AuditEvent, Base, CatalogItem, HumanTask, User
 from engine.service import ActorRef, Chamados
 from tests.test_auth import build_app, set_session_user
@@ -160,7 +160,7 @@ def test_add_item_validation(session: Session) -> None:
 
 def test_update_keeps_the_code(session: Session) -> None:
     option = update_item(
-        session, "tipo_problema", "erro_api", "Erro em API externa", "Ajuda nova", CARLOS
+        session, "tipo_problema", "erro_api", "Erro em API externa", "Ajuda nova", CARLOS, 1
     )
     session.commit()
     assert option == catalogs.CatalogOption("erro_api", "Erro em API externa", "Ajuda nova", True)
@@ -173,18 +173,44 @@ def test_update_keeps_the_code(session: Session) -> None:
     assert event.details["depois"] == {"label": "Erro em API externa", "help": "Ajuda nova"}
 
     # Nothing changed: no audit row. The item's own label in another case is fine.
-    update_item(session, "tipo_problema", "erro_api", "Erro em API externa", "Ajuda nova", None)
+    update_item(session, "tipo_problema", "erro_api", "Erro em API externa", "Ajuda nova", None, 2)
     assert len(audit_rows(session)) == 1
-    update_item(session, "tipo_problema", "erro_api", "Erro em api externa", "Ajuda nova", None)
+    update_item(session, "tipo_problema", "erro_api", "Erro em api externa", "Ajuda nova", None, 2)
     assert len(audit_rows(session)) == 2
 
     with pytest.raises(ValidationFailed) as exc:
-        update_item(session, "tipo_problema", "erro_api", "Outros erros", None, CARLOS)
+        update_item(session, "tipo_problema", "erro_api", "Outros erros", None, CARLOS, 3)
     assert "Já existe" in exc.value.errors["label"]
     with pytest.raises(ValidationFailed):
-        update_item(session, "tipo_problema", "erro_api", "", None, CARLOS)
+        update_item(session, "tipo_problema", "erro_api", "", None, CARLOS, 3)
     with pytest.raises(NotFound):
-        update_item(session, "tipo_problema", "nada", "Nada", None, CARLOS)
+        update_item(session, "tipo_problema", "nada", "Nada", None, CARLOS, 1)
+
+
+def test_an_edit_made_on_an_older_version_changes_nothing(svc: Chamados) -> None:
+    """Two admins open "Erro em alguma API"; the first saves; the second's save, made on
+    the version both saw, is refused and writes nothing (no label, no audit row)."""
+    admin = svc.admin
+    seen = next(i for i in admin.catalog_items("tipo_problema") if i.code == "erro_api")
+    admin.update_catalog_item(
+        "tipo_problema", "erro_api", "Erro em API externa", "", CARLOS, seen.version
+    )
+    with pytest.raises(Conflict) as refused:
+        admin.update_catalog_item(
+            "tipo_problema", "erro_api", "Falha de API", "Ajuda da segunda", CARLOS, seen.version
+        )
+    assert "alterado por outra pessoa" in refused.value.message
+    assert "nada foi gravado" in refused.value.message
+    now = next(i for i in admin.catalog_items("tipo_problema") if i.code == "erro_api")
+    assert (now.label, now.help, now.version) == ("Erro em API externa", None, seen.version + 1)
+    with svc.unit.reading() as s:
+        edits = s.scalars(select(AuditEvent).where(AuditEvent.action == "catalogo.editar"))
+        assert [e.details["depois"]["label"] for e in edits if e.details] == ["Erro em API externa"]
+    # On the current version (the one the refusal showed), the same edit goes through.
+    option, changed = admin.update_catalog_item(
+        "tipo_problema", "erro_api", "Falha de API", "Ajuda da segunda", CARLOS, now.version
+    )
+    assert changed and option.label == "Falha de API"
 
 
 def test_retire_and_restore(session: Session) -> None:
@@ -311,9 +337,21 @@ def requester(app: Flask) -> tuple[FlaskClient, ActorRef]:
 
 
 def post_action(client: FlaskClient, catalog: str, **data: str) -> Any:
+    """Post an action as the catalog's page holds it now: an edit carries the version
+    of the item the page shows (unless ``version`` is given)."""
     url = f"/admin/catalogos/{catalog}"
-    token = csrf_of(text(client.get(url)))
-    return client.post(url, data={"csrf_token": token, **data})
+    page = text(client.get(url))
+    if data.get("action") == "update" and "version" not in data:
+        data["version"] = version_in(page, data["code"])
+    return client.post(url, data={"csrf_token": csrf_of(page), **data})
+
+
+def version_in(page: str, code: str) -> str:
+    """The version the editor of item ``code`` carries on this page."""
+    row = page.split(f'id="item-{code}"', 1)[1].split("</tr>", 1)[0]
+    match = re.search(r'name="version" value="(\d+)"', row)
+    assert match, f"the editor of {code} carries no version"
+    return match.group(1)
 
 
 def informacoes_page(app: Flask, client: FlaskClient, actor: ActorRef) -> str:
@@ -449,6 +487,60 @@ def test_refused_changes_keep_what_was_typed(app: Flask) -> None:
     with app.extensions["chamados"].unit.transaction() as s:
         assert catalogs.label(s, "tipo_problema", "erro_api") == "Erro em alguma API"
     assert audit_actions(app) == []
+
+
+def test_two_admins_edit_an_item_the_second_is_told_and_keeps_what_they_typed(
+    app: Flask,
+) -> None:
+    url = "/admin/catalogos/tipo_problema"
+    first = admin_client(app)
+    second = app.test_client()
+    set_session_user(app, second, "86288366757", "Sofia Admin", "admin")
+    first_page, second_page = text(first.get(url)), text(second.get(url))
+    assert version_in(first_page, "erro_api") == version_in(second_page, "erro_api")
+
+    saved = first.post(
+        url,
+        data={
+            "csrf_token": csrf_of(first_page),
+            "action": "update",
+            "code": "erro_api",
+            "label": "Erro em API externa",
+            "help": "",
+            "version": version_in(first_page, "erro_api"),
+        },
+    )
+    assert saved.status_code == 302
+    refused = second.post(
+        url,
+        data={
+            "csrf_token": csrf_of(second_page),
+            "action": "update",
+            "code": "erro_api",
+            "label": "Falha de API",
+            "help": "Ajuda da segunda",
+            "version": version_in(second_page, "erro_api"),
+        },
+    )
+    assert refused.status_code == 409
+    page = text(refused)
+    assert "Outra pessoa alterou este item enquanto você o editava; nada foi gravado." in page
+    assert "Agora: nome “Erro em API externa”; ajuda: (nenhuma)." in page
+    # What the second admin typed is in the item's editor, open; the row shows the item
+    # as it is now, and the editor carries the current version: saving again replaces it.
+    row = page.split('id="item-erro_api"', 1)[1].split("</tr>", 1)[0]
+    assert "<details open>" in row and "<strong>Erro em API externa</strong>" in row
+    assert 'value="Falha de API"' in row and "Ajuda da segunda</textarea>" in row
+    current = int(version_in(first_page, "erro_api")) + 1
+    assert version_in(page, "erro_api") == str(current)
+    with app.extensions["chamados"].unit.transaction() as s:
+        assert catalogs.label(s, "tipo_problema", "erro_api") == "Erro em API externa"
+    assert audit_actions(app) == ["catalogo.editar"]
+
+    again = second.post(url, data=fill(row, {}, "version"))  # the editor as it came back
+    assert again.status_code == 302
+    with app.extensions["chamados"].unit.transaction() as s:
+        assert catalogs.label(s, "tipo_problema", "erro_api") == "Falha de API"
 
 
 def test_edit_label_keeps_code(app: Flask) -> None:

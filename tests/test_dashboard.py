@@ -165,7 +165,7 @@ def test_only_supervisors_and_admins_and_each_supervisor_sees_their_groups(
     assert [pid for pid, _t in mine.processos] == ["chamado", "pedido_automacao"]
     # A supervisor of other groups only: nothing of the chamado's tickets.
     with tsvc.unit.transaction() as s:
-        groups.set_roles(s, "analyst", ["analyst"])
+        groups.set_roles(s, "analyst", ["analyst"], groups.get(s, "analyst").version)
     theirs = panel(tsvc, sofia)
     assert [pid for pid, _t in theirs.processos] == ["pedido_automacao"]
     assert theirs.metric("abertos").summary == [("Total no período", "0")]

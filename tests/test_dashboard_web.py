@@ -115,7 +115,7 @@ def test_who_may_see_the_page_and_the_exports(app: Flask, known: Known) -> None:
     # A supervisor of other groups only sees none of the chamado's tickets.
     svc: Chamados = app.extensions["chamados"]
     with svc.unit.transaction() as s:
-        groups.set_roles(s, "analyst", ["analyst"])
+        groups.set_roles(s, "analyst", ["analyst"], groups.get(s, "analyst").version)
     client = app.test_client()
     set_session_user(app, client, SOFIA, "Sofia Supervisora", "supervisor")
     html = client.get(f"/painel?{PERIOD}").get_data(as_text=True)

@@ -6,6 +6,7 @@ web tests go through the pages and JSON endpoints with the Flask test client.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -176,7 +177,7 @@ def publish_triage(designer: Designer, dora: ActorRef, note: str = "Triagem") ->
         steps = list(row.steps)
         steps.insert(1, {"task": "triar_chamado", "data": {"prioridade": "normal"}})
         designer.save_scenario(
-            dora, "chamado", row.name, json.dumps(steps), row.expected_end, row.id
+            dora, "chamado", row.name, json.dumps(steps), row.expected_end, row.id, row.version
         )
     return designer.publish(dora, "chamado", draft.version, note)
 
@@ -307,6 +308,37 @@ def test_scenario_attempting_a_sixth_adjustment_fails(designer: Designer, dora: 
     designer.save_scenario(dora, "chamado", "Sexto ajuste", json.dumps(steps), "fim_devolvido")
     report = next(r for r in designer.run_scenarios(dora, "chamado") if r.name == "Sexto ajuste")
     assert not report.passed and report.steps[-1].element_id == "analisar_chamado"
+
+
+def test_a_scenario_edit_made_on_an_older_version_changes_nothing(
+    svc: Chamados, designer: Designer, dora: ActorRef
+) -> None:
+    """Two designers open the same scenario; the first saves; the second's save, made on
+    the version both saw, is refused and writes nothing."""
+    other = add_person(svc, "52998224725", "Bruno Projetista", "designer")
+    row = next(r for r in designer.model(dora, "chamado").scenarios if r.name == "Resolver")
+    steps = json.dumps(row.steps)
+    designer.save_scenario(
+        dora, "chamado", "Resolver (revisto)", steps, row.expected_end, row.id, row.version
+    )
+    with pytest.raises(Conflict) as refused:
+        designer.save_scenario(
+            other,
+            "chamado",
+            "Resolver de novo",
+            '[{"data": {}}]',
+            "fim_devolvido",
+            row.id,
+            row.version,
+        )
+    assert "alterado por outra pessoa" in refused.value.message
+    now = next(r for r in designer.model(dora, "chamado").scenarios if r.id == row.id)
+    assert (now.name, now.steps, now.expected_end, now.version) == (
+        "Resolver (revisto)",
+        row.steps,
+        row.expected_end,
+        row.version + 1,
+    )
 
 
 # What is not a model at all is refused and nothing is saved; any other problem is
@@ -648,6 +680,7 @@ def test_web_change_publish_new_ticket_follows_old_finishes(
             "/processos/chamado/cenarios",
             {
                 "scenario_id": str(row.id),
+                "version": str(row.version),
                 "name": row.name,
                 "expected_end": row.expected_end,
                 "steps": json.dumps(steps),
@@ -727,6 +760,75 @@ def test_web_stale_save_is_refused(app: Flask, dora_web: FlaskClient) -> None:
     )
     stale = post_json(dora_web, "/processos/chamado/rascunho", {"xml": xml, "version": 0})
     assert stale.status_code == 409 and "outra pessoa" in stale.get_json()["detail"]
+
+
+def scenario_editor(page: str, scenario_id: int) -> str:
+    """The edit form of scenario ``scenario_id`` on the model's page."""
+    marker = f'name="scenario_id" value="{scenario_id}"'
+    found = [f for f in page.split("<form")[1:] if marker in f.split("</form>", 1)[0]]
+    assert len(found) == 1, f"no editor for scenario {scenario_id}"
+    return "<form" + found[0].split("</form>", 1)[0] + "</form>"
+
+
+def test_web_two_designers_edit_a_scenario_the_second_is_told_and_keeps_what_they_typed(
+    app: Flask, dora_web: FlaskClient
+) -> None:
+    from tests.webform import fill
+
+    svc: Chamados = app.extensions["chamados"]
+    bruno = client_for(app, "52998224725", "Bruno Projetista", "designer")
+    row = next(
+        r
+        for r in svc.designer.model(web_actor(app, DORA), "chamado").scenarios
+        if r.name == "Resolver"
+    )
+    dora_page = dora_web.get("/processos/chamado").get_data(as_text=True)
+    bruno_page = bruno.get("/processos/chamado").get_data(as_text=True)
+    dora_form, bruno_form = scenario_editor(dora_page, row.id), scenario_editor(bruno_page, row.id)
+    assert f'name="version" value="{row.version}"' in bruno_form
+
+    saved = dora_web.post(
+        "/processos/chamado/cenarios",
+        data=fill(dora_form, {"name": "Resolver (Dora)"}, "scenario_id"),
+    )
+    assert saved.status_code == 302
+    typed = {"name": "Resolver (Bruno)", "steps": '[{"data": {}}]'}
+    refused = bruno.post("/processos/chamado/cenarios", data=fill(bruno_form, typed, "scenario_id"))
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 409
+    shown = html.unescape(page)
+    assert "Este cenário foi alterado por outra pessoa enquanto você o editava" in shown
+    assert "Versão atual: “Resolver (Dora)”" in shown
+    # What Bruno typed is in that scenario's editor, open, now on the current version; the
+    # new scenario's form stays empty.
+    editor = scenario_editor(page, row.id)
+    assert 'value="Resolver (Bruno)"' in editor
+    assert '>[{"data": {}}]</textarea>' in html.unescape(editor)
+    assert f'name="version" value="{row.version + 1}"' in editor
+    assert '<details class="app-edit-scenario" open>' in page
+    assert 'value="Resolver (Bruno)"' not in page.split('class="app-new-scenario"', 1)[1]
+    now = next(
+        r for r in svc.designer.model(web_actor(app, DORA), "chamado").scenarios if r.id == row.id
+    )
+    assert (now.name, now.steps) == ("Resolver (Dora)", row.steps)
+
+    again = bruno.post("/processos/chamado/cenarios", data=fill(editor, {}, "scenario_id"))
+    assert again.status_code == 302
+    now = next(
+        r for r in svc.designer.model(web_actor(app, DORA), "chamado").scenarios if r.id == row.id
+    )
+    assert (now.name, now.steps) == ("Resolver (Bruno)", [{"data": {}}])
+
+    # A refused edit (a field's problem) comes back in its own editor too, on the version
+    # it was typed on: not in the new scenario's form.
+    editor = scenario_editor(bruno.get("/processos/chamado").get_data(as_text=True), row.id)
+    invalid = bruno.post(
+        "/processos/chamado/cenarios", data=fill(editor, {"name": " "}, "scenario_id")
+    )
+    page = invalid.get_data(as_text=True)
+    assert invalid.status_code == 422 and "Informe um nome" in html.unescape(page)
+    editor = scenario_editor(page, row.id)
+    assert f'name="version" value="{row.version + 2}"' in editor and "Informe um nome" in editor
 
 
 def test_web_failing_scenario_blocks_publish(app: Flask, dora_web: FlaskClient) -> None:

@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
 from engine import users
-from engine.errors import Forbidden, NotFound, ValidationFailed
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.models import AuditEvent, Group, GroupMember, HumanTask, User
 from engine.queue import QueueFilters
 from engine.service import ActorRef, Chamados
@@ -31,6 +31,7 @@ from tests.conftest import add_person
 from tests.test_api import ANALYST_LANE, PARECER_SCHEMA, PEDIDO_SCHEMA, TINY_BPMN
 from tests.test_auth import build_app, set_session_user
 from tests.test_engine_lifecycle import chamado, open_task
+from tests.webform import fill
 
 CARLOS, MARIA, ANA, SOFIA = "52998224725", "39053344705", "11144477735", "86288366757"
 GESTORES = "Gestores do órgão"
@@ -57,6 +58,13 @@ def members(svc: Chamados, key: str) -> list[str]:
                 .order_by(GroupMember.cpf)
             )
         )
+
+
+def version_of(svc: Chamados, key: str) -> int:
+    with svc.unit.session_factory() as s:
+        group = s.get(Group, key)
+        assert group is not None
+        return group.version
 
 
 def group_keys(svc: Chamados) -> list[str]:
@@ -121,7 +129,7 @@ def test_only_admins_manage_groups(svc: Chamados, ana: ActorRef) -> None:
         with pytest.raises(Forbidden):
             svc.admin.remove_group_member(actor, "equipe-tecnica", ANA)
         with pytest.raises(Forbidden):
-            svc.admin.set_group_roles(actor, "equipe-tecnica", ["analyst"])
+            svc.admin.set_group_roles(actor, "equipe-tecnica", ["analyst"], 1)
     assert "gestores-do-orgao" not in group_keys(svc)
     assert members(svc, "equipe-tecnica") == []
     assert audit_rows(svc) == []
@@ -143,12 +151,11 @@ def test_create_add_remove_and_roles_are_audited(svc: Chamados, carlos: ActorRef
     assert again.changed is False  # already listed: nothing changes, nothing audited
     assert members(svc, "gestores-do-orgao") == [MARIA]
 
-    roles = svc.admin.set_group_roles(carlos, "gestores-do-orgao", ["analyst", "supervisor"])
+    roles = svc.admin.set_group_roles(carlos, "gestores-do-orgao", ["analyst", "supervisor"], 1)
     assert roles.changed and roles.roles == ["analyst", "supervisor"]
-    assert (
-        svc.admin.set_group_roles(carlos, "gestores-do-orgao", ["supervisor", "analyst"]).changed
-        is False
-    )
+    same = svc.admin.set_group_roles(carlos, "gestores-do-orgao", ["supervisor", "analyst"], 2)
+    assert same.changed is False
+    assert version_of(svc, "gestores-do-orgao") == 2  # nothing written, nothing moved
 
     removed = svc.admin.remove_group_member(carlos, "gestores-do-orgao", "390.533.447-05")
     assert removed.changed is True and members(svc, "gestores-do-orgao") == []
@@ -202,14 +209,14 @@ def test_bad_input_is_refused_in_portuguese(svc: Chamados, carlos: ActorRef) -> 
         svc.admin.add_group_member(carlos, "equipe-tecnica", "123.456.789-00")
     assert exc.value.errors == {"cpf": "CPF inválido: confira os 11 dígitos."}
     with pytest.raises(ValidationFailed) as exc:
-        svc.admin.set_group_roles(carlos, "equipe-tecnica", ["analyst", "root"])
+        svc.admin.set_group_roles(carlos, "equipe-tecnica", ["analyst", "root"], 1)
     assert "Papel desconhecido: root" in exc.value.errors["papeis"]
     with pytest.raises(ValidationFailed):
         svc.admin.remove_group_member(carlos, "equipe-tecnica", "abc")
     for call in (
         lambda: svc.admin.add_group_member(carlos, "nao-existe", MARIA),
         lambda: svc.admin.remove_group_member(carlos, "nao-existe", MARIA),
-        lambda: svc.admin.set_group_roles(carlos, "nao-existe", []),
+        lambda: svc.admin.set_group_roles(carlos, "nao-existe", [], 1),
     ):
         with pytest.raises(NotFound):
             call()
@@ -219,6 +226,21 @@ def test_bad_input_is_refused_in_portuguese(svc: Chamados, carlos: ActorRef) -> 
         group = s.get(Group, "equipe-tecnica")
         assert group is not None and group.member_roles == []
     assert audit_rows(svc) == []
+
+
+def test_roles_chosen_on_an_older_version_change_nothing(svc: Chamados, carlos: ActorRef) -> None:
+    """Two admins open the groups page; the first makes every analyst a member of the
+    business team; the second, on the version both saw, picks supervisors: refused."""
+    seen = next(g for g in svc.admin.groups_page(carlos).groups if g.key == "equipe-de-negocio")
+    svc.admin.set_group_roles(carlos, "equipe-de-negocio", ["analyst"], seen.version)
+    with pytest.raises(Conflict) as refused:
+        svc.admin.set_group_roles(carlos, "equipe-de-negocio", ["supervisor"], seen.version)
+    assert "nada foi gravado" in refused.value.message
+    now = next(g for g in svc.admin.groups_page(carlos).groups if g.key == "equipe-de-negocio")
+    assert (now.member_roles, now.version) == (["analyst"], seen.version + 1)
+    assert [r.details for r in audit_rows(svc)] == [
+        {"grupo": "equipe-de-negocio", "antes": [], "depois": ["analyst"]}
+    ]
 
 
 def test_listing_a_cpf_routes_the_lanes_tasks_to_that_person(
@@ -235,7 +257,7 @@ def test_listing_a_cpf_routes_the_lanes_tasks_to_that_person(
         svc.analysis.claim(ana, open_task(svc, cid, "equipe-tecnica").id)
 
     # By role: every analyst is then a member of the business team.
-    svc.admin.set_group_roles(carlos, "equipe-de-negocio", ["analyst"])
+    svc.admin.set_group_roles(carlos, "equipe-de-negocio", ["analyst"], 1)
     assert queue_titles(svc, ana) == ["Parecer de negócio"]
     svc.analysis.claim(ana, open_task(svc, cid, "equipe-de-negocio").id)
 
@@ -310,8 +332,24 @@ def actor_of(app: Flask, cpf: str, *roles: str) -> ActorRef:
 
 
 def post(client: FlaskClient, url: str, **data: Any) -> Any:
-    token = csrf_of(text(client.get("/admin/grupos")))
-    return client.post(url, data={"csrf_token": token, **data})
+    """Post as the page holds it now: a choice of roles carries the group's version the
+    page shows (unless ``version`` is given)."""
+    page = text(client.get("/admin/grupos"))
+    roles_of = re.fullmatch(r"/admin/grupos/([^/]+)/papeis", url)
+    if roles_of and "version" not in data:
+        data["version"] = roles_version(page, roles_of.group(1))
+    return client.post(url, data={"csrf_token": csrf_of(page), **data})
+
+
+def roles_version(page: str, key: str) -> str:
+    """The version the roles form of group ``key`` carries on this page."""
+    match = re.search(
+        rf'action="/admin/grupos/{re.escape(key)}/papeis".*?name="version" value="(\d+)"',
+        page,
+        flags=re.S,
+    )
+    assert match, f"the roles form of {key} carries no version"
+    return match.group(1)
 
 
 def section(page: str, key: str) -> str:
@@ -539,6 +577,53 @@ def test_refused_group_keeps_what_was_typed(app: Flask) -> None:
     assert audit_rows(svc) == []
 
 
+def test_two_admins_choose_roles_the_second_is_told_and_keeps_their_choice(app: Flask) -> None:
+    svc = service(app)
+    first = client_for(app, CARLOS, "Carlos Admin", "admin")
+    second = client_for(app, SOFIA, "Sofia Admin", "admin")
+    first_page, second_page = text(first.get("/admin/grupos")), text(second.get("/admin/grupos"))
+    url = "/admin/grupos/equipe-de-negocio/papeis"
+
+    chosen = first.post(
+        url,
+        data={
+            "csrf_token": csrf_of(first_page),
+            "papeis": ["analyst"],
+            "version": roles_version(first_page, "equipe-de-negocio"),
+        },
+    )
+    assert chosen.status_code == 302
+    refused = second.post(
+        url,
+        data={
+            "csrf_token": csrf_of(second_page),
+            "papeis": ["supervisor", "designer"],
+            "version": roles_version(second_page, "equipe-de-negocio"),
+        },
+    )
+    assert refused.status_code == 409
+    page = shown(refused)
+    assert "Nada foi alterado." in page and "nada foi gravado" in page
+    group = section(page, "equipe-de-negocio")
+    assert "Escolha atual: Analista." in group
+    # The second admin's boxes stay as they ticked them; the form now carries the current
+    # version (the choice shown above), so saving again applies it knowingly.
+    assert "checked" in input_tag(group, "grupo-equipe-de-negocio-papel-supervisor")
+    assert "checked" in input_tag(group, "grupo-equipe-de-negocio-papel-designer")
+    assert "checked" not in input_tag(group, "grupo-equipe-de-negocio-papel-analyst")
+    assert roles_version(page, "equipe-de-negocio") == str(version_of(svc, "equipe-de-negocio"))
+    with svc.unit.session_factory() as s:
+        found = s.get(Group, "equipe-de-negocio")
+        assert found is not None and found.member_roles == ["analyst"]
+    assert [r.action for r in audit_rows(svc)] == ["grupo.papeis"]
+
+    again = second.post(url, data=fill(group, {}, "papeis"))
+    assert again.status_code == 302
+    with svc.unit.session_factory() as s:
+        found = s.get(Group, "equipe-de-negocio")
+        assert found is not None and found.member_roles == ["designer", "supervisor"]
+
+
 def test_signed_in_staff_see_group_changes_made_in_another_process_at_once(
     svc: Chamados, carlos: ActorRef, maria: ActorRef, ana: ActorRef
 ) -> None:
@@ -562,7 +647,7 @@ def test_signed_in_staff_see_group_changes_made_in_another_process_at_once(
         assert queue_titles(other, signed_in(ana)) == []
         with pytest.raises(NotFound):
             other.analysis.claim(signed_in(ana), open_task(svc, cid, "equipe-tecnica").id)
-        svc.admin.set_group_roles(carlos, "equipe-de-negocio", ["analyst"])
+        svc.admin.set_group_roles(carlos, "equipe-de-negocio", ["analyst"], 1)
         assert queue_titles(other, signed_in(ana)) == ["Parecer de negócio"]
 
         statements: list[str] = []

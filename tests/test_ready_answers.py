@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from engine.errors import Forbidden, ValidationFailed
+from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.models import AuditEvent, Submission
 from engine.service import ActorRef, Chamados
 from tests.conftest import add_person
@@ -106,6 +106,41 @@ def test_retired_answers_are_not_offered_and_old_tickets_keep_their_text(
     assert audit == ["resposta_pronta.criada", "resposta_pronta.retirada"]
 
 
+def test_an_edit_made_on_an_older_version_changes_nothing(svc: Chamados, sofia: ActorRef) -> None:
+    """Two supervisors open the same answer; the first saves; the second's save, made on
+    the version both saw, is refused and writes nothing."""
+    bruno = add_person(svc, "52998224725", "Bruno Supervisor", "supervisor")
+    answer_id = svc.ready_answers.save(sofia, None, "Erro", TEXT, "tipo_problema", "erro_api")
+    seen = svc.ready_answers.get(sofia, answer_id)
+    assert seen.version == svc.ready_answers.get(bruno, answer_id).version == 1
+    svc.ready_answers.save(
+        sofia, answer_id, "Erro de API", "Texto da Sofia.", "tipo_problema", "erro_api", 1
+    )
+    with pytest.raises(Conflict) as refused:
+        svc.ready_answers.save(
+            bruno, answer_id, "Erro geral", "Texto do Bruno.", "tipo_problema", None, 1
+        )
+    assert "alterada por outra pessoa" in refused.value.message
+    now = svc.ready_answers.get(sofia, answer_id)
+    assert (now.title, now.body, now.code, now.version) == (
+        "Erro de API",
+        "Texto da Sofia.",
+        "erro_api",
+        2,
+    )
+    with svc.unit.session_factory() as s:
+        actions = s.scalars(
+            select(AuditEvent.action).where(AuditEvent.action.like("resposta_pronta.%"))
+        ).all()
+    assert actions == ["resposta_pronta.criada", "resposta_pronta.alterada"]
+    # Retiring it is no edit of its text: the version stays, an open editor still saves.
+    svc.ready_answers.set_active(sofia, answer_id, False)
+    svc.ready_answers.save(
+        bruno, answer_id, "Erro geral", "Texto do Bruno.", "tipo_problema", None, 2
+    )
+    assert svc.ready_answers.get(sofia, answer_id).version == 3
+
+
 @pytest.mark.parametrize(
     ("title", "body", "catalog", "code", "field", "message"),
     [
@@ -188,6 +223,46 @@ def test_a_supervisor_keeps_answers_on_their_page(app: Flask) -> None:
     assert maria.get("/respostas-prontas").status_code == 403
 
 
+def test_two_supervisors_edit_an_answer_the_second_is_told_and_keeps_what_they_typed(
+    app: Flask,
+) -> None:
+    svc: Chamados = app.extensions["chamados"]
+    sofia = add_person(svc, SOFIA, "Sofia", "supervisor")
+    answer_id = svc.ready_answers.save(
+        sofia, None, "Erro", "Texto original.", "tipo_problema", "erro_api"
+    )
+    first, second = app.test_client(), app.test_client()
+    set_session_user(app, first, SOFIA, "Sofia", "supervisor")
+    set_session_user(app, second, "52998224725", "Bruno", "supervisor")
+    url = f"/respostas-prontas/{answer_id}"
+    first_page = first.get(url).get_data(as_text=True)
+    second_page = second.get(url).get_data(as_text=True)
+    assert 'name="version" value="1"' in first_page and 'name="version" value="1"' in second_page
+
+    saved = first.post(
+        url, data=fill(first_page, {"titulo": "Erro de API", "texto": "Texto da Sofia."}, "titulo")
+    )
+    assert saved.status_code == 302
+    typed = {"titulo": "Erro geral", "texto": "Texto do Bruno.", "aplica": "tipo_problema"}
+    refused = second.post(url, data=fill(second_page, typed, "titulo"))
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 409
+    assert "Outra pessoa alterou esta resposta enquanto você a editava; nada foi gravado." in html
+    # What the second supervisor typed stays in the form...
+    assert 'value="Erro geral"' in html and ">Texto do Bruno.</textarea>" in html
+    assert '<option value="tipo_problema" selected>' in html
+    # ...beside the answer as it is now, whose version the form now carries.
+    assert "<dd>Erro de API</dd>" in html and "Texto da Sofia.</dd>" in html
+    assert 'name="version" value="2"' in html
+    now = svc.ready_answers.get(sofia, answer_id)
+    assert (now.title, now.body, now.version) == ("Erro de API", "Texto da Sofia.", 2)
+
+    again = second.post(url, data=fill(html, {}, "titulo"))  # saved knowingly this time
+    assert again.status_code == 302
+    now = svc.ready_answers.get(sofia, answer_id)
+    assert (now.title, now.body, now.code) == ("Erro geral", "Texto do Bruno.", None)
+
+
 def test_the_analysis_page_offers_and_uses_an_answer_without_sending(app: Flask) -> None:
     svc: Chamados = app.extensions["chamados"]
     sofia = add_person(svc, SOFIA, "Sofia", "supervisor")
@@ -226,7 +301,7 @@ def test_the_api_lists_creates_and_offers_them(app: Flask) -> None:
         },
         expect=201,
     )
-    assert (created["value"], created["active"]) == ("erro_api", True)
+    assert (created["value"], created["active"], created["version"]) == ("erro_api", True, 1)
     refused = sofia.call(
         "POST", "/ready-answers", {"title": "", "text": "x", "catalog": "tipo_problema"}, expect=422
     )

@@ -125,3 +125,47 @@ def test_every_timestamp_is_time_zone_aware_as_stored_and_as_read(svc: Chamados)
     with svc.unit.reading() as s:
         read = s.scalar(select(AuditEvent.at).where(AuditEvent.action == "teste.fuso"))
     assert read == at and read is not None and read.utcoffset() is not None
+
+
+def test_edit_versions_start_at_1_and_go_away_keeping_the_rows(svc: Chamados) -> None:
+    """Migration 0030: the rows people edit (ready answers, catalog items, groups,
+    scenarios) get a ``version``, 1 for the rows already there; downgraded, the column
+    goes and every row stays (a group's listed members too)."""
+    from sqlalchemy import inspect, text
+
+    from tests.conftest import downgrade_schema
+
+    tables = ("ready_answers", "catalog_items", "groups", "scenarios")
+    db = svc.unit.db
+    with db.begin() as connection:
+        connection.execute(
+            text("INSERT INTO group_members (group_key, cpf, added_at) VALUES (:g, :c, :at)"),
+            {"g": "equipe-tecnica", "c": "11144477735", "at": "2026-12-08 10:00:00+00:00"},
+        )
+    downgrade_schema(db, "0029")
+    try:
+        for table in tables:
+            assert "version" not in {c["name"] for c in inspect(db).get_columns(table)}, table
+        with db.begin() as connection:
+            assert connection.execute(text("SELECT count(*) FROM group_members")).scalar() == 1
+            connection.execute(
+                text(
+                    "INSERT INTO ready_answers (title, body, catalog, code, active, created_at,"
+                    " updated_at) VALUES ('T', 'Texto', 'tipo_problema', NULL, :yes, :at, :at)"
+                ),
+                {"yes": True, "at": "2026-12-08 10:00:00+00:00"},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO scenarios (process_id, name, steps, expected_end, updated_at)"
+                    " VALUES ('chamado', 'C', '[]', 'fim', :at)"
+                ),
+                {"at": "2026-12-08 10:00:00+00:00"},
+            )
+    finally:
+        svc.migrate()
+    with db.connect() as connection:
+        for table in tables:
+            found = connection.execute(text(f"SELECT DISTINCT version FROM {table}")).scalars()
+            assert list(found) == [1], table
+        assert connection.execute(text("SELECT count(*) FROM group_members")).scalar() == 1

@@ -512,6 +512,7 @@ def ready_answer_json(a: Any) -> dict[str, Any]:
         "value": a.code,
         "value_label": a.code_label,
         "active": a.active,
+        "version": a.version,
     }
 
 

@@ -3,7 +3,9 @@
 Add an item, edit its label and help, retire or restore it, move it up or down. Every
 change is one POST (CSRF-protected by the app-wide CSRFProtect) followed by a redirect;
 a refused change re-renders the page with what was typed and the messages next to the
-fields.
+fields. An item's editor carries the item's version as the page showed it: when another
+admin edited the item meanwhile, nothing is written and the page comes back (409) with
+what was typed in the item's editor, the item as it is now above it.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from flask import (
     url_for,
 )
 
-from engine.errors import DomainError, NeedsConfirmation, ValidationFailed
+from engine.errors import Conflict, DomainError, NeedsConfirmation, ValidationFailed
 from engine.service import CATALOG_HELP_MAX, CATALOG_LABEL_MAX, EDITABLE_CATALOGS
 from web.auth import current_user, role_required
 from web.context import service as _service
+from web.params import to_int
 
 bp = Blueprint("catalogs_admin", __name__)
 
@@ -50,6 +53,9 @@ class Failure:
     # A retirement that would break published models' scenarios: what breaks; the page
     # offers the same retirement with a confirmation.
     consequences: list[str] = field(default_factory=list)
+    # An edit made on an older version of the item: the editor then carries the current
+    # version (the page shows it), so saving again replaces it knowingly.
+    stale: bool = False
 
 
 @bp.route("/admin/catalogos", methods=["GET", "POST"], endpoint="index")
@@ -108,6 +114,7 @@ def _apply(catalog: str) -> tuple[Failure | None, tuple[str, str]]:
     code = request.form.get("code", "").strip()
     label = request.form.get("label", "")
     help_text = request.form.get("help", "")
+    version = request.form.get("version", "")
     user = current_user()
     by_cpf = user.cpf if user else None
     outcome: tuple[str, str] = ("", "info")
@@ -117,7 +124,10 @@ def _apply(catalog: str) -> tuple[Failure | None, tuple[str, str]]:
             option = admin.add_catalog_item(catalog, label, help_text, by_cpf)
             outcome = (f'Item "{option.label}" adicionado.', "success")
         elif action == "update":
-            option, changed = admin.update_catalog_item(catalog, code, label, help_text, by_cpf)
+            # A page without the field (older than it) is older than any edit: refused.
+            option, changed = admin.update_catalog_item(
+                catalog, code, label, help_text, by_cpf, to_int(version) or 0
+            )
             if changed:
                 outcome = (f'Item "{option.label}" atualizado.', "success")
             else:
@@ -149,11 +159,12 @@ def _apply(catalog: str) -> tuple[Failure | None, tuple[str, str]]:
             Failure(
                 action=action,
                 code=code,
-                values={"label": label, "help": help_text},
+                values={"label": label, "help": help_text, "version": version},
                 errors=exc.errors if isinstance(exc, ValidationFailed) else {},
                 message=exc.message,
                 status=exc.status,
                 consequences=exc.consequences if isinstance(exc, NeedsConfirmation) else [],
+                stale=action == "update" and isinstance(exc, Conflict),
             ),
             outcome,
         )

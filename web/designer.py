@@ -151,7 +151,18 @@ def model(pid: str) -> Any:
 
 def _model_page(pid: str, status: int = 200, **extra: Any) -> Any:
     view = _svc().designer.model(_user(), pid)
-    context = {"view": view, "pid": pid, "reports": None, "publish_error": None, **extra}
+    context = {
+        "view": view,
+        "pid": pid,
+        "reports": None,
+        "publish_error": None,
+        # A refused scenario save: which one (None: a new one), why, what was typed.
+        "scenario_failed": None,
+        "scenario_stale": None,
+        "scenario_form": None,
+        "scenario_errors": None,
+        **extra,
+    }
     return render_template("designer/model.html", **context), status
 
 
@@ -673,7 +684,12 @@ def form_preview(pid: str, task_id: str) -> Any:
 @bp.post("/processos/<pid>/cenarios")
 @role_required(ROLE)
 def save_scenario(pid: str) -> Any:
-    raw_id = request.form.get("scenario_id", "")
+    """Create a scenario, or edit one on the version its editor showed (a hidden field):
+    a refused save comes back with what was typed in the editor it came from."""
+    scenario_id = to_int(request.form.get("scenario_id", "")) or None
+    # A page without the field (older than it) is older than any edit: refused.
+    seen = (to_int(request.form.get("version", "")) or 0) if scenario_id else None
+    typed = request.form.to_dict()
     try:
         _svc().designer.save_scenario(
             _user(),
@@ -681,11 +697,23 @@ def save_scenario(pid: str) -> Any:
             request.form.get("name", ""),
             request.form.get("steps", ""),
             request.form.get("expected_end", ""),
-            to_int(raw_id),
+            scenario_id,
+            seen,
+        )
+    except Conflict as exc:
+        # The editor comes back with what was typed, beside the scenario as it is now
+        # (and its current version: saving again replaces it knowingly).
+        return _model_page(
+            pid,
+            409,
+            scenario_failed=scenario_id,
+            scenario_stale=exc.message,
+            scenario_form=typed,
+            scenario_errors={},
         )
     except ValidationFailed as exc:
         return _model_page(
-            pid, 422, scenario_errors=exc.errors, scenario_form=request.form.to_dict()
+            pid, 422, scenario_failed=scenario_id, scenario_errors=exc.errors, scenario_form=typed
         )
     flash("Cenário salvo.", "success")
     return redirect(url_for("designer.model", pid=pid) + "#cenarios")

@@ -3,7 +3,10 @@
 Create a group, list or unlist people by CPF, choose the platform roles whose holders
 are all members. Every change is one POST (CSRF-protected by the app-wide CSRFProtect)
 to the engine's facade followed by a redirect; a refused change re-renders the page
-(422) with what was typed and the messages next to the fields.
+(422) with what was typed and the messages next to the fields. Choosing a group's roles
+carries the group's version as the page showed it: when another admin chose them
+meanwhile, nothing is written and the page comes back (409) with the boxes as this admin
+ticked them, next to the roles as they are now.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 
-from engine.errors import ValidationFailed
+from engine.errors import Conflict, DomainError, ValidationFailed
 from engine.service import (
     GROUP_DESCRIPTION_MAX,
     GROUP_NAME_MAX,
@@ -23,6 +26,7 @@ from engine.service import (
 )
 from web.auth import role_required, signed_in_user
 from web.context import service as _service
+from web.params import to_int
 
 bp = Blueprint("groups_admin", __name__)
 
@@ -41,6 +45,9 @@ class Failure:
     values: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     message: str | None = None
+    # Roles chosen on an older version of the group: the form then carries the current
+    # version (the page shows the current roles), so saving again applies them knowingly.
+    stale: bool = False
 
     def summary(self) -> list[tuple[str, str, str]]:
         """(field label, link to the field, message) for the page's error summary."""
@@ -120,10 +127,15 @@ def remove_member(key: str) -> Any:
 @role_required("admin")
 def set_roles(key: str) -> Any:
     roles = request.form.getlist("papeis")
+    version = request.form.get("version", "")
+    values = {"papeis": roles, "version": version}
     try:
-        done = _service().admin.set_group_roles(signed_in_user(), key, roles)
+        # A page without the field (older than it) is older than any choice: refused.
+        done = _service().admin.set_group_roles(signed_in_user(), key, roles, to_int(version) or 0)
+    except Conflict as exc:
+        return _refused(exc, Failure("set_roles", key, values, stale=True))
     except ValidationFailed as exc:
-        return _refused(exc, Failure("set_roles", key, {"papeis": roles}))
+        return _refused(exc, Failure("set_roles", key, values))
     if not done.changed:
         flash(f"Nada mudou nos membros por papel do grupo “{done.name}”.", "info")
     elif len(done.roles) == 1:
@@ -146,9 +158,9 @@ def _back(done: GroupChange) -> Any:
     return redirect(url_for("groups_admin.index") + f"#grupo-{done.key}")
 
 
-def _refused(exc: ValidationFailed, failure: Failure) -> Any:
+def _refused(exc: DomainError, failure: Failure) -> Any:
     # Nothing typed is lost: the page comes back with the values and the messages.
-    failure.errors = exc.errors
+    failure.errors = exc.errors if isinstance(exc, ValidationFailed) else {}
     failure.message = exc.message
     return _page(failure, exc.status)
 

@@ -1,6 +1,10 @@
 """Ready answers ("Respostas prontas", supervisors and admins): keep the texts analysts
 start from. Every change is one POST (CSRF-protected by the app-wide CSRFProtect)
-followed by a redirect; a refused one re-renders the form (422) with what was typed."""
+followed by a redirect; a refused one re-renders the form (422) with what was typed.
+
+An edit carries the version of the answer the page showed (a hidden field): when someone
+else saved the answer meanwhile, nothing is written and the form comes back (409) with
+what was typed, next to the answer as it is now."""
 
 from __future__ import annotations
 
@@ -8,14 +12,16 @@ from typing import Any
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 
-from engine.errors import ValidationFailed
+from engine.errors import Conflict, ValidationFailed
 from engine.service import (
     READY_ANSWER_BODY_MAX,
     READY_ANSWER_PLACEHOLDERS,
     READY_ANSWER_TITLE_MAX,
+    ReadyAnswer,
 )
 from web.auth import role_required, signed_in_user
 from web.context import service as svc
+from web.params import to_int
 
 bp = Blueprint("ready_answers", __name__)
 _ROLES = ("supervisor", "admin")
@@ -33,8 +39,14 @@ def _applies(raw: str) -> tuple[str, str | None]:
 
 
 def _page(
-    answer_id: int | None, values: dict[str, str], errors: dict[str, str], status: int
+    answer_id: int | None,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int,
+    current: ReadyAnswer | None = None,
 ) -> Any:
+    """The list and the form; ``current``: the answer as someone else saved it while
+    this person edited (their save was refused), shown beside what they typed."""
     user = signed_in_user()
     return render_template(
         "ready_answers/index.html",
@@ -43,6 +55,7 @@ def _page(
         editing=answer_id,
         values=values,
         errors=errors,
+        current=current,
         title_max=READY_ANSWER_TITLE_MAX,
         body_max=READY_ANSWER_BODY_MAX,
         placeholders=READY_ANSWER_PLACEHOLDERS,
@@ -63,6 +76,7 @@ def edit(answer_id: int) -> Any:
         "titulo": answer.title,
         "texto": answer.body,
         "aplica": answer.catalog + (f":{answer.code}" if answer.code else ""),
+        "version": str(answer.version),
     }
     return _page(answer_id, values, {}, 200)
 
@@ -71,12 +85,20 @@ def edit(answer_id: int) -> Any:
 @bp.post("/respostas-prontas/<int:answer_id>")
 @role_required(*_ROLES)
 def save(answer_id: int | None = None) -> Any:
-    values = {k: request.form.get(k, "") for k in ("titulo", "texto", "aplica")}
+    values = {k: request.form.get(k, "") for k in ("titulo", "texto", "aplica", "version")}
     catalog, code = _applies(values["aplica"])
+    user = signed_in_user()
+    # A page without the field (older than it) is older than any edit: refused below.
+    seen = (to_int(values["version"]) or 0) if answer_id is not None else None
     try:
         svc().ready_answers.save(
-            signed_in_user(), answer_id, values["titulo"], values["texto"], catalog, code
+            user, answer_id, values["titulo"], values["texto"], catalog, code, seen
         )
+    except Conflict:
+        assert answer_id is not None  # a new answer conflicts with nothing
+        current = svc().ready_answers.get(user, answer_id)
+        # What was typed stays; saving it again (now knowingly) replaces the current one.
+        return _page(answer_id, {**values, "version": str(current.version)}, {}, 409, current)
     except ValidationFailed as refused:
         errors = dict(refused.errors)
         if "catalogo" in errors or "valor" in errors:

@@ -448,12 +448,22 @@ class Designer:
         steps: str,
         expected_end: str,
         scenario_id: int | None = None,
+        expected_version: int | None = None,
     ) -> Scenario:
+        """A new scenario, or the edit of ``scenario_id`` made on ``expected_version`` (the
+        one the designer's page showed; required then): Conflict when it moved since."""
         require_designer(actor)
         with self.unit.transaction() as session:
             drafts.load(session, pid)  # the model must exist
             return scenarios.save(
-                session, pid, name, steps, expected_end, self.unit.clock(), scenario_id
+                session,
+                pid,
+                name,
+                steps,
+                expected_end,
+                self.unit.clock(),
+                scenario_id,
+                expected_version,
             )
 
     def delete_scenario(self, actor: Actor, pid: str, scenario_id: int) -> None:

@@ -109,9 +109,10 @@ class Admin(GroupsAdmin):
                 found.append(CatalogSummary(name, title, active, len(items) - active))
             return found
 
-    def catalog_items(self, catalog: str) -> list[catalogs.CatalogOption]:
+    def catalog_items(self, catalog: str) -> list[catalogs.EditableItem]:
+        """The catalog's items for its page, each with the version its editor carries."""
         with self.reading() as db:
-            return catalogs.options(db, catalog)
+            return catalogs.editable_items(db, catalog)
 
     def add_catalog_item(
         self, catalog: str, label: str, help_text: str, by_cpf: str | None
@@ -120,12 +121,21 @@ class Admin(GroupsAdmin):
             return catalogs.add_item(db, catalog, label, help_text, by_cpf)
 
     def update_catalog_item(
-        self, catalog: str, code: str, label: str, help_text: str, by_cpf: str | None
+        self,
+        catalog: str,
+        code: str,
+        label: str,
+        help_text: str,
+        by_cpf: str | None,
+        expected_version: int,
     ) -> tuple[catalogs.CatalogOption, bool]:
-        """The item as saved, and whether its label or help changed."""
+        """The item as saved, and whether its label or help changed; Conflict (nothing
+        changed) when the item moved past ``expected_version``, the one the page showed."""
         with self.transaction() as db:
             before = next((o for o in catalogs.options(db, catalog) if o.code == code), None)
-            option = catalogs.update_item(db, catalog, code, label, help_text, by_cpf)
+            option = catalogs.update_item(
+                db, catalog, code, label, help_text, by_cpf, expected_version
+            )
             same = before is not None and (before.label, before.help) == (option.label, option.help)
             return option, not same
 

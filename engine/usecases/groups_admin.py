@@ -64,6 +64,7 @@ class GroupAdminView:
     member_roles: list[str]
     members: list[MemberView]
     lanes: list[LaneUse] = field(default_factory=list)
+    version: int = 1  # what the choice of its roles carries back (set_group_roles)
 
     @property
     def member_role_labels(self) -> list[str]:
@@ -123,6 +124,7 @@ class GroupsAdmin(UseCaseBase):
                         for cpf, name in g.members
                     ],
                     lanes=lanes.get(g.key, []),
+                    version=g.version,
                 )
                 for g in found
             ],
@@ -188,13 +190,16 @@ class GroupsAdmin(UseCaseBase):
                 )
             return GroupChange(key, group.name, removed, cpf=cpf)
 
-    def set_group_roles(self, actor: Actor, key: str, roles: Iterable[str]) -> GroupChange:
-        """Everyone holding one of ``roles`` (engine.users.ROLES) becomes a member."""
+    def set_group_roles(
+        self, actor: Actor, key: str, roles: Iterable[str], expected_version: int
+    ) -> GroupChange:
+        """Everyone holding one of ``roles`` (engine.users.ROLES) becomes a member; chosen
+        on ``expected_version`` of the group (the page's): Conflict when it moved since."""
         self._require_roles(actor, ADMIN_ROLES)
         with self.transaction() as session:
             group = groups.get(session, key)
             before = sorted(group.member_roles or [])
-            groups.set_roles(session, key, list(roles))
+            groups.set_roles(session, key, list(roles), expected_version)
             after = list(group.member_roles)
             changed = after != before
             if changed:

@@ -46,11 +46,22 @@ class ReadyAnswers(UseCaseBase):
         body: str,
         catalog: str,
         code: str | None,
+        expected_version: int | None = None,
     ) -> int:
+        """A new answer (``answer_id`` None), or the edit of one made on
+        ``expected_version`` (required then): Conflict when it moved since."""
         self._require_roles(actor, _KEEPERS)
         with self.transaction() as session:
             return ready_answers.save(
-                session, answer_id, title, body, catalog, code, actor.id, self.clock()
+                session,
+                answer_id,
+                title,
+                body,
+                catalog,
+                code,
+                actor.id,
+                self.clock(),
+                expected_version,
             )
 
     def set_active(self, actor: Actor, answer_id: int, active: bool) -> None:
