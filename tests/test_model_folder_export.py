@@ -73,7 +73,9 @@ def test_the_page_downloads_the_folder_for_designers_only(app: Flask) -> None:  
     assert "Exportar pasta do modelo (.zip, formato SpiffArena)" in page
     resp = designer_web.get("/processos/chamado/exportar-pasta")
     assert resp.status_code == 200 and resp.mimetype == "application/zip"
-    assert resp.headers["Content-Disposition"] == 'attachment; filename="chamado.zip"'
+    assert resp.headers["Content-Disposition"] == (
+        "attachment; filename=\"chamado.zip\"; filename*=UTF-8''chamado.zip"
+    )
     assert "chamado/chamado.bpmn" in zipfile.ZipFile(io.BytesIO(resp.data)).namelist()
     analyst = client_for(app, "11144477735", "Ana", "analyst")
     assert analyst.get("/processos/chamado/exportar-pasta").status_code == 403

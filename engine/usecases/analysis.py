@@ -226,9 +226,7 @@ class Analysis(UseCaseBase):
                 chamado_id,
                 options=[joinedload(Chamado.requester), joinedload(Chamado.orgao)],
             )
-            if chamado is None or not self._may_read_ticket(
-                session, actor, chamado.id, chamado.requester_id
-            ):
+            if chamado is None or not self._may_read_ticket(session, actor, chamado):
                 raise NotFound("Chamado não encontrado.")
             self._record_access(session, actor, chamado, channel)
             view = self._view(session, chamado, public_only=False)

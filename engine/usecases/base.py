@@ -510,22 +510,23 @@ class UseCaseBase:
             return groups.of_user(session, actor.id, actor.roles)
         return self.unit.group_cache.of(session, revision, cpf, actor.roles)
 
-    def _may_read_ticket(
-        self, session: Session, actor: Actor, chamado_id: int, requester_id: int | None
-    ) -> bool:
+    def _may_read_ticket(self, session: Session, actor: Actor, chamado: Chamado) -> bool:
         """Whether ``actor`` may read a ticket's data as staff do (the analysis page and
         its API view, its files, the ready answers filled in with it, an incident opened
         from it): its own requester; supervisors and admins, every ticket; anyone else, a
         ticket that has or had a task in one of their groups — what their queue, the
-        search and the duplicates show them. Callers answer "not found" otherwise, so a
-        ticket's existence is not disclosed either."""
-        if actor.id == requester_id or actor.roles & SEE_ALL_ROLES:
+        search and the duplicates show them — or that stopped in a technical incident
+        (the queue's incidents tab lists those to all staff). Callers answer "not found"
+        otherwise, so a ticket's existence is not disclosed either."""
+        if actor.id == chamado.requester_id or actor.roles & SEE_ALL_ROLES:
+            return True
+        if chamado.incident_at is not None and actor.roles & STAFF_ROLES:
             return True
         mine = self._groups(session, actor)
         return bool(mine) and bool(
             session.scalar(
                 select(
-                    exists().where(HumanTask.chamado_id == chamado_id, HumanTask.group.in_(mine))
+                    exists().where(HumanTask.chamado_id == chamado.id, HumanTask.group.in_(mine))
                 )
             )
         )

@@ -247,9 +247,7 @@ class Outages(Requests):
             source = None
             if from_chamado_id is not None:
                 source = session.get(Chamado, from_chamado_id)
-                if source is None or not self._may_read_ticket(
-                    session, actor, source.id, source.requester_id
-                ):
+                if source is None or not self._may_read_ticket(session, actor, source):
                     raise NotFound("Chamado não encontrado.")
                 process_id = self._process_of(session, source)
                 orgao_id, servico, categoria = source.orgao_id, source.servico, source.categoria
@@ -399,9 +397,7 @@ class Outages(Requests):
         self._require_roles(actor, ANALYST_ROLES)
         with self.reading() as session:
             chamado = session.get(Chamado, chamado_id)
-            if chamado is None or not self._may_read_ticket(
-                session, actor, chamado_id, chamado.requester_id
-            ):
+            if chamado is None or not self._may_read_ticket(session, actor, chamado):
                 raise NotFound("Chamado não encontrado.")
             return self._process_of(session, chamado)
 
@@ -574,9 +570,7 @@ class Outages(Requests):
                 chamado_id,
                 options=[joinedload(Chamado.requester), joinedload(Chamado.orgao)],
             )
-            if chamado is None or not self._may_read_ticket(
-                session, actor, chamado_id, chamado.requester_id
-            ):
+            if chamado is None or not self._may_read_ticket(session, actor, chamado):
                 raise NotFound("Chamado não encontrado.")
             query = outages.candidates(session, chamado, self._process_of(session, chamado), window)
             if "supervisor" not in actor.roles:

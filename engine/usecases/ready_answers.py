@@ -104,9 +104,7 @@ class ReadyAnswers(UseCaseBase):
         """The ticket whose values fill the answers in (its protocol, the requester's
         name): one the actor may read (engine.usecases.base._may_read_ticket)."""
         chamado = session.get(Chamado, chamado_id, options=[joinedload(Chamado.requester)])
-        if chamado is None or not self._may_read_ticket(
-            session, actor, chamado.id, chamado.requester_id
-        ):
+        if chamado is None or not self._may_read_ticket(session, actor, chamado):
             raise NotFound("Chamado não encontrado.")
         return chamado
 

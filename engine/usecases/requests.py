@@ -600,9 +600,7 @@ class Requests(Recording):
         """Staff read the files a requester sent on a ticket they may read; a file still
         (or only ever) in a draft is the requester's alone. Admins, who complete a
         person's open task on their behalf (complete_task_on_behalf), read its draft's."""
-        if not actor.roles & STAFF_ROLES or not self._may_read_ticket(
-            session, actor, chamado.id, chamado.requester_id
-        ):
+        if not actor.roles & STAFF_ROLES or not self._may_read_ticket(session, actor, chamado):
             return False
         return "admin" in actor.roles or self._submitted(session, chamado.id, attachment_id)
 
